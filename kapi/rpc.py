@@ -1,0 +1,155 @@
+"""gRPC plumbing shared by every service: channels, servers, and errors on the wire.
+
+A ``StatusError`` crosses gRPC as a ``google.rpc.Status`` whose details hold a
+``KubeStatus`` (the metav1.Status JSON), so the gateway renders exactly what the
+service raised. Transport failures (a peer down, a deadline) become 503/504 Status
+errors here, so no ``grpc.RpcError`` escapes a client wrapper.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar, cast
+
+import grpc
+import grpc.aio
+import orjson
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, status_pb2
+from grpc_status import rpc_status
+
+from kapi import errors
+from kapi_proto import common_pb2
+
+log = logging.getLogger(__name__)
+
+# Lists of many large objects must not hit gRPC's 4 MiB default.
+MAX_MESSAGE_BYTES = 1024 * 1024 * 1024
+
+CHANNEL_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.lb_policy_name", "round_robin"),
+    ("grpc.enable_retries", 1),
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+SERVER_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.so_reuseport", 0),
+]
+
+_CODE_BY_HTTP = {
+    400: code_pb2.INVALID_ARGUMENT,
+    401: code_pb2.UNAUTHENTICATED,
+    403: code_pb2.PERMISSION_DENIED,
+    404: code_pb2.NOT_FOUND,
+    405: code_pb2.UNIMPLEMENTED,
+    409: code_pb2.ALREADY_EXISTS,
+    410: code_pb2.OUT_OF_RANGE,
+    413: code_pb2.RESOURCE_EXHAUSTED,
+    422: code_pb2.INVALID_ARGUMENT,
+    429: code_pb2.RESOURCE_EXHAUSTED,
+    503: code_pb2.UNAVAILABLE,
+    504: code_pb2.DEADLINE_EXCEEDED,
+}
+
+
+def channel(target: str) -> grpc.aio.Channel:
+    """An insecure channel to a peer service; ``dns:///host:port`` balances over replicas."""
+    if not target.startswith(("dns:", "unix:", "ipv4:", "ipv6:")):
+        target = f"dns:///{target}"
+    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+
+
+def server() -> grpc.aio.Server:
+    return grpc.aio.server(options=SERVER_OPTIONS)
+
+
+def to_grpc_status(err: errors.StatusError) -> grpc.Status:
+    detail = any_pb2.Any()
+    detail.Pack(common_pb2.KubeStatus(json=err.to_json()))
+    status = status_pb2.Status(
+        code=_CODE_BY_HTTP.get(err.code, code_pb2.UNKNOWN),
+        message=err.message,
+        details=[detail],
+    )
+    return cast(grpc.Status, rpc_status.to_status(status))
+
+
+def from_rpc_error(exc: grpc.RpcError, peer: str) -> errors.StatusError:
+    """The Status a service raised, or a 503/504 for a transport failure."""
+    call = cast(grpc.aio.AioRpcError, exc)
+    try:
+        trailing = call.trailing_metadata() or ()
+        for key, value in trailing:
+            if key == "grpc-status-details-bin":
+                status = status_pb2.Status.FromString(value)
+                for detail in status.details:
+                    kube = common_pb2.KubeStatus()
+                    if detail.Unpack(kube):
+                        return errors.StatusError.from_status(orjson.loads(kube.json))
+    except Exception:  # a malformed detail is a transport failure, below
+        log.debug("undecodable status details from %s", peer, exc_info=True)
+    code = call.code()
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return errors.timeout(f"request to the {peer} service did not complete in time", 1)
+    if code == grpc.StatusCode.CANCELLED:
+        return errors.service_unavailable(f"request to the {peer} service was cancelled")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return errors.StatusError(
+            code=503,
+            reason="ServiceUnavailable",
+            message=f"the {peer} service is unavailable: {call.details()}",
+            details={"retryAfterSeconds": 1},
+            retry_after=1,
+        )
+    return errors.internal(f"{peer} service: {code.name}: {call.details()}")
+
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def unary_errors(method: F) -> F:
+    """Servicer decorator: a ``StatusError`` becomes a rich gRPC status; a bug, a 500."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await method(self, request, context)
+        except errors.StatusError as err:
+            await context.abort_with_status(to_grpc_status(err))
+        except Exception as exc:  # noqa: BLE001 - last resort, logged as a bug
+            log.exception("unhandled error in %s", method.__qualname__)
+            await context.abort_with_status(to_grpc_status(errors.internal(repr(exc))))
+
+    return cast(F, wrapper)
+
+
+S = TypeVar("S", bound=Callable[..., AsyncIterator[Any]])
+
+
+def stream_errors(method: S) -> S:
+    """The same for server-streaming methods."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            async for item in method(self, request, context):
+                yield item
+        except errors.StatusError as err:
+            await context.abort_with_status(to_grpc_status(err))
+        except Exception as exc:  # noqa: BLE001
+            log.exception("unhandled error in %s", method.__qualname__)
+            await context.abort_with_status(to_grpc_status(errors.internal(repr(exc))))
+
+    return cast(S, wrapper)

@@ -1,0 +1,131 @@
+from kapi_proto import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Rendering(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OBJECT: _ClassVar[Rendering]
+    TABLE: _ClassVar[Rendering]
+    TABLE_V1BETA1: _ClassVar[Rendering]
+    METADATA: _ClassVar[Rendering]
+
+class IncludeObject(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INCLUDE_METADATA: _ClassVar[IncludeObject]
+    INCLUDE_NONE: _ClassVar[IncludeObject]
+    INCLUDE_OBJECT: _ClassVar[IncludeObject]
+OBJECT: Rendering
+TABLE: Rendering
+TABLE_V1BETA1: Rendering
+METADATA: Rendering
+INCLUDE_METADATA: IncludeObject
+INCLUDE_NONE: IncludeObject
+INCLUDE_OBJECT: IncludeObject
+
+class RequestTarget(_message.Message):
+    __slots__ = ("group", "version", "resource", "subresource", "namespace", "name", "user")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    SUBRESOURCE_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    version: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+    user: _common_pb2.UserInfo
+    def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ...) -> None: ...
+
+class WriteRequest(_message.Message):
+    __slots__ = ("target", "object", "dry_run", "field_manager", "field_validation")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    FIELD_MANAGER_FIELD_NUMBER: _ClassVar[int]
+    FIELD_VALIDATION_FIELD_NUMBER: _ClassVar[int]
+    target: RequestTarget
+    object: bytes
+    dry_run: bool
+    field_manager: str
+    field_validation: str
+    def __init__(self, target: _Optional[_Union[RequestTarget, _Mapping]] = ..., object: _Optional[bytes] = ..., dry_run: _Optional[bool] = ..., field_manager: _Optional[str] = ..., field_validation: _Optional[str] = ...) -> None: ...
+
+class ReadRequest(_message.Message):
+    __slots__ = ("target", "rendering", "include_object", "label_selector", "field_selector", "limit", "continue_token", "resource_version", "resource_version_match", "allow_bookmarks", "timeout_seconds", "send_initial_events")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    RENDERING_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_OBJECT_FIELD_NUMBER: _ClassVar[int]
+    LABEL_SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    FIELD_SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CONTINUE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_VERSION_MATCH_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_BOOKMARKS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SEND_INITIAL_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    target: RequestTarget
+    rendering: Rendering
+    include_object: IncludeObject
+    label_selector: str
+    field_selector: str
+    limit: int
+    continue_token: str
+    resource_version: str
+    resource_version_match: str
+    allow_bookmarks: bool
+    timeout_seconds: int
+    send_initial_events: bool
+    def __init__(self, target: _Optional[_Union[RequestTarget, _Mapping]] = ..., rendering: _Optional[_Union[Rendering, str]] = ..., include_object: _Optional[_Union[IncludeObject, str]] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., limit: _Optional[int] = ..., continue_token: _Optional[str] = ..., resource_version: _Optional[str] = ..., resource_version_match: _Optional[str] = ..., allow_bookmarks: _Optional[bool] = ..., timeout_seconds: _Optional[int] = ..., send_initial_events: _Optional[bool] = ...) -> None: ...
+
+class DeleteObjectRequest(_message.Message):
+    __slots__ = ("target", "options", "dry_run")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    target: RequestTarget
+    options: bytes
+    dry_run: bool
+    def __init__(self, target: _Optional[_Union[RequestTarget, _Mapping]] = ..., options: _Optional[bytes] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class TypesResponse(_message.Message):
+    __slots__ = ("types", "hash")
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    types: bytes
+    hash: str
+    def __init__(self, types: _Optional[bytes] = ..., hash: _Optional[str] = ...) -> None: ...
+
+class OpenAPIRequest(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class OpenAPIResponse(_message.Message):
+    __slots__ = ("document", "hash")
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    document: bytes
+    hash: str
+    def __init__(self, document: _Optional[bytes] = ..., hash: _Optional[str] = ...) -> None: ...
+
+class RenderedObject(_message.Message):
+    __slots__ = ("object", "status_code", "warnings")
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    object: bytes
+    status_code: int
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, object: _Optional[bytes] = ..., status_code: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
