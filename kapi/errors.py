@@ -9,7 +9,8 @@ errors mirror ``k8s.io/apimachinery/pkg/util/validation/field``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -184,8 +185,8 @@ def unsupported_media_type(content_type: str) -> StatusError:
     return StatusError(
         code=415,
         reason="UnsupportedMediaType",
-        message=f"the body of the request was in an unknown format - accepted media types include: "
-        f"application/json, application/yaml, application/vnd.kubernetes.protobuf"
+        message="the body of the request was in an unknown format - accepted media types include: "
+        "application/json, application/yaml, application/vnd.kubernetes.protobuf"
         + (f" (got {content_type})" if content_type else ""),
         details={},
     )
@@ -266,7 +267,7 @@ class FieldError:
     field: str
     value: Any = None
     detail: str = ""
-    omit_value: bool = field(default=False, compare=False)
+    omit_value: bool = dataclasses.field(default=False, compare=False)
 
     def body(self) -> str:
         """``field.Error.ErrorBody``: the message without the field path."""

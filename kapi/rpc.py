@@ -128,7 +128,7 @@ def unary_errors(method: F) -> F:
             return await method(self, request, context)
         except errors.StatusError as err:
             await context.abort_with_status(to_grpc_status(err))
-        except Exception as exc:  # noqa: BLE001 - last resort, logged as a bug
+        except Exception as exc:
             log.exception("unhandled error in %s", method.__qualname__)
             await context.abort_with_status(to_grpc_status(errors.internal(repr(exc))))
 
@@ -148,7 +148,7 @@ def stream_errors(method: S) -> S:
                 yield item
         except errors.StatusError as err:
             await context.abort_with_status(to_grpc_status(err))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.exception("unhandled error in %s", method.__qualname__)
             await context.abort_with_status(to_grpc_status(errors.internal(repr(exc))))
 

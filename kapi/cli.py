@@ -1,0 +1,352 @@
+"""``kapi``: run a whole control plane on this machine, or prepare one for containers.
+
+    kapi up   [--data-dir DIR] [--port PORT] [--bind-address ADDR]
+              [--etcd-endpoints URLS] [--detach] [--ready-timeout SECONDS]
+    kapi down [--data-dir DIR] [--timeout SECONDS]
+    kapi init [--data-dir DIR] [--port PORT] [--bind-address ADDR] [--server URL]
+              [--san NAME ...]
+
+``up`` runs in the foreground until Ctrl-C, or with ``--detach`` as a background
+supervisor that ``down`` stops. ``init`` only writes credentials (CA, serving
+certificate, token file, kubeconfig): docker-compose.yml's one-shot ``init`` service
+runs it into the volume that authz and the gateway mount. Flags fall back to
+``KAPI_*`` environment variables, as every kapi service's flags do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kapi import config, controlplane, pki, ports, probes, rundir, supervisor
+from kapi.etcd_process import split_endpoints
+from kapi.supervisor import say
+
+DEFAULT_DATA_DIR = ".kapi"
+DEFAULT_PORT = 6443
+# A detached supervisor gets this long beyond its own --ready-timeout to report.
+DETACH_SLACK = 15.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``kapi`` command line (exposed for tests and documentation)."""
+    parser = argparse.ArgumentParser(
+        prog="kapi", description="A Kubernetes API server in Python, run locally."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="start etcd and the four services, supervised")
+    _common(up)
+    config.add(
+        up,
+        "--etcd-endpoints",
+        help="comma-separated etcd client URLs to use instead of an embedded etcd",
+    )
+    up.add_argument(
+        "--detach",
+        action="store_true",
+        help="run in the background; return once the API server is ready",
+    )
+    up.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for readiness before giving up (default 60)",
+    )
+    up.add_argument(
+        "--san",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another DNS name or IP for the serving certificate (repeatable)",
+    )
+
+    down = commands.add_parser("down", help="stop what `kapi up --detach` started")
+    config.add(down, "--data-dir", default=DEFAULT_DATA_DIR, help="data directory")
+    down.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for a clean stop before SIGKILL (default 60)",
+    )
+
+    init = commands.add_parser(
+        "init", help="only write the CA, serving certificate, token file and kubeconfig"
+    )
+    _common(init)
+    init.add_argument(
+        "--server", help="API server URL for the kubeconfig (default https://127.0.0.1:PORT)"
+    )
+    init.add_argument(
+        "--san",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another DNS name or IP for the serving certificate (repeatable)",
+    )
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    config.add(
+        parser,
+        "--data-dir",
+        default=DEFAULT_DATA_DIR,
+        help=f"data directory (default {DEFAULT_DATA_DIR})",
+    )
+    config.add(
+        parser,
+        "--port",
+        default=DEFAULT_PORT,
+        type=int,
+        help=f"HTTPS port of the API server (default {DEFAULT_PORT})",
+    )
+    config.add(
+        parser,
+        "--bind-address",
+        default=ports.LOOPBACK,
+        help=f"address the API server listens on (default {ports.LOOPBACK})",
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point (``kapi``)."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in ("up", "init") and not 0 < args.port < 65536:
+        parser.error(f"--port must be 1-65535, not {args.port}")
+    if args.command == "up":
+        return cmd_up(args)
+    if args.command == "down":
+        return cmd_down(args)
+    return cmd_init(args)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write credentials only (reused if present) and say where they are."""
+    run_dir = rundir.RunDir.at(args.data_dir)
+    server = args.server or controlplane.server_url(args.bind_address, args.port)
+    hosts = pki.default_hosts(args.bind_address, extra=args.san)
+    creds = controlplane.prepare_credentials(run_dir, server=server, hosts=hosts)
+    say(f"kapi: CA {creds.ca.cert_path}")
+    say(f"kapi: serving certificate {creds.serving.cert_path} for {', '.join(hosts)}")
+    say(f"kapi: token file {run_dir.token_file}")
+    say(f"kapi: kubeconfig {creds.kubeconfig} (server {server})")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Refuse if already running or the port is taken; else run, here or detached."""
+    run_dir = rundir.RunDir.at(args.data_dir)
+    try:
+        endpoints = tuple(split_endpoints(args.etcd_endpoints or ""))
+    except ValueError as exc:
+        say(f"kapi: --etcd-endpoints: {exc}")
+        return 2
+    pid = rundir.running_pid(run_dir)
+    if pid is not None:
+        shown = pid if pid != rundir.UNKNOWN_PID else "unknown"
+        say(f"kapi: already running (pid {shown}) in {run_dir.root}")
+        return 1
+    error = ports.bind_error(args.bind_address, args.port)
+    if error is not None:
+        say("kapi: " + ports.describe_bind_error(args.bind_address, args.port, error))
+        return 1
+    opts = controlplane.Options(
+        run_dir=run_dir,
+        port=args.port,
+        bind_address=args.bind_address,
+        etcd_endpoints=endpoints,
+        ready_timeout=args.ready_timeout,
+        extra_sans=tuple(args.san),
+    )
+    if args.detach:
+        return detach(opts)
+    return controlplane.run(opts)
+
+
+def detach(opts: controlplane.Options) -> int:
+    """Start ``kapi up`` (no ``--detach``) in a new session; return once it is ready.
+
+    The background supervisor writes to ``DIR/logs/kapi.log``; its lines are echoed
+    here while we wait, so the user sees the same progress as in the foreground. It
+    counts as ready when ``state.json`` says so for its pid and ``/readyz`` answers 200
+    to us too, verified with the CA.
+    """
+    run_dir = opts.run_dir
+    log_path = run_dir.log("kapi")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "kapi.cli",
+        "up",
+        "--data-dir",
+        str(run_dir.root),
+        "--port",
+        str(opts.port),
+        "--bind-address",
+        opts.bind_address,
+        "--ready-timeout",
+        str(opts.ready_timeout),
+    ]
+    if opts.etcd_endpoints:
+        argv += ["--etcd-endpoints", ",".join(opts.etcd_endpoints)]
+    for san in opts.extra_sans:
+        argv += ["--san", san]
+    with open(log_path, "ab") as log:
+        offset = log.tell()
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=controlplane.child_env(),
+        )
+    echo = _LogEcho(log_path, offset)
+    deadline = time.monotonic() + opts.ready_timeout + DETACH_SLACK
+    url = controlplane.server_url(opts.bind_address, opts.port) + "/readyz"
+    while True:
+        echo.poll()
+        code = process.poll()
+        if code is not None:
+            echo.poll()
+            say(f"kapi: the background supervisor exited with code {code}; see {log_path}")
+            return 1
+        state = rundir.read_state(run_dir) or {}
+        if (
+            state.get("pid") == process.pid
+            and state.get("phase") == "ready"
+            and probes.http_ok(url, ca_file=pki.paths(run_dir.pki_dir, pki.CA_NAME).cert_path)
+        ):
+            echo.poll()
+            say(
+                f"kapi: running in the background (pid {process.pid}); "
+                f"stop it with: kapi down --data-dir {run_dir.root}"
+            )
+            return 0
+        if time.monotonic() >= deadline:
+            say(f"kapi: not ready after {opts.ready_timeout + DETACH_SLACK:g}s; stopping it")
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            say(f"kapi: the end of {log_path}:")
+            say(supervisor.tail(log_path))
+            return 1
+        time.sleep(0.2)
+
+
+class _LogEcho:
+    """Prints the complete lines appended to a file since ``offset``."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path = path
+        self.offset = offset
+
+    def poll(self) -> None:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return
+        end = data.rfind(b"\n") + 1
+        if end:
+            sys.stdout.write(data[:end].decode(errors="replace"))
+            sys.stdout.flush()
+            self.offset += end
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    """SIGTERM the supervisor, wait for it to let go of the lock, tidy up."""
+    run_dir = rundir.RunDir.at(args.data_dir)
+    pid = rundir.running_pid(run_dir) if run_dir.root.is_dir() else None
+    if pid is None or pid == rundir.UNKNOWN_PID:
+        orphans = _stop_orphans(run_dir)
+        if pid is None:
+            rundir.remove_pid(run_dir)
+            if not orphans:
+                say(f"kapi: nothing running in {run_dir.root}")
+            return 0
+        say(f"kapi: {run_dir.lock_file} is held but {run_dir.pid_file} names no process")
+        return 1
+    say(f"kapi: stopping pid {pid} in {run_dir.root}")
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGTERM)
+    if not _wait_unlocked(run_dir, timeout=args.timeout):
+        say(f"kapi: pid {pid} did not stop in {args.timeout:g}s; killing it")
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+        _wait_unlocked(run_dir, timeout=10.0)
+        _stop_orphans(run_dir)
+    rundir.remove_pid(run_dir)
+    say("kapi: stopped")
+    return 0
+
+
+def _wait_unlocked(run_dir: rundir.RunDir, *, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while rundir.is_locked(run_dir):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _stop_orphans(run_dir: rundir.RunDir, *, grace: float = 10.0) -> list[str]:
+    """Stop children a dead supervisor left running (state.json lists them).
+
+    A pid is only signalled if ``/proc/PID/cmdline`` is still the recorded command,
+    so a reused pid is left alone. Returns the names of those stopped.
+    """
+    state = rundir.read_state(run_dir) or {}
+    children = state.get("children")
+    found: list[tuple[str, int]] = []
+    if isinstance(children, dict):
+        for name, info in children.items():
+            if not isinstance(info, dict):
+                continue
+            pid, argv = info.get("pid"), info.get("argv")
+            if isinstance(pid, int) and isinstance(argv, list) and _cmdline(pid) == argv:
+                found.append((name, pid))
+    for name, pid in found:
+        say(f"kapi: stopping {name} (pid {pid}) left behind by a dead supervisor")
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for _name, pid in found:
+        while _cmdline(pid) is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _cmdline(pid) is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+    return [name for name, _ in found]
+
+
+def _cmdline(pid: int) -> list[str] | None:
+    """The argv of a live (non-zombie) process, or ``None``."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    if not raw:  # a zombie has an empty cmdline
+        return None
+    return raw.rstrip(b"\0").decode(errors="replace").split("\0")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,325 @@
+"""``kapi up`` in the foreground: credentials, etcd, the four services, supervision.
+
+The same services that docker-compose.yml runs in containers run here as local
+processes (``python -m services.<name>`` with flags), each on a loopback port the
+kernel picks, so several control planes can share a machine. Start order follows the
+dependencies: etcd, storage (the only etcd client), authz and registry (both read
+through storage), the gateway last; each must be ready before the next starts, and
+the whole is ready when the gateway's ``/readyz`` answers 200 over verified TLS.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kapi import etcd_process, kubeconfig, pki, ports, probes, rundir, supervisor, tokens
+from kapi.supervisor import say
+
+SERVICES = ("storage", "authz", "registry", "gateway")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Options:
+    """What ``kapi up`` was asked for."""
+
+    run_dir: rundir.RunDir
+    port: int
+    bind_address: str = ports.LOOPBACK
+    # Empty: start the embedded etcd.
+    etcd_endpoints: tuple[str, ...] = ()
+    ready_timeout: float = 60.0
+    extra_sans: tuple[str, ...] = field(default=())
+
+    @property
+    def embedded_etcd(self) -> bool:
+        return not self.etcd_endpoints
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a client and the services need to trust and recognise each other."""
+
+    ca: pki.KeyPair
+    serving: pki.KeyPair
+    token: str
+    kubeconfig: Path
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The loopback ports of one control plane's processes."""
+
+    storage: int
+    authz: int
+    registry: int
+    gateway: int
+    etcd_client: int | None = None
+    etcd_peer: int | None = None
+
+    @classmethod
+    def allocate(cls, *, gateway: int, embedded_etcd: bool) -> Ports:
+        free = ports.free_ports(5 if embedded_etcd else 3)
+        return cls(
+            storage=free[0],
+            authz=free[1],
+            registry=free[2],
+            gateway=gateway,
+            etcd_client=free[3] if embedded_etcd else None,
+            etcd_peer=free[4] if embedded_etcd else None,
+        )
+
+
+def server_url(bind_address: str, port: int) -> str:
+    """The gateway URL a local client uses (``https://127.0.0.1:6443`` by default)."""
+    return f"https://{ports.format_address(ports.connect_host(bind_address), port)}"
+
+
+def prepare_credentials(
+    run_dir: rundir.RunDir, *, server: str, hosts: Sequence[str]
+) -> Credentials:
+    """CA, serving certificate, admin token and kubeconfig: created once, then reused.
+
+    The kubeconfig is rewritten every time, since the server URL may have changed.
+    """
+    ca = pki.ensure_ca(run_dir.pki_dir)
+    serving = pki.ensure_serving_cert(run_dir.pki_dir, ca, hosts=hosts)
+    token = tokens.ensure_user(run_dir.token_file)
+    config = kubeconfig.build(
+        server=server, ca_pem=ca.cert_pem, user=tokens.ADMIN_USER, token=token
+    )
+    kubeconfig.write(run_dir.kubeconfig, config)
+    return Credentials(ca=ca, serving=serving, token=token, kubeconfig=run_dir.kubeconfig)
+
+
+def service_argv(name: str, flags: Mapping[str, str]) -> list[str]:
+    """``python -m services.<name> --flag value ...`` with this interpreter."""
+    argv = [sys.executable, "-m", f"services.{name}"]
+    for flag, value in flags.items():
+        argv += [flag, value]
+    return argv
+
+
+def service_flags(
+    opts: Options, ports_: Ports, creds: Credentials, *, etcd_endpoints: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    """Each service's flags, per the services' contract (see docker-compose.yml)."""
+    loop = ports.LOOPBACK
+    storage = ports.format_address(loop, ports_.storage)
+    authz = ports.format_address(loop, ports_.authz)
+    registry = ports.format_address(loop, ports_.registry)
+    return {
+        "storage": {"--listen": storage, "--etcd-endpoints": ",".join(etcd_endpoints)},
+        "authz": {
+            "--listen": authz,
+            "--storage": storage,
+            "--token-file": str(opts.run_dir.token_file),
+        },
+        "registry": {"--listen": registry, "--storage": storage, "--authz": authz},
+        "gateway": {
+            "--listen": ports.format_address(opts.bind_address, ports_.gateway),
+            "--registry": registry,
+            "--authz": authz,
+            "--storage": storage,
+            "--tls-cert-file": str(creds.serving.cert_path),
+            "--tls-private-key-file": str(creds.serving.key_path),
+        },
+    }
+
+
+def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The children's environment: ours, unbuffered, and able to import ``services``.
+
+    The project root goes at the end of PYTHONPATH, so an installed or explicitly
+    configured ``services`` package still wins.
+    """
+    env = dict(os.environ if base is None else base)
+    env["PYTHONUNBUFFERED"] = "1"
+    if (PROJECT_ROOT / "services").is_dir():
+        path = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if str(PROJECT_ROOT) not in path:
+            env["PYTHONPATH"] = os.pathsep.join([*path, str(PROJECT_ROOT)])
+    return env
+
+
+class StopFlag:
+    """Set from a signal handler, polled by the main loop.
+
+    A plain attribute, not a ``threading.Event``: setting an Event takes a lock that
+    the interrupted main thread may already hold.
+    """
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self, *_: object) -> None:
+        self._set = True
+
+    def __call__(self) -> bool:
+        return self._set
+
+
+class ControlPlane:
+    """One ``kapi up`` run: owns the data directory's lock until it returns."""
+
+    def __init__(self, opts: Options, *, stop: StopFlag) -> None:
+        self.opts = opts
+        self.stop = stop
+        self.run_dir = opts.run_dir
+        self.phase = "starting"
+        self.ports: Ports | None = None
+        self.etcd_endpoints: list[str] = list(opts.etcd_endpoints)
+        self.supervisor = supervisor.Supervisor(on_change=self._write_state)
+
+    def run(self) -> int:
+        """Start everything, supervise until stopped; 0 on a clean stop, 1 on failure."""
+        lock = rundir.Lock.try_acquire(self.run_dir)
+        if lock is None:
+            pid = rundir.read_pid(self.run_dir)
+            say(f"kapi: already running (pid {pid}) in {self.run_dir.root}")
+            return 1
+        code = 1
+        try:
+            rundir.write_pid(self.run_dir)
+            code = self._run()
+        finally:
+            started = bool(self.supervisor.children)
+            self.phase = "stopping"
+            self._write_state()
+            self.supervisor.stop()
+            self.phase = "stopped"
+            self._write_state()
+            rundir.remove_pid(self.run_dir)
+            lock.release()
+            if started:
+                say("kapi: stopped")
+        return code
+
+    def _run(self) -> int:
+        opts = self.opts
+        error = ports.bind_error(opts.bind_address, opts.port)
+        if error is not None:
+            say("kapi: " + ports.describe_bind_error(opts.bind_address, opts.port, error))
+            return 1
+        server = server_url(opts.bind_address, opts.port)
+        hosts = pki.default_hosts(opts.bind_address, extra=opts.extra_sans)
+        creds = prepare_credentials(self.run_dir, server=server, hosts=hosts)
+        say(f"kapi: credentials in {self.run_dir.pki_dir} and {self.run_dir.token_file}")
+        self.ports = Ports.allocate(gateway=opts.port, embedded_etcd=opts.embedded_etcd)
+        deadline = time.monotonic() + opts.ready_timeout
+        try:
+            self._start_etcd(deadline)
+            flags = service_flags(opts, self.ports, creds, etcd_endpoints=self.etcd_endpoints)
+            env = child_env()
+            for name in SERVICES:
+                self._start_service(name, flags[name], env=env, creds=creds, deadline=deadline)
+        except supervisor.Interrupted:
+            return 0
+        except supervisor.StartupError as exc:
+            say(f"kapi: {exc}; the end of {exc.log_path}:")
+            say(supervisor.tail(exc.log_path))
+            return 1
+        except TimeoutError as exc:
+            say(f"kapi: {exc}")
+            return 1
+        self.phase = "ready"
+        self._write_state()
+        say(f"kapi: ready — export KUBECONFIG={creds.kubeconfig}")
+        self.supervisor.supervise(self.stop)
+        say("kapi: stopping")
+        return 0
+
+    def _start_etcd(self, deadline: float) -> None:
+        assert self.ports is not None
+        if not self.opts.embedded_etcd:
+            url = etcd_process.wait_healthy(
+                self.etcd_endpoints, timeout=_left(deadline), should_stop=self.stop
+            )
+            if self.stop():
+                raise supervisor.Interrupted("etcd")
+            say(f"kapi: using etcd at {', '.join(self.etcd_endpoints)} ({url} is healthy)")
+            return
+        assert self.ports.etcd_client is not None and self.ports.etcd_peer is not None
+        config = etcd_process.EtcdConfig(
+            data_dir=self.run_dir.etcd_dir,
+            client_port=self.ports.etcd_client,
+            peer_port=self.ports.etcd_peer,
+        )
+        self.etcd_endpoints = [config.client_url]
+        spec = etcd_process.spec(config, log_path=self.run_dir.log("etcd"))
+        self.supervisor.start(spec, timeout=_left(deadline), should_stop=self.stop)
+        say(f"kapi: etcd ready on {config.client_url}")
+
+    def _start_service(
+        self,
+        name: str,
+        flags: Mapping[str, str],
+        *,
+        env: Mapping[str, str],
+        creds: Credentials,
+        deadline: float,
+    ) -> None:
+        assert self.ports is not None
+        port: int = getattr(self.ports, name)
+        if name == "gateway":
+            url = server_url(self.opts.bind_address, port)
+            address = url
+
+            def ready() -> bool:
+                return probes.http_ok(f"{url}/readyz", ca_file=creds.ca.cert_path)
+        else:
+            address = ports.format_address(ports.LOOPBACK, port)
+
+            def ready() -> bool:
+                return ports.tcp_open(ports.LOOPBACK, port)
+
+        spec = supervisor.ChildSpec(
+            name=name,
+            argv=service_argv(name, flags),
+            log_path=self.run_dir.log(name),
+            env=env,
+            address=address,
+            ready=ready,
+        )
+        self.supervisor.start(spec, timeout=_left(deadline), should_stop=self.stop)
+        say(f"kapi: {name} ready on {address}")
+
+    def _write_state(self) -> None:
+        opts = self.opts
+        state: dict[str, Any] = {
+            "pid": os.getpid(),
+            "phase": self.phase,
+            "data_dir": str(self.run_dir.root),
+            "bind_address": opts.bind_address,
+            "port": opts.port,
+            "server": server_url(opts.bind_address, opts.port),
+            "kubeconfig": str(self.run_dir.kubeconfig),
+            "etcd": {"embedded": opts.embedded_etcd, "endpoints": self.etcd_endpoints},
+            "ports": (
+                {k: v for k, v in vars(self.ports).items() if v is not None} if self.ports else {}
+            ),
+            "children": {
+                name: {**info, "argv": list(self.supervisor.child(name).spec.argv)}
+                for name, info in self.supervisor.snapshot().items()
+            },
+        }
+        rundir.write_state(self.run_dir, state)
+
+
+def run(opts: Options) -> int:
+    """``kapi up`` without ``--detach``: runs until SIGINT, SIGTERM or SIGHUP."""
+    stop = StopFlag()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop.set)
+    return ControlPlane(opts, stop=stop).run()
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())

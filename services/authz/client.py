@@ -1,0 +1,99 @@
+"""The one client of the authz service. No ``grpc.RpcError`` escapes it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import orjson
+
+from kapi import errors, rpc
+from kapi_proto import authz_pb2, authz_pb2_grpc, common_pb2
+
+DEADLINE = 10.0
+
+
+@dataclass(frozen=True)
+class AdmissionRequest:
+    operation: str
+    user: common_pb2.UserInfo
+    group: str
+    version: str
+    kind: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+    dry_run: bool = False
+
+
+class AuthzClient:
+    def __init__(self, target: str) -> None:
+        self._channel = rpc.channel(target)
+        self._stub = authz_pb2_grpc.AuthzStub(self._channel)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def ready(self, timeout: float = 2.0) -> None:
+        """Return once the channel is connected; raise TimeoutError otherwise."""
+        await asyncio.wait_for(self._channel.channel_ready(), timeout)
+
+    async def authenticate(
+        self, *, bearer_token: str = "", cert_common_name: str = "",
+        cert_organizations: tuple[str, ...] = ()
+    ) -> common_pb2.UserInfo:
+        """The caller, or StatusError 401."""
+        try:
+            return await self._stub.Authenticate(
+                authz_pb2.AuthenticateRequest(
+                    bearer_token=bearer_token,
+                    client_cert_common_name=cert_common_name,
+                    client_cert_organizations=list(cert_organizations),
+                ),
+                timeout=DEADLINE,
+            )
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, "authz") from None
+
+    async def authorize(self, request: authz_pb2.AuthorizeRequest) -> tuple[bool, str]:
+        try:
+            reply = await self._stub.Authorize(request, timeout=DEADLINE)
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, "authz") from None
+        return reply.decision == authz_pb2.ALLOW, reply.reason
+
+    async def admit(
+        self,
+        phase: str,
+        request: AdmissionRequest,
+        obj: dict[str, Any] | None,
+        old: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any] | None, list[str]]:
+        """Run one admission phase ("mutating" or "validating"): (object, warnings)."""
+        message = authz_pb2.AdmitRequest(
+            phase=authz_pb2.MUTATING if phase == "mutating" else authz_pb2.VALIDATING,
+            operation=request.operation,
+            user=request.user,
+            group=request.group,
+            version=request.version,
+            kind=request.kind,
+            resource=request.resource,
+            subresource=request.subresource,
+            namespace=request.namespace,
+            name=request.name,
+            object=orjson.dumps(obj) if obj is not None else b"",
+            old_object=orjson.dumps(old) if old is not None else b"",
+            dry_run=request.dry_run,
+        )
+        try:
+            reply = await self._stub.Admit(message, timeout=DEADLINE)
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, "authz") from None
+        try:
+            out = orjson.loads(reply.object) if reply.object else None
+        except orjson.JSONDecodeError as exc:
+            raise errors.internal(f"authz returned undecodable object: {exc}") from None
+        return out, list(reply.warnings)

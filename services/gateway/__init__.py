@@ -1,0 +1,1 @@
+"""The REST gateway: the Kubernetes HTTP API surface."""

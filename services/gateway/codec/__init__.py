@@ -1,0 +1,1 @@
+"""Request-body codecs for the gateway (Kubernetes protobuf, beside JSON and YAML)."""

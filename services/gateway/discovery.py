@@ -1,0 +1,128 @@
+"""Discovery documents built from the registry's type table: aggregated v2 and legacy.
+
+kubectl asks for aggregated discovery first; the reply's Content-Type must carry the
+``g``, ``v`` and ``as`` parameters or kubectl sees no groups at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from services.registry.types import ResourceType, TypeTable
+
+AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+
+SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"]}
+
+
+def storage_version_hash(rt: ResourceType) -> str:
+    """Like kube's: base64 of the first 8 bytes of sha256("<group>/<version>/<kind>")."""
+    digest = hashlib.sha256(f"{rt.group}/{rt.version}/{rt.kind}".encode()).digest()
+    return base64.b64encode(digest[:8]).decode()
+
+
+def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "resource": rt.resource,
+        "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
+        "scope": "Namespaced" if rt.namespaced else "Cluster",
+        "singularResource": rt.singular,
+        "verbs": sorted(rt.verbs),
+    }
+    if rt.short_names:
+        out["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        out["categories"] = list(rt.categories)
+    subresources = []
+    for sub in rt.subresources:
+        kind = {"group": rt.group, "version": rt.version, "kind": rt.kind}
+        if sub == "scale":
+            kind = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+        subresources.append({"subresource": sub, "responseKind": kind,
+                             "verbs": SUBRESOURCE_VERBS.get(sub, ["get"])})
+    if subresources:
+        out["subresources"] = subresources
+    return out
+
+
+def aggregated(table: TypeTable, *, legacy: bool) -> dict[str, Any]:
+    """``/api`` (legacy=True: the core group) or ``/apis`` as an APIGroupDiscoveryList."""
+    groups: dict[str, dict[str, list[ResourceType]]] = {}
+    for rt in table.types:
+        if (rt.group == "") == legacy:
+            groups.setdefault(rt.group, {}).setdefault(rt.version, []).append(rt)
+    items = []
+    for group, versions in groups.items():
+        items.append({
+            "metadata": {"name": group, "creationTimestamp": None},
+            "versions": [
+                {"version": version,
+                 "resources": [_aggregated_resource(rt) for rt in types],
+                 "freshness": "Current"}
+                for version, types in versions.items()
+            ],
+        })
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
+            "metadata": {}, "items": items}
+
+
+def api_versions(server_address: str) -> dict[str, Any]:
+    return {"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
+                                            "serverAddress": server_address}]}
+
+
+def _group(table: TypeTable, group: str) -> dict[str, Any] | None:
+    versions = [v for g, v in table.group_versions() if g == group]
+    if not versions:
+        return None
+    listed = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+    return {"name": group, "versions": listed, "preferredVersion": listed[0]}
+
+
+def api_group_list(table: TypeTable) -> dict[str, Any]:
+    groups = []
+    for group in dict.fromkeys(g for g, _ in table.group_versions() if g):
+        found = _group(table, group)
+        if found:
+            groups.append(found)
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+
+def api_group(table: TypeTable, group: str) -> dict[str, Any] | None:
+    found = _group(table, group)
+    if found is None:
+        return None
+    return {"kind": "APIGroup", "apiVersion": "v1", **found}
+
+
+def api_resource_list(table: TypeTable, group: str, version: str) -> dict[str, Any] | None:
+    types = table.in_group_version(group, version)
+    if not types:
+        return None
+    resources: list[dict[str, Any]] = []
+    for rt in types:
+        entry: dict[str, Any] = {
+            "name": rt.resource, "singularName": rt.singular, "namespaced": rt.namespaced,
+            "kind": rt.kind, "verbs": sorted(rt.verbs),
+        }
+        if rt.short_names:
+            entry["shortNames"] = list(rt.short_names)
+        if rt.categories:
+            entry["categories"] = list(rt.categories)
+        entry["storageVersionHash"] = storage_version_hash(rt)
+        resources.append(entry)
+        for sub in rt.subresources:
+            sub_entry: dict[str, Any] = {
+                "name": f"{rt.resource}/{sub}", "singularName": "", "namespaced": rt.namespaced,
+                "kind": rt.kind, "verbs": SUBRESOURCE_VERBS.get(sub, ["get"]),
+            }
+            if sub == "scale":
+                sub_entry.update(group="autoscaling", version="v1", kind="Scale")
+            resources.append(sub_entry)
+    group_version = f"{group}/{version}" if group else version
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+            "resources": resources}

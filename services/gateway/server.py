@@ -1,0 +1,71 @@
+"""Composition root of the gateway: peers, health checks, the app, uvicorn with TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import uvicorn
+
+from services.authz.client import AuthzClient
+from services.gateway import health
+from services.gateway.app import Peers, create_app
+from services.registry.client import RegistryClient
+from services.storage.client import StorageClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    listen: str
+    registry: str
+    authz: str
+    storage: str
+    tls_cert_file: str
+    tls_private_key_file: str
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def build_peers(config: GatewayConfig) -> tuple[Peers, StorageClient]:
+    registry = RegistryClient(config.registry)
+    authz = AuthzClient(config.authz)
+    storage = StorageClient(config.storage)
+
+    async def etcd() -> None:
+        await storage.health()
+
+    checks = [
+        health.Check("ping", _ok),
+        health.Check("etcd", etcd),
+        health.Check("storage", storage.ready),
+        health.Check("authz", authz.ready),
+        health.Check("registry", registry.ready),
+    ]
+    return Peers(registry=registry, authz=authz, checks=checks,
+                 server_address=config.listen), storage
+
+
+async def _ok() -> None:
+    return None
+
+
+async def serve(config: GatewayConfig) -> None:
+    peers, storage = build_peers(config)
+    app = create_app(peers)
+    host, port = split_host_port(config.listen)
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=host, port=port, ssl_certfile=config.tls_cert_file,
+        ssl_keyfile=config.tls_private_key_file, log_level="warning", access_log=False,
+        timeout_graceful_shutdown=3, lifespan="off",
+    ))
+    try:
+        await server.serve()
+    finally:
+        await asyncio.gather(peers.registry.close(), peers.authz.close(), storage.close(),
+                             return_exceptions=True)

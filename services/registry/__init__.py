@@ -1,0 +1,1 @@
+"""The registry service: the type table, strategies, OpenAPI and server-side printing."""

@@ -1,0 +1,83 @@
+"""The one client of the registry service. No ``grpc.RpcError`` escapes it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from kapi import rpc
+from kapi_proto import common_pb2, registry_pb2, registry_pb2_grpc
+
+DEADLINE = 30.0
+
+
+class RegistryClient:
+    def __init__(self, target: str) -> None:
+        self._channel = rpc.channel(target)
+        self._stub = registry_pb2_grpc.RegistryStub(self._channel)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def ready(self, timeout: float = 2.0) -> None:
+        """Return once the channel is connected; raise TimeoutError otherwise."""
+        await asyncio.wait_for(self._channel.channel_ready(), timeout)
+
+    async def _call(self, method: Any, request: Any, timeout: float = DEADLINE) -> Any:
+        try:
+            return await method(request, timeout=timeout)
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, "registry") from None
+
+    async def types(self) -> registry_pb2.TypesResponse:
+        return await self._call(self._stub.Types, common_pb2.Empty(), 10.0)
+
+    async def openapi(self, path: str) -> registry_pb2.OpenAPIResponse:
+        return await self._call(self._stub.OpenAPI, registry_pb2.OpenAPIRequest(path=path))
+
+    async def create(self, request: registry_pb2.WriteRequest) -> registry_pb2.RenderedObject:
+        return await self._call(self._stub.Create, request)
+
+    async def update(self, request: registry_pb2.WriteRequest) -> registry_pb2.RenderedObject:
+        return await self._call(self._stub.Update, request)
+
+    async def get(self, request: registry_pb2.ReadRequest) -> registry_pb2.RenderedObject:
+        return await self._call(self._stub.Get, request)
+
+    async def list(self, request: registry_pb2.ReadRequest) -> registry_pb2.RenderedObject:
+        return await self._call(self._stub.List, request)
+
+    async def delete(
+        self, request: registry_pb2.DeleteObjectRequest
+    ) -> registry_pb2.RenderedObject:
+        return await self._call(self._stub.Delete, request)
+
+    async def open_watch(
+        self, request: registry_pb2.ReadRequest
+    ) -> AsyncIterator[common_pb2.WatchEvent]:
+        """Start a watch: a rejected request raises StatusError here, before any event."""
+        call = self._stub.Watch(request)
+        try:
+            await call.initial_metadata()
+            if call.done() and await call.code() != grpc.StatusCode.OK:
+                raise grpc.aio.AioRpcError(
+                    await call.code(), await call.initial_metadata(),
+                    await call.trailing_metadata(), await call.details(),
+                )
+        except grpc.RpcError as exc:
+            call.cancel()
+            raise rpc.from_rpc_error(exc, "registry") from None
+        return self._events(call)
+
+    async def _events(self, call: Any) -> AsyncIterator[common_pb2.WatchEvent]:
+        try:
+            async for event in call:
+                yield event
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, "registry") from None
+        finally:
+            call.cancel()

@@ -1,0 +1,110 @@
+"""The registry gRPC servicer: converts, calls the domain, lets kapi.rpc map errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc.aio
+import orjson
+
+from kapi import errors, rpc
+from kapi_proto import common_pb2, registry_pb2, registry_pb2_grpc
+from services.registry.grpc.convert import read_options_from_pb, target_from_pb
+from services.registry.openapi import OpenAPIV3
+from services.registry.service import Registry, Result
+
+
+def _rendered(result: Result) -> registry_pb2.RenderedObject:
+    return registry_pb2.RenderedObject(
+        object=result.body, status_code=result.code, warnings=result.warnings
+    )
+
+
+class RegistryServicer(registry_pb2_grpc.RegistryServicer):
+    def __init__(self, registry: Registry, openapi: OpenAPIV3) -> None:
+        self.registry = registry
+        self.openapi = openapi
+        types = [t.to_json() for t in registry.table.types]
+        self._types = orjson.dumps(types, option=orjson.OPT_SORT_KEYS)
+
+    @rpc.unary_errors
+    async def Types(
+        self, request: common_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.TypesResponse:
+        import hashlib
+
+        return registry_pb2.TypesResponse(
+            types=self._types, hash=hashlib.sha256(self._types).hexdigest()
+        )
+
+    @rpc.unary_errors
+    async def OpenAPI(
+        self, request: registry_pb2.OpenAPIRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.OpenAPIResponse:
+        if not request.path:
+            return registry_pb2.OpenAPIResponse(document=orjson.dumps(self.openapi.index()))
+        found = self.openapi.document(request.path)
+        if found is None:
+            raise errors.not_found_path()
+        document, digest = found
+        return registry_pb2.OpenAPIResponse(document=document, hash=digest)
+
+    @rpc.unary_errors
+    async def Create(
+        self, request: registry_pb2.WriteRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.RenderedObject:
+        result = await self.registry.create(
+            target_from_pb(request.target), request.object, dry_run=request.dry_run
+        )
+        return _rendered(result)
+
+    @rpc.unary_errors
+    async def Update(
+        self, request: registry_pb2.WriteRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.RenderedObject:
+        result = await self.registry.update(
+            target_from_pb(request.target), request.object, dry_run=request.dry_run
+        )
+        return _rendered(result)
+
+    @rpc.unary_errors
+    async def Get(
+        self, request: registry_pb2.ReadRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.RenderedObject:
+        return _rendered(
+            await self.registry.get(target_from_pb(request.target), read_options_from_pb(request))
+        )
+
+    @rpc.unary_errors
+    async def List(
+        self, request: registry_pb2.ReadRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.RenderedObject:
+        return _rendered(
+            await self.registry.list(target_from_pb(request.target), read_options_from_pb(request))
+        )
+
+    @rpc.unary_errors
+    async def Delete(
+        self, request: registry_pb2.DeleteObjectRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.RenderedObject:
+        try:
+            options = orjson.loads(request.options) if request.options else {}
+        except orjson.JSONDecodeError as exc:
+            raise errors.bad_request(f"invalid DeleteOptions: {exc}") from None
+        if not isinstance(options, dict):
+            raise errors.bad_request("invalid DeleteOptions: must be an object")
+        result = await self.registry.delete(
+            target_from_pb(request.target), options, dry_run=request.dry_run
+        )
+        return _rendered(result)
+
+    @rpc.stream_errors
+    async def Watch(
+        self, request: registry_pb2.ReadRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[common_pb2.WatchEvent]:
+        events = await self.registry.open_watch(
+            target_from_pb(request.target), read_options_from_pb(request)
+        )
+        await context.send_initial_metadata(())
+        async for kind, data in events:
+            yield common_pb2.WatchEvent(type=kind, object=data)

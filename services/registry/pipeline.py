@@ -1,0 +1,151 @@
+"""The fixed order of a write, as kube-apiserver's ``rest.BeforeCreate`` / ``BeforeUpdate``.
+
+system metadata -> namespace -> defaults -> strategy prepare -> resource validation ->
+generic ObjectMeta validation -> warnings. Pure functions over plain dicts: no I/O.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from kapi import errors
+from kapi.errors import FieldError
+from services.registry import validation
+from services.registry.strategy import Strategy
+from services.registry.types import ResourceType
+
+Obj = dict[str, Any]
+
+# kube's name generator alphabet: no vowels, no confusable characters.
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_GENERATE_SUFFIX = 5
+_MAX_GENERATED_PREFIX = 63 - _GENERATE_SUFFIX
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def generate_name(prefix: str) -> str:
+    suffix = "".join(random.choice(_GENERATE_ALPHABET) for _ in range(_GENERATE_SUFFIX))
+    return prefix[:_MAX_GENERATED_PREFIX] + suffix
+
+
+def check_type_meta(rt: ResourceType, obj: Obj) -> None:
+    """400 when the body names another group-version or kind than the URL."""
+    api_version = obj.get("apiVersion")
+    kind = obj.get("kind")
+    if api_version and api_version != rt.api_version:
+        raise errors.bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API "
+            f"version ({rt.api_version})"
+        )
+    if kind and kind != rt.kind:
+        raise errors.bad_request(
+            f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
+        )
+    obj["apiVersion"] = rt.api_version
+    obj["kind"] = rt.kind
+
+
+def metadata_of(obj: Obj) -> Obj:
+    meta = obj.get("metadata")
+    if meta is None:
+        meta = obj["metadata"] = {}
+    if not isinstance(meta, dict):
+        raise errors.bad_request("metadata: must be an object")
+    return meta
+
+
+def set_namespace(rt: ResourceType, obj: Obj, namespace: str) -> None:
+    """The object's namespace must be the request's (kube's EnsureObjectNamespaceMatches…)."""
+    meta = metadata_of(obj)
+    if not rt.namespaced:
+        meta.pop("namespace", None)
+        return
+    given = meta.get("namespace")
+    if given and given != namespace:
+        raise errors.bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request"
+        )
+    meta["namespace"] = namespace
+
+
+def prepare_create(rt: ResourceType, strategy: Strategy, obj: Obj, namespace: str) -> Obj:
+    """System metadata, namespace, defaults and the strategy's create preparation."""
+    check_type_meta(rt, obj)
+    set_namespace(rt, obj, namespace)
+    meta = metadata_of(obj)
+    for key in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
+                "selfLink", "managedFields"):
+        meta.pop(key, None)
+    if not meta.get("name") and isinstance(meta.get("generateName"), str) and meta["generateName"]:
+        meta["name"] = generate_name(meta["generateName"])
+    meta["uid"] = str(uuid.uuid4())
+    meta["creationTimestamp"] = now_rfc3339()
+    meta.pop("generation", None)
+    strategy.default(obj)
+    strategy.prepare_for_create(obj)
+    return obj
+
+
+def validate_create(rt: ResourceType, strategy: Strategy, obj: Obj) -> None:
+    """Resource rules first, then ObjectMeta, as one 422 Invalid."""
+    problems: list[FieldError] = strategy.validate(obj)
+    problems += validation.validate_object_meta(
+        metadata_of(obj), namespaced=rt.namespaced, name_validator=strategy.name_validator
+    )
+    if problems:
+        raise errors.invalid(rt.kind, rt.group, _name_for_error(obj), problems)
+
+
+def prepare_update(rt: ResourceType, strategy: Strategy, new: Obj, old: Obj,
+                   *, subresource: str = "") -> Obj:
+    """Carry system metadata over from ``old``; the strategy keeps status or spec."""
+    check_type_meta(rt, new)
+    meta = metadata_of(new)
+    old_meta = old.get("metadata") or {}
+    for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                "generation"):
+        if key in old_meta:
+            meta[key] = old_meta[key]
+        else:
+            meta.pop(key, None)
+    if rt.namespaced:
+        meta["namespace"] = old_meta.get("namespace")
+    strategy.default(new)
+    if subresource == "status":
+        strategy.prepare_for_status_update(new, old)
+    else:
+        strategy.prepare_for_update(new, old)
+    return new
+
+
+def validate_update(rt: ResourceType, strategy: Strategy, new: Obj, old: Obj) -> None:
+    problems = strategy.validate_update(new, old)
+    meta = metadata_of(new)
+    problems += validation.validate_object_meta(
+        meta, namespaced=rt.namespaced, name_validator=strategy.name_validator
+    )
+    problems += validation.validate_object_meta_update(meta, old.get("metadata") or {})
+    if problems:
+        raise errors.invalid(rt.kind, rt.group, _name_for_error(new), problems)
+
+
+def _name_for_error(obj: Obj) -> str:
+    meta = obj.get("metadata") or {}
+    name = meta.get("name") or meta.get("generateName") or ""
+    return name if isinstance(name, str) else str(name)
+
+
+def check_name_matches(obj: Obj, name: str) -> None:
+    """PUT: the body's name must be the URL's."""
+    given = metadata_of(obj).get("name")
+    if given != name:
+        raise errors.bad_request(
+            "the name of the object (" + str(given) + ") does not match the name on the URL ("
+            + name + ")"
+        )

@@ -1,0 +1,72 @@
+"""Composition root of the registry: type table, peers, servicer, gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import grpc.aio
+
+from kapi import errors, rpc
+from kapi_proto import common_pb2, registry_pb2_grpc
+from services.authz.client import AuthzClient
+from services.registry.grpc.servicer import RegistryServicer
+from services.registry.openapi import OpenAPIV3
+from services.registry.peers import AuthzAdmission, StorageAdapter
+from services.registry.service import Registry
+from services.registry.types import builtin_table
+from services.storage.client import StorageClient
+
+log = logging.getLogger(__name__)
+
+SYSTEM_USER = common_pb2.UserInfo(username="system:apiserver", groups=["system:masters"])
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    listen: str
+    storage: str
+    authz: str
+
+
+@dataclass
+class RegistryServer:
+    server: grpc.aio.Server
+    port: int
+    registry: Registry
+    storage: StorageClient
+    authz: AuthzClient
+    bootstrap: asyncio.Task[None]
+
+    async def close(self) -> None:
+        self.bootstrap.cancel()
+        await asyncio.gather(self.storage.close(), self.authz.close(), return_exceptions=True)
+
+
+async def bootstrap(registry: Registry) -> None:
+    """Create the system namespaces, retrying while storage or authz are not up yet."""
+    delay = 0.2
+    while True:
+        try:
+            await registry.ensure_system_namespaces(SYSTEM_USER)
+            log.info("system namespaces present")
+            return
+        except errors.StatusError as err:
+            log.info("bootstrap waiting for peers: %s", err.message)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+async def create_server(config: RegistryConfig) -> RegistryServer:
+    table = builtin_table()
+    storage = StorageClient(config.storage)
+    authz = AuthzClient(config.authz)
+    registry = Registry(table, StorageAdapter(storage), AuthzAdmission(authz))
+    openapi = OpenAPIV3(table)
+    server = rpc.server()
+    registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(registry, openapi), server)
+    port = server.add_insecure_port(config.listen)
+    await server.start()
+    task = asyncio.create_task(bootstrap(registry))
+    return RegistryServer(server, port, registry, storage, authz, task)

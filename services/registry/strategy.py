@@ -1,0 +1,76 @@
+"""The strategy contract and the shared mechanics every resource gets.
+
+A strategy says how one resource is defaulted, prepared and validated; the order in
+which those steps run is fixed in ``services.registry.pipeline``. Validators return
+field errors and never mutate; ``default`` and ``prepare_*`` mutate the object they
+are given (a private copy).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from kapi.errors import FieldError
+from services.registry import validation
+
+Obj = dict[str, Any]
+
+
+class Strategy:
+    """Default behaviour: no defaults, status kept apart from spec, names are subdomains."""
+
+    name_validator: ClassVar[validation.NameValidator] = staticmethod(validation.dns1123_subdomain)
+    # Whether the object has a status that only the /status subresource may change.
+    has_status: ClassVar[bool] = False
+    # Whether metadata.generation tracks spec changes.
+    tracks_generation: ClassVar[bool] = False
+    # Whether DELETE answers with the object (True) or a Status "Success" (False).
+    return_deleted_object: ClassVar[bool] = False
+
+    def default(self, obj: Obj) -> None:
+        """Fill defaulted fields, as decoding does in kube-apiserver (create and update)."""
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        if self.has_status:
+            obj.pop("status", None)
+        if self.tracks_generation:
+            obj.setdefault("metadata", {})["generation"] = 1
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        if self.has_status:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        if self.tracks_generation:
+            meta = new.setdefault("metadata", {})
+            generation = old.get("metadata", {}).get("generation", 1)
+            meta["generation"] = generation + 1 if _spec(new) != _spec(old) else generation
+
+    def prepare_for_status_update(self, new: Obj, old: Obj) -> None:
+        """Only status changes through /status: everything else is taken from ``old``."""
+        status = new.get("status")
+        meta = new.get("metadata", {})
+        new.clear()
+        new.update({k: v for k, v in old.items() if k != "status"})
+        new["metadata"] = {**old.get("metadata", {})}
+        for key in ("labels", "annotations"):
+            if key in meta:
+                new["metadata"][key] = meta[key]
+        if status is not None:
+            new["status"] = status
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        """Resource-specific rules for a new object (ObjectMeta is checked separately)."""
+        return []
+
+    def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
+        return self.validate(new)
+
+    def warnings(self, obj: Obj) -> list[str]:
+        return []
+
+
+def _spec(obj: Obj) -> Any:
+    """What counts as "spec" for generation: everything but metadata and status."""
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}

@@ -1,0 +1,280 @@
+"""Generic validation: names, labels, annotations and ObjectMeta, worded as apimachinery.
+
+Validators return lists of ``FieldError`` and never raise or mutate. The messages are
+kube-apiserver's (``k8s.io/apimachinery/pkg/util/validation``), because kubectl prints
+them verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from kapi import errors
+from kapi.errors import FieldError
+
+DNS1123_LABEL_MAX = 63
+DNS1123_SUBDOMAIN_MAX = 253
+DNS1035_LABEL_MAX = 63
+LABEL_VALUE_MAX = 63
+QUALIFIED_NAME_MAX = 63
+TOTAL_ANNOTATION_SIZE = 256 * 1024
+
+_DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN = _DNS1123_LABEL + r"(\." + _DNS1123_LABEL + ")*"
+_DNS1035_LABEL = "[a-z]([-a-z0-9]*[a-z0-9])?"
+_QUALIFIED_NAME = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_LABEL_VALUE = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
+_CONFIG_MAP_KEY = r"[-._a-zA-Z0-9]+"
+
+_RE = {
+    name: re.compile(f"^{pattern}$")
+    for name, pattern in {
+        "label": _DNS1123_LABEL,
+        "subdomain": _DNS1123_SUBDOMAIN,
+        "dns1035": _DNS1035_LABEL,
+        "qualified": _QUALIFIED_NAME,
+        "value": _LABEL_VALUE,
+        "cmkey": _CONFIG_MAP_KEY,
+    }.items()
+}
+
+
+def _max_len(n: int) -> str:
+    return f"must be no more than {n} characters"
+
+
+def _regex_error(msg: str, pattern: str, *examples: str) -> str:
+    """apimachinery's RegexError, spacing included ("'a',  or 'b'")."""
+    if not examples:
+        return f"{msg} (regex used for validation is '{pattern}')"
+    listed = " or ".join(f"'{e}', " for e in examples)
+    return f"{msg} (e.g. {listed}regex used for validation is '{pattern}')"
+
+
+def dns1123_label(value: str) -> list[str]:
+    out = []
+    if len(value) > DNS1123_LABEL_MAX:
+        out.append(_max_len(DNS1123_LABEL_MAX))
+    if not _RE["label"].match(value):
+        out.append(
+            _regex_error(
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
+                "or '-', and must start and end with an alphanumeric character",
+                _DNS1123_LABEL,
+                "my-name",
+                "123-abc",
+            )
+        )
+    return out
+
+
+def dns1123_subdomain(value: str) -> list[str]:
+    out = []
+    if len(value) > DNS1123_SUBDOMAIN_MAX:
+        out.append(_max_len(DNS1123_SUBDOMAIN_MAX))
+    if not _RE["subdomain"].match(value):
+        out.append(
+            _regex_error(
+                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                "characters, '-' or '.', and must start and end with an alphanumeric character",
+                _DNS1123_SUBDOMAIN,
+                "example.com",
+            )
+        )
+    return out
+
+
+def dns1035_label(value: str) -> list[str]:
+    out = []
+    if len(value) > DNS1035_LABEL_MAX:
+        out.append(_max_len(DNS1035_LABEL_MAX))
+    if not _RE["dns1035"].match(value):
+        out.append(
+            _regex_error(
+                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
+                "start with an alphabetic character, and end with an alphanumeric character",
+                _DNS1035_LABEL,
+                "my-name",
+                "abc-123",
+            )
+        )
+    return out
+
+
+def path_segment_name(value: str) -> list[str]:
+    """Names that only need to be usable in a URL path (kube's ValidatePathSegmentName)."""
+    if value in (".", ".."):
+        return [f"may not be '{value}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in value]
+
+
+NameValidator = Callable[[str], list[str]]
+
+
+def qualified_name(value: str) -> list[str]:
+    """A label or annotation key: ``[prefix/]name``."""
+    out: list[str] = []
+    parts = value.split("/")
+    if len(parts) == 1:
+        name = parts[0]
+    elif len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            out.append("prefix part " + "must be non-empty")
+        else:
+            out.extend("prefix part " + m for m in dns1123_subdomain(prefix))
+    else:
+        return [
+            _regex_error(
+                "a qualified name must consist of alphanumeric characters, '-', '_' or '.', "
+                "and must start and end with an alphanumeric character",
+                _QUALIFIED_NAME,
+                "MyName",
+                "my.name",
+                "123-abc",
+            )
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        ]
+    if not name:
+        out.append("name part must be non-empty")
+    elif len(name) > QUALIFIED_NAME_MAX:
+        out.append("name part " + _max_len(QUALIFIED_NAME_MAX))
+    if name and not _RE["qualified"].match(name):
+        out.append(
+            "name part "
+            + _regex_error(
+                "must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+                "end with an alphanumeric character",
+                _QUALIFIED_NAME,
+                "MyName",
+                "my.name",
+                "123-abc",
+            )
+        )
+    return out
+
+
+def label_value(value: str) -> list[str]:
+    out = []
+    if len(value) > LABEL_VALUE_MAX:
+        out.append(_max_len(LABEL_VALUE_MAX))
+    if not _RE["value"].match(value):
+        out.append(
+            _regex_error(
+                "a valid label must be an empty string or consist of alphanumeric characters, "
+                "'-', '_' or '.', and must start and end with an alphanumeric character",
+                _LABEL_VALUE,
+                "MyValue",
+                "my_value",
+                "12345",
+            )
+        )
+    return out
+
+
+def config_map_key(value: str) -> list[str]:
+    out = []
+    if len(value) > DNS1123_SUBDOMAIN_MAX:
+        out.append(_max_len(DNS1123_SUBDOMAIN_MAX))
+    if not _RE["cmkey"].match(value):
+        out.append(
+            _regex_error(
+                "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                _CONFIG_MAP_KEY,
+                "key.name",
+                "KEY_NAME",
+                "key-name",
+            )
+        )
+    return out
+
+
+def validate_labels(labels: Any, path: str) -> list[FieldError]:
+    if labels is None:
+        return []
+    if not isinstance(labels, dict):
+        return [errors.invalid_value(path, labels, "must be a map of string keys and values")]
+    out: list[FieldError] = []
+    for key, value in labels.items():
+        out.extend(errors.invalid_value(path, key, m) for m in qualified_name(key))
+        if not isinstance(value, str):
+            out.append(errors.invalid_value(f"{path}[{key}]", value, "must be a string"))
+            continue
+        out.extend(errors.invalid_value(path, value, m) for m in label_value(value))
+    return out
+
+
+def validate_annotations(annotations: Any, path: str) -> list[FieldError]:
+    if annotations is None:
+        return []
+    if not isinstance(annotations, dict):
+        return [errors.invalid_value(path, annotations, "must be a map of string keys and values")]
+    out: list[FieldError] = []
+    total = 0
+    for key, value in annotations.items():
+        out.extend(errors.invalid_value(path, key, m) for m in qualified_name(key.lower()))
+        if not isinstance(value, str):
+            out.append(errors.invalid_value(f"{path}[{key}]", value, "must be a string"))
+            continue
+        total += len(key) + len(value)
+    if total > TOTAL_ANNOTATION_SIZE:
+        out.append(errors.too_long(path, TOTAL_ANNOTATION_SIZE))
+    return out
+
+
+def validate_object_meta(
+    meta: dict[str, Any],
+    *,
+    namespaced: bool,
+    name_validator: NameValidator,
+) -> list[FieldError]:
+    """kube's ValidateObjectMeta: name (or generateName), namespace, labels, annotations."""
+    out: list[FieldError] = []
+    name = meta.get("name")
+    generate_name = meta.get("generateName")
+    if not name:
+        if generate_name:
+            out.extend(
+                errors.invalid_value("metadata.generateName", generate_name, m)
+                for m in name_validator(generate_name.rstrip("-") or "x")
+                if "must be no more than" not in m
+            )
+        else:
+            out.append(errors.required("metadata.name", "name or generateName is required"))
+    elif not isinstance(name, str):
+        out.append(errors.invalid_value("metadata.name", name, "must be a string"))
+    else:
+        out.extend(errors.invalid_value("metadata.name", name, m) for m in name_validator(name))
+    namespace = meta.get("namespace")
+    if namespaced:
+        if not namespace:
+            out.append(errors.required("metadata.namespace"))
+        else:
+            out.extend(
+                errors.invalid_value("metadata.namespace", namespace, m)
+                for m in dns1123_label(namespace)
+            )
+    elif namespace:
+        out.append(errors.forbidden_field("metadata.namespace", "not allowed on this type"))
+    out.extend(validate_labels(meta.get("labels"), "metadata.labels"))
+    out.extend(validate_annotations(meta.get("annotations"), "metadata.annotations"))
+    for key in ("finalizers",):
+        finalizers = meta.get(key)
+        if finalizers is not None and not isinstance(finalizers, list):
+            out.append(errors.invalid_value(f"metadata.{key}", finalizers, "must be a list"))
+    return out
+
+
+def validate_object_meta_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+    """Immutable metadata: name, namespace, uid, creationTimestamp."""
+    out: list[FieldError] = []
+    for key in ("name", "namespace", "uid", "creationTimestamp"):
+        if new.get(key) != old.get(key) and new.get(key) is not None:
+            out.append(
+                errors.invalid_value(
+                    f"metadata.{key}", new.get(key), "field is immutable"
+                )
+            )
+    return out

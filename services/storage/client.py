@@ -1,0 +1,182 @@
+"""``StorageClient``: the one gRPC client of the storage service (registry, authz, gateway).
+
+Plain values in and out: a ``model.ResourceRef`` dataclass names the resource, objects
+are JSON bytes, revisions ints; results are ``model.StoredObject``, ``model.ObjectList``
+and ``model.WatchEvent``. No ``grpc.RpcError`` escapes: a failure is a
+``kapi.errors.StatusError`` — the Status the storage service raised (404, 409, 410, ...)
+or a 503/504 for a transport failure. Unary calls have a deadline (10 s by default);
+watches have none (they end when ``timeout_seconds`` passes, or when closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+import grpc
+import grpc.aio
+
+from kapi import errors, rpc
+from kapi_proto import common_pb2, storage_pb2, storage_pb2_grpc
+from services.storage.grpc import convert
+from services.storage.model import Health, ObjectList, ResourceRef, StoredObject, WatchEvent
+
+__all__ = ["Health", "ObjectList", "ResourceRef", "StorageClient", "StoredObject", "WatchEvent"]
+
+DEFAULT_TIMEOUT = 10.0
+PEER = "storage"
+
+
+class StorageClient:
+    """Async client of ``kapi_proto.Storage``; ``target`` is ``host:port`` or a gRPC target."""
+
+    def __init__(self, target: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._channel = rpc.channel(target)
+        self._stub = storage_pb2_grpc.StorageStub(self._channel)
+        self._timeout = timeout
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> StorageClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def ready(self, timeout: float = 2.0) -> None:
+        """Return once the channel to the storage service is connected, else 503."""
+        try:
+            await asyncio.wait_for(self._channel.channel_ready(), timeout)
+        except TimeoutError:
+            raise errors.service_unavailable(
+                f"the {PEER} service is not reachable") from None
+
+    async def create(
+        self, ref: ResourceRef, namespace: str, name: str, obj: bytes, *, dry_run: bool = False
+    ) -> StoredObject:
+        """Store a new object: 409 AlreadyExists if the key is taken."""
+        request = storage_pb2.CreateRequest(ref=convert.ref_to_pb(ref), namespace=namespace,
+                                            name=name, object=obj, dry_run=dry_run)
+        try:
+            response = await self._stub.Create(request, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, PEER) from None
+        return convert.stored_from_pb(response)
+
+    async def get(
+        self, ref: ResourceRef, namespace: str, name: str, *, resource_version: str = ""
+    ) -> StoredObject:
+        """The object (a quorum read): 404 NotFound if absent."""
+        request = storage_pb2.GetRequest(ref=convert.ref_to_pb(ref), namespace=namespace,
+                                         name=name, resource_version=resource_version)
+        try:
+            response = await self._stub.Get(request, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, PEER) from None
+        return convert.stored_from_pb(response)
+
+    async def list(
+        self,
+        ref: ResourceRef,
+        namespace: str = "",
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 0,
+        continue_token: str = "",
+        resource_version: str = "",
+        resource_version_match: str = "",
+    ) -> ObjectList:
+        """One page of objects (namespace "" lists all namespaces): 410 if the token expired."""
+        request = storage_pb2.ListRequest(
+            ref=convert.ref_to_pb(ref),
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            limit=limit,
+            continue_token=continue_token,
+            resource_version=resource_version,
+            resource_version_match=resource_version_match,
+        )
+        try:
+            response = await self._stub.List(request, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, PEER) from None
+        return convert.list_from_pb(response)
+
+    async def update(
+        self, ref: ResourceRef, namespace: str, name: str, obj: bytes, *,
+        expected_revision: int, dry_run: bool = False,
+    ) -> StoredObject:
+        """Compare-and-swap on ``expected_revision``: 409 Conflict if stale, 404 if absent."""
+        request = storage_pb2.UpdateRequest(
+            ref=convert.ref_to_pb(ref), namespace=namespace, name=name, object=obj,
+            expected_revision=expected_revision, dry_run=dry_run)
+        try:
+            response = await self._stub.Update(request, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, PEER) from None
+        return convert.stored_from_pb(response)
+
+    async def delete(
+        self, ref: ResourceRef, namespace: str, name: str, *, expected_revision: int = 0,
+        dry_run: bool = False,
+    ) -> StoredObject:
+        """Delete (only at ``expected_revision`` when non-zero); the deleted object."""
+        request = storage_pb2.DeleteRequest(
+            ref=convert.ref_to_pb(ref), namespace=namespace, name=name,
+            expected_revision=expected_revision, dry_run=dry_run)
+        try:
+            response = await self._stub.Delete(request, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, PEER) from None
+        return convert.stored_from_pb(response)
+
+    async def watch(
+        self,
+        ref: ResourceRef,
+        namespace: str = "",
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        resource_version: str = "",
+        allow_bookmarks: bool = False,
+        timeout_seconds: int = 0,
+        send_initial_events: bool = False,
+    ) -> AsyncGenerator[WatchEvent, None]:
+        """Events after ``resource_version`` ("" / "0": the current objects as ADDED first).
+
+        A compacted start arrives in-band as an ERROR event (410 Expired Status JSON),
+        then the stream ends. A failure of the stream itself raises ``StatusError``.
+        Closing the iterator cancels the watch.
+        """
+        request = storage_pb2.WatchRequest(
+            ref=convert.ref_to_pb(ref),
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            resource_version=resource_version,
+            allow_bookmarks=allow_bookmarks,
+            timeout_seconds=timeout_seconds,
+            send_initial_events=send_initial_events,
+        )
+        call = self._stub.Watch(request)
+        try:
+            async for message in call:
+                yield convert.event_from_pb(message)
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, PEER) from None
+        finally:
+            call.cancel()
+
+    async def health(self) -> Health:
+        """Whether etcd answers through the storage service; 503 when it does not."""
+        try:
+            response = await self._stub.Health(common_pb2.Empty(), timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, PEER) from None
+        health = convert.health_from_pb(response)
+        if not health.ok:
+            raise errors.service_unavailable(f"etcd: {health.message}")
+        return health

@@ -1,0 +1,265 @@
+"""The etcd backend: the ``Backend`` contract on etcd v3's KV and Watch APIs (via aetcd).
+
+Every write is one Txn guarded by a compare (create: ``create_revision == 0``; update
+and conditional delete: ``mod_revision == expected``), whose failure branch reads the
+key so a lost race is told apart from a missing key in the same round trip. Lists are
+Range reads at a revision, so every page of a paginated list sees one snapshot.
+
+Failing fast matters more than waiting: every unary call has a deadline, the channel
+reconnects with a short backoff (etcd restarts are noticed within about a second), and
+a call while etcd is down fails at once with ``Unavailable`` rather than queueing.
+The stubs come from ``aetcd.rpc`` (etcd's protos); aetcd's own watcher is not used,
+since it turns a compacted watch into a callback error instead of an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import AsyncGenerator
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import aetcd.rpc as etcd
+
+from services.storage import storage_errors
+from services.storage.backend import Event, EventType, KeyValue, Page, prefix_end
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 5.0
+
+_CHANNEL_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.max_receive_message_length", 2 * 1024 * 1024 * 1024 - 1),
+    ("grpc.max_send_message_length", 2 * 1024 * 1024 * 1024 - 1),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    # Notice a dead peer on an idle watch stream; etcd allows pings every 5 s or slower.
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.lb_policy_name", "round_robin"),
+]
+
+_PUT = 0  # mvccpb.Event.EventType
+_EQUAL = etcd.Compare.CompareResult.Value("EQUAL")
+_CREATE = etcd.Compare.CompareTarget.Value("CREATE")
+_MOD = etcd.Compare.CompareTarget.Value("MOD")
+
+
+def channel_target(endpoints: list[str]) -> str:
+    """A gRPC target for etcd client URLs (``http://127.0.0.1:2379,...``).
+
+    Several endpoints are balanced over when they are IP addresses; a host name is
+    resolved by DNS (one endpoint).
+    """
+    hosts: list[tuple[str, int]] = []
+    for url in endpoints:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", ""):
+            raise ValueError(f"unsupported etcd endpoint {url!r}: only http:// is supported")
+        hosts.append((parts.hostname or "127.0.0.1", parts.port or 2379))
+    if not hosts:
+        raise ValueError("no etcd endpoints")
+
+    def is_ip(host: str) -> bool:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return True
+
+    if len(hosts) > 1 and all(is_ip(h) for h, _ in hosts):
+        if all(ipaddress.ip_address(h).version == 4 for h, _ in hosts):
+            return "ipv4:" + ",".join(f"{h}:{p}" for h, p in hosts)
+        return "ipv6:" + ",".join(f"[{h}]:{p}" for h, p in hosts)
+    if len(hosts) > 1:
+        log.warning("several etcd endpoints with host names: using %s:%d only", *hosts[0])
+    host, port = hosts[0]
+    return f"dns:///{host}:{port}" if not is_ip(host) else f"{host}:{port}"
+
+
+def _raise(exc: Exception, *, revision: int = 0) -> NoReturn:
+    """Translate an etcd RPC failure into a storage error."""
+    if isinstance(exc, etcd.AioRpcError):
+        code, details = exc.code(), exc.details() or ""
+        if code == etcd.StatusCode.DEADLINE_EXCEEDED:
+            raise storage_errors.Timeout(f"etcd did not answer in time: {details}") from None
+        if code in (etcd.StatusCode.UNAVAILABLE, etcd.StatusCode.CANCELLED):
+            raise storage_errors.Unavailable(f"etcd is unavailable: {details}") from None
+        if code == etcd.StatusCode.OUT_OF_RANGE and "compacted" in details:
+            raise storage_errors.Compacted(revision) from None
+        if code == etcd.StatusCode.OUT_OF_RANGE and "future" in details:
+            raise storage_errors.FutureRevision(revision) from None
+        raise storage_errors.StorageError(f"etcd: {code.name}: {details}") from None
+    if isinstance(exc, asyncio.TimeoutError):
+        raise storage_errors.Timeout("etcd did not answer in time") from None
+    raise exc
+
+
+def _kv(kv: Any) -> KeyValue:
+    return KeyValue(kv.key.decode(), kv.value, kv.mod_revision, kv.create_revision)
+
+
+class EtcdBackend:
+    """The ``Backend`` contract on an etcd v3 cluster."""
+
+    def __init__(self, endpoints: list[str], *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._target = channel_target(endpoints)
+        self._timeout = timeout
+        self._channel = etcd.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
+        self._kv_stub = etcd.KVStub(self._channel)
+        self._watch_stub = etcd.WatchStub(self._channel)
+        self._maintenance = etcd.MaintenanceStub(self._channel)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, method: Any, request: Any, *, revision: int = 0) -> Any:
+        try:
+            return await method(request, timeout=self._timeout)
+        except (TimeoutError, etcd.AioRpcError) as exc:
+            _raise(exc, revision=revision)
+
+    async def _txn(self, request: Any) -> Any:
+        return await self._call(self._kv_stub.Txn, request)
+
+    # --- reads ------------------------------------------------------------------------
+
+    async def get(self, key: str) -> KeyValue:
+        response = await self._call(self._kv_stub.Range, etcd.RangeRequest(key=key.encode()))
+        if not response.kvs:
+            raise storage_errors.KeyNotFound(key)
+        return _kv(response.kvs[0])
+
+    async def list(
+        self, prefix: str, *, revision: int = 0, start_key: str = "", limit: int = 0
+    ) -> Page:
+        request = etcd.RangeRequest(
+            key=max(start_key, prefix).encode(),
+            range_end=prefix_end(prefix).encode(),
+            limit=limit,
+            revision=revision,
+        )
+        response = await self._call(self._kv_stub.Range, request, revision=revision)
+        return Page(
+            items=[_kv(kv) for kv in response.kvs],
+            revision=response.header.revision,
+            more=response.more,
+            count=response.count,
+        )
+
+    async def current_revision(self) -> int:
+        request = etcd.RangeRequest(key=b"\x00", count_only=True)
+        response = await self._call(self._kv_stub.Range, request)
+        return int(response.header.revision)
+
+    # --- writes -----------------------------------------------------------------------
+
+    async def create(self, key: str, value: bytes) -> int:
+        k = key.encode()
+        response = await self._txn(etcd.TxnRequest(
+            compare=[etcd.Compare(key=k, target=_CREATE, result=_EQUAL, create_revision=0)],
+            success=[etcd.RequestOp(request_put=etcd.PutRequest(key=k, value=value))],
+        ))
+        if not response.succeeded:
+            raise storage_errors.KeyExists(key)
+        return int(response.header.revision)
+
+    async def update(self, key: str, value: bytes, expected_revision: int) -> int:
+        k = key.encode()
+        response = await self._txn(etcd.TxnRequest(
+            compare=[etcd.Compare(key=k, target=_MOD, result=_EQUAL,
+                                  mod_revision=expected_revision)],
+            success=[etcd.RequestOp(request_put=etcd.PutRequest(key=k, value=value))],
+            failure=[etcd.RequestOp(request_range=etcd.RangeRequest(key=k))],
+        ))
+        if not response.succeeded:
+            self._raise_lost(key, expected_revision, response)
+        return int(response.header.revision)
+
+    async def delete(self, key: str, expected_revision: int | None = None) -> tuple[KeyValue, int]:
+        k = key.encode()
+        delete = etcd.RequestOp(request_delete_range=etcd.DeleteRangeRequest(key=k, prev_kv=True))
+        if expected_revision is None:
+            compare = [etcd.Compare(key=k, target=_CREATE, result=etcd.Compare.CompareResult
+                                    .Value("GREATER"), create_revision=0)]
+        else:
+            compare = [etcd.Compare(key=k, target=_MOD, result=_EQUAL,
+                                    mod_revision=expected_revision)]
+        response = await self._txn(etcd.TxnRequest(
+            compare=compare,
+            success=[delete],
+            failure=[etcd.RequestOp(request_range=etcd.RangeRequest(key=k))],
+        ))
+        if not response.succeeded:
+            self._raise_lost(key, expected_revision or 0, response)
+        prev_kvs = response.responses[0].response_delete_range.prev_kvs
+        if not prev_kvs:  # deleted between compare and delete: impossible within a Txn
+            raise storage_errors.KeyNotFound(key)
+        return _kv(prev_kvs[0]), int(response.header.revision)
+
+    @staticmethod
+    def _raise_lost(key: str, expected: int, response: Any) -> NoReturn:
+        kvs = response.responses[0].response_range.kvs
+        if not kvs:
+            raise storage_errors.KeyNotFound(key)
+        raise storage_errors.Conflict(key, expected=expected, actual=kvs[0].mod_revision)
+
+    async def compact(self, revision: int) -> None:
+        await self._call(self._kv_stub.Compact,
+                         etcd.CompactionRequest(revision=revision),
+                         revision=revision)
+
+    # --- watch ------------------------------------------------------------------------
+
+    async def watch(self, prefix: str, from_revision: int) -> AsyncGenerator[Event, None]:
+        """One etcd watch stream per call; cancelled when the iterator is closed."""
+        call = self._watch_stub.Watch()
+        try:
+            responses = call.__aiter__()
+            try:
+                await asyncio.wait_for(call.write(etcd.WatchRequest(
+                    create_request=etcd.WatchCreateRequest(
+                        key=prefix.encode(),
+                        range_end=prefix_end(prefix).encode(),
+                        start_revision=from_revision,
+                        prev_kv=True,
+                    ))), self._timeout)
+                # The "created" response, or the compaction that refuses the watch.
+                response = await asyncio.wait_for(responses.__anext__(), self._timeout)
+            except StopAsyncIteration:
+                raise storage_errors.Unavailable("etcd closed the watch stream") from None
+            except (TimeoutError, etcd.AioRpcError) as exc:
+                _raise(exc, revision=from_revision)
+            while True:
+                if response.compact_revision:
+                    raise storage_errors.Compacted(from_revision, response.compact_revision)
+                if response.canceled:
+                    raise storage_errors.Unavailable(
+                        f"etcd cancelled the watch: {response.cancel_reason}")
+                for ev in response.events:
+                    event = _event(ev)
+                    from_revision = event.revision + 1
+                    yield event
+                try:
+                    response = await responses.__anext__()
+                except StopAsyncIteration:
+                    raise storage_errors.Unavailable("etcd closed the watch stream") from None
+                except etcd.AioRpcError as exc:
+                    _raise(exc, revision=from_revision)
+        finally:
+            call.cancel()
+
+
+def _event(ev: Any) -> Event:
+    put = ev.type == _PUT
+    return Event(
+        type=EventType.PUT if put else EventType.DELETE,
+        key=ev.kv.key.decode(),
+        value=ev.kv.value if put else b"",
+        revision=ev.kv.mod_revision,
+        prev_value=ev.prev_kv.value if ev.HasField("prev_kv") else None,
+        created=put and ev.kv.create_revision == ev.kv.mod_revision,
+    )

@@ -1,0 +1,1 @@
+"""The gRPC adapter of the storage service: ``storage.proto`` in, the domain ``Store`` out."""

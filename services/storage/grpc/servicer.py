@@ -1,0 +1,148 @@
+"""The Storage gRPC servicer: convert, call the ``Store``, translate storage errors.
+
+The one place storage errors become Kubernetes Status errors (conventions §11), worded
+with the request's resource and name: ``configmaps "c" already exists``,
+``deployments.apps "x" not found``, a 409 Conflict, 410 Expired, and 503/504 when etcd
+cannot be reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+import grpc.aio
+
+from kapi import errors
+from kapi.rpc import stream_errors, unary_errors
+from kapi_proto import common_pb2, storage_pb2, storage_pb2_grpc
+from services.storage import storage_errors
+from services.storage.grpc import convert
+from services.storage.model import ResourceRef
+from services.storage.store import Store
+
+# kube-apiserver's words for a list at a compacted revision (etcd3/store.go).
+LIST_EXPIRED = "The resourceVersion for the provided list is too old."
+CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. "
+    "You can start a new list without the continue parameter."
+)
+
+
+def too_large_resource_version(revision: int, current: int) -> errors.StatusError:
+    """``storage.NewTooLargeResourceVersionError``: 504, retry in a second."""
+    err = errors.timeout(f"Too large resource version: {revision}, current: {current}", 1)
+    err.details = {**(err.details or {}), "causes": [
+        {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}]}
+    return err
+
+
+@contextmanager
+def translated(ref: ResourceRef, name: str = "", *,
+               expired_message: str | None = None) -> Iterator[None]:
+    """Raise the Status error that a storage error means for this request."""
+    try:
+        yield
+    except storage_errors.KeyExists:
+        raise errors.already_exists(ref.resource, ref.group, name) from None
+    except storage_errors.KeyNotFound:
+        raise errors.not_found(ref.resource, ref.group, name) from None
+    except storage_errors.Conflict:
+        raise errors.conflict(ref.resource, ref.group, name) from None
+    except storage_errors.Compacted as exc:
+        oldest = max(exc.compacted_revision - 1, 0)
+        raise errors.expired(
+            expired_message or f"too old resource version: {exc.revision} ({oldest})"
+        ) from None
+    except storage_errors.FutureRevision as exc:
+        raise too_large_resource_version(exc.revision, exc.current) from None
+    except storage_errors.Timeout as exc:
+        raise errors.timeout(f"storage: {exc}", 1) from None
+    except storage_errors.Unavailable as exc:
+        raise errors.service_unavailable(f"storage: {exc}") from None
+    except storage_errors.StorageError as exc:
+        raise errors.internal(f"storage: {exc}") from None
+
+
+class StorageServicer(storage_pb2_grpc.StorageServicer):  # type: ignore[misc]
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @unary_errors
+    async def Create(self, request: storage_pb2.CreateRequest,
+                     context: grpc.aio.ServicerContext) -> storage_pb2.StoredObject:
+        ref = convert.ref_from_pb(request.ref)
+        with translated(ref, request.name):
+            stored = await self._store.create(ref, request.namespace, request.name,
+                                              request.object, dry_run=request.dry_run)
+        return convert.stored_to_pb(stored)
+
+    @unary_errors
+    async def Get(self, request: storage_pb2.GetRequest,
+                  context: grpc.aio.ServicerContext) -> storage_pb2.StoredObject:
+        ref = convert.ref_from_pb(request.ref)
+        with translated(ref, request.name):
+            stored = await self._store.get(ref, request.namespace, request.name,
+                                           resource_version=request.resource_version)
+        return convert.stored_to_pb(stored)
+
+    @unary_errors
+    async def List(self, request: storage_pb2.ListRequest,
+                   context: grpc.aio.ServicerContext) -> storage_pb2.ListResponse:
+        ref = convert.ref_from_pb(request.ref)
+        expired = CONTINUE_EXPIRED if request.continue_token else LIST_EXPIRED
+        with translated(ref, expired_message=expired):
+            page = await self._store.list(
+                ref,
+                request.namespace,
+                label_selector=request.label_selector,
+                field_selector=request.field_selector,
+                limit=request.limit,
+                continue_token=request.continue_token,
+                resource_version=request.resource_version,
+                resource_version_match=request.resource_version_match,
+            )
+        return convert.list_to_pb(page)
+
+    @unary_errors
+    async def Update(self, request: storage_pb2.UpdateRequest,
+                     context: grpc.aio.ServicerContext) -> storage_pb2.StoredObject:
+        ref = convert.ref_from_pb(request.ref)
+        with translated(ref, request.name):
+            stored = await self._store.update(
+                ref, request.namespace, request.name, request.object,
+                expected_revision=request.expected_revision, dry_run=request.dry_run)
+        return convert.stored_to_pb(stored)
+
+    @unary_errors
+    async def Delete(self, request: storage_pb2.DeleteRequest,
+                     context: grpc.aio.ServicerContext) -> storage_pb2.StoredObject:
+        ref = convert.ref_from_pb(request.ref)
+        with translated(ref, request.name):
+            stored = await self._store.delete(
+                ref, request.namespace, request.name,
+                expected_revision=request.expected_revision, dry_run=request.dry_run)
+        return convert.stored_to_pb(stored)
+
+    @stream_errors
+    async def Watch(self, request: storage_pb2.WatchRequest,
+                    context: grpc.aio.ServicerContext) -> AsyncIterator[common_pb2.WatchEvent]:
+        ref = convert.ref_from_pb(request.ref)
+        with translated(ref):
+            events = self._store.watch(
+                ref,
+                request.namespace,
+                label_selector=request.label_selector,
+                field_selector=request.field_selector,
+                resource_version=request.resource_version,
+                allow_bookmarks=request.allow_bookmarks,
+                timeout_seconds=request.timeout_seconds,
+                send_initial_events=request.send_initial_events,
+            )
+            async for event in events:
+                yield convert.event_to_pb(event)
+
+    @unary_errors
+    async def Health(self, request: common_pb2.Empty,
+                     context: grpc.aio.ServicerContext) -> storage_pb2.HealthResponse:
+        return convert.health_to_pb(await self._store.health())

@@ -1,0 +1,65 @@
+"""Storage errors: the backend's failures in revision vocabulary.
+
+The tier below the API errors (``kapi.errors``): backends raise these, knowing nothing of
+resources or HTTP; the gRPC adapter translates each into a Kubernetes Status once, with
+the resource and name of the request (conventions §11).
+"""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Any storage failure; one not listed below is a 500 at the API."""
+
+
+class KeyNotFound(StorageError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"key not found: {key}")
+        self.key = key
+
+
+class KeyExists(StorageError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"key exists: {key}")
+        self.key = key
+
+
+class Conflict(StorageError):
+    """A compare-and-swap lost: the key's revision is no longer the expected one."""
+
+    def __init__(self, key: str, *, expected: int, actual: int) -> None:
+        super().__init__(f"revision conflict on {key}: expected {expected}, found {actual}")
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+
+
+class Compacted(StorageError):
+    """The requested revision is older than the oldest one kept.
+
+    ``compacted_revision`` is the compaction point when the backend knows it (a watch
+    does; an etcd read does not say).
+    """
+
+    def __init__(self, revision: int, compacted_revision: int = 0) -> None:
+        detail = f" (compacted at {compacted_revision})" if compacted_revision else ""
+        super().__init__(f"revision {revision} has been compacted{detail}")
+        self.revision = revision
+        self.compacted_revision = compacted_revision
+
+
+class FutureRevision(StorageError):
+    """A read at a revision the store has not reached yet."""
+
+    def __init__(self, revision: int, current: int = 0) -> None:
+        super().__init__(f"revision {revision} is in the future (current {current})")
+        self.revision = revision
+        self.current = current
+
+
+class Unavailable(StorageError):
+    """The backend cannot be reached (etcd down, no leader, connection refused)."""
+
+
+class Timeout(Unavailable):
+    """The backend did not answer within the deadline."""

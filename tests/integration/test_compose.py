@@ -1,0 +1,274 @@
+"""docker-compose.yml agrees with the code: flags, addresses, ports, files, image.
+
+No Docker needed: the file is parsed and held against each service's own
+``build_parser()`` (the source of truth for which ``KAPI_*`` variables exist), against
+the ports the services listen on, and against the files ``kapi init`` writes. A
+service whose ``__main__`` does not exist yet is checked against the written contract
+only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from kapi import cli, config, pki, rundir
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+
+KAPI_SERVICES = ("storage", "authz", "registry", "gateway")
+LISTEN_PORT = {"storage": 7001, "authz": 7002, "registry": 7003, "gateway": 6443}
+ETCD_CLIENT_PORT = 2379
+
+# The contract: the flags each service needs to start (all of them addresses or files).
+REQUIRED = {
+    "storage": ["--listen", "--etcd-endpoints"],
+    "authz": ["--listen", "--storage", "--token-file"],
+    "registry": ["--listen", "--storage", "--authz"],
+    "gateway": [
+        "--listen",
+        "--registry",
+        "--authz",
+        "--storage",
+        "--tls-cert-file",
+        "--tls-private-key-file",
+    ],
+}
+PEER_FLAGS = ("--storage", "--authz", "--registry")
+FILE_FLAGS = ("--token-file", "--tls-cert-file", "--tls-private-key-file")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    result: dict[str, dict[str, Any]] = compose["services"]
+    return result
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # the KEY=VALUE form
+        env = dict(item.split("=", 1) for item in env)
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def _split(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    assert host and port.isdigit(), f"not HOST:PORT: {address!r}"
+    return host, int(port)
+
+
+def _parser(name: str) -> argparse.ArgumentParser | None:
+    try:
+        module = importlib.import_module(f"services.{name}.__main__")
+    except ModuleNotFoundError as exc:
+        if exc.name in (f"services.{name}", f"services.{name}.__main__"):
+            return None
+        raise
+    assert hasattr(module, "build_parser"), (
+        f"services.{name}.__main__ must expose build_parser() -> ArgumentParser (the contract)"
+    )
+    parser = module.build_parser()
+    assert isinstance(parser, argparse.ArgumentParser)
+    return parser
+
+
+def _flags(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    return {opt: a for a in parser._actions for opt in a.option_strings if opt.startswith("--")}
+
+
+def _volume_mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> named volume."""
+    mounts = {}
+    for volume in service.get("volumes") or []:
+        source, _, rest = str(volume).partition(":")
+        mounts[rest.split(":")[0]] = source
+    return mounts
+
+
+def _init_data_dir(services: dict[str, dict[str, Any]]) -> str:
+    command = services["init"]["command"]
+    args = cli.build_parser().parse_args(command[3:])
+    assert args.command == "init"
+    return str(args.data_dir)
+
+
+def test_the_expected_services_exist(services: dict[str, dict[str, Any]]) -> None:
+    assert set(services) == {"etcd", "init", *KAPI_SERVICES}
+
+
+@pytest.mark.parametrize("name", KAPI_SERVICES)
+def test_command_runs_the_service_module(services: dict[str, Any], name: str) -> None:
+    assert services[name]["command"] == ["python", "-m", f"services.{name}"]
+
+
+def test_one_image_from_the_one_dockerfile(services: dict[str, dict[str, Any]]) -> None:
+    images = {
+        (repr(services[n].get("build")), services[n].get("image")) for n in ("init", *KAPI_SERVICES)
+    }
+    assert len(images) == 1
+    build = services["gateway"]["build"]
+    context = ROOT / (build["context"] if isinstance(build, dict) else build)
+    dockerfile = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
+    assert (context / dockerfile).resolve() == ROOT / "Dockerfile"
+
+
+def test_dockerfile_installs_the_project() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
+    assert re.search(r"^COPY \. \.", text, re.M)
+    assert re.search(r"pip install (--no-deps )?\.(\s|$)", text)
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv"} <= set(ignored)
+    assert "kapi" not in ignored and "services" not in ignored
+
+
+@pytest.mark.parametrize("name", KAPI_SERVICES)
+def test_environment_sets_every_required_flag(services: dict[str, Any], name: str) -> None:
+    env = _env(services[name])
+    for flag in REQUIRED[name]:
+        assert config.env_name(flag) in env, f"{name}: {flag} not set"
+    assert all(k.startswith("KAPI_") for k in env)
+
+
+@pytest.mark.parametrize("name", KAPI_SERVICES)
+def test_environment_matches_the_services_own_parser(
+    services: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parser = _parser(name)
+    if parser is None:
+        pytest.skip(f"services.{name}.__main__ does not exist yet")
+    flags = _flags(parser)
+    env = _env(services[name])
+    by_env = {config.env_name(f): f for f in flags}
+    for var in env:
+        assert var in by_env, f"{name}: {var} matches no flag of services.{name}"
+    for flag in REQUIRED[name]:
+        assert flag in flags, f"services.{name} has no {flag} flag"
+    for flag, action in flags.items():
+        if action.required:
+            assert config.env_name(flag) in env, f"{name}: required {flag} not set"
+
+    # The parser, fed only compose's environment, gets compose's values.
+    for var in list(os.environ):
+        if var.startswith("KAPI_"):
+            monkeypatch.delenv(var)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    args = importlib.import_module(f"services.{name}.__main__").build_parser().parse_args([])
+    for var, value in env.items():
+        assert str(getattr(args, flags[by_env[var]].dest)) == value
+
+
+@pytest.mark.parametrize("name", KAPI_SERVICES)
+def test_listen_port_matches_healthcheck(services: dict[str, Any], name: str) -> None:
+    host, port = _split(_env(services[name])["KAPI_LISTEN"])
+    assert (host, port) == ("0.0.0.0", LISTEN_PORT[name])
+    test = services[name]["healthcheck"]["test"]
+    assert test[:4] == ["CMD", "python", "-m", "kapi.probes"]
+    assert any(f"127.0.0.1:{port}" in part for part in test)
+
+
+@pytest.mark.parametrize("name", KAPI_SERVICES)
+def test_peer_addresses_point_at_services_on_their_listen_ports(
+    services: dict[str, Any], name: str
+) -> None:
+    env = _env(services[name])
+    for flag in PEER_FLAGS:
+        var = config.env_name(flag)
+        if var not in env:
+            continue
+        host, port = _split(env[var])
+        assert host == flag[2:], f"{name}: {var} should name the {flag[2:]} service"
+        assert host in services
+        assert port == _split(_env(services[host])["KAPI_LISTEN"])[1]
+        # Started after what it dials, once that is healthy.
+        assert services[name]["depends_on"][host]["condition"] == "service_healthy"
+        assert "healthcheck" in services[host]
+
+
+def test_etcd_endpoints_point_at_the_etcd_service(services: dict[str, Any]) -> None:
+    endpoints = _env(services["storage"])["KAPI_ETCD_ENDPOINTS"].split(",")
+    command = services["etcd"]["command"]
+    listen = next(a for a in command if a.startswith("--listen-client-urls="))
+    assert urlsplit(listen.split("=", 1)[1]).port == ETCD_CLIENT_PORT
+    for url in endpoints:
+        parts = urlsplit(url)
+        assert (parts.scheme, parts.hostname, parts.port) == ("http", "etcd", ETCD_CLIENT_PORT)
+    assert services["storage"]["depends_on"]["etcd"]["condition"] == "service_healthy"
+    assert re.fullmatch(
+        r"(quay\.io/coreos|gcr\.io/etcd-development)/etcd:v3\.5\.\d+", services["etcd"]["image"]
+    )
+
+
+@pytest.mark.parametrize("name", ["authz", "gateway"])
+def test_credential_files_come_from_init_through_the_shared_volume(
+    services: dict[str, Any], name: str, tmp_path: Path
+) -> None:
+    data_dir = _init_data_dir(services)
+    init_volume = _volume_mounts(services["init"])[data_dir]
+    mounts = _volume_mounts(services[name])
+    assert mounts.get(data_dir) == init_volume
+    assert services[name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
+
+    # What `kapi init` really writes, at the paths the service is given.
+    assert cli.run(["init", "--data-dir", str(tmp_path), "--san", "gateway"]) == 0
+    env = _env(services[name])
+    for flag in FILE_FLAGS:
+        var = config.env_name(flag)
+        if var in env:
+            relative = Path(env[var]).relative_to(data_dir)
+            assert (tmp_path / relative).is_file(), f"{var}: kapi init writes no {relative}"
+    expected = {
+        "KAPI_TOKEN_FILE": rundir.RunDir(Path(data_dir)).token_file,
+        "KAPI_TLS_CERT_FILE": pki.paths(Path(data_dir) / "pki", pki.SERVING_NAME).cert_path,
+        "KAPI_TLS_PRIVATE_KEY_FILE": pki.paths(Path(data_dir) / "pki", pki.SERVING_NAME).key_path,
+    }
+    for var, path in expected.items():
+        if var in env:
+            assert Path(env[var]) == path
+
+
+def test_serving_certificate_names_the_gateway_service(services: dict[str, Any]) -> None:
+    args = cli.build_parser().parse_args(services["init"]["command"][3:])
+    assert "gateway" in args.san
+    assert services["init"].get("restart") == "no"
+
+
+def test_only_the_gateway_publishes_a_port(services: dict[str, Any]) -> None:
+    published = {n: s["ports"] for n, s in services.items() if s.get("ports")}
+    assert list(published) == ["gateway"]
+    [mapping] = published["gateway"]
+    assert str(mapping).split(":")[-2:] == ["6443", "6443"]
+
+
+def test_nothing_pins_a_replica(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        assert "container_name" not in service, name
+        assert "hostname" not in service, name
+        assert "replicas" not in (service.get("deploy") or {}), name
+
+
+def test_every_dependency_is_a_defined_service(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        for dependency, condition in (service.get("depends_on") or {}).items():
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+            assert condition["condition"] in (
+                "service_healthy",
+                "service_completed_successfully",
+            )

@@ -1,0 +1,121 @@
+"""Stand-ins for the four services, so ``kapi up`` can be tested on its own.
+
+Each fake honours the services' contract (flags with ``KAPI_*`` fallbacks, listen on
+``--listen``, exit 0 on SIGTERM/SIGINT) and checks what ``kapi up`` hands it: storage
+that etcd answers at ``--etcd-endpoints``, authz that the token file parses, the
+gateway that its TLS files load and, for ``/readyz``, that its peers listen.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+FAKE = '''
+"""A stand-in for a kapi service (tests/unit/cli/conftest.py)."""
+import argparse, http.server, signal, socket, ssl, sys
+
+from kapi import config, ports, tokens
+from kapi.probes import etcd_healthy, parse_address
+
+FLAGS = {
+    "storage": ["--listen", "--etcd-endpoints"],
+    "authz": ["--listen", "--storage", "--token-file"],
+    "registry": ["--listen", "--storage", "--authz"],
+    "gateway": ["--listen", "--registry", "--authz", "--storage", "--tls-cert-file",
+                "--tls-private-key-file"],
+}
+
+
+def build_parser(name):
+    parser = argparse.ArgumentParser(prog=f"services.{name}")
+    for flag in FLAGS[name]:
+        config.add(parser, flag)
+    return parser
+
+
+def serve(name):
+    args = build_parser(name).parse_args()
+    for flag in FLAGS[name]:
+        if getattr(args, flag[2:].replace("-", "_")) is None:
+            sys.exit(f"{name}: {flag} is required")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    host, port = parse_address(args.listen)
+    if name == "storage" and not any(etcd_healthy(u) for u in args.etcd_endpoints.split(",")):
+        sys.exit(f"storage: no healthy etcd at {args.etcd_endpoints}")
+    if name == "authz":
+        print(f"authz: {len(tokens.read(__import__('pathlib').Path(args.token_file)))} tokens")
+    if name != "gateway":
+        server = socket.create_server((host, port))
+        print(f"{name}: serving on {args.listen}", flush=True)
+        while True:
+            conn, _ = server.accept()
+            conn.close()
+    peers = [parse_address(getattr(args, p)) for p in ("storage", "authz", "registry")]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            ok = self.path == "/readyz" and all(ports.tcp_open(h, p) for h, p in peers)
+            body = b"ok" if ok else b"not ready"
+            self.send_response(200 if ok else 503)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_):
+            pass
+
+    httpd = http.server.HTTPServer((host, port), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.tls_cert_file, args.tls_private_key_file)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    print(f"gateway: serving on {args.listen}", flush=True)
+    httpd.serve_forever()
+'''
+
+MAIN = """
+from services._fake import build_parser as _build_parser, serve
+
+
+def build_parser():
+    return _build_parser({name!r})
+
+
+def main():
+    serve({name!r})
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.fixture(scope="session")
+def fake_services(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory to put first on PYTHONPATH: it holds a fake ``services`` package."""
+    root = tmp_path_factory.mktemp("fake-services")
+    package = root / "services"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "_fake.py").write_text(FAKE)
+    for name in ("storage", "authz", "registry", "gateway"):
+        (package / name).mkdir()
+        (package / name / "__init__.py").write_text("")
+        (package / name / "__main__.py").write_text(MAIN.format(name=name))
+    return root
+
+
+@pytest.fixture
+def kapi_env(fake_services: Path) -> dict[str, str]:
+    """The environment to run ``kapi`` with the fake services and no stray KAPI_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAPI_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(fake_services), env.get("PYTHONPATH", "")])
+    return env
+
+
+def kapi_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "kapi.cli", *args]

@@ -1,0 +1,179 @@
+"""The ``kapi`` command line, without starting a control plane."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kapi import cli, rundir
+
+from .conftest import kapi_argv
+
+
+def test_down_with_nothing_running(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.run(["down", "--data-dir", str(tmp_path / "never-created")]) == 0
+    assert "kapi: nothing running in" in capsys.readouterr().out
+    assert not (tmp_path / "never-created").exists()
+
+
+def test_down_ignores_and_removes_a_stale_pid_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The pid is alive (it is ours) but holds no lock: not a supervisor, so it must
+    # not be signalled (this test would die if it were).
+    run_dir = rundir.RunDir.at(tmp_path)
+    run_dir.pid_file.write_text(f"{os.getpid()}\n")
+
+    assert cli.run(["down", "--data-dir", str(tmp_path)]) == 0
+
+    assert "nothing running" in capsys.readouterr().out
+    assert not run_dir.pid_file.exists()
+
+
+def test_up_refuses_when_a_supervisor_holds_the_data_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = rundir.RunDir.at(tmp_path)
+    lock = rundir.Lock.try_acquire(run_dir)
+    assert lock is not None
+    run_dir.pid_file.write_text("4242\n")
+    try:
+        code = cli.run(["up", "--data-dir", str(tmp_path), "--port", "16443"])
+    finally:
+        lock.release()
+    assert code == 1
+    assert f"kapi: already running (pid 4242) in {tmp_path}" in capsys.readouterr().out
+
+
+def test_a_stale_pid_file_does_not_block_up_checks(tmp_path: Path) -> None:
+    run_dir = rundir.RunDir.at(tmp_path)
+    run_dir.pid_file.write_text(f"{os.getpid()}\n")
+    assert rundir.running_pid(run_dir) is None
+
+
+def test_up_refuses_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        code = cli.run(["up", "--data-dir", str(tmp_path), "--port", str(port)])
+    assert code == 1
+    assert f"kapi: port {port} on 127.0.0.1 is already in use" in capsys.readouterr().out
+    assert not (tmp_path / "pki").exists()  # refused before doing anything
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_up_rejects_impossible_ports(tmp_path: Path, port: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.run(["up", "--data-dir", str(tmp_path), "--port", port])
+    assert info.value.code == 2
+
+
+def test_up_rejects_bad_etcd_endpoints(tmp_path: Path) -> None:
+    assert cli.run(["up", "--data-dir", str(tmp_path), "--etcd-endpoints", "etcd:2379"]) == 2
+
+
+def test_flags_fall_back_to_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAPI_DATA_DIR", "/somewhere")
+    monkeypatch.setenv("KAPI_PORT", "7443")
+    args = cli.build_parser().parse_args(["up"])
+    assert (args.data_dir, args.port, args.bind_address) == ("/somewhere", 7443, "127.0.0.1")
+    assert args.etcd_endpoints is None and not args.detach
+
+
+def test_init_writes_credentials_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["init", "--data-dir", str(tmp_path), "--port", "7443", "--san", "gateway"]
+    assert cli.run(argv) == 0
+    files = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert {p.relative_to(tmp_path).as_posix() for p in files} == {
+        "kubeconfig",
+        "tokens.csv",
+        "pki/ca.crt",
+        "pki/ca.key",
+        "pki/gateway.crt",
+        "pki/gateway.key",
+    }
+    config = yaml.safe_load((tmp_path / "kubeconfig").read_text())
+    assert config["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:7443"
+    assert "gateway" in capsys.readouterr().out
+
+    assert cli.run(argv) == 0
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == files
+
+
+def test_init_with_an_explicit_server(tmp_path: Path) -> None:
+    assert cli.run(["init", "--data-dir", str(tmp_path), "--server", "https://kapi.test:1"]) == 0
+    config = yaml.safe_load((tmp_path / "kubeconfig").read_text())
+    assert config["clusters"][0]["cluster"]["server"] == "https://kapi.test:1"
+
+
+# A process that behaves like a supervisor as far as `kapi down` can tell.
+FAKE_SUPERVISOR = textwrap.dedent("""
+    import signal, sys, time
+    from kapi import rundir
+    run_dir = rundir.RunDir.at(sys.argv[1])
+    lock = rundir.Lock.try_acquire(run_dir)
+    rundir.write_pid(run_dir)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print("ready", flush=True)
+    while True:
+        time.sleep(1)
+""")
+
+
+def test_down_stops_the_supervisor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", FAKE_SUPERVISOR, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+
+        assert cli.run(["down", "--data-dir", str(tmp_path)]) == 0
+
+        assert process.wait(30) == 0
+        assert f"kapi: stopping pid {process.pid}" in capsys.readouterr().out
+        assert not rundir.RunDir.at(tmp_path).pid_file.exists()
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_down_stops_children_a_dead_supervisor_left_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [sys.executable, "-c", "import time; time.sleep(600)", "orphan"]
+    orphan = subprocess.Popen(argv, process_group=0)
+    try:
+        run_dir = rundir.RunDir.at(tmp_path)
+        rundir.write_state(
+            run_dir,
+            {
+                "children": {
+                    "registry": {"pid": orphan.pid, "argv": argv},
+                    # Our own pid, recorded with another command: a reused pid, left alone.
+                    "authz": {"pid": os.getpid(), "argv": ["python", "-m", "services.authz"]},
+                }
+            },
+        )
+
+        assert cli.run(["down", "--data-dir", str(tmp_path)]) == 0
+
+        assert orphan.wait(30) == -signal.SIGTERM
+        assert f"kapi: stopping registry (pid {orphan.pid})" in capsys.readouterr().out
+    finally:
+        orphan.kill()
+        orphan.wait()
+
+
+def test_module_entry_point_prints_help() -> None:
+    out = subprocess.run(
+        kapi_argv("--help"), capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    for command in ("up", "down", "init"):
+        assert command in out

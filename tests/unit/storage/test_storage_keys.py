@@ -1,0 +1,59 @@
+"""Key layout: exactly kube-apiserver's, so etcdctl reads it as on a real cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from kapi import errors
+from services.storage import keys
+from services.storage.model import ResourceRef
+
+PODS = ResourceRef("", "pods", "/registry/pods", namespaced=True)
+NODES = ResourceRef("", "nodes", "/registry/minions/", namespaced=False)
+WIDGETS = ResourceRef("example.com", "widgets", "/registry/example.com/widgets", True)
+
+
+@pytest.mark.parametrize(
+    ("ref", "namespace", "name", "key"),
+    [
+        (PODS, "default", "web", "/registry/pods/default/web"),
+        (WIDGETS, "ns", "w", "/registry/example.com/widgets/ns/w"),
+        (NODES, "", "n1", "/registry/minions/n1"),
+        (NODES, "ignored", "n1", "/registry/minions/n1"),  # cluster-scoped: no namespace
+    ],
+)
+def test_object_key(ref: ResourceRef, namespace: str, name: str, key: str) -> None:
+    assert keys.object_key(ref, namespace, name) == key
+
+
+@pytest.mark.parametrize(
+    ("ref", "namespace", "prefix"),
+    [
+        (PODS, "", "/registry/pods/"),
+        (PODS, "default", "/registry/pods/default/"),
+        (NODES, "", "/registry/minions/"),
+        (NODES, "default", "/registry/minions/"),
+    ],
+)
+def test_list_prefix(ref: ResourceRef, namespace: str, prefix: str) -> None:
+    assert keys.list_prefix(ref, namespace) == prefix
+
+
+@pytest.mark.parametrize(
+    ("ref", "namespace", "name", "message"),
+    [
+        (PODS, "", "web", "Namespace parameter required."),
+        (PODS, "ns", "", "Name parameter required."),
+        (PODS, "ns", "a/b", """Name parameter invalid: "a/b": may not contain '/'"""),
+        (PODS, "ns", "..", """Name parameter invalid: "..": may not be '..'"""),
+        (PODS, "ns", "a%/b", """Name parameter invalid: "a%/b": may not contain '/';"""
+         """may not contain '%'"""),
+        (PODS, "..", "a", """Namespace parameter invalid: "..": may not be '..'"""),
+        (ResourceRef("", "x", "registry/x", False), "", "a",
+         'storage: resource "x" has no valid key prefix ("registry/x")'),
+    ],
+)
+def test_object_key_rejects(ref: ResourceRef, namespace: str, name: str, message: str) -> None:
+    with pytest.raises(errors.StatusError) as err:
+        keys.object_key(ref, namespace, name)
+    assert (err.value.code, err.value.message) == (400, message)
