@@ -17,7 +17,7 @@ the tables below hold those facts:
 
 * gogo-protobuf always writes non-pointer scalar fields, zero or not, and pointer fields only
   when set; Go's ``omitempty`` then drops zero non-pointer fields. So a zero scalar is dropped
-  unless the field is a pointer (``_POINTERS``: an explicit ``replicas: 0`` stays) or has no
+  unless the field is a pointer (``_POINTER_FIELDS``: an explicit ``replicas: 0`` stays) or has no
   ``omitempty`` (``"containerPort": 0``, ``"allowed": false``). Upstream's ``+optional``
   marker stands for ``omitempty``; ``_OMITEMPTY`` corrects the fields where it does not.
 * ``omitempty`` never drops a struct: a message present on the wire is an object even when
@@ -662,10 +662,12 @@ def _envelope_field(env: _Envelope, number: int, wire: int, value: Wire) -> None
 
 
 def _read_envelope(body: bytes) -> _Envelope:
+    body = bytes(body)  # a bytearray or memoryview would slice into non-bytes values
     if not body.startswith(MAGIC):
+        expected = " ".join(str(b) for b in MAGIC)
         raise bad_request(
-            "provided data does not appear to be a protobuf message, expected prefix "
-            f"{list(MAGIC)}".replace(",", "")
+            "provided data does not appear to be a protobuf message, "
+            f"expected prefix [{expected}]"
         )
     env = _Envelope()
     try:

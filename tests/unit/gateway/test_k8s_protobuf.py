@@ -642,7 +642,9 @@ def test_malformed_is_bad_request(name: str) -> None:
 
 def test_error_wording() -> None:
     error = assert_bad_request(MALFORMED["wrong magic"])
-    assert error.message.startswith("provided data does not appear to be a protobuf message")
+    assert error.message == (
+        "provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]"
+    )
     error = assert_bad_request(MALFORMED["unknown kind"])
     assert error.message == 'no kind "Frobnicator" is registered for version "v1"'
     error = assert_bad_request(MALFORMED["scalar with wrong wire type"])
@@ -653,6 +655,11 @@ def test_error_wording() -> None:
     error = assert_bad_request(MALFORMED["object garbage"])
     assert error.message.startswith('Namespace in version "v1" cannot be handled as a Namespace: ')
     assert error.status()["code"] == 400
+
+
+def test_accepts_bytearray_and_memoryview() -> None:
+    data = vector("deployments.bin")
+    assert decode(bytearray(data)) == decode(memoryview(data)) == decode(data)  # type: ignore[arg-type]
 
 
 def test_decode_type_meta_rejects_malformed_envelopes() -> None:

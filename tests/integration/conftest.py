@@ -1,0 +1,90 @@
+"""An in-process control plane on the session's real etcd.
+
+storage, authz and registry run as gRPC servers on port 0 in the test's event loop;
+the gateway app is served by uvicorn on a free port (plain HTTP: TLS is the e2e
+suite's business). ``api`` is an httpx client with the admin token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from services.authz.server import AuthzConfig
+from services.authz.server import create_server as create_authz
+from services.gateway.server import GatewayConfig, build_peers
+from services.gateway.app import create_app
+from services.registry.server import RegistryConfig
+from services.registry.server import create_server as create_registry
+from services.storage.server import StorageConfig
+from services.storage.server import create_server as create_storage
+
+ADMIN_TOKEN = "integration-admin-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ControlPlane:
+    base_url: str
+    api: httpx.AsyncClient
+    namespace: str
+
+
+@pytest.fixture
+async def control_plane(etcd: str, tmp_path: Path) -> AsyncIterator[ControlPlane]:
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text(f'{ADMIN_TOKEN},kapi-admin,kapi-admin,"system:masters"\n')
+    storage, storage_port = await create_storage(
+        StorageConfig(listen="127.0.0.1:0", etcd_endpoints=[etcd], bookmark_interval=0.2)
+    )
+    await storage.start()
+    storage_addr = f"127.0.0.1:{storage_port}"
+    authz = await create_authz(
+        AuthzConfig(listen="127.0.0.1:0", storage=storage_addr, token_file=str(tokens))
+    )
+    authz_addr = f"127.0.0.1:{authz.port}"
+    registry = await create_registry(
+        RegistryConfig(listen="127.0.0.1:0", storage=storage_addr, authz=authz_addr)
+    )
+    await asyncio.wait_for(registry.bootstrap, 20)
+    port = free_port()
+    config = GatewayConfig(
+        listen=f"127.0.0.1:{port}", registry=f"127.0.0.1:{registry.port}", authz=authz_addr,
+        storage=storage_addr, tls_cert_file="", tls_private_key_file="",
+    )
+    peers, storage_client = build_peers(config)
+    server = uvicorn.Server(uvicorn.Config(create_app(peers), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    base = f"http://127.0.0.1:{port}"
+    namespace = f"it-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=20
+    ) as api:
+        created = await api.post("/api/v1/namespaces", json={
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        assert created.status_code == 201, created.text
+        yield ControlPlane(base, api, namespace)
+    server.should_exit = True
+    await serving
+    await asyncio.gather(peers.registry.close(), peers.authz.close(), storage_client.close())
+    await registry.server.stop(None)
+    await registry.close()
+    await authz.server.stop(None)
+    await authz.close()
+    await storage.stop(None)
