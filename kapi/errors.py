@@ -8,8 +8,8 @@ errors mirror ``k8s.io/apimachinery/pkg/util/validation/field``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,7 +148,9 @@ def conflict(resource: str, group: str, name: str, detail: str = OBJECT_MODIFIED
 
 def forbidden(resource: str, group: str, name: str, detail: str) -> StatusError:
     qr = qualified_resource(resource, group)
-    message = f"{qr} {quote(name)} is forbidden: {detail}" if name else f"{qr} is forbidden: {detail}"
+    message = (
+        f"{qr} {quote(name)} is forbidden: {detail}" if name else f"{qr} is forbidden: {detail}"
+    )
     return StatusError(
         code=403,
         reason="Forbidden",
@@ -272,8 +274,17 @@ class FieldError:
     def body(self) -> str:
         """``field.Error.ErrorBody``: the message without the field path."""
         label = _FIELD_TYPE_LABELS[self.type]
-        if self.type in ("FieldValueRequired", "FieldValueForbidden", "FieldValueTooLong",
-                         "FieldValueTooMany", "InternalError") or self.omit_value:
+        if (
+            self.type
+            in (
+                "FieldValueRequired",
+                "FieldValueForbidden",
+                "FieldValueTooLong",
+                "FieldValueTooMany",
+                "InternalError",
+            )
+            or self.omit_value
+        ):
             text = label
         else:
             text = f"{label}: {_go_value(self.value)}"

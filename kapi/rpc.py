@@ -116,6 +116,9 @@ def from_rpc_error(exc: grpc.RpcError, peer: str) -> errors.StatusError:
     return errors.internal(f"{peer} service: {code.name}: {call.details()}")
 
 
+# What a servicer method receives; generic in the stubs, opaque to us.
+Context = grpc.aio.ServicerContext[Any, Any]
+
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
@@ -123,7 +126,7 @@ def unary_errors(method: F) -> F:
     """Servicer decorator: a ``StatusError`` becomes a rich gRPC status; a bug, a 500."""
 
     @functools.wraps(method)
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def wrapper(self: Any, request: Any, context: Context) -> Any:
         try:
             return await method(self, request, context)
         except errors.StatusError as err:
@@ -142,7 +145,7 @@ def stream_errors(method: S) -> S:
     """The same for server-streaming methods."""
 
     @functools.wraps(method)
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def wrapper(self: Any, request: Any, context: Context) -> Any:
         try:
             async for item in method(self, request, context):
                 yield item

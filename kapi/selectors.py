@@ -173,32 +173,53 @@ class Requirement:
             problems.append(str(errors.invalid_value("key", key, "; ".join(key_errs))))
         if operator in (Operator.IN, Operator.NOT_IN) and not vals:
             problems.append(
-                str(errors.invalid_value("values", [], "for 'in', 'notin' operators, "
-                                         "values set can't be empty"))
+                str(
+                    errors.invalid_value(
+                        "values", [], "for 'in', 'notin' operators, values set can't be empty"
+                    )
+                )
             )
         elif operator in (Operator.EQUALS, Operator.DOUBLE_EQUALS, Operator.NOT_EQUALS) and (
             len(vals) != 1
         ):
             problems.append(
-                str(errors.invalid_value("values", list(vals),
-                                         "exact-match compatibility requires one single value"))
+                str(
+                    errors.invalid_value(
+                        "values", list(vals), "exact-match compatibility requires one single value"
+                    )
+                )
             )
         elif operator in (Operator.EXISTS, Operator.DOES_NOT_EXIST) and vals:
             problems.append(
-                str(errors.invalid_value("values", list(vals), "values set must be empty for "
-                                         "exists and does not exist"))
+                str(
+                    errors.invalid_value(
+                        "values",
+                        list(vals),
+                        "values set must be empty for exists and does not exist",
+                    )
+                )
             )
         elif operator in (Operator.GREATER_THAN, Operator.LESS_THAN):
             if len(vals) != 1:
                 problems.append(
-                    str(errors.invalid_value("values", list(vals), "for 'Gt', 'Lt' operators, "
-                                             "exactly one value is required"))
+                    str(
+                        errors.invalid_value(
+                            "values",
+                            list(vals),
+                            "for 'Gt', 'Lt' operators, exactly one value is required",
+                        )
+                    )
                 )
             for i, v in enumerate(vals):
                 if _parse_int64(v) is None:
                     problems.append(
-                        str(errors.invalid_value(f"values[{i}]", v, "for 'Gt', 'Lt' operators, "
-                                                 "the value must be an integer"))
+                        str(
+                            errors.invalid_value(
+                                f"values[{i}]",
+                                v,
+                                "for 'Gt', 'Lt' operators, the value must be an integer",
+                            )
+                        )
                     )
         for i, v in enumerate(vals):
             if value_errs := _is_valid_label_value(v):
@@ -552,7 +573,7 @@ def _split_term(term: str) -> tuple[str, str, str] | None:
     for i in range(len(term)):
         for op in ("!=", "==", "="):
             if term.startswith(op, i):
-                return term[:i], op, term[i + len(op):]
+                return term[:i], op, term[i + len(op) :]
     return None
 
 

@@ -15,7 +15,9 @@ GRACE_SECONDS = 3.0
 
 
 async def run_until_signalled(
-    server: grpc.aio.Server, name: str, port: int,
+    server: grpc.aio.Server,
+    name: str,
+    port: int,
     cleanup: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     stop = asyncio.Event()

@@ -61,20 +61,29 @@ ROOT_KINDS: dict[str, str] = {
     "authentication.k8s.io/v1/SelfSubjectReview": "k8s.io.api.authentication.v1.SelfSubjectReview",
     "authentication.k8s.io/v1/TokenRequest": "k8s.io.api.authentication.v1.TokenRequest",
     "authentication.k8s.io/v1/TokenReview": "k8s.io.api.authentication.v1.TokenReview",
-    "authorization.k8s.io/v1/LocalSubjectAccessReview":
-        "k8s.io.api.authorization.v1.LocalSubjectAccessReview",
-    "authorization.k8s.io/v1/SelfSubjectAccessReview":
-        "k8s.io.api.authorization.v1.SelfSubjectAccessReview",
-    "authorization.k8s.io/v1/SelfSubjectRulesReview":
-        "k8s.io.api.authorization.v1.SelfSubjectRulesReview",
-    "authorization.k8s.io/v1/SubjectAccessReview":
-        "k8s.io.api.authorization.v1.SubjectAccessReview",
+    "authorization.k8s.io/v1/LocalSubjectAccessReview": "k8s.io.api.authorization.v1.LocalSubjectAccessReview",
+    "authorization.k8s.io/v1/SelfSubjectAccessReview": "k8s.io.api.authorization.v1.SelfSubjectAccessReview",
+    "authorization.k8s.io/v1/SelfSubjectRulesReview": "k8s.io.api.authorization.v1.SelfSubjectRulesReview",
+    "authorization.k8s.io/v1/SubjectAccessReview": "k8s.io.api.authorization.v1.SubjectAccessReview",
 }
 
 SCALARS = frozenset(
     {
-        "double", "float", "int32", "int64", "uint32", "uint64", "sint32", "sint64",
-        "fixed32", "fixed64", "sfixed32", "sfixed64", "bool", "string", "bytes",
+        "double",
+        "float",
+        "int32",
+        "int64",
+        "uint32",
+        "uint64",
+        "sint32",
+        "sint64",
+        "fixed32",
+        "fixed64",
+        "sfixed32",
+        "sfixed64",
+        "bool",
+        "string",
+        "bytes",
     }
 )
 
@@ -174,10 +183,10 @@ def short_name(full: str) -> str:
     """``k8s.io.api.apps.v1.Deployment`` -> ``apps.v1.Deployment`` (see module docstring)."""
     for prefix in ("k8s.io.api.", "k8s.io.apimachinery.pkg."):
         if full.startswith(prefix):
-            rest = full[len(prefix):]
+            rest = full[len(prefix) :]
             for sub in ("apis.", "api.", "util."):
                 if prefix.endswith("pkg.") and rest.startswith(sub):
-                    return rest[len(sub):]
+                    return rest[len(sub) :]
             return rest
     return full
 

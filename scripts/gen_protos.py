@@ -37,7 +37,9 @@ def generate(out_root: Path) -> Path:
     if code != 0:
         raise SystemExit(f"protoc failed with {code}")
     pkg = out_root / "kapi_proto"
-    (pkg / "__init__.py").write_text('"""Generated from protos/ by scripts/gen_protos.py; do not edit."""\n')
+    (pkg / "__init__.py").write_text(
+        '"""Generated from protos/ by scripts/gen_protos.py; do not edit."""\n'
+    )
     (pkg / "py.typed").write_text("")
     return pkg
 

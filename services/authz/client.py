@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import orjson
@@ -42,12 +42,15 @@ class AuthzClient:
         await asyncio.wait_for(self._channel.channel_ready(), timeout)
 
     async def authenticate(
-        self, *, bearer_token: str = "", cert_common_name: str = "",
-        cert_organizations: tuple[str, ...] = ()
+        self,
+        *,
+        bearer_token: str = "",
+        cert_common_name: str = "",
+        cert_organizations: tuple[str, ...] = (),
     ) -> common_pb2.UserInfo:
         """The caller, or StatusError 401."""
         try:
-            return await self._stub.Authenticate(
+            reply = await self._stub.Authenticate(
                 authz_pb2.AuthenticateRequest(
                     bearer_token=bearer_token,
                     client_cert_common_name=cert_common_name,
@@ -57,6 +60,7 @@ class AuthzClient:
             )
         except grpc.RpcError as exc:
             raise rpc.from_rpc_error(exc, "authz") from None
+        return cast(common_pb2.UserInfo, reply)
 
     async def authorize(self, request: authz_pb2.AuthorizeRequest) -> tuple[bool, str]:
         try:

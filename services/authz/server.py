@@ -18,8 +18,9 @@ from services.authz.grpc.servicer import AuthzServicer
 from services.storage.client import StorageClient
 from services.storage.model import ResourceRef
 
-NAMESPACES = ResourceRef(group="", resource="namespaces", key_prefix="/registry/namespaces",
-                         namespaced=False)
+NAMESPACES = ResourceRef(
+    group="", resource="namespaces", key_prefix="/registry/namespaces", namespaced=False
+)
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,18 @@ def main() -> None:
     if not args.tls_cert_file or not args.tls_private_key_file:
         raise SystemExit("gateway: --tls-cert-file and --tls-private-key-file are required")
     config.setup_logging("gateway")
-    asyncio.run(serve(GatewayConfig(
-        listen=args.listen, registry=args.registry, authz=args.authz, storage=args.storage,
-        tls_cert_file=args.tls_cert_file, tls_private_key_file=args.tls_private_key_file,
-    )))
+    asyncio.run(
+        serve(
+            GatewayConfig(
+                listen=args.listen,
+                registry=args.registry,
+                authz=args.authz,
+                storage=args.storage,
+                tls_cert_file=args.tls_cert_file,
+                tls_private_key_file=args.tls_private_key_file,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":

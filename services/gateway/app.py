@@ -87,11 +87,20 @@ class TypeCache:
         return self.table
 
 
-def json_response(body: bytes, code: int = 200, *, media_type: str = negotiation.JSON,
-                  warnings: list[str] | None = None,
-                  headers: dict[str, str] | None = None) -> Response:
-    out = Response(content=negotiation.encode(body, media_type), status_code=code,
-                   media_type=media_type, headers=headers)
+def json_response(
+    body: bytes,
+    code: int = 200,
+    *,
+    media_type: str = negotiation.JSON,
+    warnings: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    out = Response(
+        content=negotiation.encode(body, media_type),
+        status_code=code,
+        media_type=media_type,
+        headers=headers,
+    )
     for warning in warnings or []:
         out.headers.append("Warning", f'299 - "{warning}"')
     return out
@@ -99,8 +108,9 @@ def json_response(body: bytes, code: int = 200, *, media_type: str = negotiation
 
 def status_response(err: errors.StatusError) -> Response:
     headers = {"Retry-After": str(err.retry_after)} if err.retry_after else None
-    return Response(content=err.to_json(), status_code=err.code, media_type=negotiation.JSON,
-                    headers=headers)
+    return Response(
+        content=err.to_json(), status_code=err.code, media_type=negotiation.JSON, headers=headers
+    )
 
 
 def _bool(value: str | None) -> bool:
@@ -139,7 +149,8 @@ def _field_validation(params: Any) -> str:
 
 def method_not_allowed() -> errors.StatusError:
     return errors.StatusError(
-        code=405, reason="MethodNotAllowed",
+        code=405,
+        reason="MethodNotAllowed",
         message="the server does not allow this method on the requested resource",
         details={},
     )
@@ -177,13 +188,21 @@ def create_app(peers: Peers) -> FastAPI:
         await who(request, parse("GET", request.url.path))
         params = request.query_params
         code, body = await health.report(
-            endpoint, peers.checks, verbose="verbose" in params, only=only,
+            endpoint,
+            peers.checks,
+            verbose="verbose" in params,
+            only=only,
             exclude=params.getlist("exclude"),
         )
-        return Response(content=body, status_code=code, media_type="text/plain; charset=utf-8",
-                        headers={"X-Content-Type-Options": "nosniff"})
+        return Response(
+            content=body,
+            status_code=code,
+            media_type="text/plain; charset=utf-8",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
 
     for endpoint in ("healthz", "livez", "readyz"):
+
         def bind(ep: str) -> None:
             async def whole(request: Request) -> Response:
                 return await _health(request, ep)
@@ -209,9 +228,10 @@ def create_app(peers: Peers) -> FastAPI:
 
     def _wants_aggregated(request: Request) -> str:
         for media in negotiation.parse_accept(request.headers.get("accept")):
-            if media.params.get("as") == "APIGroupDiscoveryList" and media.params.get(
-                "g"
-            ) == "apidiscovery.k8s.io":
+            if (
+                media.params.get("as") == "APIGroupDiscoveryList"
+                and media.params.get("g") == "apidiscovery.k8s.io"
+            ):
                 if media.params.get("v") == "v2":
                     return discovery.AGGREGATED_V2
                 if media.params.get("v") == "v2beta1":
@@ -225,8 +245,9 @@ def create_app(peers: Peers) -> FastAPI:
         aggregated = _wants_aggregated(request)
         if aggregated:
             body = discovery.aggregated(table, legacy=True)
-            body["apiVersion"] = aggregated.split("v=")[1].split(";")[0].join(
-                ("apidiscovery.k8s.io/", ""))
+            body["apiVersion"] = (
+                aggregated.split("v=")[1].split(";")[0].join(("apidiscovery.k8s.io/", ""))
+            )
             return _discovery(request, body, aggregated)
         return _discovery(request, discovery.api_versions(peers.server_address))
 
@@ -237,8 +258,9 @@ def create_app(peers: Peers) -> FastAPI:
         aggregated = _wants_aggregated(request)
         if aggregated:
             body = discovery.aggregated(table, legacy=False)
-            body["apiVersion"] = aggregated.split("v=")[1].split(";")[0].join(
-                ("apidiscovery.k8s.io/", ""))
+            body["apiVersion"] = (
+                aggregated.split("v=")[1].split(";")[0].join(("apidiscovery.k8s.io/", ""))
+            )
             return _discovery(request, body, aggregated)
         return _discovery(request, discovery.api_group_list(table))
 
@@ -246,8 +268,9 @@ def create_app(peers: Peers) -> FastAPI:
     async def openapi_index(request: Request) -> Response:
         await who(request, parse("GET", "/openapi/v3"))
         reply = await peers.registry.openapi("")
-        return json_response(reply.document, headers={"Cache-Control": "no-cache, private",
-                                                      "Vary": "Accept"})
+        return json_response(
+            reply.document, headers={"Cache-Control": "no-cache, private", "Vary": "Accept"}
+        )
 
     @app.get("/openapi/v3/{path:path}")
     async def openapi_document(request: Request, path: str) -> Response:
@@ -259,9 +282,13 @@ def create_app(peers: Peers) -> FastAPI:
         wanted = request.query_params.get("hash")
         etag = f'"{reply.hash}"'
         if wanted and wanted != reply.hash:
-            return Response(status_code=301, headers={
-                "Location": f"/openapi/v3/{path}?hash={reply.hash}",
-                "Cache-Control": "no-cache, private"})
+            return Response(
+                status_code=301,
+                headers={
+                    "Location": f"/openapi/v3/{path}?hash={reply.hash}",
+                    "Cache-Control": "no-cache, private",
+                },
+            )
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers={"ETag": etag})
         headers = {"ETag": etag, "Vary": "Accept"}
@@ -289,9 +316,13 @@ def create_app(peers: Peers) -> FastAPI:
         if rt.namespaced is False and info.namespace and info.resource != "namespaces":
             raise errors.not_found_path()
         target = registry_pb2.RequestTarget(
-            group=rt.group, version=rt.version, resource=rt.resource,
-            subresource=info.subresource, namespace=info.namespace if rt.namespaced else "",
-            name=info.name, user=user,
+            group=rt.group,
+            version=rt.version,
+            resource=rt.resource,
+            subresource=info.subresource,
+            namespace=info.namespace if rt.namespaced else "",
+            name=info.name,
+            user=user,
         )
         handler = HANDLERS.get(info.verb)
         if handler is None:
@@ -312,20 +343,28 @@ def create_app(peers: Peers) -> FastAPI:
             raise errors.not_found_path()
         return _discovery(request, body)
 
-    def read_request(request: Request, target: registry_pb2.RequestTarget,
-                     rendering: negotiation.Rendering) -> registry_pb2.ReadRequest:
+    def read_request(
+        request: Request, target: registry_pb2.RequestTarget, rendering: negotiation.Rendering
+    ) -> registry_pb2.ReadRequest:
         params = request.query_params
-        include = {"None": registry_pb2.INCLUDE_NONE, "Object": registry_pb2.INCLUDE_OBJECT,
-                   "Metadata": registry_pb2.INCLUDE_METADATA, "": registry_pb2.INCLUDE_METADATA}
+        include = {
+            "None": registry_pb2.INCLUDE_NONE,
+            "Object": registry_pb2.INCLUDE_OBJECT,
+            "Metadata": registry_pb2.INCLUDE_METADATA,
+            "": registry_pb2.INCLUDE_METADATA,
+        }
         include_object = params.get("includeObject", "")
         if include_object not in include:
             raise errors.bad_request(
                 f'includeObject: Unsupported value: "{include_object}": supported values: '
                 '"None", "Metadata", "Object"'
             )
-        renderings = {"object": registry_pb2.OBJECT, "table": registry_pb2.TABLE,
-                      "table-v1beta1": registry_pb2.TABLE_V1BETA1,
-                      "metadata": registry_pb2.METADATA}
+        renderings = {
+            "object": registry_pb2.OBJECT,
+            "table": registry_pb2.TABLE,
+            "table-v1beta1": registry_pb2.TABLE_V1BETA1,
+            "metadata": registry_pb2.METADATA,
+        }
         match = params.get("resourceVersionMatch", "")
         if match not in ("", "NotOlderThan", "Exact"):
             raise errors.bad_request(
@@ -333,55 +372,66 @@ def create_app(peers: Peers) -> FastAPI:
                 '"Exact", "NotOlderThan"'
             )
         return registry_pb2.ReadRequest(
-            target=target, rendering=renderings[rendering.rendering],
+            target=target,
+            rendering=renderings[rendering.rendering],
             include_object=include[include_object],
             label_selector=params.get("labelSelector", ""),
             field_selector=params.get("fieldSelector", ""),
-            limit=_int(params, "limit"), continue_token=params.get("continue", ""),
-            resource_version=params.get("resourceVersion", ""), resource_version_match=match,
+            limit=_int(params, "limit"),
+            continue_token=params.get("continue", ""),
+            resource_version=params.get("resourceVersion", ""),
+            resource_version_match=match,
             allow_bookmarks=_bool(params.get("allowWatchBookmarks")),
             timeout_seconds=_int(params, "timeoutSeconds"),
             send_initial_events=_bool(params.get("sendInitialEvents")),
         )
 
-    async def do_get(request: Request, info: RequestInfo, rt: ResourceType,
-                     target: registry_pb2.RequestTarget) -> Response:
+    async def do_get(
+        request: Request, info: RequestInfo, rt: ResourceType, target: registry_pb2.RequestTarget
+    ) -> Response:
         rendering = negotiation.negotiate(request.headers.get("accept"))
         reply = await peers.registry.get(read_request(request, target, rendering))
         return json_response(reply.object, media_type=rendering.media_type)
 
-    async def do_list(request: Request, info: RequestInfo, rt: ResourceType,
-                      target: registry_pb2.RequestTarget) -> Response:
+    async def do_list(
+        request: Request, info: RequestInfo, rt: ResourceType, target: registry_pb2.RequestTarget
+    ) -> Response:
         rendering = negotiation.negotiate(request.headers.get("accept"))
         reply = await peers.registry.list(read_request(request, target, rendering))
         return json_response(reply.object, media_type=rendering.media_type)
 
-    async def do_watch(request: Request, info: RequestInfo, rt: ResourceType,
-                       target: registry_pb2.RequestTarget) -> Response:
+    async def do_watch(
+        request: Request, info: RequestInfo, rt: ResourceType, target: registry_pb2.RequestTarget
+    ) -> Response:
         rendering = negotiation.negotiate(request.headers.get("accept"))
         read = read_request(request, target, rendering)
         if not read.timeout_seconds:
             read.timeout_seconds = int(MIN_REQUEST_TIMEOUT * (1 + random.random()))
         events = await peers.registry.open_watch(read)
         return StreamingResponse(
-            watch_lines(events), media_type=negotiation.JSON,
+            watch_lines(events),
+            media_type=negotiation.JSON,
             headers={"Cache-Control": "no-cache, private"},
         )
 
-    async def do_create(request: Request, info: RequestInfo, rt: ResourceType,
-                        target: registry_pb2.RequestTarget) -> Response:
+    async def do_create(
+        request: Request, info: RequestInfo, rt: ResourceType, target: registry_pb2.RequestTarget
+    ) -> Response:
         if info.name and not info.subresource:
             raise method_not_allowed()
         return await write(request, rt, target, peers.registry.create)
 
-    async def do_update(request: Request, info: RequestInfo, rt: ResourceType,
-                        target: registry_pb2.RequestTarget) -> Response:
+    async def do_update(
+        request: Request, info: RequestInfo, rt: ResourceType, target: registry_pb2.RequestTarget
+    ) -> Response:
         if not info.name:
             raise method_not_allowed()
         return await write(request, rt, target, peers.registry.update)
 
     async def write(
-        request: Request, rt: ResourceType, target: registry_pb2.RequestTarget,
+        request: Request,
+        rt: ResourceType,
+        target: registry_pb2.RequestTarget,
         call: Callable[[registry_pb2.WriteRequest], Awaitable[registry_pb2.RenderedObject]],
     ) -> Response:
         params = request.query_params
@@ -389,39 +439,58 @@ def create_app(peers: Peers) -> FastAPI:
         dry_run = _dry_run(params)
         field_validation = _field_validation(params)
         body = await read_body(request)
-        obj = negotiation.decode_body(body, request.headers.get("content-type"), kind=rt.kind,
-                                      version=rt.api_version)
+        obj = negotiation.decode_body(
+            body, request.headers.get("content-type"), kind=rt.kind, version=rt.api_version
+        )
         if not isinstance(obj, dict):
             raise errors.bad_request(
                 f"the object provided is unrecognized (must be of type {rt.kind}): "
                 "couldn't get version/kind; json parse error: expected a JSON object"
             )
-        reply = await call(registry_pb2.WriteRequest(
-            target=target, object=orjson.dumps(obj), dry_run=dry_run,
-            field_manager=params.get("fieldManager", ""), field_validation=field_validation,
-        ))
-        return json_response(reply.object, reply.status_code or 200,
-                             media_type=rendering.media_type, warnings=list(reply.warnings))
+        reply = await call(
+            registry_pb2.WriteRequest(
+                target=target,
+                object=orjson.dumps(obj),
+                dry_run=dry_run,
+                field_manager=params.get("fieldManager", ""),
+                field_validation=field_validation,
+            )
+        )
+        return json_response(
+            reply.object,
+            reply.status_code or 200,
+            media_type=rendering.media_type,
+            warnings=list(reply.warnings),
+        )
 
-    async def do_delete(request: Request, info: RequestInfo, rt: ResourceType,
-                        target: registry_pb2.RequestTarget) -> Response:
+    async def do_delete(
+        request: Request, info: RequestInfo, rt: ResourceType, target: registry_pb2.RequestTarget
+    ) -> Response:
         params = request.query_params
         rendering = negotiation.negotiate(request.headers.get("accept"), allow_table=False)
         dry_run = _dry_run(params)
         body = await read_body(request)
         options: dict[str, Any] = {}
         if body.strip():
-            decoded = negotiation.decode_body(body, request.headers.get("content-type"),
-                                              kind="DeleteOptions", version="v1")
+            decoded = negotiation.decode_body(
+                body, request.headers.get("content-type"), kind="DeleteOptions", version="v1"
+            )
             if not isinstance(decoded, dict):
                 raise errors.bad_request("DeleteOptions must be an object")
             options = decoded
             if "All" in (options.get("dryRun") or []):
                 dry_run = True
-        reply = await peers.registry.delete(registry_pb2.DeleteObjectRequest(
-            target=target, options=orjson.dumps(options), dry_run=dry_run))
-        return json_response(reply.object, reply.status_code or 200,
-                             media_type=rendering.media_type, warnings=list(reply.warnings))
+        reply = await peers.registry.delete(
+            registry_pb2.DeleteObjectRequest(
+                target=target, options=orjson.dumps(options), dry_run=dry_run
+            )
+        )
+        return json_response(
+            reply.object,
+            reply.status_code or 200,
+            media_type=rendering.media_type,
+            warnings=list(reply.warnings),
+        )
 
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -436,15 +505,24 @@ def create_app(peers: Peers) -> FastAPI:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    HANDLERS: dict[str, Callable[[Request, RequestInfo, ResourceType, registry_pb2.RequestTarget],
-                                 Awaitable[Response]]] = {
-        "get": do_get, "list": do_list, "watch": do_watch, "create": do_create,
-        "update": do_update, "delete": do_delete,
+    HANDLERS: dict[
+        str,
+        Callable[
+            [Request, RequestInfo, ResourceType, registry_pb2.RequestTarget], Awaitable[Response]
+        ],
+    ] = {
+        "get": do_get,
+        "list": do_list,
+        "watch": do_watch,
+        "create": do_create,
+        "update": do_update,
+        "delete": do_delete,
     }
 
     for prefix in ("/api", "/apis"):
-        app.add_api_route(prefix + "/{rest:path}", serve,
-                          methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+        app.add_api_route(
+            prefix + "/{rest:path}", serve, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
+        )
 
     @app.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def not_served(request: Request, rest: str) -> Response:

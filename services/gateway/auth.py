@@ -58,7 +58,9 @@ class Gatekeeper:
         self._users = TTLCache()
         self._decisions = TTLCache()
 
-    async def authenticate(self, authorization_header: str | None, path: str) -> common_pb2.UserInfo:
+    async def authenticate(
+        self, authorization_header: str | None, path: str
+    ) -> common_pb2.UserInfo:
         token = ""
         if authorization_header:
             scheme, _, value = authorization_header.partition(" ")
@@ -67,8 +69,9 @@ class Gatekeeper:
             else:
                 raise errors.unauthorized()
         if not token:
-            if path.rstrip("/") in PUBLIC_PATHS or path.startswith(("/livez/", "/readyz/",
-                                                                    "/healthz/")):
+            if path.rstrip("/") in PUBLIC_PATHS or path.startswith(
+                ("/livez/", "/readyz/", "/healthz/")
+            ):
                 return ANONYMOUS
             raise errors.unauthorized()
         cached = self._users.get(token)
@@ -82,18 +85,32 @@ class Gatekeeper:
         """Raise 403 Forbidden, worded as kube-apiserver, unless the user may do this."""
         if user is ANONYMOUS:
             return
-        key = (user.username, tuple(user.groups), info.verb, info.group, info.resource,
-               info.subresource, info.namespace, info.name, info.path if not
-               info.is_resource_request else "")
+        key = (
+            user.username,
+            tuple(user.groups),
+            info.verb,
+            info.group,
+            info.resource,
+            info.subresource,
+            info.namespace,
+            info.name,
+            info.path if not info.is_resource_request else "",
+        )
         cached = self._decisions.get(key)
         if cached is True:
             return
         allowed, reason = await self.authz.authorize(
             authz_pb2.AuthorizeRequest(
-                user=user, verb=info.verb, api_group=info.group, api_version=info.version,
-                resource=info.resource, subresource=info.subresource,
-                namespace=info.namespace, name=info.name,
-                resource_request=info.is_resource_request, path=info.path,
+                user=user,
+                verb=info.verb,
+                api_group=info.group,
+                api_version=info.version,
+                resource=info.resource,
+                subresource=info.subresource,
+                namespace=info.namespace,
+                name=info.name,
+                resource_request=info.is_resource_request,
+                path=info.path,
             )
         )
         if allowed:
@@ -105,12 +122,17 @@ class Gatekeeper:
 def _forbidden(user: common_pb2.UserInfo, info: RequestInfo, reason: str) -> errors.StatusError:
     if not info.is_resource_request:
         detail = f'User "{user.username}" cannot {info.verb} path "{info.path}"'
-        return errors.StatusError(code=403, reason="Forbidden",
-                                  message=f"forbidden: {detail}" + (f": {reason}" if reason else ""),
-                                  details={})
+        return errors.StatusError(
+            code=403,
+            reason="Forbidden",
+            message=f"forbidden: {detail}" + (f": {reason}" if reason else ""),
+            details={},
+        )
     resource = info.resource + (f"/{info.subresource}" if info.subresource else "")
-    detail = (f'User "{user.username}" cannot {info.verb} resource "{resource}" in API group '
-              f'"{info.group}"')
+    detail = (
+        f'User "{user.username}" cannot {info.verb} resource "{resource}" in API group '
+        f'"{info.group}"'
+    )
     detail += f' in the namespace "{info.namespace}"' if info.namespace else " at the cluster scope"
     if reason:
         detail += f": {reason}"

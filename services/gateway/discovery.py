@@ -41,8 +41,9 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
         kind = {"group": rt.group, "version": rt.version, "kind": rt.kind}
         if sub == "scale":
             kind = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
-        subresources.append({"subresource": sub, "responseKind": kind,
-                             "verbs": SUBRESOURCE_VERBS.get(sub, ["get"])})
+        subresources.append(
+            {"subresource": sub, "responseKind": kind, "verbs": SUBRESOURCE_VERBS.get(sub, ["get"])}
+        )
     if subresources:
         out["subresources"] = subresources
     return out
@@ -56,23 +57,35 @@ def aggregated(table: TypeTable, *, legacy: bool) -> dict[str, Any]:
             groups.setdefault(rt.group, {}).setdefault(rt.version, []).append(rt)
     items = []
     for group, versions in groups.items():
-        items.append({
-            "metadata": {"name": group, "creationTimestamp": None},
-            "versions": [
-                {"version": version,
-                 "resources": [_aggregated_resource(rt) for rt in types],
-                 "freshness": "Current"}
-                for version, types in versions.items()
-            ],
-        })
-    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
-            "metadata": {}, "items": items}
+        items.append(
+            {
+                "metadata": {"name": group, "creationTimestamp": None},
+                "versions": [
+                    {
+                        "version": version,
+                        "resources": [_aggregated_resource(rt) for rt in types],
+                        "freshness": "Current",
+                    }
+                    for version, types in versions.items()
+                ],
+            }
+        )
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    }
 
 
 def api_versions(server_address: str) -> dict[str, Any]:
-    return {"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
-                                            "serverAddress": server_address}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}
+        ],
+    }
 
 
 def _group(table: TypeTable, group: str) -> dict[str, Any] | None:
@@ -106,8 +119,11 @@ def api_resource_list(table: TypeTable, group: str, version: str) -> dict[str, A
     resources: list[dict[str, Any]] = []
     for rt in types:
         entry: dict[str, Any] = {
-            "name": rt.resource, "singularName": rt.singular, "namespaced": rt.namespaced,
-            "kind": rt.kind, "verbs": sorted(rt.verbs),
+            "name": rt.resource,
+            "singularName": rt.singular,
+            "namespaced": rt.namespaced,
+            "kind": rt.kind,
+            "verbs": sorted(rt.verbs),
         }
         if rt.short_names:
             entry["shortNames"] = list(rt.short_names)
@@ -117,12 +133,19 @@ def api_resource_list(table: TypeTable, group: str, version: str) -> dict[str, A
         resources.append(entry)
         for sub in rt.subresources:
             sub_entry: dict[str, Any] = {
-                "name": f"{rt.resource}/{sub}", "singularName": "", "namespaced": rt.namespaced,
-                "kind": rt.kind, "verbs": SUBRESOURCE_VERBS.get(sub, ["get"]),
+                "name": f"{rt.resource}/{sub}",
+                "singularName": "",
+                "namespaced": rt.namespaced,
+                "kind": rt.kind,
+                "verbs": SUBRESOURCE_VERBS.get(sub, ["get"]),
             }
             if sub == "scale":
                 sub_entry.update(group="autoscaling", version="v1", kind="Scale")
             resources.append(sub_entry)
     group_version = f"{group}/{version}" if group else version
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
-            "resources": resources}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": resources,
+    }

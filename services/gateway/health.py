@@ -33,8 +33,12 @@ async def _run(check: Check) -> bool:
 
 
 async def report(
-    endpoint: str, checks: Sequence[Check], *, verbose: bool, only: str = "",
-    exclude: Sequence[str] = ()
+    endpoint: str,
+    checks: Sequence[Check],
+    *,
+    verbose: bool,
+    only: str = "",
+    exclude: Sequence[str] = (),
 ) -> tuple[int, str]:
     """(HTTP code, body) for ``/<endpoint>`` or ``/<endpoint>/<only>``."""
     selected = [c for c in checks if c.name not in exclude]
@@ -52,6 +56,8 @@ async def report(
         f"[+]{c.name} ok" if ok else f"[-]{c.name} failed: reason withheld"
         for c, ok in zip(selected, results, strict=True)
     ]
-    lines.extend(f"[+]{name} excluded: ok" for name in exclude if any(c.name == name for c in checks))
+    lines.extend(
+        f"[+]{name} excluded: ok" for name in exclude if any(c.name == name for c in checks)
+    )
     lines.append(f"{endpoint} check passed" if healthy else f"{endpoint} check failed")
     return (200 if healthy else 500), "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ import orjson
 import yaml
 
 from kapi import errors
+from services.gateway.codec import k8s_protobuf
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's --max-request-body-bytes default
 
@@ -73,7 +74,8 @@ def negotiate(header: str | None, *, allow_table: bool = True) -> Rendering:
         if kind == "Table" and version in ("v1", "v1beta1"):
             return Rendering("table" if version == "v1" else "table-v1beta1", serial)
         if kind in ("PartialObjectMetadata", "PartialObjectMetadataList") and version in (
-            "v1", "v1beta1"
+            "v1",
+            "v1beta1",
         ):
             return Rendering("metadata", serial)
     accepted = [m.type for m in parse_accept(header)]
@@ -91,11 +93,14 @@ def decode_body(body: bytes, content_type: str | None, *, kind: str, version: st
     media = (content_type or JSON).split(";")[0].strip().lower() or JSON
     unrecognized = f"the object provided is unrecognized (must be of type {kind})"
     if media == PROTOBUF:
-        from services.gateway.codec import k8s_protobuf
-
         return k8s_protobuf.decode(body)
-    if media in (JSON, "*/*", "application/json-patch+json", "application/merge-patch+json",
-                 "application/strategic-merge-patch+json"):
+    if media in (
+        JSON,
+        "*/*",
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/strategic-merge-patch+json",
+    ):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:

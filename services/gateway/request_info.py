@@ -45,25 +45,24 @@ def parse(method: str, path: str, *, watch: str | None = None) -> RequestInfo:
         group, version, rest = "", rest[0], rest[1:]
     else:
         if len(rest) < 2:
-            return RequestInfo(path=path, verb=plain_verb, prefix=prefix,
-                               group=rest[0] if rest else "")
+            return RequestInfo(
+                path=path, verb=plain_verb, prefix=prefix, group=rest[0] if rest else ""
+            )
         group, version, rest = rest[0], rest[1], rest[2:]
     if not rest:
-        return RequestInfo(path=path, verb=plain_verb, prefix=prefix, group=group,
-                           version=version)
+        return RequestInfo(path=path, verb=plain_verb, prefix=prefix, group=group, version=version)
     watch_verb = False
     if rest[0] == "watch":  # deprecated /watch/ paths
         watch_verb, rest = True, rest[1:]
     namespace = ""
-    if rest and rest[0] == "namespaces":
-        if len(rest) > 1:
-            namespace = rest[1]
-            if len(rest) > 2:
-                rest = rest[2:]
-            else:
-                # /namespaces/{name}: the namespace object itself
-                rest = ["namespaces", rest[1]]
-                namespace = ""
+    if rest and rest[0] == "namespaces" and len(rest) > 1:
+        namespace = rest[1]
+        if len(rest) > 2:
+            rest = rest[2:]
+        else:
+            # /namespaces/{name}: the namespace object itself
+            rest = ["namespaces", rest[1]]
+            namespace = ""
         # else: /namespaces (the collection)
     resource = rest[0] if rest else ""
     name = rest[1] if len(rest) > 1 else ""
@@ -73,16 +72,21 @@ def parse(method: str, path: str, *, watch: str | None = None) -> RequestInfo:
     if resource == "namespaces" and name:
         namespace = name  # kube sets the namespace of a namespace request to its name
     if lower_method in ("GET", "HEAD"):
-        if watch_verb or _truthy(watch):
-            verb = "watch"
-        else:
-            verb = "get" if name else "list"
+        verb = "watch" if watch_verb or _truthy(watch) else "get" if name else "list"
     elif lower_method == "DELETE" and not name:
         verb = "deletecollection"
     else:
         verb = _VERBS.get(lower_method, plain_verb)
     return RequestInfo(
-        path=path, verb=verb, is_resource_request=True, prefix=prefix, group=group,
-        version=version, namespace=namespace, resource=resource, subresource=subresource,
-        name=name, parts=tuple(rest),
+        path=path,
+        verb=verb,
+        is_resource_request=True,
+        prefix=prefix,
+        group=group,
+        version=version,
+        namespace=namespace,
+        resource=resource,
+        subresource=subresource,
+        name=name,
+        parts=tuple(rest),
     )

@@ -47,8 +47,9 @@ def build_peers(config: GatewayConfig) -> tuple[Peers, StorageClient]:
         health.Check("authz", authz.ready),
         health.Check("registry", registry.ready),
     ]
-    return Peers(registry=registry, authz=authz, checks=checks,
-                 server_address=config.listen), storage
+    return Peers(
+        registry=registry, authz=authz, checks=checks, server_address=config.listen
+    ), storage
 
 
 async def _ok() -> None:
@@ -59,13 +60,22 @@ async def serve(config: GatewayConfig) -> None:
     peers, storage = build_peers(config)
     app = create_app(peers)
     host, port = split_host_port(config.listen)
-    server = uvicorn.Server(uvicorn.Config(
-        app, host=host, port=port, ssl_certfile=config.tls_cert_file,
-        ssl_keyfile=config.tls_private_key_file, log_level="warning", access_log=False,
-        timeout_graceful_shutdown=3, lifespan="off",
-    ))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            ssl_certfile=config.tls_cert_file,
+            ssl_keyfile=config.tls_private_key_file,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=3,
+            lifespan="off",
+        )
+    )
     try:
         await server.serve()
     finally:
-        await asyncio.gather(peers.registry.close(), peers.authz.close(), storage.close(),
-                             return_exceptions=True)
+        await asyncio.gather(
+            peers.registry.close(), peers.authz.close(), storage.close(), return_exceptions=True
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import grpc.aio
@@ -34,27 +34,32 @@ class RegistryClient:
             raise rpc.from_rpc_error(exc, "registry") from None
 
     async def types(self) -> registry_pb2.TypesResponse:
-        return await self._call(self._stub.Types, common_pb2.Empty(), 10.0)
+        return cast(
+            registry_pb2.TypesResponse, await self._call(self._stub.Types, common_pb2.Empty(), 10.0)
+        )
 
     async def openapi(self, path: str) -> registry_pb2.OpenAPIResponse:
-        return await self._call(self._stub.OpenAPI, registry_pb2.OpenAPIRequest(path=path))
+        return cast(
+            registry_pb2.OpenAPIResponse,
+            await self._call(self._stub.OpenAPI, registry_pb2.OpenAPIRequest(path=path)),
+        )
 
     async def create(self, request: registry_pb2.WriteRequest) -> registry_pb2.RenderedObject:
-        return await self._call(self._stub.Create, request)
+        return cast(registry_pb2.RenderedObject, await self._call(self._stub.Create, request))
 
     async def update(self, request: registry_pb2.WriteRequest) -> registry_pb2.RenderedObject:
-        return await self._call(self._stub.Update, request)
+        return cast(registry_pb2.RenderedObject, await self._call(self._stub.Update, request))
 
     async def get(self, request: registry_pb2.ReadRequest) -> registry_pb2.RenderedObject:
-        return await self._call(self._stub.Get, request)
+        return cast(registry_pb2.RenderedObject, await self._call(self._stub.Get, request))
 
     async def list(self, request: registry_pb2.ReadRequest) -> registry_pb2.RenderedObject:
-        return await self._call(self._stub.List, request)
+        return cast(registry_pb2.RenderedObject, await self._call(self._stub.List, request))
 
     async def delete(
         self, request: registry_pb2.DeleteObjectRequest
     ) -> registry_pb2.RenderedObject:
-        return await self._call(self._stub.Delete, request)
+        return cast(registry_pb2.RenderedObject, await self._call(self._stub.Delete, request))
 
     async def open_watch(
         self, request: registry_pb2.ReadRequest
@@ -65,8 +70,10 @@ class RegistryClient:
             await call.initial_metadata()
             if call.done() and await call.code() != grpc.StatusCode.OK:
                 raise grpc.aio.AioRpcError(
-                    await call.code(), await call.initial_metadata(),
-                    await call.trailing_metadata(), await call.details(),
+                    await call.code(),
+                    await call.initial_metadata(),
+                    await call.trailing_metadata(),
+                    await call.details(),
                 )
         except grpc.RpcError as exc:
             call.cancel()

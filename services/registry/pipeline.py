@@ -79,8 +79,13 @@ def prepare_create(rt: ResourceType, strategy: Strategy, obj: Obj, namespace: st
     check_type_meta(rt, obj)
     set_namespace(rt, obj, namespace)
     meta = metadata_of(obj)
-    for key in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
-                "selfLink", "managedFields"):
+    for key in (
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+        "managedFields",
+    ):
         meta.pop(key, None)
     if not meta.get("name") and isinstance(meta.get("generateName"), str) and meta["generateName"]:
         meta["name"] = generate_name(meta["generateName"])
@@ -96,20 +101,26 @@ def validate_create(rt: ResourceType, strategy: Strategy, obj: Obj) -> None:
     """Resource rules first, then ObjectMeta, as one 422 Invalid."""
     problems: list[FieldError] = strategy.validate(obj)
     problems += validation.validate_object_meta(
-        metadata_of(obj), namespaced=rt.namespaced, name_validator=strategy.name_validator
+        metadata_of(obj), namespaced=rt.namespaced, name_validator=strategy.validate_name
     )
     if problems:
         raise errors.invalid(rt.kind, rt.group, _name_for_error(obj), problems)
 
 
-def prepare_update(rt: ResourceType, strategy: Strategy, new: Obj, old: Obj,
-                   *, subresource: str = "") -> Obj:
+def prepare_update(
+    rt: ResourceType, strategy: Strategy, new: Obj, old: Obj, *, subresource: str = ""
+) -> Obj:
     """Carry system metadata over from ``old``; the strategy keeps status or spec."""
     check_type_meta(rt, new)
     meta = metadata_of(new)
     old_meta = old.get("metadata") or {}
-    for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-                "generation"):
+    for key in (
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ):
         if key in old_meta:
             meta[key] = old_meta[key]
         else:
@@ -128,7 +139,7 @@ def validate_update(rt: ResourceType, strategy: Strategy, new: Obj, old: Obj) ->
     problems = strategy.validate_update(new, old)
     meta = metadata_of(new)
     problems += validation.validate_object_meta(
-        meta, namespaced=rt.namespaced, name_validator=strategy.name_validator
+        meta, namespaced=rt.namespaced, name_validator=strategy.validate_name
     )
     problems += validation.validate_object_meta_update(meta, old.get("metadata") or {})
     if problems:
@@ -146,6 +157,9 @@ def check_name_matches(obj: Obj, name: str) -> None:
     given = metadata_of(obj).get("name")
     if given != name:
         raise errors.bad_request(
-            "the name of the object (" + str(given) + ") does not match the name on the URL ("
-            + name + ")"
+            "the name of the object ("
+            + str(given)
+            + ") does not match the name on the URL ("
+            + name
+            + ")"
         )

@@ -29,26 +29,60 @@ class Where:
 
 
 class StoragePort(Protocol):
-    async def create(self, where: Where, namespace: str, name: str, obj: bytes, *,
-                     dry_run: bool = False) -> bytes: ...
+    async def create(
+        self, where: Where, namespace: str, name: str, obj: bytes, *, dry_run: bool = False
+    ) -> bytes: ...
 
-    async def get(self, where: Where, namespace: str, name: str, *,
-                  resource_version: str = "") -> bytes: ...
+    async def get(
+        self, where: Where, namespace: str, name: str, *, resource_version: str = ""
+    ) -> bytes: ...
 
-    async def list(self, where: Where, namespace: str, *, label_selector: str = "",
-                   field_selector: str = "", limit: int = 0, continue_token: str = "",
-                   resource_version: str = "", resource_version_match: str = "") -> StoredList: ...
+    async def list(
+        self,
+        where: Where,
+        namespace: str,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 0,
+        continue_token: str = "",
+        resource_version: str = "",
+        resource_version_match: str = "",
+    ) -> StoredList: ...
 
-    async def update(self, where: Where, namespace: str, name: str, obj: bytes, *,
-                     expected_revision: int, dry_run: bool = False) -> bytes: ...
+    async def update(
+        self,
+        where: Where,
+        namespace: str,
+        name: str,
+        obj: bytes,
+        *,
+        expected_revision: int,
+        dry_run: bool = False,
+    ) -> bytes: ...
 
-    async def delete(self, where: Where, namespace: str, name: str, *,
-                     expected_revision: int = 0, dry_run: bool = False) -> bytes: ...
+    async def delete(
+        self,
+        where: Where,
+        namespace: str,
+        name: str,
+        *,
+        expected_revision: int = 0,
+        dry_run: bool = False,
+    ) -> bytes: ...
 
-    def watch(self, where: Where, namespace: str, *, label_selector: str = "",
-              field_selector: str = "", resource_version: str = "",
-              allow_bookmarks: bool = False, timeout_seconds: int = 0,
-              send_initial_events: bool = False) -> AsyncIterator[tuple[str, bytes]]: ...
+    def watch(
+        self,
+        where: Where,
+        namespace: str,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        resource_version: str = "",
+        allow_bookmarks: bool = False,
+        timeout_seconds: int = 0,
+        send_initial_events: bool = False,
+    ) -> AsyncIterator[tuple[str, bytes]]: ...
 
 
 @dataclass(frozen=True)
@@ -66,8 +100,12 @@ class AdmissionTarget:
 
 
 class AdmissionPort(Protocol):
-    async def admit(self, phase: str, target: AdmissionTarget, obj: dict[str, Any] | None,
-                    old: dict[str, Any] | None = None
-                    ) -> tuple[dict[str, Any] | None, list[str]]:
+    async def admit(
+        self,
+        phase: str,
+        target: AdmissionTarget,
+        obj: dict[str, Any] | None,
+        old: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any] | None, list[str]]:
         """Run the ``phase`` ("mutating"/"validating") plugins: (object, warnings)."""
         ...

@@ -4,6 +4,7 @@ admission and storage. Knows nothing of gRPC or HTTP.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import logging
 import re
@@ -66,8 +67,9 @@ _FIELD_TERM = re.compile(r"^\s*([^!=\s]+)\s*(==|!=|=)")
 
 
 def _where(rt: ResourceType) -> Where:
-    return Where(group=rt.group, resource=rt.resource, key_prefix=rt.etcd_prefix,
-                 namespaced=rt.namespaced)
+    return Where(
+        group=rt.group, resource=rt.resource, key_prefix=rt.etcd_prefix, namespaced=rt.namespaced
+    )
 
 
 def _loads(data: bytes) -> Obj:
@@ -93,12 +95,20 @@ class Registry:
             raise errors.not_found_path()
         return rt
 
-    def _admission_target(self, rt: ResourceType, target: Target, operation: str,
-                          name: str, dry_run: bool) -> AdmissionTarget:
+    def _admission_target(
+        self, rt: ResourceType, target: Target, operation: str, name: str, dry_run: bool
+    ) -> AdmissionTarget:
         return AdmissionTarget(
-            operation=operation, user=target.user, group=rt.group, version=rt.version,
-            kind=rt.kind, resource=rt.resource, subresource=target.subresource,
-            namespace=target.namespace if rt.namespaced else "", name=name, dry_run=dry_run,
+            operation=operation,
+            user=target.user,
+            group=rt.group,
+            version=rt.version,
+            kind=rt.kind,
+            resource=rt.resource,
+            subresource=target.subresource,
+            namespace=target.namespace if rt.namespaced else "",
+            name=name,
+            dry_run=dry_run,
         )
 
     # --- writes -------------------------------------------------------------------
@@ -119,7 +129,10 @@ class Registry:
         _, more = await self.admission.admit("validating", admission, obj)
         warnings += more
         stored = await self.storage.create(
-            _where(rt), obj["metadata"].get("namespace", ""), name, orjson.dumps(obj),
+            _where(rt),
+            obj["metadata"].get("namespace", ""),
+            name,
+            orjson.dumps(obj),
             dry_run=dry_run,
         )
         if rt.resource == "namespaces" and not rt.group and not dry_run:
@@ -167,21 +180,30 @@ class Registry:
                 rt, strategy, copy.deepcopy(new), current, subresource=target.subresource
             )
             admission = self._admission_target(rt, target, "UPDATE", target.name, dry_run)
-            mutated, warnings = await self.admission.admit("mutating", admission, candidate,
-                                                           current)
+            mutated, warnings = await self.admission.admit(
+                "mutating", admission, candidate, current
+            )
             candidate = mutated if mutated is not None else candidate
             pipeline.validate_update(rt, strategy, candidate, current)
             _, more = await self.admission.admit("validating", admission, candidate, current)
             warnings += more
             candidate["metadata"].pop("resourceVersion", None)
-            unchanged = {**current, "metadata": {
-                k: v for k, v in current["metadata"].items() if k != "resourceVersion"}}
+            unchanged = {
+                **current,
+                "metadata": {
+                    k: v for k, v in current["metadata"].items() if k != "resourceVersion"
+                },
+            }
             if candidate == unchanged:
                 return Result(orjson.dumps(current), 200, warnings)
             try:
                 stored = await self.storage.update(
-                    where, namespace, target.name, orjson.dumps(candidate),
-                    expected_revision=current_rv, dry_run=dry_run,
+                    where,
+                    namespace,
+                    target.name,
+                    orjson.dumps(candidate),
+                    expected_revision=current_rv,
+                    dry_run=dry_run,
                 )
             except errors.StatusError as err:
                 if err.reason == "Conflict" and not wanted_rv:
@@ -202,7 +224,9 @@ class Registry:
         preconditions = options.get("preconditions") or {}
         if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
             raise errors.conflict(
-                rt.resource, rt.group, target.name,
+                rt.resource,
+                rt.group,
+                target.name,
                 f"Precondition failed: UID in precondition: {preconditions['uid']}, "
                 f"UID in object meta: {meta.get('uid')}",
             )
@@ -210,7 +234,9 @@ class Registry:
             meta.get("resourceVersion")
         ):
             raise errors.conflict(
-                rt.resource, rt.group, target.name,
+                rt.resource,
+                rt.group,
+                target.name,
                 f"Precondition failed: ResourceVersion in precondition: "
                 f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
                 f"{meta.get('resourceVersion')}",
@@ -235,12 +261,18 @@ class Registry:
             details["group"] = rt.group
         details["kind"] = rt.resource
         details["uid"] = meta.get("uid", "")
-        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                  "details": details}
+        status = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": details,
+        }
         return Result(orjson.dumps(status), 200)
 
-    async def _mark_deleted(self, where: Where, namespace: str, current: Obj, *,
-                            dry_run: bool) -> bytes:
+    async def _mark_deleted(
+        self, where: Where, namespace: str, current: Obj, *, dry_run: bool
+    ) -> bytes:
         """Objects with finalizers are marked, not removed (graceful deletion)."""
         meta = current["metadata"]
         if meta.get("deletionTimestamp"):
@@ -249,8 +281,14 @@ class Registry:
         marked["metadata"]["deletionTimestamp"] = pipeline.now_rfc3339()
         marked["metadata"]["deletionGracePeriodSeconds"] = 0
         revision = int(marked["metadata"].pop("resourceVersion"))
-        return await self.storage.update(where, namespace, meta["name"], orjson.dumps(marked),
-                                         expected_revision=revision, dry_run=dry_run)
+        return await self.storage.update(
+            where,
+            namespace,
+            meta["name"],
+            orjson.dumps(marked),
+            expected_revision=revision,
+            dry_run=dry_run,
+        )
 
     async def _delete_namespace(self, target: Target, current: Obj, *, dry_run: bool) -> bytes:
         """What the namespace controller does, done in the request: mark the namespace
@@ -261,8 +299,14 @@ class Registry:
         terminating["metadata"]["deletionTimestamp"] = pipeline.now_rfc3339()
         terminating.setdefault("status", {})["phase"] = "Terminating"
         revision = int(terminating["metadata"].pop("resourceVersion"))
-        marked = await self.storage.update(where, "", target.name, orjson.dumps(terminating),
-                                           expected_revision=revision, dry_run=dry_run)
+        marked = await self.storage.update(
+            where,
+            "",
+            target.name,
+            orjson.dumps(terminating),
+            expected_revision=revision,
+            dry_run=dry_run,
+        )
         if dry_run:
             return marked
         for content in self.table.types:
@@ -290,8 +334,9 @@ class Registry:
         if "get" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "get")
         namespace = target.namespace if rt.namespaced else ""
-        data = await self.storage.get(_where(rt), namespace, target.name,
-                                      resource_version=options.resource_version)
+        data = await self.storage.get(
+            _where(rt), namespace, target.name, resource_version=options.resource_version
+        )
         if options.rendering == "object":
             return Result(data)
         obj = orjson.loads(data)
@@ -315,9 +360,12 @@ class Registry:
             raise errors.method_not_supported(rt.resource, rt.group, "list")
         self._check_field_selector(rt, options.field_selector)
         listed = await self.storage.list(
-            _where(rt), target.namespace if rt.namespaced else "",
-            label_selector=options.label_selector, field_selector=options.field_selector,
-            limit=options.limit, continue_token=options.continue_token,
+            _where(rt),
+            target.namespace if rt.namespaced else "",
+            label_selector=options.label_selector,
+            field_selector=options.field_selector,
+            limit=options.limit,
+            continue_token=options.continue_token,
             resource_version=options.resource_version,
             resource_version_match=options.resource_version_match,
         )
@@ -327,28 +375,49 @@ class Registry:
         if listed.remaining_item_count is not None:
             list_meta["remainingItemCount"] = listed.remaining_item_count
         if options.rendering == "object":
-            head = orjson.dumps({"kind": rt.list_kind, "apiVersion": rt.api_version,
-                                 "metadata": list_meta})
+            head = orjson.dumps(
+                {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": list_meta}
+            )
             return Result(head[:-1] + b',"items":[' + b",".join(listed.items) + b"]}")
         objects = [orjson.loads(item) for item in listed.items]
         return Result(orjson.dumps(self._render_items(rt, objects, options, list_meta)))
 
-    def _render_items(self, rt: ResourceType, objects: list[Obj], options: ReadOptions,
-                      list_meta: Obj, *, single: bool = False, with_columns: bool = True) -> Obj:
+    def _render_items(
+        self,
+        rt: ResourceType,
+        objects: builtins.list[Obj],
+        options: ReadOptions,
+        list_meta: Obj,
+        *,
+        single: bool = False,
+        with_columns: bool = True,
+    ) -> Obj:
         if options.rendering == "metadata":
             items = [printers.partial_metadata(o) for o in objects]
             if single:
                 return items[0]
-            return {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
-                    "metadata": list_meta, "items": items}
-        api_version = "meta.k8s.io/v1beta1" if options.rendering == "table-v1beta1" else (
-            "meta.k8s.io/v1")
-        return printers.table(rt, objects, now=datetime.now(UTC), list_metadata=list_meta,
-                              include_object=options.include_object, api_version=api_version,
-                              with_columns=with_columns)
+            return {
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": list_meta,
+                "items": items,
+            }
+        api_version = (
+            "meta.k8s.io/v1beta1" if options.rendering == "table-v1beta1" else ("meta.k8s.io/v1")
+        )
+        return printers.table(
+            rt,
+            objects,
+            now=datetime.now(UTC),
+            list_metadata=list_meta,
+            include_object=options.include_object,
+            api_version=api_version,
+            with_columns=with_columns,
+        )
 
-    async def open_watch(self, target: Target,
-                         options: ReadOptions) -> AsyncIterator[tuple[str, bytes]]:
+    async def open_watch(
+        self, target: Target, options: ReadOptions
+    ) -> AsyncIterator[tuple[str, bytes]]:
         """Validate the request, then give its events as (type, rendered object JSON).
 
         Errors in the request raise here, before any event, so the gateway can answer
@@ -364,17 +433,20 @@ class Registry:
             by_name = f"metadata.name={target.name}"
             field_selector = f"{field_selector},{by_name}" if field_selector else by_name
         events = self.storage.watch(
-            _where(rt), target.namespace if rt.namespaced else "",
-            label_selector=options.label_selector, field_selector=field_selector,
-            resource_version=options.resource_version, allow_bookmarks=options.allow_bookmarks,
+            _where(rt),
+            target.namespace if rt.namespaced else "",
+            label_selector=options.label_selector,
+            field_selector=field_selector,
+            resource_version=options.resource_version,
+            allow_bookmarks=options.allow_bookmarks,
             timeout_seconds=options.timeout_seconds,
             send_initial_events=options.send_initial_events,
         )
         return self._render_events(rt, options, events)
 
-    async def _render_events(self, rt: ResourceType, options: ReadOptions,
-                             events: AsyncIterator[tuple[str, bytes]]
-                             ) -> AsyncIterator[tuple[str, bytes]]:
+    async def _render_events(
+        self, rt: ResourceType, options: ReadOptions, events: AsyncIterator[tuple[str, bytes]]
+    ) -> AsyncIterator[tuple[str, bytes]]:
         first = True
         try:
             async for kind, data in events:
@@ -389,8 +461,9 @@ class Registry:
                 if options.rendering == "object":
                     yield kind, data
                     continue
-                rendered = self._render_items(rt, [orjson.loads(data)], options, {},
-                                              single=True, with_columns=first)
+                rendered = self._render_items(
+                    rt, [orjson.loads(data)], options, {}, single=True, with_columns=first
+                )
                 first = False
                 yield kind, orjson.dumps(rendered)
         except errors.StatusError as err:

@@ -19,13 +19,16 @@ Obj = dict[str, Any]
 class Strategy:
     """Default behaviour: no defaults, status kept apart from spec, names are subdomains."""
 
-    name_validator: ClassVar[validation.NameValidator] = staticmethod(validation.dns1123_subdomain)
     # Whether the object has a status that only the /status subresource may change.
     has_status: ClassVar[bool] = False
     # Whether metadata.generation tracks spec changes.
     tracks_generation: ClassVar[bool] = False
     # Whether DELETE answers with the object (True) or a Status "Success" (False).
     return_deleted_object: ClassVar[bool] = False
+
+    def validate_name(self, name: str) -> list[str]:
+        """Why a name is not valid for this resource (most resources: a DNS subdomain)."""
+        return validation.dns1123_subdomain(name)
 
     def default(self, obj: Obj) -> None:
         """Fill defaulted fields, as decoding does in kube-apiserver (create and update)."""

@@ -58,11 +58,13 @@ class ResourceType:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ResourceType:
         tuples = ("verbs", "short_names", "categories", "subresources", "field_selectors")
-        return cls(**{k: (tuple(v) if k in tuples else v) for k, v in data.items()})
+        fields: dict[str, Any] = {k: (tuple(v) if k in tuples else v) for k, v in data.items()}
+        return cls(**fields)
 
 
-def _core(resource: str, kind: str, *, namespaced: bool = True, prefix: str | None = None,
-          **kw: Any) -> ResourceType:
+def _core(
+    resource: str, kind: str, *, namespaced: bool = True, prefix: str | None = None, **kw: Any
+) -> ResourceType:
     return ResourceType(
         group="",
         version="v1",
@@ -76,8 +78,16 @@ def _core(resource: str, kind: str, *, namespaced: bool = True, prefix: str | No
     )
 
 
-def _grouped(group: str, version: str, resource: str, kind: str, *, schema_group: str,
-             namespaced: bool = True, **kw: Any) -> ResourceType:
+def _grouped(
+    group: str,
+    version: str,
+    resource: str,
+    kind: str,
+    *,
+    schema_group: str,
+    namespaced: bool = True,
+    **kw: Any,
+) -> ResourceType:
     return ResourceType(
         group=group,
         version=version,

@@ -272,9 +272,5 @@ def validate_object_meta_update(new: dict[str, Any], old: dict[str, Any]) -> lis
     out: list[FieldError] = []
     for key in ("name", "namespace", "uid", "creationTimestamp"):
         if new.get(key) != old.get(key) and new.get(key) is not None:
-            out.append(
-                errors.invalid_value(
-                    f"metadata.{key}", new.get(key), "field is immutable"
-                )
-            )
+            out.append(errors.invalid_value(f"metadata.{key}", new.get(key), "field is immutable"))
     return out

@@ -12,8 +12,12 @@ from services.storage.server import StorageConfig, serve
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.storage", description=__doc__)
     config.add(parser, "--listen", default="0.0.0.0:7001", help="gRPC address HOST:PORT")
-    config.add(parser, "--etcd-endpoints", default="http://127.0.0.1:2379",
-               help="comma-separated etcd client URLs")
+    config.add(
+        parser,
+        "--etcd-endpoints",
+        default="http://127.0.0.1:2379",
+        help="comma-separated etcd client URLs",
+    )
     config.add(parser, "--backend", default="etcd", help="etcd or memory")
     return parser
 

@@ -49,15 +49,15 @@ class StorageClient:
         try:
             await asyncio.wait_for(self._channel.channel_ready(), timeout)
         except TimeoutError:
-            raise errors.service_unavailable(
-                f"the {PEER} service is not reachable") from None
+            raise errors.service_unavailable(f"the {PEER} service is not reachable") from None
 
     async def create(
         self, ref: ResourceRef, namespace: str, name: str, obj: bytes, *, dry_run: bool = False
     ) -> StoredObject:
         """Store a new object: 409 AlreadyExists if the key is taken."""
-        request = storage_pb2.CreateRequest(ref=convert.ref_to_pb(ref), namespace=namespace,
-                                            name=name, object=obj, dry_run=dry_run)
+        request = storage_pb2.CreateRequest(
+            ref=convert.ref_to_pb(ref), namespace=namespace, name=name, object=obj, dry_run=dry_run
+        )
         try:
             response = await self._stub.Create(request, timeout=self._timeout)
         except grpc.RpcError as exc:
@@ -68,8 +68,12 @@ class StorageClient:
         self, ref: ResourceRef, namespace: str, name: str, *, resource_version: str = ""
     ) -> StoredObject:
         """The object (a quorum read): 404 NotFound if absent."""
-        request = storage_pb2.GetRequest(ref=convert.ref_to_pb(ref), namespace=namespace,
-                                         name=name, resource_version=resource_version)
+        request = storage_pb2.GetRequest(
+            ref=convert.ref_to_pb(ref),
+            namespace=namespace,
+            name=name,
+            resource_version=resource_version,
+        )
         try:
             response = await self._stub.Get(request, timeout=self._timeout)
         except grpc.RpcError as exc:
@@ -106,13 +110,24 @@ class StorageClient:
         return convert.list_from_pb(response)
 
     async def update(
-        self, ref: ResourceRef, namespace: str, name: str, obj: bytes, *,
-        expected_revision: int, dry_run: bool = False,
+        self,
+        ref: ResourceRef,
+        namespace: str,
+        name: str,
+        obj: bytes,
+        *,
+        expected_revision: int,
+        dry_run: bool = False,
     ) -> StoredObject:
         """Compare-and-swap on ``expected_revision``: 409 Conflict if stale, 404 if absent."""
         request = storage_pb2.UpdateRequest(
-            ref=convert.ref_to_pb(ref), namespace=namespace, name=name, object=obj,
-            expected_revision=expected_revision, dry_run=dry_run)
+            ref=convert.ref_to_pb(ref),
+            namespace=namespace,
+            name=name,
+            object=obj,
+            expected_revision=expected_revision,
+            dry_run=dry_run,
+        )
         try:
             response = await self._stub.Update(request, timeout=self._timeout)
         except grpc.RpcError as exc:
@@ -120,13 +135,22 @@ class StorageClient:
         return convert.stored_from_pb(response)
 
     async def delete(
-        self, ref: ResourceRef, namespace: str, name: str, *, expected_revision: int = 0,
+        self,
+        ref: ResourceRef,
+        namespace: str,
+        name: str,
+        *,
+        expected_revision: int = 0,
         dry_run: bool = False,
     ) -> StoredObject:
         """Delete (only at ``expected_revision`` when non-zero); the deleted object."""
         request = storage_pb2.DeleteRequest(
-            ref=convert.ref_to_pb(ref), namespace=namespace, name=name,
-            expected_revision=expected_revision, dry_run=dry_run)
+            ref=convert.ref_to_pb(ref),
+            namespace=namespace,
+            name=name,
+            expected_revision=expected_revision,
+            dry_run=dry_run,
+        )
         try:
             response = await self._stub.Delete(request, timeout=self._timeout)
         except grpc.RpcError as exc:

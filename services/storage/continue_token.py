@@ -29,7 +29,7 @@ def encode(next_key: str, prefix: str, revision: int) -> str:
     """The token for a list under ``prefix`` resuming at ``next_key`` at ``revision``."""
     if not next_key.startswith(prefix) or next_key == prefix:
         raise ValueError(f"continue key {next_key!r} is not under {prefix!r}")
-    body = {"v": API_VERSION, "rv": revision, "start": next_key[len(prefix):]}
+    body = {"v": API_VERSION, "rv": revision, "start": next_key[len(prefix) :]}
     return base64.urlsafe_b64encode(orjson.dumps(body)).rstrip(b"=").decode()
 
 

@@ -159,22 +159,27 @@ class EtcdBackend:
 
     async def create(self, key: str, value: bytes) -> int:
         k = key.encode()
-        response = await self._txn(etcd.TxnRequest(
-            compare=[etcd.Compare(key=k, target=_CREATE, result=_EQUAL, create_revision=0)],
-            success=[etcd.RequestOp(request_put=etcd.PutRequest(key=k, value=value))],
-        ))
+        response = await self._txn(
+            etcd.TxnRequest(
+                compare=[etcd.Compare(key=k, target=_CREATE, result=_EQUAL, create_revision=0)],
+                success=[etcd.RequestOp(request_put=etcd.PutRequest(key=k, value=value))],
+            )
+        )
         if not response.succeeded:
             raise storage_errors.KeyExists(key)
         return int(response.header.revision)
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> int:
         k = key.encode()
-        response = await self._txn(etcd.TxnRequest(
-            compare=[etcd.Compare(key=k, target=_MOD, result=_EQUAL,
-                                  mod_revision=expected_revision)],
-            success=[etcd.RequestOp(request_put=etcd.PutRequest(key=k, value=value))],
-            failure=[etcd.RequestOp(request_range=etcd.RangeRequest(key=k))],
-        ))
+        response = await self._txn(
+            etcd.TxnRequest(
+                compare=[
+                    etcd.Compare(key=k, target=_MOD, result=_EQUAL, mod_revision=expected_revision)
+                ],
+                success=[etcd.RequestOp(request_put=etcd.PutRequest(key=k, value=value))],
+                failure=[etcd.RequestOp(request_range=etcd.RangeRequest(key=k))],
+            )
+        )
         if not response.succeeded:
             self._raise_lost(key, expected_revision, response)
         return int(response.header.revision)
@@ -183,16 +188,25 @@ class EtcdBackend:
         k = key.encode()
         delete = etcd.RequestOp(request_delete_range=etcd.DeleteRangeRequest(key=k, prev_kv=True))
         if expected_revision is None:
-            compare = [etcd.Compare(key=k, target=_CREATE, result=etcd.Compare.CompareResult
-                                    .Value("GREATER"), create_revision=0)]
+            compare = [
+                etcd.Compare(
+                    key=k,
+                    target=_CREATE,
+                    result=etcd.Compare.CompareResult.Value("GREATER"),
+                    create_revision=0,
+                )
+            ]
         else:
-            compare = [etcd.Compare(key=k, target=_MOD, result=_EQUAL,
-                                    mod_revision=expected_revision)]
-        response = await self._txn(etcd.TxnRequest(
-            compare=compare,
-            success=[delete],
-            failure=[etcd.RequestOp(request_range=etcd.RangeRequest(key=k))],
-        ))
+            compare = [
+                etcd.Compare(key=k, target=_MOD, result=_EQUAL, mod_revision=expected_revision)
+            ]
+        response = await self._txn(
+            etcd.TxnRequest(
+                compare=compare,
+                success=[delete],
+                failure=[etcd.RequestOp(request_range=etcd.RangeRequest(key=k))],
+            )
+        )
         if not response.succeeded:
             self._raise_lost(key, expected_revision or 0, response)
         prev_kvs = response.responses[0].response_delete_range.prev_kvs
@@ -208,9 +222,9 @@ class EtcdBackend:
         raise storage_errors.Conflict(key, expected=expected, actual=kvs[0].mod_revision)
 
     async def compact(self, revision: int) -> None:
-        await self._call(self._kv_stub.Compact,
-                         etcd.CompactionRequest(revision=revision),
-                         revision=revision)
+        await self._call(
+            self._kv_stub.Compact, etcd.CompactionRequest(revision=revision), revision=revision
+        )
 
     # --- watch ------------------------------------------------------------------------
 
@@ -220,13 +234,19 @@ class EtcdBackend:
         try:
             responses = call.__aiter__()
             try:
-                await asyncio.wait_for(call.write(etcd.WatchRequest(
-                    create_request=etcd.WatchCreateRequest(
-                        key=prefix.encode(),
-                        range_end=prefix_end(prefix).encode(),
-                        start_revision=from_revision,
-                        prev_kv=True,
-                    ))), self._timeout)
+                await asyncio.wait_for(
+                    call.write(
+                        etcd.WatchRequest(
+                            create_request=etcd.WatchCreateRequest(
+                                key=prefix.encode(),
+                                range_end=prefix_end(prefix).encode(),
+                                start_revision=from_revision,
+                                prev_kv=True,
+                            )
+                        )
+                    ),
+                    self._timeout,
+                )
                 # The "created" response, or the compaction that refuses the watch.
                 response = await asyncio.wait_for(responses.__anext__(), self._timeout)
             except StopAsyncIteration:
@@ -238,7 +258,8 @@ class EtcdBackend:
                     raise storage_errors.Compacted(from_revision, response.compact_revision)
                 if response.canceled:
                     raise storage_errors.Unavailable(
-                        f"etcd cancelled the watch: {response.cancel_reason}")
+                        f"etcd cancelled the watch: {response.cancel_reason}"
+                    )
                 for ev in response.events:
                     event = _event(ev)
                     from_revision = event.revision + 1

@@ -76,30 +76,34 @@ class MemoryBackend:
             if version is not None and version.value is not None:
                 live.append(KeyValue(key, version.value, version.revision, version.create_revision))
         items = live[:limit] if limit > 0 else live
-        return Page(items=items, revision=self._revision, more=len(items) < len(live),
-                    count=len(live))
+        return Page(
+            items=items, revision=self._revision, more=len(items) < len(live), count=len(live)
+        )
 
     async def current_revision(self) -> int:
         return self._revision
 
     # --- writes -----------------------------------------------------------------------
 
-    def _write(self, key: str, value: bytes | None, create_revision: int,
-               prev: _Version | None) -> int:
+    def _write(
+        self, key: str, value: bytes | None, create_revision: int, prev: _Version | None
+    ) -> int:
         self._revision += 1
         rev = self._revision
         if key not in self._versions:
             bisect.insort(self._keys, key)
             self._versions[key] = []
         self._versions[key].append(_Version(rev, create_revision, value))
-        self._events.append(Event(
-            type=EventType.PUT if value is not None else EventType.DELETE,
-            key=key,
-            value=value or b"",
-            revision=rev,
-            prev_value=prev.value if prev is not None else None,
-            created=value is not None and create_revision == rev,
-        ))
+        self._events.append(
+            Event(
+                type=EventType.PUT if value is not None else EventType.DELETE,
+                key=key,
+                value=value or b"",
+                revision=rev,
+                prev_value=prev.value if prev is not None else None,
+                created=value is not None and create_revision == rev,
+            )
+        )
         if len(self._events) > self._history_limit:
             self._compact(self._events[-self._history_limit].revision)
         self._changed.set()
@@ -116,8 +120,7 @@ class MemoryBackend:
         if current is None:
             raise storage_errors.KeyNotFound(key)
         if current.revision != expected_revision:
-            raise storage_errors.Conflict(key, expected=expected_revision,
-                                          actual=current.revision)
+            raise storage_errors.Conflict(key, expected=expected_revision, actual=current.revision)
         return self._write(key, value, current.create_revision, current)
 
     async def delete(self, key: str, expected_revision: int | None = None) -> tuple[KeyValue, int]:
@@ -125,8 +128,7 @@ class MemoryBackend:
         if current is None or current.value is None:
             raise storage_errors.KeyNotFound(key)
         if expected_revision is not None and current.revision != expected_revision:
-            raise storage_errors.Conflict(key, expected=expected_revision,
-                                          actual=current.revision)
+            raise storage_errors.Conflict(key, expected=expected_revision, actual=current.revision)
         rev = self._write(key, None, 0, current)
         return KeyValue(key, current.value, current.revision, current.create_revision), rev
 
@@ -147,7 +149,7 @@ class MemoryBackend:
         dead: list[str] = []
         for key, versions in self._versions.items():
             i = bisect.bisect_right(versions, revision, key=lambda v: v.revision)
-            keep = versions[i - 1:] if i > 0 else versions
+            keep = versions[i - 1 :] if i > 0 else versions
             if keep and keep[0].revision <= revision and keep[0].value is None:
                 keep = keep[1:]  # a tombstone at or before the compaction point is forgotten
             if keep:

@@ -90,8 +90,9 @@ class Store:
             current = await self._backend.current_revision()
             if current < minimum:
                 raise storage_errors.FutureRevision(minimum, current)
-        return StoredObject(objects.stored_with_revision(kv.value, kv.mod_revision),
-                            kv.mod_revision)
+        return StoredObject(
+            objects.stored_with_revision(kv.value, kv.mod_revision), kv.mod_revision
+        )
 
     async def list(
         self,
@@ -122,7 +123,8 @@ class Store:
         if continue_token:
             if requested:
                 raise errors.bad_request(
-                    "specifying resource version is not allowed when using continue")
+                    "specifying resource version is not allowed when using continue"
+                )
             token = tokens.decode(continue_token, prefix)
             start, at = token.start_key, max(token.revision, 0)
         elif requested:
@@ -132,7 +134,8 @@ class Store:
                 minimum = requested
             else:
                 raise errors.bad_request(
-                    f"unknown ResourceVersionMatch value: {resource_version_match}")
+                    f"unknown ResourceVersionMatch value: {resource_version_match}"
+                )
 
         items: list[bytes] = []
         fetch, key, last_key, more = limit, start, "", False
@@ -165,8 +168,14 @@ class Store:
         return ObjectList(items, at, token_out, remaining)
 
     async def update(
-        self, ref: ResourceRef, namespace: str, name: str, obj: bytes, *,
-        expected_revision: int, dry_run: bool = False,
+        self,
+        ref: ResourceRef,
+        namespace: str,
+        name: str,
+        obj: bytes,
+        *,
+        expected_revision: int,
+        dry_run: bool = False,
     ) -> StoredObject:
         """Compare-and-swap: write only if the object is still at ``expected_revision``.
 
@@ -176,21 +185,29 @@ class Store:
         key = keys.object_key(ref, namespace, name)
         if expected_revision <= 0:
             raise errors.bad_request(
-                "storage: an update needs the revision it replaces (expected_revision)")
+                "storage: an update needs the revision it replaces (expected_revision)"
+            )
         decoded = objects.decode(obj)
         data = objects.for_storage(decoded)
         if dry_run:
             current = await self._backend.get(key)
             if current.mod_revision != expected_revision:
-                raise storage_errors.Conflict(key, expected=expected_revision,
-                                              actual=current.mod_revision)
-            return StoredObject(objects.with_revision(decoded, expected_revision),
-                                expected_revision)
+                raise storage_errors.Conflict(
+                    key, expected=expected_revision, actual=current.mod_revision
+                )
+            return StoredObject(
+                objects.with_revision(decoded, expected_revision), expected_revision
+            )
         revision = await self._backend.update(key, data, expected_revision)
         return StoredObject(objects.with_revision(decoded, revision), revision)
 
     async def delete(
-        self, ref: ResourceRef, namespace: str, name: str, *, expected_revision: int = 0,
+        self,
+        ref: ResourceRef,
+        namespace: str,
+        name: str,
+        *,
+        expected_revision: int = 0,
         dry_run: bool = False,
     ) -> StoredObject:
         """Delete (only at ``expected_revision`` when non-zero); the deleted object.
@@ -203,13 +220,15 @@ class Store:
         if dry_run:
             current = await self._backend.get(key)
             if expected is not None and current.mod_revision != expected:
-                raise storage_errors.Conflict(key, expected=expected,
-                                              actual=current.mod_revision)
-            return StoredObject(objects.stored_with_revision(current.value, current.mod_revision),
-                                current.mod_revision)
+                raise storage_errors.Conflict(key, expected=expected, actual=current.mod_revision)
+            return StoredObject(
+                objects.stored_with_revision(current.value, current.mod_revision),
+                current.mod_revision,
+            )
         previous, revision = await self._backend.delete(key, expected)
-        return StoredObject(objects.stored_with_revision(previous.value, previous.mod_revision),
-                            revision)
+        return StoredObject(
+            objects.stored_with_revision(previous.value, previous.mod_revision), revision
+        )
 
     def watch(
         self,
@@ -252,4 +271,3 @@ class Store:
         except storage_errors.StorageError as exc:
             return Health(False, str(exc))
         return Health(True, f"ok (revision {revision})")
-

@@ -141,8 +141,9 @@ async def stream(
         for kv in page.items:
             obj = orjson.loads(kv.value)
             if _matches(options, obj):
-                yield WatchEvent("ADDED", objects.with_revision(obj, kv.mod_revision),
-                                 kv.mod_revision)
+                yield WatchEvent(
+                    "ADDED", objects.with_revision(obj, kv.mod_revision), kv.mod_revision
+                )
         if options.initial_events_end_bookmark:
             annotations = {INITIAL_EVENTS_END: "true"}
             yield WatchEvent("BOOKMARK", objects.bookmark(start, annotations), start)

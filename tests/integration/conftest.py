@@ -20,8 +20,8 @@ import uvicorn
 
 from services.authz.server import AuthzConfig
 from services.authz.server import create_server as create_authz
-from services.gateway.server import GatewayConfig, build_peers
 from services.gateway.app import create_app
+from services.gateway.server import GatewayConfig, build_peers
 from services.registry.server import RegistryConfig
 from services.registry.server import create_server as create_registry
 from services.storage.server import StorageConfig
@@ -62,12 +62,19 @@ async def control_plane(etcd: str, tmp_path: Path) -> AsyncIterator[ControlPlane
     await asyncio.wait_for(registry.bootstrap, 20)
     port = free_port()
     config = GatewayConfig(
-        listen=f"127.0.0.1:{port}", registry=f"127.0.0.1:{registry.port}", authz=authz_addr,
-        storage=storage_addr, tls_cert_file="", tls_private_key_file="",
+        listen=f"127.0.0.1:{port}",
+        registry=f"127.0.0.1:{registry.port}",
+        authz=authz_addr,
+        storage=storage_addr,
+        tls_cert_file="",
+        tls_private_key_file="",
     )
     peers, storage_client = build_peers(config)
-    server = uvicorn.Server(uvicorn.Config(create_app(peers), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(peers), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
@@ -76,8 +83,10 @@ async def control_plane(etcd: str, tmp_path: Path) -> AsyncIterator[ControlPlane
     async with httpx.AsyncClient(
         base_url=base, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=20
     ) as api:
-        created = await api.post("/api/v1/namespaces", json={
-            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        created = await api.post(
+            "/api/v1/namespaces",
+            json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        )
         assert created.status_code == 201, created.text
         yield ControlPlane(base, api, namespace)
     server.should_exit = True

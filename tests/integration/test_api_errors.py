@@ -18,11 +18,18 @@ pytestmark = pytest.mark.integration
 
 
 def cm(name: str, **extra: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
-            "data": {"a": "1"}, **extra}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name},
+        "data": {"a": "1"},
+        **extra,
+    }
 
 
-def assert_status(response: httpx.Response, code: int, reason: str, message: str = "") -> dict[str, Any]:
+def assert_status(
+    response: httpx.Response, code: int, reason: str, message: str = ""
+) -> dict[str, Any]:
     assert response.status_code == code, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
@@ -56,8 +63,9 @@ def collection(cp: ControlPlane) -> str:
         ("application/vnd.kubernetes.protobuf", b"not protobuf at all"),
     ],
 )
-async def test_malformed_body_is_400(control_plane: ControlPlane, content_type: str,
-                                     body: bytes) -> None:
+async def test_malformed_body_is_400(
+    control_plane: ControlPlane, content_type: str, body: bytes
+) -> None:
     response = await control_plane.api.post(
         collection(control_plane), content=body, headers={"Content-Type": content_type}
     )
@@ -68,8 +76,11 @@ async def test_malformed_body_is_400(control_plane: ControlPlane, content_type: 
 
 async def test_body_over_3_mib_is_413(control_plane: ControlPlane) -> None:
     big = cm("big", data={"a": "x" * (3 * 1024 * 1024 + 1)})
-    response = await control_plane.api.post(collection(control_plane), content=orjson.dumps(big),
-                                            headers={"Content-Type": "application/json"})
+    response = await control_plane.api.post(
+        collection(control_plane),
+        content=orjson.dumps(big),
+        headers={"Content-Type": "application/json"},
+    )
     assert_status(response, 413, "RequestEntityTooLarge")
     await assert_absent(control_plane, "big")
 
@@ -84,9 +95,12 @@ async def test_api_version_not_matching_the_url_is_400(control_plane: ControlPla
     body = cm("wrong-version")
     body["apiVersion"] = "apps/v1"
     response = await control_plane.api.post(collection(control_plane), json=body)
-    assert_status(response, 400, "BadRequest",
-                  "the API version in the data (apps/v1) does not match the expected API "
-                  "version (v1)")
+    assert_status(
+        response,
+        400,
+        "BadRequest",
+        "the API version in the data (apps/v1) does not match the expected API version (v1)",
+    )
     await assert_absent(control_plane, "wrong-version")
 
 
@@ -102,9 +116,12 @@ async def test_namespace_not_matching_the_url_is_400(control_plane: ControlPlane
     body = cm("other-ns")
     body["metadata"]["namespace"] = "somewhere-else"
     response = await control_plane.api.post(collection(control_plane), json=body)
-    assert_status(response, 400, "BadRequest",
-                  "the namespace of the provided object does not match the namespace sent on "
-                  "the request")
+    assert_status(
+        response,
+        400,
+        "BadRequest",
+        "the namespace of the provided object does not match the namespace sent on the request",
+    )
 
 
 @pytest.mark.parametrize(
@@ -117,8 +134,9 @@ async def test_namespace_not_matching_the_url_is_400(control_plane: ControlPlane
         "/not/an/api/path",
     ],
 )
-async def test_unknown_resource_is_404_worded_as_kube(control_plane: ControlPlane,
-                                                      path: str) -> None:
+async def test_unknown_resource_is_404_worded_as_kube(
+    control_plane: ControlPlane, path: str
+) -> None:
     response = await control_plane.api.get(path)
     assert_status(response, 404, "NotFound", "the server could not find the requested resource")
 
@@ -130,8 +148,9 @@ async def test_unknown_resource_is_404_worded_as_kube(control_plane: ControlPlan
         ("PUT", "/configmaps"),  # update on a collection
     ],
 )
-async def test_unsupported_verb_is_405(control_plane: ControlPlane, method: str,
-                                       suffix: str) -> None:
+async def test_unsupported_verb_is_405(
+    control_plane: ControlPlane, method: str, suffix: str
+) -> None:
     path = f"/api/v1/namespaces/{control_plane.namespace}{suffix}"
     response = await control_plane.api.request(method, path, json=cm("c"))
     assert_status(response, 405, "MethodNotAllowed")
@@ -151,7 +170,8 @@ async def test_missing_is_404_with_details(control_plane: ControlPlane) -> None:
     body = assert_status(response, 404, "NotFound", 'configmaps "nope" not found')
     assert body["details"] == {"name": "nope", "kind": "configmaps"}
     deployments = await control_plane.api.get(
-        f"/apis/apps/v1/namespaces/{control_plane.namespace}/deployments/nope")
+        f"/apis/apps/v1/namespaces/{control_plane.namespace}/deployments/nope"
+    )
     body = assert_status(deployments, 404, "NotFound", 'deployments.apps "nope" not found')
     assert body["details"] == {"name": "nope", "group": "apps", "kind": "deployments"}
 
@@ -163,17 +183,20 @@ async def test_bad_name_is_422_with_field_causes(control_plane: ControlPlane) ->
         'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase '
         "RFC 1123 subdomain must consist of"
     )
-    assert body["details"]["causes"] == [{
-        "reason": "FieldValueInvalid",
-        "message": body["message"].split("metadata.name: ", 1)[1],
-        "field": "metadata.name",
-    }]
+    assert body["details"]["causes"] == [
+        {
+            "reason": "FieldValueInvalid",
+            "message": body["message"].split("metadata.name: ", 1)[1],
+            "field": "metadata.name",
+        }
+    ]
     await assert_absent(control_plane, "Bad_Name")
 
 
 async def test_create_in_missing_namespace_is_404(control_plane: ControlPlane) -> None:
-    response = await control_plane.api.post("/api/v1/namespaces/no-such-ns/configmaps",
-                                            json=cm("c"))
+    response = await control_plane.api.post(
+        "/api/v1/namespaces/no-such-ns/configmaps", json=cm("c")
+    )
     body = assert_status(response, 404, "NotFound", 'namespaces "no-such-ns" not found')
     assert body["details"] == {"name": "no-such-ns", "kind": "namespaces"}
 
@@ -181,8 +204,12 @@ async def test_create_in_missing_namespace_is_404(control_plane: ControlPlane) -
 @pytest.mark.parametrize("name", ["default", "kube-system", "kube-public"])
 async def test_system_namespaces_cannot_be_deleted(control_plane: ControlPlane, name: str) -> None:
     response = await control_plane.api.delete(f"/api/v1/namespaces/{name}")
-    assert_status(response, 403, "Forbidden",
-                  f'namespaces "{name}" is forbidden: this namespace may not be deleted')
+    assert_status(
+        response,
+        403,
+        "Forbidden",
+        f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+    )
     still = await control_plane.api.get(f"/api/v1/namespaces/{name}")
     assert still.status_code == 200
 
@@ -197,39 +224,52 @@ async def test_bad_credentials_are_401(control_plane: ControlPlane) -> None:
 async def test_stale_resource_version_is_409_conflict(control_plane: ControlPlane) -> None:
     created = (await control_plane.api.post(collection(control_plane), json=cm("cas"))).json()
     first = {**created, "data": {"a": "2"}}
-    assert (await control_plane.api.put(f"{collection(control_plane)}/cas", json=first)).status_code == 200
+    assert (
+        await control_plane.api.put(f"{collection(control_plane)}/cas", json=first)
+    ).status_code == 200
     stale = {**created, "data": {"a": "3"}}
     response = await control_plane.api.put(f"{collection(control_plane)}/cas", json=stale)
-    assert_status(response, 409, "Conflict",
-                  'Operation cannot be fulfilled on configmaps "cas": the object has been '
-                  "modified; please apply your changes to the latest version and try again")
+    assert_status(
+        response,
+        409,
+        "Conflict",
+        'Operation cannot be fulfilled on configmaps "cas": the object has been '
+        "modified; please apply your changes to the latest version and try again",
+    )
     now = (await control_plane.api.get(f"{collection(control_plane)}/cas")).json()
     assert now["data"] == {"a": "2"}
 
 
 async def test_unsupported_field_selector_is_400(control_plane: ControlPlane) -> None:
-    response = await control_plane.api.get(collection(control_plane),
-                                           params={"fieldSelector": "spec.foo=bar"})
+    response = await control_plane.api.get(
+        collection(control_plane), params={"fieldSelector": "spec.foo=bar"}
+    )
     body = assert_status(response, 400, "BadRequest")
     assert body["message"].endswith("field label not supported: spec.foo")
 
 
 async def test_bad_label_selector_is_400(control_plane: ControlPlane) -> None:
-    response = await control_plane.api.get(collection(control_plane),
-                                           params={"labelSelector": "a in (b"})
+    response = await control_plane.api.get(
+        collection(control_plane), params={"labelSelector": "a in (b"}
+    )
     assert_status(response, 400, "BadRequest")
 
 
 async def test_bad_query_values_are_400(control_plane: ControlPlane) -> None:
     for params in ({"limit": "ten"}, {"dryRun": "Some"}, {"fieldValidation": "Loose"}):
-        response = await control_plane.api.get(collection(control_plane), params=params) if (
-            "limit" in params) else await control_plane.api.post(
-                collection(control_plane), params=params, json=cm("q"))
+        response = (
+            await control_plane.api.get(collection(control_plane), params=params)
+            if ("limit" in params)
+            else await control_plane.api.post(
+                collection(control_plane), params=params, json=cm("q")
+            )
+        )
         assert_status(response, 400, "BadRequest")
     await assert_absent(control_plane, "q")
 
 
 async def test_unsupported_media_type_is_415(control_plane: ControlPlane) -> None:
-    response = await control_plane.api.post(collection(control_plane), content=b"<xml/>",
-                                            headers={"Content-Type": "application/xml"})
+    response = await control_plane.api.post(
+        collection(control_plane), content=b"<xml/>", headers={"Content-Type": "application/xml"}
+    )
     assert_status(response, 415, "UnsupportedMediaType")

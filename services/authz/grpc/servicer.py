@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import grpc.aio
 import orjson
 
 from kapi import errors, rpc
@@ -25,7 +24,7 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
 
     @rpc.unary_errors
     async def Authenticate(
-        self, request: authz_pb2.AuthenticateRequest, context: grpc.aio.ServicerContext
+        self, request: authz_pb2.AuthenticateRequest, context: rpc.Context
     ) -> common_pb2.UserInfo:
         user = self.authenticator.authenticate(
             authentication.Credentials(
@@ -38,7 +37,7 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
 
     @rpc.unary_errors
     async def Authorize(
-        self, request: authz_pb2.AuthorizeRequest, context: grpc.aio.ServicerContext
+        self, request: authz_pb2.AuthorizeRequest, context: rpc.Context
     ) -> authz_pb2.AuthorizeResponse:
         decision, reason = self.authorizer.authorize(
             authorization.Attributes(
@@ -54,11 +53,11 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
                 path=request.path,
             )
         )
-        return authz_pb2.AuthorizeResponse(decision=int(decision), reason=reason)
+        return authz_pb2.AuthorizeResponse(decision=decision.name, reason=reason)
 
     @rpc.unary_errors
     async def Admit(
-        self, request: authz_pb2.AdmitRequest, context: grpc.aio.ServicerContext
+        self, request: authz_pb2.AdmitRequest, context: rpc.Context
     ) -> authz_pb2.AdmitResponse:
         try:
             obj = orjson.loads(request.object) if request.object else None

@@ -93,20 +93,35 @@ _POINTER_FIELDS: dict[str, tuple[str, ...]] = {
     "core.v1.Lifecycle": ("stopSignal",),
     "core.v1.LoadBalancerIngress": ("ipMode",),
     "core.v1.PersistentVolumeClaimSpec": (
-        "storageClassName", "volumeMode", "volumeAttributesClassName",
+        "storageClassName",
+        "volumeMode",
+        "volumeAttributesClassName",
     ),
     "core.v1.PodCertificateProjection": ("maxExpirationSeconds",),
     "core.v1.PodDNSConfigOption": ("value",),
     "core.v1.PodResourceClaim": ("resourceClaimName", "resourceClaimTemplateName"),
     "core.v1.PodResourceClaimStatus": ("resourceClaimName",),
     "core.v1.PodSecurityContext": (
-        "runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "fsGroupChangePolicy",
-        "supplementalGroupsPolicy", "seLinuxChangePolicy",
+        "runAsUser",
+        "runAsGroup",
+        "runAsNonRoot",
+        "fsGroup",
+        "fsGroupChangePolicy",
+        "supplementalGroupsPolicy",
+        "seLinuxChangePolicy",
     ),
     "core.v1.PodSpec": (
-        "terminationGracePeriodSeconds", "activeDeadlineSeconds", "automountServiceAccountToken",
-        "shareProcessNamespace", "priority", "runtimeClassName", "enableServiceLinks",
-        "preemptionPolicy", "setHostnameAsFQDN", "hostUsers", "hostnameOverride",
+        "terminationGracePeriodSeconds",
+        "activeDeadlineSeconds",
+        "automountServiceAccountToken",
+        "shareProcessNamespace",
+        "priority",
+        "runtimeClassName",
+        "enableServiceLinks",
+        "preemptionPolicy",
+        "setHostnameAsFQDN",
+        "hostUsers",
+        "hostnameOverride",
     ),
     "core.v1.PortStatus": ("error",),
     "core.v1.Probe": ("terminationGracePeriodSeconds",),
@@ -118,15 +133,23 @@ _POINTER_FIELDS: dict[str, tuple[str, ...]] = {
     "core.v1.SecretProjection": ("optional",),
     "core.v1.SecretVolumeSource": ("defaultMode", "optional"),
     "core.v1.SecurityContext": (
-        "privileged", "runAsUser", "runAsGroup", "runAsNonRoot", "readOnlyRootFilesystem",
-        "allowPrivilegeEscalation", "procMount",
+        "privileged",
+        "runAsUser",
+        "runAsGroup",
+        "runAsNonRoot",
+        "readOnlyRootFilesystem",
+        "allowPrivilegeEscalation",
+        "procMount",
     ),
     "core.v1.ServiceAccount": ("automountServiceAccountToken",),
     "core.v1.ServiceAccountTokenProjection": ("expirationSeconds",),
     "core.v1.ServicePort": ("appProtocol",),
     "core.v1.ServiceSpec": (
-        "ipFamilyPolicy", "allocateLoadBalancerNodePorts", "loadBalancerClass",
-        "internalTrafficPolicy", "trafficDistribution",
+        "ipFamilyPolicy",
+        "allocateLoadBalancerNodePorts",
+        "loadBalancerClass",
+        "internalTrafficPolicy",
+        "trafficDistribution",
     ),
     "core.v1.Toleration": ("tolerationSeconds",),
     "core.v1.TopologySpreadConstraint": ("minDomains", "nodeAffinityPolicy", "nodeTaintsPolicy"),
@@ -135,18 +158,33 @@ _POINTER_FIELDS: dict[str, tuple[str, ...]] = {
     "core.v1.VolumeMount": ("mountPropagation", "recursiveReadOnly"),
     "core.v1.VolumeMountStatus": ("recursiveReadOnly",),
     "core.v1.WindowsSecurityContextOptions": (
-        "gmsaCredentialSpecName", "gmsaCredentialSpec", "runAsUserName", "hostProcess",
+        "gmsaCredentialSpecName",
+        "gmsaCredentialSpec",
+        "runAsUserName",
+        "hostProcess",
     ),
     "apps.v1.DeploymentSpec": ("replicas", "revisionHistoryLimit", "progressDeadlineSeconds"),
     "apps.v1.DeploymentStatus": ("collisionCount",),
     "batch.v1.CronJobSpec": (
-        "timeZone", "startingDeadlineSeconds", "suspend", "successfulJobsHistoryLimit",
+        "timeZone",
+        "startingDeadlineSeconds",
+        "suspend",
+        "successfulJobsHistoryLimit",
         "failedJobsHistoryLimit",
     ),
     "batch.v1.JobSpec": (
-        "parallelism", "completions", "activeDeadlineSeconds", "backoffLimit",
-        "backoffLimitPerIndex", "maxFailedIndexes", "manualSelector", "ttlSecondsAfterFinished",
-        "completionMode", "suspend", "podReplacementPolicy", "managedBy",
+        "parallelism",
+        "completions",
+        "activeDeadlineSeconds",
+        "backoffLimit",
+        "backoffLimitPerIndex",
+        "maxFailedIndexes",
+        "manualSelector",
+        "ttlSecondsAfterFinished",
+        "completionMode",
+        "suspend",
+        "podReplacementPolicy",
+        "managedBy",
     ),
     "batch.v1.JobStatus": ("terminating", "failedIndexes", "ready"),
     "batch.v1.PodFailurePolicyOnExitCodesRequirement": ("containerName",),
@@ -210,16 +248,36 @@ _U32, _U64 = (1 << 32) - 1, (1 << 64) - 1
 _MAX_DEPTH = 64
 
 _WIRE_TYPES: dict[str, int] = {
-    "int32": _VARINT, "int64": _VARINT, "uint32": _VARINT, "uint64": _VARINT,
-    "sint32": _VARINT, "sint64": _VARINT, "bool": _VARINT,
-    "fixed64": _FIXED64, "sfixed64": _FIXED64, "double": _FIXED64,
-    "fixed32": _FIXED32, "sfixed32": _FIXED32, "float": _FIXED32,
-    "string": _BYTES, "bytes": _BYTES,
+    "int32": _VARINT,
+    "int64": _VARINT,
+    "uint32": _VARINT,
+    "uint64": _VARINT,
+    "sint32": _VARINT,
+    "sint64": _VARINT,
+    "bool": _VARINT,
+    "fixed64": _FIXED64,
+    "sfixed64": _FIXED64,
+    "double": _FIXED64,
+    "fixed32": _FIXED32,
+    "sfixed32": _FIXED32,
+    "float": _FIXED32,
+    "string": _BYTES,
+    "bytes": _BYTES,
 }
-_STRUCT_FORMATS = {"fixed64": "<Q", "sfixed64": "<q", "double": "<d",
-                   "fixed32": "<I", "sfixed32": "<i", "float": "<f"}
+_STRUCT_FORMATS = {
+    "fixed64": "<Q",
+    "sfixed64": "<q",
+    "double": "<d",
+    "fixed32": "<I",
+    "sfixed32": "<i",
+    "float": "<f",
+}
 _ZERO: dict[str, Any] = {name: 0 for name in _WIRE_TYPES} | {
-    "bool": False, "string": "", "bytes": "", "double": 0.0, "float": 0.0,
+    "bool": False,
+    "string": "",
+    "bytes": "",
+    "double": 0.0,
+    "float": 0.0,
 }
 
 Wire = int | bytes
@@ -410,8 +468,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _GO_ZERO_TIME = -62135596800  # time.Time{}.Unix(): 0001-01-01T00:00:00Z
 _QUANTITY = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?")
 _QUANTITY_ERROR = (
-    "quantities must match the regular expression "
-    "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 )
 
 
@@ -640,8 +697,7 @@ class _Envelope:
 
     def cannot_handle(self, detail: str) -> StatusError:
         return bad_request(
-            f'{self.kind} in version "{self.version}" cannot be handled as a {self.kind}: '
-            f"{detail}"
+            f'{self.kind} in version "{self.version}" cannot be handled as a {self.kind}: {detail}'
         )
 
 
@@ -666,12 +722,11 @@ def _read_envelope(body: bytes) -> _Envelope:
     if not body.startswith(MAGIC):
         expected = " ".join(str(b) for b in MAGIC)
         raise bad_request(
-            "provided data does not appear to be a protobuf message, "
-            f"expected prefix [{expected}]"
+            f"provided data does not appear to be a protobuf message, expected prefix [{expected}]"
         )
     env = _Envelope()
     try:
-        for number, wire, value in _fields(body[len(MAGIC):]):
+        for number, wire, value in _fields(body[len(MAGIC) :]):
             _envelope_field(env, number, wire, value)
     except _DecodeError as exc:
         if env.kind and env.api_version:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc.aio
 import orjson
 
 from kapi import errors, rpc
@@ -29,7 +28,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
 
     @rpc.unary_errors
     async def Types(
-        self, request: common_pb2.Empty, context: grpc.aio.ServicerContext
+        self, request: common_pb2.Empty, context: rpc.Context
     ) -> registry_pb2.TypesResponse:
         import hashlib
 
@@ -39,7 +38,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
 
     @rpc.unary_errors
     async def OpenAPI(
-        self, request: registry_pb2.OpenAPIRequest, context: grpc.aio.ServicerContext
+        self, request: registry_pb2.OpenAPIRequest, context: rpc.Context
     ) -> registry_pb2.OpenAPIResponse:
         if not request.path:
             return registry_pb2.OpenAPIResponse(document=orjson.dumps(self.openapi.index()))
@@ -51,7 +50,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
 
     @rpc.unary_errors
     async def Create(
-        self, request: registry_pb2.WriteRequest, context: grpc.aio.ServicerContext
+        self, request: registry_pb2.WriteRequest, context: rpc.Context
     ) -> registry_pb2.RenderedObject:
         result = await self.registry.create(
             target_from_pb(request.target), request.object, dry_run=request.dry_run
@@ -60,7 +59,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
 
     @rpc.unary_errors
     async def Update(
-        self, request: registry_pb2.WriteRequest, context: grpc.aio.ServicerContext
+        self, request: registry_pb2.WriteRequest, context: rpc.Context
     ) -> registry_pb2.RenderedObject:
         result = await self.registry.update(
             target_from_pb(request.target), request.object, dry_run=request.dry_run
@@ -69,7 +68,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
 
     @rpc.unary_errors
     async def Get(
-        self, request: registry_pb2.ReadRequest, context: grpc.aio.ServicerContext
+        self, request: registry_pb2.ReadRequest, context: rpc.Context
     ) -> registry_pb2.RenderedObject:
         return _rendered(
             await self.registry.get(target_from_pb(request.target), read_options_from_pb(request))
@@ -77,7 +76,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
 
     @rpc.unary_errors
     async def List(
-        self, request: registry_pb2.ReadRequest, context: grpc.aio.ServicerContext
+        self, request: registry_pb2.ReadRequest, context: rpc.Context
     ) -> registry_pb2.RenderedObject:
         return _rendered(
             await self.registry.list(target_from_pb(request.target), read_options_from_pb(request))
@@ -85,7 +84,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
 
     @rpc.unary_errors
     async def Delete(
-        self, request: registry_pb2.DeleteObjectRequest, context: grpc.aio.ServicerContext
+        self, request: registry_pb2.DeleteObjectRequest, context: rpc.Context
     ) -> registry_pb2.RenderedObject:
         try:
             options = orjson.loads(request.options) if request.options else {}
@@ -100,7 +99,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
 
     @rpc.stream_errors
     async def Watch(
-        self, request: registry_pb2.ReadRequest, context: grpc.aio.ServicerContext
+        self, request: registry_pb2.ReadRequest, context: rpc.Context
     ) -> AsyncIterator[common_pb2.WatchEvent]:
         events = await self.registry.open_watch(
             target_from_pb(request.target), read_options_from_pb(request)

@@ -17,7 +17,9 @@ def _matches(selector: object, labels: object) -> bool:
     for expr in selector.get("matchExpressions") or []:
         key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
         present = key in labels
-        if (op == "In" and labels.get(key) not in values) or (op == "NotIn" and labels.get(key) in values):
+        if (op == "In" and labels.get(key) not in values) or (
+            op == "NotIn" and labels.get(key) in values
+        ):
             return False
         if (op == "Exists" and not present) or (op == "DoesNotExist" and present):
             return False
@@ -60,26 +62,45 @@ class DeploymentStrategy(Strategy):
         out: list[FieldError] = []
         replicas = spec.get("replicas")
         if isinstance(replicas, int) and replicas < 0:
-            out.append(errors.invalid_value("spec.replicas", replicas,
-                                            "must be greater than or equal to 0"))
+            out.append(
+                errors.invalid_value(
+                    "spec.replicas", replicas, "must be greater than or equal to 0"
+                )
+            )
         selector = spec.get("selector")
         template = spec.get("template") or {}
-        labels = (template.get("metadata") or {}).get("labels") if isinstance(template, dict) else None
+        labels = (
+            (template.get("metadata") or {}).get("labels") if isinstance(template, dict) else None
+        )
         if not selector:
             out.append(errors.required("spec.selector"))
         elif not (selector.get("matchLabels") or selector.get("matchExpressions")):
-            out.append(errors.invalid_value("spec.selector", selector,
-                                            "empty selector is invalid for deployment"))
+            out.append(
+                errors.invalid_value(
+                    "spec.selector", selector, "empty selector is invalid for deployment"
+                )
+            )
         elif not _matches(selector, labels or {}):
-            out.append(errors.invalid_value("spec.template.metadata.labels", labels or {},
-                                            "`selector` does not match template `labels`"))
-        out.extend(validate_pod_spec(template.get("spec") if isinstance(template, dict) else None,
-                                     "spec.template.spec"))
+            out.append(
+                errors.invalid_value(
+                    "spec.template.metadata.labels",
+                    labels or {},
+                    "`selector` does not match template `labels`",
+                )
+            )
+        out.extend(
+            validate_pod_spec(
+                template.get("spec") if isinstance(template, dict) else None, "spec.template.spec"
+            )
+        )
         return out
 
     def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
         out = self.validate(new)
         if (new.get("spec") or {}).get("selector") != (old.get("spec") or {}).get("selector"):
-            out.append(errors.invalid_value("spec.selector", (new.get("spec") or {}).get("selector"),
-                                            "field is immutable"))
+            out.append(
+                errors.invalid_value(
+                    "spec.selector", (new.get("spec") or {}).get("selector"), "field is immutable"
+                )
+            )
         return out

@@ -16,7 +16,9 @@ SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 
 
 class NamespaceStrategy(Strategy):
-    name_validator = staticmethod(validation.dns1123_label)
+    def validate_name(self, name: str) -> list[str]:
+        return validation.dns1123_label(name)
+
     has_status = True
     return_deleted_object = True
 
@@ -47,10 +49,14 @@ class ConfigMapStrategy(Strategy):
                 out.append(errors.invalid_value(field, mapping, "must be a map"))
                 continue
             for key in mapping:
-                out.extend(errors.invalid_value(field, key, m) for m in validation.config_map_key(key))
+                out.extend(
+                    errors.invalid_value(field, key, m) for m in validation.config_map_key(key)
+                )
         if isinstance(data, dict) and isinstance(binary, dict):
             for key in set(data) & set(binary):
-                out.append(errors.invalid_value("data", key, "duplicate of key present in binaryData"))
+                out.append(
+                    errors.invalid_value("data", key, "duplicate of key present in binaryData")
+                )
         return out
 
 
@@ -63,7 +69,9 @@ class SecretStrategy(Strategy):
         data = obj.get("data") or {}
         if isinstance(data, dict):
             for key in data:
-                out.extend(errors.invalid_value("data", key, m) for m in validation.config_map_key(key))
+                out.extend(
+                    errors.invalid_value("data", key, m) for m in validation.config_map_key(key)
+                )
         return out
 
     def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
@@ -99,8 +107,12 @@ class PodStrategy(Strategy):
             spec.setdefault(
                 "tolerations",
                 [
-                    {"key": f"node.kubernetes.io/{taint}", "operator": "Exists",
-                     "effect": "NoExecute", "tolerationSeconds": 300}
+                    {
+                        "key": f"node.kubernetes.io/{taint}",
+                        "operator": "Exists",
+                        "effect": "NoExecute",
+                        "tolerationSeconds": 300,
+                    }
                     for taint in ("not-ready", "unreachable")
                 ],
             )
@@ -119,7 +131,8 @@ def _qos_class(spec: dict[str, Any]) -> str:
     if not any(r.get("requests") or r.get("limits") for r in resources):
         return "BestEffort"
     guaranteed = all(
-        r.get("limits", {}).get(k) and r.get("requests", {}).get(k, r["limits"][k]) == r["limits"][k]
+        r.get("limits", {}).get(k)
+        and r.get("requests", {}).get(k, r["limits"][k]) == r["limits"][k]
         for r in resources
         for k in ("cpu", "memory")
     )
@@ -127,7 +140,9 @@ def _qos_class(spec: dict[str, Any]) -> str:
 
 
 class ServiceStrategy(Strategy):
-    name_validator = staticmethod(validation.dns1035_label)
+    def validate_name(self, name: str) -> list[str]:
+        return validation.dns1035_label(name)
+
     has_status = True
     types: ClassVar[tuple[str, ...]] = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 
@@ -191,8 +206,11 @@ class ServiceStrategy(Strategy):
                 continue
             number = port.get("port")
             if not isinstance(number, int) or not 1 <= number <= 65535:
-                out.append(errors.invalid_value(f"{path}.port", number,
-                                                "must be between 1 and 65535, inclusive"))
+                out.append(
+                    errors.invalid_value(
+                        f"{path}.port", number, "must be between 1 and 65535, inclusive"
+                    )
+                )
             name = port.get("name", "")
             if len(ports) > 1 and not name:
                 out.append(errors.required(f"{path}.name"))
@@ -201,7 +219,9 @@ class ServiceStrategy(Strategy):
             names.add(name)
             protocol = port.get("protocol")
             if protocol not in ("TCP", "UDP", "SCTP"):
-                out.append(errors.not_supported(f"{path}.protocol", protocol, ["SCTP", "TCP", "UDP"]))
+                out.append(
+                    errors.not_supported(f"{path}.protocol", protocol, ["SCTP", "TCP", "UDP"])
+                )
         return out
 
     def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
@@ -209,5 +229,7 @@ class ServiceStrategy(Strategy):
         old_ip = (old.get("spec") or {}).get("clusterIP")
         new_ip = (new.get("spec") or {}).get("clusterIP")
         if old_ip and new_ip != old_ip and (new.get("spec") or {}).get("type") != "ExternalName":
-            out.append(errors.invalid_value("spec.clusterIPs[0]", new_ip, "may not change once set"))
+            out.append(
+                errors.invalid_value("spec.clusterIPs[0]", new_ip, "may not change once set")
+            )
         return out

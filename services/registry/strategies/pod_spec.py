@@ -33,8 +33,12 @@ def _default_container(container: Obj) -> None:
     for probe_key in ("livenessProbe", "readinessProbe", "startupProbe"):
         probe = container.get(probe_key)
         if isinstance(probe, dict):
-            for key, value in (("timeoutSeconds", 1), ("periodSeconds", 10),
-                               ("successThreshold", 1), ("failureThreshold", 3)):
+            for key, value in (
+                ("timeoutSeconds", 1),
+                ("periodSeconds", 10),
+                ("successThreshold", 1),
+                ("failureThreshold", 3),
+            ):
                 probe.setdefault(key, value)
 
 

@@ -15,8 +15,9 @@ def ref_from_pb(ref: common_pb2.ResourceRef) -> ResourceRef:
 
 
 def ref_to_pb(ref: ResourceRef) -> common_pb2.ResourceRef:
-    return common_pb2.ResourceRef(group=ref.group, resource=ref.resource,
-                                  key_prefix=ref.key_prefix, namespaced=ref.namespaced)
+    return common_pb2.ResourceRef(
+        group=ref.group, resource=ref.resource, key_prefix=ref.key_prefix, namespaced=ref.namespaced
+    )
 
 
 def stored_to_pb(stored: StoredObject) -> storage_pb2.StoredObject:
@@ -28,8 +29,9 @@ def stored_from_pb(msg: storage_pb2.StoredObject) -> StoredObject:
 
 
 def list_to_pb(page: ObjectList) -> storage_pb2.ListResponse:
-    msg = storage_pb2.ListResponse(items=page.items, resource_version=page.resource_version,
-                                   continue_token=page.continue_token)
+    msg = storage_pb2.ListResponse(
+        items=page.items, resource_version=page.resource_version, continue_token=page.continue_token
+    )
     if page.remaining_item_count is not None:
         msg.remaining_item_count = page.remaining_item_count
     return msg
@@ -41,8 +43,9 @@ def list_from_pb(msg: storage_pb2.ListResponse) -> ObjectList:
 
 
 def event_to_pb(event: WatchEvent) -> common_pb2.WatchEvent:
-    return common_pb2.WatchEvent(type=event.type, object=event.object,
-                                 resource_version=event.resource_version)
+    return common_pb2.WatchEvent(
+        type=event.type, object=event.object, resource_version=event.resource_version
+    )
 
 
 def event_from_pb(msg: common_pb2.WatchEvent) -> WatchEvent:

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
-import grpc.aio
-
-from kapi import errors
+from kapi import errors, rpc
 from kapi.rpc import stream_errors, unary_errors
 from kapi_proto import common_pb2, storage_pb2, storage_pb2_grpc
 from services.storage import storage_errors
@@ -32,14 +30,17 @@ CONTINUE_EXPIRED = (
 def too_large_resource_version(revision: int, current: int) -> errors.StatusError:
     """``storage.NewTooLargeResourceVersionError``: 504, retry in a second."""
     err = errors.timeout(f"Too large resource version: {revision}, current: {current}", 1)
-    err.details = {**(err.details or {}), "causes": [
-        {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}]}
+    err.details = {
+        **(err.details or {}),
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+    }
     return err
 
 
 @contextmanager
-def translated(ref: ResourceRef, name: str = "", *,
-               expired_message: str | None = None) -> Iterator[None]:
+def translated(
+    ref: ResourceRef, name: str = "", *, expired_message: str | None = None
+) -> Iterator[None]:
     """Raise the Status error that a storage error means for this request."""
     try:
         yield
@@ -64,31 +65,36 @@ def translated(ref: ResourceRef, name: str = "", *,
         raise errors.internal(f"storage: {exc}") from None
 
 
-class StorageServicer(storage_pb2_grpc.StorageServicer):  # type: ignore[misc]
+class StorageServicer(storage_pb2_grpc.StorageServicer):
     def __init__(self, store: Store) -> None:
         self._store = store
 
     @unary_errors
-    async def Create(self, request: storage_pb2.CreateRequest,
-                     context: grpc.aio.ServicerContext) -> storage_pb2.StoredObject:
+    async def Create(
+        self, request: storage_pb2.CreateRequest, context: rpc.Context
+    ) -> storage_pb2.StoredObject:
         ref = convert.ref_from_pb(request.ref)
         with translated(ref, request.name):
-            stored = await self._store.create(ref, request.namespace, request.name,
-                                              request.object, dry_run=request.dry_run)
+            stored = await self._store.create(
+                ref, request.namespace, request.name, request.object, dry_run=request.dry_run
+            )
         return convert.stored_to_pb(stored)
 
     @unary_errors
-    async def Get(self, request: storage_pb2.GetRequest,
-                  context: grpc.aio.ServicerContext) -> storage_pb2.StoredObject:
+    async def Get(
+        self, request: storage_pb2.GetRequest, context: rpc.Context
+    ) -> storage_pb2.StoredObject:
         ref = convert.ref_from_pb(request.ref)
         with translated(ref, request.name):
-            stored = await self._store.get(ref, request.namespace, request.name,
-                                           resource_version=request.resource_version)
+            stored = await self._store.get(
+                ref, request.namespace, request.name, resource_version=request.resource_version
+            )
         return convert.stored_to_pb(stored)
 
     @unary_errors
-    async def List(self, request: storage_pb2.ListRequest,
-                   context: grpc.aio.ServicerContext) -> storage_pb2.ListResponse:
+    async def List(
+        self, request: storage_pb2.ListRequest, context: rpc.Context
+    ) -> storage_pb2.ListResponse:
         ref = convert.ref_from_pb(request.ref)
         expired = CONTINUE_EXPIRED if request.continue_token else LIST_EXPIRED
         with translated(ref, expired_message=expired):
@@ -105,28 +111,40 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):  # type: ignore[misc]
         return convert.list_to_pb(page)
 
     @unary_errors
-    async def Update(self, request: storage_pb2.UpdateRequest,
-                     context: grpc.aio.ServicerContext) -> storage_pb2.StoredObject:
+    async def Update(
+        self, request: storage_pb2.UpdateRequest, context: rpc.Context
+    ) -> storage_pb2.StoredObject:
         ref = convert.ref_from_pb(request.ref)
         with translated(ref, request.name):
             stored = await self._store.update(
-                ref, request.namespace, request.name, request.object,
-                expected_revision=request.expected_revision, dry_run=request.dry_run)
+                ref,
+                request.namespace,
+                request.name,
+                request.object,
+                expected_revision=request.expected_revision,
+                dry_run=request.dry_run,
+            )
         return convert.stored_to_pb(stored)
 
     @unary_errors
-    async def Delete(self, request: storage_pb2.DeleteRequest,
-                     context: grpc.aio.ServicerContext) -> storage_pb2.StoredObject:
+    async def Delete(
+        self, request: storage_pb2.DeleteRequest, context: rpc.Context
+    ) -> storage_pb2.StoredObject:
         ref = convert.ref_from_pb(request.ref)
         with translated(ref, request.name):
             stored = await self._store.delete(
-                ref, request.namespace, request.name,
-                expected_revision=request.expected_revision, dry_run=request.dry_run)
+                ref,
+                request.namespace,
+                request.name,
+                expected_revision=request.expected_revision,
+                dry_run=request.dry_run,
+            )
         return convert.stored_to_pb(stored)
 
     @stream_errors
-    async def Watch(self, request: storage_pb2.WatchRequest,
-                    context: grpc.aio.ServicerContext) -> AsyncIterator[common_pb2.WatchEvent]:
+    async def Watch(
+        self, request: storage_pb2.WatchRequest, context: rpc.Context
+    ) -> AsyncIterator[common_pb2.WatchEvent]:
         ref = convert.ref_from_pb(request.ref)
         with translated(ref):
             events = self._store.watch(
@@ -143,6 +161,7 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):  # type: ignore[misc]
                 yield convert.event_to_pb(event)
 
     @unary_errors
-    async def Health(self, request: common_pb2.Empty,
-                     context: grpc.aio.ServicerContext) -> storage_pb2.HealthResponse:
+    async def Health(
+        self, request: common_pb2.Empty, context: rpc.Context
+    ) -> storage_pb2.HealthResponse:
         return convert.health_to_pb(await self._store.health())

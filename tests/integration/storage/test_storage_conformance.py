@@ -67,8 +67,9 @@ def pod(name: str, namespace: str = "ns", **labels: str) -> bytes:
     meta: dict[str, Any] = {"name": name, "namespace": namespace}
     if labels:
         meta["labels"] = labels
-    return orjson.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                         "spec": {"nodeName": "n1"}})
+    return orjson.dumps(
+        {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"nodeName": "n1"}}
+    )
 
 
 def meta(data: bytes) -> dict[str, Any]:
@@ -89,8 +90,13 @@ async def next_events(events: AsyncIterator[WatchEvent], n: int) -> list[tuple[s
     out = []
     for _ in range(n):
         event = await next_event(events)
-        out.append((event.type, meta(event.object).get("name", ""),
-                    int(meta(event.object)["resourceVersion"])))
+        out.append(
+            (
+                event.type,
+                meta(event.object).get("name", ""),
+                int(meta(event.object)["resourceVersion"]),
+            )
+        )
     return out
 
 
@@ -138,12 +144,15 @@ async def test_create_with_key_exist(store: Store, pods: ResourceRef) -> None:
         ("missing", "missing", "", storage_errors.KeyNotFound),
     ],
 )
-async def test_get(store: Store, pods: ResourceRef, case: str, name: str, rv: str,
-                   expect: Any) -> None:
+async def test_get(
+    store: Store, pods: ResourceRef, case: str, name: str, rv: str, expect: Any
+) -> None:
     """RunTestGet."""
     created = await store.create(pods, "ns", "a", pod("a"))
-    rv = {"current": str(created.resource_version),
-          "future": str(created.resource_version + 100)}.get(rv, rv)
+    rv = {
+        "current": str(created.resource_version),
+        "future": str(created.resource_version + 100),
+    }.get(rv, rv)
     if expect == "ok":
         assert await store.get(pods, "ns", name, resource_version=rv) == created
     else:
@@ -178,15 +187,17 @@ async def test_conditional_delete(store: Store, pods: ResourceRef) -> None:
 async def test_guaranteed_update_cas(store: Store, pods: ResourceRef) -> None:
     """RunTestGuaranteedUpdate / WithConflict: compare-and-swap on the revision."""
     created = await store.create(pods, "ns", "a", pod("a", v="1"))
-    updated = await store.update(pods, "ns", "a", pod("a", v="2"),
-                                 expected_revision=created.resource_version)
+    updated = await store.update(
+        pods, "ns", "a", pod("a", v="2"), expected_revision=created.resource_version
+    )
     assert updated.resource_version > created.resource_version
     assert meta(updated.object)["labels"] == {"v": "2"}
     assert await store.get(pods, "ns", "a") == updated
 
     with pytest.raises(storage_errors.Conflict):  # the writer that lost the race
-        await store.update(pods, "ns", "a", pod("a", v="3"),
-                           expected_revision=created.resource_version)
+        await store.update(
+            pods, "ns", "a", pod("a", v="3"), expected_revision=created.resource_version
+        )
     assert await store.get(pods, "ns", "a") == updated
     with pytest.raises(storage_errors.KeyNotFound):
         await store.update(pods, "ns", "missing", pod("missing"), expected_revision=1)
@@ -223,14 +234,22 @@ LIST_OBJECTS = [  # (namespace, name, labels)
         ("no match", "", "app=none", "", []),
     ],
 )
-async def test_list(store: Store, pods: ResourceRef, case: str, namespace: str,
-                    label_selector: str, field_selector: str, expected: list[str]) -> None:
+async def test_list(
+    store: Store,
+    pods: ResourceRef,
+    case: str,
+    namespace: str,
+    label_selector: str,
+    field_selector: str,
+    expected: list[str],
+) -> None:
     """RunTestList / RunTestNamespaceScopedList / RunTestGetListRecursivePrefix."""
     for ns, name, labels in LIST_OBJECTS:
         await store.create(pods, ns, name, pod(name, ns, **labels))
     current = await store.backend.current_revision()
-    listed = await store.list(pods, namespace, label_selector=label_selector,
-                              field_selector=field_selector)
+    listed = await store.list(
+        pods, namespace, label_selector=label_selector, field_selector=field_selector
+    )
     assert [f"{meta(i)['namespace']}/{meta(i)['name']}" for i in listed.items] == expected
     assert listed.resource_version == current
     assert listed.continue_token == ""
@@ -241,7 +260,9 @@ async def test_list_rejects_bad_selectors(store: Store, pods: ResourceRef) -> No
     with pytest.raises(errors.StatusError) as err:
         await store.list(pods, label_selector="a in b")
     assert (err.value.code, err.value.message) == (
-        400, "unable to parse requirement: found 'b' expected: '('")
+        400,
+        "unable to parse requirement: found 'b' expected: '('",
+    )
     with pytest.raises(errors.StatusError) as err:
         await store.list(pods, field_selector="nonsense")
     assert err.value.code == 400
@@ -282,8 +303,9 @@ async def test_list_continuation_with_filter(store: Store, pods: ResourceRef) ->
     assert names(first.items) == ["a", "d"]
     assert first.continue_token
     assert first.remaining_item_count is None  # unknown with a selector
-    second = await store.list(pods, "ns", label_selector="app=x", limit=2,
-                              continue_token=first.continue_token)
+    second = await store.list(
+        pods, "ns", label_selector="app=x", limit=2, continue_token=first.continue_token
+    )
     assert names(second.items) == ["e"]
     assert second.continue_token == ""
 
@@ -313,17 +335,18 @@ async def test_list_resource_version_match(store: Store, pods: ResourceRef) -> N
     """RunTestListResourceVersionMatch: Exact reads the past; NotOlderThan the present."""
     a = await store.create(pods, "ns", "a", pod("a"))
     await store.create(pods, "ns", "b", pod("b"))
-    exact = await store.list(pods, "ns", resource_version=str(a.resource_version),
-                             resource_version_match="Exact")
+    exact = await store.list(
+        pods, "ns", resource_version=str(a.resource_version), resource_version_match="Exact"
+    )
     assert names(exact.items) == ["a"]
     assert exact.resource_version == a.resource_version
-    newer = await store.list(pods, "ns", resource_version=str(a.resource_version),
-                             resource_version_match="NotOlderThan")
+    newer = await store.list(
+        pods, "ns", resource_version=str(a.resource_version), resource_version_match="NotOlderThan"
+    )
     assert names(newer.items) == ["a", "b"]
     future = str(a.resource_version + 100)
     with pytest.raises(storage_errors.FutureRevision):
-        await store.list(pods, "ns", resource_version=future,
-                         resource_version_match="NotOlderThan")
+        await store.list(pods, "ns", resource_version=future, resource_version_match="NotOlderThan")
     with pytest.raises(storage_errors.FutureRevision):
         await store.list(pods, "ns", resource_version=future, resource_version_match="Exact")
 
@@ -333,20 +356,23 @@ async def test_compact_revision(store: Store, pods: ResourceRef) -> None:
     a = await store.create(pods, "ns", "a", pod("a"))
     await store.create(pods, "ns", "b", pod("b"))
     first = await store.list(pods, "ns", limit=1)
-    update = await store.update(pods, "ns", "a", pod("a", v="2"),
-                                expected_revision=a.resource_version)
+    update = await store.update(
+        pods, "ns", "a", pod("a", v="2"), expected_revision=a.resource_version
+    )
     await store.backend.compact(update.resource_version)
 
     with pytest.raises(storage_errors.Compacted):  # the page's snapshot is gone
         await store.list(pods, "ns", limit=1, continue_token=first.continue_token)
     with pytest.raises(storage_errors.Compacted):
-        await store.list(pods, "ns", resource_version=str(a.resource_version),
-                         resource_version_match="Exact")
+        await store.list(
+            pods, "ns", resource_version=str(a.resource_version), resource_version_match="Exact"
+        )
     with pytest.raises(storage_errors.Compacted):
         await store.backend.compact(a.resource_version)
     # The state at and after the compaction point is all still there.
-    at = await store.list(pods, "ns", resource_version=str(update.resource_version),
-                          resource_version_match="Exact")
+    at = await store.list(
+        pods, "ns", resource_version=str(update.resource_version), resource_version_match="Exact"
+    )
     assert names(at.items) == ["a", "b"]
 
 
@@ -363,23 +389,28 @@ async def test_compact_revision(store: Store, pods: ResourceRef) -> None:
         ("delete missing", "delete-missing", storage_errors.KeyNotFound),
     ],
 )
-async def test_dry_run(store: Store, pods: ResourceRef, case: str, operation: str,
-                       expect: Any) -> None:
+async def test_dry_run(
+    store: Store, pods: ResourceRef, case: str, operation: str, expect: Any
+) -> None:
     """Dry runs check preconditions exactly as real writes do and write nothing."""
     existing = await store.create(pods, "ns", "a", pod("a", v="1"))
     rev = existing.resource_version
     calls = {
         "create": lambda: store.create(pods, "ns", "new", pod("new"), dry_run=True),
         "create-existing": lambda: store.create(pods, "ns", "a", pod("a"), dry_run=True),
-        "update": lambda: store.update(pods, "ns", "a", pod("a", v="2"),
-                                       expected_revision=rev, dry_run=True),
-        "update-stale": lambda: store.update(pods, "ns", "a", pod("a", v="2"),
-                                             expected_revision=rev - 1, dry_run=True),
-        "update-missing": lambda: store.update(pods, "ns", "x", pod("x"),
-                                               expected_revision=rev, dry_run=True),
+        "update": lambda: store.update(
+            pods, "ns", "a", pod("a", v="2"), expected_revision=rev, dry_run=True
+        ),
+        "update-stale": lambda: store.update(
+            pods, "ns", "a", pod("a", v="2"), expected_revision=rev - 1, dry_run=True
+        ),
+        "update-missing": lambda: store.update(
+            pods, "ns", "x", pod("x"), expected_revision=rev, dry_run=True
+        ),
         "delete": lambda: store.delete(pods, "ns", "a", expected_revision=rev, dry_run=True),
-        "delete-stale": lambda: store.delete(pods, "ns", "a", expected_revision=rev - 1,
-                                             dry_run=True),
+        "delete-stale": lambda: store.delete(
+            pods, "ns", "a", expected_revision=rev - 1, dry_run=True
+        ),
         "delete-missing": lambda: store.delete(pods, "ns", "x", dry_run=True),
     }
     if expect == "ok":
@@ -408,8 +439,9 @@ async def test_watch_from_revision(store: Store, pods: ResourceRef) -> None:
     a = await store.create(pods, "ns", "a", pod("a"))
     b = await store.create(pods, "ns", "b", pod("b"))
     async with aclosing(store.watch(pods, "ns", resource_version=str(a.resource_version))) as w:
-        updated = await store.update(pods, "ns", "a", pod("a", v="2"),
-                                     expected_revision=a.resource_version)
+        updated = await store.update(
+            pods, "ns", "a", pod("a", v="2"), expected_revision=a.resource_version
+        )
         deleted = await store.delete(pods, "ns", "b")
         assert await next_events(w, 3) == [
             ("ADDED", "b", b.resource_version),
@@ -422,8 +454,7 @@ async def test_watch_from_zero(store: Store, pods: ResourceRef) -> None:
     """RunTestWatchFromZero: the current state as ADDED first, then changes; works after
     the history is compacted."""
     a = await store.create(pods, "ns", "a", pod("a"))
-    a2 = await store.update(pods, "ns", "a", pod("a", v="2"),
-                            expected_revision=a.resource_version)
+    a2 = await store.update(pods, "ns", "a", pod("a", v="2"), expected_revision=a.resource_version)
     await store.backend.compact(a2.resource_version)
     initial = [("ADDED", "a", a2.resource_version)]
     for rv in ("", "0"):
@@ -447,12 +478,15 @@ async def test_delete_trigger_watch(store: Store, pods: ResourceRef) -> None:
     assert meta(event.object)["labels"] == {"keep": "me"}
 
 
-async def test_namespace_and_cluster_scoped_watch(store: Store, pods: ResourceRef,
-                                                  nodes: ResourceRef) -> None:
+async def test_namespace_and_cluster_scoped_watch(
+    store: Store, pods: ResourceRef, nodes: ResourceRef
+) -> None:
     """RunTestNamespaceScopedWatch / RunTestClusterScopedWatch."""
     start = str(await store.backend.current_revision())
-    async with aclosing(store.watch(pods, "ns2", resource_version=start)) as in_ns, \
-            aclosing(store.watch(nodes, resource_version=start)) as cluster:
+    async with (
+        aclosing(store.watch(pods, "ns2", resource_version=start)) as in_ns,
+        aclosing(store.watch(nodes, resource_version=start)) as cluster,
+    ):
         await store.create(pods, "ns1", "x", pod("x", "ns1"))
         await store.create(pods, "ns2", "y", pod("y", "ns2"))
         await store.create(nodes, "", "n1", orjson.dumps({"metadata": {"name": "n1"}}))
@@ -466,16 +500,21 @@ async def test_watch_with_selectors(store: Store, pods: ResourceRef) -> None:
     a = await store.create(pods, "ns", "a", pod("a", app="web"))
     b = await store.create(pods, "ns", "b", pod("b", app="db"))
     start = str(b.resource_version)
-    async with aclosing(store.watch(pods, "ns", label_selector="app=web",
-                                    resource_version=start)) as w:
-        moved = await store.update(pods, "ns", "a", pod("a", app="db"),
-                                   expected_revision=a.resource_version)
-        await store.update(pods, "ns", "b", pod("b", app="db", v="2"),
-                           expected_revision=b.resource_version)  # never matched: unseen
-        back = await store.update(pods, "ns", "a", pod("a", app="web"),
-                                  expected_revision=moved.resource_version)
-        again = await store.update(pods, "ns", "a", pod("a", app="web", v="3"),
-                                   expected_revision=back.resource_version)
+    async with aclosing(
+        store.watch(pods, "ns", label_selector="app=web", resource_version=start)
+    ) as w:
+        moved = await store.update(
+            pods, "ns", "a", pod("a", app="db"), expected_revision=a.resource_version
+        )
+        await store.update(
+            pods, "ns", "b", pod("b", app="db", v="2"), expected_revision=b.resource_version
+        )  # never matched: unseen
+        back = await store.update(
+            pods, "ns", "a", pod("a", app="web"), expected_revision=moved.resource_version
+        )
+        again = await store.update(
+            pods, "ns", "a", pod("a", app="web", v="3"), expected_revision=back.resource_version
+        )
         gone = await store.delete(pods, "ns", "a")
         events = await next_events(w, 4)
     assert events == [
@@ -488,8 +527,9 @@ async def test_watch_with_selectors(store: Store, pods: ResourceRef) -> None:
 
 async def test_watch_with_field_selector(store: Store, pods: ResourceRef) -> None:
     start = str(await store.backend.current_revision())
-    async with aclosing(store.watch(pods, field_selector="metadata.name=b",
-                                    resource_version=start)) as w:
+    async with aclosing(
+        store.watch(pods, field_selector="metadata.name=b", resource_version=start)
+    ) as w:
         await store.create(pods, "ns", "a", pod("a"))
         b = await store.create(pods, "ns", "b", pod("b"))
         assert await next_events(w, 1) == [("ADDED", "b", b.resource_version)]
@@ -498,10 +538,8 @@ async def test_watch_with_field_selector(store: Store, pods: ResourceRef) -> Non
 async def test_watch_compacted(store: Store, pods: ResourceRef) -> None:
     """RunTestWatchError (compaction): an in-band ERROR 410, then the stream ends."""
     a = await store.create(pods, "ns", "a", pod("a"))
-    a2 = await store.update(pods, "ns", "a", pod("a", v="2"),
-                            expected_revision=a.resource_version)
-    a3 = await store.update(pods, "ns", "a", pod("a", v="3"),
-                            expected_revision=a2.resource_version)
+    a2 = await store.update(pods, "ns", "a", pod("a", v="2"), expected_revision=a.resource_version)
+    a3 = await store.update(pods, "ns", "a", pod("a", v="3"), expected_revision=a2.resource_version)
     await store.backend.compact(a3.resource_version)
     async with aclosing(store.watch(pods, "ns", resource_version=str(a.resource_version))) as w:
         event = await next_event(w)
@@ -509,12 +547,14 @@ async def test_watch_compacted(store: Store, pods: ResourceRef) -> None:
         status = orjson.loads(event.object)
         assert (status["code"], status["reason"]) == (410, "Expired")
         assert status["message"] == (
-            f"too old resource version: {a.resource_version} ({a3.resource_version - 1})")
+            f"too old resource version: {a.resource_version} ({a3.resource_version - 1})"
+        )
         with pytest.raises(StopAsyncIteration):
             await next_event(w)
     # The oldest resourceVersion still watchable is the one the message names.
-    async with aclosing(store.watch(pods, "ns",
-                                    resource_version=str(a3.resource_version - 1))) as w:
+    async with aclosing(
+        store.watch(pods, "ns", resource_version=str(a3.resource_version - 1))
+    ) as w:
         assert await next_events(w, 1) == [("MODIFIED", "a", a3.resource_version)]
 
 
@@ -530,12 +570,20 @@ async def test_watch_bookmarks(store: Store, pods: ResourceRef) -> None:
     """RunTestWatchDispatchBookmarkEvents / WithCorrectResourceVersion: a bookmark
     carries the last revision the stream has covered, never less."""
     start = await store.create(pods, "ns", "a", pod("a"))
-    async with aclosing(store.watch(pods, "ns", label_selector="app=web", allow_bookmarks=True,
-                                    resource_version=str(start.resource_version))) as w:
+    async with aclosing(
+        store.watch(
+            pods,
+            "ns",
+            label_selector="app=web",
+            allow_bookmarks=True,
+            resource_version=str(start.resource_version),
+        )
+    ) as w:
         first = await next_event(w)
         assert first.type == "BOOKMARK"
         assert orjson.loads(first.object) == {
-            "metadata": {"resourceVersion": str(start.resource_version)}}
+            "metadata": {"resourceVersion": str(start.resource_version)}
+        }
         unseen = await store.create(pods, "ns", "b", pod("b", app="db"))  # filtered out
         while True:  # bookmarks move up to the filtered event's revision
             event = await next_event(w)
@@ -549,10 +597,19 @@ async def test_send_initial_events(store: Store, pods: ResourceRef) -> None:
     """RunWatchSemantics (sendInitialEvents): ADDED per object, then the end bookmark."""
     a = await store.create(pods, "ns", "a", pod("a"))
     b = await store.create(pods, "ns", "b", pod("b"))
-    async with aclosing(store.watch(pods, "ns", send_initial_events=True, allow_bookmarks=True,
-                                    resource_version=str(a.resource_version))) as w:
-        assert await next_events(w, 2) == [("ADDED", "a", a.resource_version),
-                                           ("ADDED", "b", b.resource_version)]
+    async with aclosing(
+        store.watch(
+            pods,
+            "ns",
+            send_initial_events=True,
+            allow_bookmarks=True,
+            resource_version=str(a.resource_version),
+        )
+    ) as w:
+        assert await next_events(w, 2) == [
+            ("ADDED", "a", a.resource_version),
+            ("ADDED", "b", b.resource_version),
+        ]
         end = await next_event(w)
     assert end.type == "BOOKMARK"
     assert end.resource_version >= b.resource_version

@@ -73,8 +73,14 @@ async def client(etcd: str) -> AsyncIterator[StorageClient]:
 
 
 def cm(name: str, **data: str) -> bytes:
-    return orjson.dumps({"apiVersion": "v1", "kind": "ConfigMap",
-                         "metadata": {"name": name, "namespace": "ns"}, "data": data})
+    return orjson.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "ns"},
+            "data": data,
+        }
+    )
 
 
 def meta(data: bytes) -> dict[str, Any]:
@@ -92,8 +98,9 @@ async def test_round_trip(client: StorageClient, configmaps: ResourceRef) -> Non
     assert meta(created.object)["resourceVersion"] == str(created.resource_version)
     assert await client.get(configmaps, "ns", "c") == created
 
-    updated = await client.update(configmaps, "ns", "c", cm("c", a="2"),
-                                  expected_revision=created.resource_version)
+    updated = await client.update(
+        configmaps, "ns", "c", cm("c", a="2"), expected_revision=created.resource_version
+    )
     listed = await client.list(configmaps, "ns")
     assert listed.items == [updated.object]
     assert listed.resource_version >= updated.resource_version
@@ -101,8 +108,7 @@ async def test_round_trip(client: StorageClient, configmaps: ResourceRef) -> Non
 
     dry = await client.delete(configmaps, "ns", "c", dry_run=True)
     assert dry.object == updated.object
-    deleted = await client.delete(configmaps, "ns", "c",
-                                  expected_revision=updated.resource_version)
+    deleted = await client.delete(configmaps, "ns", "c", expected_revision=updated.resource_version)
     assert deleted.object == updated.object
     assert (await client.list(configmaps, "ns")).items == []
     assert (await client.health()).ok
@@ -123,29 +129,52 @@ async def test_errors_arrive_as_kubernetes_status(
     client: StorageClient, configmaps: ResourceRef, deployments: ResourceRef
 ) -> None:
     created = await client.create(configmaps, "ns", "c", cm("c"))
-    await client.update(configmaps, "ns", "c", cm("c", v="2"),
-                        expected_revision=created.resource_version)
+    await client.update(
+        configmaps, "ns", "c", cm("c", v="2"), expected_revision=created.resource_version
+    )
     stale = created.resource_version
     cases: list[tuple[Awaitable[object], int, str, str]] = [
-        (client.create(configmaps, "ns", "c", cm("c")),
-         409, "AlreadyExists", 'configmaps "c" already exists'),
-        (client.get(deployments, "ns", "x"),
-         404, "NotFound", 'deployments.apps "x" not found'),
-        (client.delete(deployments, "ns", "x"),
-         404, "NotFound", 'deployments.apps "x" not found'),
-        (client.update(configmaps, "ns", "c", cm("c"), expected_revision=stale),
-         409, "Conflict", 'Operation cannot be fulfilled on configmaps "c": the object has '
-         "been modified; please apply your changes to the latest version and try again"),
-        (client.delete(configmaps, "ns", "c", expected_revision=stale),
-         409, "Conflict", 'Operation cannot be fulfilled on configmaps "c": the object has '
-         "been modified; please apply your changes to the latest version and try again"),
+        (
+            client.create(configmaps, "ns", "c", cm("c")),
+            409,
+            "AlreadyExists",
+            'configmaps "c" already exists',
+        ),
+        (client.get(deployments, "ns", "x"), 404, "NotFound", 'deployments.apps "x" not found'),
+        (client.delete(deployments, "ns", "x"), 404, "NotFound", 'deployments.apps "x" not found'),
+        (
+            client.update(configmaps, "ns", "c", cm("c"), expected_revision=stale),
+            409,
+            "Conflict",
+            'Operation cannot be fulfilled on configmaps "c": the object has '
+            "been modified; please apply your changes to the latest version and try again",
+        ),
+        (
+            client.delete(configmaps, "ns", "c", expected_revision=stale),
+            409,
+            "Conflict",
+            'Operation cannot be fulfilled on configmaps "c": the object has '
+            "been modified; please apply your changes to the latest version and try again",
+        ),
         (client.get(configmaps, "", "c"), 400, "BadRequest", "Namespace parameter required."),
-        (client.get(configmaps, "ns", "a/b"), 400, "BadRequest",
-         """Name parameter invalid: "a/b": may not contain '/'"""),
-        (client.list(configmaps, label_selector="a=b,"), 400, "BadRequest",
-         "found '', expected: identifier after ','"),
-        (client.get(configmaps, "ns", "c", resource_version="99999999"), 504, "Timeout",
-         f"Timeout: Too large resource version: 99999999, current: {stale + 1}"),
+        (
+            client.get(configmaps, "ns", "a/b"),
+            400,
+            "BadRequest",
+            """Name parameter invalid: "a/b": may not contain '/'""",
+        ),
+        (
+            client.list(configmaps, label_selector="a=b,"),
+            400,
+            "BadRequest",
+            "found '', expected: identifier after ','",
+        ),
+        (
+            client.get(configmaps, "ns", "c", resource_version="99999999"),
+            504,
+            "Timeout",
+            f"Timeout: Too large resource version: 99999999, current: {stale + 1}",
+        ),
     ]
     for call, code, reason, message in cases:
         err = await failure(call)
@@ -154,25 +183,25 @@ async def test_errors_arrive_as_kubernetes_status(
     assert details == {"name": "x", "group": "apps", "kind": "deployments"}
 
 
-async def test_expired_continue_token(client: StorageClient, configmaps: ResourceRef,
-                                      etcd: str) -> None:
+async def test_expired_continue_token(
+    client: StorageClient, configmaps: ResourceRef, etcd: str
+) -> None:
     for name in "ab":
         await client.create(configmaps, "ns", name, cm(name))
     first = await client.list(configmaps, "ns", limit=1)
-    moved = await client.update(configmaps, "ns", "a", cm("a", v="2"),
-                                expected_revision=first.resource_version - 1)
+    moved = await client.update(
+        configmaps, "ns", "a", cm("a", v="2"), expected_revision=first.resource_version - 1
+    )
     backend = EtcdBackend([etcd])
     try:
         await backend.compact(moved.resource_version)
     finally:
         await backend.close()
-    err = await failure(client.list(configmaps, "ns", limit=1,
-                                    continue_token=first.continue_token))
+    err = await failure(client.list(configmaps, "ns", limit=1, continue_token=first.continue_token))
     assert (err.code, err.reason, err.message) == (410, "Expired", CONTINUE_EXPIRED)
 
 
-async def test_watch_over_grpc(client: StorageClient, configmaps: ResourceRef,
-                               etcd: str) -> None:
+async def test_watch_over_grpc(client: StorageClient, configmaps: ResourceRef, etcd: str) -> None:
     a = await client.create(configmaps, "ns", "a", cm("a"))
     async with aclosing(client.watch(configmaps, "ns", resource_version="")) as events:
         first = await asyncio.wait_for(anext(events), NO_HANG)
@@ -180,7 +209,10 @@ async def test_watch_over_grpc(client: StorageClient, configmaps: ResourceRef,
         b = await client.create(configmaps, "ns", "b", cm("b"))
         second = await asyncio.wait_for(anext(events), NO_HANG)
         assert (second.type, second.object, second.resource_version) == (
-            "ADDED", b.object, b.resource_version)
+            "ADDED",
+            b.object,
+            b.resource_version,
+        )
 
     backend = EtcdBackend([etcd])
     try:
@@ -196,8 +228,9 @@ async def test_watch_over_grpc(client: StorageClient, configmaps: ResourceRef,
             await asyncio.wait_for(anext(events), NO_HANG)
 
 
-async def test_watch_timeout_ends_the_stream(client: StorageClient,
-                                             configmaps: ResourceRef) -> None:
+async def test_watch_timeout_ends_the_stream(
+    client: StorageClient, configmaps: ResourceRef
+) -> None:
     events = client.watch(configmaps, "ns", resource_version="0", timeout_seconds=1)
     received = await asyncio.wait_for(_drain(events), NO_HANG)
     assert received == []
@@ -234,8 +267,9 @@ async def test_no_rpc_error_escapes_the_client(configmaps: ResourceRef) -> None:
         await client.close()
 
 
-async def test_etcd_down_then_back(etcd_factory: Callable[[], Any],
-                                   configmaps: ResourceRef) -> None:
+async def test_etcd_down_then_back(
+    etcd_factory: Callable[[], Any], configmaps: ResourceRef
+) -> None:
     """etcd killed: calls fail fast with 503/504 (no hang), open watches end with a
     StatusError; etcd restarted on the same data and port: calls work, data intact."""
     etcd = etcd_factory()
@@ -248,9 +282,11 @@ async def test_etcd_down_then_back(etcd_factory: Callable[[], Any],
             seen = await asyncio.wait_for(anext(events), NO_HANG)  # the watch is streaming
             assert (seen.type, seen.resource_version) == ("ADDED", live.resource_version)
             etcd.stop()
-            for call in (client.get(configmaps, "ns", "c"),
-                         client.create(configmaps, "ns", "d", cm("d")),
-                         client.list(configmaps, "ns")):
+            for call in (
+                client.get(configmaps, "ns", "c"),
+                client.create(configmaps, "ns", "d", cm("d")),
+                client.list(configmaps, "ns"),
+            ):
                 err = await failure(call)
                 assert err.code in (503, 504), err
             with pytest.raises(errors.StatusError) as ended:

@@ -226,10 +226,13 @@ def test_cronjob() -> None:
     assert pod["restartPolicy"] == "OnFailure"
 
 
-@pytest.mark.parametrize(("name", "kind", "namespaced"), [
-    ("roles.bin", "Role", True),
-    ("clusterroles.bin", "ClusterRole", False),
-])
+@pytest.mark.parametrize(
+    ("name", "kind", "namespaced"),
+    [
+        ("roles.bin", "Role", True),
+        ("clusterroles.bin", "ClusterRole", False),
+    ],
+)
 def test_roles(name: str, kind: str, namespaced: bool) -> None:
     obj = decoded(name)
     assert (obj["kind"], obj["apiVersion"]) == (kind, f"{RBAC}/v1")
@@ -277,7 +280,10 @@ def test_pdb() -> None:
     assert obj["spec"] == {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}
     # These status counters have no omitempty: Go prints their zeros.
     assert obj["status"] == {
-        "disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0,
+        "disruptionsAllowed": 0,
+        "currentHealthy": 0,
+        "desiredHealthy": 0,
+        "expectedPods": 0,
     }
 
 
@@ -286,18 +292,21 @@ def test_ingress() -> None:
     assert (obj["kind"], obj["apiVersion"]) == ("Ingress", "networking.k8s.io/v1")
     (rule,) = obj["spec"]["rules"]
     assert rule["host"] == "foo.example.com"
-    assert rule["http"]["paths"] == [{
-        "path": "/bar",
-        "pathType": "Exact",
-        "backend": {"service": {"name": "svc1", "port": {"number": 8080}}},
-    }]
+    assert rule["http"]["paths"] == [
+        {
+            "path": "/bar",
+            "pathType": "Exact",
+            "backend": {"service": {"name": "svc1", "port": {"number": 8080}}},
+        }
+    ]
     assert obj["status"] == {"loadBalancer": {}}
 
 
 def test_selfsubjectaccessreview() -> None:
     obj = decoded("selfsubjectaccessreviews.bin")
     assert (obj["kind"], obj["apiVersion"]) == (
-        "SelfSubjectAccessReview", "authorization.k8s.io/v1",
+        "SelfSubjectAccessReview",
+        "authorization.k8s.io/v1",
     )
     assert obj["spec"] == {
         "resourceAttributes": {"namespace": "default", "verb": "create", "resource": "pods"}
@@ -429,12 +438,23 @@ def test_field_table_is_closed() -> None:
 
 def test_every_requested_kind_is_supported() -> None:
     for api_version, kind in [
-        ("v1", "Pod"), ("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret"),
-        ("v1", "ServiceAccount"), ("v1", "Service"), ("v1", "ResourceQuota"),
-        ("apps/v1", "Deployment"), ("batch/v1", "Job"), ("batch/v1", "CronJob"),
-        (f"{RBAC}/v1", "Role"), (f"{RBAC}/v1", "RoleBinding"), (f"{RBAC}/v1", "ClusterRole"),
-        (f"{RBAC}/v1", "ClusterRoleBinding"), ("scheduling.k8s.io/v1", "PriorityClass"),
-        ("policy/v1", "PodDisruptionBudget"), ("networking.k8s.io/v1", "Ingress"),
+        ("v1", "Pod"),
+        ("v1", "Namespace"),
+        ("v1", "ConfigMap"),
+        ("v1", "Secret"),
+        ("v1", "ServiceAccount"),
+        ("v1", "Service"),
+        ("v1", "ResourceQuota"),
+        ("apps/v1", "Deployment"),
+        ("batch/v1", "Job"),
+        ("batch/v1", "CronJob"),
+        (f"{RBAC}/v1", "Role"),
+        (f"{RBAC}/v1", "RoleBinding"),
+        (f"{RBAC}/v1", "ClusterRole"),
+        (f"{RBAC}/v1", "ClusterRoleBinding"),
+        ("scheduling.k8s.io/v1", "PriorityClass"),
+        ("policy/v1", "PodDisruptionBudget"),
+        ("networking.k8s.io/v1", "Ingress"),
         ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
         ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
         ("authentication.k8s.io/v1", "SelfSubjectReview"),
@@ -505,13 +525,22 @@ def test_time_and_metadata_fields() -> None:
         "creationTimestamp": "2024-01-02T03:04:05Z",
         "annotations": {"a": "b"},
         "ownerReferences": [
-            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "u1",
-             "controller": False},
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "name": "rs",
+                "uid": "u1",
+                "controller": False,
+            },
         ],
         "finalizers": ["f1", "f2"],
         "managedFields": [
-            {"manager": "kubectl", "operation": "Update", "fieldsType": "FieldsV1",
-             "fieldsV1": {"f:metadata": {}}},
+            {
+                "manager": "kubectl",
+                "operation": "Update",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:metadata": {}},
+            },
         ],
     }
 
@@ -530,11 +559,20 @@ def test_micro_time() -> None:
     assert kp._micro_time(b"") is None
 
 
-@pytest.mark.parametrize(("nanos", "text"), [
-    (0, "0s"), (1, "1ns"), (1500, "1.5µs"), (1_500_000, "1.5ms"), (1_000_000_000, "1s"),
-    (90 * 10**9, "1m30s"), (3600 * 10**9, "1h0m0s"), (3_723_500_000_000, "1h2m3.5s"),
-    (-2 * 10**9, "-2s"),
-])
+@pytest.mark.parametrize(
+    ("nanos", "text"),
+    [
+        (0, "0s"),
+        (1, "1ns"),
+        (1500, "1.5µs"),
+        (1_500_000, "1.5ms"),
+        (1_000_000_000, "1s"),
+        (90 * 10**9, "1m30s"),
+        (3600 * 10**9, "1h0m0s"),
+        (3_723_500_000_000, "1h2m3.5s"),
+        (-2 * 10**9, "-2s"),
+    ],
+)
 def test_go_duration(nanos: int, text: str) -> None:
     assert go_duration(nanos) == text
     assert kp._duration(vi(1, nanos)) == text
@@ -563,7 +601,8 @@ def test_inline_structs_and_int_or_string() -> None:
     assert spec["volumes"] == [{"name": "cfg", "configMap": {"name": "cm1", "defaultMode": 420}}]
     (c,) = spec["containers"]
     assert c["livenessProbe"] == {
-        "httpGet": {"path": "/healthz", "port": "http"}, "initialDelaySeconds": 5,
+        "httpGet": {"path": "/healthz", "port": "http"},
+        "initialDelaySeconds": 5,
     }
     assert c["envFrom"] == [{"configMapRef": {"name": "cm2", "optional": True}}]
 

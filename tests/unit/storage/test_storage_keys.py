@@ -46,11 +46,20 @@ def test_list_prefix(ref: ResourceRef, namespace: str, prefix: str) -> None:
         (PODS, "ns", "", "Name parameter required."),
         (PODS, "ns", "a/b", """Name parameter invalid: "a/b": may not contain '/'"""),
         (PODS, "ns", "..", """Name parameter invalid: "..": may not be '..'"""),
-        (PODS, "ns", "a%/b", """Name parameter invalid: "a%/b": may not contain '/';"""
-         """may not contain '%'"""),
+        (
+            PODS,
+            "ns",
+            "a%/b",
+            """Name parameter invalid: "a%/b": may not contain '/';"""
+            """may not contain '%'""",
+        ),
         (PODS, "..", "a", """Namespace parameter invalid: "..": may not be '..'"""),
-        (ResourceRef("", "x", "registry/x", False), "", "a",
-         'storage: resource "x" has no valid key prefix ("registry/x")'),
+        (
+            ResourceRef("", "x", "registry/x", False),
+            "",
+            "a",
+            'storage: resource "x" has no valid key prefix ("registry/x")',
+        ),
     ],
 )
 def test_object_key_rejects(ref: ResourceRef, namespace: str, name: str, message: str) -> None:

@@ -13,7 +13,10 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     config = parse_args([])
     assert (config.listen, config.etcd_endpoints, config.backend) == (
-        "0.0.0.0:7001", ["http://127.0.0.1:2379"], "etcd")
+        "0.0.0.0:7001",
+        ["http://127.0.0.1:2379"],
+        "etcd",
+    )
 
 
 def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,7 +24,10 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAPI_ETCD_ENDPOINTS", "http://10.0.0.1:2379, http://10.0.0.2:2379")
     config = parse_args(["--backend", "memory"])
     assert (config.listen, config.etcd_endpoints, config.backend) == (
-        "127.0.0.1:9", ["http://10.0.0.1:2379", "http://10.0.0.2:2379"], "memory")
+        "127.0.0.1:9",
+        ["http://10.0.0.1:2379", "http://10.0.0.2:2379"],
+        "memory",
+    )
 
 
 def test_rejects_unknown_backend() -> None:

@@ -58,18 +58,30 @@ def test_parse_label_selector(selector: str, canonical: str) -> None:
         ("!", "unable to parse requirement: found '', expected: identifier"),
         ("a=(", "unable to parse requirement: found '(', expected: identifier"),
         ("-a=b", f'unable to parse requirement: <nil>: Invalid value: "-a": {_QNAME_HINT}'),
-        ("a/b/c", "unable to parse requirement: <nil>: Invalid value: \"a/b/c\": a qualified "
-         "name must consist of alphanumeric characters, '-', '_' or '.', and must start and "
-         "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', "
-         "regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an "
-         "optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"),
-        ("/a", 'unable to parse requirement: <nil>: Invalid value: "/a": prefix part must be '
-         "non-empty"),
-        ("a" * 64, f'unable to parse requirement: <nil>: Invalid value: "{"a" * 64}": name part '
-         "must be no more than 63 characters"),
+        (
+            "a/b/c",
+            'unable to parse requirement: <nil>: Invalid value: "a/b/c": a qualified '
+            "name must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+            "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', "
+            "regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an "
+            "optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+        ),
+        (
+            "/a",
+            'unable to parse requirement: <nil>: Invalid value: "/a": prefix part must be '
+            "non-empty",
+        ),
+        (
+            "a" * 64,
+            f'unable to parse requirement: <nil>: Invalid value: "{"a" * 64}": name part '
+            "must be no more than 63 characters",
+        ),
         ("a=-b", f'unable to parse requirement: values[0][a]: Invalid value: "-b": {_VALUE_HINT}'),
-        ("a>b", 'unable to parse requirement: values[0]: Invalid value: "b": for \'Gt\', \'Lt\' '
-         "operators, the value must be an integer"),
+        (
+            "a>b",
+            "unable to parse requirement: values[0]: Invalid value: \"b\": for 'Gt', 'Lt' "
+            "operators, the value must be an integer",
+        ),
     ],
 )
 def test_parse_label_selector_errors(selector: str, message: str) -> None:

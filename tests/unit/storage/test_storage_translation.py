@@ -16,23 +16,50 @@ DEPLOYMENTS = ResourceRef("apps", "deployments", "/registry/deployments", True)
 @pytest.mark.parametrize(
     ("ref", "raised", "expected"),
     [
-        (CONFIGMAPS, storage_errors.KeyExists("/k"),
-         (409, "AlreadyExists", 'configmaps "c" already exists')),
-        (DEPLOYMENTS, storage_errors.KeyNotFound("/k"),
-         (404, "NotFound", 'deployments.apps "c" not found')),
-        (CONFIGMAPS, storage_errors.Conflict("/k", expected=1, actual=2),
-         (409, "Conflict", f'Operation cannot be fulfilled on configmaps "c": '
-          f"{errors.OBJECT_MODIFIED}")),
-        (CONFIGMAPS, storage_errors.Compacted(4, 10),
-         (410, "Expired", "too old resource version: 4 (9)")),
-        (CONFIGMAPS, storage_errors.FutureRevision(100, 7),
-         (504, "Timeout", "Timeout: Too large resource version: 100, current: 7")),
-        (CONFIGMAPS, storage_errors.Timeout("etcd did not answer in time"),
-         (504, "Timeout", "Timeout: storage: etcd did not answer in time")),
-        (CONFIGMAPS, storage_errors.Unavailable("etcd is unavailable: down"),
-         (503, "ServiceUnavailable", "storage: etcd is unavailable: down")),
-        (CONFIGMAPS, storage_errors.StorageError("etcd: INTERNAL: boom"),
-         (500, "InternalError", "Internal error occurred: storage: etcd: INTERNAL: boom")),
+        (
+            CONFIGMAPS,
+            storage_errors.KeyExists("/k"),
+            (409, "AlreadyExists", 'configmaps "c" already exists'),
+        ),
+        (
+            DEPLOYMENTS,
+            storage_errors.KeyNotFound("/k"),
+            (404, "NotFound", 'deployments.apps "c" not found'),
+        ),
+        (
+            CONFIGMAPS,
+            storage_errors.Conflict("/k", expected=1, actual=2),
+            (
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on configmaps "c": {errors.OBJECT_MODIFIED}',
+            ),
+        ),
+        (
+            CONFIGMAPS,
+            storage_errors.Compacted(4, 10),
+            (410, "Expired", "too old resource version: 4 (9)"),
+        ),
+        (
+            CONFIGMAPS,
+            storage_errors.FutureRevision(100, 7),
+            (504, "Timeout", "Timeout: Too large resource version: 100, current: 7"),
+        ),
+        (
+            CONFIGMAPS,
+            storage_errors.Timeout("etcd did not answer in time"),
+            (504, "Timeout", "Timeout: storage: etcd did not answer in time"),
+        ),
+        (
+            CONFIGMAPS,
+            storage_errors.Unavailable("etcd is unavailable: down"),
+            (503, "ServiceUnavailable", "storage: etcd is unavailable: down"),
+        ),
+        (
+            CONFIGMAPS,
+            storage_errors.StorageError("etcd: INTERNAL: boom"),
+            (500, "InternalError", "Internal error occurred: storage: etcd: INTERNAL: boom"),
+        ),
     ],
 )
 def test_translated(ref: ResourceRef, raised: Exception, expected: tuple[int, str, str]) -> None:
@@ -42,8 +69,10 @@ def test_translated(ref: ResourceRef, raised: Exception, expected: tuple[int, st
 
 
 def test_list_expiry_has_its_own_words() -> None:
-    with pytest.raises(errors.StatusError) as err, translated(CONFIGMAPS,
-                                                              expired_message=LIST_EXPIRED):
+    with (
+        pytest.raises(errors.StatusError) as err,
+        translated(CONFIGMAPS, expired_message=LIST_EXPIRED),
+    ):
         raise storage_errors.Compacted(4)
     assert (err.value.code, err.value.message) == (410, LIST_EXPIRED)
 

@@ -12,9 +12,14 @@ from services.storage.backend import Event, EventType
 
 def options(labels: str = "", fields: str = "") -> watch.Options:
     return watch.Options(
-        labels=parse_label_selector(labels), fields=parse_field_selector(fields),
-        resource_version=0, initial_events=False, initial_events_end_bookmark=False,
-        allow_bookmarks=False, bookmark_interval=60, timeout=0,
+        labels=parse_label_selector(labels),
+        fields=parse_field_selector(fields),
+        resource_version=0,
+        initial_events=False,
+        initial_events_end_bookmark=False,
+        allow_bookmarks=False,
+        bookmark_interval=60,
+        timeout=0,
     )
 
 
@@ -49,8 +54,9 @@ def delete(old: str | None) -> Event:
         ("delete, not matching", delete("db"), "app=web", None),
     ],
 )
-def test_transform(case: str, event: Event, selector: str,
-                   expected: tuple[str, str] | None) -> None:
+def test_transform(
+    case: str, event: Event, selector: str, expected: tuple[str, str] | None
+) -> None:
     out = watch.transform(event, options(labels=selector))
     if expected is None:
         assert out is None
@@ -74,4 +80,8 @@ def test_expired_event_is_a_410_status() -> None:
     status = orjson.loads(event.object)
     assert event.type == "ERROR"
     assert (status["kind"], status["code"], status["reason"], status["message"]) == (
-        "Status", 410, "Expired", "too old resource version: 5 (11)")
+        "Status",
+        410,
+        "Expired",
+        "too old resource version: 5 (11)",
+    )
