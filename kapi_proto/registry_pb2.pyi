@@ -60,6 +60,24 @@ class WriteRequest(_message.Message):
     field_validation: str
     def __init__(self, target: _Optional[_Union[RequestTarget, _Mapping]] = ..., object: _Optional[bytes] = ..., dry_run: _Optional[bool] = ..., field_manager: _Optional[str] = ..., field_validation: _Optional[str] = ...) -> None: ...
 
+class PatchRequest(_message.Message):
+    __slots__ = ("target", "patch_type", "patch", "dry_run", "field_manager", "force", "field_validation")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    PATCH_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PATCH_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    FIELD_MANAGER_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_VALIDATION_FIELD_NUMBER: _ClassVar[int]
+    target: RequestTarget
+    patch_type: str
+    patch: bytes
+    dry_run: bool
+    field_manager: str
+    force: bool
+    field_validation: str
+    def __init__(self, target: _Optional[_Union[RequestTarget, _Mapping]] = ..., patch_type: _Optional[str] = ..., patch: _Optional[bytes] = ..., dry_run: _Optional[bool] = ..., field_manager: _Optional[str] = ..., force: _Optional[bool] = ..., field_validation: _Optional[str] = ...) -> None: ...
+
 class ReadRequest(_message.Message):
     __slots__ = ("target", "rendering", "include_object", "label_selector", "field_selector", "limit", "continue_token", "resource_version", "resource_version_match", "allow_bookmarks", "timeout_seconds", "send_initial_events")
     TARGET_FIELD_NUMBER: _ClassVar[int]

@@ -55,6 +55,11 @@ class RegistryStub:
                 request_serializer=kapi__proto_dot_registry__pb2.WriteRequest.SerializeToString,
                 response_deserializer=kapi__proto_dot_registry__pb2.RenderedObject.FromString,
                 _registered_method=True)
+        self.Patch = channel.unary_unary(
+                '/kapi_proto.Registry/Patch',
+                request_serializer=kapi__proto_dot_registry__pb2.PatchRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_registry__pb2.RenderedObject.FromString,
+                _registered_method=True)
         self.Get = channel.unary_unary(
                 '/kapi_proto.Registry/Get',
                 request_serializer=kapi__proto_dot_registry__pb2.ReadRequest.SerializeToString,
@@ -106,6 +111,13 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Patch(self, request, context):
+        """JSON patch, merge patch, strategic merge patch or server-side apply.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Get(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -151,6 +163,11 @@ def add_RegistryServicer_to_server(servicer, server):
             'Update': grpc.unary_unary_rpc_method_handler(
                     servicer.Update,
                     request_deserializer=kapi__proto_dot_registry__pb2.WriteRequest.FromString,
+                    response_serializer=kapi__proto_dot_registry__pb2.RenderedObject.SerializeToString,
+            ),
+            'Patch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Patch,
+                    request_deserializer=kapi__proto_dot_registry__pb2.PatchRequest.FromString,
                     response_serializer=kapi__proto_dot_registry__pb2.RenderedObject.SerializeToString,
             ),
             'Get': grpc.unary_unary_rpc_method_handler(
@@ -281,6 +298,33 @@ class Registry:
             target,
             '/kapi_proto.Registry/Update',
             kapi__proto_dot_registry__pb2.WriteRequest.SerializeToString,
+            kapi__proto_dot_registry__pb2.RenderedObject.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Patch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kapi_proto.Registry/Patch',
+            kapi__proto_dot_registry__pb2.PatchRequest.SerializeToString,
             kapi__proto_dot_registry__pb2.RenderedObject.FromString,
             options,
             channel_credentials,

@@ -463,6 +463,40 @@ def create_app(peers: Peers) -> FastAPI:
             warnings=list(reply.warnings),
         )
 
+    async def do_patch(
+        request: Request,
+        info: RequestInfo,
+        rt: ResourceType,
+        target: registry_pb2.RequestTarget,
+    ) -> Response:
+        if not info.name:
+            raise method_not_allowed()
+        params = request.query_params
+        rendering = negotiation.negotiate(request.headers.get("accept"), allow_table=False)
+        patch_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if patch_type not in negotiation.PATCH_TYPES:
+            raise errors.unsupported_media_type(patch_type)
+        force = params.get("force", "")
+        if force not in ("", "true", "false"):
+            raise errors.bad_request(f"invalid value for force: {force!r}")
+        reply = await peers.registry.patch(
+            registry_pb2.PatchRequest(
+                target=target,
+                patch_type=patch_type,
+                patch=await read_body(request),
+                dry_run=_dry_run(params),
+                field_manager=params.get("fieldManager", ""),
+                force=force == "true",
+                field_validation=_field_validation(params),
+            )
+        )
+        return json_response(
+            reply.object,
+            reply.status_code or 200,
+            media_type=rendering.media_type,
+            warnings=list(reply.warnings),
+        )
+
     async def do_delete(
         request: Request, info: RequestInfo, rt: ResourceType, target: registry_pb2.RequestTarget
     ) -> Response:
@@ -516,6 +550,7 @@ def create_app(peers: Peers) -> FastAPI:
         "watch": do_watch,
         "create": do_create,
         "update": do_update,
+        "patch": do_patch,
         "delete": do_delete,
     }
 

@@ -26,8 +26,13 @@ class RequestInfo:
     parts: tuple[str, ...] = ()
 
 
+# Subresources of a namespace itself: /namespaces/{name}/status is not a resource "status".
+_NAMESPACE_SUBRESOURCES = ("status", "finalize")
+
+
 def _truthy(value: str | None) -> bool:
-    return value is not None and value.lower() in ("1", "true", "t", "y", "yes", "")
+    """apimachinery's query bool: present and not "0" / "false" (any case) is true."""
+    return value is not None and value != "0" and value.lower() != "false"
 
 
 def parse(method: str, path: str, *, watch: str | None = None) -> RequestInfo:
@@ -55,15 +60,10 @@ def parse(method: str, path: str, *, watch: str | None = None) -> RequestInfo:
     if rest[0] == "watch":  # deprecated /watch/ paths
         watch_verb, rest = True, rest[1:]
     namespace = ""
-    if rest and rest[0] == "namespaces" and len(rest) > 1:
-        namespace = rest[1]
-        if len(rest) > 2:
-            rest = rest[2:]
-        else:
-            # /namespaces/{name}: the namespace object itself
-            rest = ["namespaces", rest[1]]
-            namespace = ""
-        # else: /namespaces (the collection)
+    # /namespaces/{ns}/{resource}...; /namespaces, /namespaces/{name} and its /status and
+    # /finalize address the namespace resource itself.
+    if rest[:1] == ["namespaces"] and len(rest) > 2 and rest[2] not in _NAMESPACE_SUBRESOURCES:
+        namespace, rest = rest[1], rest[2:]
     resource = rest[0] if rest else ""
     name = rest[1] if len(rest) > 1 else ""
     subresource = rest[2] if len(rest) > 2 else ""

@@ -50,6 +50,9 @@ class RegistryClient:
     async def update(self, request: registry_pb2.WriteRequest) -> registry_pb2.RenderedObject:
         return cast(registry_pb2.RenderedObject, await self._call(self._stub.Update, request))
 
+    async def patch(self, request: registry_pb2.PatchRequest) -> registry_pb2.RenderedObject:
+        return cast(registry_pb2.RenderedObject, await self._call(self._stub.Patch, request))
+
     async def get(self, request: registry_pb2.ReadRequest) -> registry_pb2.RenderedObject:
         return cast(registry_pb2.RenderedObject, await self._call(self._stub.Get, request))
 

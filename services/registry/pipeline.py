@@ -158,7 +158,7 @@ def check_name_matches(obj: Obj, name: str) -> None:
     if given != name:
         raise errors.bad_request(
             "the name of the object ("
-            + str(given)
+            + ("" if given is None else str(given))  # Go prints a missing name as ""
             + ") does not match the name on the URL ("
             + name
             + ")"

@@ -8,7 +8,7 @@ import builtins
 import copy
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from kapi import errors, selectors
-from services.registry import pipeline, printers
+from services.registry import patching, pipeline, printers
 from services.registry.ports import AdmissionPort, AdmissionTarget, StoragePort, Where
 from services.registry.strategies import strategy_for
 from services.registry.strategies.core import ServiceStrategy
@@ -164,20 +164,60 @@ class Registry:
         rt = self.resolve(target)
         if "update" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "update")
-        strategy = strategy_for(rt.group, rt.resource)
         new = _loads(body)
         pipeline.check_name_matches(new, target.name)
         pipeline.set_namespace(rt, new, target.namespace)
+        wanted_rv = str((new.get("metadata") or {}).get("resourceVersion") or "")
+
+        def replace(current: Obj) -> Obj:
+            if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
+                raise errors.conflict(rt.resource, rt.group, target.name)
+            return copy.deepcopy(new)
+
+        return await self._guaranteed_update(
+            rt, target, replace, dry_run=dry_run, retry=not wanted_rv
+        )
+
+    async def patch(
+        self, target: Target, patch_type: str, patch: bytes, *, dry_run: bool = False
+    ) -> Result:
+        rt = self.resolve(target)
+        if "patch" not in rt.verbs:
+            raise errors.method_not_supported(rt.resource, rt.group, "patch")
+        if patch_type not in patching.PATCH_TYPES:
+            raise errors.unsupported_media_type(patch_type)
+
+        def apply(current: Obj) -> Obj:
+            patched = patching.apply_patch(patch_type, current, patch)
+            meta = patched.get("metadata")
+            wanted = str(meta.get("resourceVersion") or "") if isinstance(meta, dict) else ""
+            if wanted and wanted != current["metadata"]["resourceVersion"]:
+                raise errors.conflict(rt.resource, rt.group, target.name)
+            return patched
+
+        return await self._guaranteed_update(rt, target, apply, dry_run=dry_run, retry=True)
+
+    async def _guaranteed_update(
+        self,
+        rt: ResourceType,
+        target: Target,
+        change: Callable[[Obj], Obj],
+        *,
+        dry_run: bool,
+        retry: bool,
+    ) -> Result:
+        """Read, change, prepare, admit, validate, then compare-and-swap on the revision;
+        on a conflict, start again from the latest object when ``retry``."""
+        strategy = strategy_for(rt.group, rt.resource)
         where = _where(rt)
         namespace = target.namespace if rt.namespaced else ""
         for _attempt in range(5):
             current = _loads(await self.storage.get(where, namespace, target.name))
             current_rv = int(current["metadata"]["resourceVersion"])
-            wanted_rv = (new.get("metadata") or {}).get("resourceVersion")
-            if wanted_rv and str(wanted_rv) != str(current_rv):
-                raise errors.conflict(rt.resource, rt.group, target.name)
+            candidate = change(current)
+            pipeline.set_namespace(rt, candidate, target.namespace)
             candidate = pipeline.prepare_update(
-                rt, strategy, copy.deepcopy(new), current, subresource=target.subresource
+                rt, strategy, candidate, current, subresource=target.subresource
             )
             admission = self._admission_target(rt, target, "UPDATE", target.name, dry_run)
             mutated, warnings = await self.admission.admit(
@@ -206,8 +246,8 @@ class Registry:
                     dry_run=dry_run,
                 )
             except errors.StatusError as err:
-                if err.reason == "Conflict" and not wanted_rv:
-                    continue  # unconditional update: retry on the latest revision
+                if err.reason == "Conflict" and retry:
+                    continue
                 raise
             return Result(stored, 200, warnings)
         raise errors.conflict(rt.resource, rt.group, target.name)
@@ -348,11 +388,9 @@ class Registry:
             match = _FIELD_TERM.match(term)
             field_name = match.group(1) if match else term
             if field_name not in allowed:
-                raise errors.bad_request(
-                    f'Unable to find "{rt.group}/{rt.version}, Resource={rt.resource}" that match '
-                    f'label selector "", field selector "{selector}": field label not supported: '
-                    f"{field_name}"
-                )
+                # kube-apiserver's words (ConvertFieldLabel); kubectl itself prefixes them
+                # with 'Unable to find "/v1, Resource=pods" that match label selector ...'.
+                raise errors.bad_request(f"field label not supported: {field_name}")
 
     async def list(self, target: Target, options: ReadOptions) -> Result:
         rt = self.resolve(target)

@@ -28,8 +28,10 @@ _QUALIFIED_NAME = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _LABEL_VALUE = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
 _CONFIG_MAP_KEY = r"[-._a-zA-Z0-9]+"
 
+# Matched with ``fullmatch``: Go's ``^...$`` ends at the end of the text, while Python's
+# ``$`` also matches before a trailing newline ("abc\n" is no DNS label).
 _RE = {
-    name: re.compile(f"^{pattern}$")
+    name: re.compile(pattern)
     for name, pattern in {
         "label": _DNS1123_LABEL,
         "subdomain": _DNS1123_SUBDOMAIN,
@@ -39,6 +41,11 @@ _RE = {
         "cmkey": _CONFIG_MAP_KEY,
     }.items()
 }
+
+
+def _len(value: str) -> int:
+    """Go's ``len``: the length in bytes (UTF-8), which the limits are counted in."""
+    return len(value.encode())
 
 
 def _max_len(n: int) -> str:
@@ -55,9 +62,9 @@ def _regex_error(msg: str, pattern: str, *examples: str) -> str:
 
 def dns1123_label(value: str) -> list[str]:
     out = []
-    if len(value) > DNS1123_LABEL_MAX:
+    if _len(value) > DNS1123_LABEL_MAX:
         out.append(_max_len(DNS1123_LABEL_MAX))
-    if not _RE["label"].match(value):
+    if not _RE["label"].fullmatch(value):
         out.append(
             _regex_error(
                 "a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
@@ -72,9 +79,9 @@ def dns1123_label(value: str) -> list[str]:
 
 def dns1123_subdomain(value: str) -> list[str]:
     out = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX:
+    if _len(value) > DNS1123_SUBDOMAIN_MAX:
         out.append(_max_len(DNS1123_SUBDOMAIN_MAX))
-    if not _RE["subdomain"].match(value):
+    if not _RE["subdomain"].fullmatch(value):
         out.append(
             _regex_error(
                 "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
@@ -88,9 +95,9 @@ def dns1123_subdomain(value: str) -> list[str]:
 
 def dns1035_label(value: str) -> list[str]:
     out = []
-    if len(value) > DNS1035_LABEL_MAX:
+    if _len(value) > DNS1035_LABEL_MAX:
         out.append(_max_len(DNS1035_LABEL_MAX))
-    if not _RE["dns1035"].match(value):
+    if not _RE["dns1035"].fullmatch(value):
         out.append(
             _regex_error(
                 "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
@@ -139,9 +146,9 @@ def qualified_name(value: str) -> list[str]:
         ]
     if not name:
         out.append("name part must be non-empty")
-    elif len(name) > QUALIFIED_NAME_MAX:
+    elif _len(name) > QUALIFIED_NAME_MAX:
         out.append("name part " + _max_len(QUALIFIED_NAME_MAX))
-    if name and not _RE["qualified"].match(name):
+    if not _RE["qualified"].fullmatch(name):  # kube also says it for an empty name part
         out.append(
             "name part "
             + _regex_error(
@@ -158,9 +165,9 @@ def qualified_name(value: str) -> list[str]:
 
 def label_value(value: str) -> list[str]:
     out = []
-    if len(value) > LABEL_VALUE_MAX:
+    if _len(value) > LABEL_VALUE_MAX:
         out.append(_max_len(LABEL_VALUE_MAX))
-    if not _RE["value"].match(value):
+    if not _RE["value"].fullmatch(value):
         out.append(
             _regex_error(
                 "a valid label must be an empty string or consist of alphanumeric characters, "
@@ -176,9 +183,9 @@ def label_value(value: str) -> list[str]:
 
 def config_map_key(value: str) -> list[str]:
     out = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX:
+    if _len(value) > DNS1123_SUBDOMAIN_MAX:
         out.append(_max_len(DNS1123_SUBDOMAIN_MAX))
-    if not _RE["cmkey"].match(value):
+    if not _RE["cmkey"].fullmatch(value):
         out.append(
             _regex_error(
                 "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
@@ -188,6 +195,13 @@ def config_map_key(value: str) -> list[str]:
                 "key-name",
             )
         )
+    # kube's hasChDirPrefix: a key is also a file name in a volume.
+    if value == ".":
+        out.append("must not be '.'")
+    elif value == "..":
+        out.append("must not be '..'")
+    elif value.startswith(".."):
+        out.append("must not start with '..'")
     return out
 
 
@@ -218,7 +232,7 @@ def validate_annotations(annotations: Any, path: str) -> list[FieldError]:
         if not isinstance(value, str):
             out.append(errors.invalid_value(f"{path}[{key}]", value, "must be a string"))
             continue
-        total += len(key) + len(value)
+        total += _len(key) + _len(value)
     if total > TOTAL_ANNOTATION_SIZE:
         out.append(errors.too_long(path, TOTAL_ANNOTATION_SIZE))
     return out

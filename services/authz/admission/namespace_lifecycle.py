@@ -41,10 +41,22 @@ class NamespaceLifecycle:
         if (namespace.get("status") or {}).get("phase") == "Terminating" or (
             namespace.get("metadata") or {}
         ).get("deletionTimestamp"):
-            raise errors.forbidden(
+            err = errors.forbidden(
                 attributes.resource,
                 attributes.group,
                 attributes.name,
                 f"unable to create new content in namespace {attributes.namespace} "
                 "because it is being terminated",
             )
+            # kube adds this cause; clients (client-go's event sink, controllers) test for it.
+            err.details = {
+                **(err.details or {}),
+                "causes": [
+                    {
+                        "reason": "NamespaceTerminating",
+                        "message": f"namespace {attributes.namespace} is being terminated",
+                        "field": "metadata.namespace",
+                    }
+                ],
+            }
+            raise err

@@ -67,6 +67,18 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         return _rendered(result)
 
     @rpc.unary_errors
+    async def Patch(
+        self, request: registry_pb2.PatchRequest, context: rpc.Context
+    ) -> registry_pb2.RenderedObject:
+        result = await self.registry.patch(
+            target_from_pb(request.target),
+            request.patch_type,
+            request.patch,
+            dry_run=request.dry_run,
+        )
+        return _rendered(result)
+
+    @rpc.unary_errors
     async def Get(
         self, request: registry_pb2.ReadRequest, context: rpc.Context
     ) -> registry_pb2.RenderedObject:

@@ -88,11 +88,12 @@ class DeploymentStrategy(Strategy):
                     "`selector` does not match template `labels`",
                 )
             )
-        out.extend(
-            validate_pod_spec(
-                template.get("spec") if isinstance(template, dict) else None, "spec.template.spec"
-            )
-        )
+        pod_spec = template.get("spec") if isinstance(template, dict) else None
+        out.extend(validate_pod_spec(pod_spec, "spec.template.spec"))
+        # kube's ValidatePodTemplateSpecForReplicaSet: a Deployment's pods always restart.
+        policy = pod_spec.get("restartPolicy", "Always") if isinstance(pod_spec, dict) else "Always"
+        if policy != "Always":
+            out.append(errors.not_supported("spec.template.spec.restartPolicy", policy, ["Always"]))
         return out
 
     def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:

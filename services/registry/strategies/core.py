@@ -38,6 +38,20 @@ class NamespaceStrategy(Strategy):
             finalizers.append("kubernetes")
         spec["finalizers"] = finalizers
 
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        """As kube: spec.finalizers and status only change through /finalize and /status."""
+        super().prepare_for_update(new, old)
+        old_spec = old.get("spec")
+        finalizers = old_spec.get("finalizers") if isinstance(old_spec, dict) else None
+        spec = new.get("spec")
+        if finalizers is None:
+            if isinstance(spec, dict):
+                spec.pop("finalizers", None)
+            return
+        if not isinstance(spec, dict):
+            spec = new["spec"] = {}
+        spec["finalizers"] = finalizers
+
 
 class ConfigMapStrategy(Strategy):
     def validate(self, obj: Obj) -> list[FieldError]:
@@ -49,14 +63,17 @@ class ConfigMapStrategy(Strategy):
                 out.append(errors.invalid_value(field, mapping, "must be a map"))
                 continue
             for key in mapping:
+                # kube's path is field.NewPath("data").Key(key): data[key]
                 out.extend(
-                    errors.invalid_value(field, key, m) for m in validation.config_map_key(key)
+                    errors.invalid_value(f"{field}[{key}]", key, m)
+                    for m in validation.config_map_key(key)
                 )
-        if isinstance(data, dict) and isinstance(binary, dict):
-            for key in set(data) & set(binary):
-                out.append(
-                    errors.invalid_value("data", key, "duplicate of key present in binaryData")
-                )
+                if field == "data" and isinstance(binary, dict) and key in binary:
+                    out.append(
+                        errors.invalid_value(
+                            f"data[{key}]", key, "duplicate of key present in binaryData"
+                        )
+                    )
         return out
 
 
@@ -70,7 +87,8 @@ class SecretStrategy(Strategy):
         if isinstance(data, dict):
             for key in data:
                 out.extend(
-                    errors.invalid_value("data", key, m) for m in validation.config_map_key(key)
+                    errors.invalid_value(f"data[{key}]", key, m)
+                    for m in validation.config_map_key(key)
                 )
         return out
 
@@ -82,7 +100,7 @@ class SecretStrategy(Strategy):
 
 
 class ServiceAccountStrategy(Strategy):
-    pass
+    return_deleted_object = True  # kube's serviceaccount storage: ReturnDeletedObject
 
 
 class EventStrategy(Strategy):
@@ -101,6 +119,7 @@ class PodStrategy(Strategy):
         spec = obj.get("spec")
         if isinstance(spec, dict):
             default_pod_spec(spec)
+            _default_requests_to_limits(spec)
             spec.setdefault("enableServiceLinks", True)
             spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
             spec.setdefault("priority", 0)
@@ -125,6 +144,22 @@ class PodStrategy(Strategy):
         return validate_pod_spec(obj.get("spec"), "spec")
 
 
+def _default_requests_to_limits(spec: Obj) -> None:
+    """kube's SetDefaults_Pod (pods only, not templates): a limit without a request is
+    also the request."""
+    for key in ("containers", "initContainers"):
+        for container in spec.get(key) or []:
+            resources = container.get("resources") if isinstance(container, dict) else None
+            if not isinstance(resources, dict):
+                continue
+            limits = resources.get("limits")
+            if isinstance(limits, dict) and limits:
+                requests = resources.setdefault("requests", {})
+                if isinstance(requests, dict):
+                    for name, quantity in limits.items():
+                        requests.setdefault(name, quantity)
+
+
 def _qos_class(spec: dict[str, Any]) -> str:
     containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
     resources = [c.get("resources") or {} for c in containers]
@@ -144,27 +179,49 @@ class ServiceStrategy(Strategy):
         return validation.dns1035_label(name)
 
     has_status = True
+    return_deleted_object = True  # kube's service storage: ReturnDeletedObject
     types: ClassVar[tuple[str, ...]] = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 
     def default(self, obj: Obj) -> None:
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return
+        # kube's SetDefaults_Service
+        spec.setdefault("sessionAffinity", "None")  # every type, ExternalName included
         spec.setdefault("type", "ClusterIP")
-        if spec["type"] != "ExternalName":
-            spec.setdefault("sessionAffinity", "None")
-            spec.setdefault("internalTrafficPolicy", "Cluster")
         for port in spec.get("ports") or []:
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")
-                if "port" in port:
-                    port.setdefault("targetPort", port["port"])
-        if spec["type"] in ("NodePort", "LoadBalancer"):
-            spec.setdefault("externalTrafficPolicy", "Cluster")
+                if "port" in port and port.get("targetPort") in (None, 0, ""):
+                    port["targetPort"] = port["port"]
+        kind = spec["type"]
+        if kind in ("NodePort", "LoadBalancer") or (
+            kind == "ClusterIP" and spec.get("externalIPs")
+        ):
+            spec.setdefault("externalTrafficPolicy", "Cluster")  # externally accessible
+        if kind in ("ClusterIP", "NodePort", "LoadBalancer"):
+            spec.setdefault("internalTrafficPolicy", "Cluster")
+        if kind == "LoadBalancer":
+            spec.setdefault("allocateLoadBalancerNodePorts", True)
 
     def prepare_for_create(self, obj: Obj) -> None:
         super().prepare_for_create(obj)
         obj["status"] = {"loadBalancer": {}}
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        """kube's patchAllocatedValues: a manifest sent again without the clusterIP the
+        server allocated keeps that address (and its IP families) instead of failing."""
+        super().prepare_for_update(new, old)
+        spec, old_spec = new.get("spec"), old.get("spec")
+        if not isinstance(spec, dict) or not isinstance(old_spec, dict):
+            return
+        if "ExternalName" in (spec.get("type"), old_spec.get("type")):
+            return
+        if not spec.get("clusterIP") and old_spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec["clusterIP"]
+            for key in ("clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+                if not spec.get(key) and old_spec.get(key):
+                    spec[key] = old_spec[key]
 
     def allocate_cluster_ip(self, obj: Obj, taken: set[str]) -> None:
         """Give a ClusterIP service an address from the service CIDR that no service has."""
@@ -204,6 +261,18 @@ class ServiceStrategy(Strategy):
             if not isinstance(port, dict):
                 out.append(errors.invalid_value(path, port, "must be an object"))
                 continue
+            # kube's validateServicePort order: name, port, protocol
+            name = port.get("name", "")
+            if len(ports) > 1 and not name:
+                out.append(errors.required(f"{path}.name"))
+            elif name:
+                out.extend(
+                    errors.invalid_value(f"{path}.name", name, m)
+                    for m in validation.dns1123_label(str(name))
+                )
+                if name in names:
+                    out.append(errors.duplicate(f"{path}.name", name))
+                names.add(name)
             number = port.get("port")
             if not isinstance(number, int) or not 1 <= number <= 65535:
                 out.append(
@@ -211,12 +280,6 @@ class ServiceStrategy(Strategy):
                         f"{path}.port", number, "must be between 1 and 65535, inclusive"
                     )
                 )
-            name = port.get("name", "")
-            if len(ports) > 1 and not name:
-                out.append(errors.required(f"{path}.name"))
-            if name and name in names:
-                out.append(errors.duplicate(f"{path}.name", name))
-            names.add(name)
             protocol = port.get("protocol")
             if protocol not in ("TCP", "UDP", "SCTP"):
                 out.append(

@@ -13,11 +13,12 @@ Obj = dict[str, Any]
 
 def _image_pull_policy(image: str) -> str:
     """Always for ``:latest`` or an untagged image, otherwise IfNotPresent (kube's rule)."""
-    if "@" in image:
-        return "IfNotPresent"
-    last = image.rsplit("/", 1)[-1]
+    name, digest = image.split("@", 1) if "@" in image else (image, "")
+    last = name.rsplit("/", 1)[-1]
     tag = last.split(":", 1)[1] if ":" in last else ""
-    return "Always" if tag in ("", "latest") else "IfNotPresent"
+    if not tag and not digest:
+        tag = "latest"  # kube's ParseImageName: no tag and no digest means :latest
+    return "Always" if tag == "latest" else "IfNotPresent"
 
 
 def _default_container(container: Obj) -> None:
