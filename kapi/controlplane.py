@@ -122,7 +122,12 @@ def service_flags(
             "--storage": storage,
             "--token-file": str(opts.run_dir.token_file),
         },
-        "registry": {"--listen": registry, "--storage": storage, "--authz": authz},
+        "registry": {
+            "--listen": registry,
+            "--storage": storage,
+            "--authz": authz,
+            "--root-ca-file": str(creds.ca.cert_path),
+        },
         "gateway": {
             "--listen": ports.format_address(opts.bind_address, ports_.gateway),
             "--registry": registry,

@@ -44,6 +44,7 @@ class StatusError(Exception):
         message: str,
         details: JSON | None = None,
         retry_after: int | None = None,
+        metadata: JSON | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -51,13 +52,15 @@ class StatusError(Exception):
         self.message = message
         self.details = details
         self.retry_after = retry_after
+        # The Status's ListMeta: e.g. the fresh ``continue`` of an expired list token.
+        self.metadata = metadata
 
     def status(self) -> JSON:
         """The ``metav1.Status``, fields in kube-apiserver's order."""
         out: JSON = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": self.metadata or {},
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
@@ -77,12 +80,14 @@ class StatusError(Exception):
     def from_status(cls, status: JSON) -> StatusError:
         details = status.get("details")
         retry = details.get("retryAfterSeconds") if isinstance(details, dict) else None
+        metadata = status.get("metadata")
         return cls(
             code=int(status.get("code") or 500),
             reason=str(status.get("reason") or ""),
             message=str(status.get("message") or ""),
             details=details if isinstance(details, dict) else None,
             retry_after=retry if isinstance(retry, int) else None,
+            metadata=metadata if isinstance(metadata, dict) and metadata else None,
         )
 
     def __repr__(self) -> str:

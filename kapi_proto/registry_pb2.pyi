@@ -29,7 +29,7 @@ INCLUDE_NONE: IncludeObject
 INCLUDE_OBJECT: IncludeObject
 
 class RequestTarget(_message.Message):
-    __slots__ = ("group", "version", "resource", "subresource", "namespace", "name", "user")
+    __slots__ = ("group", "version", "resource", "subresource", "namespace", "name", "user", "user_agent")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,7 @@ class RequestTarget(_message.Message):
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
+    USER_AGENT_FIELD_NUMBER: _ClassVar[int]
     group: str
     version: str
     resource: str
@@ -44,21 +45,24 @@ class RequestTarget(_message.Message):
     namespace: str
     name: str
     user: _common_pb2.UserInfo
-    def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ...) -> None: ...
+    user_agent: str
+    def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., user_agent: _Optional[str] = ...) -> None: ...
 
 class WriteRequest(_message.Message):
-    __slots__ = ("target", "object", "dry_run", "field_manager", "field_validation")
+    __slots__ = ("target", "object", "dry_run", "field_manager", "field_validation", "duplicate_fields")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     FIELD_MANAGER_FIELD_NUMBER: _ClassVar[int]
     FIELD_VALIDATION_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELDS_FIELD_NUMBER: _ClassVar[int]
     target: RequestTarget
     object: bytes
     dry_run: bool
     field_manager: str
     field_validation: str
-    def __init__(self, target: _Optional[_Union[RequestTarget, _Mapping]] = ..., object: _Optional[bytes] = ..., dry_run: _Optional[bool] = ..., field_manager: _Optional[str] = ..., field_validation: _Optional[str] = ...) -> None: ...
+    duplicate_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, target: _Optional[_Union[RequestTarget, _Mapping]] = ..., object: _Optional[bytes] = ..., dry_run: _Optional[bool] = ..., field_manager: _Optional[str] = ..., field_validation: _Optional[str] = ..., duplicate_fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PatchRequest(_message.Message):
     __slots__ = ("target", "patch_type", "patch", "dry_run", "field_manager", "force", "field_validation")
@@ -117,18 +121,22 @@ class DeleteObjectRequest(_message.Message):
     def __init__(self, target: _Optional[_Union[RequestTarget, _Mapping]] = ..., options: _Optional[bytes] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class TypesResponse(_message.Message):
-    __slots__ = ("types", "hash")
+    __slots__ = ("types", "hash", "bootstrapped")
     TYPES_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
+    BOOTSTRAPPED_FIELD_NUMBER: _ClassVar[int]
     types: bytes
     hash: str
-    def __init__(self, types: _Optional[bytes] = ..., hash: _Optional[str] = ...) -> None: ...
+    bootstrapped: bool
+    def __init__(self, types: _Optional[bytes] = ..., hash: _Optional[str] = ..., bootstrapped: _Optional[bool] = ...) -> None: ...
 
 class OpenAPIRequest(_message.Message):
-    __slots__ = ("path",)
+    __slots__ = ("path", "openapi_version")
     PATH_FIELD_NUMBER: _ClassVar[int]
+    OPENAPI_VERSION_FIELD_NUMBER: _ClassVar[int]
     path: str
-    def __init__(self, path: _Optional[str] = ...) -> None: ...
+    openapi_version: str
+    def __init__(self, path: _Optional[str] = ..., openapi_version: _Optional[str] = ...) -> None: ...
 
 class OpenAPIResponse(_message.Message):
     __slots__ = ("document", "hash")

@@ -25,7 +25,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from kapi import errors
 from kapi_proto import common_pb2, registry_pb2
 from services.authz.client import AuthzClient
-from services.gateway import discovery, health, negotiation
+from services.gateway import discovery, health, negotiation, watch_hub
 from services.gateway.auth import Gatekeeper
 from services.gateway.request_info import RequestInfo, parse
 from services.registry.client import RegistryClient
@@ -46,6 +46,10 @@ VERSION_INFO = {
 }
 
 TYPES_REFRESH_SECONDS = 10.0
+# Watch events from the registry do not carry previous objects yet, so the hub serves
+# only watches without label or field selectors (see services/gateway/watch_hub.py).
+PREV_OBJECTS = False
+FEED_USER = common_pb2.UserInfo(username="system:kapi-gateway", groups=["system:masters"])
 # kube-apiserver's --min-request-timeout: a watch without timeoutSeconds lasts 30-60 min.
 MIN_REQUEST_TIMEOUT = 1800
 DRY_RUN_VALUES = ("All",)
@@ -102,8 +106,15 @@ def json_response(
         headers=headers,
     )
     for warning in warnings or []:
-        out.headers.append("Warning", f'299 - "{warning}"')
+        out.headers.append("Warning", warning_header(warning))
     return out
+
+
+def warning_header(text: str) -> str:
+    """RFC 7234 ``299 - "text"`` with ``\\`` and ``"`` escaped, as kube-apiserver writes it
+    (kubectl unquotes it: ``Warning: unknown field "bogus"``)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'
 
 
 def status_response(err: errors.StatusError) -> Response:
@@ -160,6 +171,27 @@ def create_app(peers: Peers) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(GZipMiddleware, minimum_size=4096)
     gate = Gatekeeper(peers.authz)
+    hub = watch_hub.Hub(prev_objects=PREV_OBJECTS)
+    app.state.hub = hub
+
+    def feed_opener(rt: ResourceType) -> watch_hub.Opener:
+        """The hub's one upstream watch of ``rt``: all namespaces, no selectors."""
+
+        async def open_feed(resource_version: str) -> AsyncIterator[watch_hub.UpstreamEvent]:
+            events = await peers.registry.open_watch(
+                registry_pb2.ReadRequest(
+                    target=registry_pb2.RequestTarget(
+                        group=rt.group, version=rt.version, resource=rt.resource,
+                        user=FEED_USER,
+                    ),
+                    rendering=registry_pb2.OBJECT,
+                    resource_version=resource_version,
+                    allow_bookmarks=True,
+                )
+            )
+            return _upstream_events(events)
+
+        return open_feed
     types = TypeCache(peers.registry)
     app.state.types = types
 
@@ -180,6 +212,7 @@ def create_app(peers: Peers) -> FastAPI:
     # --- non-resource endpoints ---------------------------------------------------
 
     @app.get("/version")
+    @app.get("/version/")  # the official Python client asks with the slash
     async def version(request: Request) -> Response:
         await who(request, parse("GET", "/version"))
         return json_response(orjson.dumps(VERSION_INFO, option=orjson.OPT_INDENT_2))
@@ -211,7 +244,7 @@ def create_app(peers: Peers) -> FastAPI:
                 return await _health(request, ep, check)
 
             app.add_api_route(f"/{ep}", whole, methods=["GET"])
-            app.add_api_route(f"/{ep}/{{check}}", single, methods=["GET"])
+            app.add_api_route(f"/{ep}/{{check:path}}", single, methods=["GET"])
 
         bind(endpoint)
 
@@ -263,6 +296,23 @@ def create_app(peers: Peers) -> FastAPI:
             )
             return _discovery(request, body, aggregated)
         return _discovery(request, discovery.api_group_list(table))
+
+    @app.get("/openapi/v2")
+    async def openapi_v2(request: Request) -> Response:
+        """Swagger 2.0 in JSON. kubectl asks for the Protobuf form only: it gets 406, which
+        it takes as "no v2" (a JSON reply to that request breaks it)."""
+        await who(request, parse("GET", "/openapi/v2"))
+        if not negotiation.accepts_json(request.headers.get("accept")):
+            raise errors.not_acceptable(
+                "only application/json is served for /openapi/v2; "
+                "application/com.github.proto-openapi.spec.v2@v1.0+protobuf is not"
+            )
+        reply = await peers.registry.openapi_v2()
+        etag = f'"{reply.hash}"'
+        headers = {"ETag": etag, "Vary": "Accept", "Cache-Control": "no-cache, private"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return json_response(reply.document, headers=headers)
 
     @app.get("/openapi/v3")
     async def openapi_index(request: Request) -> Response:
@@ -323,6 +373,7 @@ def create_app(peers: Peers) -> FastAPI:
             namespace=info.namespace if rt.namespaced else "",
             name=info.name,
             user=user,
+            user_agent=request.headers.get("user-agent", ""),
         )
         handler = HANDLERS.get(info.verb)
         if handler is None:
@@ -407,9 +458,22 @@ def create_app(peers: Peers) -> FastAPI:
         read = read_request(request, target, rendering)
         if not read.timeout_seconds:
             read.timeout_seconds = int(MIN_REQUEST_TIMEOUT * (1 + random.random()))
-        events = await peers.registry.open_watch(read)
+        lines: AsyncIterator[bytes] | None = None
+        if rendering.rendering == "object" and not info.name and not read.send_initial_events:
+            lines = await hub.subscribe(
+                f"{rt.group}/{rt.version}/{rt.resource}",
+                feed_opener(rt),
+                namespace=read.target.namespace,
+                label_selector=read.label_selector,
+                field_selector=read.field_selector,
+                resource_version=read.resource_version,
+                bookmarks=read.allow_bookmarks,
+                timeout=read.timeout_seconds,
+            )
+        if lines is None:
+            lines = watch_lines(await peers.registry.open_watch(read))
         return StreamingResponse(
-            watch_lines(events),
+            lines,
             media_type=negotiation.JSON,
             headers={"Cache-Control": "no-cache, private"},
         )
@@ -447,13 +511,20 @@ def create_app(peers: Peers) -> FastAPI:
                 f"the object provided is unrecognized (must be of type {rt.kind}): "
                 "couldn't get version/kind; json parse error: expected a JSON object"
             )
+        forwarded = orjson.dumps(obj)
+        duplicates: list[str] = []
+        if field_validation != "Ignore" and negotiation.is_json(
+            request.headers.get("content-type")
+        ):
+            duplicates = negotiation.duplicate_fields(body, forwarded)
         reply = await call(
             registry_pb2.WriteRequest(
                 target=target,
-                object=orjson.dumps(obj),
+                object=forwarded,
                 dry_run=dry_run,
                 field_manager=params.get("fieldManager", ""),
                 field_validation=field_validation,
+                duplicate_fields=duplicates,
             )
         )
         return json_response(
@@ -479,6 +550,13 @@ def create_app(peers: Peers) -> FastAPI:
         force = params.get("force", "")
         if force not in ("", "true", "false"):
             raise errors.bad_request(f"invalid value for force: {force!r}")
+        if "force" in params and patch_type != "application/apply-patch+yaml":
+            raise errors.invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                [errors.forbidden_field("force", "may not be specified for non-apply patch")],
+            )
         reply = await peers.registry.patch(
             registry_pb2.PatchRequest(
                 target=target,
@@ -565,6 +643,13 @@ def create_app(peers: Peers) -> FastAPI:
         raise errors.not_found_path()
 
     return app
+
+
+async def _upstream_events(
+    events: AsyncIterator[common_pb2.WatchEvent],
+) -> AsyncIterator[watch_hub.UpstreamEvent]:
+    async for event in events:
+        yield watch_hub.UpstreamEvent(event.type, event.object)
 
 
 async def watch_lines(events: AsyncIterator[common_pb2.WatchEvent]) -> AsyncIterator[bytes]:

@@ -19,8 +19,12 @@ SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "pat
 
 
 def storage_version_hash(rt: ResourceType) -> str:
-    """Like kube's: base64 of the first 8 bytes of sha256("<group>/<version>/<kind>")."""
-    digest = hashlib.sha256(f"{rt.group}/{rt.version}/{rt.kind}".encode()).digest()
+    """Like kube's: base64 of the first 8 bytes of sha256("<group>/<version>/<kind>") of the
+    version objects are *stored* in, so every served version of one resource shares it
+    (autoscaling/v1 and v2 HorizontalPodAutoscalers both hash ``autoscaling/v2``)."""
+    stored = rt.stored_api_version
+    group, _, version = stored.rpartition("/")
+    digest = hashlib.sha256(f"{group}/{version}/{rt.kind}".encode()).digest()
     return base64.b64encode(digest[:8]).decode()
 
 

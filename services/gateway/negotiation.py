@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,17 @@ def negotiate(header: str | None, *, allow_table: bool = True) -> Rendering:
     )
 
 
+def is_json(content_type: str | None) -> bool:
+    """Whether a request body is JSON (no Content-Type counts: kubectl scale sends none)."""
+    media = (content_type or JSON).split(";")[0].strip().lower() or JSON
+    return media in (JSON, "*/*")
+
+
+def accepts_json(header: str | None) -> bool:
+    """Whether a client takes a JSON reply (an absent Accept does)."""
+    return any(media.type in (JSON, "application/*", "*/*") for media in parse_accept(header))
+
+
 def decode_body(body: bytes, content_type: str | None, *, kind: str, version: str) -> Any:
     """A request body as a dict, or a 400/413/415 Status."""
     if len(body) > MAX_BODY_BYTES:
@@ -125,3 +137,57 @@ def encode(obj_json: bytes, media_type: str) -> bytes:
     if media_type == YAML:
         return yaml.safe_dump(orjson.loads(obj_json), sort_keys=False).encode()
     return obj_json
+
+
+class _Duplicate(Exception):
+    """A JSON object with a key given twice (the fast scan stops at the first)."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Duplicate
+    return out
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object kept as its key-value pairs, duplicates included."""
+
+
+def _duplicate_paths(node: Any, path: str, out: list[str]) -> None:
+    if isinstance(node, _Pairs):
+        seen: set[str] = set()
+        for key, value in node:
+            sub = f"{path}.{key}" if path else key
+            if key in seen and sub not in out:
+                out.append(sub)
+            seen.add(key)
+            _duplicate_paths(value, sub, out)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            _duplicate_paths(item, f"{path}[{i}]", out)
+
+
+def duplicate_fields(body: bytes, forwarded: bytes) -> list[str]:
+    """The fields a JSON body gives more than once, as kube names them in
+    ``duplicate field "spec.template.spec.containers[0].image"``, in document order.
+
+    ``forwarded`` is the body as re-serialised after parsing (the last value of each key
+    kept). Compact JSON without duplicates, as kubectl sends, serialises back to itself:
+    then there is nothing to look for. Otherwise the stdlib parser scans for a repeated
+    key (~50 µs for a Deployment) and, only when it finds one, a second parse keeping
+    every pair names them.
+    """
+    if forwarded == body:
+        return []
+    try:
+        json.loads(body, object_pairs_hook=_no_duplicates)
+    except _Duplicate:
+        pass
+    except ValueError:
+        return []
+    else:
+        return []
+    out: list[str] = []
+    _duplicate_paths(json.loads(body, object_pairs_hook=_Pairs), "", out)
+    return out

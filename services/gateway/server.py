@@ -40,12 +40,17 @@ def build_peers(config: GatewayConfig) -> tuple[Peers, StorageClient]:
     async def etcd() -> None:
         await storage.health()
 
+    async def system_namespaces() -> None:
+        if not (await registry.types()).bootstrapped:
+            raise RuntimeError("the registry has not created the system namespaces yet")
+
     checks = [
         health.Check("ping", _ok),
         health.Check("etcd", etcd),
         health.Check("storage", storage.ready),
         health.Check("authz", authz.ready),
         health.Check("registry", registry.ready),
+        health.Check("poststarthook/system-namespaces", system_namespaces),
     ]
     return Peers(
         registry=registry, authz=authz, checks=checks, server_address=config.listen

@@ -14,12 +14,15 @@ def build_parser() -> argparse.ArgumentParser:
     config.add(parser, "--listen", default="0.0.0.0:7003", help="gRPC address to serve on")
     config.add(parser, "--storage", default="127.0.0.1:7001", help="storage service address")
     config.add(parser, "--authz", default="127.0.0.1:7002", help="authz service address")
+    config.add(parser, "--root-ca-file", default="",
+               help="cluster CA (PEM) to publish as kube-root-ca.crt in every namespace")
     return parser
 
 
 async def _serve(args: argparse.Namespace) -> None:
     running = await create_server(
-        RegistryConfig(listen=args.listen, storage=args.storage, authz=args.authz)
+        RegistryConfig(listen=args.listen, storage=args.storage, authz=args.authz,
+                       root_ca_file=args.root_ca_file)
     )
     await serving.run_until_signalled(running.server, "registry", running.port, running.close)
 

@@ -44,6 +44,15 @@ class RegistryClient:
             await self._call(self._stub.OpenAPI, registry_pb2.OpenAPIRequest(path=path)),
         )
 
+    async def openapi_v2(self) -> registry_pb2.OpenAPIResponse:
+        """The ``/openapi/v2`` Swagger 2.0 document (JSON) and its hash."""
+        return cast(
+            registry_pb2.OpenAPIResponse,
+            await self._call(
+                self._stub.OpenAPI, registry_pb2.OpenAPIRequest(openapi_version="v2")
+            ),
+        )
+
     async def create(self, request: registry_pb2.WriteRequest) -> registry_pb2.RenderedObject:
         return cast(registry_pb2.RenderedObject, await self._call(self._stub.Create, request))
 

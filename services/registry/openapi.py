@@ -610,3 +610,119 @@ class OpenAPIV3:
     def document(self, path: str) -> tuple[bytes, str] | None:
         """``GET /openapi/v3/<path>`` (``api/v1``, ``apis/apps/v1``): (JSON, hash) or None."""
         return self._built().get(path.strip("/"))
+
+
+# --- /openapi/v2 (Swagger 2.0) -------------------------------------------------------
+
+SWAGGER_SECURITY_DEFINITIONS = SECURITY_SCHEMES
+
+
+def _v2_ref(node: Any) -> Any:
+    """A v3 ``$ref`` (``#/components/schemas/X``) as v2's (``#/definitions/X``)."""
+    ref = node.get("$ref", "") if isinstance(node, dict) else ""
+    if ref.startswith(REF_PREFIX):
+        return {"$ref": openapi_schemas.REF_PREFIX_V2 + ref[len(REF_PREFIX) :]}
+    return node
+
+
+def _v2_parameter(param: Obj) -> Obj:
+    """A v3 parameter (``schema: {type}``) as v2's (``type`` inline)."""
+    out: Obj = {key: value for key, value in param.items() if key != "schema"}
+    out.update(param.get("schema") or {})
+    return dict(sorted(out.items()))
+
+
+def _v2_operation(op: Obj) -> Obj:
+    out: Obj = {key: value for key, value in op.items() if key not in ("requestBody", "responses")}
+    body = op.get("requestBody")
+    consumes = ["*/*"]
+    parameters = [_v2_parameter(p) for p in op.get("parameters", ())]
+    if body is not None:
+        content = body.get("content") or {}
+        consumes = list(content) if "*/*" not in content else ["*/*"]
+        schema = _v2_ref(next(iter(content.values()))["schema"])
+        body_param: Obj = {"in": "body", "name": "body", "schema": schema}
+        if body.get("required"):
+            body_param["required"] = True
+        parameters.insert(0, body_param)
+    if parameters:
+        out["parameters"] = parameters
+    produces: list[str] = []
+    responses: Obj = {}
+    for code, answer in op["responses"].items():
+        content = answer.get("content")
+        entry: Obj = {"description": answer.get("description", "")}
+        if content:
+            for media in content:
+                if media not in produces:
+                    produces.append(media)
+            entry["schema"] = _v2_ref(next(iter(content.values()))["schema"])
+        responses[code] = entry
+    out["consumes"] = consumes
+    out["produces"] = produces
+    out["responses"] = responses
+    out["schemes"] = ["https"]
+    return out
+
+
+def v2_paths(paths: Obj) -> Obj:
+    """The paths of a v3 document in Swagger 2.0 form."""
+    out: Obj = {}
+    for path, item in paths.items():
+        converted: Obj = {}
+        for key, value in item.items():
+            if key == "parameters":
+                converted[key] = [_v2_parameter(p) for p in value]
+            else:
+                converted[key] = _v2_operation(value)
+        out[path] = converted
+    return out
+
+
+def build_v2_document(definitions: Definitions, table: TypeTable) -> Obj:
+    """``/openapi/v2``: every served group-version's operations and the definitions they
+    reach, as one Swagger 2.0 document (what ``kubectl`` falls back to, and what older
+    clients read). Definitions carry ``x-kubernetes-group-version-kind`` and the patch
+    strategy extensions, converted from the same shipped definitions as v3."""
+    paths: Obj = {}
+    roots: set[str] = set()
+    for group, version in table.group_versions():
+        resources = table.in_group_version(group, version)
+        if not resources:
+            continue
+        builder = _DocumentBuilder(definitions, group, version)
+        builder.add_root()
+        for rt in resources:
+            builder.add_resource(rt)
+        roots |= openapi_schemas.refs_in(builder.paths)
+        paths.update(v2_paths(builder.paths))
+    names = definitions.closure(roots)
+    return {
+        "definitions": {name: definitions.schema_v2(name) for name in sorted(names)},
+        "info": INFO,
+        "paths": paths,
+        "security": [{"BearerToken": []}],
+        "securityDefinitions": SWAGGER_SECURITY_DEFINITIONS,
+        "swagger": "2.0",
+    }
+
+
+class OpenAPIV2:
+    """The ``/openapi/v2`` JSON document for one type table, built on first use and kept
+    (serialised with sorted keys, hashed as kube does: uppercase hex SHA-512)."""
+
+    def __init__(self, table: TypeTable, *, definitions: Definitions | None = None) -> None:
+        self._table = table
+        self._definitions = definitions
+        self._document: tuple[bytes, str] | None = None
+        self._lock = threading.Lock()
+
+    def document(self) -> tuple[bytes, str]:
+        found = self._document
+        if found is None:
+            with self._lock:
+                if self._document is None:
+                    definitions = self._definitions or openapi_schemas.builtin()
+                    self._document = serialize(build_v2_document(definitions, self._table))
+                found = self._document
+        return found

@@ -30,6 +30,8 @@ from typing import Any
 
 import orjson
 
+from services.registry import schema_enums
+
 DEFINITIONS_PACKAGE = "kubernetes_validate"
 DEFINITIONS_FILE = ("kubernetes-json-schema", "v1.32.0-local", "_definitions.json")
 SOURCE_REF_PREFIX = "#/$defs/"
@@ -87,6 +89,20 @@ _SCALARS: dict[str, Schema] = {
     },
 }
 
+# Swagger 2.0 (``/openapi/v2``) has no oneOf: kube publishes these scalars as strings.
+_SCALARS_V2: dict[str, Schema] = {
+    name: {
+        key: value
+        for key, value in {
+            **schema,
+            "type": "string",
+        }.items()
+        if key != "oneOf"
+    }
+    for name, schema in _SCALARS.items()
+}
+REF_PREFIX_V2 = "#/definitions/"
+
 # Properties whose JSON-schema form carries an artificial single-value (or all-groups) enum.
 _TYPE_META_PROPERTIES = frozenset({"apiVersion", "kind"})
 # Keys holding one sub-schema / a list of sub-schemas.
@@ -139,6 +155,60 @@ def convert(node: Any, *, property_name: str | None = None) -> Any:
     return {"allOf": [target], **out} if out else target
 
 
+def convert_v2(node: Any, *, property_name: str | None = None) -> Any:
+    """One JSON-schema node (recursively) as a Swagger 2.0 schema node, as kube's
+    ``/openapi/v2`` has it: ``#/definitions/<name>`` refs that keep their siblings
+    (description, patch strategy) beside them. Pure."""
+    if isinstance(node, list):
+        return [convert_v2(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: Schema = {}
+    for key, value in node.items():
+        if key == "$ref":
+            out[key] = REF_PREFIX_V2 + _ref_name(value)
+        elif key == "type":
+            out[key] = _openapi_type(value)
+        elif key == "enum" and property_name in _TYPE_META_PROPERTIES:
+            continue
+        elif key == "properties":
+            out[key] = {name: convert_v2(sub, property_name=name) for name, sub in value.items()}
+        elif key in _SCHEMA_KEYS:
+            out[key] = convert_v2(value) if isinstance(value, dict) else value
+        elif key in _SCHEMA_LIST_KEYS:
+            out[key] = [convert_v2(sub) for sub in value]
+        else:
+            out[key] = value
+    return out
+
+
+def with_enums(name: str, schema: Schema) -> Schema:
+    """``schema`` (a converted definition) with kube's ``enum`` lists and "Possible enum
+    values" paragraphs on the properties ``schema_enums`` knows. A new dict when any."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return schema
+    changed: dict[str, Schema] = {}
+    for prop, sub in properties.items():
+        enum = schema_enums.lookup(name, prop)
+        if enum is None:
+            continue
+        sub = dict(sub)
+        values = sorted(enum.values)
+        if sub.get("type") == "array" and isinstance(sub.get("items"), dict):
+            sub["items"] = {**sub["items"], "enum": values}
+        else:
+            sub["enum"] = values
+        paragraph = enum.paragraph()
+        if paragraph:
+            text = sub.get("description", "")
+            sub["description"] = f"{text}\n\n{paragraph}" if text else paragraph
+        changed[prop] = sub
+    if not changed:
+        return schema
+    return {**schema, "properties": {**properties, **changed}}
+
+
 def refs_in(node: Any) -> set[str]:
     """The component names an OpenAPI node references (``#/components/schemas/<name>``)."""
     found: set[str] = set()
@@ -171,6 +241,10 @@ class Definitions:
     def __contains__(self, name: object) -> bool:
         return name in self._raw
 
+    def raw(self) -> Mapping[str, Any]:
+        """The definitions as shipped (JSON-schema form). Read-only."""
+        return self._raw
+
     def schema(self, name: str) -> Schema:
         """The OpenAPI v3 component schema ``name`` (KeyError if unknown). Read-only."""
         cached = self._converted.get(name)
@@ -178,11 +252,17 @@ class Definitions:
             return cached
         if name not in self._raw:
             raise KeyError(f"no Kubernetes 1.32 OpenAPI definition named {name!r}")
-        converted = _SCALARS.get(name) or convert(self._raw[name])
+        converted = _SCALARS.get(name) or with_enums(name, convert(self._raw[name]))
         with self._lock:
             self._converted.setdefault(name, converted)
             self._refs.setdefault(name, frozenset(refs_in(converted)))
             return self._converted[name]
+
+    def schema_v2(self, name: str) -> Schema:
+        """The Swagger 2.0 definition ``name`` (``/openapi/v2``), not memoised."""
+        if name not in self._raw:
+            raise KeyError(f"no Kubernetes 1.32 OpenAPI definition named {name!r}")
+        return _SCALARS_V2.get(name) or with_enums(name, convert_v2(self._raw[name]))
 
     def closure(self, roots: Iterable[str]) -> dict[str, Schema]:
         """``roots`` and every schema they reach through ``$ref``, by name."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from kapi import errors
 from kapi.errors import FieldError
-from services.registry import validation
+from services.registry import schema_validation, validation
 from services.registry.strategy import Strategy
 from services.registry.types import ResourceType
 
@@ -100,6 +100,7 @@ def prepare_create(rt: ResourceType, strategy: Strategy, obj: Obj, namespace: st
 def validate_create(rt: ResourceType, strategy: Strategy, obj: Obj) -> None:
     """Resource rules first, then ObjectMeta, as one 422 Invalid."""
     problems: list[FieldError] = strategy.validate(obj)
+    problems = schema_validation.merge(problems, schema_validation.validate(rt.schema, obj))
     problems += validation.validate_object_meta(
         metadata_of(obj), namespaced=rt.namespaced, name_validator=strategy.validate_name
     )
@@ -137,6 +138,7 @@ def prepare_update(
 
 def validate_update(rt: ResourceType, strategy: Strategy, new: Obj, old: Obj) -> None:
     problems = strategy.validate_update(new, old)
+    problems = schema_validation.merge(problems, schema_validation.validate(rt.schema, new))
     meta = metadata_of(new)
     problems += validation.validate_object_meta(
         meta, namespaced=rt.namespaced, name_validator=strategy.validate_name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc.aio
 
@@ -28,6 +29,7 @@ class RegistryConfig:
     listen: str
     storage: str
     authz: str
+    root_ca_file: str = ""
 
 
 @dataclass
@@ -50,6 +52,7 @@ async def bootstrap(registry: Registry) -> None:
     while True:
         try:
             await registry.ensure_system_namespaces(SYSTEM_USER)
+            registry.bootstrapped = True
             log.info("system namespaces present")
             return
         except errors.StatusError as err:
@@ -63,6 +66,8 @@ async def create_server(config: RegistryConfig) -> RegistryServer:
     storage = StorageClient(config.storage)
     authz = AuthzClient(config.authz)
     registry = Registry(table, StorageAdapter(storage), AuthzAdmission(authz))
+    if config.root_ca_file:
+        registry.root_ca_pem = Path(config.root_ca_file).read_text()
     openapi = OpenAPIV3(table)
     server = rpc.server()
     registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(registry, openapi), server)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import dataclasses
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -16,18 +17,31 @@ from typing import Any
 import orjson
 
 from kapi import errors, selectors
-from services.registry import patching, pipeline, printers
+from services.registry import conversion, field_validation, patching, pipeline, printers
 from services.registry.ports import AdmissionPort, AdmissionTarget, StoragePort, Where
-from services.registry.strategies import strategy_for
+from services.registry.strategies import bootstrap, strategy_for
+from services.registry.strategies import scale as scale_subresource
 from services.registry.strategies.core import ServiceStrategy
-from services.registry.types import ResourceType, TypeTable
+from services.registry.types import (
+    ResourceType,
+    TypeTable,
+    field_selector_error,
+    field_selector_path,
+)
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 
+ROOT_CA_DESCRIPTION = (
+    "Contains a CA bundle that can be used to verify the kube-apiserver when using internal "
+    "endpoints such as the internal service IP or kubernetes.default.svc. No other usage is "
+    "guaranteed across distributions of Kubernetes clusters."
+)
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 RENDERINGS = ("object", "table", "table-v1beta1", "metadata")
+SCALE_SCHEMA = "io.k8s.api.autoscaling.v1.Scale"
+GUARANTEED_UPDATE_ATTEMPTS = 64
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,7 @@ class Target:
     namespace: str = ""
     name: str = ""
     user: Any = None
+    user_agent: str = ""  # the default field manager comes from it (patching.policy)
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,12 @@ def _where(rt: ResourceType) -> Where:
     )
 
 
+def _is_missing(err: errors.StatusError, target: Target) -> bool:
+    """Whether ``err`` is the NotFound of the object a write names."""
+    details = err.details or {}
+    return err.code == 404 and err.reason == "NotFound" and details.get("name") == target.name
+
+
 def _loads(data: bytes) -> Obj:
     obj = orjson.loads(data)
     if not isinstance(obj, dict):
@@ -84,6 +105,10 @@ class Registry:
         self.table = table
         self.storage = storage
         self.admission = admission
+        # The cluster CA (PEM) published in every namespace as kube-root-ca.crt, as
+        # kube-controller-manager's root-ca-cert-publisher does; "" publishes nothing.
+        self.root_ca_pem = ""
+        self.bootstrapped = False
 
     # --- resolution ---------------------------------------------------------------
 
@@ -94,6 +119,67 @@ class Registry:
         if target.subresource and target.subresource not in rt.subresources:
             raise errors.not_found_path()
         return rt
+
+    # --- versions and decoding (conversion.py, field_validation.py) ----------------------
+
+    def stored_type(self, rt: ResourceType) -> ResourceType:
+        """The ResourceType whose form is kept in storage: ``rt`` unless it is served
+        converted (autoscaling/v1 HPAs are stored as autoscaling/v2)."""
+        if not rt.storage_version or rt.storage_version == rt.api_version:
+            return rt
+        group, _, version = rt.storage_version.rpartition("/")
+        stored = self.table.lookup(group, version, rt.resource)
+        if stored is None:
+            raise errors.internal(f"no storage version {rt.storage_version} for {rt.resource}")
+        return stored
+
+    def _to_served(self, rt: ResourceType, data: bytes) -> bytes:
+        """Stored JSON as the version the client asked for (unchanged if the same)."""
+        if not rt.storage_version or rt.storage_version == rt.api_version:
+            return data
+        return conversion.convert_json(
+            data, kind=rt.kind, from_api_version=rt.storage_version, to_api_version=rt.api_version
+        )
+
+    def _decode(
+        self,
+        rt: ResourceType,
+        body: bytes,
+        directive: str,
+        duplicates: tuple[str, ...],
+        subresource: str = "",
+    ) -> tuple[Obj, builtins.list[str]]:
+        """A write's body decoded as the served type (400 on what kube's decoder refuses,
+        unknown fields dropped or refused per fieldValidation), in its stored form.
+        A ``scale`` body is an autoscaling/v1 Scale, decoded as one and not converted."""
+        obj = _loads(body)
+        if subresource == "scale":
+            warnings = field_validation.decode(
+                obj,
+                definition=SCALE_SCHEMA,
+                kind="Scale",
+                version="v1",
+                directive=directive,
+                duplicates=duplicates,
+            )
+            return obj, warnings
+        pipeline.check_type_meta(rt, obj)  # another kind or version is refused first
+        warnings = field_validation.decode(
+            obj,
+            definition=rt.schema,
+            kind=rt.kind,
+            version=rt.version,
+            directive=directive,
+            duplicates=duplicates,
+        )
+        if rt.storage_version and rt.storage_version != rt.api_version:
+            obj = conversion.convert(
+                obj,
+                kind=rt.kind,
+                from_api_version=rt.api_version,
+                to_api_version=rt.storage_version,
+            )
+        return obj, warnings
 
     def _admission_target(
         self, rt: ResourceType, target: Target, operation: str, name: str, dry_run: bool
@@ -113,12 +199,30 @@ class Registry:
 
     # --- writes -------------------------------------------------------------------
 
-    async def create(self, target: Target, body: bytes, *, dry_run: bool = False) -> Result:
+    async def create(
+        self,
+        target: Target,
+        body: bytes,
+        *,
+        dry_run: bool = False,
+        field_validation: str = "",
+        duplicate_fields: tuple[str, ...] = (),
+        field_manager: str = "",
+        managed_fields: builtins.list[Obj] | None = None,
+    ) -> Result:
+        """``managed_fields``: the entries an apply computed (else the creator's are)."""
         rt = self.resolve(target)
         if target.subresource or "create" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "create")
+        patching.policy.check_write_options("CreateOptions", field_manager)
+        decoded, decode_warnings = self._decode(
+            rt, body, field_validation, duplicate_fields, target.subresource
+        )
+        served, rt = rt, self.stored_type(rt)
         strategy = strategy_for(rt.group, rt.resource)
-        obj = pipeline.prepare_create(rt, strategy, _loads(body), target.namespace)
+        sent_fields = patching.sent_managed_fields(decoded)  # prepare_create drops them
+        obj = pipeline.prepare_create(rt, strategy, decoded, target.namespace)
+        obj = self._track_create(rt, target, obj, sent_fields, field_manager, managed_fields)
         name = obj["metadata"].get("name") or ""
         admission = self._admission_target(rt, target, "CREATE", name, dry_run)
         mutated, warnings = await self.admission.admit("mutating", admission, obj)
@@ -137,34 +241,80 @@ class Registry:
         )
         if rt.resource == "namespaces" and not rt.group and not dry_run:
             await self._after_namespace_created(name, target.user)
-        return Result(stored, 201, warnings + strategy.warnings(obj))
+        return Result(
+            self._to_served(served, stored),
+            201,
+            decode_warnings + warnings + strategy.warnings(obj),
+        )
 
     async def _allocate_cluster_ip(self, strategy: ServiceStrategy, obj: Obj) -> None:
+        """Cluster IP and node ports: free ones from what the other services hold (an
+        address or port is released when its service is deleted or changes type)."""
         rt = self.table.lookup("", "v1", "services")
         assert rt is not None
         listed = await self.storage.list(_where(rt), "")
-        taken = {
-            (orjson.loads(item).get("spec") or {}).get("clusterIP", "") for item in listed.items
-        }
+        meta = obj.get("metadata") or {}
+        others = [
+            service
+            for service in (orjson.loads(item) for item in listed.items)
+            if (service["metadata"].get("namespace"), service["metadata"].get("name"))
+            != (meta.get("namespace"), meta.get("name"))
+        ]
+        taken = {(s.get("spec") or {}).get("clusterIP", "") for s in others}
         strategy.allocate_cluster_ip(obj, taken)
+        ports = {
+            port["nodePort"]
+            for s in others
+            for port in (s.get("spec") or {}).get("ports") or []
+            if isinstance(port, dict) and port.get("nodePort")
+        }
+        problems = strategy.allocate_node_ports(obj, ports)
+        if problems:
+            raise errors.invalid("Service", "", str(meta.get("name") or ""), problems)
 
     async def _after_namespace_created(self, namespace: str, user: Any) -> None:
-        """What kube's service-account controller does: every namespace has ``default``."""
-        sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}
-        try:
-            await self.create(
-                Target("", "v1", "serviceaccounts", namespace=namespace, user=user),
-                orjson.dumps(sa),
-            )
-        except errors.StatusError as err:
-            if err.reason != "AlreadyExists":
-                log.warning("default service account in %s: %s", namespace, err.message)
+        """What kube's controllers do for a new namespace: the ``default`` service account
+        and, with a cluster CA, the ``kube-root-ca.crt`` config map."""
+        made: list[tuple[str, Obj]] = [
+            ("serviceaccounts",
+             {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}),
+        ]
+        if self.root_ca_pem:
+            made.append((
+                "configmaps",
+                {"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": "kube-root-ca.crt",
+                              "annotations": {"kubernetes.io/description": ROOT_CA_DESCRIPTION}},
+                 "data": {"ca.crt": self.root_ca_pem}},
+            ))
+        for resource, obj in made:
+            try:
+                await self.create(
+                    Target("", "v1", resource, namespace=namespace, user=user), orjson.dumps(obj)
+                )
+            except errors.StatusError as err:
+                if err.reason != "AlreadyExists":
+                    log.warning("%s in %s: %s", resource, namespace, err.message)
 
-    async def update(self, target: Target, body: bytes, *, dry_run: bool = False) -> Result:
+    async def update(
+        self,
+        target: Target,
+        body: bytes,
+        *,
+        dry_run: bool = False,
+        field_validation: str = "",
+        duplicate_fields: tuple[str, ...] = (),
+        field_manager: str = "",
+    ) -> Result:
         rt = self.resolve(target)
         if "update" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "update")
-        new = _loads(body)
+        patching.policy.check_write_options("UpdateOptions", field_manager)
+        manager = patching.policy.manager_for(field_manager, target.user_agent)
+        new, decode_warnings = self._decode(
+            rt, body, field_validation, duplicate_fields, target.subresource
+        )
+        served, rt = rt, self.stored_type(rt)
         pipeline.check_name_matches(new, target.name)
         pipeline.set_namespace(rt, new, target.namespace)
         wanted_rv = str((new.get("metadata") or {}).get("resourceVersion") or "")
@@ -174,28 +324,245 @@ class Registry:
                 raise errors.conflict(rt.resource, rt.group, target.name)
             return copy.deepcopy(new)
 
-        return await self._guaranteed_update(
-            rt, target, replace, dry_run=dry_run, retry=not wanted_rv
-        )
+        if target.subresource == "scale":
+            return await self._scale_update(
+                rt, target, replace, dry_run=dry_run, retry=not wanted_rv, manager=manager
+            )
+        try:
+            result = await self._guaranteed_update(
+                rt, target, replace, dry_run=dry_run, retry=not wanted_rv, manager=manager
+            )
+        except errors.StatusError as err:
+            if not self._creates_on_update(rt, target, err):
+                raise
+            return await self.create(
+                dataclasses.replace(target, name=""),
+                body,
+                dry_run=dry_run,
+                field_validation=field_validation,
+                duplicate_fields=duplicate_fields,
+                field_manager=field_manager,
+            )
+        result.body = self._to_served(served, result.body)
+        result.warnings = decode_warnings + result.warnings
+        return result
 
     async def patch(
-        self, target: Target, patch_type: str, patch: bytes, *, dry_run: bool = False
+        self,
+        target: Target,
+        patch_type: str,
+        patch: bytes,
+        *,
+        dry_run: bool = False,
+        field_validation: str = "",
+        field_manager: str = "",
+        force: bool = False,
     ) -> Result:
+        """JSON, merge and strategic merge patches of an existing object (404 when it is
+        missing), and server-side apply, which creates a missing object (201)."""
         rt = self.resolve(target)
         if "patch" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "patch")
         if patch_type not in patching.PATCH_TYPES:
             raise errors.unsupported_media_type(patch_type)
+        is_apply = patch_type == patching.APPLY_PATCH
+        patching.policy.check_patch_options(is_apply=is_apply, field_manager=field_manager)
+        manager = patching.policy.manager_for(field_manager, target.user_agent)
+        fields = None
+        if is_apply and target.subresource == "scale":  # applied to the autoscaling/v1 Scale
+            fields = patching.field_manager(
+                SCALE_SCHEMA, api_version="autoscaling/v1", kind="Scale", subresource="scale"
+            )
+        elif is_apply:
+            fields = self._field_manager(rt, target.subresource)
+        config = patching.decode_apply(patch) if is_apply else {}
+        definition = SCALE_SCHEMA if target.subresource == "scale" else rt.schema
 
         def apply(current: Obj) -> Obj:
-            patched = patching.apply_patch(patch_type, current, patch)
+            if fields is not None:
+                patched = fields.apply(current, config, field_manager, force=force)
+            else:
+                patched = patching.apply_patch(patch_type, current, patch, definition=definition)
             meta = patched.get("metadata")
             wanted = str(meta.get("resourceVersion") or "") if isinstance(meta, dict) else ""
             if wanted and wanted != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(rt.resource, rt.group, target.name)
+            if target.subresource != "scale":
+                pipeline.check_name_matches(patched, target.name)
             return patched
 
-        return await self._guaranteed_update(rt, target, apply, dry_run=dry_run, retry=True)
+        stored = self.stored_type(rt)
+        # An apply records its own managers; on /scale only spec.replicas reaches the
+        # parent, recorded there as the manager's change through the subresource.
+        tracked = None if is_apply and target.subresource != "scale" else manager
+        if target.subresource == "scale":
+            return await self._scale_update(
+                stored, target, apply, dry_run=dry_run, retry=True, manager=tracked
+            )
+        decode_warnings: builtins.list[str] = []
+        change: Callable[[Obj], Obj] = apply
+        if target.subresource in ("", "status"):
+            change = self._served_change(rt, apply, field_validation, decode_warnings)
+        try:
+            result = await self._guaranteed_update(
+                stored, target, change, dry_run=dry_run, retry=True, manager=tracked
+            )
+        except errors.StatusError as err:
+            if fields is None or target.subresource or not _is_missing(err, target):
+                raise
+            return await self._apply_create(
+                target, fields, config, field_manager, force=force, dry_run=dry_run,
+                field_validation=field_validation,
+            )
+        result.body = self._to_served(rt, result.body)
+        result.warnings = decode_warnings + result.warnings
+        return result
+
+    async def _apply_create(
+        self,
+        target: Target,
+        fields: patching.FieldManager,
+        config: Obj,
+        field_manager: str,
+        *,
+        force: bool,
+        dry_run: bool,
+        field_validation: str,
+    ) -> Result:
+        """Server-side apply of a missing object: the configuration applied to nothing,
+        then created with its managedFields (kube's applyPatcher.createNewObject)."""
+        uid = (config.get("metadata") or {}).get("uid") if isinstance(config, dict) else None
+        if uid:
+            rt = self.resolve(target)
+            raise errors.conflict(
+                rt.resource,
+                rt.group,
+                target.name,
+                f"uid mismatch: the provided object specified uid {uid}, and no existing "
+                "object was found",
+            )
+        obj = fields.apply(None, config, field_manager, force=force)
+        pipeline.check_name_matches(obj, target.name)
+        managed = obj.get("metadata", {}).pop("managedFields", None) or []
+        return await self.create(
+            dataclasses.replace(target, name=""),
+            orjson.dumps(obj),
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
+            managed_fields=managed,
+        )
+
+    # --- managedFields (patching.managed_fields) -------------------------------------------
+
+    def _field_manager(self, rt: ResourceType, subresource: str) -> patching.FieldManager:
+        return patching.field_manager(
+            rt.schema,
+            api_version=rt.api_version,
+            kind=rt.kind,
+            subresource=subresource,
+            has_status="status" in rt.subresources,
+        )
+
+    def _track_create(
+        self,
+        rt: ResourceType,
+        target: Target,
+        obj: Obj,
+        sent: Any,
+        field_manager: str,
+        preset: builtins.list[Obj] | None,
+    ) -> Obj:
+        """A new object's managedFields: those an apply computed, else the creator's
+        fields on top of any the body carried."""
+        meta = obj["metadata"]
+        if preset is not None:
+            if preset:
+                meta["managedFields"] = preset
+            return obj
+        if sent is not None:
+            meta["managedFields"] = sent
+        manager = patching.policy.manager_for(field_manager, target.user_agent)
+        return self._field_manager(rt, "").update({}, obj, manager)
+
+    def _creates_on_update(self, rt: ResourceType, target: Target, err: errors.StatusError) -> bool:
+        """A PUT of a missing object creates it where kube's strategy allows it."""
+        return (
+            not target.subresource
+            and _is_missing(err, target)
+            and patching.policy.allows_create_on_update(
+                rt.group, rt.resource, strategy_for(rt.group, rt.resource)
+            )
+        )
+
+    def _served_change(
+        self,
+        rt: ResourceType,
+        change: Callable[[Obj], Obj],
+        directive: str,
+        warnings: builtins.list[str],
+    ) -> Callable[[Obj], Obj]:
+        """``change`` (a patch) applied to the stored object as the client sees it (its
+        version), the result decoded as a write body is (unknown fields dropped or refused
+        per fieldValidation; the warnings of the last attempt in ``warnings``), then back
+        in the stored form."""
+        stored = self.stored_type(rt)
+
+        def run(current: Obj) -> Obj:
+            shown = conversion.convert(
+                current,
+                kind=rt.kind,
+                from_api_version=stored.api_version,
+                to_api_version=rt.api_version,
+            )
+            changed = change(shown)
+            warnings[:] = field_validation.decode_patched(
+                changed,
+                definition=rt.schema,
+                kind=rt.kind,
+                version=rt.version,
+                directive=directive,
+            )
+            return conversion.convert(
+                changed,
+                kind=rt.kind,
+                from_api_version=rt.api_version,
+                to_api_version=stored.api_version,
+            )
+
+        return run
+
+    async def _scale_update(
+        self,
+        rt: ResourceType,
+        target: Target,
+        change_scale: Callable[[Obj], Obj],
+        *,
+        dry_run: bool,
+        retry: bool,
+        manager: str | None = None,
+    ) -> Result:
+        """PUT or PATCH of ``/scale``: ``change_scale`` (the body, or the patch) applied to
+        the parent's autoscaling/v1 Scale; only its spec.replicas reaches the parent, which
+        is then prepared, admitted, validated and stored as any update. Answers the Scale."""
+        if (rt.group, rt.resource) not in scale_subresource.SCALABLE:
+            raise errors.not_found_path()
+
+        def change(current: Obj) -> Obj:
+            wanted = change_scale(scale_subresource.to_scale(rt.group, rt.resource, current))
+            scale_subresource.check_type_meta(wanted)
+            problems = scale_subresource.validate(wanted)
+            if problems:
+                raise errors.invalid(
+                    scale_subresource.KIND, scale_subresource.GROUP, target.name, problems
+                )
+            return scale_subresource.apply(current, wanted)
+
+        result = await self._guaranteed_update(
+            rt, target, change, dry_run=dry_run, retry=retry, manager=manager
+        )
+        scaled = scale_subresource.to_scale(rt.group, rt.resource, _loads(result.body))
+        return Result(orjson.dumps(scaled), 200, result.warnings)
 
     async def _guaranteed_update(
         self,
@@ -205,13 +572,17 @@ class Registry:
         *,
         dry_run: bool,
         retry: bool,
+        manager: str | None = None,
     ) -> Result:
         """Read, change, prepare, admit, validate, then compare-and-swap on the revision;
-        on a conflict, start again from the latest object when ``retry``."""
+        on a conflict, start again from the latest object when ``retry``. The fields the
+        change makes are recorded under ``manager`` in managedFields (not when ``None``:
+        an apply records its own)."""
         strategy = strategy_for(rt.group, rt.resource)
         where = _where(rt)
         namespace = target.namespace if rt.namespaced else ""
-        for _attempt in range(5):
+        # kube's storage retries a conflicting update until it lands; bounded here.
+        for _attempt in range(GUARANTEED_UPDATE_ATTEMPTS if retry else 1):
             current = _loads(await self.storage.get(where, namespace, target.name))
             current_rv = int(current["metadata"]["resourceVersion"])
             candidate = change(current)
@@ -219,6 +590,11 @@ class Registry:
             candidate = pipeline.prepare_update(
                 rt, strategy, candidate, current, subresource=target.subresource
             )
+            if manager is not None:
+                fields = self._field_manager(rt, target.subresource)
+                candidate = fields.update(current, candidate, manager)
+            if isinstance(strategy, ServiceStrategy) and not target.subresource:
+                await self._allocate_cluster_ip(strategy, candidate)
             admission = self._admission_target(rt, target, "UPDATE", target.name, dry_run)
             mutated, warnings = await self.admission.admit(
                 "mutating", admission, candidate, current
@@ -236,6 +612,19 @@ class Registry:
             }
             if candidate == unchanged:
                 return Result(orjson.dumps(current), 200, warnings)
+            candidate_meta = candidate["metadata"]
+            if candidate_meta.get("deletionTimestamp") and not candidate_meta.get("finalizers"):
+                # The last finalizer of an object marked for deletion went: it goes now.
+                try:
+                    deleted = await self.storage.delete(
+                        where, namespace, target.name, expected_revision=current_rv,
+                        dry_run=dry_run,
+                    )
+                except errors.StatusError as err:
+                    if err.reason == "Conflict" and retry:
+                        continue
+                    raise
+                return Result(deleted, 200, warnings)
             try:
                 stored = await self.storage.update(
                     where,
@@ -349,9 +738,12 @@ class Registry:
         )
         if dry_run:
             return marked
+        prefixes: set[str] = set()
         for content in self.table.types:
-            if not content.namespaced:
+            # Several served versions of a resource share one key prefix: delete once.
+            if not content.namespaced or content.etcd_prefix in prefixes:
                 continue
+            prefixes.add(content.etcd_prefix)
             listed = await self.storage.list(_where(content), target.name)
             for item in listed.items:
                 name = orjson.loads(item)["metadata"]["name"]
@@ -374,15 +766,27 @@ class Registry:
         if "get" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "get")
         namespace = target.namespace if rt.namespaced else ""
-        data = await self.storage.get(
-            _where(rt), namespace, target.name, resource_version=options.resource_version
+        data = self._to_served(
+            rt,
+            await self.storage.get(
+                _where(rt), namespace, target.name, resource_version=options.resource_version
+            ),
         )
+        if target.subresource == "scale":
+            if (rt.group, rt.resource) not in scale_subresource.SCALABLE:
+                raise errors.not_found_path()
+            scaled = scale_subresource.to_scale(rt.group, rt.resource, _loads(data))
+            data = orjson.dumps(scaled)
+            rt = dataclasses.replace(rt, group="autoscaling", version="v1", kind="Scale")
         if options.rendering == "object":
             return Result(data)
         obj = orjson.loads(data)
         return Result(orjson.dumps(self._render_items(rt, [obj], options, {}, single=True)))
 
-    def _check_field_selector(self, rt: ResourceType, selector: str) -> None:
+    def _check_field_selector(self, rt: ResourceType, selector: str) -> str:
+        """400 for a field the type cannot be selected by; the selector storage applies
+        (labels that are not the stored object's paths translated, as kube's
+        field label conversion and ToSelectableFields do)."""
         allowed = {"metadata.name", "metadata.namespace", *rt.field_selectors}
         for term in filter(None, (t.strip() for t in selector.split(","))):
             match = _FIELD_TERM.match(term)
@@ -390,23 +794,35 @@ class Registry:
             if field_name not in allowed:
                 # kube-apiserver's words (ConvertFieldLabel); kubectl itself prefixes them
                 # with 'Unable to find "/v1, Resource=pods" that match label selector ...'.
-                raise errors.bad_request(f"field label not supported: {field_name}")
+                raise errors.bad_request(field_selector_error(rt, field_name))
+        parsed = selectors.parse_field_selector(selector)
+        if all(field_selector_path(rt, t.path) == t.path for t in parsed.terms):
+            return selector
+        return str(
+            selectors.FieldSelector(
+                tuple(
+                    dataclasses.replace(t, path=field_selector_path(rt, t.path))
+                    for t in parsed.terms
+                )
+            )
+        )
 
     async def list(self, target: Target, options: ReadOptions) -> Result:
         rt = self.resolve(target)
         if "list" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "list")
-        self._check_field_selector(rt, options.field_selector)
+        fields = self._check_field_selector(rt, options.field_selector)
         listed = await self.storage.list(
             _where(rt),
             target.namespace if rt.namespaced else "",
             label_selector=options.label_selector,
-            field_selector=options.field_selector,
+            field_selector=fields,
             limit=options.limit,
             continue_token=options.continue_token,
             resource_version=options.resource_version,
             resource_version_match=options.resource_version_match,
         )
+        items = [self._to_served(rt, item) for item in listed.items]
         list_meta: Obj = {"resourceVersion": str(listed.resource_version)}
         if listed.continue_token:
             list_meta["continue"] = listed.continue_token
@@ -416,8 +832,8 @@ class Registry:
             head = orjson.dumps(
                 {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": list_meta}
             )
-            return Result(head[:-1] + b',"items":[' + b",".join(listed.items) + b"]}")
-        objects = [orjson.loads(item) for item in listed.items]
+            return Result(head[:-1] + b',"items":[' + b",".join(items) + b"]}")
+        objects = [orjson.loads(item) for item in items]
         return Result(orjson.dumps(self._render_items(rt, objects, options, list_meta)))
 
     def _render_items(
@@ -464,9 +880,8 @@ class Registry:
         rt = self.resolve(target)
         if "watch" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "watch")
-        self._check_field_selector(rt, options.field_selector)
+        field_selector = self._check_field_selector(rt, options.field_selector)
         selectors.parse_label_selector(options.label_selector)
-        field_selector = options.field_selector
         if target.name:
             by_name = f"metadata.name={target.name}"
             field_selector = f"{field_selector},{by_name}" if field_selector else by_name
@@ -496,6 +911,7 @@ class Registry:
                     bookmark["kind"], bookmark["apiVersion"] = rt.kind, rt.api_version
                     yield kind, orjson.dumps(bookmark)
                     continue
+                data = self._to_served(rt, data)
                 if options.rendering == "object":
                     yield kind, data
                     continue
@@ -519,3 +935,12 @@ class Registry:
                 if err.reason != "AlreadyExists":
                     raise
             await self._after_namespace_created(name, user)
+        for group, version, resource, namespace, obj in bootstrap.BOOTSTRAP:
+            try:
+                await self.create(
+                    Target(group, version, resource, namespace=namespace, user=user),
+                    orjson.dumps(obj),
+                )
+            except errors.StatusError as err:
+                if err.reason != "AlreadyExists":
+                    raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 
 from kapi import config
 from services.storage.server import StorageConfig, serve
@@ -19,7 +20,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated etcd client URLs",
     )
     config.add(parser, "--backend", default="etcd", help="etcd or memory")
+    config.add(
+        parser,
+        "--compaction-interval",
+        default="5m",
+        help="how often etcd's history is compacted, e.g. 5m, 90s, 1h (0: never)",
+    )
     return parser
+
+
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go duration (``5m``, ``1m30s``, ``300ms``) or a plain number of seconds."""
+    text = text.strip()
+    try:
+        return max(float(text), 0.0)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"invalid duration {text!r}")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
 def parse_args(argv: list[str] | None = None) -> StorageConfig:
@@ -27,8 +51,17 @@ def parse_args(argv: list[str] | None = None) -> StorageConfig:
     args = parser.parse_args(argv)
     if args.backend not in ("etcd", "memory"):
         parser.error(f"--backend must be etcd or memory, not {args.backend!r}")
+    try:
+        compaction = parse_duration(args.compaction_interval)
+    except ValueError as exc:
+        parser.error(f"--compaction-interval: {exc}")
     endpoints = [e.strip() for e in args.etcd_endpoints.split(",") if e.strip()]
-    return StorageConfig(listen=args.listen, etcd_endpoints=endpoints, backend=args.backend)
+    return StorageConfig(
+        listen=args.listen,
+        etcd_endpoints=endpoints,
+        backend=args.backend,
+        compaction_interval=compaction,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,7 +13,7 @@ cannot answer; none retries on its own.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,17 +51,52 @@ class EventType(enum.Enum):
 class Event:
     """One change: the key's new value (``PUT``) or its removal (``DELETE``).
 
-    ``revision`` is the revision of the change; ``prev_value`` the value before it
-    (``None`` for a creation, or when the backend no longer has it); ``created`` tells
-    a creation from an update.
+    ``revision`` is the revision of the change; ``created`` tells a creation from an
+    update. No previous value: whoever needs it keeps the state (the watch cache does).
     """
 
     type: EventType
     key: str
     value: bytes
     revision: int
-    prev_value: bytes | None
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WatchBatch:
+    """What one step of a watch gives: changes in revision order, and how far they reach.
+
+    Every change under the watched prefix up to and including ``revision`` has been
+    delivered on this stream once the batch is. ``events`` is empty for a progress
+    notification: nothing changed under the prefix up to ``revision``.
+    """
+
+    events: list[Event]
+    revision: int
+
+
+class WatchStream(Protocol):
+    """One open watch of a key prefix (``Backend.watch``): an async iterator of batches.
+
+    Never ends on its own. ``__anext__`` raises ``Compacted`` (when the start revision
+    is no longer kept) and ``Unavailable`` (the backend went away); the caller resumes
+    with a new watch from the last revision it saw. ``aclose`` releases it.
+    """
+
+    def __aiter__(self) -> AsyncIterator[WatchBatch]: ...
+
+    async def __anext__(self) -> WatchBatch: ...
+
+    def request_progress(self) -> bool:
+        """Ask for a progress batch (no events, the store's revision) soon.
+
+        Non-blocking. ``False`` when this backend cannot give one that is safe to
+        trust (etcd before 3.5.13 may send it ahead of pending events): the caller
+        then learns the revision from events only.
+        """
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 class Backend(Protocol):
@@ -99,12 +134,10 @@ class Backend(Protocol):
         """
         ...
 
-    def watch(self, prefix: str, from_revision: int) -> AsyncGenerator[Event, None]:
+    def watch(self, prefix: str, from_revision: int) -> WatchStream:
         """Changes under ``prefix`` at revisions ``>= from_revision``, in revision order.
 
-        Never ends on its own. Raises ``Compacted`` (when starting, or when a slow watcher
-        falls behind the kept history) and ``Unavailable`` while iterating. Closing the
-        iterator (``aclose``) releases the underlying watch.
+        Nothing happens until the first ``__anext__``; see ``WatchStream``.
         """
         ...
 

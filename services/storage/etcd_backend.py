@@ -17,14 +17,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import AsyncGenerator
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import aetcd.rpc as etcd
 
 from services.storage import storage_errors
-from services.storage.backend import Event, EventType, KeyValue, Page, prefix_end
+from services.storage.backend import Event, EventType, KeyValue, Page, WatchBatch, prefix_end
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +104,17 @@ def _kv(kv: Any) -> KeyValue:
 class EtcdBackend:
     """The ``Backend`` contract on an etcd v3 cluster."""
 
-    def __init__(self, endpoints: list[str], *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        endpoints: list[str],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        trust_progress: bool | None = None,
+    ) -> None:
+        """``trust_progress`` None: by the server's version (``progress_is_safe``)."""
         self._target = channel_target(endpoints)
         self._timeout = timeout
+        self._trust_progress = trust_progress
         self._channel = etcd.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
         self._kv_stub = etcd.KVStub(self._channel)
         self._watch_stub = etcd.WatchStub(self._channel)
@@ -228,50 +235,138 @@ class EtcdBackend:
 
     # --- watch ------------------------------------------------------------------------
 
-    async def watch(self, prefix: str, from_revision: int) -> AsyncGenerator[Event, None]:
-        """One etcd watch stream per call; cancelled when the iterator is closed."""
-        call = self._watch_stub.Watch()
-        try:
-            responses = call.__aiter__()
+    def watch(self, prefix: str, from_revision: int) -> EtcdWatch:
+        """One etcd watch stream per call; cancelled by ``aclose``."""
+        return EtcdWatch(self, prefix, from_revision)
+
+    async def progress_is_safe(self) -> bool:
+        """Whether this etcd's progress notifications can be trusted (asked once).
+
+        etcd before 3.4.31 / 3.5.13 may answer a progress request with a revision whose
+        events are still queued on the stream (etcd-io/etcd#15220), so a cache that
+        trusted it could announce a revision it has not caught up with. kube-apiserver
+        gates ``RequestWatchProgress`` on the same versions.
+        """
+        if self._trust_progress is None:
             try:
-                await asyncio.wait_for(
-                    call.write(
-                        etcd.WatchRequest(
-                            create_request=etcd.WatchCreateRequest(
-                                key=prefix.encode(),
-                                range_end=prefix_end(prefix).encode(),
-                                start_revision=from_revision,
-                                prev_kv=True,
-                            )
-                        )
-                    ),
-                    self._timeout,
-                )
-                # The "created" response, or the compaction that refuses the watch.
-                response = await asyncio.wait_for(responses.__anext__(), self._timeout)
+                status = await self._call(self._maintenance.Status, etcd.StatusRequest())
+            except storage_errors.StorageError:
+                return False
+            self._trust_progress = progress_supported(str(status.version))
+        return self._trust_progress
+
+
+def progress_supported(version: str) -> bool:
+    """etcd versions whose progress notifications are ordered with events."""
+    try:
+        major, minor, patch = (int(p) for p in version.split("-")[0].split(".")[:3])
+    except ValueError:
+        return False
+    if (major, minor) == (3, 4):
+        return patch >= 31
+    if (major, minor) == (3, 5):
+        return patch >= 13
+    return (major, minor) > (3, 5)
+
+
+class EtcdWatch:
+    """A ``backend.WatchStream`` on one etcd Watch RPC (one watcher per stream).
+
+    The stream carries the create request, then progress requests; responses are the
+    "created" answer, event batches and progress notifications (no events).
+    """
+
+    def __init__(self, backend: EtcdBackend, prefix: str, from_revision: int) -> None:
+        self._backend = backend
+        self._prefix = prefix
+        self._next = from_revision
+        self._call: Any = None
+        self._responses: Any = None
+        self._trust_progress = False
+        self._created = False  # etcd confirmed the watch: progress requests may follow
+        self._progress_write: asyncio.Task[None] | None = None
+
+    def __aiter__(self) -> EtcdWatch:
+        return self
+
+    async def _start(self) -> None:
+        self._trust_progress = await self._backend.progress_is_safe()
+        self._call = self._backend._watch_stub.Watch()
+        self._responses = self._call.__aiter__()
+        create = etcd.WatchCreateRequest(
+            key=self._prefix.encode(),
+            range_end=prefix_end(self._prefix).encode(),
+            start_revision=self._next,
+            prev_kv=False,  # the cache keeps the previous state itself
+        )
+        # A deadline by cancelling the call (not asyncio.wait_for: a cancelled wait on a
+        # gRPC operation would wait for the operation to finish first).
+        loop = asyncio.get_running_loop()
+        deadline = loop.call_later(self._backend._timeout, self._call.cancel)
+        try:
+            await self._call.write(etcd.WatchRequest(create_request=create))
+            # The "created" response, or the compaction that refuses the watch.
+            response = await self._responses.__anext__()
+        except StopAsyncIteration:
+            raise storage_errors.Unavailable("etcd closed the watch stream") from None
+        except (etcd.AioRpcError, asyncio.InvalidStateError) as exc:
+            if isinstance(exc, etcd.AioRpcError):
+                _raise(exc, revision=self._next)
+            raise storage_errors.Unavailable(f"etcd watch: {exc}") from None
+        except BaseException:
+            self._call.cancel()
+            raise
+        finally:
+            deadline.cancel()
+        self._check(response)
+        self._created = True
+
+    def _check(self, response: Any) -> None:
+        if response.compact_revision:
+            raise storage_errors.Compacted(self._next, response.compact_revision)
+        if response.canceled:
+            raise storage_errors.Unavailable(f"etcd cancelled the watch: {response.cancel_reason}")
+
+    async def __anext__(self) -> WatchBatch:
+        if self._call is None:
+            await self._start()
+        while True:
+            try:
+                response = await self._responses.__anext__()
             except StopAsyncIteration:
                 raise storage_errors.Unavailable("etcd closed the watch stream") from None
-            except (TimeoutError, etcd.AioRpcError) as exc:
-                _raise(exc, revision=from_revision)
-            while True:
-                if response.compact_revision:
-                    raise storage_errors.Compacted(from_revision, response.compact_revision)
-                if response.canceled:
-                    raise storage_errors.Unavailable(
-                        f"etcd cancelled the watch: {response.cancel_reason}"
-                    )
-                for ev in response.events:
-                    event = _event(ev)
-                    from_revision = event.revision + 1
-                    yield event
-                try:
-                    response = await responses.__anext__()
-                except StopAsyncIteration:
-                    raise storage_errors.Unavailable("etcd closed the watch stream") from None
-                except etcd.AioRpcError as exc:
-                    _raise(exc, revision=from_revision)
-        finally:
-            call.cancel()
+            except etcd.AioRpcError as exc:
+                _raise(exc, revision=self._next)
+            self._check(response)
+            if response.events:
+                events = [_event(ev) for ev in response.events]
+                self._next = events[-1].revision + 1
+                return WatchBatch(events, events[-1].revision)
+            if self._trust_progress and not response.created:
+                revision = int(response.header.revision)
+                if revision >= self._next:
+                    self._next = revision + 1
+                    return WatchBatch([], revision)
+
+    def request_progress(self) -> bool:
+        if not self._trust_progress or not self._created:
+            return False
+        if self._progress_write is None or self._progress_write.done():
+            self._progress_write = asyncio.create_task(self._write_progress())
+        return True
+
+    async def _write_progress(self) -> None:
+        request = etcd.WatchRequest(progress_request=etcd.WatchProgressRequest())
+        try:
+            await self._call.write(request)
+        except (etcd.AioRpcError, asyncio.InvalidStateError) as exc:
+            log.debug("progress request not sent: %s", exc)
+
+    async def aclose(self) -> None:
+        if self._progress_write is not None:
+            self._progress_write.cancel()
+        if self._call is not None:
+            self._call.cancel()
 
 
 def _event(ev: Any) -> Event:
@@ -281,6 +376,5 @@ def _event(ev: Any) -> Event:
         key=ev.kv.key.decode(),
         value=ev.kv.value if put else b"",
         revision=ev.kv.mod_revision,
-        prev_value=ev.prev_kv.value if ev.HasField("prev_kv") else None,
         created=put and ev.kv.create_revision == ev.kv.mod_revision,
     )

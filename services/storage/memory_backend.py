@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from services.storage import storage_errors
-from services.storage.backend import Event, EventType, KeyValue, Page, prefix_end
+from services.storage.backend import Event, EventType, KeyValue, Page, WatchBatch, prefix_end
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +84,7 @@ class MemoryBackend:
 
     # --- writes -----------------------------------------------------------------------
 
-    def _write(
-        self, key: str, value: bytes | None, create_revision: int, prev: _Version | None
-    ) -> int:
+    def _write(self, key: str, value: bytes | None, create_revision: int) -> int:
         self._revision += 1
         rev = self._revision
         if key not in self._versions:
@@ -100,20 +97,22 @@ class MemoryBackend:
                 key=key,
                 value=value or b"",
                 revision=rev,
-                prev_value=prev.value if prev is not None else None,
                 created=value is not None and create_revision == rev,
             )
         )
         if len(self._events) > self._history_limit:
             self._compact(self._events[-self._history_limit].revision)
+        self._wake()
+        return rev
+
+    def _wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
-        return rev
 
     async def create(self, key: str, value: bytes) -> int:
         if self._latest(key) is not None:
             raise storage_errors.KeyExists(key)
-        return self._write(key, value, self._revision + 1, None)
+        return self._write(key, value, self._revision + 1)
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> int:
         current = self._latest(key)
@@ -121,7 +120,7 @@ class MemoryBackend:
             raise storage_errors.KeyNotFound(key)
         if current.revision != expected_revision:
             raise storage_errors.Conflict(key, expected=expected_revision, actual=current.revision)
-        return self._write(key, value, current.create_revision, current)
+        return self._write(key, value, current.create_revision)
 
     async def delete(self, key: str, expected_revision: int | None = None) -> tuple[KeyValue, int]:
         current = self._latest(key)
@@ -129,7 +128,7 @@ class MemoryBackend:
             raise storage_errors.KeyNotFound(key)
         if expected_revision is not None and current.revision != expected_revision:
             raise storage_errors.Conflict(key, expected=expected_revision, actual=current.revision)
-        rev = self._write(key, None, 0, current)
+        rev = self._write(key, None, 0)
         return KeyValue(key, current.value, current.revision, current.create_revision), rev
 
     # --- history ----------------------------------------------------------------------
@@ -140,8 +139,7 @@ class MemoryBackend:
         if revision <= self._compacted:
             raise storage_errors.Compacted(revision, self._compacted)
         self._compact(revision)
-        self._changed.set()  # wake watchers that now fell behind
-        self._changed = asyncio.Event()
+        self._wake()  # watchers that now fell behind fail
 
     def _compact(self, revision: int) -> None:
         """Keep, per key, the versions a read at ``revision`` or later can see."""
@@ -164,21 +162,60 @@ class MemoryBackend:
         first = bisect.bisect_left(self._events, revision, key=lambda e: e.revision)
         del self._events[:first]
 
-    async def watch(self, prefix: str, from_revision: int) -> AsyncGenerator[Event, None]:
-        next_revision = max(from_revision, 1)
-        end = prefix_end(prefix)
-        while True:
-            if next_revision < self._compacted:
-                raise storage_errors.Compacted(next_revision, self._compacted)
-            changed = self._changed  # taken before reading, so no write slips between
-            i = bisect.bisect_left(self._events, next_revision, key=lambda e: e.revision)
-            pending = self._events[i:]
-            for event in pending:
-                next_revision = event.revision + 1
-                if prefix <= event.key and (end == "\x00" or event.key < end):
-                    yield event
-            if not pending:
-                await changed.wait()
+    def watch(self, prefix: str, from_revision: int) -> MemoryWatch:
+        return MemoryWatch(self, prefix, from_revision)
 
     async def close(self) -> None:
         return None
+
+
+class MemoryWatch:
+    """A ``backend.WatchStream`` over the memory backend's event history.
+
+    Progress notifications are exact here: one is given only once every pending event
+    has been, so its revision is always safe to trust.
+    """
+
+    def __init__(self, backend: MemoryBackend, prefix: str, from_revision: int) -> None:
+        self._backend = backend
+        self._prefix = prefix
+        self._end = prefix_end(prefix)
+        self._next = max(from_revision, 1)
+        self._progress = False
+        self._closed = False
+
+    def __aiter__(self) -> MemoryWatch:
+        return self
+
+    async def __anext__(self) -> WatchBatch:
+        backend = self._backend
+        while True:
+            if self._closed:
+                raise storage_errors.Unavailable("the watch was closed")
+            if self._next < backend._compacted:
+                raise storage_errors.Compacted(self._next, backend._compacted)
+            changed = backend._changed  # taken before reading, so no write slips between
+            events = backend._events
+            i = bisect.bisect_left(events, self._next, key=lambda e: e.revision)
+            batch = [
+                e
+                for e in events[i:]
+                if self._prefix <= e.key and (self._end == "\x00" or e.key < self._end)
+            ]
+            if i < len(events):
+                self._next = events[-1].revision + 1
+            if batch:
+                return WatchBatch(batch, batch[-1].revision)
+            if self._progress and backend._revision >= self._next - 1:
+                self._progress = False
+                self._next = backend._revision + 1
+                return WatchBatch([], backend._revision)
+            await changed.wait()
+
+    def request_progress(self) -> bool:
+        self._progress = True
+        self._backend._wake()
+        return True
+
+    async def aclose(self) -> None:
+        self._closed = True

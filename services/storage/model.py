@@ -57,6 +57,15 @@ class WatchEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Preconditions:
+    """What must hold of the current object for a write (``storage.Preconditions``):
+    its ``metadata.uid`` and/or ``metadata.resourceVersion``; empty: anything."""
+
+    uid: str = ""
+    resource_version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Health:
     ok: bool
     message: str

@@ -12,10 +12,12 @@ import grpc.aio
 from kapi import rpc
 from kapi_proto import storage_pb2_grpc
 from services.storage.backend import Backend
+from services.storage.cache import DEFAULT_WATCHER_BUFFER, CacheConfig
+from services.storage.compactor import DEFAULT_INTERVAL as DEFAULT_COMPACTION_INTERVAL
 from services.storage.etcd_backend import EtcdBackend
 from services.storage.grpc.servicer import StorageServicer
 from services.storage.memory_backend import MemoryBackend
-from services.storage.store import DEFAULT_BOOKMARK_INTERVAL, Store
+from services.storage.store import DEFAULT_BOOKMARK_INTERVAL, DEFAULT_FUTURE_WAIT, Store
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,12 @@ class StorageConfig:
     etcd_endpoints: list[str] = field(default_factory=lambda: ["http://127.0.0.1:2379"])
     backend: str = "etcd"  # or "memory"
     bookmark_interval: float = DEFAULT_BOOKMARK_INTERVAL
+    # Seconds between compactions of etcd's history (kube-apiserver: 5 minutes); 0: never.
+    compaction_interval: float = DEFAULT_COMPACTION_INTERVAL
+    # How long a read waits for a resourceVersion not reached yet before 504.
+    future_wait: float = DEFAULT_FUTURE_WAIT
+    # Events a watcher may fall behind before it is closed.
+    watcher_buffer: int = DEFAULT_WATCHER_BUFFER
 
 
 def create_backend(config: StorageConfig) -> Backend:
@@ -36,15 +44,30 @@ def create_backend(config: StorageConfig) -> Backend:
     raise ValueError(f"unknown storage backend {config.backend!r} (etcd, memory)")
 
 
+def create_store(config: StorageConfig, backend: Backend) -> Store:
+    """The domain store on ``backend``, its compaction started (needs a running loop)."""
+    cache = CacheConfig(
+        bookmark_interval=config.bookmark_interval, watcher_buffer=config.watcher_buffer
+    )
+    store = Store(
+        backend,
+        cache=cache,
+        future_wait=config.future_wait,
+        compaction_interval=config.compaction_interval,
+    )
+    store.start()
+    return store
+
+
 async def create_server(
-    config: StorageConfig, *, backend: Backend | None = None
+    config: StorageConfig, *, backend: Backend | None = None, store: Store | None = None
 ) -> tuple[grpc.aio.Server, int]:
     """A storage gRPC server bound to ``config.listen`` (port 0: any), not yet started.
 
-    Serves ``backend`` when given (the caller closes it), else one built from
-    ``config``. Returns the server and the bound port.
+    Serves ``store`` when given, else a store on ``backend`` when given (the caller
+    closes either), else on one built from ``config``. Returns the server and the port.
     """
-    store = Store(backend or create_backend(config), bookmark_interval=config.bookmark_interval)
+    store = store or create_store(config, backend or create_backend(config))
     server = rpc.server()
     storage_pb2_grpc.add_StorageServicer_to_server(StorageServicer(store), server)
     port = server.add_insecure_port(config.listen)
@@ -54,9 +77,10 @@ async def create_server(
 
 
 async def serve(config: StorageConfig) -> None:
-    """Serve until SIGTERM or SIGINT, then drain and close the backend."""
+    """Serve until SIGTERM or SIGINT, then drain and close the store and backend."""
     backend = create_backend(config)
-    server, port = await create_server(config, backend=backend)
+    store = create_store(config, backend)
+    server, port = await create_server(config, store=store)
     await server.start()
     log.info("storage listening on port %d (backend %s)", port, config.backend)
     stop = asyncio.Event()
@@ -68,4 +92,5 @@ async def serve(config: StorageConfig) -> None:
         log.info("storage shutting down")
         await server.stop(grace=5)
     finally:
+        await store.close()
         await backend.close()

@@ -48,6 +48,27 @@ class Compacted(StorageError):
         self.compacted_revision = compacted_revision
 
 
+class ContinueExpired(Compacted):
+    """A continue token's snapshot has been compacted.
+
+    ``continue_token`` resumes the same list at the latest revision instead: an
+    inconsistent list, which the client may choose (kube-apiserver's 410 with a token).
+    """
+
+    def __init__(self, revision: int, continue_token: str) -> None:
+        super().__init__(revision)
+        self.continue_token = continue_token
+
+
+class PreconditionFailed(StorageError):
+    """A write's uid or resourceVersion precondition does not hold (a 409 at the API)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
 class FutureRevision(StorageError):
     """A read at a revision the store has not reached yet."""
 

@@ -54,7 +54,8 @@ def test_configmap_lifecycle(cluster: Cluster, ns: str) -> None:
     assert created.stdout.strip() == "configmap/c created"
     table = cluster.kubectl("-n", ns, "get", "cm").stdout.splitlines()
     assert table[0].split() == ["NAME", "DATA", "AGE"]
-    assert [row.split()[:2] for row in table[1:]] == [["c", "1"]]
+    # As on a real cluster, every namespace has the cluster CA published in it.
+    assert [row.split()[:2] for row in table[1:]] == [["c", "1"], ["kube-root-ca.crt", "1"]]
     obj = yaml.safe_load(cluster.kubectl("-n", ns, "get", "cm", "c", "-o", "yaml").stdout)
     assert obj["apiVersion"] == "v1" and obj["kind"] == "ConfigMap"
     assert obj["data"] == {"a": "1"}
@@ -72,7 +73,8 @@ def test_watch_shows_a_change_made_elsewhere(cluster: Cluster, ns: str) -> None:
         assert watcher.stdout is not None
         header = watcher.stdout.readline()
         assert header.split() == ["NAME", "DATA", "AGE"]
-        assert watcher.stdout.readline().split()[0] == "first"
+        listed = {watcher.stdout.readline().split()[0] for _ in range(2)}
+        assert listed == {"first", "kube-root-ca.crt"}
         cluster.kubectl(
             "-n", ns, "create", "configmap", "second", "--from-literal=b=2", "--from-literal=c=3"
         )
@@ -109,7 +111,7 @@ def test_create_from_file_and_duplicate(cluster: Cluster, ns: str) -> None:
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": "fromfile"},
-            "data": {"x": "y"},
+            "data": {"x": "z"},  # (a bare y would be YAML 1.1 true to kubectl)
         }
     )
     assert cluster.kubectl("-n", ns, "create", "-f", "-", input=manifest).stdout.strip() == (
@@ -234,6 +236,7 @@ def test_official_python_client(cluster: Cluster, ns: str) -> None:
 
     api_client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
     core = client.CoreV1Api(api_client)
+    assert client.VersionApi(api_client).get_code().minor == "32"
     names = {item.metadata.name for item in core.list_namespace().items}
     assert {"default", "kube-system", "kube-public", ns} <= names
     body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="py"), data={"k": "v"})

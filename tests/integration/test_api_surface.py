@@ -59,8 +59,9 @@ async def test_aggregated_discovery_has_the_exact_content_type(control_plane: Co
     assert resources["pods"]["categories"] == ["all"]
     groups = (await control_plane.api.get("/apis", headers={"Accept": AGGREGATED_ACCEPT})).json()
     apps = next(item for item in groups["items"] if item["metadata"]["name"] == "apps")
-    deployments = apps["versions"][0]["resources"][0]
-    assert deployments["resource"] == "deployments"
+    deployments = next(
+        r for r in apps["versions"][0]["resources"] if r["resource"] == "deployments"
+    )
     assert deployments["shortNames"] == ["deploy"]
     etag = core.headers["etag"]
     cached = await control_plane.api.get(
@@ -292,3 +293,20 @@ async def test_delete_answers_a_success_status(control_plane: ControlPlane) -> N
         "status": "Success",
         "details": {"name": "gone", "kind": "configmaps", "uid": uid},
     }
+
+
+async def test_a_list_larger_than_grpcs_default_4_mib(control_plane: ControlPlane) -> None:
+    """Lists cross two gRPC hops; gRPC's default 4 MiB message limit must not apply."""
+    base = f"/api/v1/namespaces/{control_plane.namespace}/configmaps"
+    payload = "x" * (900 * 1024)
+    for i in range(7):
+        created = await control_plane.api.post(
+            base, json={"metadata": {"name": f"big{i}"}, "data": {"blob": payload}}
+        )
+        assert created.status_code == 201
+    listed = await control_plane.api.get(base)
+    assert listed.status_code == 200
+    assert len(listed.content) > 6 * 1024 * 1024
+    assert sorted(i["metadata"]["name"] for i in listed.json()["items"]) == [
+        f"big{i}" for i in range(7)
+    ]

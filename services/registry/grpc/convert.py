@@ -27,6 +27,7 @@ def target_from_pb(t: registry_pb2.RequestTarget) -> Target:
         namespace=t.namespace,
         name=t.name,
         user=t.user,
+        user_agent=t.user_agent,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import orjson
@@ -9,7 +10,7 @@ import orjson
 from kapi import errors, rpc
 from kapi_proto import common_pb2, registry_pb2, registry_pb2_grpc
 from services.registry.grpc.convert import read_options_from_pb, target_from_pb
-from services.registry.openapi import OpenAPIV3
+from services.registry.openapi import OpenAPIV2, OpenAPIV3
 from services.registry.service import Registry, Result
 
 
@@ -23,6 +24,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     def __init__(self, registry: Registry, openapi: OpenAPIV3) -> None:
         self.registry = registry
         self.openapi = openapi
+        self.openapi_v2 = OpenAPIV2(registry.table)
         types = [t.to_json() for t in registry.table.types]
         self._types = orjson.dumps(types, option=orjson.OPT_SORT_KEYS)
 
@@ -33,13 +35,20 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         import hashlib
 
         return registry_pb2.TypesResponse(
-            types=self._types, hash=hashlib.sha256(self._types).hexdigest()
+            types=self._types,
+            hash=hashlib.sha256(self._types).hexdigest(),
+            bootstrapped=self.registry.bootstrapped,
         )
 
     @rpc.unary_errors
     async def OpenAPI(
         self, request: registry_pb2.OpenAPIRequest, context: rpc.Context
     ) -> registry_pb2.OpenAPIResponse:
+        if request.openapi_version == "v2":
+            document, digest = await asyncio.to_thread(self.openapi_v2.document)
+            return registry_pb2.OpenAPIResponse(document=document, hash=digest)
+        if request.openapi_version not in ("", "v3"):
+            raise errors.not_found_path()
         if not request.path:
             return registry_pb2.OpenAPIResponse(document=orjson.dumps(self.openapi.index()))
         found = self.openapi.document(request.path)
@@ -53,7 +62,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         self, request: registry_pb2.WriteRequest, context: rpc.Context
     ) -> registry_pb2.RenderedObject:
         result = await self.registry.create(
-            target_from_pb(request.target), request.object, dry_run=request.dry_run
+            target_from_pb(request.target),
+            request.object,
+            dry_run=request.dry_run,
+            field_validation=request.field_validation,
+            duplicate_fields=tuple(request.duplicate_fields),
+            field_manager=request.field_manager,
         )
         return _rendered(result)
 
@@ -62,7 +76,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         self, request: registry_pb2.WriteRequest, context: rpc.Context
     ) -> registry_pb2.RenderedObject:
         result = await self.registry.update(
-            target_from_pb(request.target), request.object, dry_run=request.dry_run
+            target_from_pb(request.target),
+            request.object,
+            dry_run=request.dry_run,
+            field_validation=request.field_validation,
+            duplicate_fields=tuple(request.duplicate_fields),
+            field_manager=request.field_manager,
         )
         return _rendered(result)
 
@@ -75,6 +94,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             request.patch_type,
             request.patch,
             dry_run=request.dry_run,
+            field_validation=request.field_validation,
+            field_manager=request.field_manager,
+            force=request.force,
         )
         return _rendered(result)
 

@@ -1,19 +1,38 @@
-"""Patches: what a PATCH request's body does to the current object.
+"""Patches: what a PATCH request's body does to the current object, and who owns what.
 
 ``apply_patch`` takes the stored object and the body as sent and returns the new object
-(a fresh dict; the current one is not mutated). Errors are StatusErrors worded as
-kube-apiserver's patch handler words them.
+(a fresh dict; the current one is not mutated) for the three patch types that are
+functions of the object alone: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and
+strategic merge patch (``strategic``). Server-side apply needs the managers too: it is
+``FieldManager.apply`` (``managed_fields``), which also records, on every other write,
+the fields each manager changed (``FieldManager.update``).
+
+Errors are StatusErrors worded as kube-apiserver's patch handler words them.
+
+Modules: ``fieldpath`` (paths, field sets, FieldsV1), ``schema`` (what the OpenAPI
+definitions say about merging), ``strategic`` (strategic merge patch), ``typed`` (values
+through their schema: field sets, compare, merge, removal), ``ownership`` (managers,
+conflicts, pruning), ``managed_fields`` (kube's field manager around it), ``policy``
+(write options, create on update).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import jsonpatch
 import orjson
+import yaml
 
 from kapi import errors
+from services.registry.patching import policy
+from services.registry.patching import schema as schemas
+from services.registry.patching.fieldpath import FieldSet, make_path
+from services.registry.patching.managed_fields import FieldManager
+from services.registry.patching.strategic import PatchError, strategic_merge_patch
+from services.registry.patching.typed import Typed
 
 Obj = dict[str, Any]
 
@@ -22,6 +41,21 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH)
+
+__all__ = [
+    "APPLY_PATCH",
+    "JSON_PATCH",
+    "MERGE_PATCH",
+    "PATCH_TYPES",
+    "STRATEGIC_MERGE_PATCH",
+    "FieldManager",
+    "apply_patch",
+    "decode_apply",
+    "field_manager",
+    "merge_patch",
+    "policy",
+    "sent_managed_fields",
+]
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -44,8 +78,28 @@ def _decode_json(patch: bytes) -> Any:
         raise errors.bad_request(f"error decoding patch: {exc}") from None
 
 
-def apply_patch(patch_type: str, current: Obj, patch: bytes) -> Obj:
-    """The object after the patch; 415 for patch types not served (yet)."""
+def _rejected() -> errors.StatusError:
+    """kube's ``NewGenericServerResponse(422, ...)``: the detail is not passed on."""
+    return errors.StatusError(
+        code=422,
+        reason="Invalid",
+        message="the server rejected our request due to an error in our request",
+        details={},
+    )
+
+
+def _patch_error(exc: PatchError) -> errors.StatusError:
+    if exc.code == 400:
+        return errors.bad_request(exc.message)
+    if exc.code == 422:
+        return _rejected()
+    return errors.StatusError(code=500, reason="", message=exc.message, details={})
+
+
+def apply_patch(patch_type: str, current: Obj, patch: bytes, *, definition: str = "") -> Obj:
+    """The object after a JSON, merge or strategic merge patch. ``definition`` names the
+    OpenAPI schema strategic merge reads (none: lists are replaced, as for types without
+    patch metadata). 415 for apply and unknown types: apply goes through FieldManager."""
     if patch_type == JSON_PATCH:
         operations = _decode_json(patch)
         if not isinstance(operations, list):
@@ -54,20 +108,8 @@ def apply_patch(patch_type: str, current: Obj, patch: bytes) -> Obj:
             )
         try:
             result = jsonpatch.JsonPatch(operations).apply(current, in_place=False)
-        except jsonpatch.JsonPatchTestFailed as exc:
-            raise errors.StatusError(
-                code=422,
-                reason="Invalid",
-                message=f"the server rejected our request due to an error in our request: {exc}",
-                details={},
-            ) from None
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-            raise errors.StatusError(
-                code=422,
-                reason="Invalid",
-                message=f"the server rejected our request due to an error in our request: {exc}",
-                details={},
-            ) from None
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException):
+            raise _rejected() from None
         if not isinstance(result, dict):
             raise errors.bad_request("the patch did not produce an object")
         return result
@@ -76,4 +118,112 @@ def apply_patch(patch_type: str, current: Obj, patch: bytes) -> Obj:
         if not isinstance(merged, dict):
             raise errors.bad_request("the patch did not produce an object")
         return merged
+    if patch_type == STRATEGIC_MERGE_PATCH:
+        body = _decode_json(patch)
+        if not isinstance(body, dict):
+            raise errors.bad_request(
+                f"json: cannot unmarshal {_json_kind(body)} into Go value of type "
+                "map[string]interface {}"
+            )
+        try:
+            return strategic_merge_patch(current, body, schemas.root(definition))
+        except PatchError as exc:
+            raise _patch_error(exc) from None
     raise errors.unsupported_media_type(patch_type)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return "null" if value is None else "object"
+
+
+class _ApplyLoader(yaml.SafeLoader):
+    """YAML as sigs.k8s.io/yaml reads it into JSON: timestamps stay strings."""
+
+
+_ApplyLoader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def decode_apply(patch: bytes) -> Obj:
+    """An apply patch's body (YAML or JSON) as an object; 400 as kube words it."""
+    text = patch.strip()
+    if text.startswith(b"{"):
+        try:
+            decoded = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            decoded = None
+        else:
+            if isinstance(decoded, dict):
+                return decoded
+    try:
+        decoded = yaml.load(patch.decode("utf-8", errors="replace"), Loader=_ApplyLoader)
+    except yaml.YAMLError as exc:
+        raise errors.bad_request(f"error decoding YAML: {exc}") from None
+    if decoded is None:
+        return {}
+    if not isinstance(decoded, dict):
+        raise errors.bad_request(
+            "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot "
+            f"unmarshal {_json_kind(decoded)} into Go value of type map[string]interface {{}}"
+        )
+    try:
+        # YAML keys and values as JSON would carry them (no dates, no non-string keys).
+        decoded = orjson.loads(orjson.dumps(decoded, option=orjson.OPT_NON_STR_KEYS))
+    except TypeError as exc:
+        raise errors.bad_request(f"error decoding YAML: {exc}") from None
+    assert isinstance(decoded, dict)
+    return decoded
+
+
+@functools.cache
+def _typed() -> Typed:
+    return Typed(schemas.builtin_types())
+
+
+def reset_fields(definition: str, *, subresource: str, has_status: bool) -> FieldSet | None:
+    """The fields the strategy resets, which no manager gains or loses: ``status`` on the
+    main resource of a type with a status subresource; on ``/status``, all but status."""
+    if subresource == "status":
+        root = _typed().atom(schemas.root(definition))
+        keep = {"status", "metadata", "apiVersion", "kind"}
+        return FieldSet.of(*(make_path(name) for name in root.fields if name not in keep))
+    if not subresource and has_status:
+        return FieldSet.of(make_path("status"))
+    return None
+
+
+@functools.lru_cache(maxsize=512)
+def field_manager(
+    definition: str,
+    *,
+    api_version: str,
+    kind: str,
+    subresource: str = "",
+    has_status: bool = False,
+) -> FieldManager:
+    """The field manager for objects of ``definition`` (an OpenAPI definition name; ""
+    or unknown: the type is deduced from the values)."""
+    return FieldManager(
+        _typed(),
+        schemas.root(definition),
+        api_version=api_version,
+        kind=kind,
+        subresource=subresource,
+        ignored=reset_fields(definition, subresource=subresource, has_status=has_status),
+    )
+
+
+def sent_managed_fields(obj: Obj) -> Any:
+    """The managedFields a create's body carries (kube keeps them), or None."""
+    meta = obj.get("metadata")
+    return meta.get("managedFields") if isinstance(meta, dict) else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import random
 from typing import Any, ClassVar
@@ -9,10 +11,17 @@ from typing import Any, ClassVar
 from kapi import errors
 from kapi.errors import FieldError
 from services.registry import validation
+from services.registry.pipeline import now_rfc3339
+from services.registry.strategies import common
+from services.registry.strategies.common import StatusStrategy, get_path, spec_of
 from services.registry.strategies.pod_spec import default_pod_spec, validate_pod_spec
 from services.registry.strategy import Obj, Strategy
 
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+# kube-apiserver's --service-node-port-range default.
+NODE_PORT_RANGE = range(30000, 32768)
+IMMUTABLE_WHEN_SET = "field is immutable when `immutable` is set"
+SECRET_MAX_BYTES = 1024 * 1024
 
 
 class NamespaceStrategy(Strategy):
@@ -76,27 +85,83 @@ class ConfigMapStrategy(Strategy):
                     )
         return out
 
+    def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
+        return self.validate(new) + _immutable_data(new, old, ("data", "binaryData"))
+
+
+def _immutable_data(new: Obj, old: Obj, fields: tuple[str, ...]) -> list[FieldError]:
+    """ConfigMaps and Secrets marked ``immutable: true`` keep their data and the mark."""
+    if old.get("immutable") is not True:
+        return []
+    out: list[FieldError] = []
+    if new.get("immutable") is not True:
+        out.append(errors.forbidden_field("immutable", IMMUTABLE_WHEN_SET))
+    for field in fields:
+        if (new.get(field) or None) != (old.get(field) or None):
+            out.append(errors.forbidden_field(field, IMMUTABLE_WHEN_SET))
+    return out
+
 
 class SecretStrategy(Strategy):
+    # What each well-known type must carry in its data (kube's ValidateSecret).
+    required_keys: ClassVar[dict[str, tuple[str, ...]]] = {
+        "kubernetes.io/dockercfg": (".dockercfg",),
+        "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+        "kubernetes.io/ssh-auth": ("ssh-privatekey",),
+        "kubernetes.io/tls": ("tls.crt", "tls.key"),
+    }
+
     def default(self, obj: Obj) -> None:
         obj.setdefault("type", "Opaque")
+        # The v1 conversion: stringData is written into data (base64) and never stored.
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict) and string_data:
+            data = obj.get("data")
+            if not isinstance(data, dict):
+                data = obj["data"] = {}
+            for key, value in string_data.items():
+                if isinstance(value, str):
+                    data[key] = base64.b64encode(value.encode()).decode()
 
     def validate(self, obj: Obj) -> list[FieldError]:
         out: list[FieldError] = []
         data = obj.get("data") or {}
+        total = 0
         if isinstance(data, dict):
-            for key in data:
+            for key, value in data.items():
                 out.extend(
                     errors.invalid_value(f"data[{key}]", key, m)
                     for m in validation.config_map_key(key)
                 )
+                if isinstance(value, str):
+                    try:
+                        total += len(base64.b64decode(value, validate=True))
+                    except (binascii.Error, ValueError):
+                        # Not base64: kube fails decoding (400) before validation does.
+                        total += len(value)
+        else:
+            data = {}
+        if total > SECRET_MAX_BYTES:
+            out.append(errors.too_long("data", SECRET_MAX_BYTES))
+        kind = obj.get("type")
+        for key in self.required_keys.get(str(kind), ()):
+            if key not in data:
+                out.append(errors.required(f"data[{key}]"))
+        if kind == "kubernetes.io/service-account-token":
+            annotations = get_path(obj, "metadata", "annotations") or {}
+            if not annotations.get("kubernetes.io/service-account.name"):
+                out.append(
+                    errors.required("metadata.annotations[kubernetes.io/service-account.name]")
+                )
+        if kind == "kubernetes.io/basic-auth" and not ("username" in data or "password" in data):
+            out.append(errors.required("data[username]", "either username or password is required"))
         return out
 
     def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
         out = self.validate(new)
         if new.get("type") != old.get("type"):
             out.append(errors.invalid_value("type", new.get("type"), "field is immutable"))
-        return out
+        return out + _immutable_data(new, old, ("data",))
 
 
 class ServiceAccountStrategy(Strategy):
@@ -142,6 +207,13 @@ class PodStrategy(Strategy):
 
     def validate(self, obj: Obj) -> list[FieldError]:
         return validate_pod_spec(obj.get("spec"), "spec")
+
+
+def _needs_node_ports(spec: Obj) -> bool:
+    kind = spec.get("type", "ClusterIP")
+    return kind == "NodePort" or (
+        kind == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True) is not False
+    )
 
 
 def _default_requests_to_limits(spec: Obj) -> None:
@@ -222,6 +294,56 @@ class ServiceStrategy(Strategy):
             for key in ("clusterIPs", "ipFamilies", "ipFamilyPolicy"):
                 if not spec.get(key) and old_spec.get(key):
                     spec[key] = old_spec[key]
+        if _needs_node_ports(spec) and _needs_node_ports(old_spec):
+            allocated = {
+                (p.get("port"), p.get("protocol", "TCP")): p["nodePort"]
+                for p in common.dicts(old_spec.get("ports"))
+                if p.get("nodePort")
+            }
+            for port in common.dicts(spec.get("ports")):
+                match = (port.get("port"), port.get("protocol", "TCP"))
+                if not port.get("nodePort") and match in allocated:
+                    port["nodePort"] = allocated[match]
+
+    def allocate_node_ports(self, obj: Obj, taken: set[int]) -> list[FieldError]:
+        """Give each port of a NodePort (or LoadBalancer) service a node port from
+        30000-32767 that no other service has; check the ones asked for."""
+        spec = obj.get("spec")
+        if not isinstance(spec, dict) or not _needs_node_ports(spec):
+            return []
+        out: list[FieldError] = []
+        used = set(taken)
+        given = spec.get("ports")
+        ports: list[Any] = given if isinstance(given, list) else []
+        for i, port in enumerate(ports):
+            if not isinstance(port, dict):
+                continue
+            wanted = port.get("nodePort")
+            if not wanted:
+                continue
+            path = f"spec.ports[{i}].nodePort"
+            if not isinstance(wanted, int) or wanted not in NODE_PORT_RANGE:
+                out.append(
+                    errors.invalid_value(
+                        path,
+                        wanted,
+                        "provided port is not in the valid range. The range of valid ports is "
+                        f"{NODE_PORT_RANGE.start}-{NODE_PORT_RANGE.stop - 1}",
+                    )
+                )
+            elif wanted in used:
+                out.append(errors.invalid_value(path, wanted, "provided port is already allocated"))
+            else:
+                used.add(wanted)
+        for port in ports:
+            if isinstance(port, dict) and not port.get("nodePort"):
+                free = [p for p in NODE_PORT_RANGE if p not in used]
+                if not free:
+                    out.append(errors.invalid_value("spec.ports", None, "range is full"))
+                    break
+                port["nodePort"] = random.choice(free)
+                used.add(port["nodePort"])
+        return out
 
     def allocate_cluster_ip(self, obj: Obj, taken: set[str]) -> None:
         """Give a ClusterIP service an address from the service CIDR that no service has."""
@@ -255,6 +377,8 @@ class ServiceStrategy(Strategy):
         ports = spec.get("ports") or []
         if kind != "ExternalName" and spec.get("clusterIP") != "None" and not ports:
             out.append(errors.required("spec.ports"))
+        if kind == "ExternalName" and not spec.get("externalName"):
+            out.append(errors.required("spec.externalName"))
         names: set[str] = set()
         for i, port in enumerate(ports):
             path = f"spec.ports[{i}]"
@@ -285,6 +409,12 @@ class ServiceStrategy(Strategy):
                 out.append(
                     errors.not_supported(f"{path}.protocol", protocol, ["SCTP", "TCP", "UDP"])
                 )
+            if port.get("nodePort") and kind in ("ClusterIP", "ExternalName"):
+                out.append(
+                    errors.forbidden_field(
+                        f"{path}.nodePort", f"may not be used when `type` is '{kind}'"
+                    )
+                )
         return out
 
     def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
@@ -295,4 +425,348 @@ class ServiceStrategy(Strategy):
             out.append(
                 errors.invalid_value("spec.clusterIPs[0]", new_ip, "may not change once set")
             )
+        return out
+
+
+# --- nodes and storage -------------------------------------------------------------------
+
+
+class NodeStrategy(StatusStrategy):
+    """Nodes are registered by kubelets with their status: create keeps it (kube's
+    nodeStrategy does not reset it); updates keep the old one."""
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        status = obj.get("status")
+        super().prepare_for_create(obj)
+        if status is not None:
+            obj["status"] = status
+        else:
+            obj.pop("status", None)
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        out: list[FieldError] = []
+        for i, taint in enumerate(common.dicts(spec_of(obj).get("taints"))):
+            path = f"spec.taints[{i}]"
+            key = taint.get("key")
+            if not key:
+                out.append(errors.required(f"{path}.key"))
+            elif isinstance(key, str):
+                out.extend(
+                    errors.invalid_value(f"{path}.key", key, m)
+                    for m in validation.qualified_name(key)
+                )
+            effect = taint.get("effect")
+            if not effect:
+                out.append(errors.required(f"{path}.effect"))
+            else:
+                out += common.one_of(
+                    effect, f"{path}.effect", ("NoExecute", "NoSchedule", "PreferNoSchedule")
+                )
+        return out
+
+
+_ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
+_VOLUME_MODES = ("Block", "Filesystem")
+_PV_SOURCES = (
+    "awsElasticBlockStore",
+    "azureDisk",
+    "azureFile",
+    "cephfs",
+    "cinder",
+    "csi",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "gcePersistentDisk",
+    "glusterfs",
+    "hostPath",
+    "iscsi",
+    "local",
+    "nfs",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "quobyte",
+    "rbd",
+    "scaleIO",
+    "storageos",
+    "vsphereVolume",
+)
+
+
+def _validate_access_modes(modes: Any, path: str) -> list[FieldError]:
+    if not modes:
+        return [errors.required(path, "at least 1 access mode is required")]
+    out: list[FieldError] = []
+    for mode in modes if isinstance(modes, list) else [modes]:
+        out += common.one_of(mode, path, _ACCESS_MODES)
+    if "ReadWriteOncePod" in modes and len(modes) > 1:
+        out.append(
+            errors.forbidden_field(path, "may not use ReadWriteOncePod with other access modes")
+        )
+    return out
+
+
+class PersistentVolumeStrategy(StatusStrategy):
+    def default(self, obj: Obj) -> None:
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+            spec.setdefault("volumeMode", "Filesystem")
+
+    def initial_status(self, obj: Obj) -> Obj:
+        # PersistentVolumeLastPhaseTransitionTime is GA in 1.31: new volumes are Pending.
+        return {"phase": "Pending", "lastPhaseTransitionTime": now_rfc3339()}
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return [errors.required("spec")]
+        out: list[FieldError] = []
+        capacity = spec.get("capacity")
+        if not capacity:
+            out.append(errors.required("spec.capacity"))
+        elif not isinstance(capacity, dict) or set(capacity) != {"storage"}:
+            out.append(errors.not_supported("spec.capacity", capacity, ["storage"]))
+        else:
+            out += common.validate_resource_list(capacity, "spec.capacity")
+        out += _validate_access_modes(spec.get("accessModes"), "spec.accessModes")
+        out += common.one_of(
+            spec.get("persistentVolumeReclaimPolicy"),
+            "spec.persistentVolumeReclaimPolicy",
+            ("Delete", "Recycle", "Retain"),
+        )
+        out += common.one_of(spec.get("volumeMode"), "spec.volumeMode", _VOLUME_MODES)
+        sources = [key for key in _PV_SOURCES if spec.get(key) is not None]
+        if not sources:
+            out.append(errors.required("spec", "must specify a volume type"))
+        for extra in sources[1:]:
+            out.append(
+                errors.forbidden_field(f"spec.{extra}", "may not specify more than 1 volume type")
+            )
+        class_name = spec.get("storageClassName")
+        if isinstance(class_name, str) and class_name:
+            out.extend(
+                errors.invalid_value("spec.storageClassName", class_name, m)
+                for m in validation.dns1123_subdomain(class_name)
+            )
+        return out
+
+    def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
+        out = self.validate(new)
+        for key in [*_PV_SOURCES, "volumeMode"]:
+            if key in spec_of(old) or key in spec_of(new):
+                out += common.immutable(spec_of(new).get(key), spec_of(old).get(key), f"spec.{key}")
+        return out
+
+
+class PersistentVolumeClaimStrategy(StatusStrategy):
+    def default(self, obj: Obj) -> None:
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            spec.setdefault("volumeMode", "Filesystem")
+
+    def initial_status(self, obj: Obj) -> Obj:
+        return {"phase": "Pending"}
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return [errors.required("spec")]
+        out = _validate_access_modes(spec.get("accessModes"), "spec.accessModes")
+        requests = get_path(spec, "resources", "requests")
+        storage = requests.get("storage") if isinstance(requests, dict) else None
+        if storage is None:
+            out.append(errors.required("spec.resources[storage]"))
+        else:
+            problem = common.quantity_problem(storage)
+            if problem is not None:
+                out.append(errors.invalid_value("spec.resources[storage]", storage, problem))
+            elif common.quantity_is_negative(storage) or str(storage).strip("0.") in ("", "-"):
+                out.append(
+                    errors.invalid_value(
+                        "spec.resources[storage]", storage, "must be greater than zero"
+                    )
+                )
+        out += common.one_of(spec.get("volumeMode"), "spec.volumeMode", _VOLUME_MODES)
+        class_name = spec.get("storageClassName")
+        if isinstance(class_name, str) and class_name:
+            out.extend(
+                errors.invalid_value("spec.storageClassName", class_name, m)
+                for m in validation.dns1123_subdomain(class_name)
+            )
+        return out
+
+    def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
+        """ValidatePersistentVolumeClaimUpdate: only a bound claim's storage request (and
+        its volumeAttributesClassName) may change."""
+        out = self.validate(new)
+        new_spec, old_spec = dict(spec_of(new)), dict(spec_of(old))
+        for spec in (new_spec, old_spec):
+            spec.pop("volumeAttributesClassName", None)
+            if not old_spec.get("volumeName") and not spec.get("volumeName"):
+                spec.pop("volumeName", None)
+        if get_path(old, "status", "phase") == "Bound":
+            for spec in (new_spec, old_spec):
+                resources = dict(spec.get("resources") or {})
+                requests = dict(resources.get("requests") or {})
+                requests.pop("storage", None)
+                resources["requests"] = requests
+                spec["resources"] = resources
+        if new_spec != old_spec:
+            out.append(
+                errors.forbidden_field(
+                    "spec",
+                    "spec is immutable after creation except resources.requests and "
+                    "volumeAttributesClassName for bound claims",
+                )
+            )
+        return out
+
+
+# --- workloads, templates, endpoints, policy -------------------------------------------------
+
+
+class ReplicationControllerStrategy(StatusStrategy):
+    tracks_generation = True
+
+    def default(self, obj: Obj) -> None:
+        """SetDefaults_ReplicationController: selector and labels from the template's labels."""
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        labels = get_path(spec, "template", "metadata", "labels")
+        if isinstance(labels, dict) and labels:
+            if not spec.get("selector"):
+                spec["selector"] = dict(labels)
+            meta = obj.setdefault("metadata", {})
+            if isinstance(meta, dict) and not meta.get("labels"):
+                meta["labels"] = dict(labels)
+        spec.setdefault("replicas", 1)
+        common.default_pod_template(spec.get("template"))
+
+    def initial_status(self, obj: Obj) -> Obj:
+        return {"replicas": 0}
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return [errors.required("spec")]
+        out = common.validate_nonnegative(spec.get("replicas"), "spec.replicas")
+        out += common.validate_nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
+        selector = spec.get("selector")
+        if not selector:
+            out.append(errors.required("spec.selector"))
+        else:
+            out += validation.validate_labels(selector, "spec.selector")
+        template = spec.get("template")
+        if not isinstance(template, dict):
+            out.append(errors.required("spec.template"))
+            return out
+        labels = get_path(template, "metadata", "labels") or {}
+        if (
+            isinstance(selector, dict)
+            and selector
+            and (
+                not isinstance(labels, dict) or any(labels.get(k) != v for k, v in selector.items())
+            )
+        ):
+            out.append(
+                errors.invalid_value(
+                    "spec.template.metadata.labels",
+                    labels,
+                    "`selector` does not match template `labels`",
+                )
+            )
+        out += common.validate_pod_template(template, "spec.template")
+        if get_path(template, "spec", "activeDeadlineSeconds") is not None:
+            out.append(
+                errors.invalid_value(
+                    "spec.template.spec.activeDeadlineSeconds",
+                    get_path(template, "spec", "activeDeadlineSeconds"),
+                    "activeDeadlineSeconds in ReplicationController is not Supported",
+                )
+            )
+        return out
+
+
+class PodTemplateStrategy(Strategy):
+    def default(self, obj: Obj) -> None:
+        common.default_pod_template(obj.get("template"))
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        return common.validate_pod_template(obj.get("template"), "template", restart_policies=None)
+
+
+class EndpointsStrategy(Strategy):
+    def default(self, obj: Obj) -> None:
+        for subset in common.dicts(obj.get("subsets")):
+            for port in common.dicts(subset.get("ports")):
+                port.setdefault("protocol", "TCP")
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        out: list[FieldError] = []
+        for i, subset in enumerate(common.dicts(obj.get("subsets"))):
+            path = f"subsets[{i}]"
+            for key in ("addresses", "notReadyAddresses"):
+                for j, address in enumerate(common.dicts(subset.get(key))):
+                    ip = address.get("ip")
+                    try:
+                        ipaddress.ip_address(str(ip))
+                    except ValueError:
+                        out.append(
+                            errors.invalid_value(
+                                f"{path}.{key}[{j}].ip", ip, "must be a valid IP address"
+                            )
+                        )
+            ports = common.dicts(subset.get("ports"))
+            for j, port in enumerate(ports):
+                ppath = f"{path}.ports[{j}]"
+                if len(ports) > 1 and not port.get("name"):
+                    out.append(errors.required(f"{ppath}.name"))
+                number = port.get("port")
+                if not isinstance(number, int) or not 1 <= number <= 65535:
+                    out.append(
+                        errors.invalid_value(
+                            f"{ppath}.port", number, "must be between 1 and 65535, inclusive"
+                        )
+                    )
+                out += common.one_of(
+                    port.get("protocol"), f"{ppath}.protocol", ("SCTP", "TCP", "UDP")
+                )
+        return out
+
+
+_QUOTA_SCOPES = (
+    "BestEffort",
+    "CrossNamespacePodAffinity",
+    "NotBestEffort",
+    "NotTerminating",
+    "PriorityClass",
+    "Terminating",
+)
+
+
+class ResourceQuotaStrategy(StatusStrategy):
+    def validate(self, obj: Obj) -> list[FieldError]:
+        spec = spec_of(obj)
+        out = common.validate_resource_list(spec.get("hard"), "spec.hard")
+        for scope in spec.get("scopes") or []:
+            out += common.one_of(scope, "spec.scopes", _QUOTA_SCOPES)
+        return out
+
+
+class LimitRangeStrategy(Strategy):
+    def validate(self, obj: Obj) -> list[FieldError]:
+        out: list[FieldError] = []
+        for i, item in enumerate(common.dicts(spec_of(obj).get("limits"))):
+            path = f"spec.limits[{i}]"
+            kind = item.get("type")
+            if not kind:
+                out.append(errors.required(f"{path}.type"))
+            else:
+                out += common.one_of(
+                    kind, f"{path}.type", ("Container", "Pod", "PersistentVolumeClaim")
+                )
+            for key in ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio"):
+                out += common.validate_resource_list(item.get(key), f"{path}.{key}")
         return out

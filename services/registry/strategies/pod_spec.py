@@ -68,8 +68,25 @@ def validate_pod_spec(spec: Any, path: str) -> list[FieldError]:
     if not isinstance(containers, list):
         return [errors.invalid_value(f"{path}.containers", containers, "must be a list")]
     seen: set[str] = set()
+    init = spec.get("initContainers")
+    listed = [("containers", containers)]
+    if isinstance(init, list):
+        listed.append(("initContainers", init))  # kube checks these after, names shared
+    for key, items in listed:
+        out.extend(_validate_containers(items, f"{path}.{key}", seen))
+    policy = spec.get("restartPolicy")
+    if policy not in (None, "Always", "OnFailure", "Never"):
+        out.append(
+            errors.not_supported(f"{path}.restartPolicy", policy, ["Always", "OnFailure", "Never"])
+        )
+    return out
+
+
+def _validate_containers(containers: list[Any], path: str, seen: set[str]) -> list[FieldError]:
+    """Each container named (a DNS label, unique in the pod) and with an image."""
+    out: list[FieldError] = []
     for i, container in enumerate(containers):
-        cpath = f"{path}.containers[{i}]"
+        cpath = f"{path}[{i}]"
         if not isinstance(container, dict):
             out.append(errors.invalid_value(cpath, container, "must be an object"))
             continue
@@ -88,9 +105,4 @@ def validate_pod_spec(spec: Any, path: str) -> list[FieldError]:
             seen.add(name)
         if not container.get("image"):
             out.append(errors.required(f"{cpath}.image"))
-    policy = spec.get("restartPolicy")
-    if policy not in (None, "Always", "OnFailure", "Never"):
-        out.append(
-            errors.not_supported(f"{path}.restartPolicy", policy, ["Always", "OnFailure", "Never"])
-        )
     return out

@@ -18,23 +18,31 @@ from services.storage import storage_errors
 from services.storage.grpc import convert
 from services.storage.model import ResourceRef
 from services.storage.store import Store
+from services.storage.watch import too_large_resource_version
 
-# kube-apiserver's words for a list at a compacted revision (etcd3/store.go).
+# kube-apiserver's words for a list at a compacted revision (etcd3/errors.go).
 LIST_EXPIRED = "The resourceVersion for the provided list is too old."
 CONTINUE_EXPIRED = (
     "The provided continue parameter is too old to display a consistent list result. "
     "You can start a new list without the continue parameter."
 )
+INCONSISTENT_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. "
+    "You can start a new list without the continue parameter, or use the continue token "
+    "in this response to retrieve the remainder of the results. Continuing with the "
+    "provided token results in an inconsistent list - objects that were created, "
+    "modified, or deleted between the time the first chunk was returned and now may "
+    "show up in the list."
+)
 
-
-def too_large_resource_version(revision: int, current: int) -> errors.StatusError:
-    """``storage.NewTooLargeResourceVersionError``: 504, retry in a second."""
-    err = errors.timeout(f"Too large resource version: {revision}, current: {current}", 1)
-    err.details = {
-        **(err.details or {}),
-        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
-    }
-    return err
+__all__ = [
+    "CONTINUE_EXPIRED",
+    "INCONSISTENT_CONTINUE",
+    "LIST_EXPIRED",
+    "StorageServicer",
+    "too_large_resource_version",
+    "translated",
+]
 
 
 @contextmanager
@@ -50,6 +58,14 @@ def translated(
         raise errors.not_found(ref.resource, ref.group, name) from None
     except storage_errors.Conflict:
         raise errors.conflict(ref.resource, ref.group, name) from None
+    except storage_errors.PreconditionFailed as exc:
+        raise errors.conflict(ref.resource, ref.group, name, exc.message) from None
+    except storage_errors.ContinueExpired as exc:
+        # etcd3/errors.go handleCompactedErrorForPaging: the Status carries a token that
+        # continues at the latest revision.
+        err = errors.expired(INCONSISTENT_CONTINUE)
+        err.metadata = {"continue": exc.continue_token}
+        raise err from None
     except storage_errors.Compacted as exc:
         oldest = max(exc.compacted_revision - 1, 0)
         raise errors.expired(

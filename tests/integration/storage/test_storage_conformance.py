@@ -1,104 +1,27 @@
-"""The storage conformance suite: one table of behaviours, run on every backend.
+"""The storage conformance suite, store part: one table of behaviours on every backend.
 
-Mirrors k8s.io/apiserver ``pkg/storage/testing`` (store_tests.go, watcher_tests.go):
-each test names the upstream function it follows. Runs on the memory backend (a unit
-test) and on a real etcd (``integration``), through the domain ``Store``, so the two
-backends cannot drift (conventions §8).
+Mirrors k8s.io/apiserver ``pkg/storage/testing/store_tests.go``: each test names the
+upstream function it follows. Runs on the memory backend and on a real etcd
+(``conftest.py``), through the domain ``Store``, so the two backends cannot drift
+(conventions §8). Watches: ``test_storage_watch.py``; the watch cache itself:
+``test_storage_cache.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any
 
 import orjson
 import pytest
+from storage_helpers import Cuttable, StoreFactory, caught_up, meta, names, pod
 
 from kapi import errors
 from services.storage import storage_errors
 from services.storage.backend import Backend
-from services.storage.etcd_backend import EtcdBackend
-from services.storage.memory_backend import MemoryBackend
-from services.storage.model import ResourceRef, WatchEvent
+from services.storage.compactor import Compactor
+from services.storage.model import Preconditions, ResourceRef
 from services.storage.store import Store
-from services.storage.watch import INITIAL_EVENTS_END
-
-EVENT_TIMEOUT = 5.0
-
-
-@pytest.fixture(params=["memory", pytest.param("etcd", marks=pytest.mark.integration)])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
-    impl: Backend
-    if request.param == "memory":
-        impl = MemoryBackend()
-    else:
-        impl = EtcdBackend([request.getfixturevalue("etcd")])
-    try:
-        yield impl
-    finally:
-        await impl.close()
-
-
-@pytest.fixture
-def store(backend: Backend) -> Store:
-    return Store(backend, bookmark_interval=0.05)
-
-
-@pytest.fixture
-def prefix() -> str:
-    """A fresh key space per test: tests share one etcd."""
-    return f"/registry-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def pods(prefix: str) -> ResourceRef:
-    return ResourceRef("", "pods", f"{prefix}/pods", namespaced=True)
-
-
-@pytest.fixture
-def nodes(prefix: str) -> ResourceRef:
-    return ResourceRef("", "nodes", f"{prefix}/nodes", namespaced=False)
-
-
-def pod(name: str, namespace: str = "ns", **labels: str) -> bytes:
-    meta: dict[str, Any] = {"name": name, "namespace": namespace}
-    if labels:
-        meta["labels"] = labels
-    return orjson.dumps(
-        {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"nodeName": "n1"}}
-    )
-
-
-def meta(data: bytes) -> dict[str, Any]:
-    obj: dict[str, Any] = orjson.loads(data)
-    return dict(obj["metadata"])
-
-
-def names(items: list[bytes]) -> list[str]:
-    return [meta(item)["name"] for item in items]
-
-
-async def next_event(events: AsyncIterator[WatchEvent]) -> WatchEvent:
-    return await asyncio.wait_for(anext(events), EVENT_TIMEOUT)
-
-
-async def next_events(events: AsyncIterator[WatchEvent], n: int) -> list[tuple[str, str, int]]:
-    """The next ``n`` events as (type, name, resourceVersion)."""
-    out = []
-    for _ in range(n):
-        event = await next_event(events)
-        out.append(
-            (
-                event.type,
-                meta(event.object).get("name", ""),
-                int(meta(event.object)["resourceVersion"]),
-            )
-        )
-    return out
-
 
 # --- store_tests.go --------------------------------------------------------------------
 
@@ -431,186 +354,362 @@ async def test_dry_run(
     assert await store.get(pods, "ns", "a") == existing
 
 
-# --- watcher_tests.go ------------------------------------------------------------------
+# --- resourceVersion on reads ------------------------------------------------------------
 
 
-async def test_watch_from_revision(store: Store, pods: ResourceRef) -> None:
-    """RunTestWatch / RunTestWatchFromNonZero: the changes after a revision, in order."""
-    a = await store.create(pods, "ns", "a", pod("a"))
-    b = await store.create(pods, "ns", "b", pod("b"))
-    async with aclosing(store.watch(pods, "ns", resource_version=str(a.resource_version))) as w:
-        updated = await store.update(
-            pods, "ns", "a", pod("a", v="2"), expected_revision=a.resource_version
-        )
-        deleted = await store.delete(pods, "ns", "b")
-        assert await next_events(w, 3) == [
-            ("ADDED", "b", b.resource_version),
-            ("MODIFIED", "a", updated.resource_version),
-            ("DELETED", "b", deleted.resource_version),
-        ]
-
-
-async def test_watch_from_zero(store: Store, pods: ResourceRef) -> None:
-    """RunTestWatchFromZero: the current state as ADDED first, then changes; works after
-    the history is compacted."""
+async def test_get_resource_versions(store: Store, pods: ResourceRef) -> None:
+    """RunTestGet: "" is a quorum read; "0" and N come from the watch cache once it has
+    caught up; N the cache has not reached is answered by the backend."""
     a = await store.create(pods, "ns", "a", pod("a"))
     a2 = await store.update(pods, "ns", "a", pod("a", v="2"), expected_revision=a.resource_version)
-    await store.backend.compact(a2.resource_version)
-    initial = [("ADDED", "a", a2.resource_version)]
-    for rv in ("", "0"):
-        async with aclosing(store.watch(pods, "ns", resource_version=rv)) as w:
-            assert await next_events(w, len(initial)) == initial
-            b = await store.create(pods, "ns", f"b{rv}", pod(f"b{rv}"))
-            assert await next_events(w, 1) == [("ADDED", f"b{rv}", b.resource_version)]
-        initial.append(("ADDED", f"b{rv}", b.resource_version))
+    assert await store.get(pods, "ns", "a") == a2
+    # Not older than a2: the cache when it has it, else the backend; never the old a.
+    assert await store.get(pods, "ns", "a", resource_version=str(a2.resource_version)) == a2
+    await caught_up(store, pods, a2.resource_version)
+    assert await store.get(pods, "ns", "a", resource_version="0") == a2
+    assert await store.get(pods, "ns", "a", resource_version=str(a.resource_version)) == a2
+    with pytest.raises(storage_errors.KeyNotFound):
+        await store.get(pods, "ns", "missing", resource_version="0")
 
 
-async def test_delete_trigger_watch(store: Store, pods: ResourceRef) -> None:
-    """RunTestDeleteTriggerWatch / RunTestWatchDeleteEventObjectHaveLatestRV: DELETED
-    carries the last state, with the delete's revision as its resourceVersion."""
-    a = await store.create(pods, "ns", "a", pod("a", keep="me"))
-    async with aclosing(store.watch(pods, "ns", resource_version=str(a.resource_version))) as w:
-        deleted = await store.delete(pods, "ns", "a")
-        event = await next_event(w)
-    assert event.type == "DELETED"
-    assert event.resource_version == deleted.resource_version
-    assert meta(event.object)["resourceVersion"] == str(deleted.resource_version)
-    assert meta(event.object)["labels"] == {"keep": "me"}
-
-
-async def test_namespace_and_cluster_scoped_watch(
-    store: Store, pods: ResourceRef, nodes: ResourceRef
+async def test_get_future_resource_version_waits(
+    make_store: StoreFactory, pods: ResourceRef
 ) -> None:
-    """RunTestNamespaceScopedWatch / RunTestClusterScopedWatch."""
-    start = str(await store.backend.current_revision())
-    async with (
-        aclosing(store.watch(pods, "ns2", resource_version=start)) as in_ns,
-        aclosing(store.watch(nodes, resource_version=start)) as cluster,
-    ):
-        await store.create(pods, "ns1", "x", pod("x", "ns1"))
-        await store.create(pods, "ns2", "y", pod("y", "ns2"))
-        await store.create(nodes, "", "n1", orjson.dumps({"metadata": {"name": "n1"}}))
-        assert [e[:2] for e in await next_events(in_ns, 1)] == [("ADDED", "y")]
-        assert [e[:2] for e in await next_events(cluster, 1)] == [("ADDED", "n1")]
+    """A resourceVersion the store has not reached yet is waited for (kube-apiserver's
+    watch cache waits up to 3 s), then served."""
+    store = make_store(future_wait=10.0)
+    await store.create(pods, "ns", "a", pod("a"))
+    target = await store.backend.current_revision() + 1
+    read = asyncio.create_task(store.get(pods, "ns", "a", resource_version=str(target)))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not read.done()  # the revision does not exist yet
+    b = await store.create(pods, "ns", "b", pod("b"))
+    assert b.resource_version == target
+    got = await asyncio.wait_for(read, 5)
+    assert meta(got.object)["name"] == "a"
 
 
-async def test_watch_with_selectors(store: Store, pods: ResourceRef) -> None:
-    """Watchers conformance: an object that stops matching is DELETED, one that starts
-    matching ADDED; changes outside the selection are not seen."""
-    a = await store.create(pods, "ns", "a", pod("a", app="web"))
-    b = await store.create(pods, "ns", "b", pod("b", app="db"))
-    start = str(b.resource_version)
-    async with aclosing(
-        store.watch(pods, "ns", label_selector="app=web", resource_version=start)
-    ) as w:
-        moved = await store.update(
-            pods, "ns", "a", pod("a", app="db"), expected_revision=a.resource_version
-        )
-        await store.update(
-            pods, "ns", "b", pod("b", app="db", v="2"), expected_revision=b.resource_version
-        )  # never matched: unseen
-        back = await store.update(
-            pods, "ns", "a", pod("a", app="web"), expected_revision=moved.resource_version
-        )
-        again = await store.update(
-            pods, "ns", "a", pod("a", app="web", v="3"), expected_revision=back.resource_version
-        )
-        gone = await store.delete(pods, "ns", "a")
-        events = await next_events(w, 4)
-    assert events == [
-        ("DELETED", "a", moved.resource_version),
-        ("ADDED", "a", back.resource_version),
-        ("MODIFIED", "a", again.resource_version),
-        ("DELETED", "a", gone.resource_version),
-    ]
+@pytest.mark.parametrize("call", ["get", "list", "list-exact"])
+async def test_future_resource_version_times_out(
+    store: Store, pods: ResourceRef, call: str
+) -> None:
+    """A revision not reached within the wait: FutureRevision (504 "Too large resource
+    version" at the API), naming the current revision."""
+    await store.create(pods, "ns", "a", pod("a"))
+    current = await store.backend.current_revision()
+    future = str(current + 1000)
+    with pytest.raises(storage_errors.FutureRevision) as err:
+        if call == "get":
+            await store.get(pods, "ns", "a", resource_version=future)
+        elif call == "list":
+            await store.list(pods, "ns", resource_version=future)
+        else:
+            await store.list(pods, "ns", resource_version=future, resource_version_match="Exact")
+    assert (err.value.revision, err.value.current) == (current + 1000, current)
 
 
-async def test_watch_with_field_selector(store: Store, pods: ResourceRef) -> None:
-    start = str(await store.backend.current_revision())
-    async with aclosing(
-        store.watch(pods, field_selector="metadata.name=b", resource_version=start)
-    ) as w:
-        await store.create(pods, "ns", "a", pod("a"))
-        b = await store.create(pods, "ns", "b", pod("b"))
-        assert await next_events(w, 1) == [("ADDED", "b", b.resource_version)]
+LIST_RV_CASES = [
+    # (case, resourceVersion, match, limit, expected names, expected list revision)
+    ("quorum", "", "", 0, ["a", "b"], "current"),
+    ("any, from the cache", "0", "", 0, ["a", "b"], "current"),
+    ("any, not older than", "0", "NotOlderThan", 0, ["a", "b"], "current"),
+    ("not older than B", "B", "NotOlderThan", 0, ["a", "b"], "current"),
+    ("not older than A, default match", "A", "", 0, ["a", "b"], "current"),
+    ("exact B sees a as it was", "B", "Exact", 0, ["a@A", "b"], "B"),
+    ("exact A", "A", "Exact", 0, ["a@A"], "A"),
+    ("legacy: a limit makes N exact", "B", "", 5, ["a@A", "b"], "B"),
+    ("not older than, with a limit", "B", "NotOlderThan", 5, ["a", "b"], "current"),
+]
 
 
-async def test_watch_compacted(store: Store, pods: ResourceRef) -> None:
-    """RunTestWatchError (compaction): an in-band ERROR 410, then the stream ends."""
-    a = await store.create(pods, "ns", "a", pod("a"))
-    a2 = await store.update(pods, "ns", "a", pod("a", v="2"), expected_revision=a.resource_version)
-    a3 = await store.update(pods, "ns", "a", pod("a", v="3"), expected_revision=a2.resource_version)
-    await store.backend.compact(a3.resource_version)
-    async with aclosing(store.watch(pods, "ns", resource_version=str(a.resource_version))) as w:
-        event = await next_event(w)
-        assert event.type == "ERROR"
-        status = orjson.loads(event.object)
-        assert (status["code"], status["reason"]) == (410, "Expired")
-        assert status["message"] == (
-            f"too old resource version: {a.resource_version} ({a3.resource_version - 1})"
-        )
-        with pytest.raises(StopAsyncIteration):
-            await next_event(w)
-    # The oldest resourceVersion still watchable is the one the message names.
-    async with aclosing(
-        store.watch(pods, "ns", resource_version=str(a3.resource_version - 1))
-    ) as w:
-        assert await next_events(w, 1) == [("MODIFIED", "a", a3.resource_version)]
-
-
-async def test_watcher_timeout(store: Store, pods: ResourceRef) -> None:
-    """RunTestWatcherTimeout: the stream ends cleanly when its timeout passes."""
-    start = str(await store.backend.current_revision())
-    async with aclosing(store.watch(pods, resource_version=start, timeout_seconds=0.2)) as w:
-        with pytest.raises(StopAsyncIteration):
-            await next_event(w)
-
-
-async def test_watch_bookmarks(store: Store, pods: ResourceRef) -> None:
-    """RunTestWatchDispatchBookmarkEvents / WithCorrectResourceVersion: a bookmark
-    carries the last revision the stream has covered, never less."""
-    start = await store.create(pods, "ns", "a", pod("a"))
-    async with aclosing(
-        store.watch(
-            pods,
-            "ns",
-            label_selector="app=web",
-            allow_bookmarks=True,
-            resource_version=str(start.resource_version),
-        )
-    ) as w:
-        first = await next_event(w)
-        assert first.type == "BOOKMARK"
-        assert orjson.loads(first.object) == {
-            "metadata": {"resourceVersion": str(start.resource_version)}
-        }
-        unseen = await store.create(pods, "ns", "b", pod("b", app="db"))  # filtered out
-        while True:  # bookmarks move up to the filtered event's revision
-            event = await next_event(w)
-            assert event.type == "BOOKMARK"
-            assert event.resource_version >= start.resource_version
-            if event.resource_version == unseen.resource_version:
-                break
-
-
-async def test_send_initial_events(store: Store, pods: ResourceRef) -> None:
-    """RunWatchSemantics (sendInitialEvents): ADDED per object, then the end bookmark."""
+@pytest.mark.parametrize(("case", "rv", "match", "limit", "expected", "revision"), LIST_RV_CASES)
+async def test_list_resource_versions(
+    store: Store,
+    pods: ResourceRef,
+    case: str,
+    rv: str,
+    match: str,
+    limit: int,
+    expected: list[str],
+    revision: str,
+) -> None:
+    """RunTestList / RunTestListResourceVersionMatch / RunTestConsistentList."""
     a = await store.create(pods, "ns", "a", pod("a"))
     b = await store.create(pods, "ns", "b", pod("b"))
-    async with aclosing(
-        store.watch(
+    a2 = await store.update(pods, "ns", "a", pod("a", v="2"), expected_revision=a.resource_version)
+    await caught_up(store, pods, a2.resource_version)
+    revisions = {"A": a.resource_version, "B": b.resource_version, "current": a2.resource_version}
+    listed = await store.list(
+        pods,
+        "ns",
+        resource_version=str(revisions.get(rv, rv)) if rv else rv,
+        resource_version_match=match,
+        limit=limit,
+    )
+    seen = [
+        f"{meta(i)['name']}@A"
+        if int(meta(i)["resourceVersion"]) == a.resource_version
+        else meta(i)["name"]
+        for i in listed.items
+    ]
+    assert seen == expected
+    assert listed.resource_version == revisions[revision]
+    assert listed.continue_token == ""
+
+
+async def test_list_from_cache_paginates(store: Store, pods: ResourceRef) -> None:
+    """resourceVersion=0 with a limit: the first page from the cache at its revision, the
+    rest through the token at that same revision (a consistent snapshot)."""
+    for name in "abcd":
+        last = await store.create(pods, "ns", name, pod(name))
+    await caught_up(store, pods, last.resource_version)
+    first = await store.list(pods, "ns", resource_version="0", limit=3)
+    assert names(first.items) == ["a", "b", "c"]
+    assert first.resource_version == last.resource_version
+    assert first.remaining_item_count == 1
+    await store.create(pods, "ns", "e", pod("e"))  # after the snapshot: not in it
+    rest = await store.list(pods, "ns", limit=3, continue_token=first.continue_token)
+    assert names(rest.items) == ["d"]
+    assert rest.resource_version == first.resource_version
+    assert rest.continue_token == ""
+
+
+@pytest.mark.parametrize(
+    ("label_selector", "field_selector", "namespace", "expected"),
+    [
+        ("app=web", "", "", ["ns1/a", "ns2/a"]),
+        ("", "metadata.name=a", "", ["ns1/a", "ns2/a"]),
+        ("", "metadata.name=a", "ns2", ["ns2/a"]),
+        ("", "metadata.name=a,metadata.namespace=ns1", "", ["ns1/a"]),
+        ("", "spec.nodeName=n2", "", ["ns1/b"]),
+        ("", "spec.nodeName!=n2", "ns1", ["ns1/a"]),
+        ("app", "metadata.namespace!=ns1", "", ["ns2/a"]),
+    ],
+)
+async def test_list_from_cache_with_selectors(
+    store: Store,
+    pods: ResourceRef,
+    label_selector: str,
+    field_selector: str,
+    namespace: str,
+    expected: list[str],
+) -> None:
+    """The cache selects as the backend path does (same objects, same order)."""
+    await store.create(pods, "ns1", "a", pod("a", "ns1", app="web"))
+    await store.create(pods, "ns1", "b", pod("b", "ns1", node="n2"))
+    last = await store.create(pods, "ns2", "a", pod("a", "ns2", app="web"))
+    await caught_up(store, pods, last.resource_version)
+    for rv in ("0", ""):
+        listed = await store.list(
             pods,
-            "ns",
-            send_initial_events=True,
-            allow_bookmarks=True,
-            resource_version=str(a.resource_version),
+            namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            resource_version=rv,
         )
-    ) as w:
-        assert await next_events(w, 2) == [
-            ("ADDED", "a", a.resource_version),
-            ("ADDED", "b", b.resource_version),
-        ]
-        end = await next_event(w)
-    assert end.type == "BOOKMARK"
-    assert end.resource_version >= b.resource_version
-    assert meta(end.object)["annotations"] == {INITIAL_EVENTS_END: "true"}
+        assert [f"{meta(i)['namespace']}/{meta(i)['name']}" for i in listed.items] == expected
+
+
+async def test_list_served_from_cache_while_backend_is_down(
+    make_store: StoreFactory, backend: Backend, pods: ResourceRef
+) -> None:
+    """resourceVersion=0 never touches etcd: lists and gets keep working while it is
+    down; a quorum read fails with Unavailable."""
+    cuttable = Cuttable(backend)
+    store = make_store(backend=cuttable)
+    a = await store.create(pods, "ns", "a", pod("a"))
+    await caught_up(store, pods, a.resource_version)
+    await cuttable.cut(reads=True)
+    assert names((await store.list(pods, "ns", resource_version="0")).items) == ["a"]
+    assert await store.get(pods, "ns", "a", resource_version="0") == a
+    with pytest.raises(storage_errors.Unavailable):
+        await store.list(pods, "ns")
+    with pytest.raises(storage_errors.Unavailable):
+        await store.get(pods, "ns", "a")
+
+
+# --- pagination ------------------------------------------------------------------------------
+
+
+async def test_list_inconsistent_continuation(store: Store, pods: ResourceRef) -> None:
+    """RunTestListInconsistentContinuation: a token whose snapshot was compacted is
+    ContinueExpired, carrying a token that continues from the same key at the latest
+    revision (so the rest reflects later writes)."""
+    for name in "abc":
+        await store.create(pods, "ns", name, pod(name))
+    first = await store.list(pods, "ns", limit=1)
+    assert names(first.items) == ["a"]
+    await store.delete(pods, "ns", "c")
+    bb = await store.create(pods, "ns", "bb", pod("bb"))
+    await store.backend.compact(bb.resource_version)
+    with pytest.raises(storage_errors.ContinueExpired) as err:
+        await store.list(pods, "ns", limit=1, continue_token=first.continue_token)
+    assert err.value.continue_token
+    rest = await store.list(pods, "ns", limit=10, continue_token=err.value.continue_token)
+    assert names(rest.items) == ["b", "bb"]
+    assert rest.resource_version >= bb.resource_version
+    assert rest.continue_token == ""
+
+
+async def test_list_pagination_rare_object(store: Store, pods: ResourceRef) -> None:
+    """RunTestListPaginationRareObject: a page with a selector is filled past the keys that
+    do not match, in one call, however rare the match."""
+    for i in range(150):
+        await store.create(pods, "ns", f"p{i:03d}", pod(f"p{i:03d}"))
+    await store.create(pods, "ns", "rare", pod("rare", app="rare"))
+    listed = await store.list(pods, "ns", label_selector="app=rare", limit=1)
+    assert names(listed.items) == ["rare"]
+    assert listed.continue_token == ""
+
+
+# --- writes with preconditions ---------------------------------------------------------------
+
+
+def with_uid(name: str, uid: str, **labels: str) -> bytes:
+    obj = orjson.loads(pod(name, **labels))
+    obj["metadata"]["uid"] = uid
+    return orjson.dumps(obj)
+
+
+async def test_delete_with_preconditions(store: Store, pods: ResourceRef) -> None:
+    """RunTestPreconditionalDeleteWithSuggestion / RunTestValidateDeletionWithSuggestion:
+    a delete only when the current object's uid / resourceVersion are the expected."""
+    created = await store.create(pods, "ns", "a", with_uid("a", "u1"))
+    with pytest.raises(storage_errors.PreconditionFailed) as err:
+        await store.delete(pods, "ns", "a", preconditions=Preconditions(uid="u2"))
+    assert (
+        err.value.message == "Precondition failed: UID in precondition: u2, UID in object meta: u1"
+    )
+    stale = Preconditions(resource_version=str(created.resource_version - 1))
+    with pytest.raises(storage_errors.PreconditionFailed) as err:
+        await store.delete(pods, "ns", "a", preconditions=stale)
+    assert err.value.message == (
+        f"Precondition failed: ResourceVersion in precondition: {created.resource_version - 1}, "
+        f"ResourceVersion in object meta: {created.resource_version}"
+    )
+    assert await store.get(pods, "ns", "a") == created  # still there
+    deleted = await store.delete(pods, "ns", "a", preconditions=Preconditions(uid="u1"))
+    assert deleted.object == created.object
+    with pytest.raises(storage_errors.KeyNotFound):
+        await store.get(pods, "ns", "a")
+
+
+async def test_delete_with_conflict_rechecks_the_latest(
+    make_store: StoreFactory, backend: Backend, pods: ResourceRef
+) -> None:
+    """RunTestDeleteWithConflict: the object changes between the precondition check and
+    the delete: the delete re-reads, re-checks and deletes the latest."""
+    hooked = Cuttable(backend)
+    store = make_store(backend=hooked)
+    created = await store.create(pods, "ns", "a", with_uid("a", "u1"))
+
+    async def concurrent_update() -> None:
+        await backend.update(
+            f"{pods.key_prefix}/ns/a", with_uid("a", "u1", v="2"), created.resource_version
+        )
+
+    hooked.before["delete"] = concurrent_update
+    deleted = await store.delete(pods, "ns", "a", preconditions=Preconditions(uid="u1"))
+    assert meta(deleted.object)["labels"] == {"v": "2"}  # the latest, not the one checked
+    with pytest.raises(storage_errors.KeyNotFound):
+        await store.get(pods, "ns", "a")
+
+
+def set_label(key: str, value: str) -> Any:
+    def apply(obj: dict[str, Any]) -> dict[str, Any]:
+        obj["metadata"].setdefault("labels", {})[key] = value
+        return obj
+
+    return apply
+
+
+async def test_guaranteed_update(store: Store, pods: ResourceRef) -> None:
+    """RunTestGuaranteedUpdate: applies the change to the current object, checks
+    preconditions, and a change that changes nothing writes nothing."""
+    created = await store.create(pods, "ns", "a", with_uid("a", "u1"))
+    updated = await store.guaranteed_update(
+        pods, "ns", "a", set_label("v", "2"), preconditions=Preconditions(uid="u1")
+    )
+    assert meta(updated.object)["labels"] == {"v": "2"}
+    assert updated.resource_version > created.resource_version
+    assert await store.get(pods, "ns", "a") == updated
+
+    before = await store.backend.current_revision()
+    same = await store.guaranteed_update(pods, "ns", "a", set_label("v", "2"))
+    assert same == updated  # no-op: no write, no new resourceVersion
+    assert await store.backend.current_revision() == before
+
+    with pytest.raises(storage_errors.PreconditionFailed):
+        await store.guaranteed_update(
+            pods, "ns", "a", set_label("v", "3"), preconditions=Preconditions(uid="u2")
+        )
+    stale = Preconditions(resource_version=str(created.resource_version))
+    with pytest.raises(storage_errors.PreconditionFailed):
+        await store.guaranteed_update(pods, "ns", "a", set_label("v", "3"), preconditions=stale)
+    with pytest.raises(storage_errors.KeyNotFound):
+        await store.guaranteed_update(pods, "ns", "missing", set_label("v", "3"))
+    assert await store.get(pods, "ns", "a") == updated
+
+
+async def test_guaranteed_update_with_conflict(
+    make_store: StoreFactory, backend: Backend, pods: ResourceRef
+) -> None:
+    """RunTestGuaranteedUpdateWithConflict: a write lands between the read and the
+    compare-and-swap: the change is applied again to the latest object, losing nothing."""
+    hooked = Cuttable(backend)
+    store = make_store(backend=hooked)
+    created = await store.create(pods, "ns", "a", pod("a"))
+
+    async def concurrent_update() -> None:
+        await backend.update(
+            f"{pods.key_prefix}/ns/a", pod("a", other="x"), created.resource_version
+        )
+
+    hooked.before["update"] = concurrent_update
+    calls: list[dict[str, Any]] = []
+
+    def change(obj: dict[str, Any]) -> dict[str, Any]:
+        calls.append(dict(obj["metadata"].get("labels") or {}))
+        return set_label("mine", "y")(obj)
+
+    result = await store.guaranteed_update(pods, "ns", "a", change)
+    assert calls == [{}, {"other": "x"}]  # tried on the stale object, then on the latest
+    assert meta(result.object)["labels"] == {"other": "x", "mine": "y"}
+
+
+# --- compaction ----------------------------------------------------------------------------
+
+
+async def test_periodic_compaction(make_store: StoreFactory, pods: ResourceRef) -> None:
+    """Compaction runs by itself every interval (kube-apiserver: every 5 minutes),
+    compacting what is older than the revision seen one interval before."""
+    store = make_store(compaction_interval=0.05)
+    a = await store.create(pods, "ns", "a", pod("a"))
+    await store.update(pods, "ns", "a", pod("a", v="2"), expected_revision=a.resource_version)
+    store.start()
+    deadline = asyncio.get_running_loop().time() + 10
+    while store.compactor.compacted <= a.resource_version:
+        assert asyncio.get_running_loop().time() < deadline, "no compaction happened"
+        await asyncio.sleep(0.02)
+    with pytest.raises(storage_errors.Compacted):
+        await store.list(
+            pods, "ns", resource_version=str(a.resource_version), resource_version_match="Exact"
+        )
+
+
+async def test_compaction_is_coordinated(backend: Backend, pods: ResourceRef) -> None:
+    """Two storage replicas on one etcd: in an interval only the one that wins the
+    compare-and-swap on compact_rev_key compacts; it compacts to the revision it saw one
+    interval earlier."""
+    first, second = Compactor(backend), Compactor(backend)
+    assert await first.compact_once() == 0  # records where history stands; no compaction
+    assert await second.compact_once() == 0  # lost the swap: learns first's write
+    key = f"{pods.key_prefix}/ns/a"
+    written = await backend.create(key, b"{}")
+    compacted = await first.compact_once()
+    assert 0 < compacted < written  # the revision of its previous swap
+    with pytest.raises(storage_errors.Compacted):
+        await backend.list(pods.key_prefix + "/", revision=compacted - 1)
+    assert await second.compact_once() == 0  # the key moved again: first compacted
+    assert (await backend.list(pods.key_prefix + "/", revision=written)).items

@@ -22,9 +22,9 @@ import pytest
 from kapi import errors
 from services.storage.client import StorageClient
 from services.storage.etcd_backend import EtcdBackend
-from services.storage.grpc.servicer import CONTINUE_EXPIRED
+from services.storage.grpc.servicer import INCONSISTENT_CONTINUE
 from services.storage.model import ResourceRef
-from services.storage.server import StorageConfig, create_server
+from services.storage.server import StorageConfig, create_server, create_store
 
 pytestmark = pytest.mark.integration
 
@@ -50,14 +50,16 @@ def deployments(prefix: str) -> ResourceRef:
 
 async def serve(endpoint: str) -> tuple[StorageClient, Callable[[], Awaitable[None]]]:
     backend = EtcdBackend([endpoint])
-    config = StorageConfig(listen="127.0.0.1:0", bookmark_interval=0.05)
-    server, port = await create_server(config, backend=backend)
+    config = StorageConfig(listen="127.0.0.1:0", bookmark_interval=0.05, future_wait=0.3)
+    store = create_store(config, backend)
+    server, port = await create_server(config, store=store)
     await server.start()
     client = StorageClient(f"127.0.0.1:{port}")
 
     async def stop() -> None:
         await client.close()
         await server.stop(None)
+        await store.close()
         await backend.close()
 
     return client, stop
@@ -186,11 +188,13 @@ async def test_errors_arrive_as_kubernetes_status(
 async def test_expired_continue_token(
     client: StorageClient, configmaps: ResourceRef, etcd: str
 ) -> None:
-    for name in "ab":
+    """kube-apiserver's inconsistent continuation: 410 Expired whose Status carries, in
+    ``metadata.continue``, a token that continues at the latest revision."""
+    for name in "abc":
         await client.create(configmaps, "ns", name, cm(name))
     first = await client.list(configmaps, "ns", limit=1)
     moved = await client.update(
-        configmaps, "ns", "a", cm("a", v="2"), expected_revision=first.resource_version - 1
+        configmaps, "ns", "b", cm("b", v="2"), expected_revision=first.resource_version - 1
     )
     backend = EtcdBackend([etcd])
     try:
@@ -198,7 +202,13 @@ async def test_expired_continue_token(
     finally:
         await backend.close()
     err = await failure(client.list(configmaps, "ns", limit=1, continue_token=first.continue_token))
-    assert (err.code, err.reason, err.message) == (410, "Expired", CONTINUE_EXPIRED)
+    assert (err.code, err.reason, err.message) == (410, "Expired", INCONSISTENT_CONTINUE)
+    assert err.metadata is not None
+    token = err.metadata["continue"]
+    assert orjson.loads(err.to_json())["metadata"] == {"continue": token}
+    rest = await client.list(configmaps, "ns", limit=5, continue_token=token)
+    assert [meta(i)["name"] for i in rest.items] == ["b", "c"]
+    assert orjson.loads(rest.items[0])["data"] == {"v": "2"}  # the latest, not the snapshot
 
 
 async def test_watch_over_grpc(client: StorageClient, configmaps: ResourceRef, etcd: str) -> None:
@@ -270,8 +280,9 @@ async def test_no_rpc_error_escapes_the_client(configmaps: ResourceRef) -> None:
 async def test_etcd_down_then_back(
     etcd_factory: Callable[[], Any], configmaps: ResourceRef
 ) -> None:
-    """etcd killed: calls fail fast with 503/504 (no hang), open watches end with a
-    StatusError; etcd restarted on the same data and port: calls work, data intact."""
+    """etcd killed: calls fail fast with 503/504 (no hang) but an open watch stays open
+    and resourceVersion=0 reads are served from the watch cache; etcd restarted on the
+    same data and port: calls work, data intact, and the watch goes on with no gap."""
     etcd = etcd_factory()
     client, stop = await serve(etcd.endpoint)
     try:
@@ -289,23 +300,24 @@ async def test_etcd_down_then_back(
             ):
                 err = await failure(call)
                 assert err.code in (503, 504), err
-            with pytest.raises(errors.StatusError) as ended:
-                await asyncio.wait_for(anext(events), NO_HANG)
-            assert ended.value.code in (503, 504)
             assert not (await _health_ok(client))
+            cached = await client.list(configmaps, "ns", resource_version="0")
+            assert [meta(i)["name"] for i in cached.items] == ["c", "w"]
 
-        etcd.start()
-        deadline = time.monotonic() + 15
-        while True:  # the channel reconnects within its backoff (at most a second)
-            try:
-                got = await client.get(configmaps, "ns", "c")
-                break
-            except errors.StatusError as err:
-                assert err.code in (503, 504), err
-                assert time.monotonic() < deadline, "storage did not recover after etcd restart"
-                await asyncio.sleep(0.1)
-        assert got == created
-        assert (await client.create(configmaps, "ns", "d", cm("d"))).resource_version > 0
+            etcd.start()
+            deadline = time.monotonic() + 15
+            while True:  # the channel reconnects within its backoff (at most a second)
+                try:
+                    got = await client.get(configmaps, "ns", "c")
+                    break
+                except errors.StatusError as err:
+                    assert err.code in (503, 504), err
+                    assert time.monotonic() < deadline, "storage did not recover after etcd restart"
+                    await asyncio.sleep(0.1)
+            assert got == created
+            after = await client.create(configmaps, "ns", "d", cm("d"))
+            event = await asyncio.wait_for(anext(events), NO_HANG)
+            assert (event.type, event.resource_version) == ("ADDED", after.resource_version)
     finally:
         await stop()
 

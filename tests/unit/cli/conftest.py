@@ -24,7 +24,7 @@ from kapi.probes import etcd_healthy, parse_address
 FLAGS = {
     "storage": ["--listen", "--etcd-endpoints"],
     "authz": ["--listen", "--storage", "--token-file"],
-    "registry": ["--listen", "--storage", "--authz"],
+    "registry": ["--listen", "--storage", "--authz", "--root-ca-file"],
     "gateway": ["--listen", "--registry", "--authz", "--storage", "--tls-cert-file",
                 "--tls-private-key-file"],
 }

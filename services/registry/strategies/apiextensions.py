@@ -1,0 +1,140 @@
+"""apiextensions.k8s.io/v1 CustomResourceDefinitions, as objects: defaults and the
+checks kube makes of names, versions and schemas (``apiextensions-apiserver``'s
+``validation.ValidateCustomResourceDefinition``). Serving the custom resources they
+define is another part of the registry."""
+
+from __future__ import annotations
+
+from kapi import errors
+from kapi.errors import FieldError
+from services.registry import validation
+from services.registry.strategies import common
+from services.registry.strategies.common import StatusStrategy, get_path, spec_of
+from services.registry.strategy import Obj
+
+
+class CustomResourceDefinitionStrategy(StatusStrategy):
+    tracks_generation = True
+
+    def default(self, obj: Obj) -> None:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        names = spec.get("names")
+        if isinstance(names, dict):
+            kind = names.get("kind")
+            if isinstance(kind, str) and kind:
+                names.setdefault("singular", kind.lower())
+                names.setdefault("listKind", kind + "List")
+        conversion = spec.setdefault("conversion", {})
+        if isinstance(conversion, dict):
+            conversion.setdefault("strategy", "None")
+
+    def initial_status(self, obj: Obj) -> Obj:
+        """kube's PrepareForCreate: the storage version is recorded as stored."""
+        stored = [
+            v["name"]
+            for v in common.dicts(spec_of(obj).get("versions"))
+            if v.get("storage") is True and isinstance(v.get("name"), str)
+        ][:1]
+        return {"acceptedNames": {"plural": "", "kind": ""}, "storedVersions": stored}
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        super().prepare_for_update(new, old)
+        status = new.get("status")
+        if not isinstance(status, dict):
+            return
+        stored = list(status.get("storedVersions") or [])
+        for version in common.dicts(spec_of(new).get("versions")):
+            if version.get("storage") is True and version.get("name") not in stored:
+                stored.append(version["name"])
+        status["storedVersions"] = stored
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return [errors.required("spec")]
+        out: list[FieldError] = []
+        group = spec.get("group")
+        given = spec.get("names")
+        names: Obj = given if isinstance(given, dict) else {}
+        plural = names.get("plural")
+        name = get_path(obj, "metadata", "name")
+        if name != f"{plural}.{group}":
+            out.append(
+                errors.invalid_value(
+                    "metadata.name", name, 'must be spec.names.plural+"."+spec.group'
+                )
+            )
+        if not group:
+            out.append(errors.required("spec.group"))
+        elif isinstance(group, str):
+            out.extend(
+                errors.invalid_value("spec.group", group, m)
+                for m in validation.dns1123_subdomain(group)
+            )
+            if len(group.split(".")) < 2:
+                out.append(
+                    errors.invalid_value(
+                        "spec.group", group, "should be a domain with at least one dot"
+                    )
+                )
+        scope = spec.get("scope")
+        if not scope:
+            out.append(errors.required("spec.scope"))
+        else:
+            out += common.one_of(scope, "spec.scope", ("Cluster", "Namespaced"))
+        for key in ("plural", "singular", "kind", "listKind"):
+            value = names.get(key)
+            path = f"spec.names.{key}"
+            if not value:
+                out.append(errors.required(path))
+            elif key in ("plural", "singular") and isinstance(value, str):
+                out.extend(
+                    errors.invalid_value(path, value, m) for m in validation.dns1035_label(value)
+                )
+        versions = common.dicts(spec.get("versions"))
+        if not versions:
+            out.append(
+                errors.invalid_value(
+                    "spec.versions", [], "must have exactly one version marked as storage version"
+                )
+            )
+            return out
+        storage = [v for v in versions if v.get("storage") is True]
+        if len(storage) != 1:
+            out.append(
+                errors.invalid_value(
+                    "spec.versions",
+                    versions,
+                    "must have exactly one version marked as storage version",
+                )
+            )
+        seen: set[str] = set()
+        for i, version in enumerate(versions):
+            path = f"spec.versions[{i}]"
+            version_name = version.get("name")
+            if not version_name:
+                out.append(errors.required(f"{path}.name"))
+            elif isinstance(version_name, str):
+                out.extend(
+                    errors.invalid_value(f"{path}.name", version_name, m)
+                    for m in validation.dns1035_label(version_name)
+                )
+                if version_name in seen:
+                    out.append(
+                        errors.invalid_value(
+                            "spec.versions", versions, "must contain unique version names"
+                        )
+                    )
+                seen.add(version_name)
+            if get_path(version, "schema", "openAPIV3Schema") is None:
+                out.append(
+                    errors.required(f"{path}.schema.openAPIV3Schema", "schemas are required")
+                )
+        return out
+
+    def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
+        out = self.validate(new)
+        out += common.immutable(spec_of(new).get("group"), spec_of(old).get("group"), "spec.group")
+        return out

@@ -1,0 +1,928 @@
+"""The registry domain (services/registry/service.py) on the real storage domain.
+
+Storage is the storage service's own ``Store`` over the in-memory backend, behind a small
+adapter that plays the storage client: objects as JSON bytes, and storage errors turned
+into Status errors by the storage servicer's one translation point. So what is stored,
+listed, conflicted and watched here is what the services do, without a network. Admission
+is a fake that records each call, so the order of a write can be checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from typing import Any
+
+import orjson
+import pytest
+
+from kapi import errors
+from services.registry.ports import AdmissionTarget, StoredList, Where
+from services.registry.service import ReadOptions, Registry, Result, Target
+from services.registry.types import builtin_table
+from services.storage.grpc.servicer import translated
+from services.storage.memory_backend import MemoryBackend
+from services.storage.model import ResourceRef
+from services.storage.store import Store
+
+Obj = dict[str, Any]
+EVENT_TIMEOUT = 5.0
+
+
+def _ref(where: Where) -> ResourceRef:
+    return ResourceRef(where.group, where.resource, where.key_prefix, where.namespaced)
+
+
+class MemoryStorage:
+    """A ``StoragePort`` on the real ``Store`` + ``MemoryBackend``; logs each write."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.store = Store(MemoryBackend(), bookmark_interval=0.05)
+        self.log = log
+
+    async def create(
+        self, where: Where, namespace: str, name: str, obj: bytes, *, dry_run: bool = False
+    ) -> bytes:
+        self.log.append(f"storage create {where.resource}/{name}" + (" dry" if dry_run else ""))
+        ref = _ref(where)
+        with translated(ref, name):
+            stored = await self.store.create(ref, namespace, name, obj, dry_run=dry_run)
+        return stored.object
+
+    async def get(
+        self, where: Where, namespace: str, name: str, *, resource_version: str = ""
+    ) -> bytes:
+        ref = _ref(where)
+        with translated(ref, name):
+            stored = await self.store.get(ref, namespace, name, resource_version=resource_version)
+        return stored.object
+
+    async def list(
+        self,
+        where: Where,
+        namespace: str,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 0,
+        continue_token: str = "",
+        resource_version: str = "",
+        resource_version_match: str = "",
+    ) -> StoredList:
+        ref = _ref(where)
+        with translated(ref):
+            page = await self.store.list(
+                ref,
+                namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                limit=limit,
+                continue_token=continue_token,
+                resource_version=resource_version,
+                resource_version_match=resource_version_match,
+            )
+        return StoredList(
+            page.items, page.resource_version, page.continue_token, page.remaining_item_count
+        )
+
+    async def update(
+        self,
+        where: Where,
+        namespace: str,
+        name: str,
+        obj: bytes,
+        *,
+        expected_revision: int,
+        dry_run: bool = False,
+    ) -> bytes:
+        self.log.append(f"storage update {where.resource}/{name}" + (" dry" if dry_run else ""))
+        ref = _ref(where)
+        with translated(ref, name):
+            stored = await self.store.update(
+                ref, namespace, name, obj, expected_revision=expected_revision, dry_run=dry_run
+            )
+        return stored.object
+
+    async def delete(
+        self,
+        where: Where,
+        namespace: str,
+        name: str,
+        *,
+        expected_revision: int = 0,
+        dry_run: bool = False,
+    ) -> bytes:
+        self.log.append(f"storage delete {where.resource}/{name}" + (" dry" if dry_run else ""))
+        ref = _ref(where)
+        with translated(ref, name):
+            stored = await self.store.delete(
+                ref, namespace, name, expected_revision=expected_revision, dry_run=dry_run
+            )
+        return stored.object
+
+    async def watch(
+        self,
+        where: Where,
+        namespace: str,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        resource_version: str = "",
+        allow_bookmarks: bool = False,
+        timeout_seconds: int = 0,
+        send_initial_events: bool = False,
+    ) -> AsyncIterator[tuple[str, bytes]]:
+        ref = _ref(where)
+        with translated(ref):
+            events = self.store.watch(
+                ref,
+                namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                resource_version=resource_version,
+                allow_bookmarks=allow_bookmarks,
+                timeout_seconds=timeout_seconds,
+                send_initial_events=send_initial_events,
+            )
+            async with aclosing(events):
+                async for event in events:
+                    yield event.type, event.object
+
+
+Hook = Callable[[str, AdmissionTarget, Obj | None], Obj | None]
+
+
+class RecordingAdmission:
+    """An ``AdmissionPort`` that logs each call; ``hook`` may change or reject the object."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.calls: list[tuple[str, AdmissionTarget, Obj | None, Obj | None]] = []
+        self.hook: Hook | None = None
+
+    async def admit(
+        self,
+        phase: str,
+        target: AdmissionTarget,
+        obj: Obj | None,
+        old: Obj | None = None,
+    ) -> tuple[Obj | None, list[str]]:
+        self.log.append(f"{phase} {target.operation} {target.resource}/{target.name}")
+        self.calls.append((phase, target, obj, old))
+        out = self.hook(phase, target, obj) if self.hook else obj
+        return out, [f"{phase} warning"] if phase == "validating" else []
+
+
+class World:
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.storage = MemoryStorage(self.log)
+        self.admission = RecordingAdmission(self.log)
+        self.registry = Registry(builtin_table(), self.storage, self.admission)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+@pytest.fixture
+def registry(world: World) -> Registry:
+    return world.registry
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def cm_target(namespace: str = "ns", name: str = "") -> Target:
+    return Target("", "v1", "configmaps", namespace=namespace, name=name)
+
+
+def configmap(name: str = "c", **extra: Any) -> bytes:
+    body: Obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
+    body.update(extra)
+    return orjson.dumps(body)
+
+
+def loads(result: Result) -> Obj:
+    out: Obj = orjson.loads(result.body)
+    return out
+
+
+async def make_namespace(registry: Registry, name: str = "ns") -> Obj:
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    return loads(await registry.create(Target("", "v1", "namespaces"), orjson.dumps(body)))
+
+
+async def make_configmap(registry: Registry, name: str = "c", **extra: Any) -> Obj:
+    return loads(await registry.create(cm_target(), configmap(name, **extra)))
+
+
+async def failure(awaitable: Any) -> errors.StatusError:
+    with pytest.raises(errors.StatusError) as info:
+        await awaitable
+    return info.value
+
+
+# --- create -------------------------------------------------------------------------------
+
+
+async def test_create_returns_201_with_the_stored_object(registry: Registry) -> None:
+    await make_namespace(registry)
+    result = await registry.create(cm_target(), configmap(data={"k": "v"}))
+    assert result.code == 201
+    obj = loads(result)
+    assert obj["kind"] == "ConfigMap"
+    assert obj["data"] == {"k": "v"}
+    meta = obj["metadata"]
+    assert meta["namespace"] == "ns"
+    assert int(meta["resourceVersion"]) > 0
+    got = await registry.get(cm_target(name="c"), ReadOptions())
+    assert loads(got) == obj
+
+
+async def test_create_runs_admission_in_order(world: World) -> None:
+    """Mutating admission, then validation, then validating admission, then storage."""
+    await make_namespace(world.registry)
+    world.log.clear()
+    result = await world.registry.create(cm_target(), configmap())
+    assert world.log == [
+        "mutating CREATE configmaps/c",
+        "validating CREATE configmaps/c",
+        "storage create configmaps/c",
+    ]
+    assert result.warnings == ["validating warning"]
+    target = world.admission.calls[-1][1]
+    assert (target.group, target.version, target.kind, target.namespace) == (
+        "",
+        "v1",
+        "ConfigMap",
+        "ns",
+    )
+
+
+async def test_validation_runs_between_the_admission_phases(world: World) -> None:
+    await make_namespace(world.registry)
+    world.log.clear()
+    err = await failure(world.registry.create(cm_target(), configmap(data={"a b": "v"})))
+    assert (err.code, err.reason) == (422, "Invalid")
+    assert world.log == ["mutating CREATE configmaps/c"]  # no validating admission, no write
+
+
+async def test_mutating_admission_changes_what_is_validated_and_stored(world: World) -> None:
+    await make_namespace(world.registry)
+
+    def label(phase: str, target: AdmissionTarget, obj: Obj | None) -> Obj | None:
+        assert obj is not None
+        if phase == "mutating":
+            return {**obj, "metadata": {**obj["metadata"], "labels": {"admitted": "yes"}}}
+        return {**obj, "data": {"ignored": "validating plugins cannot change objects"}}
+
+    world.admission.hook = label
+    stored = await make_configmap(world.registry)
+    assert stored["metadata"]["labels"] == {"admitted": "yes"}
+    assert "data" not in stored
+
+
+async def test_admission_rejection_stores_nothing(world: World) -> None:
+    await make_namespace(world.registry)
+
+    def reject(phase: str, target: AdmissionTarget, obj: Obj | None) -> Obj | None:
+        if phase == "validating":
+            raise errors.forbidden("configmaps", "", target.name, "no")
+        return obj
+
+    world.admission.hook = reject
+    world.log.clear()
+    err = await failure(world.registry.create(cm_target(), configmap()))
+    assert err.code == 403
+    assert not [line for line in world.log if line.startswith("storage")]
+    err = await failure(world.registry.get(cm_target(name="c"), ReadOptions()))
+    assert err.code == 404
+
+
+async def test_create_twice_is_already_exists(registry: Registry) -> None:
+    await make_namespace(registry)
+    await make_configmap(registry)
+    err = await failure(registry.create(cm_target(), configmap()))
+    assert (err.code, err.reason, err.message) == (
+        409,
+        "AlreadyExists",
+        'configmaps "c" already exists',
+    )
+
+
+async def test_create_with_generate_name(registry: Registry) -> None:
+    await make_namespace(registry)
+    body = orjson.dumps({"metadata": {"generateName": "gen-"}})
+    obj = loads(await registry.create(cm_target(), body))
+    assert obj["metadata"]["name"].startswith("gen-")
+    assert len(obj["metadata"]["name"]) == len("gen-") + 5
+
+
+async def test_namespace_creation_creates_the_default_service_account(
+    world: World,
+) -> None:
+    ns = await make_namespace(world.registry, "team")
+    assert ns["status"] == {"phase": "Active"}
+    assert ns["spec"] == {"finalizers": ["kubernetes"]}
+    assert ns["metadata"]["labels"] == {"kubernetes.io/metadata.name": "team"}
+    sa = loads(
+        await world.registry.get(
+            Target("", "v1", "serviceaccounts", namespace="team", name="default"), ReadOptions()
+        )
+    )
+    assert sa["kind"] == "ServiceAccount"
+    assert sa["metadata"]["namespace"] == "team"
+    assert "storage create serviceaccounts/default" in world.log
+
+
+async def test_system_namespaces_are_created_once(registry: Registry) -> None:
+    await registry.ensure_system_namespaces(None)
+    await registry.ensure_system_namespaces(None)  # idempotent
+    listed = loads(await registry.list(Target("", "v1", "namespaces"), ReadOptions()))
+    names = [item["metadata"]["name"] for item in listed["items"]]
+    assert names == ["default", "kube-node-lease", "kube-public", "kube-system"]
+
+
+async def test_services_get_distinct_cluster_ips(registry: Registry) -> None:
+    await make_namespace(registry)
+    ips = set()
+    for i in range(5):
+        body = {"metadata": {"name": f"s{i}"}, "spec": {"ports": [{"port": 80}]}}
+        svc = loads(
+            await registry.create(Target("", "v1", "services", namespace="ns"), orjson.dumps(body))
+        )
+        assert svc["spec"]["clusterIPs"] == [svc["spec"]["clusterIP"]]
+        ips.add(svc["spec"]["clusterIP"])
+    assert len(ips) == 5
+
+
+async def test_dry_run_create_stores_nothing(world: World) -> None:
+    registry = world.registry
+    await make_namespace(registry)
+    result = await registry.create(cm_target(), configmap(), dry_run=True)
+    assert result.code == 201
+    assert loads(result)["metadata"]["name"] == "c"
+    assert world.admission.calls[-1][1].dry_run is True
+    err = await failure(registry.get(cm_target(name="c"), ReadOptions()))
+    assert err.code == 404
+
+
+async def test_dry_run_namespace_creates_no_service_account(world: World) -> None:
+    body = {"metadata": {"name": "dry"}}
+    await world.registry.create(Target("", "v1", "namespaces"), orjson.dumps(body), dry_run=True)
+    assert "storage create serviceaccounts/default" not in world.log
+    err = await failure(
+        world.registry.get(Target("", "v1", "namespaces", name="dry"), ReadOptions())
+    )
+    assert err.code == 404
+
+
+# --- resolution errors ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        Target("", "v1", "widgets", namespace="ns"),
+        Target("apps", "v1", "configmaps", namespace="ns"),
+        Target("", "v2", "configmaps", namespace="ns"),
+        Target("", "v1", "configmaps", subresource="status", namespace="ns", name="c"),
+    ],
+)
+async def test_unknown_resource_is_404(registry: Registry, target: Target) -> None:
+    err = await failure(registry.list(target, ReadOptions()))
+    assert (err.code, err.reason, err.message) == (
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
+
+
+async def test_get_of_a_missing_object(registry: Registry) -> None:
+    err = await failure(registry.get(cm_target(name="nope"), ReadOptions()))
+    assert (err.code, err.message) == (404, 'configmaps "nope" not found')
+    err = await failure(
+        registry.get(Target("apps", "v1", "deployments", namespace="ns", name="d"), ReadOptions())
+    )
+    assert err.message == 'deployments.apps "d" not found'
+
+
+async def test_collection_verbs_a_type_lacks_are_405(registry: Registry) -> None:
+    err = await failure(
+        registry.create(Target("", "v1", "configmaps", namespace="ns", subresource=""), b"[]")
+    )
+    assert err.code == 400  # a body that is not an object
+    err = await failure(
+        registry.create(
+            Target("", "v1", "pods", subresource="status", namespace="ns", name="p"), b"{}"
+        )
+    )
+    assert (err.code, err.reason) == (405, "MethodNotAllowed")
+    assert err.message == 'create is not supported on resources of kind "pods"'
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+async def test_list_renders_the_kind_list(registry: Registry) -> None:
+    await make_namespace(registry)
+    await make_configmap(registry, "b")
+    await make_configmap(registry, "a")
+    result = await registry.list(cm_target(), ReadOptions())
+    body = loads(result)
+    assert list(body) == ["kind", "apiVersion", "metadata", "items"]
+    assert (body["kind"], body["apiVersion"]) == ("ConfigMapList", "v1")
+    assert [item["metadata"]["name"] for item in body["items"]] == ["a", "b"]
+    list_rv = int(body["metadata"]["resourceVersion"])
+    assert list_rv >= max(int(i["metadata"]["resourceVersion"]) for i in body["items"])
+
+
+async def test_list_of_a_grouped_kind(registry: Registry) -> None:
+    body = loads(
+        await registry.list(Target("apps", "v1", "deployments", namespace="ns"), ReadOptions())
+    )
+    assert (body["kind"], body["apiVersion"], body["items"]) == (
+        "DeploymentList",
+        "apps/v1",
+        [],
+    )
+
+
+async def test_list_pages(registry: Registry) -> None:
+    await make_namespace(registry)
+    for name in ("a", "b", "c"):
+        await make_configmap(registry, name)
+    first = loads(await registry.list(cm_target(), ReadOptions(limit=2)))
+    assert [i["metadata"]["name"] for i in first["items"]] == ["a", "b"]
+    assert first["metadata"]["remainingItemCount"] == 1
+    token = first["metadata"]["continue"]
+    rest = loads(await registry.list(cm_target(), ReadOptions(limit=2, continue_token=token)))
+    assert [i["metadata"]["name"] for i in rest["items"]] == ["c"]
+    assert "continue" not in rest["metadata"]
+
+
+async def test_list_with_selectors(registry: Registry) -> None:
+    await make_namespace(registry)
+    await make_configmap(registry, "a", metadata={"name": "a", "labels": {"tier": "web"}})
+    await make_configmap(registry, "b")
+    by_label = loads(await registry.list(cm_target(), ReadOptions(label_selector="tier=web")))
+    assert [i["metadata"]["name"] for i in by_label["items"]] == ["a"]
+    by_name = loads(await registry.list(cm_target(), ReadOptions(field_selector="metadata.name=b")))
+    assert [i["metadata"]["name"] for i in by_name["items"]] == ["b"]
+
+
+async def test_unsupported_field_selector_is_400(registry: Registry) -> None:
+    err = await failure(
+        registry.list(
+            Target("", "v1", "pods", namespace="ns"), ReadOptions(field_selector="spec.foo=bar")
+        )
+    )
+    assert (err.code, err.reason) == (400, "BadRequest")
+    assert err.message.endswith("field label not supported: spec.foo")
+    # kubectl adds 'Unable to find "/v1, Resource=pods" that match ...' itself
+    assert err.message == "field label not supported: spec.foo"
+
+
+async def test_type_specific_field_selectors(registry: Registry) -> None:
+    pods = Target("", "v1", "pods", namespace="ns")
+    await registry.list(pods, ReadOptions(field_selector="spec.nodeName=n1,status.phase!=Failed"))
+    err = await failure(registry.list(cm_target(), ReadOptions(field_selector="spec.nodeName=n1")))
+    # Types without selectors of their own answer with kube's default wording.
+    assert err.message == (
+        '"spec.nodeName" is not a known field selector: only "metadata.name", '
+        '"metadata.namespace"'
+    )
+
+
+async def test_list_as_table(registry: Registry) -> None:
+    await make_namespace(registry)
+    await make_configmap(registry, "a", data={"x": "1", "y": "2"})
+    body = loads(await registry.list(cm_target(), ReadOptions(rendering="table")))
+    assert (body["kind"], body["apiVersion"]) == ("Table", "meta.k8s.io/v1")
+    assert [c["name"] for c in body["columnDefinitions"]] == ["Name", "Data", "Age"]
+    assert "resourceVersion" in body["metadata"]
+    (row,) = body["rows"]
+    assert row["cells"][:2] == ["a", 2]
+    obj = row["object"]
+    assert (obj["kind"], obj["apiVersion"]) == ("PartialObjectMetadata", "meta.k8s.io/v1")
+    assert obj["metadata"]["name"] == "a"
+    assert obj["metadata"]["namespace"] == "ns"
+    assert "data" not in obj
+
+
+async def test_table_columns_follow_the_kind(registry: Registry) -> None:
+    body = loads(
+        await registry.list(Target("", "v1", "namespaces"), ReadOptions(rendering="table"))
+    )
+    assert [c["name"] for c in body["columnDefinitions"]] == ["Name", "Status", "Age"]
+    v1beta1 = loads(
+        await registry.list(Target("", "v1", "namespaces"), ReadOptions(rendering="table-v1beta1"))
+    )
+    assert v1beta1["apiVersion"] == "meta.k8s.io/v1beta1"
+
+
+async def test_table_with_the_whole_object(registry: Registry) -> None:
+    await make_namespace(registry)
+    await make_configmap(registry, "a", data={"x": "1"})
+    body = loads(
+        await registry.list(cm_target(), ReadOptions(rendering="table", include_object="Object"))
+    )
+    assert body["rows"][0]["object"]["data"] == {"x": "1"}
+
+
+async def test_get_as_partial_object_metadata(registry: Registry) -> None:
+    await make_namespace(registry)
+    stored = await make_configmap(registry, "a", data={"x": "1"})
+    body = loads(await registry.get(cm_target(name="a"), ReadOptions(rendering="metadata")))
+    assert body == {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": stored["metadata"],
+    }
+
+
+async def test_list_as_partial_object_metadata(registry: Registry) -> None:
+    await make_namespace(registry)
+    await make_configmap(registry, "a")
+    body = loads(await registry.list(cm_target(), ReadOptions(rendering="metadata")))
+    assert (body["kind"], body["apiVersion"]) == ("PartialObjectMetadataList", "meta.k8s.io/v1")
+    assert [i["kind"] for i in body["items"]] == ["PartialObjectMetadata"]
+
+
+# --- update --------------------------------------------------------------------------------
+
+
+async def test_update_with_a_stale_resource_version_is_a_conflict(registry: Registry) -> None:
+    await make_namespace(registry)
+    first = await make_configmap(registry)
+    changed = {**first, "data": {"k": "1"}}
+    await registry.update(cm_target(name="c"), orjson.dumps(changed))
+    stale = {**first, "data": {"k": "2"}}
+    err = await failure(registry.update(cm_target(name="c"), orjson.dumps(stale)))
+    assert (err.code, err.reason) == (409, "Conflict")
+    assert err.message == (
+        'Operation cannot be fulfilled on configmaps "c": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
+    assert err.details == {"name": "c", "kind": "configmaps"}
+
+
+async def test_update_moves_the_resource_version(world: World) -> None:
+    await make_namespace(world.registry)
+    first = await make_configmap(world.registry)
+    world.log.clear()
+    result = await world.registry.update(
+        cm_target(name="c"), orjson.dumps({**first, "data": {"k": "v"}})
+    )
+    updated = loads(result)
+    assert result.code == 200
+    assert int(updated["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
+    assert updated["metadata"]["uid"] == first["metadata"]["uid"]
+    assert world.log == [
+        "mutating UPDATE configmaps/c",
+        "validating UPDATE configmaps/c",
+        "storage update configmaps/c",
+    ]
+    _, _, obj, old = world.admission.calls[-1]
+    assert old is not None and obj is not None
+    assert old["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+
+
+async def test_unconditional_update(registry: Registry) -> None:
+    await make_namespace(registry)
+    await make_configmap(registry)
+    body = configmap(data={"k": "v"})  # no resourceVersion: last write wins
+    assert loads(await registry.update(cm_target(name="c"), body))["data"] == {"k": "v"}
+
+
+async def test_noop_update_does_not_write(world: World) -> None:
+    await make_namespace(world.registry)
+    first = await make_configmap(world.registry, data={"k": "v"})
+    world.log.clear()
+    result = await world.registry.update(cm_target(name="c"), orjson.dumps(first))
+    assert loads(result)["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    assert not [line for line in world.log if line.startswith("storage")]
+
+
+async def test_update_of_a_missing_object_is_404(registry: Registry) -> None:
+    err = await failure(registry.update(cm_target(name="c"), configmap()))
+    assert (err.code, err.message) == (404, 'configmaps "c" not found')
+
+
+async def test_update_name_must_match_the_url(registry: Registry) -> None:
+    err = await failure(registry.update(cm_target(name="c"), configmap("d")))
+    assert (err.code, err.message) == (
+        400,
+        "the name of the object (d) does not match the name on the URL (c)",
+    )
+
+
+async def test_update_cannot_change_immutable_fields(registry: Registry) -> None:
+    await make_namespace(registry)
+    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}
+    secrets = Target("", "v1", "secrets", namespace="ns")
+    await registry.create(secrets, orjson.dumps(body))
+    changed = {**body, "type": "example.com/custom"}
+    err = await failure(
+        registry.update(
+            Target("", "v1", "secrets", namespace="ns", name="s"), orjson.dumps(changed)
+        )
+    )
+    assert err.code == 422
+    assert err.message == (
+        'Secret "s" is invalid: type: Invalid value: "example.com/custom": field is immutable'
+    )
+
+
+async def test_service_update_without_cluster_ip_keeps_it(registry: Registry) -> None:
+    """kubectl replace -f of the manifest that created it."""
+    await make_namespace(registry)
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s"},
+        "spec": {"ports": [{"port": 80}]},
+    }
+    created = loads(
+        await registry.create(Target("", "v1", "services", namespace="ns"), orjson.dumps(manifest))
+    )
+    target = Target("", "v1", "services", namespace="ns", name="s")
+    result = await registry.update(target, orjson.dumps(manifest))
+    assert loads(result)["spec"]["clusterIP"] == created["spec"]["clusterIP"]
+    # the same manifest is no change at all
+    assert loads(result)["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+async def test_deployment_generation(registry: Registry) -> None:
+    await make_namespace(registry)
+    body: Obj = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+            },
+        },
+    }
+    deployments = Target("apps", "v1", "deployments", namespace="ns")
+    created = loads(await registry.create(deployments, orjson.dumps(body)))
+    assert created["metadata"]["generation"] == 1
+    assert created["status"] == {}
+    named = Target("apps", "v1", "deployments", namespace="ns", name="d")
+    labelled = {**created, "metadata": {**created["metadata"], "labels": {"x": "y"}}}
+    after_labels = loads(await registry.update(named, orjson.dumps(labelled)))
+    assert after_labels["metadata"]["generation"] == 1
+    scaled = {**after_labels, "spec": {**after_labels["spec"], "replicas": 3}}
+    scaled["status"] = {"replicas": 99}  # ignored on the main resource
+    after_scale = loads(await registry.update(named, orjson.dumps(scaled)))
+    assert after_scale["metadata"]["generation"] == 2
+    assert after_scale["status"] == {}
+
+
+# --- delete -------------------------------------------------------------------------------
+
+
+async def test_delete_answers_a_status_for_configmaps(registry: Registry) -> None:
+    await make_namespace(registry)
+    stored = await make_configmap(registry)
+    result = await registry.delete(cm_target(name="c"), {})
+    assert result.code == 200
+    assert loads(result) == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {"name": "c", "kind": "configmaps", "uid": stored["metadata"]["uid"]},
+    }
+    err = await failure(registry.get(cm_target(name="c"), ReadOptions()))
+    assert err.code == 404
+
+
+async def test_delete_status_names_the_group(registry: Registry) -> None:
+    await make_namespace(registry)
+    body = {
+        "metadata": {"name": "d"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "x:1"}]},
+            },
+        },
+    }
+    await registry.create(Target("apps", "v1", "deployments", namespace="ns"), orjson.dumps(body))
+    result = await registry.delete(
+        Target("apps", "v1", "deployments", namespace="ns", name="d"), {}
+    )
+    details = loads(result)["details"]
+    assert list(details) == ["name", "group", "kind", "uid"]
+    assert (details["group"], details["kind"]) == ("apps", "deployments")
+
+
+async def test_delete_answers_the_object_for_pods(registry: Registry) -> None:
+    await make_namespace(registry)
+    body = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}
+    pods = Target("", "v1", "pods", namespace="ns")
+    created = loads(await registry.create(pods, orjson.dumps(body)))
+    result = await registry.delete(Target("", "v1", "pods", namespace="ns", name="p"), {})
+    deleted = loads(result)
+    assert (deleted["kind"], deleted["metadata"]["uid"]) == ("Pod", created["metadata"]["uid"])
+
+
+async def test_delete_of_a_namespace_removes_its_content(world: World) -> None:
+    registry = world.registry
+    await make_namespace(registry, "team")
+    await make_namespace(registry, "other")
+    await registry.create(cm_target("team"), configmap("a"))
+    await registry.create(cm_target("other"), configmap("b"))
+    result = await registry.delete(Target("", "v1", "namespaces", name="team"), {})
+    ns = loads(result)
+    assert ns["kind"] == "Namespace"
+    assert ns["status"]["phase"] == "Terminating"
+    assert ns["metadata"]["deletionTimestamp"]
+    for target in (
+        Target("", "v1", "namespaces", name="team"),
+        Target("", "v1", "configmaps", namespace="team", name="a"),
+        Target("", "v1", "serviceaccounts", namespace="team", name="default"),
+    ):
+        err = await failure(registry.get(target, ReadOptions()))
+        assert err.code == 404, target
+    # other namespaces keep theirs
+    await registry.get(Target("", "v1", "configmaps", namespace="other", name="b"), ReadOptions())
+
+
+async def test_delete_with_a_wrong_uid_precondition_is_a_conflict(registry: Registry) -> None:
+    await make_namespace(registry)
+    stored = await make_configmap(registry)
+    err = await failure(registry.delete(cm_target(name="c"), {"preconditions": {"uid": "nope"}}))
+    assert (err.code, err.reason) == (409, "Conflict")
+    assert err.message == (
+        'Operation cannot be fulfilled on configmaps "c": Precondition failed: UID in '
+        f"precondition: nope, UID in object meta: {stored['metadata']['uid']}"
+    )
+    await registry.get(cm_target(name="c"), ReadOptions())  # still there
+
+
+async def test_delete_with_matching_preconditions(registry: Registry) -> None:
+    await make_namespace(registry)
+    stored = await make_configmap(registry)
+    meta = stored["metadata"]
+    preconditions = {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}
+    await registry.delete(cm_target(name="c"), {"preconditions": preconditions})
+    err = await failure(registry.get(cm_target(name="c"), ReadOptions()))
+    assert err.code == 404
+
+
+async def test_delete_with_a_stale_resource_version_precondition(registry: Registry) -> None:
+    await make_namespace(registry)
+    stored = await make_configmap(registry)
+    err = await failure(
+        registry.delete(cm_target(name="c"), {"preconditions": {"resourceVersion": "1"}})
+    )
+    assert err.code == 409
+    assert err.message.endswith(
+        "Precondition failed: ResourceVersion in precondition: 1, ResourceVersion in object "
+        f"meta: {stored['metadata']['resourceVersion']}"
+    )
+
+
+async def test_an_object_with_finalizers_is_marked_not_removed(registry: Registry) -> None:
+    await make_namespace(registry)
+    await make_configmap(registry, metadata={"name": "c", "finalizers": ["example.com/keep"]})
+    result = await registry.delete(cm_target(name="c"), {})
+    marked = loads(result)
+    assert marked["kind"] == "ConfigMap"  # the object, not a Status: it is not gone
+    assert marked["metadata"]["deletionTimestamp"]
+    assert marked["metadata"]["deletionGracePeriodSeconds"] == 0
+    got = loads(await registry.get(cm_target(name="c"), ReadOptions()))
+    assert got["metadata"]["deletionTimestamp"] == marked["metadata"]["deletionTimestamp"]
+    again = loads(await registry.delete(cm_target(name="c"), {}))
+    assert again["metadata"]["resourceVersion"] == got["metadata"]["resourceVersion"]
+
+
+async def test_removing_the_last_finalizer_completes_the_deletion(registry: Registry) -> None:
+    await make_namespace(registry)
+    await make_configmap(registry, metadata={"name": "c", "finalizers": ["a/x", "b/y"]})
+    await registry.delete(cm_target(name="c"), {})
+    marked = loads(await registry.get(cm_target(name="c"), ReadOptions()))
+    marked["metadata"]["finalizers"] = ["b/y"]
+    kept = loads(await registry.update(cm_target(name="c"), orjson.dumps(marked)))
+    assert kept["metadata"]["finalizers"] == ["b/y"]  # one left: still there
+    kept["metadata"]["finalizers"] = []
+    gone = loads(await registry.update(cm_target(name="c"), orjson.dumps(kept)))
+    assert gone["metadata"]["name"] == "c"
+    with pytest.raises(errors.StatusError) as missing:
+        await registry.get(cm_target(name="c"), ReadOptions())
+    assert missing.value.code == 404
+
+
+async def test_delete_runs_admission_before_storage(world: World) -> None:
+    await make_namespace(world.registry)
+    await make_configmap(world.registry)
+    world.log.clear()
+    await world.registry.delete(cm_target(name="c"), {})
+    assert world.log == [
+        "mutating DELETE configmaps/c",
+        "validating DELETE configmaps/c",
+        "storage delete configmaps/c",
+    ]
+    _, _, obj, old = world.admission.calls[-1]
+    assert obj is None and old is not None and old["metadata"]["name"] == "c"
+
+
+async def test_dry_run_delete_keeps_the_object(registry: Registry) -> None:
+    await make_namespace(registry)
+    await make_configmap(registry)
+    result = await registry.delete(cm_target(name="c"), {}, dry_run=True)
+    assert loads(result)["status"] == "Success"
+    await registry.get(cm_target(name="c"), ReadOptions())
+
+
+async def test_dry_run_update_keeps_the_object(registry: Registry) -> None:
+    await make_namespace(registry)
+    first = await make_configmap(registry)
+    result = await registry.update(
+        cm_target(name="c"), orjson.dumps({**first, "data": {"k": "v"}}), dry_run=True
+    )
+    assert loads(result)["data"] == {"k": "v"}
+    got = loads(await registry.get(cm_target(name="c"), ReadOptions()))
+    assert "data" not in got
+
+
+# --- watch ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "options", "code", "message"),
+    [
+        (
+            cm_target(),
+            ReadOptions(field_selector="spec.foo=x"),
+            400,
+            '"spec.foo" is not a known field selector: only "metadata.name", '
+            '"metadata.namespace"',
+        ),
+        (
+            Target("", "v1", "widgets"),
+            ReadOptions(),
+            404,
+            "the server could not find the requested resource",
+        ),
+    ],
+)
+async def test_open_watch_raises_before_any_event(
+    registry: Registry, target: Target, options: ReadOptions, code: int, message: str
+) -> None:
+    err = await failure(registry.open_watch(target, options))
+    assert (err.code, err.message) == (code, message)
+
+
+async def test_open_watch_rejects_a_bad_label_selector(registry: Registry) -> None:
+    err = await failure(registry.open_watch(cm_target(), ReadOptions(label_selector="a in (")))
+    assert (err.code, err.reason) == (400, "BadRequest")
+
+
+async def test_watch_sends_current_objects_then_changes(registry: Registry) -> None:
+    await make_namespace(registry)
+    await make_configmap(registry, "a")
+    events = await registry.open_watch(cm_target(), ReadOptions())
+    async with aclosing(events):  # type: ignore[type-var]
+        kind, data = await asyncio.wait_for(anext(events), EVENT_TIMEOUT)
+        assert kind == "ADDED"
+        assert orjson.loads(data)["metadata"]["name"] == "a"
+        await make_configmap(registry, "b")
+        kind, data = await asyncio.wait_for(anext(events), EVENT_TIMEOUT)
+        assert (kind, orjson.loads(data)["metadata"]["name"]) == ("ADDED", "b")
+        await registry.delete(cm_target(name="a"), {})
+        kind, data = await asyncio.wait_for(anext(events), EVENT_TIMEOUT)
+        assert (kind, orjson.loads(data)["metadata"]["name"]) == ("DELETED", "a")
+
+
+async def test_watch_of_one_object_by_name(registry: Registry) -> None:
+    await make_namespace(registry)
+    await make_configmap(registry, "a")
+    await make_configmap(registry, "b")
+    events = await registry.open_watch(cm_target(name="b"), ReadOptions())
+    async with aclosing(events):  # type: ignore[type-var]
+        kind, data = await asyncio.wait_for(anext(events), EVENT_TIMEOUT)
+        assert (kind, orjson.loads(data)["metadata"]["name"]) == ("ADDED", "b")
+
+
+async def test_watch_as_table_sends_columns_once(registry: Registry) -> None:
+    await make_namespace(registry)
+    await make_configmap(registry, "a")
+    await make_configmap(registry, "b")
+    events = await registry.open_watch(cm_target(), ReadOptions(rendering="table"))
+    async with aclosing(events):  # type: ignore[type-var]
+        first = orjson.loads((await asyncio.wait_for(anext(events), EVENT_TIMEOUT))[1])
+        second = orjson.loads((await asyncio.wait_for(anext(events), EVENT_TIMEOUT))[1])
+    assert first["kind"] == "Table"
+    assert [c["name"] for c in first["columnDefinitions"]] == ["Name", "Data", "Age"]
+    assert second["columnDefinitions"] is None
+    assert [len(first["rows"]), len(second["rows"])] == [1, 1]

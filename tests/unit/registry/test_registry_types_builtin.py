@@ -1,0 +1,461 @@
+"""The built-in type table (services/registry/types.py) holds kube-apiserver 1.32's facts.
+
+Scope, verbs, short names, categories, subresources, etcd key prefixes (kube's storage
+factory), OpenAPI definition names, field selectors and the discovery order; each row of
+``FACTS`` is what a 1.32 cluster's discovery and etcd show for that resource.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from services.registry import openapi_schemas
+from services.registry.types import (
+    NO_COLLECTION_VERBS,
+    STANDARD_VERBS,
+    ResourceType,
+    TypeTable,
+    builtin_table,
+    field_selector_error,
+    field_selector_path,
+)
+
+TABLE = builtin_table()
+BY_KEY = {(t.group, t.version, t.resource): t for t in TABLE.types}
+
+# (group, version, resource): (kind, namespaced, short names, etcd prefix, subresources)
+FACTS: dict[tuple[str, str, str], tuple[str, bool, tuple[str, ...], str, tuple[str, ...]]] = {
+    ("", "v1", "configmaps"): ("ConfigMap", True, ("cm",), "/registry/configmaps", ()),
+    ("", "v1", "endpoints"): ("Endpoints", True, ("ep",), "/registry/services/endpoints", ()),
+    ("", "v1", "events"): ("Event", True, ("ev",), "/registry/events", ()),
+    ("", "v1", "limitranges"): ("LimitRange", True, ("limits",), "/registry/limitranges", ()),
+    ("", "v1", "namespaces"): ("Namespace", False, ("ns",), "/registry/namespaces", ("status",)),
+    ("", "v1", "nodes"): ("Node", False, ("no",), "/registry/minions", ("status",)),
+    ("", "v1", "persistentvolumeclaims"): (
+        "PersistentVolumeClaim",
+        True,
+        ("pvc",),
+        "/registry/persistentvolumeclaims",
+        ("status",),
+    ),
+    ("", "v1", "persistentvolumes"): (
+        "PersistentVolume",
+        False,
+        ("pv",),
+        "/registry/persistentvolumes",
+        ("status",),
+    ),
+    ("", "v1", "pods"): ("Pod", True, ("po",), "/registry/pods", ("status",)),
+    ("", "v1", "podtemplates"): ("PodTemplate", True, (), "/registry/podtemplates", ()),
+    ("", "v1", "replicationcontrollers"): (
+        "ReplicationController",
+        True,
+        ("rc",),
+        "/registry/controllers",
+        ("status", "scale"),
+    ),
+    ("", "v1", "resourcequotas"): (
+        "ResourceQuota",
+        True,
+        ("quota",),
+        "/registry/resourcequotas",
+        ("status",),
+    ),
+    ("", "v1", "secrets"): ("Secret", True, (), "/registry/secrets", ()),
+    ("", "v1", "serviceaccounts"): (
+        "ServiceAccount",
+        True,
+        ("sa",),
+        "/registry/serviceaccounts",
+        (),
+    ),
+    ("", "v1", "services"): ("Service", True, ("svc",), "/registry/services/specs", ("status",)),
+    ("apps", "v1", "controllerrevisions"): (
+        "ControllerRevision",
+        True,
+        (),
+        "/registry/controllerrevisions",
+        (),
+    ),
+    ("apps", "v1", "daemonsets"): ("DaemonSet", True, ("ds",), "/registry/daemonsets", ("status",)),
+    ("apps", "v1", "deployments"): (
+        "Deployment",
+        True,
+        ("deploy",),
+        "/registry/deployments",
+        ("status", "scale"),
+    ),
+    ("apps", "v1", "replicasets"): (
+        "ReplicaSet",
+        True,
+        ("rs",),
+        "/registry/replicasets",
+        ("status", "scale"),
+    ),
+    ("apps", "v1", "statefulsets"): (
+        "StatefulSet",
+        True,
+        ("sts",),
+        "/registry/statefulsets",
+        ("status", "scale"),
+    ),
+    ("events.k8s.io", "v1", "events"): ("Event", True, ("ev",), "/registry/events", ()),
+    ("autoscaling", "v2", "horizontalpodautoscalers"): (
+        "HorizontalPodAutoscaler",
+        True,
+        ("hpa",),
+        "/registry/horizontalpodautoscalers",
+        ("status",),
+    ),
+    ("autoscaling", "v1", "horizontalpodautoscalers"): (
+        "HorizontalPodAutoscaler",
+        True,
+        ("hpa",),
+        "/registry/horizontalpodautoscalers",
+        ("status",),
+    ),
+    ("batch", "v1", "cronjobs"): ("CronJob", True, ("cj",), "/registry/cronjobs", ("status",)),
+    ("batch", "v1", "jobs"): ("Job", True, (), "/registry/jobs", ("status",)),
+    ("certificates.k8s.io", "v1", "certificatesigningrequests"): (
+        "CertificateSigningRequest",
+        False,
+        ("csr",),
+        "/registry/certificatesigningrequests",
+        ("status",),
+    ),
+    ("networking.k8s.io", "v1", "ingressclasses"): (
+        "IngressClass",
+        False,
+        (),
+        "/registry/ingressclasses",
+        (),
+    ),
+    ("networking.k8s.io", "v1", "ingresses"): (
+        "Ingress",
+        True,
+        ("ing",),
+        "/registry/ingress",
+        ("status",),
+    ),
+    ("networking.k8s.io", "v1", "networkpolicies"): (
+        "NetworkPolicy",
+        True,
+        ("netpol",),
+        "/registry/networkpolicies",
+        (),
+    ),
+    ("policy", "v1", "poddisruptionbudgets"): (
+        "PodDisruptionBudget",
+        True,
+        ("pdb",),
+        "/registry/poddisruptionbudgets",
+        ("status",),
+    ),
+    ("rbac.authorization.k8s.io", "v1", "clusterrolebindings"): (
+        "ClusterRoleBinding",
+        False,
+        (),
+        "/registry/clusterrolebindings",
+        (),
+    ),
+    ("rbac.authorization.k8s.io", "v1", "clusterroles"): (
+        "ClusterRole",
+        False,
+        (),
+        "/registry/clusterroles",
+        (),
+    ),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings"): (
+        "RoleBinding",
+        True,
+        (),
+        "/registry/rolebindings",
+        (),
+    ),
+    ("rbac.authorization.k8s.io", "v1", "roles"): ("Role", True, (), "/registry/roles", ()),
+    ("storage.k8s.io", "v1", "csidrivers"): ("CSIDriver", False, (), "/registry/csidrivers", ()),
+    ("storage.k8s.io", "v1", "csinodes"): ("CSINode", False, (), "/registry/csinodes", ()),
+    ("storage.k8s.io", "v1", "csistoragecapacities"): (
+        "CSIStorageCapacity",
+        True,
+        (),
+        "/registry/csistoragecapacities",
+        (),
+    ),
+    ("storage.k8s.io", "v1", "storageclasses"): (
+        "StorageClass",
+        False,
+        ("sc",),
+        "/registry/storageclasses",
+        (),
+    ),
+    ("storage.k8s.io", "v1", "volumeattachments"): (
+        "VolumeAttachment",
+        False,
+        (),
+        "/registry/volumeattachments",
+        ("status",),
+    ),
+    ("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations"): (
+        "MutatingWebhookConfiguration",
+        False,
+        (),
+        "/registry/mutatingwebhookconfigurations",
+        (),
+    ),
+    ("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies"): (
+        "ValidatingAdmissionPolicy",
+        False,
+        (),
+        "/registry/validatingadmissionpolicies",
+        ("status",),
+    ),
+    ("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings"): (
+        "ValidatingAdmissionPolicyBinding",
+        False,
+        (),
+        "/registry/validatingadmissionpolicybindings",
+        (),
+    ),
+    ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"): (
+        "ValidatingWebhookConfiguration",
+        False,
+        (),
+        "/registry/validatingwebhookconfigurations",
+        (),
+    ),
+    ("apiextensions.k8s.io", "v1", "customresourcedefinitions"): (
+        "CustomResourceDefinition",
+        False,
+        ("crd", "crds"),
+        "/registry/apiextensions.k8s.io/customresourcedefinitions",
+        ("status",),
+    ),
+    ("scheduling.k8s.io", "v1", "priorityclasses"): (
+        "PriorityClass",
+        False,
+        ("pc",),
+        "/registry/priorityclasses",
+        (),
+    ),
+    ("coordination.k8s.io", "v1", "leases"): ("Lease", True, (), "/registry/leases", ()),
+    ("node.k8s.io", "v1", "runtimeclasses"): (
+        "RuntimeClass",
+        False,
+        (),
+        "/registry/runtimeclasses",
+        (),
+    ),
+    ("discovery.k8s.io", "v1", "endpointslices"): (
+        "EndpointSlice",
+        True,
+        (),
+        "/registry/endpointslices",
+        (),
+    ),
+    ("flowcontrol.apiserver.k8s.io", "v1", "flowschemas"): (
+        "FlowSchema",
+        False,
+        (),
+        "/registry/flowschemas",
+        ("status",),
+    ),
+    ("flowcontrol.apiserver.k8s.io", "v1", "prioritylevelconfigurations"): (
+        "PriorityLevelConfiguration",
+        False,
+        (),
+        "/registry/prioritylevelconfigurations",
+        ("status",),
+    ),
+}
+
+# `kubectl get all`: exactly these carry the "all" category on 1.32.
+ALL_CATEGORY = {
+    ("", "pods"),
+    ("", "services"),
+    ("", "replicationcontrollers"),
+    ("apps", "deployments"),
+    ("apps", "replicasets"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+    ("autoscaling", "horizontalpodautoscalers"),
+}
+API_EXTENSIONS_CATEGORY = {
+    ("apiextensions.k8s.io", "customresourcedefinitions"),
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"),
+}
+# metadata.generation kept, as the 1.32 strategies do (HPAs only later, behind a gate).
+GENERATION = {
+    ("", "replicationcontrollers"),
+    ("apps", "daemonsets"),
+    ("apps", "deployments"),
+    ("apps", "replicasets"),
+    ("apps", "statefulsets"),
+    ("batch", "cronjobs"),
+    ("batch", "jobs"),
+    ("networking.k8s.io", "ingresses"),
+    ("networking.k8s.io", "ingressclasses"),
+    ("networking.k8s.io", "networkpolicies"),
+    ("policy", "poddisruptionbudgets"),
+    ("apiextensions.k8s.io", "customresourcedefinitions"),
+    ("discovery.k8s.io", "endpointslices"),
+    ("flowcontrol.apiserver.k8s.io", "flowschemas"),
+    ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"),
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"),
+}
+
+
+def test_the_table_is_exactly_the_issue_s_resources() -> None:
+    assert set(BY_KEY) == set(FACTS)
+    assert len(TABLE.types) == len(BY_KEY)  # no resource twice in one version
+
+
+@pytest.mark.parametrize("key", sorted(FACTS), ids=lambda k: f"{k[0] or 'core'}/{k[1]}/{k[2]}")
+def test_each_type_s_facts(key: tuple[str, str, str]) -> None:
+    kind, namespaced, short_names, prefix, subresources = FACTS[key]
+    rt = BY_KEY[key]
+    assert (rt.kind, rt.namespaced, rt.short_names, rt.etcd_prefix, rt.subresources) == (
+        kind,
+        namespaced,
+        short_names,
+        prefix,
+        subresources,
+    )
+    assert rt.singular == kind.lower()
+    group, resource = key[0], key[2]
+    assert ("all" in rt.categories) == ((group, resource) in ALL_CATEGORY)
+    assert ("api-extensions" in rt.categories) == ((group, resource) in API_EXTENSIONS_CATEGORY)
+    assert rt.has_generation == ((group, resource) in GENERATION)
+
+
+def test_verbs() -> None:
+    for rt in TABLE.types:
+        expected = (
+            NO_COLLECTION_VERBS
+            if (rt.group, rt.resource) in {("", "namespaces"), ("", "services")}
+            else STANDARD_VERBS
+        )
+        assert rt.verbs == expected, rt.resource
+
+
+def test_every_schema_is_a_1_32_definition_of_the_right_kind() -> None:
+    definitions = openapi_schemas.builtin()
+    for rt in TABLE.types:
+        assert rt.schema in definitions, rt.schema
+        assert definitions.by_gvk(rt.group, rt.version, rt.kind) == rt.schema
+        assert definitions.by_gvk(rt.group, rt.version, rt.list_kind) is not None
+
+
+def test_discovery_order_is_kube_s() -> None:
+    """The core group, then kube-aggregator's group priorities; the preferred version first."""
+    assert TABLE.group_versions() == [
+        ("", "v1"),
+        ("apps", "v1"),
+        ("events.k8s.io", "v1"),
+        ("autoscaling", "v2"),
+        ("autoscaling", "v1"),
+        ("batch", "v1"),
+        ("certificates.k8s.io", "v1"),
+        ("networking.k8s.io", "v1"),
+        ("policy", "v1"),
+        ("rbac.authorization.k8s.io", "v1"),
+        ("storage.k8s.io", "v1"),
+        ("admissionregistration.k8s.io", "v1"),
+        ("apiextensions.k8s.io", "v1"),
+        ("scheduling.k8s.io", "v1"),
+        ("coordination.k8s.io", "v1"),
+        ("node.k8s.io", "v1"),
+        ("discovery.k8s.io", "v1"),
+        ("flowcontrol.apiserver.k8s.io", "v1"),
+    ]
+    for group, version in TABLE.group_versions():
+        names = [t.resource for t in TABLE.in_group_version(group, version)]
+        assert names == sorted(names), (group, version)
+
+
+def test_access_reviews_are_not_served_yet() -> None:
+    groups = {t.group for t in TABLE.types}
+    assert "authorization.k8s.io" not in groups
+    assert "authentication.k8s.io" not in groups
+
+
+def test_storage_versions() -> None:
+    """events.k8s.io Events are core Events; autoscaling/v1 HPAs are stored as v2."""
+    events = BY_KEY[("events.k8s.io", "v1", "events")]
+    assert (events.storage_version, events.stored_api_version) == ("v1", "v1")
+    assert events.etcd_prefix == BY_KEY[("", "v1", "events")].etcd_prefix
+    hpa_v1 = BY_KEY[("autoscaling", "v1", "horizontalpodautoscalers")]
+    hpa_v2 = BY_KEY[("autoscaling", "v2", "horizontalpodautoscalers")]
+    assert hpa_v1.stored_api_version == "autoscaling/v2"
+    assert (hpa_v2.storage_version, hpa_v2.stored_api_version) == ("", "autoscaling/v2")
+    plain = [t for t in TABLE.types if t.storage_version]
+    assert {(t.group, t.resource) for t in plain} == {
+        ("events.k8s.io", "events"),
+        ("autoscaling", "horizontalpodautoscalers"),
+    }
+
+
+def test_json_round_trip_and_older_tables() -> None:
+    for rt in TABLE.types:
+        assert ResourceType.from_json(rt.to_json()) == rt
+    older = BY_KEY[("", "v1", "configmaps")].to_json()
+    del older["storage_version"]  # a table from before the field existed still loads
+    assert ResourceType.from_json(older).storage_version == ""
+    newer = {**older, "some_future_field": 1}  # and one from after ignores what it lacks
+    assert ResourceType.from_json(newer).resource == "configmaps"
+
+
+@pytest.mark.parametrize(
+    ("key", "fields"),
+    [
+        (
+            ("", "v1", "pods"),
+            {"spec.nodeName", "spec.restartPolicy", "status.phase", "status.podIP"},
+        ),
+        (("", "v1", "events"), {"involvedObject.name", "reason", "type", "source"}),
+        (("", "v1", "secrets"), {"type"}),
+        (("", "v1", "namespaces"), {"status.phase"}),
+        (("", "v1", "nodes"), {"spec.unschedulable"}),
+        (("", "v1", "services"), {"spec.clusterIP", "spec.type"}),
+        (("", "v1", "replicationcontrollers"), {"status.replicas"}),
+        (("apps", "v1", "replicasets"), {"status.replicas"}),
+        (("batch", "v1", "jobs"), {"status.successful"}),
+        (("events.k8s.io", "v1", "events"), {"regarding.name", "reportingController"}),
+    ],
+)
+def test_field_selectors(key: tuple[str, str, str], fields: set[str]) -> None:
+    assert fields <= set(BY_KEY[key].field_selectors)
+
+
+def test_field_selector_paths_and_errors() -> None:
+    jobs = BY_KEY[("batch", "v1", "jobs")]
+    assert field_selector_path(jobs, "status.successful") == "status.succeeded"
+    assert field_selector_path(jobs, "metadata.name") == "metadata.name"
+    events = BY_KEY[("", "v1", "events")]
+    assert field_selector_path(events, "source") == "source.component"
+    new_events = BY_KEY[("events.k8s.io", "v1", "events")]
+    assert field_selector_path(new_events, "regarding.kind") == "involvedObject.kind"
+    assert field_selector_path(new_events, "reportingController") == "reportingComponent"
+    # core types with a label conversion of their own
+    assert field_selector_error(BY_KEY[("", "v1", "pods")], "x") == "field label not supported: x"
+    # types without one: apimachinery's DefaultMetaV1FieldSelectorConversion
+    assert field_selector_error(BY_KEY[("", "v1", "configmaps")], "foo.bar") == (
+        '"foo.bar" is not a known field selector: only "metadata.name", "metadata.namespace"'
+    )
+    assert field_selector_error(jobs, "spec.x") == (
+        'field label "spec.x" not supported for batchv1.Job'
+    )
+
+
+def test_a_table_of_other_types_works_alike() -> None:
+    only = TypeTable(t for t in TABLE.types if t.group == "batch")
+    assert only.lookup("batch", "v1", "jobs") is BY_KEY[("batch", "v1", "jobs")]
+    assert only.lookup("", "v1", "pods") is None
