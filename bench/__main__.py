@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
+import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -226,6 +228,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
+    # A SIGTERM (e.g. from `timeout`) unwinds normally, so etcd and kapi are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = QUICK if args.quick else FULL
     began = time.monotonic()
     log("starting etcd and kapi")

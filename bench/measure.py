@@ -224,6 +224,7 @@ class Watcher:
     reconnects: int = 0
     errors: list[str] = field(default_factory=list)
     last_rv: str = ""
+    ready: asyncio.Event | None = None  # set once the warm-up event arrived
 
 
 @dataclass
@@ -255,11 +256,8 @@ def pod(namespace: str, name: str, node: str, sent: float) -> dict[str, Any]:
     }
 
 
-async def _follow(
-    api: Api, path: str, watcher: Watcher, stop: asyncio.Event, ready: asyncio.Event
-) -> None:
+async def _follow(api: Api, path: str, watcher: Watcher, stop: asyncio.Event) -> None:
     """Watch as client-go's reflector does: on a stream end, resume from the last rv."""
-    first = True
     while not stop.is_set():
         params = {
             **watcher.params,
@@ -272,9 +270,6 @@ async def _follow(
                 if response.status != 200:
                     watcher.errors.append(f"HTTP {response.status}")
                     return
-                if first:
-                    ready.set()
-                    first = False
                 async for line in response.content:
                     now = time.perf_counter()
                     event = orjson.loads(line)
@@ -286,15 +281,22 @@ async def _follow(
                     watcher.last_rv = metadata["resourceVersion"]
                     if kind == "BOOKMARK":
                         continue
-                    watcher.received.append((int(metadata["resourceVersion"]), metadata["name"]))
-                    sent = float(metadata["annotations"]["bench/sent"])
-                    watcher.latencies.append(now - sent)
-        except (TimeoutError, aiohttp.ClientError) as exc:
+                    name = metadata["name"]
+                    watcher.received.append((int(metadata["resourceVersion"]), name))
+                    if watcher.ready is not None and name.startswith(WARM_UP):
+                        watcher.ready.set()
+                    else:
+                        sent = float(metadata["annotations"]["bench/sent"])
+                        watcher.latencies.append(now - sent)
+        except (aiohttp.ClientError, TimeoutError) as exc:
             if stop.is_set():
                 return
             watcher.errors.append(repr(exc))
         if not stop.is_set():
             watcher.reconnects += 1
+
+
+WARM_UP = "warm-"
 
 
 async def fan_out(
@@ -306,11 +308,16 @@ async def fan_out(
     filtered: bool,
     rate: float,
     seconds: float,
-    settle: float = 30.0,
+    settle: float = 60.0,
 ) -> FanOutResult:
     """``watchers`` watches (each on its own node's pods when ``filtered``, else all
     pods), then ``rate`` pod creations per second for ``seconds``; each watcher's events
-    checked: all it should see, once each, resourceVersions increasing."""
+    checked: all it should see, once each, resourceVersions increasing.
+
+    Every watch starts from the resourceVersion before any write, so none can miss one;
+    the measured writes begin once every watcher has received a warm-up pod (a watch
+    response starts with its first event), so latencies are those of live delivery.
+    """
     await api.ensure_namespace(namespace)
     path = f"/api/v1/namespaces/{namespace}/pods"
     start_rv = await api.resource_version(path)
@@ -318,13 +325,17 @@ async def fan_out(
     clients = []
     for i in range(watchers):
         params = {"fieldSelector": f"spec.nodeName=node-{i % nodes}"} if filtered else {}
-        clients.append(Watcher(params, last_rv=start_rv))
-    readies = [asyncio.Event() for _ in clients]
-    tasks = []
-    for batch in range(0, watchers, 50):  # open them in batches: TLS handshakes cost CPU
-        for w, ready in zip(clients[batch : batch + 50], readies[batch : batch + 50], strict=True):
-            tasks.append(asyncio.create_task(_follow(api, path, w, stop, ready)))
-        await asyncio.gather(*(r.wait() for r in readies[batch : batch + 50]))
+        clients.append(Watcher(params, last_rv=start_rv, ready=asyncio.Event()))
+    tasks = [asyncio.create_task(_follow(api, path, w, stop)) for w in clients]
+
+    async def warm_up(i: int) -> None:
+        name = f"{WARM_UP}{i:06d}"
+        await api.request("POST", path, pod(namespace, name, f"node-{i}", 0.0), expect=201)
+
+    await run_concurrently(nodes, 16, warm_up)
+    await asyncio.wait_for(asyncio.gather(*(w.ready.wait() for w in clients if w.ready)), 300)
+    for w in clients:
+        w.ready = None
 
     count = int(rate * seconds)
     written: dict[str, int] = {}
@@ -332,13 +343,10 @@ async def fan_out(
 
     async def write(i: int) -> None:
         name = f"p{i:06d}"
-        node = f"node-{i % nodes}"
+        body = pod(namespace, name, f"node-{i % nodes}", time.perf_counter())
         try:
-            body = await api.request(
-                "POST", path, pod(namespace, name, node, time.perf_counter()), expect=201
-            )
+            await api.request("POST", path, body, expect=201)
             written[name] = i % nodes
-            del body
         except RuntimeError as exc:
             write_errors.append(str(exc))
 
@@ -351,15 +359,17 @@ async def fan_out(
         writes.append(asyncio.create_task(write(i)))
     await asyncio.gather(*writes)
 
-    def expected_for(w: Watcher, index: int) -> set[str]:
+    def expected_for(index: int) -> set[str]:
         if not filtered:
             return set(written)
-        node = index % nodes
-        return {name for name, n in written.items() if n == node}
+        return {name for name, node in written.items() if node == index % nodes}
+
+    def measured(w: Watcher) -> list[str]:
+        return [name for _, name in w.received if not name.startswith(WARM_UP)]
 
     deadline = time.perf_counter() + settle
     while time.perf_counter() < deadline:
-        if all(len(w.received) >= len(expected_for(w, i)) for i, w in enumerate(clients)):
+        if all(len(measured(w)) >= len(expected_for(i)) for i, w in enumerate(clients)):
             break
         await asyncio.sleep(0.1)
     stop.set()
@@ -372,8 +382,8 @@ async def fan_out(
     deliveries = expected_total = 0
     latencies: list[float] = []
     for i, w in enumerate(clients):
-        names = [name for _, name in w.received]
-        expected = expected_for(w, i)
+        names = measured(w)
+        expected = expected_for(i)
         expected_total += len(expected)
         deliveries += len(names)
         latencies += w.latencies
@@ -381,12 +391,14 @@ async def fan_out(
             lossless = False
             if len(problems) < 5:
                 problems.append(f"watcher {i}: {len(set(names))}/{len(expected)} events")
-        if len(names) != len(set(names)):
+        every = [name for _, name in w.received]
+        if len(every) != len(set(every)):
             exactly_once = False
         revisions = [rv for rv, _ in w.received]
         if any(b <= a for a, b in itertools.pairwise(revisions)):
             in_order = False
-        problems += [f"watcher {i}: {e}" for e in w.errors[:1]][: max(0, 5 - len(problems))]
+        if w.errors and len(problems) < 5:
+            problems.append(f"watcher {i}: {w.errors[0]}")
     return FanOutResult(
         watchers=watchers,
         writes=len(written),

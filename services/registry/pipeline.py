@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from kapi import errors
 from kapi.errors import FieldError
@@ -74,8 +76,47 @@ def set_namespace(rt: ResourceType, obj: Obj, namespace: str) -> None:
     meta["namespace"] = namespace
 
 
-def prepare_create(rt: ResourceType, strategy: Strategy, obj: Obj, namespace: str) -> Obj:
-    """System metadata, namespace, defaults and the strategy's create preparation."""
+@dataclass(frozen=True)
+class Requester:
+    """Who is asking (kube's ``user.Info`` from the request context), as plain values."""
+
+    username: str = ""
+    uid: str = ""
+    groups: tuple[str, ...] = ()
+    extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def requester(user: Any) -> Requester:
+    """The requesting user of a ``Target`` as plain values. The user is the transport's
+    own record (opaque to the domain), read by attribute: ``username``, ``uid``,
+    ``groups`` and ``extra`` (each value a list, or a message holding one in ``values``)."""
+    if user is None:
+        return Requester()
+    extra = getattr(user, "extra", None) or {}
+    return Requester(
+        username=str(getattr(user, "username", "") or ""),
+        uid=str(getattr(user, "uid", "") or ""),
+        groups=tuple(str(g) for g in getattr(user, "groups", None) or ()),
+        extra={
+            str(key): tuple(str(v) for v in getattr(values, "values", values))
+            for key, values in extra.items()
+        },
+    )
+
+
+@runtime_checkable
+class RecordsRequester(Protocol):
+    """A strategy whose create preparation records who asked (kube's PrepareForCreate
+    reading the user from the request context: a CertificateSigningRequest's spec)."""
+
+    def record_requester(self, obj: Obj, requester: Requester) -> None: ...
+
+
+def prepare_create(
+    rt: ResourceType, strategy: Strategy, obj: Obj, namespace: str, *, user: Any = None
+) -> Obj:
+    """System metadata, namespace, defaults and the strategy's create preparation;
+    ``user`` is the requesting user (``requester``), for strategies that record it."""
     check_type_meta(rt, obj)
     set_namespace(rt, obj, namespace)
     meta = metadata_of(obj)
@@ -94,6 +135,8 @@ def prepare_create(rt: ResourceType, strategy: Strategy, obj: Obj, namespace: st
     meta.pop("generation", None)
     strategy.default(obj)
     strategy.prepare_for_create(obj)
+    if isinstance(strategy, RecordsRequester):
+        strategy.record_requester(obj, requester(user))
     return obj
 
 

@@ -12,7 +12,9 @@ same schemas (``openapi_schemas``), compiled once per type into a tree of ``Node
   ``number 1.5`` into an integer, ...), the custom decoders' formats (Quantity,
   IntOrString, RFC 3339 times, base64 bytes) with their own messages, unknown fields
   (collected in document order and removed from the object), nulls dropped as Go's
-  ``omitempty`` would. Only the first decoding error is reported, as Go's decoder does.
+  ``omitempty`` would, every Quantity rewritten in the canonical form kube stores
+  (``quantity``: ``1.5`` -> ``1500m``). Only the first decoding error is reported, as Go's
+  decoder does.
 - ``validate`` (after defaulting): required fields and enum values (``schema_enums``),
   ``Required value`` / ``Unsupported value``, skipping ``metadata`` (ObjectMeta has its own
   rules) and ``status`` (written by controllers, and kube validates it apart).
@@ -41,7 +43,7 @@ from typing import Any
 
 from kapi import errors
 from kapi.errors import FieldError
-from services.registry import openapi_schemas, schema_enums
+from services.registry import openapi_schemas, quantity, schema_enums
 
 Obj = dict[str, Any]
 
@@ -297,6 +299,8 @@ class _Decoder:
                     self.out.strict.append(f'duplicate field "{sub_path}"')
                 if sub is None:
                     value[key] = _zero(items)
+                elif items.kind == QUANTITY:
+                    value[key] = self.decode_quantity(sub)
                 elif items.kind != ANY:
                     self.walk(items, sub, sub_path, struct, stack)
         elif kind == LIST:
@@ -309,6 +313,8 @@ class _Decoder:
                 for i, sub in enumerate(value):
                     if sub is None:
                         value[i] = _zero(items)
+                    elif items.kind == QUANTITY:
+                        value[i] = self.decode_quantity(sub)
                     else:
                         self.walk(items, sub, f"{path}[{i}]", struct, stack)
             elif items.kind != ANY:
@@ -341,6 +347,8 @@ class _Decoder:
             if ckind == STRING:
                 if not isinstance(sub, str):
                     self.type_error(_json_kind(sub), child, node.struct, (*stack, key))
+            elif ckind == QUANTITY:
+                value[key] = self.decode_quantity(sub)
             elif ckind != ANY:
                 self.walk(child, sub, sub_path, node.struct, (*stack, key))
         if self.prune:
@@ -366,9 +374,7 @@ class _Decoder:
             if not isinstance(value, bool):
                 self.type_error(_json_kind(value), node, struct, stack)
         elif kind == QUANTITY:
-            problem = quantity_error(value)
-            if problem:
-                raise DecodeError(problem)
+            self.decode_quantity(value)
         elif kind == INT_OR_STRING:
             if isinstance(value, str):
                 return
@@ -397,6 +403,15 @@ class _Decoder:
                 offset = base64_error_offset(value.encode())
                 if offset is not None:
                     self.out._save(f"illegal base64 data at input byte {offset}")
+
+    @staticmethod
+    def decode_quantity(value: Any) -> str:
+        """A Quantity as resource.Quantity's decoder leaves it: in canonical form
+        (``1.5`` -> ``1500m``, ``0.5Gi`` -> ``512Mi``), or its parse error raised."""
+        problem = quantity_error(value)
+        if problem:
+            raise DecodeError(problem)
+        return quantity.canonical(value)
 
 
 def _zero(node: Node) -> Any:
@@ -534,8 +549,9 @@ def decode(
     and the unknown and duplicate fields in document order.
 
     Mutates ``obj``: drops unknown fields and null struct fields (``prune``), turns null
-    list items and map values into Go's zero values. ``duplicates`` are the paths of the
-    fields the body held more than once (the gateway's JSON parse finds them).
+    list items and map values into Go's zero values, writes Quantities in canonical form.
+    ``duplicates`` are the paths of the fields the body held more than once (the
+    gateway's JSON parse finds them).
     """
     if definition not in compiler():
         return Decoded()  # not a built-in type: nothing known to check against
@@ -598,7 +614,18 @@ class _Validator:
     def struct(self, node: Node, value: Obj, path: str) -> None:
         prefix = f"{path}." if path else ""
         for name in node.required:
-            if _missing(value.get(name)):
+            given = value.get(name)
+            child = node.fields.get(name)
+            if child is not None and child.kind == STRUCT:
+                # A Go struct field decodes to its zero value when absent, and an empty
+                # one is a value (a deny-all NetworkPolicy's podSelector: {}); what the
+                # zero value itself lacks is reported below it (a Job without a template:
+                # spec.template.spec.containers). Pointer structs that must be set
+                # (a Deployment's selector) are their strategy's to require.
+                if given is None:
+                    self.walk(child, {}, prefix + name)
+                continue
+            if _missing(given):
                 self.found.append(errors.required(prefix + name))
         for name, enum in node.enums.items():
             given = value.get(name)

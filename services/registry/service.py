@@ -19,7 +19,7 @@ import orjson
 from kapi import errors, selectors
 from services.registry import conversion, field_validation, patching, pipeline, printers
 from services.registry.ports import AdmissionPort, AdmissionTarget, StoragePort, Where
-from services.registry.strategies import bootstrap, strategy_for
+from services.registry.strategies import bootstrap, selectable_terms, strategy_for
 from services.registry.strategies import scale as scale_subresource
 from services.registry.strategies.core import ServiceStrategy
 from services.registry.types import (
@@ -219,9 +219,9 @@ class Registry:
             rt, body, field_validation, duplicate_fields, target.subresource
         )
         served, rt = rt, self.stored_type(rt)
-        strategy = strategy_for(rt.group, rt.resource)
+        strategy = strategy_for(served.group, served.resource)  # the served group's rules
         sent_fields = patching.sent_managed_fields(decoded)  # prepare_create drops them
-        obj = pipeline.prepare_create(rt, strategy, decoded, target.namespace)
+        obj = pipeline.prepare_create(rt, strategy, decoded, target.namespace, user=target.user)
         obj = self._track_create(rt, target, obj, sent_fields, field_manager, managed_fields)
         name = obj["metadata"].get("name") or ""
         admission = self._admission_target(rt, target, "CREATE", name, dry_run)
@@ -578,7 +578,7 @@ class Registry:
         on a conflict, start again from the latest object when ``retry``. The fields the
         change makes are recorded under ``manager`` in managedFields (not when ``None``:
         an apply records its own)."""
-        strategy = strategy_for(rt.group, rt.resource)
+        strategy = strategy_for(target.group, target.resource)  # the served group's rules
         where = _where(rt)
         namespace = target.namespace if rt.namespaced else ""
         # kube's storage retries a conflicting update until it lands; bounded here.
@@ -786,7 +786,8 @@ class Registry:
     def _check_field_selector(self, rt: ResourceType, selector: str) -> str:
         """400 for a field the type cannot be selected by; the selector storage applies
         (labels that are not the stored object's paths translated, as kube's
-        field label conversion and ToSelectableFields do)."""
+        field label conversion and ToSelectableFields do; a boolean field absent from
+        the stored JSON reads "false", as kube prints it: ``selectable_terms``)."""
         allowed = {"metadata.name", "metadata.namespace", *rt.field_selectors}
         for term in filter(None, (t.strip() for t in selector.split(","))):
             match = _FIELD_TERM.match(term)
@@ -796,16 +797,13 @@ class Registry:
                 # with 'Unable to find "/v1, Resource=pods" that match label selector ...'.
                 raise errors.bad_request(field_selector_error(rt, field_name))
         parsed = selectors.parse_field_selector(selector)
-        if all(field_selector_path(rt, t.path) == t.path for t in parsed.terms):
-            return selector
-        return str(
-            selectors.FieldSelector(
-                tuple(
-                    dataclasses.replace(t, path=field_selector_path(rt, t.path))
-                    for t in parsed.terms
-                )
-            )
+        paths = tuple(
+            dataclasses.replace(t, path=field_selector_path(rt, t.path)) for t in parsed.terms
         )
+        terms = selectable_terms(rt.group, rt.resource, paths)
+        if terms == parsed.terms:
+            return selector
+        return str(selectors.FieldSelector(terms))
 
     async def list(self, target: Target, options: ReadOptions) -> Result:
         rt = self.resolve(target)

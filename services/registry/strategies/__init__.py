@@ -1,12 +1,17 @@
-"""Per-resource strategies, looked up by (group, resource).
+"""Per-resource strategies, looked up by the (group, resource) a request is served as.
 
 One module per API group; a resource without an entry gets the base ``Strategy``
-(no defaults, names are DNS subdomains). A resource served in several versions has one
-strategy, which sees the object's ``apiVersion``.
+(no defaults, names are DNS subdomains). A strategy sees objects in their stored form.
+Where one stored resource is served by several groups, the served group picks the rules,
+as kube's strategies read the request's group-version: an Event written through
+events.k8s.io/v1 is validated by ``events.EventStrategy``, one written through core v1 by
+``core.EventStrategy``, though both are stored as core v1 Events. The versions of one
+group (autoscaling/v1 and v2 HorizontalPodAutoscalers) share a strategy.
 """
 
 from __future__ import annotations
 
+from kapi.selectors import FieldTerm
 from services.registry.strategies import (
     admissionregistration,
     apiextensions,
@@ -98,4 +103,41 @@ DEFAULT = Strategy()
 
 
 def strategy_for(group: str, resource: str) -> Strategy:
+    """The strategy of ``resource`` as served by ``group`` (the request's group, not the
+    group of the form it is stored in)."""
     return STRATEGIES.get((group, resource), DEFAULT)
+
+
+# Selectable fields kube computes from a bool (``fmt.Sprint(node.Spec.Unschedulable)``,
+# ``strconv.FormatBool`` of a pod's hostNetwork): an object without the field reads
+# "false" there, where its stored JSON (omitempty) has nothing and storage reads "".
+BOOLEAN_FIELD_SELECTORS: dict[tuple[str, str], frozenset[str]] = {
+    ("", "nodes"): frozenset({"spec.unschedulable"}),
+    ("", "pods"): frozenset({"spec.hostNetwork"}),
+}
+
+
+def selectable_terms(
+    group: str, resource: str, terms: tuple[FieldTerm, ...]
+) -> tuple[FieldTerm, ...]:
+    """Field selector terms rewritten so that storage, which compares the stored JSON,
+    selects what kube selects from its computed fields (ToSelectableFields).
+
+    A boolean field is "true" or "false" to kube, never absent: ``=false`` is ``!=true``
+    (which a missing field satisfies), ``!=false`` is ``=true``; ``=`` (empty) selects
+    nothing and ``!=`` (empty) everything. Other terms are returned as they are."""
+    booleans = BOOLEAN_FIELD_SELECTORS.get((group, resource))
+    if not booleans or not any(t.path in booleans for t in terms):
+        return terms
+    out: list[FieldTerm] = []
+    for term in terms:
+        if term.path not in booleans:
+            out.append(term)
+        elif term.value == "false":
+            out.append(FieldTerm(term.path, "true", not term.equal))
+        elif term.value != "":
+            out.append(term)  # "true", or a value no bool prints: kube compares as we do
+        elif term.equal:  # nothing reads "": a contradiction selects nothing
+            out += [FieldTerm(term.path, "true", True), FieldTerm(term.path, "true", False)]
+        # "!=" (empty) holds for every object: the term goes
+    return tuple(out)

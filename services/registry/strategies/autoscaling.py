@@ -2,46 +2,55 @@
 
 Defaults and validation follow ``pkg/apis/autoscaling/v2/defaults.go``,
 ``pkg/apis/autoscaling/v1/defaults.go`` and ``pkg/apis/autoscaling/validation``. The
-strategy sees the object in the version it was sent in (its ``apiVersion``); converting
-between the two is the registry's conversion step, not the strategy's. kube 1.32 keeps
-no ``metadata.generation`` for HPAs (that came later, behind the HPAGeneration gate).
+registry converts a v1 body to the stored v2 form (``conversion``: v1's implicit 80% CPU
+target becomes a metric there) before the strategy sees it, so through the registry the
+strategy defaults and validates v2 objects; it still reads ``apiVersion`` for a v1 object
+handed to it directly. kube 1.32 keeps no ``metadata.generation`` for HPAs (that came
+later, behind the HPAGeneration gate).
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from kapi import errors
 from kapi.errors import FieldError
+from services.registry import conversion
 from services.registry.strategies import common
 from services.registry.strategies.common import StatusStrategy
 from services.registry.strategy import Obj
 
-DEFAULT_CPU_UTILIZATION = 80
+# v1's implicit target, which the conversion to the stored v2 form writes as a metric.
+DEFAULT_CPU_UTILIZATION = conversion.DEFAULT_CPU_UTILIZATION
 _METRIC_TYPES = ("ContainerResource", "External", "Object", "Pods", "Resource")
 _TARGET_TYPES = ("AverageValue", "Utilization", "Value")
+MAX_STABILIZATION_WINDOW_SECONDS = 3600
+MAX_PERIOD_SECONDS = 1800
+
+# defaultHPAScaleUpRules / defaultHPAScaleDownRules (pkg/apis/autoscaling/v2/defaults.go).
+# Scale-down has no default stabilization window: the controller's
+# --horizontal-pod-autoscaler-downscale-stabilization (5m) applies, so it stays unset.
+_SCALE_UP_DEFAULTS: Obj = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+        {"type": "Percent", "value": 100, "periodSeconds": 15},
+    ],
+}
+_SCALE_DOWN_DEFAULTS: Obj = {
+    "selectPolicy": "Max",
+    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
 
 
-def _scale_up_rules(given: Any) -> Obj:
-    """GenerateHPAScaleUpRules: the missing parts of a scale-up behaviour."""
-    rules: Obj = dict(given) if isinstance(given, dict) else {}
-    if not rules.get("policies"):
-        rules["policies"] = [
-            {"type": "Pods", "value": 4, "periodSeconds": 15},
-            {"type": "Percent", "value": 100, "periodSeconds": 15},
-        ]
-    rules.setdefault("selectPolicy", "Max")
-    rules.setdefault("stabilizationWindowSeconds", 0)
-    return rules
-
-
-def _scale_down_rules(given: Any) -> Obj:
-    """GenerateHPAScaleDownRules."""
-    rules: Obj = dict(given) if isinstance(given, dict) else {}
-    if not rules.get("policies"):
-        rules["policies"] = [{"type": "Percent", "value": 100, "periodSeconds": 15}]
-    rules.setdefault("selectPolicy", "Max")
-    rules.setdefault("stabilizationWindowSeconds", 300)
+def _scaling_rules(given: Any, defaults: Obj) -> Obj:
+    """GenerateHPAScale{Up,Down}Rules: the defaults, with every field the rules set kept
+    (copyHPAScalingRules: a field counts as set when present, even an empty list)."""
+    rules = copy.deepcopy(defaults)
+    if isinstance(given, dict):
+        rules.update({k: v for k, v in given.items() if v is not None})
     return rules
 
 
@@ -70,8 +79,8 @@ class HorizontalPodAutoscalerStrategy(StatusStrategy):
             ]
         behavior = spec.get("behavior")
         if isinstance(behavior, dict):
-            behavior["scaleUp"] = _scale_up_rules(behavior.get("scaleUp"))
-            behavior["scaleDown"] = _scale_down_rules(behavior.get("scaleDown"))
+            behavior["scaleUp"] = _scaling_rules(behavior.get("scaleUp"), _SCALE_UP_DEFAULTS)
+            behavior["scaleDown"] = _scaling_rules(behavior.get("scaleDown"), _SCALE_DOWN_DEFAULTS)
 
     def initial_status(self, obj: Obj) -> Obj:
         if obj.get("apiVersion") == "autoscaling/v1":
@@ -180,28 +189,50 @@ def _validate_metric(metric: Obj, path: str) -> list[FieldError]:
 
 
 def _validate_rules(rules: Obj, path: str) -> list[FieldError]:
+    """validateScalingRules."""
     out: list[FieldError] = []
     window = rules.get("stabilizationWindowSeconds")
-    if isinstance(window, int) and not 0 <= window <= 3600:
+    if isinstance(window, int) and window < 0:
         out.append(
             errors.invalid_value(
                 f"{path}.stabilizationWindowSeconds",
                 window,
-                "must be less than or equal to 3600",
+                "must be greater than or equal to zero",
+            )
+        )
+    if isinstance(window, int) and window > MAX_STABILIZATION_WINDOW_SECONDS:
+        out.append(
+            errors.invalid_value(
+                f"{path}.stabilizationWindowSeconds",
+                window,
+                f"must be less than or equal to {MAX_STABILIZATION_WINDOW_SECONDS}",
             )
         )
     out += common.one_of(
         rules.get("selectPolicy"), f"{path}.selectPolicy", ("Disabled", "Max", "Min")
     )
-    for i, policy in enumerate(common.dicts(rules.get("policies"))):
+    policies = common.dicts(rules.get("policies"))
+    if not policies:
+        out.append(errors.required(f"{path}.policies", "must specify at least one Policy"))
+    for i, policy in enumerate(policies):
         ppath = f"{path}.policies[{i}]"
-        out += common.one_of(policy.get("type"), f"{ppath}.type", ("Percent", "Pods"))
-        out += common.validate_positive(policy.get("value"), f"{ppath}.value")
-        period = policy.get("periodSeconds")
-        if isinstance(period, int) and not 0 < period <= 1800:
+        kind = policy.get("type", "")
+        if kind not in ("Percent", "Pods"):
+            out.append(errors.not_supported(f"{ppath}.type", kind, ("Percent", "Pods")))
+        value = policy.get("value", 0)
+        if isinstance(value, int) and value <= 0:
+            out.append(errors.invalid_value(f"{ppath}.value", value, "must be greater than zero"))
+        period = policy.get("periodSeconds", 0)
+        if isinstance(period, int) and period <= 0:
+            out.append(
+                errors.invalid_value(f"{ppath}.periodSeconds", period, "must be greater than zero")
+            )
+        if isinstance(period, int) and period > MAX_PERIOD_SECONDS:
             out.append(
                 errors.invalid_value(
-                    f"{ppath}.periodSeconds", period, "must be less than or equal to 1800"
+                    f"{ppath}.periodSeconds",
+                    period,
+                    f"must be less than or equal to {MAX_PERIOD_SECONDS}",
                 )
             )
     return out

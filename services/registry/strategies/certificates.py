@@ -1,18 +1,25 @@
-"""certificates.k8s.io/v1 CertificateSigningRequests (``pkg/apis/certificates/validation``).
+"""certificates.k8s.io/v1 CertificateSigningRequests (``pkg/apis/certificates/validation``,
+``pkg/registry/certificates/certificates/strategy.go``).
 
-kube fills spec.username, uid, groups and extra from the requesting user on create;
-the registry's strategies do not see the user, so what the request carries is kept."""
+Who asked for a certificate is the API server's to say: on create, spec.username, uid,
+groups and extra are those of the requesting user whatever the body said, and the status
+starts empty (no pre-approved requests). The spec never changes afterwards: an update
+keeps the stored one, as kube's PrepareForUpdate does."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import copy
 
 from kapi import errors
 from kapi.errors import FieldError
 from services.registry import validation
+from services.registry.pipeline import Requester
 from services.registry.strategies.common import StatusStrategy, spec_of
 from services.registry.strategy import Obj
+
+_REQUESTER_FIELDS = ("username", "uid", "groups", "extra")
 
 _USAGES = (
     "any",
@@ -42,6 +49,31 @@ _USAGES = (
 
 
 class CertificateSigningRequestStrategy(StatusStrategy):
+    def record_requester(self, obj: Obj, requester: Requester) -> None:
+        """PrepareForCreate: the requesting user replaces any user the body names (Go's
+        omitempty leaves out what the user lacks)."""
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            spec = obj["spec"] = {}
+        for key in _REQUESTER_FIELDS:
+            spec.pop(key, None)
+        if requester.username:
+            spec["username"] = requester.username
+        if requester.uid:
+            spec["uid"] = requester.uid
+        if requester.groups:
+            spec["groups"] = list(requester.groups)
+        if requester.extra:
+            spec["extra"] = {key: list(values) for key, values in requester.extra.items()}
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        """The spec is immutable: an update keeps the stored one (status too)."""
+        super().prepare_for_update(new, old)
+        if "spec" in old:
+            new["spec"] = copy.deepcopy(old["spec"])
+        else:
+            new.pop("spec", None)
+
     def validate(self, obj: Obj) -> list[FieldError]:
         spec = spec_of(obj)
         out: list[FieldError] = []
@@ -92,10 +124,4 @@ class CertificateSigningRequestStrategy(StatusStrategy):
                     "may not specify a duration less than 600 seconds (10 minutes)",
                 )
             )
-        return out
-
-    def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
-        out = self.validate(new)
-        if spec_of(new) != spec_of(old):
-            out.append(errors.invalid_value("spec", spec_of(new), "field is immutable"))
         return out

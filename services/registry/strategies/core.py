@@ -12,7 +12,7 @@ from kapi import errors
 from kapi.errors import FieldError
 from services.registry import validation
 from services.registry.pipeline import now_rfc3339
-from services.registry.strategies import common
+from services.registry.strategies import common, events
 from services.registry.strategies.common import StatusStrategy, get_path, spec_of
 from services.registry.strategies.pod_spec import default_pod_spec, validate_pod_spec
 from services.registry.strategy import Obj, Strategy
@@ -169,11 +169,13 @@ class ServiceAccountStrategy(Strategy):
 
 
 class EventStrategy(Strategy):
+    """A core v1 Event: kube's legacy event checks (``events.validate_legacy``)."""
+
     def validate(self, obj: Obj) -> list[FieldError]:
         involved = obj.get("involvedObject")
         if not isinstance(involved, dict):
             return [errors.required("involvedObject")]
-        return []
+        return events.validate_legacy(obj, reporting_field="reportingComponent")
 
 
 class PodStrategy(Strategy):

@@ -349,7 +349,7 @@ VALIDATE: dict[str, tuple[str, dict[str, Any], list[str]]] = {
     "deployment without selector": (
         DEPLOYMENT,
         {"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "b"}]}}}},
-        ["spec.selector: Required value"],
+        [],  # a pointer struct: the apps strategy requires it (spec.selector: Required)
     ),
     "pod without containers": (POD, {"spec": {}}, ["spec.containers: Required value"]),
     "container without a name": (
@@ -483,3 +483,19 @@ def test_patched_object_warns_and_prunes() -> None:
 
 def configmap_with(**fields: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", **fields}
+
+
+def test_an_empty_struct_is_a_value_not_a_missing_field() -> None:
+    """The standard deny-all NetworkPolicy selects every pod with ``podSelector: {}``."""
+    from services.registry import schema_validation
+
+    deny_all = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "deny-all", "namespace": "default"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+    }
+    assert schema_validation.validate("io.k8s.api.networking.v1.NetworkPolicy", deny_all) == []
+    # Absent, Go decodes the struct to its zero value: the same empty selector.
+    absent = {**deny_all, "spec": {"policyTypes": ["Ingress"]}}
+    assert schema_validation.validate("io.k8s.api.networking.v1.NetworkPolicy", absent) == []
