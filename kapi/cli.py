@@ -293,9 +293,26 @@ def cmd_down(args: argparse.Namespace) -> int:
             os.kill(pid, signal.SIGKILL)
         _wait_unlocked(run_dir, timeout=10.0)
         _stop_orphans(run_dir)
+    # The lock goes a moment before the process: "stopped" means the process is gone.
+    _wait_exited(pid, timeout=10.0)
     rundir.remove_pid(run_dir)
     say("kapi: stopped")
     return 0
+
+
+def _wait_exited(pid: int, *, timeout: float) -> bool:
+    """Whether ``pid`` ended (or is only a zombie) within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return True
+        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def _wait_unlocked(run_dir: rundir.RunDir, *, timeout: float) -> bool:

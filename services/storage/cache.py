@@ -46,7 +46,15 @@ from services.storage import objects, storage_errors
 from services.storage.backend import Backend, EventType, KeyValue, WatchBatch, WatchStream
 from services.storage.backend import Event as BackendEvent
 from services.storage.cache_watcher import CacheWatcher, WatcherOptions
-from services.storage.cached import ADDED, DELETED, MODIFIED, CachedObject, CacheEvent, Decoded
+from services.storage.cached import (
+    ADDED,
+    DELETED,
+    MODIFIED,
+    CachedObject,
+    CacheEvent,
+    Decoded,
+    compact,
+)
 from services.storage.predicate import Predicate
 
 log = logging.getLogger(__name__)
@@ -57,6 +65,7 @@ EMPTY_LABELS: Mapping[str, str] = MappingProxyType({})
 
 
 DEFAULT_WATCHER_BUFFER = 1024
+DEFAULT_BOOKMARK_INTERVAL = 60.0  # kube-apiserver's bookmark frequency
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +81,7 @@ class CacheConfig:
     window_max_events: int = 100 * 1024
     window_seconds: float = 75.0
     watcher_buffer: int = DEFAULT_WATCHER_BUFFER
-    bookmark_interval: float = 60.0
+    bookmark_interval: float = DEFAULT_BOOKMARK_INTERVAL
     progress_interval: float = 1.0
     list_page_size: int = 10_000
     ready_timeout: float = 10.0
@@ -179,19 +188,6 @@ class WatchCache:
                 waiter.set_result(None)
             else:
                 waiter.set_exception(storage_errors.Unavailable(f"watch cache: {error}"))
-
-    async def wait_for_revision(self, revision: int, timeout: float) -> bool:
-        """Whether the cache reaches ``revision`` within ``timeout`` seconds."""
-        deadline = self._loop.time() + timeout
-        while self._revision < revision:
-            self.request_progress()
-            remaining = deadline - self._loop.time()
-            if remaining <= 0:
-                return False
-            advanced = self._advanced
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(advanced.wait(), min(remaining, 0.25))
-        return True
 
     def request_progress(self) -> None:
         """Ask the backend where it is, at most once per ``progress_interval``."""
@@ -300,7 +296,8 @@ class WatchCache:
         if not isinstance(labels, dict) or not labels:
             labels = EMPTY_LABELS
         namespace, name = self._split(key)
-        return CachedObject(key, orjson.dumps(obj), revision, namespace, name, labels), obj
+        data = compact(orjson.dumps(obj))
+        return CachedObject(key, data, revision, namespace, name, labels), obj
 
     def _apply(self, batch: WatchBatch) -> None:
         if batch.events:
@@ -343,7 +340,7 @@ class WatchCache:
             i = bisect.bisect_left(self._keys, key)
             del self._keys[i]
             del self._sorted[i]
-            data = objects.with_revision(prev.decode(), change.revision)
+            data = compact(objects.with_revision(prev.decode(), change.revision))
             gone = CachedObject(key, data, change.revision, prev.namespace, prev.name, prev.labels)
             event = CacheEvent(DELETED, gone, prev, now)
         self._append(event)
@@ -486,9 +483,6 @@ class CacheSet:
     @property
     def config(self) -> CacheConfig:
         return self._config
-
-    def __iter__(self) -> Any:
-        return iter(self._caches.values())
 
     async def get(self, root: str, *, namespaced: bool, from_revision: int = 0) -> WatchCache:
         """The ready cache of the keys under ``root``; ``Unavailable`` if it cannot list.

@@ -14,6 +14,7 @@ by its buffer, which holds references to events the cache already has.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import AsyncGenerator
@@ -102,7 +103,7 @@ class CacheWatcher:
         """Objects to send as ADDED before anything else (read after registering)."""
         self._initial = initial
         if end_bookmark:
-            self._options = _with_end_bookmark(self._options, end_bookmark)
+            self._options = dataclasses.replace(self._options, end_bookmark=end_bookmark)
 
     def offer(self, event: CacheEvent, decoded: Decoded) -> None:
         """Called by the cache for each event this watcher may care about."""
@@ -169,14 +170,14 @@ class CacheWatcher:
             next_bookmark = self._next_bookmark(loop.time(), deadline)
             queue = self._queue
             while True:
+                now = loop.time()
+                if deadline is not None and now >= deadline:
+                    return  # even while events keep coming
                 if queue:
                     kind, event = queue.popleft()
                     yield self._event(kind, event)
                     continue
                 if self._closed:
-                    return
-                now = loop.time()
-                if deadline is not None and now >= deadline:
                     return
                 if next_bookmark is not None and now >= next_bookmark:
                     self._owner.request_progress()
@@ -207,13 +208,3 @@ class CacheWatcher:
         if deadline is not None:
             at = min(at, deadline - PRE_TIMEOUT_BOOKMARK)
         return at if at > now else None
-
-
-def _with_end_bookmark(options: WatcherOptions, revision: int) -> WatcherOptions:
-    return WatcherOptions(
-        allow_bookmarks=options.allow_bookmarks,
-        bookmark_interval=options.bookmark_interval,
-        timeout=options.timeout,
-        buffer=options.buffer,
-        end_bookmark=revision,
-    )

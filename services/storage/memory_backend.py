@@ -85,6 +85,8 @@ class MemoryBackend:
     # --- writes -----------------------------------------------------------------------
 
     def _write(self, key: str, value: bytes | None, create_revision: int) -> int:
+        if value is not None:
+            value = bytes(memoryview(value))  # our own copy, of its own size (not orjson's)
         self._revision += 1
         rev = self._revision
         if key not in self._versions:

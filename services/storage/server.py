@@ -12,12 +12,12 @@ import grpc.aio
 from kapi import rpc
 from kapi_proto import storage_pb2_grpc
 from services.storage.backend import Backend
-from services.storage.cache import DEFAULT_WATCHER_BUFFER, CacheConfig
+from services.storage.cache import DEFAULT_BOOKMARK_INTERVAL, DEFAULT_WATCHER_BUFFER, CacheConfig
 from services.storage.compactor import DEFAULT_INTERVAL as DEFAULT_COMPACTION_INTERVAL
 from services.storage.etcd_backend import EtcdBackend
 from services.storage.grpc.servicer import StorageServicer
 from services.storage.memory_backend import MemoryBackend
-from services.storage.store import DEFAULT_BOOKMARK_INTERVAL, DEFAULT_FUTURE_WAIT, Store
+from services.storage.store import DEFAULT_FUTURE_WAIT, Store
 
 log = logging.getLogger(__name__)
 

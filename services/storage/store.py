@@ -60,7 +60,6 @@ JSON = dict[str, Any]
 # A filtered page is filled by reading more keys per round, doubling up to this many.
 MAX_FETCH = 10_000
 
-DEFAULT_BOOKMARK_INTERVAL = 60.0
 # kube-apiserver's watch cache waits this long for a resourceVersion it has not reached.
 DEFAULT_FUTURE_WAIT = 3.0
 
@@ -116,14 +115,15 @@ class Store:
         self,
         backend: Backend,
         *,
-        bookmark_interval: float = DEFAULT_BOOKMARK_INTERVAL,
         cache: CacheConfig | None = None,
+        bookmark_interval: float | None = None,
         future_wait: float = DEFAULT_FUTURE_WAIT,
         compaction_interval: float = 0.0,
     ) -> None:
+        """``bookmark_interval``, when given, overrides ``cache.bookmark_interval``."""
         self._backend = backend
         config = cache or CacheConfig()
-        if cache is None or bookmark_interval != DEFAULT_BOOKMARK_INTERVAL:
+        if bookmark_interval is not None:
             config = dataclasses.replace(config, bookmark_interval=bookmark_interval)
         self._caches = CacheSet(backend, config)
         self._future_wait = future_wait

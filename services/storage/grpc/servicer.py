@@ -8,6 +8,7 @@ cannot be reached.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
@@ -163,7 +164,7 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
     ) -> AsyncIterator[common_pb2.WatchEvent]:
         ref = convert.ref_from_pb(request.ref)
         with translated(ref):
-            events = self._store.watch(
+            watch = self._store.watch(
                 ref,
                 request.namespace,
                 label_selector=request.label_selector,
@@ -173,8 +174,9 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
                 timeout_seconds=request.timeout_seconds,
                 send_initial_events=request.send_initial_events,
             )
-            async for event in events:
-                yield convert.event_to_pb(event)
+            async with contextlib.aclosing(watch) as events:
+                async for event in events:
+                    yield convert.event_to_pb(event)
 
     @unary_errors
     async def Health(

@@ -602,7 +602,11 @@ class PatchGenerator:
                     items, k=rng.randint(1, len(items))
                 )
             if rng.random() < 0.6:
-                out[key] = [self.fresh("s"), *rng.sample(items, k=rng.randint(0, len(items)))]
+                # kubectl applies the two directives in Go's random map order, so a value
+                # both deleted and added has no single answer: keep the two apart.
+                deleted = set(out.get(f"$deleteFromPrimitiveList/{key}", ()))
+                kept = [item for item in items if item not in deleted]
+                out[key] = [self.fresh("s"), *rng.sample(kept, k=rng.randint(0, len(kept)))]
             if key in out and rng.random() < 0.5:
                 order = list(dict.fromkeys(items + out[key]))
                 rng.shuffle(order)
