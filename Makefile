@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA_DIR ?= .kapi
 PORT ?= 6443
 
-.PHONY: venv up down test unit integration e2e lint typecheck protos check-protos clean
+.PHONY: venv up down test unit integration e2e lint typecheck protos check-protos clean bench
 
 $(BIN)/kapi: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ integration: $(BIN)/kapi
 
 e2e: $(BIN)/kapi
 	PATH="$$PATH:$(abspath $(BIN))" $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+# kapi end to end beside raw etcd on one etcd it starts (a few minutes; QUICK=1: about
+# a minute). See bench/__init__.py and the README's Benchmarks section.
+bench: $(BIN)/kapi
+	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

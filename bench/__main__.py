@@ -158,6 +158,7 @@ async def run(c: cluster.Cluster, sizes: Sizes) -> tuple[list[Row], dict[str, An
                 f"for {sizes.watch_seconds:.0f} s"
             )
             cpu_before = {n: cluster.cpu_seconds(p) for n, p in c.pids.items()}
+            client_before = time.process_time()
             began = time.perf_counter()
             result = await measure.fan_out(
                 api,
@@ -172,8 +173,11 @@ async def run(c: cluster.Cluster, sizes: Sizes) -> tuple[list[Row], dict[str, An
             details[f"fanout_{label}"] = {
                 **asdict(result),
                 "cpu_percent": {
-                    n: round(100 * (cluster.cpu_seconds(p) - cpu_before[n]) / elapsed)
-                    for n, p in c.pids.items()
+                    **{
+                        n: round(100 * (cluster.cpu_seconds(p) - cpu_before[n]) / elapsed)
+                        for n, p in c.pids.items()
+                    },
+                    "bench client": round(100 * (time.process_time() - client_before) / elapsed),
                 },
             }
             ok = result.lossless and result.exactly_once and result.in_order

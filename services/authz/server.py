@@ -31,18 +31,25 @@ class AuthzConfig:
 
 
 class StoredNamespaces:
-    """Namespace lookups through the storage service (a live, quorum read)."""
+    """Namespace lookups through the storage service: from its watch cache, and on a
+    miss a live (quorum) read, as kube's plugin falls back to a live lookup, so a
+    namespace created a moment ago is never reported missing."""
 
     def __init__(self, storage: StorageClient) -> None:
         self.storage = storage
 
     async def get(self, name: str) -> dict[str, Any] | None:
         try:
-            stored = await self.storage.get(NAMESPACES, "", name)
+            stored = await self.storage.get(NAMESPACES, "", name, resource_version="0")
         except errors.StatusError as err:
-            if err.code == 404:
-                return None
-            raise
+            if err.code != 404:
+                raise
+            try:
+                stored = await self.storage.get(NAMESPACES, "", name)
+            except errors.StatusError as live_err:
+                if live_err.code == 404:
+                    return None
+                raise
         found = orjson.loads(stored.object)
         return found if isinstance(found, dict) else None
 

@@ -16,11 +16,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kapi import errors
 from kapi_proto import common_pb2, registry_pb2
@@ -89,6 +91,32 @@ class TypeCache:
                 self.hash = reply.hash
                 self.fetched = time.monotonic()
         return self.table
+
+
+class GzipUnlessWatch:
+    """gzip large replies (kubectl asks for it), but never a watch stream: each event must
+    reach the client when it happens, and compressing thousands of small lines a second
+    costs the gateway more than it saves (kube-apiserver does not compress watches)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=4096)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _is_watch(scope):
+            await self.app(scope, receive, send)
+        else:
+            await self.gzip(scope, receive, send)
+
+
+def _is_watch(scope: Scope) -> bool:
+    if "/watch/" in scope.get("path", ""):
+        return True
+    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                                keep_blank_values=True):
+        if key == "watch" and value.lower() not in ("0", "false"):
+            return True
+    return False
 
 
 def json_response(
@@ -169,7 +197,7 @@ def method_not_allowed() -> errors.StatusError:
 
 def create_app(peers: Peers) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.add_middleware(GZipMiddleware, minimum_size=4096)
+    app.add_middleware(GzipUnlessWatch)
     gate = Gatekeeper(peers.authz)
     hub = watch_hub.Hub(prev_objects=PREV_OBJECTS)
     app.state.hub = hub
