@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -41,6 +42,7 @@ class ControlPlane:
     base_url: str
     api: httpx.AsyncClient
     namespace: str
+    app: Any
 
 
 @pytest.fixture
@@ -70,10 +72,9 @@ async def control_plane(etcd: str, tmp_path: Path) -> AsyncIterator[ControlPlane
         tls_private_key_file="",
     )
     peers, storage_client = build_peers(config)
+    app = create_app(peers)
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(peers), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
     serving = asyncio.create_task(server.serve())
     while not server.started:
@@ -88,7 +89,7 @@ async def control_plane(etcd: str, tmp_path: Path) -> AsyncIterator[ControlPlane
             json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
         )
         assert created.status_code == 201, created.text
-        yield ControlPlane(base, api, namespace)
+        yield ControlPlane(base, api, namespace, app)
     server.should_exit = True
     await serving
     await asyncio.gather(peers.registry.close(), peers.authz.close(), storage_client.close())
