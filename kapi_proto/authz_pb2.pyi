@@ -97,9 +97,11 @@ class AdmitRequest(_message.Message):
     def __init__(self, phase: _Optional[_Union[AdmissionPhase, str]] = ..., operation: _Optional[str] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., group: _Optional[str] = ..., version: _Optional[str] = ..., kind: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., object: _Optional[bytes] = ..., old_object: _Optional[bytes] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class AdmitResponse(_message.Message):
-    __slots__ = ("object", "warnings")
+    __slots__ = ("object", "warnings", "validating_plugins")
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATING_PLUGINS_FIELD_NUMBER: _ClassVar[int]
     object: bytes
     warnings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, object: _Optional[bytes] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+    validating_plugins: bool
+    def __init__(self, object: _Optional[bytes] = ..., warnings: _Optional[_Iterable[str]] = ..., validating_plugins: _Optional[bool] = ...) -> None: ...

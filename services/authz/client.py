@@ -33,6 +33,8 @@ class AuthzClient:
     def __init__(self, target: str) -> None:
         self._channel = rpc.channel(target)
         self._stub = authz_pb2_grpc.AuthzStub(self._channel)
+        # What the last Admit reply said of the validating plugins (None: not known yet).
+        self.validating_plugins: bool | None = None
 
     async def close(self) -> None:
         await self._channel.close()
@@ -96,6 +98,7 @@ class AuthzClient:
             reply = await self._stub.Admit(message, timeout=DEADLINE)
         except grpc.RpcError as exc:
             raise rpc.from_rpc_error(exc, "authz") from None
+        self.validating_plugins = reply.validating_plugins
         try:
             out = orjson.loads(reply.object) if reply.object else None
         except orjson.JSONDecodeError as exc:

@@ -52,3 +52,21 @@ async def test_storage_client_unavailable_is_503() -> None:
         assert caught.value.code == 503
     finally:
         await client.close()
+
+
+async def test_the_validating_admission_call_is_skipped_when_authz_has_no_such_plugin() -> None:
+    from services.registry.peers import AuthzAdmission
+    from services.registry.ports import AdmissionTarget
+
+    client = AuthzClient(closed_port())  # any call would fail with 503
+    target = AdmissionTarget("CREATE", None, "", "v1", "ConfigMap", "configmaps", "", "ns", "c")
+    try:
+        client.validating_plugins = None  # not known yet: the call is made
+        with pytest.raises(errors.StatusError):
+            await AuthzAdmission(client).admit("validating", target, {"a": 1})
+        client.validating_plugins = False  # authz said it runs none
+        assert await AuthzAdmission(client).admit("validating", target, {"a": 1}) == ({"a": 1}, [])
+        with pytest.raises(errors.StatusError):  # mutating calls are always made
+            await AuthzAdmission(client).admit("mutating", target, {"a": 1})
+    finally:
+        await client.close()

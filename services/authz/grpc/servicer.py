@@ -83,4 +83,8 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
         else:
             await self.admission.run_validating(attributes)
         out = orjson.dumps(attributes.object) if attributes.object is not None else b""
-        return authz_pb2.AdmitResponse(object=out, warnings=attributes.warnings)
+        return authz_pb2.AdmitResponse(
+            object=out,
+            warnings=attributes.warnings,
+            validating_plugins=bool(self.admission.validating),
+        )
