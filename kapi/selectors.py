@@ -539,12 +539,20 @@ class FieldSelector:
         return ",".join(str(t) for t in self.terms)
 
 
+# Between the registry and storage only: ``path|default`` reads ``default`` where the
+# stored JSON omits the field (Go omits a zero int that kube's selectable field prints
+# as "0"). Users cannot send it: the registry accepts only the labels a type declares.
+ABSENT_AS = "|"
+
+
 def field_value(obj: Mapping[str, Any], path: str) -> str:
-    """The string form of a dotted path's value: ``""`` when absent, ``true``/``false``."""
+    """The string form of a dotted path's value: ``""`` when absent (or the default of a
+    ``path|default`` path), ``true``/``false`` for booleans."""
+    path, _, absent = path.partition(ABSENT_AS)
     value: Any = obj
     for part in path.split("."):
         if not isinstance(value, Mapping) or part not in value:
-            return ""
+            return absent
         value = value[part]
     if isinstance(value, str):
         return value

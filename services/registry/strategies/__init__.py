@@ -11,7 +11,7 @@ group (autoscaling/v1 and v2 HorizontalPodAutoscalers) share a strategy.
 
 from __future__ import annotations
 
-from kapi.selectors import FieldTerm
+from kapi.selectors import ABSENT_AS, FieldTerm
 from services.registry.strategies import (
     admissionregistration,
     apiextensions,
@@ -117,6 +117,14 @@ BOOLEAN_FIELD_SELECTORS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 
+# Integer fields kube selects by their printed value, "0" when Go's JSON omits them.
+ZERO_INT_FIELD_SELECTORS: dict[tuple[str, str], frozenset[str]] = {
+    ("batch", "jobs"): frozenset({"status.succeeded"}),
+    ("apps", "replicasets"): frozenset({"status.replicas"}),
+    ("", "replicationcontrollers"): frozenset({"status.replicas"}),
+}
+
+
 def selectable_terms(
     group: str, resource: str, terms: tuple[FieldTerm, ...]
 ) -> tuple[FieldTerm, ...]:
@@ -126,6 +134,12 @@ def selectable_terms(
     A boolean field is "true" or "false" to kube, never absent: ``=false`` is ``!=true``
     (which a missing field satisfies), ``!=false`` is ``=true``; ``=`` (empty) selects
     nothing and ``!=`` (empty) everything. Other terms are returned as they are."""
+    integers = ZERO_INT_FIELD_SELECTORS.get((group, resource), frozenset())
+    if any(t.path in integers for t in terms):
+        terms = tuple(
+            FieldTerm(f"{t.path}{ABSENT_AS}0", t.value, t.equal) if t.path in integers else t
+            for t in terms
+        )
     booleans = BOOLEAN_FIELD_SELECTORS.get((group, resource))
     if not booleans or not any(t.path in booleans for t in terms):
         return terms

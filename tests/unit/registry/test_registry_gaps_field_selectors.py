@@ -103,3 +103,42 @@ async def test_registry_selects_pods_without_host_network(registry: Registry) ->
         await registry.create(pods, orjson.dumps(pod))
     listed = loads(await registry.list(pods, ReadOptions(field_selector="spec.hostNetwork=false")))
     assert [item["metadata"]["name"] for item in listed["items"]] == ["plain"]
+
+
+# --- integer fields Go's JSON omits at zero ---------------------------------------------
+
+
+def test_zero_integer_fields_read_as_0_in_storage() -> None:
+    terms = selectors.parse_field_selector("status.succeeded=0").terms
+    (term,) = selectable_terms("batch", "jobs", terms)
+    assert term.path == "status.succeeded|0"
+    assert term.matches({"status": {}})  # omitted: kube prints 0
+    assert term.matches({"status": {"succeeded": 0}})
+    assert not term.matches({"status": {"succeeded": 2}})
+
+
+async def test_jobs_select_by_status_successful_zero_through_the_registry() -> None:
+    registry = World().registry
+    await make_namespace(registry, "ns")
+    jobs = Target("batch", "v1", "jobs", namespace="ns")
+    template = {"spec": {"restartPolicy": "Never",
+                         "containers": [{"name": "c", "image": "busybox"}]}}
+    for name in ("fresh", "done"):
+        body = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+                "spec": {"template": template}}
+        await registry.create(jobs, orjson.dumps(body))
+    done = loads(await registry.get(Target("batch", "v1", "jobs", namespace="ns", name="done"),
+                                    ReadOptions()))
+    done["status"] = {"succeeded": 1}
+    await registry.update(
+        Target("batch", "v1", "jobs", subresource="status", namespace="ns", name="done"),
+        orjson.dumps(done),
+    )
+
+    async def names(selector: str) -> list[str]:
+        listed = loads(await registry.list(jobs, ReadOptions(field_selector=selector)))
+        return [item["metadata"]["name"] for item in listed["items"]]
+
+    assert await names("status.successful=0") == ["fresh"]
+    assert await names("status.successful!=0") == ["done"]
+    assert await names("status.successful=1") == ["done"]
