@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 WINDOW_EVENTS = 10_000  # events kept for watchers that start a little behind the feed
 WATCHER_BUFFER = 1_000  # lines a watcher may lag before it is dropped
 IDLE_SECONDS = 60.0  # a feed with no watchers for this long is closed
+BATCH_LINES = 256  # queued lines sent to a watcher in one write
 
 Obj = dict[str, Any]
 
@@ -300,7 +301,16 @@ class Hub:
                     return
                 if line is None:
                     return
-                yield line
+                # Whatever else is already queued goes out in the same write: a watcher
+                # that fell behind catches up in a few large writes, not many small ones.
+                lines = [line]
+                while len(lines) < BATCH_LINES and not watcher.queue.empty():
+                    more = watcher.queue.get_nowait()
+                    if more is None:
+                        yield b"".join(lines)
+                        return
+                    lines.append(more)
+                yield b"".join(lines) if len(lines) > 1 else line
         finally:
             feed.detach(watcher)
 

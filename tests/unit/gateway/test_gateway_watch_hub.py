@@ -39,6 +39,13 @@ class Upstream:
         self.queue.put_nowait(UpstreamEvent(kind, obj, prev))
 
 
+async def split(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The hub may send several queued lines in one write: one line at a time here."""
+    async for chunk in chunks:
+        for line in chunk.splitlines(keepends=True):
+            yield line
+
+
 async def read(lines: AsyncIterator[bytes], count: int) -> list[tuple[str, str, str]]:
     out = []
     for _ in range(count):
@@ -57,7 +64,7 @@ async def subscribe(hub: Hub, upstream: Upstream, rv: str, **kw: str) -> AsyncIt
         field_selector=options["field_selector"],
     )
     assert lines is not None
-    return lines
+    return split(lines)
 
 
 async def test_many_watchers_share_one_upstream_watch() -> None:
@@ -177,6 +184,7 @@ async def test_bookmarks_only_for_watchers_that_asked() -> None:
                                 bookmarks=False, timeout=30, namespace="", label_selector="",
                                 field_selector="")
     assert plain is not None
+    plain = split(plain)
     upstream.push("BOOKMARK", orjson.dumps({"kind": "ConfigMap", "apiVersion": "v1",
                                             "metadata": {"resourceVersion": "15"}}))
     upstream.push("ADDED", cm("x", 16))
@@ -196,4 +204,21 @@ async def test_without_previous_objects_only_unfiltered_watches_are_taken() -> N
     upstream.push("ADDED", cm("y", 12, ns="a"))
     upstream.push("MODIFIED", cm("y", 13, ns="a"))  # no previous object needed
     assert await read(namespaced, 2) == [("ADDED", "y", "12"), ("MODIFIED", "y", "13")]
+    await hub.close()
+
+
+async def test_a_watcher_behind_gets_its_backlog_in_one_write() -> None:
+    hub, upstream = Hub(prev_objects=True), Upstream()
+    chunks = await hub.subscribe("configmaps", upstream.open, resource_version="10",
+                                 bookmarks=False, timeout=30, namespace="", label_selector="",
+                                 field_selector="")
+    assert chunks is not None
+    for rv in range(11, 16):
+        upstream.push("ADDED", cm(f"o{rv}", rv))
+    while upstream.queue.qsize():
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    first = await asyncio.wait_for(anext(chunks), 5)
+    assert [orjson.loads(line)["object"]["metadata"]["name"] for line in
+            first.splitlines()] == [f"o{rv}" for rv in range(11, 16)]
     await hub.close()
