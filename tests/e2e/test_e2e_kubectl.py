@@ -260,11 +260,11 @@ def test_etcd_killed_then_restarted(cluster: Cluster) -> None:
     assert isinstance(children, dict)
     etcd_pid = int(children["etcd"]["pid"])
     os.kill(etcd_pid, signal.SIGKILL)
-    began = time.monotonic()
     failed = cluster.kubectl("get", "ns", "--request-timeout=20s", check=False)
-    # Either the request raced the restart and succeeded, or it failed with a Status.
+    # Either the request raced the restart and succeeded, or the server answered with a
+    # Status: a hanging server would show as kubectl's own client timeout instead.
     if failed.returncode != 0:
-        assert time.monotonic() - began < 20, "the error was not prompt"
+        assert failed.stderr.startswith("Error from server"), failed.stderr
         assert any(
             word in failed.stderr
             for word in ("ServiceUnavailable", "Timeout", "InternalError", "unavailable")

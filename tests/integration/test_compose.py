@@ -151,8 +151,7 @@ def test_environment_matches_the_services_own_parser(
     services: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parser = _parser(name)
-    if parser is None:
-        pytest.skip(f"services.{name}.__main__ does not exist yet")
+    assert parser is not None, f"services.{name}.__main__ has no build_parser()"
     flags = _flags(parser)
     env = _env(services[name])
     by_env = {config.env_name(f): f for f in flags}
