@@ -12,7 +12,11 @@ import pytest
 
 from kapi import errors
 from services.authz.admission import Attributes, Chain
-from services.authz.admission.namespace_lifecycle import NamespaceLifecycle
+from services.authz.admission.namespace_lifecycle import (
+    FORCE_LIVE_LOOKUP_ENTRIES,
+    FORCE_LIVE_LOOKUP_TTL,
+    NamespaceLifecycle,
+)
 from services.authz.admission.service_account import ServiceAccount
 from services.authz.authentication import User
 
@@ -137,9 +141,12 @@ class Namespaces:
     def __init__(self, **namespaces: Obj) -> None:
         self.namespaces = namespaces
         self.lookups: list[str] = []
+        self.live: list[str] = []  # lookups that had to skip the cache
 
-    async def get(self, name: str) -> Obj | None:
+    async def get(self, name: str, *, live: bool = False) -> Obj | None:
         self.lookups.append(name)
+        if live:
+            self.live.append(name)
         found = self.namespaces.get(name)
         return copy.deepcopy(found) if found is not None else None
 
@@ -241,6 +248,52 @@ async def test_lifecycle_looks_namespaces_up_only_for_creates() -> None:
     assert lookup.lookups == []
     await plugin.admit(attributes("CREATE"))
     assert lookup.lookups == ["ns"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_namespace_deleted_here_is_read_live_for_a_while() -> None:
+    """The cache may still hold it as Active: kube forces live lookups for 30 s."""
+    clock = Clock()
+    lookup = Namespaces(ns=ACTIVE, other=ACTIVE)
+    plugin = NamespaceLifecycle(lookup, clock=clock)
+    await plugin.admit(attributes("DELETE", resource="namespaces", namespace="ns", name="ns"))
+    await plugin.admit(attributes(namespace="ns"))
+    await plugin.admit(attributes(namespace="other"))
+    assert lookup.live == ["ns"]
+    clock.now += FORCE_LIVE_LOOKUP_TTL
+    await plugin.admit(attributes(namespace="ns"))
+    assert lookup.live == ["ns"]
+    assert lookup.lookups == ["ns", "other", "ns"]
+
+
+async def test_an_immortal_namespace_refused_deletion_stays_cached() -> None:
+    lookup = Namespaces(default=ACTIVE)
+    plugin = NamespaceLifecycle(lookup)
+    with pytest.raises(errors.StatusError):
+        await plugin.admit(
+            attributes("DELETE", resource="namespaces", namespace="default", name="default")
+        )
+    await plugin.admit(attributes(namespace="default"))
+    assert lookup.live == []
+
+
+async def test_recently_deleted_names_are_bounded() -> None:
+    clock = Clock()
+    lookup = Namespaces(**{f"n{i}": ACTIVE for i in range(FORCE_LIVE_LOOKUP_ENTRIES + 1)})
+    plugin = NamespaceLifecycle(lookup, clock=clock)
+    for i in range(FORCE_LIVE_LOOKUP_ENTRIES + 1):
+        name = f"n{i}"
+        await plugin.admit(attributes("DELETE", resource="namespaces", namespace=name, name=name))
+    await plugin.admit(attributes(namespace="n0"))  # the oldest was forgotten
+    await plugin.admit(attributes(namespace=f"n{FORCE_LIVE_LOOKUP_ENTRIES}"))
+    assert lookup.live == [f"n{FORCE_LIVE_LOOKUP_ENTRIES}"]
 
 
 def test_lifecycle_handles_writes() -> None:
