@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from kapi import config, serving
 from services.authz.server import AuthzConfig, create_server
@@ -27,7 +26,7 @@ async def _serve(args: argparse.Namespace) -> None:
 def main() -> None:
     args = build_parser().parse_args()
     config.setup_logging("authz")
-    asyncio.run(_serve(args))
+    serving.run(_serve(args))
 
 
 if __name__ == "__main__":

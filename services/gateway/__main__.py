@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-from kapi import config
+from kapi import config, serving
 from services.gateway.server import GatewayConfig, serve
 
 
@@ -25,7 +24,7 @@ def main() -> None:
     if not args.tls_cert_file or not args.tls_private_key_file:
         raise SystemExit("gateway: --tls-cert-file and --tls-private-key-file are required")
     config.setup_logging("gateway")
-    asyncio.run(
+    serving.run(
         serve(
             GatewayConfig(
                 listen=args.listen,

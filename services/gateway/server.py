@@ -70,6 +70,7 @@ async def serve(config: GatewayConfig) -> None:
             app,
             host=host,
             port=port,
+            http="httptools",  # the C HTTP parser (h11, the default, is pure Python)
             ssl_certfile=config.tls_cert_file,
             ssl_keyfile=config.tls_private_key_file,
             log_level="warning",

@@ -15,6 +15,12 @@ hub serves only watchers without selectors.
 
 Only watches the hub can serve exactly are taken (object rendering, a start revision
 inside the feed's window); the caller opens a dedicated upstream watch for the rest.
+
+A feed can also hold its resource's current objects (services/gateway/object_state.py):
+seeded in the background from one list the first time a ``resourceVersion=0`` list of
+the resource arrives, then kept by the feed's events. From then on such lists are
+answered here, and every event's previous object is known, so watchers with selectors
+are served too.
 """
 
 from __future__ import annotations
@@ -31,12 +37,13 @@ from typing import Any
 import orjson
 
 from kapi import errors, selectors
+from services.gateway.object_state import ObjectState
 
 log = logging.getLogger(__name__)
 
 WINDOW_EVENTS = 10_000  # events kept for watchers that start a little behind the feed
 WATCHER_BUFFER = 1_000  # lines a watcher may lag before it is dropped
-IDLE_SECONDS = 60.0  # a feed with no watchers for this long is closed
+IDLE_SECONDS = 60.0  # a feed with no watchers and no lists for this long is closed
 BATCH_LINES = 256  # queued lines sent to a watcher in one write
 
 Obj = dict[str, Any]
@@ -51,6 +58,9 @@ class UpstreamEvent:
 
 # Opens the upstream watch of a resource across all namespaces from a revision.
 Opener = Callable[[str], Awaitable[AsyncIterator[UpstreamEvent]]]
+# Lists a resource across all namespaces at a resourceVersion (NotOlderThan):
+# each object parsed with its JSON bytes, and the list's revision.
+Lister = Callable[[str], Awaitable[tuple[list[tuple[Obj, bytes]], int]]]
 
 
 @dataclass
@@ -59,9 +69,16 @@ class _Event:
     type: str
     line: bytes  # the encoded JSON line for watchers that see the event as is
     obj: Obj
-    prev: Obj | None
     raw: bytes
     raw_prev: bytes
+    _prev: Obj | None = None
+
+    @property
+    def prev(self) -> Obj | None:
+        """The previous object, decoded the first time a selector needs it."""
+        if self._prev is None and self.raw_prev:
+            self._prev = orjson.loads(self.raw_prev)
+        return self._prev
 
 
 def _line(kind: str, obj: bytes) -> bytes:
@@ -169,6 +186,10 @@ class Feed:
         self.task: asyncio.Task[None] | None = None
         self.failed = False
         self.idle_since = time.monotonic()
+        self.listed_at = 0.0
+        self.state: ObjectState | None = None
+        # Events after this revision carry their previous object (selectors need it).
+        self.prev_known_after: int | None = None
 
     async def start(self, revision: int) -> None:
         self.start_revision = self.revision = revision
@@ -205,20 +226,44 @@ class Feed:
         revision = _revision(obj)
         if item.type == "BOOKMARK":
             self.revision = max(self.revision, revision)
-            event = _Event(revision, "BOOKMARK", _line("BOOKMARK", item.object), obj, None,
-                           item.object, b"")
+            if self.state is not None:
+                self.state.advance(revision)
+            event = _Event(
+                revision, "BOOKMARK", _line("BOOKMARK", item.object), obj, item.object, b""
+            )
             for watcher in list(self.watchers):
                 watcher.deliver(event)
             return
         if revision <= self.revision and self.window:
             return  # never go backwards, never repeat
-        prev = orjson.loads(item.prev_object) if item.prev_object else None
-        event = _Event(revision, item.type, _line(item.type, item.object), obj, prev,
-                       item.object, item.prev_object)
+        raw_prev = item.prev_object
+        if self.state is not None:
+            held = self.state.apply(item.type, obj, item.object, revision)
+            raw_prev = raw_prev or held or b""
+        event = _Event(
+            revision, item.type, _line(item.type, item.object), obj, item.object, raw_prev
+        )
         self.revision = revision
         self.window.append(event)
         for watcher in list(self.watchers):
             watcher.deliver(event)
+
+    def seed(self, items: list[tuple[Obj, bytes]], revision: int) -> bool:
+        """Hold the resource's objects from a list at ``revision``, brought up to date
+        with the window's later events; False if the window no longer reaches back."""
+        if self.failed or not self.covers(revision):
+            return False
+        state = ObjectState.seeded(items, revision)
+        for event in self.window:
+            if event.revision > revision:
+                state.apply(event.type, event.obj, event.raw, event.revision)
+        state.advance(self.revision)
+        self.state = state
+        self.prev_known_after = self.revision
+        return True
+
+    def serves_selectors_from(self, revision: int) -> bool:
+        return self.prev_known_after is not None and revision >= self.prev_known_after
 
     def attach(self, watcher: Watcher, revision: int) -> None:
         """Replay what the watcher missed since ``revision``, then follow live."""
@@ -246,6 +291,7 @@ class Hub:
         self.prev_objects = prev_objects
         self.feeds: dict[str, Feed] = {}
         self._lock = asyncio.Lock()
+        self._syncs: dict[str, asyncio.Task[None]] = {}
 
     async def subscribe(
         self,
@@ -283,22 +329,20 @@ class Hub:
                 except errors.StatusError:
                     return None
                 self.feeds[key] = feed
-            if not feed.covers(revision) or (watcher.filtered and not self.prev_objects):
+            if not feed.covers(revision):
+                return None
+            if watcher.filtered and not (self.prev_objects or feed.serves_selectors_from(revision)):
                 return None
             feed.attach(watcher, revision)
         return self._stream(feed, watcher, timeout)
 
     async def _stream(self, feed: Feed, watcher: Watcher, timeout: float) -> AsyncIterator[bytes]:
-        deadline = time.monotonic() + timeout if timeout else None
+        # The stream ends at its deadline as when it is dropped: a timer closes the
+        # watcher (one timer per watch, not a wait_for and its task per line).
+        timer = asyncio.get_running_loop().call_later(timeout, watcher.close) if timeout else None
         try:
             while True:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return
-                try:
-                    line = await asyncio.wait_for(watcher.queue.get(), left)
-                except TimeoutError:
-                    return
+                line = await watcher.queue.get()
                 if line is None:
                     return
                 # Whatever else is already queued goes out in the same write: a watcher
@@ -312,16 +356,73 @@ class Hub:
                     lines.append(more)
                 yield b"".join(lines) if len(lines) > 1 else line
         finally:
+            if timer is not None:
+                timer.cancel()
             feed.detach(watcher)
+
+    def list(
+        self,
+        key: str,
+        opener: Opener,
+        lister: Lister,
+        *,
+        namespace: str,
+        label_selector: str,
+        resource_version: str,
+    ) -> tuple[list[bytes], int] | None:
+        """The matching objects' bytes and the revision they are at, when this hub holds
+        the resource's objects at ``resource_version`` or later ("0": any); else None,
+        and the hub starts holding them for the next list."""
+        try:
+            requested = int(resource_version)
+        except ValueError:
+            return None
+        feed = self.feeds.get(key)
+        if feed is not None and not feed.failed and feed.state is not None:
+            feed.listed_at = time.monotonic()
+            if feed.state.revision >= requested:
+                labels = selectors.parse_label_selector(label_selector)
+                return feed.state.select(namespace, labels), feed.state.revision
+            return None
+        if key not in self._syncs:
+            task = asyncio.create_task(self._sync(key, opener, lister), name=f"sync {key}")
+            self._syncs[key] = task
+            task.add_done_callback(lambda _: self._syncs.pop(key, None))
+        return None
+
+    async def _sync(self, key: str, opener: Opener, lister: Lister) -> None:
+        """Seed the feed of ``key`` (started if need be) with the resource's objects."""
+        try:
+            for _ in range(3):
+                feed = self.feeds.get(key)
+                at = "0" if feed is None or feed.failed else str(feed.start_revision)
+                items, revision = await lister(at)
+                async with self._lock:
+                    await self._reap()
+                    feed = self.feeds.get(key)
+                    if feed is None or feed.failed:
+                        feed = Feed(key, opener)
+                        await feed.start(revision)
+                        self.feeds[key] = feed
+                    if feed.seed(items, revision):
+                        feed.listed_at = time.monotonic()
+                        return
+        except errors.StatusError as err:
+            log.info("could not hold the objects of %s: %s", key, err.message)
+        except Exception:
+            log.exception("holding the objects of %s failed", key)
 
     async def _reap(self) -> None:
         now = time.monotonic()
         for key, feed in list(self.feeds.items()):
-            if feed.failed or (not feed.watchers and now - feed.idle_since > IDLE_SECONDS):
+            idle = now - max(feed.idle_since, feed.listed_at) > IDLE_SECONDS
+            if feed.failed or (not feed.watchers and idle):
                 del self.feeds[key]
                 await feed.close()
 
     async def close(self) -> None:
+        for task in list(self._syncs.values()):
+            task.cancel()
         for feed in self.feeds.values():
             await feed.close()
         self.feeds.clear()

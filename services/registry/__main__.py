@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from kapi import config, serving
 from services.registry.server import RegistryConfig, create_server
@@ -14,15 +13,23 @@ def build_parser() -> argparse.ArgumentParser:
     config.add(parser, "--listen", default="0.0.0.0:7003", help="gRPC address to serve on")
     config.add(parser, "--storage", default="127.0.0.1:7001", help="storage service address")
     config.add(parser, "--authz", default="127.0.0.1:7002", help="authz service address")
-    config.add(parser, "--root-ca-file", default="",
-               help="cluster CA (PEM) to publish as kube-root-ca.crt in every namespace")
+    config.add(
+        parser,
+        "--root-ca-file",
+        default="",
+        help="cluster CA (PEM) to publish as kube-root-ca.crt in every namespace",
+    )
     return parser
 
 
 async def _serve(args: argparse.Namespace) -> None:
     running = await create_server(
-        RegistryConfig(listen=args.listen, storage=args.storage, authz=args.authz,
-                       root_ca_file=args.root_ca_file)
+        RegistryConfig(
+            listen=args.listen,
+            storage=args.storage,
+            authz=args.authz,
+            root_ca_file=args.root_ca_file,
+        )
     )
     await serving.run_until_signalled(running.server, "registry", running.port, running.close)
 
@@ -30,7 +37,7 @@ async def _serve(args: argparse.Namespace) -> None:
 def main() -> None:
     args = build_parser().parse_args()
     config.setup_logging("registry")
-    asyncio.run(_serve(args))
+    serving.run(_serve(args))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import re
 
-from kapi import config
+from kapi import config, serving
 from services.storage.server import StorageConfig, serve
 
 
@@ -67,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> StorageConfig:
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_args(argv)
     config.setup_logging("storage")
-    asyncio.run(serve(cfg))
+    serving.run(serve(cfg))
 
 
 if __name__ == "__main__":

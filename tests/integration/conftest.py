@@ -92,6 +92,7 @@ async def control_plane(etcd: str, tmp_path: Path) -> AsyncIterator[ControlPlane
         yield ControlPlane(base, api, namespace, app)
     server.should_exit = True
     await serving
+    await app.state.hub.close()
     await asyncio.gather(peers.registry.close(), peers.authz.close(), storage_client.close())
     await registry.server.stop(None)
     await registry.close()

@@ -1,14 +1,18 @@
-"""The gateway's watch fan-out: one upstream feed, exact per-watcher streams."""
+"""The gateway's watch fan-out: one upstream feed, exact per-watcher streams; and the
+objects a feed holds, which answer resourceVersion=0 lists."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 import pytest
 
+from kapi import selectors
 from services.gateway import watch_hub
+from services.gateway.object_state import ObjectState
 from services.gateway.watch_hub import Hub, UpstreamEvent
 
 
@@ -59,8 +63,13 @@ async def read(lines: AsyncIterator[bytes], count: int) -> list[tuple[str, str, 
 async def subscribe(hub: Hub, upstream: Upstream, rv: str, **kw: str) -> AsyncIterator[bytes]:
     options = {"namespace": "", "label_selector": "", "field_selector": ""} | kw
     lines = await hub.subscribe(
-        "configmaps", upstream.open, resource_version=rv, bookmarks=True, timeout=30,
-        namespace=options["namespace"], label_selector=options["label_selector"],
+        "configmaps",
+        upstream.open,
+        resource_version=rv,
+        bookmarks=True,
+        timeout=30,
+        namespace=options["namespace"],
+        label_selector=options["label_selector"],
         field_selector=options["field_selector"],
     )
     assert lines is not None
@@ -87,8 +96,11 @@ async def test_a_late_watcher_gets_what_it_missed_then_live_events() -> None:
     assert len(await read(first, 3)) == 3
     late = await subscribe(hub, upstream, "11")
     upstream.push("ADDED", cm("o14", 14))
-    assert await read(late, 3) == [("ADDED", "o12", "12"), ("ADDED", "o13", "13"),
-                                   ("ADDED", "o14", "14")]
+    assert await read(late, 3) == [
+        ("ADDED", "o12", "12"),
+        ("ADDED", "o13", "13"),
+        ("ADDED", "o14", "14"),
+    ]
     await hub.close()
 
 
@@ -106,12 +118,19 @@ async def test_selectors_turn_transitions_into_added_and_deleted() -> None:
     hub, upstream = Hub(prev_objects=True), Upstream()
     blue = await subscribe(hub, upstream, "10", label_selector="color=blue")
     upstream.push("ADDED", cm("x", 11, labels={"color": "red"}))
-    upstream.push("MODIFIED", cm("x", 12, labels={"color": "blue"}),
-                  cm("x", 11, labels={"color": "red"}))
-    upstream.push("MODIFIED", cm("x", 13, labels={"color": "blue", "v": "2"}),
-                  cm("x", 12, labels={"color": "blue"}))
-    upstream.push("MODIFIED", cm("x", 14, labels={"color": "red"}),
-                  cm("x", 13, labels={"color": "blue", "v": "2"}))
+    upstream.push(
+        "MODIFIED", cm("x", 12, labels={"color": "blue"}), cm("x", 11, labels={"color": "red"})
+    )
+    upstream.push(
+        "MODIFIED",
+        cm("x", 13, labels={"color": "blue", "v": "2"}),
+        cm("x", 12, labels={"color": "blue"}),
+    )
+    upstream.push(
+        "MODIFIED",
+        cm("x", 14, labels={"color": "red"}),
+        cm("x", 13, labels={"color": "blue", "v": "2"}),
+    )
     upstream.push("DELETED", cm("x", 15, labels={"color": "red"}))
     upstream.push("ADDED", cm("y", 16, labels={"color": "blue"}))
     assert await read(blue, 4) == [
@@ -125,8 +144,9 @@ async def test_selectors_turn_transitions_into_added_and_deleted() -> None:
 
 async def test_namespace_and_field_selectors() -> None:
     hub, upstream = Hub(prev_objects=True), Upstream()
-    only_b = await subscribe(hub, upstream, "10", namespace="b",
-                             field_selector="metadata.name=keep")
+    only_b = await subscribe(
+        hub, upstream, "10", namespace="b", field_selector="metadata.name=keep"
+    )
     upstream.push("ADDED", cm("keep", 11, ns="a"))
     upstream.push("ADDED", cm("other", 12, ns="b"))
     upstream.push("ADDED", cm("keep", 13, ns="b"))
@@ -152,14 +172,28 @@ async def test_a_watcher_that_stops_reading_is_dropped_not_waited_for(
 async def test_watches_the_hub_cannot_serve_exactly_are_declined() -> None:
     hub, upstream = Hub(prev_objects=True), Upstream()
     for rv in ("", "0"):
-        declined = await hub.subscribe("configmaps", upstream.open, resource_version=rv,
-                                       bookmarks=False, timeout=1, namespace="",
-                                       label_selector="", field_selector="")
+        declined = await hub.subscribe(
+            "configmaps",
+            upstream.open,
+            resource_version=rv,
+            bookmarks=False,
+            timeout=1,
+            namespace="",
+            label_selector="",
+            field_selector="",
+        )
         assert declined is None
     await subscribe(hub, upstream, "10")
-    older = await hub.subscribe("configmaps", upstream.open, resource_version="5",
-                                bookmarks=False, timeout=1, namespace="", label_selector="",
-                                field_selector="")
+    older = await hub.subscribe(
+        "configmaps",
+        upstream.open,
+        resource_version="5",
+        bookmarks=False,
+        timeout=1,
+        namespace="",
+        label_selector="",
+        field_selector="",
+    )
     assert older is None  # before the feed began: the upstream answers (maybe 410)
     await hub.close()
 
@@ -180,13 +214,24 @@ async def test_an_upstream_failure_ends_every_watch() -> None:
 async def test_bookmarks_only_for_watchers_that_asked() -> None:
     hub, upstream = Hub(prev_objects=True), Upstream()
     with_bookmarks = await subscribe(hub, upstream, "10")
-    plain = await hub.subscribe("configmaps", upstream.open, resource_version="10",
-                                bookmarks=False, timeout=30, namespace="", label_selector="",
-                                field_selector="")
+    plain = await hub.subscribe(
+        "configmaps",
+        upstream.open,
+        resource_version="10",
+        bookmarks=False,
+        timeout=30,
+        namespace="",
+        label_selector="",
+        field_selector="",
+    )
     assert plain is not None
     plain = split(plain)
-    upstream.push("BOOKMARK", orjson.dumps({"kind": "ConfigMap", "apiVersion": "v1",
-                                            "metadata": {"resourceVersion": "15"}}))
+    upstream.push(
+        "BOOKMARK",
+        orjson.dumps(
+            {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"resourceVersion": "15"}}
+        ),
+    )
     upstream.push("ADDED", cm("x", 16))
     assert await read(with_bookmarks, 2) == [("BOOKMARK", "", "15"), ("ADDED", "x", "16")]
     assert await read(plain, 1) == [("ADDED", "x", "16")]
@@ -195,9 +240,16 @@ async def test_bookmarks_only_for_watchers_that_asked() -> None:
 
 async def test_without_previous_objects_only_unfiltered_watches_are_taken() -> None:
     hub, upstream = Hub(prev_objects=False), Upstream()
-    filtered = await hub.subscribe("configmaps", upstream.open, resource_version="10",
-                                   bookmarks=False, timeout=1, namespace="",
-                                   label_selector="a=b", field_selector="")
+    filtered = await hub.subscribe(
+        "configmaps",
+        upstream.open,
+        resource_version="10",
+        bookmarks=False,
+        timeout=1,
+        namespace="",
+        label_selector="a=b",
+        field_selector="",
+    )
     assert filtered is None
     namespaced = await subscribe(hub, upstream, "10", namespace="a")
     upstream.push("ADDED", cm("x", 11, ns="b"))
@@ -209,9 +261,16 @@ async def test_without_previous_objects_only_unfiltered_watches_are_taken() -> N
 
 async def test_a_watcher_behind_gets_its_backlog_in_one_write() -> None:
     hub, upstream = Hub(prev_objects=True), Upstream()
-    chunks = await hub.subscribe("configmaps", upstream.open, resource_version="10",
-                                 bookmarks=False, timeout=30, namespace="", label_selector="",
-                                 field_selector="")
+    chunks = await hub.subscribe(
+        "configmaps",
+        upstream.open,
+        resource_version="10",
+        bookmarks=False,
+        timeout=30,
+        namespace="",
+        label_selector="",
+        field_selector="",
+    )
     assert chunks is not None
     for rv in range(11, 16):
         upstream.push("ADDED", cm(f"o{rv}", rv))
@@ -219,6 +278,167 @@ async def test_a_watcher_behind_gets_its_backlog_in_one_write() -> None:
         await asyncio.sleep(0)
     await asyncio.sleep(0)
     first = await asyncio.wait_for(anext(chunks), 5)
-    assert [orjson.loads(line)["object"]["metadata"]["name"] for line in
-            first.splitlines()] == [f"o{rv}" for rv in range(11, 16)]
+    assert [orjson.loads(line)["object"]["metadata"]["name"] for line in first.splitlines()] == [
+        f"o{rv}" for rv in range(11, 16)
+    ]
+    await hub.close()
+
+
+# --- held objects -------------------------------------------------------------
+
+ALL = selectors.parse_label_selector("")
+
+
+def parsed(data: bytes) -> tuple[dict[str, Any], bytes]:
+    return orjson.loads(data), data
+
+
+def names(items: list[bytes]) -> list[str]:
+    return [orjson.loads(i)["metadata"]["name"] for i in items]
+
+
+def test_objects_list_in_etcd_key_order_by_namespace_and_labels() -> None:
+    state = ObjectState.seeded(
+        [
+            parsed(cm("z", 3, ns="a")),
+            parsed(cm("x", 4, ns="a-b")),
+            parsed(cm("y", 5, ns="a", labels={"app": "web"})),
+            parsed(cm("w", 6, ns="b")),
+        ],
+        10,
+    )
+    # etcd orders keys as bytes: "a-b/x" < "a/y" because "-" < "/".
+    assert names(state.select("", ALL)) == ["x", "y", "z", "w"]
+    assert names(state.select("a", ALL)) == ["y", "z"]
+    assert names(state.select("a-b", ALL)) == ["x"]
+    assert names(state.select("c", ALL)) == []
+    assert names(state.select("", selectors.parse_label_selector("app=web"))) == ["y"]
+    assert names(state.select("", selectors.parse_label_selector("app!=web"))) == ["x", "z", "w"]
+
+
+def test_events_keep_the_objects_current_and_old_ones_change_nothing() -> None:
+    state = ObjectState.seeded([parsed(cm("x", 3))], 10)
+    assert state.apply("ADDED", *parsed(cm("y", 11)), 11) is None
+    previous = state.apply("MODIFIED", *parsed(cm("x", 12, labels={"k": "v"})), 12)
+    assert previous == cm("x", 3)
+    assert state.apply("MODIFIED", *parsed(cm("x", 9)), 9) == cm("x", 12, labels={"k": "v"})
+    assert state.select("", ALL) == [cm("x", 12, labels={"k": "v"}), cm("y", 11)]
+    assert state.apply("DELETED", *parsed(cm("y", 13)), 13) == cm("y", 11)
+    assert names(state.select("", ALL)) == ["x"]
+    assert state.revision == 13
+    state.advance(20)
+    assert state.revision == 20
+
+
+class Lister:
+    """A scripted upstream list: returns what the test set, records the revisions asked."""
+
+    def __init__(self, items: list[bytes], revision: int) -> None:
+        self.items, self.revision = items, revision
+        self.asked: list[str] = []
+
+    async def __call__(self, resource_version: str) -> tuple[list[tuple[Any, bytes]], int]:
+        self.asked.append(resource_version)
+        return [parsed(i) for i in self.items], self.revision
+
+
+async def held(hub: Hub, upstream: Upstream, lister: Lister, rv: str = "0", **kw: str) -> Any:
+    """The hub's answer once it holds the objects (polls while it syncs)."""
+    for _ in range(200):
+        answer = hub.list(
+            "configmaps",
+            upstream.open,
+            lister,
+            namespace=kw.get("namespace", ""),
+            label_selector=kw.get("labels", ""),
+            resource_version=rv,
+        )
+        if answer is not None:
+            return answer
+        await asyncio.sleep(0.01)
+    raise AssertionError("the hub never held the objects")
+
+
+async def test_the_first_list_starts_holding_the_next_is_answered_then_kept_current() -> None:
+    hub, upstream = Hub(prev_objects=False), Upstream()
+    lister = Lister([cm("x", 5), cm("y", 6)], 10)
+    assert (
+        hub.list(
+            "configmaps",
+            upstream.open,
+            lister,
+            namespace="",
+            label_selector="",
+            resource_version="0",
+        )
+        is None
+    )
+    items, revision = await held(hub, upstream, lister)
+    assert (names(items), revision) == (["x", "y"], 10)
+    assert lister.asked == ["0"] and upstream.opened == ["10"]  # the feed follows the list
+
+    upstream.push("ADDED", cm("z", 11))
+    upstream.push("DELETED", cm("x", 12))
+    await asyncio.sleep(0.05)
+    items, revision = await held(hub, upstream, lister)
+    assert (names(items), revision) == (["y", "z"], 12)
+    # A revision the hub has not reached yet is left to the upstream, which waits for it.
+    assert (
+        hub.list(
+            "configmaps",
+            upstream.open,
+            lister,
+            namespace="",
+            label_selector="",
+            resource_version="13",
+        )
+        is None
+    )
+    assert (await held(hub, upstream, lister, rv="12"))[1] == 12
+    await hub.close()
+
+
+async def test_a_feed_started_by_a_watcher_is_seeded_from_its_own_start() -> None:
+    hub, upstream = Hub(prev_objects=False), Upstream()
+    watch = await subscribe(hub, upstream, "10")
+    upstream.push("ADDED", cm("late", 11))
+    assert await read(watch, 1) == [("ADDED", "late", "11")]
+    # The list answers at revision 10, older than the feed: the window brings it up to date.
+    lister = Lister([cm("x", 5)], 10)
+    items, revision = await held(hub, upstream, lister)
+    assert lister.asked == ["10"]  # not older than where the feed started
+    assert (names(items), revision) == (["late", "x"], 11)
+    assert upstream.opened == ["10"]
+    await hub.close()
+
+
+async def test_held_objects_give_selector_watches_their_transitions() -> None:
+    hub, upstream = Hub(prev_objects=False), Upstream()
+    lister = Lister([cm("x", 5, labels={"app": "web"})], 10)
+    await held(hub, upstream, lister)
+    lines = await subscribe(hub, upstream, "10", label_selector="app=web")
+    # Upstream events carry no previous object; the held objects supply it.
+    upstream.push("MODIFIED", cm("x", 11, labels={"app": "db"}))
+    upstream.push("MODIFIED", cm("x", 12, labels={"app": "web"}))
+    assert await read(lines, 2) == [("DELETED", "x", "11"), ("ADDED", "x", "12")]
+    await hub.close()
+
+
+async def test_a_failed_feed_drops_its_objects() -> None:
+    hub, upstream = Hub(prev_objects=False), Upstream()
+    lister = Lister([cm("x", 5)], 10)
+    await held(hub, upstream, lister)
+    upstream.queue.put_nowait(None)  # the upstream watch ends
+    await asyncio.sleep(0.05)
+    assert (
+        hub.list(
+            "configmaps",
+            upstream.open,
+            lister,
+            namespace="",
+            label_selector="",
+            resource_version="0",
+        )
+        is None
+    )
     await hub.close()
