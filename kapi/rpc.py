@@ -8,9 +8,10 @@ errors here, so no ``grpc.RpcError`` escapes a client wrapper.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar, cast
 
 import grpc
@@ -156,3 +157,32 @@ def stream_errors(method: S) -> S:
             await context.abort_with_status(to_grpc_status(errors.internal(repr(exc))))
 
     return cast(S, wrapper)
+
+
+Item = TypeVar("Item")
+Reply = TypeVar("Reply")
+
+
+async def each(
+    handle: Callable[[Item], Awaitable[Reply]], items: Iterable[Item]
+) -> list[Reply | common_pb2.KubeStatus]:
+    """Servicer side of a batch call: the items handled concurrently, as separate calls
+    would be; a failed item's outcome is its Status (a bug's, a 500)."""
+    results = await asyncio.gather(*(handle(item) for item in items), return_exceptions=True)
+    out: list[Reply | common_pb2.KubeStatus] = []
+    for result in results:
+        if isinstance(result, errors.StatusError):
+            out.append(common_pb2.KubeStatus(json=result.to_json()))
+        elif isinstance(result, BaseException):
+            if not isinstance(result, Exception):
+                raise result  # cancellation: the whole call goes
+            log.error("unhandled error in a batch item", exc_info=result)
+            out.append(common_pb2.KubeStatus(json=errors.internal(repr(result)).to_json()))
+        else:
+            out.append(result)
+    return out
+
+
+def outcome_error(status: common_pb2.KubeStatus) -> errors.StatusError:
+    """Client side: the StatusError a batch item failed with."""
+    return errors.StatusError.from_status(orjson.loads(status.json))

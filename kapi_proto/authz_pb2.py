@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from kapi_proto import common_pb2 as kapi__proto_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16kapi_proto/authz.proto\x12\nkapi_proto\x1a\x17kapi_proto/common.proto\"o\n\x13\x41uthenticateRequest\x12\x14\n\x0c\x62\x65\x61rer_token\x18\x01 \x01(\t\x12\x1f\n\x17\x63lient_cert_common_name\x18\x02 \x01(\t\x12!\n\x19\x63lient_cert_organizations\x18\x03 \x03(\t\"\xdc\x01\n\x10\x41uthorizeRequest\x12\"\n\x04user\x18\x01 \x01(\x0b\x32\x14.kapi_proto.UserInfo\x12\x0c\n\x04verb\x18\x02 \x01(\t\x12\x11\n\tapi_group\x18\x03 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x04 \x01(\t\x12\x10\n\x08resource\x18\x05 \x01(\t\x12\x13\n\x0bsubresource\x18\x06 \x01(\t\x12\x11\n\tnamespace\x18\x07 \x01(\t\x12\x0c\n\x04name\x18\x08 \x01(\t\x12\x18\n\x10resource_request\x18\t \x01(\x08\x12\x0c\n\x04path\x18\n \x01(\t\"K\n\x11\x41uthorizeResponse\x12&\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x14.kapi_proto.Decision\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x9b\x02\n\x0c\x41\x64mitRequest\x12)\n\x05phase\x18\x01 \x01(\x0e\x32\x1a.kapi_proto.AdmissionPhase\x12\x11\n\toperation\x18\x02 \x01(\t\x12\"\n\x04user\x18\x03 \x01(\x0b\x32\x14.kapi_proto.UserInfo\x12\r\n\x05group\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\x10\n\x08resource\x18\x07 \x01(\t\x12\x13\n\x0bsubresource\x18\x08 \x01(\t\x12\x11\n\tnamespace\x18\t \x01(\t\x12\x0c\n\x04name\x18\n \x01(\t\x12\x0e\n\x06object\x18\x0b \x01(\x0c\x12\x12\n\nold_object\x18\x0c \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\r \x01(\x08\"M\n\rAdmitResponse\x12\x0e\n\x06object\x18\x01 \x01(\x0c\x12\x10\n\x08warnings\x18\x02 \x03(\t\x12\x1a\n\x12validating_plugins\x18\x03 \x01(\x08*/\n\x08\x44\x65\x63ision\x12\x08\n\x04\x44\x45NY\x10\x00\x12\t\n\x05\x41LLOW\x10\x01\x12\x0e\n\nNO_OPINION\x10\x02*.\n\x0e\x41\x64missionPhase\x12\x0c\n\x08MUTATING\x10\x00\x12\x0e\n\nVALIDATING\x10\x01\x32\xd6\x01\n\x05\x41uthz\x12\x45\n\x0c\x41uthenticate\x12\x1f.kapi_proto.AuthenticateRequest\x1a\x14.kapi_proto.UserInfo\x12H\n\tAuthorize\x12\x1c.kapi_proto.AuthorizeRequest\x1a\x1d.kapi_proto.AuthorizeResponse\x12<\n\x05\x41\x64mit\x12\x18.kapi_proto.AdmitRequest\x1a\x19.kapi_proto.AdmitResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16kapi_proto/authz.proto\x12\nkapi_proto\x1a\x17kapi_proto/common.proto\"o\n\x13\x41uthenticateRequest\x12\x14\n\x0c\x62\x65\x61rer_token\x18\x01 \x01(\t\x12\x1f\n\x17\x63lient_cert_common_name\x18\x02 \x01(\t\x12!\n\x19\x63lient_cert_organizations\x18\x03 \x03(\t\"\xdc\x01\n\x10\x41uthorizeRequest\x12\"\n\x04user\x18\x01 \x01(\x0b\x32\x14.kapi_proto.UserInfo\x12\x0c\n\x04verb\x18\x02 \x01(\t\x12\x11\n\tapi_group\x18\x03 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x04 \x01(\t\x12\x10\n\x08resource\x18\x05 \x01(\t\x12\x13\n\x0bsubresource\x18\x06 \x01(\t\x12\x11\n\tnamespace\x18\x07 \x01(\t\x12\x0c\n\x04name\x18\x08 \x01(\t\x12\x18\n\x10resource_request\x18\t \x01(\x08\x12\x0c\n\x04path\x18\n \x01(\t\"K\n\x11\x41uthorizeResponse\x12&\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x14.kapi_proto.Decision\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x9b\x02\n\x0c\x41\x64mitRequest\x12)\n\x05phase\x18\x01 \x01(\x0e\x32\x1a.kapi_proto.AdmissionPhase\x12\x11\n\toperation\x18\x02 \x01(\t\x12\"\n\x04user\x18\x03 \x01(\x0b\x32\x14.kapi_proto.UserInfo\x12\r\n\x05group\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\x10\n\x08resource\x18\x07 \x01(\t\x12\x13\n\x0bsubresource\x18\x08 \x01(\t\x12\x11\n\tnamespace\x18\t \x01(\t\x12\x0c\n\x04name\x18\n \x01(\t\x12\x0e\n\x06object\x18\x0b \x01(\x0c\x12\x12\n\nold_object\x18\x0c \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\r \x01(\x08\"M\n\rAdmitResponse\x12\x0e\n\x06object\x18\x01 \x01(\x0c\x12\x10\n\x08warnings\x18\x02 \x03(\t\x12\x1a\n\x12validating_plugins\x18\x03 \x01(\x08\"<\n\x11\x41\x64mitBatchRequest\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.kapi_proto.AdmitRequest\"b\n\x0c\x41\x64mitOutcome\x12+\n\x08response\x18\x01 \x01(\x0b\x32\x19.kapi_proto.AdmitResponse\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.kapi_proto.KubeStatus\"=\n\x12\x41\x64mitBatchResponse\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.kapi_proto.AdmitOutcome*/\n\x08\x44\x65\x63ision\x12\x08\n\x04\x44\x45NY\x10\x00\x12\t\n\x05\x41LLOW\x10\x01\x12\x0e\n\nNO_OPINION\x10\x02*.\n\x0e\x41\x64missionPhase\x12\x0c\n\x08MUTATING\x10\x00\x12\x0e\n\nVALIDATING\x10\x01\x32\xa3\x02\n\x05\x41uthz\x12\x45\n\x0c\x41uthenticate\x12\x1f.kapi_proto.AuthenticateRequest\x1a\x14.kapi_proto.UserInfo\x12H\n\tAuthorize\x12\x1c.kapi_proto.AuthorizeRequest\x1a\x1d.kapi_proto.AuthorizeResponse\x12<\n\x05\x41\x64mit\x12\x18.kapi_proto.AdmitRequest\x1a\x19.kapi_proto.AdmitResponse\x12K\n\nAdmitBatch\x12\x1d.kapi_proto.AdmitBatchRequest\x1a\x1e.kapi_proto.AdmitBatchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kapi_proto.authz_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DECISION']._serialized_start=841
-  _globals['_DECISION']._serialized_end=888
-  _globals['_ADMISSIONPHASE']._serialized_start=890
-  _globals['_ADMISSIONPHASE']._serialized_end=936
+  _globals['_DECISION']._serialized_start=1066
+  _globals['_DECISION']._serialized_end=1113
+  _globals['_ADMISSIONPHASE']._serialized_start=1115
+  _globals['_ADMISSIONPHASE']._serialized_end=1161
   _globals['_AUTHENTICATEREQUEST']._serialized_start=63
   _globals['_AUTHENTICATEREQUEST']._serialized_end=174
   _globals['_AUTHORIZEREQUEST']._serialized_start=177
@@ -46,6 +46,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADMITREQUEST']._serialized_end=760
   _globals['_ADMITRESPONSE']._serialized_start=762
   _globals['_ADMITRESPONSE']._serialized_end=839
-  _globals['_AUTHZ']._serialized_start=939
-  _globals['_AUTHZ']._serialized_end=1153
+  _globals['_ADMITBATCHREQUEST']._serialized_start=841
+  _globals['_ADMITBATCHREQUEST']._serialized_end=901
+  _globals['_ADMITOUTCOME']._serialized_start=903
+  _globals['_ADMITOUTCOME']._serialized_end=1001
+  _globals['_ADMITBATCHRESPONSE']._serialized_start=1003
+  _globals['_ADMITBATCHRESPONSE']._serialized_end=1064
+  _globals['_AUTHZ']._serialized_start=1164
+  _globals['_AUTHZ']._serialized_end=1455
 # @@protoc_insertion_point(module_scope)

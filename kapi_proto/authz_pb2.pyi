@@ -105,3 +105,23 @@ class AdmitResponse(_message.Message):
     warnings: _containers.RepeatedScalarFieldContainer[str]
     validating_plugins: bool
     def __init__(self, object: _Optional[bytes] = ..., warnings: _Optional[_Iterable[str]] = ..., validating_plugins: _Optional[bool] = ...) -> None: ...
+
+class AdmitBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[AdmitRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[AdmitRequest, _Mapping]]] = ...) -> None: ...
+
+class AdmitOutcome(_message.Message):
+    __slots__ = ("response", "error")
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    response: AdmitResponse
+    error: _common_pb2.KubeStatus
+    def __init__(self, response: _Optional[_Union[AdmitResponse, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.KubeStatus, _Mapping]] = ...) -> None: ...
+
+class AdmitBatchResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[AdmitOutcome]
+    def __init__(self, items: _Optional[_Iterable[_Union[AdmitOutcome, _Mapping]]] = ...) -> None: ...

@@ -50,6 +50,11 @@ class AuthzStub:
                 request_serializer=kapi__proto_dot_authz__pb2.AdmitRequest.SerializeToString,
                 response_deserializer=kapi__proto_dot_authz__pb2.AdmitResponse.FromString,
                 _registered_method=True)
+        self.AdmitBatch = channel.unary_unary(
+                '/kapi_proto.Authz/AdmitBatch',
+                request_serializer=kapi__proto_dot_authz__pb2.AdmitBatchRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_authz__pb2.AdmitBatchResponse.FromString,
+                _registered_method=True)
 
 
 class AuthzServicer:
@@ -76,6 +81,13 @@ class AuthzServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AdmitBatch(self, request, context):
+        """Many admission calls in one, each with its own outcome (see Storage.CreateBatch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthzServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +105,11 @@ def add_AuthzServicer_to_server(servicer, server):
                     servicer.Admit,
                     request_deserializer=kapi__proto_dot_authz__pb2.AdmitRequest.FromString,
                     response_serializer=kapi__proto_dot_authz__pb2.AdmitResponse.SerializeToString,
+            ),
+            'AdmitBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdmitBatch,
+                    request_deserializer=kapi__proto_dot_authz__pb2.AdmitBatchRequest.FromString,
+                    response_serializer=kapi__proto_dot_authz__pb2.AdmitBatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +193,33 @@ class Authz:
             '/kapi_proto.Authz/Admit',
             kapi__proto_dot_authz__pb2.AdmitRequest.SerializeToString,
             kapi__proto_dot_authz__pb2.AdmitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdmitBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kapi_proto.Authz/AdmitBatch',
+            kapi__proto_dot_authz__pb2.AdmitBatchRequest.SerializeToString,
+            kapi__proto_dot_authz__pb2.AdmitBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -146,6 +146,26 @@ class OpenAPIResponse(_message.Message):
     hash: str
     def __init__(self, document: _Optional[bytes] = ..., hash: _Optional[str] = ...) -> None: ...
 
+class WriteBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[WriteRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[WriteRequest, _Mapping]]] = ...) -> None: ...
+
+class RenderedOutcome(_message.Message):
+    __slots__ = ("object", "error")
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    object: RenderedObject
+    error: _common_pb2.KubeStatus
+    def __init__(self, object: _Optional[_Union[RenderedObject, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.KubeStatus, _Mapping]] = ...) -> None: ...
+
+class RenderedBatch(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[RenderedOutcome]
+    def __init__(self, items: _Optional[_Iterable[_Union[RenderedOutcome, _Mapping]]] = ...) -> None: ...
+
 class RenderedObject(_message.Message):
     __slots__ = ("object", "status_code", "warnings")
     OBJECT_FIELD_NUMBER: _ClassVar[int]

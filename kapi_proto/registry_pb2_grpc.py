@@ -55,6 +55,16 @@ class RegistryStub:
                 request_serializer=kapi__proto_dot_registry__pb2.WriteRequest.SerializeToString,
                 response_deserializer=kapi__proto_dot_registry__pb2.RenderedObject.FromString,
                 _registered_method=True)
+        self.CreateBatch = channel.unary_unary(
+                '/kapi_proto.Registry/CreateBatch',
+                request_serializer=kapi__proto_dot_registry__pb2.WriteBatchRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_registry__pb2.RenderedBatch.FromString,
+                _registered_method=True)
+        self.UpdateBatch = channel.unary_unary(
+                '/kapi_proto.Registry/UpdateBatch',
+                request_serializer=kapi__proto_dot_registry__pb2.WriteBatchRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_registry__pb2.RenderedBatch.FromString,
+                _registered_method=True)
         self.Patch = channel.unary_unary(
                 '/kapi_proto.Registry/Patch',
                 request_serializer=kapi__proto_dot_registry__pb2.PatchRequest.SerializeToString,
@@ -106,6 +116,20 @@ class RegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Update(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateBatch(self, request, context):
+        """Many creates or updates in one call, each with its own outcome, as if made
+        concurrently (see Storage.CreateBatch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateBatch(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -164,6 +188,16 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.Update,
                     request_deserializer=kapi__proto_dot_registry__pb2.WriteRequest.FromString,
                     response_serializer=kapi__proto_dot_registry__pb2.RenderedObject.SerializeToString,
+            ),
+            'CreateBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateBatch,
+                    request_deserializer=kapi__proto_dot_registry__pb2.WriteBatchRequest.FromString,
+                    response_serializer=kapi__proto_dot_registry__pb2.RenderedBatch.SerializeToString,
+            ),
+            'UpdateBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateBatch,
+                    request_deserializer=kapi__proto_dot_registry__pb2.WriteBatchRequest.FromString,
+                    response_serializer=kapi__proto_dot_registry__pb2.RenderedBatch.SerializeToString,
             ),
             'Patch': grpc.unary_unary_rpc_method_handler(
                     servicer.Patch,
@@ -299,6 +333,60 @@ class Registry:
             '/kapi_proto.Registry/Update',
             kapi__proto_dot_registry__pb2.WriteRequest.SerializeToString,
             kapi__proto_dot_registry__pb2.RenderedObject.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kapi_proto.Registry/CreateBatch',
+            kapi__proto_dot_registry__pb2.WriteBatchRequest.SerializeToString,
+            kapi__proto_dot_registry__pb2.RenderedBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kapi_proto.Registry/UpdateBatch',
+            kapi__proto_dot_registry__pb2.WriteBatchRequest.SerializeToString,
+            kapi__proto_dot_registry__pb2.RenderedBatch.FromString,
             options,
             channel_credentials,
             insecure,

@@ -21,6 +21,26 @@ class CreateRequest(_message.Message):
     dry_run: bool
     def __init__(self, ref: _Optional[_Union[_common_pb2.ResourceRef, _Mapping]] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., object: _Optional[bytes] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
+class CreateBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[CreateRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[CreateRequest, _Mapping]]] = ...) -> None: ...
+
+class StoredOutcome(_message.Message):
+    __slots__ = ("object", "error")
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    object: StoredObject
+    error: _common_pb2.KubeStatus
+    def __init__(self, object: _Optional[_Union[StoredObject, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.KubeStatus, _Mapping]] = ...) -> None: ...
+
+class StoredBatch(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[StoredOutcome]
+    def __init__(self, items: _Optional[_Iterable[_Union[StoredOutcome, _Mapping]]] = ...) -> None: ...
+
 class GetRequest(_message.Message):
     __slots__ = ("ref", "namespace", "name", "resource_version")
     REF_FIELD_NUMBER: _ClassVar[int]

@@ -40,6 +40,11 @@ class StorageStub:
                 request_serializer=kapi__proto_dot_storage__pb2.CreateRequest.SerializeToString,
                 response_deserializer=kapi__proto_dot_storage__pb2.StoredObject.FromString,
                 _registered_method=True)
+        self.CreateBatch = channel.unary_unary(
+                '/kapi_proto.Storage/CreateBatch',
+                request_serializer=kapi__proto_dot_storage__pb2.CreateBatchRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_storage__pb2.StoredBatch.FromString,
+                _registered_method=True)
         self.Get = channel.unary_unary(
                 '/kapi_proto.Storage/Get',
                 request_serializer=kapi__proto_dot_storage__pb2.GetRequest.SerializeToString,
@@ -77,6 +82,15 @@ class StorageServicer:
 
     def Create(self, request, context):
         """Fails with AlreadyExists (409) when the key exists.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateBatch(self, request, context):
+        """Many creates in one call, each with its own outcome, as if made concurrently.
+        Clients batch the calls that queue up while earlier ones are in flight: a
+        gRPC call costs far more than the few bytes of one more item in it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -130,6 +144,11 @@ def add_StorageServicer_to_server(servicer, server):
                     servicer.Create,
                     request_deserializer=kapi__proto_dot_storage__pb2.CreateRequest.FromString,
                     response_serializer=kapi__proto_dot_storage__pb2.StoredObject.SerializeToString,
+            ),
+            'CreateBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateBatch,
+                    request_deserializer=kapi__proto_dot_storage__pb2.CreateBatchRequest.FromString,
+                    response_serializer=kapi__proto_dot_storage__pb2.StoredBatch.SerializeToString,
             ),
             'Get': grpc.unary_unary_rpc_method_handler(
                     servicer.Get,
@@ -189,6 +208,33 @@ class Storage:
             '/kapi_proto.Storage/Create',
             kapi__proto_dot_storage__pb2.CreateRequest.SerializeToString,
             kapi__proto_dot_storage__pb2.StoredObject.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kapi_proto.Storage/CreateBatch',
+            kapi__proto_dot_storage__pb2.CreateBatchRequest.SerializeToString,
+            kapi__proto_dot_storage__pb2.StoredBatch.FromString,
             options,
             channel_credentials,
             insecure,

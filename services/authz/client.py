@@ -9,7 +9,7 @@ from typing import Any, cast
 import grpc
 import orjson
 
-from kapi import errors, rpc
+from kapi import batching, errors, rpc
 from kapi_proto import authz_pb2, authz_pb2_grpc, common_pb2
 
 DEADLINE = 10.0
@@ -35,8 +35,12 @@ class AuthzClient:
         self._stub = authz_pb2_grpc.AuthzStub(self._channel)
         # What the last Admit reply said of the validating plugins (None: not known yet).
         self.validating_plugins: bool | None = None
+        self._admissions: batching.Batcher[authz_pb2.AdmitRequest, authz_pb2.AdmitResponse] = (
+            batching.Batcher(self._admit_batch)
+        )
 
     async def close(self) -> None:
+        await self._admissions.close()
         await self._channel.close()
 
     async def ready(self, timeout: float = 2.0) -> None:
@@ -94,13 +98,24 @@ class AuthzClient:
             old_object=orjson.dumps(old) if old is not None else b"",
             dry_run=request.dry_run,
         )
-        try:
-            reply = await self._stub.Admit(message, timeout=DEADLINE)
-        except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, "authz") from None
+        reply = await self._admissions.call(message)
         self.validating_plugins = reply.validating_plugins
         try:
             out = orjson.loads(reply.object) if reply.object else None
         except orjson.JSONDecodeError as exc:
             raise errors.internal(f"authz returned undecodable object: {exc}") from None
         return out, list(reply.warnings)
+
+    async def _admit_batch(
+        self, requests: list[authz_pb2.AdmitRequest]
+    ) -> list[authz_pb2.AdmitResponse | errors.StatusError]:
+        try:
+            reply = await self._stub.AdmitBatch(
+                authz_pb2.AdmitBatchRequest(items=requests), timeout=DEADLINE
+            )
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, "authz") from None
+        return [
+            rpc.outcome_error(item.error) if item.HasField("error") else item.response
+            for item in reply.items
+        ]

@@ -202,6 +202,7 @@ def create_app(peers: Peers) -> FastAPI:
     gate = Gatekeeper(peers.authz)
     hub = watch_hub.Hub(prev_objects=PREV_OBJECTS)
     app.state.hub = hub
+    app.state.peers = peers
 
     def feed_opener(rt: ResourceType) -> watch_hub.Opener:
         """The hub's one upstream watch of ``rt``: all namespaces, no selectors."""

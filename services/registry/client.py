@@ -9,18 +9,35 @@ from typing import Any, cast
 import grpc
 import grpc.aio
 
-from kapi import rpc
+from kapi import batching, errors, rpc
 from kapi_proto import common_pb2, registry_pb2, registry_pb2_grpc
 
 DEADLINE = 30.0
+
+WriteRequest = registry_pb2.WriteRequest
+RenderedObject = registry_pb2.RenderedObject
 
 
 class RegistryClient:
     def __init__(self, target: str) -> None:
         self._channel = rpc.channel(target)
         self._stub = registry_pb2_grpc.RegistryStub(self._channel)
+        self._creates = self._batcher(self._stub.CreateBatch)
+        self._updates = self._batcher(self._stub.UpdateBatch)
+
+    def _batcher(self, method: Any) -> batching.Batcher[WriteRequest, RenderedObject]:
+        async def send(requests: list[WriteRequest]) -> list[RenderedObject | errors.StatusError]:
+            reply = await self._call(method, registry_pb2.WriteBatchRequest(items=requests))
+            return [
+                rpc.outcome_error(item.error) if item.HasField("error") else item.object
+                for item in reply.items
+            ]
+
+        return batching.Batcher(send)
 
     async def close(self) -> None:
+        await self._creates.close()
+        await self._updates.close()
         await self._channel.close()
 
     async def ready(self, timeout: float = 2.0) -> None:
@@ -48,16 +65,14 @@ class RegistryClient:
         """The ``/openapi/v2`` Swagger 2.0 document (JSON) and its hash."""
         return cast(
             registry_pb2.OpenAPIResponse,
-            await self._call(
-                self._stub.OpenAPI, registry_pb2.OpenAPIRequest(openapi_version="v2")
-            ),
+            await self._call(self._stub.OpenAPI, registry_pb2.OpenAPIRequest(openapi_version="v2")),
         )
 
-    async def create(self, request: registry_pb2.WriteRequest) -> registry_pb2.RenderedObject:
-        return cast(registry_pb2.RenderedObject, await self._call(self._stub.Create, request))
+    async def create(self, request: WriteRequest) -> RenderedObject:
+        return await self._creates.call(request)
 
-    async def update(self, request: registry_pb2.WriteRequest) -> registry_pb2.RenderedObject:
-        return cast(registry_pb2.RenderedObject, await self._call(self._stub.Update, request))
+    async def update(self, request: WriteRequest) -> RenderedObject:
+        return await self._updates.call(request)
 
     async def patch(self, request: registry_pb2.PatchRequest) -> registry_pb2.RenderedObject:
         return cast(registry_pb2.RenderedObject, await self._call(self._stub.Patch, request))

@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator
 import grpc
 import grpc.aio
 
-from kapi import errors, rpc
+from kapi import batching, errors, rpc
 from kapi_proto import common_pb2, storage_pb2, storage_pb2_grpc
 from services.storage.grpc import convert
 from services.storage.model import Health, ObjectList, ResourceRef, StoredObject, WatchEvent
@@ -34,8 +34,12 @@ class StorageClient:
         self._channel = rpc.channel(target)
         self._stub = storage_pb2_grpc.StorageStub(self._channel)
         self._timeout = timeout
+        self._creates: batching.Batcher[storage_pb2.CreateRequest, storage_pb2.StoredObject] = (
+            batching.Batcher(self._create_batch)
+        )
 
     async def close(self) -> None:
+        await self._creates.close()
         await self._channel.close()
 
     async def __aenter__(self) -> StorageClient:
@@ -58,11 +62,21 @@ class StorageClient:
         request = storage_pb2.CreateRequest(
             ref=convert.ref_to_pb(ref), namespace=namespace, name=name, object=obj, dry_run=dry_run
         )
+        return convert.stored_from_pb(await self._creates.call(request))
+
+    async def _create_batch(
+        self, requests: list[storage_pb2.CreateRequest]
+    ) -> list[storage_pb2.StoredObject | errors.StatusError]:
         try:
-            response = await self._stub.Create(request, timeout=self._timeout)
+            reply = await self._stub.CreateBatch(
+                storage_pb2.CreateBatchRequest(items=requests), timeout=self._timeout
+            )
         except grpc.RpcError as exc:
             raise rpc.from_rpc_error(exc, PEER) from None
-        return convert.stored_from_pb(response)
+        return [
+            rpc.outcome_error(item.error) if item.HasField("error") else item.object
+            for item in reply.items
+        ]
 
     async def get(
         self, ref: ResourceRef, namespace: str, name: str, *, resource_version: str = ""

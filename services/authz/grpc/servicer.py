@@ -59,6 +59,22 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
     async def Admit(
         self, request: authz_pb2.AdmitRequest, context: rpc.Context
     ) -> authz_pb2.AdmitResponse:
+        return await self._admit(request)
+
+    @rpc.unary_errors
+    async def AdmitBatch(
+        self, request: authz_pb2.AdmitBatchRequest, context: rpc.Context
+    ) -> authz_pb2.AdmitBatchResponse:
+        return authz_pb2.AdmitBatchResponse(
+            items=[
+                authz_pb2.AdmitOutcome(error=outcome)
+                if isinstance(outcome, common_pb2.KubeStatus)
+                else authz_pb2.AdmitOutcome(response=outcome)
+                for outcome in await rpc.each(self._admit, request.items)
+            ]
+        )
+
+    async def _admit(self, request: authz_pb2.AdmitRequest) -> authz_pb2.AdmitResponse:
         try:
             obj = orjson.loads(request.object) if request.object else None
             old = orjson.loads(request.old_object) if request.old_object else None

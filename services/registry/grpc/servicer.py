@@ -20,6 +20,19 @@ def _rendered(result: Result) -> registry_pb2.RenderedObject:
     )
 
 
+def _batch(
+    outcomes: list[registry_pb2.RenderedObject | common_pb2.KubeStatus],
+) -> registry_pb2.RenderedBatch:
+    return registry_pb2.RenderedBatch(
+        items=[
+            registry_pb2.RenderedOutcome(error=outcome)
+            if isinstance(outcome, common_pb2.KubeStatus)
+            else registry_pb2.RenderedOutcome(object=outcome)
+            for outcome in outcomes
+        ]
+    )
+
+
 class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     def __init__(self, registry: Registry, openapi: OpenAPIV3) -> None:
         self.registry = registry
@@ -57,10 +70,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         document, digest = found
         return registry_pb2.OpenAPIResponse(document=document, hash=digest)
 
-    @rpc.unary_errors
-    async def Create(
-        self, request: registry_pb2.WriteRequest, context: rpc.Context
-    ) -> registry_pb2.RenderedObject:
+    async def _create(self, request: registry_pb2.WriteRequest) -> registry_pb2.RenderedObject:
         result = await self.registry.create(
             target_from_pb(request.target),
             request.object,
@@ -71,10 +81,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         )
         return _rendered(result)
 
-    @rpc.unary_errors
-    async def Update(
-        self, request: registry_pb2.WriteRequest, context: rpc.Context
-    ) -> registry_pb2.RenderedObject:
+    async def _update(self, request: registry_pb2.WriteRequest) -> registry_pb2.RenderedObject:
         result = await self.registry.update(
             target_from_pb(request.target),
             request.object,
@@ -84,6 +91,30 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             field_manager=request.field_manager,
         )
         return _rendered(result)
+
+    @rpc.unary_errors
+    async def Create(
+        self, request: registry_pb2.WriteRequest, context: rpc.Context
+    ) -> registry_pb2.RenderedObject:
+        return await self._create(request)
+
+    @rpc.unary_errors
+    async def Update(
+        self, request: registry_pb2.WriteRequest, context: rpc.Context
+    ) -> registry_pb2.RenderedObject:
+        return await self._update(request)
+
+    @rpc.unary_errors
+    async def CreateBatch(
+        self, request: registry_pb2.WriteBatchRequest, context: rpc.Context
+    ) -> registry_pb2.RenderedBatch:
+        return _batch(await rpc.each(self._create, request.items))
+
+    @rpc.unary_errors
+    async def UpdateBatch(
+        self, request: registry_pb2.WriteBatchRequest, context: rpc.Context
+    ) -> registry_pb2.RenderedBatch:
+        return _batch(await rpc.each(self._update, request.items))
 
     @rpc.unary_errors
     async def Patch(

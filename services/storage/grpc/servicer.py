@@ -86,16 +86,32 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    @unary_errors
-    async def Create(
-        self, request: storage_pb2.CreateRequest, context: rpc.Context
-    ) -> storage_pb2.StoredObject:
+    async def _create(self, request: storage_pb2.CreateRequest) -> storage_pb2.StoredObject:
         ref = convert.ref_from_pb(request.ref)
         with translated(ref, request.name):
             stored = await self._store.create(
                 ref, request.namespace, request.name, request.object, dry_run=request.dry_run
             )
         return convert.stored_to_pb(stored)
+
+    @unary_errors
+    async def Create(
+        self, request: storage_pb2.CreateRequest, context: rpc.Context
+    ) -> storage_pb2.StoredObject:
+        return await self._create(request)
+
+    @unary_errors
+    async def CreateBatch(
+        self, request: storage_pb2.CreateBatchRequest, context: rpc.Context
+    ) -> storage_pb2.StoredBatch:
+        return storage_pb2.StoredBatch(
+            items=[
+                storage_pb2.StoredOutcome(error=outcome)
+                if isinstance(outcome, common_pb2.KubeStatus)
+                else storage_pb2.StoredOutcome(object=outcome)
+                for outcome in await rpc.each(self._create, request.items)
+            ]
+        )
 
     @unary_errors
     async def Get(

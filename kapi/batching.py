@@ -1,0 +1,99 @@
+"""Natural batching of calls to a peer service.
+
+A Python gRPC call costs a peer about a quarter of a millisecond of CPU on each side,
+whatever it carries: one 1 KB item per call gives ~2,900 items/s between two
+processes here, 8 per call ~29,000, 16 per call ~52,000 (grpc.aio on uvloop, 2 cores).
+So a client sends a call at once while fewer than ``max_in_flight`` are on their way,
+and the calls that arrive meanwhile wait and leave together in the next batch, as a
+group commit does. Under light load nothing waits; under heavy load each hop's fixed
+cost is shared by the calls queued behind it.
+
+Each call keeps its own outcome: ``send`` returns one result per request, a value or
+the exception that request failed with; an exception raised by ``send`` itself (the
+peer is unavailable) fails every call of that batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+Req = TypeVar("Req")
+Rep = TypeVar("Rep")
+
+MAX_BATCH = 64
+MAX_IN_FLIGHT = 4
+
+Send = Callable[[list[Req]], Awaitable[Sequence[Rep | BaseException]]]
+
+
+class Batcher(Generic[Req, Rep]):
+    def __init__(
+        self,
+        send: Send[Req, Rep],
+        *,
+        max_batch: int = MAX_BATCH,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ) -> None:
+        self._send = send
+        self.max_batch = max_batch
+        self.max_in_flight = max_in_flight
+        self._waiting: list[tuple[Req, asyncio.Future[Rep]]] = []
+        self._in_flight = 0
+        self._flying: dict[asyncio.Task[None], list[asyncio.Future[Rep]]] = {}
+        self.batches = 0  # sent so far (for tests and curiosity)
+
+    async def call(self, request: Req) -> Rep:
+        future: asyncio.Future[Rep] = asyncio.get_running_loop().create_future()
+        self._waiting.append((request, future))
+        self._dispatch()
+        return await future
+
+    def _dispatch(self) -> None:
+        while self._waiting and self._in_flight < self.max_in_flight:
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            batch = [(r, f) for r, f in batch if not f.done()]  # callers that gave up
+            if not batch:
+                continue
+            self._in_flight += 1
+            self.batches += 1
+            task = asyncio.create_task(self._run(batch))
+            self._flying[task] = [future for _, future in batch]
+            task.add_done_callback(self._landed)
+
+    def _landed(self, task: asyncio.Task[None]) -> None:
+        for future in self._flying.pop(task, []):
+            future.cancel()  # a no-op for answered calls; a batch cancelled before it ran
+
+    async def _run(self, batch: list[tuple[Req, asyncio.Future[Rep]]]) -> None:
+        try:
+            results = await self._send([request for request, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"a batch of {len(batch)} got {len(results)} results")
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+        finally:
+            self._in_flight -= 1
+            self._dispatch()
+
+    async def close(self) -> None:
+        """Cancel what is in flight or waiting (its callers see CancelledError)."""
+        for _, future in self._waiting:
+            future.cancel()
+        self._waiting.clear()
+        tasks = list(self._flying)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
