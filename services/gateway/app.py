@@ -709,7 +709,9 @@ def create_app(peers: Peers) -> FastAPI:
     }
 
     for prefix in ("/api", "/apis"):
-        app.add_api_route(
+        # A plain Starlette route: the hot path needs none of FastAPI's per-request
+        # dependency solving (~0.1 ms of gateway CPU per request, measured on creates).
+        app.add_route(
             prefix + "/{rest:path}", serve, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
         )
 
