@@ -45,6 +45,11 @@ WINDOW_EVENTS = 10_000  # events kept for watchers that start a little behind th
 WATCHER_BUFFER = 1_000  # lines a watcher may lag before it is dropped
 IDLE_SECONDS = 60.0  # a feed with no watchers and no lists for this long is closed
 BATCH_LINES = 256  # queued lines sent to a watcher in one write
+# Watchers with selectors a feed serves at most. The hub tests every such watcher
+# against every event; storage's watch cache indexes them (by name, namespace and
+# indexed fields such as spec.nodeName), so a crowd of them (kubelets) is better
+# served there.
+FILTERED_PER_FEED = 100
 
 Obj = dict[str, Any]
 
@@ -331,7 +336,10 @@ class Hub:
                 self.feeds[key] = feed
             if not feed.covers(revision):
                 return None
-            if watcher.filtered and not (self.prev_objects or feed.serves_selectors_from(revision)):
+            if watcher.filtered and (
+                not (self.prev_objects or feed.serves_selectors_from(revision))
+                or sum(w.filtered for w in feed.watchers) >= FILTERED_PER_FEED
+            ):
                 return None
             feed.attach(watcher, revision)
         return self._stream(feed, watcher, timeout)

@@ -442,3 +442,26 @@ async def test_a_failed_feed_drops_its_objects() -> None:
         is None
     )
     await hub.close()
+
+
+async def test_a_crowd_of_selector_watchers_is_left_to_storage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(watch_hub, "FILTERED_PER_FEED", 2)
+    hub, upstream = Hub(prev_objects=False), Upstream()
+    await held(hub, upstream, Lister([cm("x", 5)], 10))
+    for _ in range(2):
+        await subscribe(hub, upstream, "10", label_selector="app=web")
+    declined = await hub.subscribe(
+        "configmaps",
+        upstream.open,
+        namespace="",
+        label_selector="app=web",
+        field_selector="",
+        resource_version="10",
+        bookmarks=False,
+        timeout=30,
+    )
+    assert declined is None
+    assert await subscribe(hub, upstream, "10") is not None  # unfiltered ones still join
+    await hub.close()
