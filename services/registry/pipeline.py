@@ -6,8 +6,10 @@ generic ObjectMeta validation -> warnings. Pure functions over plain dicts: no I
 
 from __future__ import annotations
 
+import functools
+import os
 import random
-import uuid
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +30,27 @@ _MAX_GENERATED_PREFIX = 63 - _GENERATE_SUFFIX
 
 
 def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Now, to the second, as kube writes a ``metav1.Time`` (formatted once a second)."""
+    return _rfc3339(int(time.time()))
+
+
+@functools.lru_cache(maxsize=1)
+def _rfc3339(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_uid() -> str:
+    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` at half its cost."""
+    return uid_text(os.urandom(16))
+
+
+def uid_text(raw: bytes) -> str:
+    """``str(uuid.UUID(bytes=raw, version=4))``: version and variant bits set, 8-4-4-4-12."""
+    data = bytearray(raw)
+    data[6] = (data[6] & 0x0F) | 0x40
+    data[8] = (data[8] & 0x3F) | 0x80
+    h = data.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def generate_name(prefix: str) -> str:
@@ -130,13 +152,16 @@ def prepare_create(
         meta.pop(key, None)
     if not meta.get("name") and isinstance(meta.get("generateName"), str) and meta["generateName"]:
         meta["name"] = generate_name(meta["generateName"])
-    meta["uid"] = str(uuid.uuid4())
+    meta["uid"] = new_uid()
     meta["creationTimestamp"] = now_rfc3339()
     meta.pop("generation", None)
     strategy.default(obj)
     strategy.prepare_for_create(obj)
-    if isinstance(strategy, RecordsRequester):
-        strategy.record_requester(obj, requester(user))
+    # What isinstance(strategy, RecordsRequester) checks, without the cost of a
+    # runtime Protocol check on every create.
+    record = getattr(strategy, "record_requester", None)
+    if record is not None:
+        record(obj, requester(user))
     return obj
 
 

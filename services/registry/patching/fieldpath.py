@@ -69,6 +69,11 @@ def index(position: int) -> PathElement:
     return (INDEX, str(position))
 
 
+def element_name(pe: PathElement) -> str:
+    """The FieldsV1 key of ``pe`` (``f:spec``, ``k:{"name":"a"}``, ``v:"x"``, ``i:3``)."""
+    return _PREFIXES[pe[0]] + pe[1]
+
+
 def make_path(*parts: str | PathElement) -> Path:
     """A path from field names and path elements: ``make_path("spec", key({...}), "image")``."""
     return tuple(field(p) if isinstance(p, str) else p for p in parts)
@@ -275,7 +280,7 @@ class FieldSet:
     def _emit(self, out: dict[str, Any]) -> None:
         elements = set(self.members) | set(self.children)
         for pe in sorted(elements, key=element_order):
-            name = _PREFIXES[pe[0]] + pe[1]
+            name = element_name(pe)
             child = self.children.get(pe)
             if child is None:
                 out[name] = {}

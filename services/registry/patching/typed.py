@@ -177,7 +177,7 @@ class Typed:
             return "associative list without keys has an element that's an explicit null"
         return fieldpath.value(item)
 
-    def _elements(self, atom: Atom, items: list[Any]) -> Iterator[tuple[PathElement, Any]]:
+    def elements(self, atom: Atom, items: list[Any]) -> Iterator[tuple[PathElement, Any]]:
         """(path element, item) for each item; items without a key get their index."""
         for position, item in enumerate(items):
             pe = self.item_element(atom, position, item)
@@ -251,7 +251,7 @@ class Typed:
             return
         if shape == LIST:
             elem = self.elem(atom)
-            for pe, item in self._elements(atom, value):
+            for pe, item in self.elements(atom, value):
                 item_path = (*path, pe)
                 self._to_set(item, elem, item_path, out)
                 out.insert(item_path)
@@ -349,7 +349,7 @@ class Typed:
         left: dict[PathElement, list[Any]] = {}
         right: dict[PathElement, list[Any]] = {}
         for side, items in ((left, lhs), (right, rhs)):
-            for pe, item in self._elements(atom, items):
+            for pe, item in self.elements(atom, items):
                 if pe not in left and pe not in right:
                     order.append(pe)
                 side.setdefault(pe, []).append(item)
@@ -408,8 +408,8 @@ class Typed:
         """Items merged by key. Items only in ``lhs`` keep their place; shared items take
         ``rhs``'s order; items only in ``rhs`` come where ``rhs`` has them."""
         elem = self.elem(atom)
-        lhs_pes = [pe for pe, _ in self._elements(atom, lhs)]
-        rhs_pes = [pe for pe, _ in self._elements(atom, rhs)]
+        lhs_pes = [pe for pe, _ in self.elements(atom, lhs)]
+        rhs_pes = [pe for pe, _ in self.elements(atom, rhs)]
         observed_lhs: dict[PathElement, Any] = {}
         for pe, item in zip(lhs_pes, lhs, strict=True):
             observed_lhs[pe] = MISSING if pe in observed_lhs else item  # duplicated: none
@@ -473,7 +473,7 @@ class Typed:
         if shape == LIST:
             elem = self.elem(atom)
             items = []
-            for pe, item in self._elements(atom, value):
+            for pe, item in self.elements(atom, value):
                 if pe in fields.members:
                     continue
                 below = fields.with_prefix(pe)

@@ -6,6 +6,7 @@ ObjectMeta validation, as one 422 Invalid with a cause per field.
 from __future__ import annotations
 
 import copy
+import random
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -73,6 +74,41 @@ def test_create_fills_uid_and_creation_timestamp() -> None:
     assert RFC3339_Z.match(meta["creationTimestamp"])
     stamp = datetime.strptime(meta["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert before <= stamp <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+def test_uids_are_what_uuid4_makes_of_the_same_bytes() -> None:
+    rng = random.Random(4)
+    samples = [bytes(16), b"\xff" * 16, *(rng.randbytes(16) for _ in range(2000))]
+    for raw in samples:
+        assert pipeline.uid_text(raw) == str(uuid.UUID(bytes=raw, version=4))
+    made = uuid.UUID(pipeline.new_uid())
+    assert (made.version, made.variant) == (4, uuid.RFC_4122)
+
+
+def test_now_is_the_current_second_in_rfc3339() -> None:
+    for second in (0, 1_700_000_000, 1_700_000_059, 4_102_444_800):
+        expected = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert pipeline._rfc3339(second) == expected
+    before = datetime.now(UTC).replace(microsecond=0)
+    stamp = datetime.strptime(pipeline.now_rfc3339(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert before <= stamp <= datetime.now(UTC)
+
+
+def test_a_strategy_records_its_requester_by_having_the_method() -> None:
+    class Recording:
+        def __init__(self) -> None:
+            self.seen: list[pipeline.Requester] = []
+
+        def record_requester(self, obj: Obj, requester: pipeline.Requester) -> None:
+            self.seen.append(requester)
+
+    assert isinstance(Recording(), pipeline.RecordsRequester)
+    assert not isinstance(strategy_for("", "configmaps"), pipeline.RecordsRequester)
+    assert getattr(strategy_for("", "configmaps"), "record_requester", None) is None
+    assert isinstance(
+        strategy_for("certificates.k8s.io", "certificatesigningrequests"),
+        pipeline.RecordsRequester,
+    )
 
 
 def test_create_gives_each_object_its_own_uid() -> None:
