@@ -33,21 +33,41 @@ class Peer:
         return [errors.not_found("things", "", str(r)) if r < 0 else r * 10 for r in requests]
 
 
-async def test_calls_go_at_once_until_the_flight_is_full_then_queue_into_one_batch() -> None:
+async def test_a_call_leaves_at_once_and_those_that_queue_behind_it_leave_together() -> None:
     peer = Peer()
-    batcher: Batcher[int, int] = Batcher(peer.send, max_in_flight=2)
+    batcher: Batcher[int, int] = Batcher(peer.send, stall=60)
     calls = [asyncio.create_task(batcher.call(i)) for i in range(10)]
     await settle()
-    assert peer.batches == [[0], [1]]  # the first two leave alone, the rest wait
+    assert peer.batches == [[0]]  # the first leaves alone, the rest wait for it
     peer.release.set()
     assert await asyncio.gather(*calls) == [i * 10 for i in range(10)]
-    assert peer.batches == [[0], [1], list(range(2, 10))]
+    assert peer.batches == [[0], list(range(1, 10))]
+
+
+async def test_a_stalled_batch_lets_the_next_leave_up_to_the_cap() -> None:
+    peer = Peer()  # never answers until released
+    batcher: Batcher[int, int] = Batcher(peer.send, stall=0.01, max_in_flight=3)
+    calls = [asyncio.create_task(batcher.call(0))]
+    await settle()
+    calls += [asyncio.create_task(batcher.call(i)) for i in (1, 2)]
+    await settle()
+    assert peer.batches == [[0]]
+    await asyncio.sleep(0.03)  # the first is stalled: the waiting ones go
+    assert peer.batches == [[0], [1, 2]]
+    calls += [asyncio.create_task(batcher.call(3))]
+    await asyncio.sleep(0.03)
+    calls += [asyncio.create_task(batcher.call(4))]
+    await asyncio.sleep(0.03)
+    assert peer.batches == [[0], [1, 2], [3]]  # three in flight: 4 waits
+    peer.release.set()
+    assert await asyncio.gather(*calls) == [0, 10, 20, 30, 40]
+    assert peer.batches[-1] == [4]
 
 
 async def test_each_call_gets_its_own_error() -> None:
     peer = Peer()
     peer.release.set()
-    batcher: Batcher[int, int] = Batcher(peer.send, max_in_flight=1)
+    batcher: Batcher[int, int] = Batcher(peer.send, stall=60)
     results = await asyncio.gather(
         *(batcher.call(i) for i in (1, -2, 3, -4)), return_exceptions=True
     )
@@ -59,7 +79,7 @@ async def test_each_call_gets_its_own_error() -> None:
 
 async def test_a_failed_batch_fails_each_of_its_calls_and_the_next_goes_on() -> None:
     peer = Peer()
-    batcher: Batcher[int, int] = Batcher(peer.send, max_in_flight=1)
+    batcher: Batcher[int, int] = Batcher(peer.send, stall=60)
     first = [asyncio.create_task(batcher.call(i)) for i in range(3)]
     await settle()
     peer.down = True
@@ -74,7 +94,7 @@ async def test_a_failed_batch_fails_each_of_its_calls_and_the_next_goes_on() -> 
 
 async def test_batches_are_capped_and_callers_that_gave_up_are_not_sent() -> None:
     peer = Peer()
-    batcher: Batcher[int, int] = Batcher(peer.send, max_in_flight=1, max_batch=3)
+    batcher: Batcher[int, int] = Batcher(peer.send, stall=60, max_batch=3)
     first = asyncio.create_task(batcher.call(0))
     await settle()
     queued = [asyncio.create_task(batcher.call(i)) for i in range(1, 8)]
