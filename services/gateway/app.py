@@ -25,6 +25,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kapi import errors
+from kapi.json_bytes import compact
 from kapi_proto import common_pb2, registry_pb2
 from services.authz.client import AuthzClient
 from services.gateway import discovery, health, negotiation, watch_hub
@@ -51,6 +52,7 @@ TYPES_REFRESH_SECONDS = 10.0
 # Watch events from the registry do not carry previous objects yet, so the hub serves
 # only watches without label or field selectors (see services/gateway/watch_hub.py).
 PREV_OBJECTS = False
+SEED_PAGE = 500  # objects per page of the list that seeds the hub's objects
 FEED_USER = common_pb2.UserInfo(username="system:kapi-gateway", groups=["system:masters"])
 # kube-apiserver's --min-request-timeout: a watch without timeoutSeconds lasts 30-60 min.
 MIN_REQUEST_TIMEOUT = 1800
@@ -226,24 +228,40 @@ def create_app(peers: Peers) -> FastAPI:
         return open_feed
 
     def feed_lister(rt: ResourceType) -> watch_hub.Lister:
-        """What seeds the hub's objects of ``rt``: one list across all namespaces."""
+        """What seeds the hub's objects of ``rt``: a list across all namespaces, read in
+        pages (as client-go's reflector does) so that only one page is ever decoded at
+        once, each object kept as bytes of its own size."""
 
-        async def list_all(resource_version: str) -> tuple[list[tuple[Any, bytes]], int]:
-            reply = await peers.registry.list(
-                registry_pb2.ReadRequest(
-                    target=registry_pb2.RequestTarget(
-                        group=rt.group,
-                        version=rt.version,
-                        resource=rt.resource,
-                        user=FEED_USER,
-                    ),
-                    rendering=registry_pb2.OBJECT,
-                    resource_version=resource_version,
+        async def list_all(resource_version: str) -> tuple[list[bytes], int]:
+            items: list[bytes] = []
+            revision, token = 0, ""
+            while True:
+                reply = await peers.registry.list(
+                    registry_pb2.ReadRequest(
+                        target=registry_pb2.RequestTarget(
+                            group=rt.group,
+                            version=rt.version,
+                            resource=rt.resource,
+                            user=FEED_USER,
+                        ),
+                        rendering=registry_pb2.OBJECT,
+                        resource_version="" if token else resource_version,
+                        # Not older than the feed's start: pages from the cache when it
+                        # has caught up (limit alone would ask etcd for that exact one).
+                        resource_version_match=(
+                            "NotOlderThan" if not token and resource_version != "0" else ""
+                        ),
+                        limit=SEED_PAGE,
+                        continue_token=token,
+                    )
                 )
-            )
-            listed = orjson.loads(reply.object)
-            items = [(item, orjson.dumps(item)) for item in listed.get("items") or []]
-            return items, int(listed["metadata"]["resourceVersion"])
+                page = orjson.loads(reply.object)
+                items += [compact(orjson.dumps(item)) for item in page.get("items") or []]
+                metadata = page.get("metadata") or {}
+                revision = revision or int(metadata["resourceVersion"])
+                token = metadata.get("continue") or ""
+                if not token:
+                    return items, revision
 
         return list_all
 

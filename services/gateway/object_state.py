@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from kapi import selectors
 
 Obj = dict[str, Any]
@@ -56,9 +58,11 @@ class ObjectState:
         self._order: list[str] | None = None
 
     @classmethod
-    def seeded(cls, items: Iterable[tuple[Obj, bytes]], revision: int) -> ObjectState:
+    def seeded(cls, items: Iterable[bytes], revision: int) -> ObjectState:
+        """The objects of a list: each decoded on its own, for its key and labels."""
         state = cls(revision)
-        for obj, data in items:
+        for data in items:
+            obj = orjson.loads(data)
             key, namespace, _ = object_key(obj)
             state._objects[key] = Stored(data, namespace, _labels(obj))
         return state

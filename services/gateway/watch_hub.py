@@ -63,9 +63,9 @@ class UpstreamEvent:
 
 # Opens the upstream watch of a resource across all namespaces from a revision.
 Opener = Callable[[str], Awaitable[AsyncIterator[UpstreamEvent]]]
-# Lists a resource across all namespaces at a resourceVersion (NotOlderThan):
-# each object parsed with its JSON bytes, and the list's revision.
-Lister = Callable[[str], Awaitable[tuple[list[tuple[Obj, bytes]], int]]]
+# Lists a resource across all namespaces at a resourceVersion (NotOlderThan): each
+# object's JSON bytes, and the list's revision.
+Lister = Callable[[str], Awaitable[tuple[list[bytes], int]]]
 
 
 @dataclass
@@ -253,7 +253,7 @@ class Feed:
         for watcher in list(self.watchers):
             watcher.deliver(event)
 
-    def seed(self, items: list[tuple[Obj, bytes]], revision: int) -> bool:
+    def seed(self, items: list[bytes], revision: int) -> bool:
         """Hold the resource's objects from a list at ``revision``, brought up to date
         with the window's later events; False if the window no longer reaches back."""
         if self.failed or not self.covers(revision):

@@ -42,6 +42,7 @@ from typing import Any
 import orjson
 
 from kapi import selectors
+from kapi.json_bytes import compact
 from services.storage import objects, storage_errors
 from services.storage.backend import Backend, EventType, KeyValue, WatchBatch, WatchStream
 from services.storage.backend import Event as BackendEvent
@@ -53,7 +54,6 @@ from services.storage.cached import (
     CachedObject,
     CacheEvent,
     Decoded,
-    compact,
 )
 from services.storage.predicate import Predicate
 

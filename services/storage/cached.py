@@ -10,21 +10,13 @@ from typing import Any
 
 import orjson
 
+from kapi.json_bytes import compact
 from services.storage import objects
 from services.storage.predicate import Predicate
 
 JSON = dict[str, Any]
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
-
-
-def compact(data: bytes) -> bytes:
-    """``data`` in an allocation of its own size, for bytes kept long.
-
-    orjson's ``dumps`` returns bytes inside its whole working buffer (about 16 KiB for
-    a 1 KiB object): kept in the cache as is, they would cost 15x their size.
-    """
-    return bytes(memoryview(data))
 
 
 class CachedObject:

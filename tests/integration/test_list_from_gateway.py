@@ -120,3 +120,25 @@ async def test_lists_the_hub_cannot_answer_go_upstream(control_plane: ControlPla
     bad = await cp.api.get(path, params={"resourceVersion": "0", "labelSelector": "a in (b"})
     assert bad.status_code == 400
     assert orjson.loads(bad.content)["reason"] == "BadRequest"
+
+
+async def test_the_objects_are_seeded_page_by_page(
+    control_plane: ControlPlane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.gateway import app as gateway_app
+
+    monkeypatch.setattr(gateway_app, "SEED_PAGE", 2)
+    cp = control_plane
+    path = f"/api/v1/namespaces/{cp.namespace}/configmaps"
+    for i in range(5):
+        assert (await cp.api.post(path, json=configmap(f"p{i}"))).status_code == 201
+    held = await held_list(cp, "/api/v1/configmaps")
+    exact = await cp.api.get(
+        "/api/v1/configmaps",
+        params={
+            "resourceVersion": held["metadata"]["resourceVersion"],
+            "resourceVersionMatch": "Exact",
+        },
+    )
+    assert held == exact.json()
+    assert {f"p{i}" for i in range(5)} <= set(names(held))

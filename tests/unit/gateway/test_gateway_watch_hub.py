@@ -300,10 +300,10 @@ def names(items: list[bytes]) -> list[str]:
 def test_objects_list_in_etcd_key_order_by_namespace_and_labels() -> None:
     state = ObjectState.seeded(
         [
-            parsed(cm("z", 3, ns="a")),
-            parsed(cm("x", 4, ns="a-b")),
-            parsed(cm("y", 5, ns="a", labels={"app": "web"})),
-            parsed(cm("w", 6, ns="b")),
+            cm("z", 3, ns="a"),
+            cm("x", 4, ns="a-b"),
+            cm("y", 5, ns="a", labels={"app": "web"}),
+            cm("w", 6, ns="b"),
         ],
         10,
     )
@@ -317,7 +317,7 @@ def test_objects_list_in_etcd_key_order_by_namespace_and_labels() -> None:
 
 
 def test_events_keep_the_objects_current_and_old_ones_change_nothing() -> None:
-    state = ObjectState.seeded([parsed(cm("x", 3))], 10)
+    state = ObjectState.seeded([cm("x", 3)], 10)
     assert state.apply("ADDED", *parsed(cm("y", 11)), 11) is None
     previous = state.apply("MODIFIED", *parsed(cm("x", 12, labels={"k": "v"})), 12)
     assert previous == cm("x", 3)
@@ -337,9 +337,9 @@ class Lister:
         self.items, self.revision = items, revision
         self.asked: list[str] = []
 
-    async def __call__(self, resource_version: str) -> tuple[list[tuple[Any, bytes]], int]:
+    async def __call__(self, resource_version: str) -> tuple[list[bytes], int]:
         self.asked.append(resource_version)
-        return [parsed(i) for i in self.items], self.revision
+        return list(self.items), self.revision
 
 
 async def held(hub: Hub, upstream: Upstream, lister: Lister, rv: str = "0", **kw: str) -> Any:

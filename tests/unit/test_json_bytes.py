@@ -1,0 +1,33 @@
+"""Encoded objects kept long are copied into allocations of their own size."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import orjson
+
+from kapi.json_bytes import compact
+
+
+def traced_size(make: object) -> int:
+    """Bytes still allocated by what ``make()`` returned (100 of them)."""
+    assert callable(make)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [make() for _ in range(100)]
+        size = tracemalloc.get_traced_memory()[0] - before
+        assert len(kept) == 100
+        return size
+    finally:
+        tracemalloc.stop()
+
+
+def test_compact_keeps_the_bytes_in_their_own_size() -> None:
+    obj = {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"p": "x" * 1100}}
+    encoded = orjson.dumps(obj)
+    assert compact(encoded) == encoded
+    payload = 100 * len(encoded)
+    assert traced_size(lambda: compact(orjson.dumps(obj))) < 1.5 * payload
+    # What compact is for: orjson's own result keeps its working buffer.
+    assert traced_size(lambda: orjson.dumps(obj)) > 3 * payload
