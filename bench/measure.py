@@ -104,13 +104,13 @@ class RawEtcd:
         seconds, _ = await run_concurrently(count, concurrency, put)
         return count / seconds
 
-    async def get_latencies(self, prefix: str, count: int) -> list[float]:
+    async def get_latencies(self, prefix: str, count: int, concurrency: int = 1) -> list[float]:
         async def get(i: int) -> None:
             result = await self.client.get(f"{prefix}{i % 100:06d}".encode())
             assert result is not None and result.value
 
-        await run_concurrently(min(100, count), 1, get)
-        return (await run_concurrently(count, 1, get))[1]
+        await run_concurrently(min(100, count), concurrency, get)
+        return (await run_concurrently(count, concurrency, get))[1]
 
     async def range_seconds(self, prefix: str, repeat: int) -> tuple[list[float], int]:
         """Times of ``repeat`` ranges over the keys under ``prefix``, and their count."""
@@ -189,17 +189,25 @@ class Api:
         seconds, _ = await run_concurrently(count, concurrency, create)
         return count / seconds
 
-    async def get_latencies(self, namespace: str, count: int) -> list[float]:
+    async def get_latencies(self, namespace: str, count: int, concurrency: int = 1) -> list[float]:
         async def get(i: int) -> None:
             await self.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/c{i % 100:06d}")
 
-        await run_concurrently(min(100, count), 1, get)
-        return (await run_concurrently(count, 1, get))[1]
+        await run_concurrently(min(100, count), concurrency, get)
+        return (await run_concurrently(count, concurrency, get))[1]
 
-    async def list_seconds(self, namespace: str, expected: int, repeat: int) -> list[float]:
+    async def list_seconds(
+        self, namespace: str, expected: int, repeat: int, settle: float = 2.0
+    ) -> list[float]:
+        """Times of ``repeat`` lists, after one untimed list and ``settle`` seconds: the
+        first ``resourceVersion=0`` list of a resource starts the gateway holding its
+        objects (a list of them, in the background), as kube-apiserver's watch cache
+        holds them from its start; the timed lists measure the steady state."""
         path = f"/api/v1/namespaces/{namespace}/configmaps"
         times = []
-        for _ in range(repeat + 1):
+        for i in range(repeat + 1):
+            if i == 1:
+                await asyncio.sleep(settle)
             start = time.perf_counter()
             body = await self.request("GET", path, resourceVersion="0")
             times.append(time.perf_counter() - start)

@@ -25,6 +25,11 @@ from typing import Generic, TypeVar
 Req = TypeVar("Req")
 Rep = TypeVar("Rep")
 
+# Reads that are answered at once (a quorum read, or whatever the cache holds); a read
+# at a resourceVersion the server has not reached yet may wait seconds for it, and is
+# not batched, so that it holds up no other call.
+PROMPT_READS = ("", "0")
+
 MAX_BATCH = 64
 MAX_IN_FLIGHT = 8
 STALL_SECONDS = 0.005

@@ -1,4 +1,6 @@
-"""Bytes kept long must be bytes of their own size.
+"""Encoded JSON as bytes: kept at their own size, and joined into lists in one copy.
+
+Bytes kept long must be bytes of their own size.
 
 orjson's ``dumps`` returns bytes that keep its whole working buffer (measured with
 orjson 3.13: ~8-16 KiB behind a 1 KiB object; 10,000 such objects held 81 MiB of RSS
@@ -12,3 +14,16 @@ from __future__ import annotations
 def compact(data: bytes) -> bytes:
     """``data`` in an allocation of its own size."""
     return bytes(memoryview(data))
+
+
+def list_body(head: bytes, items: list[bytes]) -> bytes:
+    """A JSON list object: ``head`` (an encoded object: kind, apiVersion, metadata) with
+    ``"items": [...]`` appended, the items' bytes copied once. (``head[:-1] + b',...' +
+    b",".join(items) + b"]}"`` copies a 10 MB list three times, and each copy of a fresh
+    10 MB allocation faults in its pages: that was half a 10,000-object list's time.)"""
+    opening = head[:-1] + b',"items":['
+    if not items:
+        return opening + b"]}"
+    if len(items) == 1:
+        return b"".join((opening, items[0], b"]}"))
+    return b",".join([opening + items[0], *items[1:-1], items[-1] + b"]}"])

@@ -160,6 +160,12 @@ class RenderedOutcome(_message.Message):
     error: _common_pb2.KubeStatus
     def __init__(self, object: _Optional[_Union[RenderedObject, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.KubeStatus, _Mapping]] = ...) -> None: ...
 
+class ReadBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ReadRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[ReadRequest, _Mapping]]] = ...) -> None: ...
+
 class RenderedBatch(_message.Message):
     __slots__ = ("items",)
     ITEMS_FIELD_NUMBER: _ClassVar[int]

@@ -75,6 +75,11 @@ class RegistryStub:
                 request_serializer=kapi__proto_dot_registry__pb2.ReadRequest.SerializeToString,
                 response_deserializer=kapi__proto_dot_registry__pb2.RenderedObject.FromString,
                 _registered_method=True)
+        self.GetBatch = channel.unary_unary(
+                '/kapi_proto.Registry/GetBatch',
+                request_serializer=kapi__proto_dot_registry__pb2.ReadBatchRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_registry__pb2.RenderedBatch.FromString,
+                _registered_method=True)
         self.List = channel.unary_unary(
                 '/kapi_proto.Registry/List',
                 request_serializer=kapi__proto_dot_registry__pb2.ReadRequest.SerializeToString,
@@ -148,6 +153,13 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBatch(self, request, context):
+        """Many gets in one call, each with its own outcome (see CreateBatch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def List(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -208,6 +220,11 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.Get,
                     request_deserializer=kapi__proto_dot_registry__pb2.ReadRequest.FromString,
                     response_serializer=kapi__proto_dot_registry__pb2.RenderedObject.SerializeToString,
+            ),
+            'GetBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBatch,
+                    request_deserializer=kapi__proto_dot_registry__pb2.ReadBatchRequest.FromString,
+                    response_serializer=kapi__proto_dot_registry__pb2.RenderedBatch.SerializeToString,
             ),
             'List': grpc.unary_unary_rpc_method_handler(
                     servicer.List,
@@ -441,6 +458,33 @@ class Registry:
             '/kapi_proto.Registry/Get',
             kapi__proto_dot_registry__pb2.ReadRequest.SerializeToString,
             kapi__proto_dot_registry__pb2.RenderedObject.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kapi_proto.Registry/GetBatch',
+            kapi__proto_dot_registry__pb2.ReadBatchRequest.SerializeToString,
+            kapi__proto_dot_registry__pb2.RenderedBatch.FromString,
             options,
             channel_credentials,
             insecure,

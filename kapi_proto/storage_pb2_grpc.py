@@ -50,6 +50,11 @@ class StorageStub:
                 request_serializer=kapi__proto_dot_storage__pb2.GetRequest.SerializeToString,
                 response_deserializer=kapi__proto_dot_storage__pb2.StoredObject.FromString,
                 _registered_method=True)
+        self.GetBatch = channel.unary_unary(
+                '/kapi_proto.Storage/GetBatch',
+                request_serializer=kapi__proto_dot_storage__pb2.GetBatchRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_storage__pb2.StoredBatch.FromString,
+                _registered_method=True)
         self.List = channel.unary_unary(
                 '/kapi_proto.Storage/List',
                 request_serializer=kapi__proto_dot_storage__pb2.ListRequest.SerializeToString,
@@ -98,6 +103,13 @@ class StorageServicer:
 
     def Get(self, request, context):
         """Fails with NotFound (404).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBatch(self, request, context):
+        """Many gets in one call, each with its own outcome (see CreateBatch).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,6 +166,11 @@ def add_StorageServicer_to_server(servicer, server):
                     servicer.Get,
                     request_deserializer=kapi__proto_dot_storage__pb2.GetRequest.FromString,
                     response_serializer=kapi__proto_dot_storage__pb2.StoredObject.SerializeToString,
+            ),
+            'GetBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBatch,
+                    request_deserializer=kapi__proto_dot_storage__pb2.GetBatchRequest.FromString,
+                    response_serializer=kapi__proto_dot_storage__pb2.StoredBatch.SerializeToString,
             ),
             'List': grpc.unary_unary_rpc_method_handler(
                     servicer.List,
@@ -262,6 +279,33 @@ class Storage:
             '/kapi_proto.Storage/Get',
             kapi__proto_dot_storage__pb2.GetRequest.SerializeToString,
             kapi__proto_dot_storage__pb2.StoredObject.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kapi_proto.Storage/GetBatch',
+            kapi__proto_dot_storage__pb2.GetBatchRequest.SerializeToString,
+            kapi__proto_dot_storage__pb2.StoredBatch.FromString,
             options,
             channel_credentials,
             insecure,

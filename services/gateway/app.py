@@ -25,11 +25,12 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kapi import errors
-from kapi.json_bytes import compact
+from kapi.json_bytes import compact, list_body
 from kapi_proto import common_pb2, registry_pb2
 from services.authz.client import AuthzClient
 from services.gateway import discovery, health, negotiation, watch_hub
 from services.gateway.auth import Gatekeeper
+from services.gateway.list_response import ListResponse
 from services.gateway.request_info import RequestInfo, parse
 from services.registry.client import RegistryClient
 from services.registry.types import ResourceType, TypeTable
@@ -52,7 +53,9 @@ TYPES_REFRESH_SECONDS = 10.0
 # Watch events from the registry do not carry previous objects yet, so the hub serves
 # only watches without label or field selectors (see services/gateway/watch_hub.py).
 PREV_OBJECTS = False
-SEED_PAGE = 500  # objects per page of the list that seeds the hub's objects
+# Objects per page of the list that seeds the hub's objects: bounds what is decoded at
+# once (10,000 1 KB objects: 500 per page took 1 s to seed, 5,000 and one page 0.2 s).
+SEED_PAGE = 5000
 FEED_USER = common_pb2.UserInfo(username="system:kapi-gateway", groups=["system:masters"])
 # kube-apiserver's --min-request-timeout: a watch without timeoutSeconds lasts 30-60 min.
 MIN_REQUEST_TIMEOUT = 1800
@@ -229,8 +232,8 @@ def create_app(peers: Peers) -> FastAPI:
 
     def feed_lister(rt: ResourceType) -> watch_hub.Lister:
         """What seeds the hub's objects of ``rt``: a list across all namespaces, read in
-        pages (as client-go's reflector does) so that only one page is ever decoded at
-        once, each object kept as bytes of its own size."""
+        pages so that only one page is ever decoded at once, each object kept as bytes
+        of its own size."""
 
         async def list_all(resource_version: str) -> tuple[list[bytes], int]:
             items: list[bytes] = []
@@ -540,8 +543,9 @@ def create_app(peers: Peers) -> FastAPI:
                         "metadata": {"resourceVersion": str(revision)},
                     }
                 )
-                body = head[:-1] + b',"items":[' + b",".join(items) + b"]}"
-                return json_response(body, media_type=rendering.media_type)
+                if rendering.media_type == negotiation.JSON:
+                    return ListResponse(head, items, media_type=negotiation.JSON)
+                return json_response(list_body(head, items), media_type=rendering.media_type)
         reply = await peers.registry.list(read)
         return json_response(reply.object, media_type=rendering.media_type)
 

@@ -24,6 +24,9 @@ class RegistryClient:
         self._stub = registry_pb2_grpc.RegistryStub(self._channel)
         self._creates = self._batcher(self._stub.CreateBatch)
         self._updates = self._batcher(self._stub.UpdateBatch)
+        self._gets: batching.Batcher[registry_pb2.ReadRequest, RenderedObject] = batching.Batcher(
+            self._get_batch
+        )
 
     def _batcher(self, method: Any) -> batching.Batcher[WriteRequest, RenderedObject]:
         async def send(requests: list[WriteRequest]) -> list[RenderedObject | errors.StatusError]:
@@ -38,6 +41,7 @@ class RegistryClient:
     async def close(self) -> None:
         await self._creates.close()
         await self._updates.close()
+        await self._gets.close()
         await self._channel.close()
 
     async def ready(self, timeout: float = 2.0) -> None:
@@ -78,7 +82,18 @@ class RegistryClient:
         return cast(registry_pb2.RenderedObject, await self._call(self._stub.Patch, request))
 
     async def get(self, request: registry_pb2.ReadRequest) -> registry_pb2.RenderedObject:
+        if request.resource_version in batching.PROMPT_READS:
+            return await self._gets.call(request)
         return cast(registry_pb2.RenderedObject, await self._call(self._stub.Get, request))
+
+    async def _get_batch(
+        self, requests: list[registry_pb2.ReadRequest]
+    ) -> list[RenderedObject | errors.StatusError]:
+        reply = await self._call(self._stub.GetBatch, registry_pb2.ReadBatchRequest(items=requests))
+        return [
+            rpc.outcome_error(item.error) if item.HasField("error") else item.object
+            for item in reply.items
+        ]
 
     async def list(self, request: registry_pb2.ReadRequest) -> registry_pb2.RenderedObject:
         return cast(registry_pb2.RenderedObject, await self._call(self._stub.List, request))

@@ -37,9 +37,13 @@ class StorageClient:
         self._creates: batching.Batcher[storage_pb2.CreateRequest, storage_pb2.StoredObject] = (
             batching.Batcher(self._create_batch)
         )
+        self._gets: batching.Batcher[storage_pb2.GetRequest, storage_pb2.StoredObject] = (
+            batching.Batcher(self._get_batch)
+        )
 
     async def close(self) -> None:
         await self._creates.close()
+        await self._gets.close()
         await self._channel.close()
 
     async def __aenter__(self) -> StorageClient:
@@ -73,10 +77,18 @@ class StorageClient:
             )
         except grpc.RpcError as exc:
             raise rpc.from_rpc_error(exc, PEER) from None
-        return [
-            rpc.outcome_error(item.error) if item.HasField("error") else item.object
-            for item in reply.items
-        ]
+        return _outcomes(reply)
+
+    async def _get_batch(
+        self, requests: list[storage_pb2.GetRequest]
+    ) -> list[storage_pb2.StoredObject | errors.StatusError]:
+        try:
+            reply = await self._stub.GetBatch(
+                storage_pb2.GetBatchRequest(items=requests), timeout=self._timeout
+            )
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, PEER) from None
+        return _outcomes(reply)
 
     async def get(
         self, ref: ResourceRef, namespace: str, name: str, *, resource_version: str = ""
@@ -88,6 +100,8 @@ class StorageClient:
             name=name,
             resource_version=resource_version,
         )
+        if resource_version in batching.PROMPT_READS:
+            return convert.stored_from_pb(await self._gets.call(request))
         try:
             response = await self._stub.Get(request, timeout=self._timeout)
         except grpc.RpcError as exc:
@@ -218,3 +232,12 @@ class StorageClient:
         if not health.ok:
             raise errors.service_unavailable(f"etcd: {health.message}")
         return health
+
+
+def _outcomes(
+    reply: storage_pb2.StoredBatch,
+) -> list[storage_pb2.StoredObject | errors.StatusError]:
+    return [
+        rpc.outcome_error(item.error) if item.HasField("error") else item.object
+        for item in reply.items
+    ]

@@ -6,7 +6,7 @@ import tracemalloc
 
 import orjson
 
-from kapi.json_bytes import compact
+from kapi.json_bytes import compact, list_body
 
 
 def traced_size(make: object) -> int:
@@ -31,3 +31,15 @@ def test_compact_keeps_the_bytes_in_their_own_size() -> None:
     assert traced_size(lambda: compact(orjson.dumps(obj))) < 1.5 * payload
     # What compact is for: orjson's own result keeps its working buffer.
     assert traced_size(lambda: orjson.dumps(obj)) > 3 * payload
+
+
+def test_list_body_is_the_head_with_its_items() -> None:
+    head = orjson.dumps({"kind": "ConfigMapList", "apiVersion": "v1", "metadata": {"a": 1}})
+    for count in (0, 1, 2, 5):
+        items = [orjson.dumps({"metadata": {"name": f"c{i}"}}) for i in range(count)]
+        assert orjson.loads(list_body(head, items)) == {
+            "kind": "ConfigMapList",
+            "apiVersion": "v1",
+            "metadata": {"a": 1},
+            "items": [{"metadata": {"name": f"c{i}"}} for i in range(count)],
+        }

@@ -135,9 +135,18 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     async def Get(
         self, request: registry_pb2.ReadRequest, context: rpc.Context
     ) -> registry_pb2.RenderedObject:
+        return await self._get(request)
+
+    async def _get(self, request: registry_pb2.ReadRequest) -> registry_pb2.RenderedObject:
         return _rendered(
             await self.registry.get(target_from_pb(request.target), read_options_from_pb(request))
         )
+
+    @rpc.unary_errors
+    async def GetBatch(
+        self, request: registry_pb2.ReadBatchRequest, context: rpc.Context
+    ) -> registry_pb2.RenderedBatch:
+        return _batch(await rpc.each(self._get, request.items))
 
     @rpc.unary_errors
     async def List(

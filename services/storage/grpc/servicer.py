@@ -104,25 +104,27 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
     async def CreateBatch(
         self, request: storage_pb2.CreateBatchRequest, context: rpc.Context
     ) -> storage_pb2.StoredBatch:
-        return storage_pb2.StoredBatch(
-            items=[
-                storage_pb2.StoredOutcome(error=outcome)
-                if isinstance(outcome, common_pb2.KubeStatus)
-                else storage_pb2.StoredOutcome(object=outcome)
-                for outcome in await rpc.each(self._create, request.items)
-            ]
-        )
+        return _stored_batch(await rpc.each(self._create, request.items))
 
-    @unary_errors
-    async def Get(
-        self, request: storage_pb2.GetRequest, context: rpc.Context
-    ) -> storage_pb2.StoredObject:
+    async def _get(self, request: storage_pb2.GetRequest) -> storage_pb2.StoredObject:
         ref = convert.ref_from_pb(request.ref)
         with translated(ref, request.name):
             stored = await self._store.get(
                 ref, request.namespace, request.name, resource_version=request.resource_version
             )
         return convert.stored_to_pb(stored)
+
+    @unary_errors
+    async def Get(
+        self, request: storage_pb2.GetRequest, context: rpc.Context
+    ) -> storage_pb2.StoredObject:
+        return await self._get(request)
+
+    @unary_errors
+    async def GetBatch(
+        self, request: storage_pb2.GetBatchRequest, context: rpc.Context
+    ) -> storage_pb2.StoredBatch:
+        return _stored_batch(await rpc.each(self._get, request.items))
 
     @unary_errors
     async def List(
@@ -199,3 +201,16 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
         self, request: common_pb2.Empty, context: rpc.Context
     ) -> storage_pb2.HealthResponse:
         return convert.health_to_pb(await self._store.health())
+
+
+def _stored_batch(
+    outcomes: list[storage_pb2.StoredObject | common_pb2.KubeStatus],
+) -> storage_pb2.StoredBatch:
+    return storage_pb2.StoredBatch(
+        items=[
+            storage_pb2.StoredOutcome(error=outcome)
+            if isinstance(outcome, common_pb2.KubeStatus)
+            else storage_pb2.StoredOutcome(object=outcome)
+            for outcome in outcomes
+        ]
+    )
