@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import aetcd.rpc as etcd
 
+from kapi import batching
 from services.storage import storage_errors
 from services.storage.backend import Event, EventType, KeyValue, Page, WatchBatch, prefix_end
 
@@ -119,8 +120,12 @@ class EtcdBackend:
         self._kv_stub = etcd.KVStub(self._channel)
         self._watch_stub = etcd.WatchStub(self._channel)
         self._maintenance = etcd.MaintenanceStub(self._channel)
+        # Quorum gets that queue up go to etcd as one read-only Txn of ranges: one
+        # request, and every key read at the same revision (kapi/batching.py).
+        self._gets: batching.Batcher[str, KeyValue | None] = batching.Batcher(self._get_many)
 
     async def close(self) -> None:
+        await self._gets.close()
         await self._channel.close()
 
     async def _call(self, method: Any, request: Any, *, revision: int = 0) -> Any:
@@ -135,10 +140,29 @@ class EtcdBackend:
     # --- reads ------------------------------------------------------------------------
 
     async def get(self, key: str) -> KeyValue:
-        response = await self._call(self._kv_stub.Range, etcd.RangeRequest(key=key.encode()))
-        if not response.kvs:
+        found = await self._gets.call(key)
+        if found is None:
             raise storage_errors.KeyNotFound(key)
-        return _kv(response.kvs[0])
+        return found
+
+    async def _get_many(self, keys: list[str]) -> list[KeyValue | None]:
+        if len(keys) == 1:
+            response = await self._call(
+                self._kv_stub.Range, etcd.RangeRequest(key=keys[0].encode())
+            )
+            return [_kv(response.kvs[0]) if response.kvs else None]
+        response = await self._txn(
+            etcd.TxnRequest(
+                success=[
+                    etcd.RequestOp(request_range=etcd.RangeRequest(key=key.encode()))
+                    for key in keys
+                ]
+            )
+        )
+        return [
+            _kv(op.response_range.kvs[0]) if op.response_range.kvs else None
+            for op in response.responses
+        ]
 
     async def list(
         self, prefix: str, *, revision: int = 0, start_key: str = "", limit: int = 0

@@ -83,6 +83,25 @@ async def test_get(
             await store.get(pods, "ns", name, resource_version=rv)
 
 
+async def test_concurrent_quorum_gets_each_get_their_own_object(
+    store: Store, pods: ResourceRef
+) -> None:
+    """Quorum gets made together (the etcd backend reads them in one Txn) each answer
+    for their own key: the object, or KeyNotFound."""
+    created = {
+        name: await store.create(pods, "ns", name, pod(name)) for name in ("a", "b", "c", "d")
+    }
+    wanted = ["a", "x", "b", "c", "y", "d"] * 20
+    results = await asyncio.gather(
+        *(store.get(pods, "ns", name) for name in wanted), return_exceptions=True
+    )
+    for name, result in zip(wanted, results, strict=True):
+        if name in created:
+            assert result == created[name]
+        else:
+            assert isinstance(result, storage_errors.KeyNotFound)
+
+
 async def test_unconditional_delete(store: Store, pods: ResourceRef) -> None:
     """RunTestUnconditionalDelete: returns the object as it was; then it is gone."""
     created = await store.create(pods, "ns", "a", pod("a"))
