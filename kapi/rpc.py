@@ -161,28 +161,40 @@ def stream_errors(method: S) -> S:
 
 Item = TypeVar("Item")
 Reply = TypeVar("Reply")
+Outcome = TypeVar("Outcome")
 
 
 async def each(
-    handle: Callable[[Item], Awaitable[Reply]], items: Iterable[Item]
-) -> list[Reply | common_pb2.KubeStatus]:
+    handle: Callable[[Item], Awaitable[Reply]],
+    items: Iterable[Item],
+    outcome: Callable[..., Outcome],
+    field: str,
+) -> list[Outcome]:
     """Servicer side of a batch call: the items handled concurrently, as separate calls
-    would be; a failed item's outcome is its Status (a bug's, a 500)."""
+    would be, each answered as ``outcome(<field>=reply)`` or ``outcome(error=Status)``
+    (a bug's Status is a 500)."""
     results = await asyncio.gather(*(handle(item) for item in items), return_exceptions=True)
-    out: list[Reply | common_pb2.KubeStatus] = []
+    out: list[Outcome] = []
     for result in results:
         if isinstance(result, errors.StatusError):
-            out.append(common_pb2.KubeStatus(json=result.to_json()))
+            out.append(outcome(error=common_pb2.KubeStatus(json=result.to_json())))
         elif isinstance(result, BaseException):
             if not isinstance(result, Exception):
                 raise result  # cancellation: the whole call goes
             log.error("unhandled error in a batch item", exc_info=result)
-            out.append(common_pb2.KubeStatus(json=errors.internal(repr(result)).to_json()))
+            status = errors.internal(repr(result))
+            out.append(outcome(error=common_pb2.KubeStatus(json=status.to_json())))
         else:
-            out.append(result)
+            out.append(outcome(**{field: result}))
     return out
 
 
-def outcome_error(status: common_pb2.KubeStatus) -> errors.StatusError:
-    """Client side: the StatusError a batch item failed with."""
-    return errors.StatusError.from_status(orjson.loads(status.json))
+def replies(outcomes: Iterable[Any], field: str) -> list[Any]:
+    """Client side of a batch call: each item's reply (its ``field``), or the
+    StatusError it failed with."""
+    return [
+        errors.StatusError.from_status(orjson.loads(o.error.json))
+        if o.HasField("error")
+        else getattr(o, field)
+        for o in outcomes
+    ]

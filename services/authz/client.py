@@ -115,7 +115,4 @@ class AuthzClient:
             )
         except grpc.RpcError as exc:
             raise rpc.from_rpc_error(exc, "authz") from None
-        return [
-            rpc.outcome_error(item.error) if item.HasField("error") else item.response
-            for item in reply.items
-        ]
+        return rpc.replies(reply.items, "response")

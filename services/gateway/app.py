@@ -215,12 +215,7 @@ def create_app(peers: Peers) -> FastAPI:
         async def open_feed(resource_version: str) -> AsyncIterator[watch_hub.UpstreamEvent]:
             events = await peers.registry.open_watch(
                 registry_pb2.ReadRequest(
-                    target=registry_pb2.RequestTarget(
-                        group=rt.group,
-                        version=rt.version,
-                        resource=rt.resource,
-                        user=FEED_USER,
-                    ),
+                    target=_feed_target(rt),
                     rendering=registry_pb2.OBJECT,
                     resource_version=resource_version,
                     allow_bookmarks=True,
@@ -241,12 +236,7 @@ def create_app(peers: Peers) -> FastAPI:
             while True:
                 reply = await peers.registry.list(
                     registry_pb2.ReadRequest(
-                        target=registry_pb2.RequestTarget(
-                            group=rt.group,
-                            version=rt.version,
-                            resource=rt.resource,
-                            user=FEED_USER,
-                        ),
+                        target=_feed_target(rt),
                         rendering=registry_pb2.OBJECT,
                         resource_version="" if token else resource_version,
                         # Not older than the feed's start: pages from the cache when it
@@ -743,6 +733,13 @@ def create_app(peers: Peers) -> FastAPI:
         raise errors.not_found_path()
 
     return app
+
+
+def _feed_target(rt: ResourceType) -> registry_pb2.RequestTarget:
+    """What the hub reads: all of ``rt`` in every namespace, as the gateway itself."""
+    return registry_pb2.RequestTarget(
+        group=rt.group, version=rt.version, resource=rt.resource, user=FEED_USER
+    )
 
 
 def _served_by_hub(read: registry_pb2.ReadRequest, rt: ResourceType) -> bool:

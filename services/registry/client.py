@@ -31,10 +31,7 @@ class RegistryClient:
     def _batcher(self, method: Any) -> batching.Batcher[WriteRequest, RenderedObject]:
         async def send(requests: list[WriteRequest]) -> list[RenderedObject | errors.StatusError]:
             reply = await self._call(method, registry_pb2.WriteBatchRequest(items=requests))
-            return [
-                rpc.outcome_error(item.error) if item.HasField("error") else item.object
-                for item in reply.items
-            ]
+            return rpc.replies(reply.items, "object")
 
         return batching.Batcher(send)
 
@@ -90,10 +87,7 @@ class RegistryClient:
         self, requests: list[registry_pb2.ReadRequest]
     ) -> list[RenderedObject | errors.StatusError]:
         reply = await self._call(self._stub.GetBatch, registry_pb2.ReadBatchRequest(items=requests))
-        return [
-            rpc.outcome_error(item.error) if item.HasField("error") else item.object
-            for item in reply.items
-        ]
+        return rpc.replies(reply.items, "object")
 
     async def list(self, request: registry_pb2.ReadRequest) -> registry_pb2.RenderedObject:
         return cast(registry_pb2.RenderedObject, await self._call(self._stub.List, request))

@@ -77,7 +77,7 @@ class StorageClient:
             )
         except grpc.RpcError as exc:
             raise rpc.from_rpc_error(exc, PEER) from None
-        return _outcomes(reply)
+        return rpc.replies(reply.items, "object")
 
     async def _get_batch(
         self, requests: list[storage_pb2.GetRequest]
@@ -88,7 +88,7 @@ class StorageClient:
             )
         except grpc.RpcError as exc:
             raise rpc.from_rpc_error(exc, PEER) from None
-        return _outcomes(reply)
+        return rpc.replies(reply.items, "object")
 
     async def get(
         self, ref: ResourceRef, namespace: str, name: str, *, resource_version: str = ""
@@ -232,12 +232,3 @@ class StorageClient:
         if not health.ok:
             raise errors.service_unavailable(f"etcd: {health.message}")
         return health
-
-
-def _outcomes(
-    reply: storage_pb2.StoredBatch,
-) -> list[storage_pb2.StoredObject | errors.StatusError]:
-    return [
-        rpc.outcome_error(item.error) if item.HasField("error") else item.object
-        for item in reply.items
-    ]

@@ -66,12 +66,7 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
         self, request: authz_pb2.AdmitBatchRequest, context: rpc.Context
     ) -> authz_pb2.AdmitBatchResponse:
         return authz_pb2.AdmitBatchResponse(
-            items=[
-                authz_pb2.AdmitOutcome(error=outcome)
-                if isinstance(outcome, common_pb2.KubeStatus)
-                else authz_pb2.AdmitOutcome(response=outcome)
-                for outcome in await rpc.each(self._admit, request.items)
-            ]
+            items=await rpc.each(self._admit, request.items, authz_pb2.AdmitOutcome, "response")
         )
 
     async def _admit(self, request: authz_pb2.AdmitRequest) -> authz_pb2.AdmitResponse:

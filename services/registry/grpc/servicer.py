@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
 
 import orjson
 
@@ -20,16 +21,12 @@ def _rendered(result: Result) -> registry_pb2.RenderedObject:
     )
 
 
-def _batch(
-    outcomes: list[registry_pb2.RenderedObject | common_pb2.KubeStatus],
+async def _batch(
+    handle: Callable[[Any], Awaitable[registry_pb2.RenderedObject]], items: Iterable[Any]
 ) -> registry_pb2.RenderedBatch:
+    """A batch call's items handled as separate calls, each with its own outcome."""
     return registry_pb2.RenderedBatch(
-        items=[
-            registry_pb2.RenderedOutcome(error=outcome)
-            if isinstance(outcome, common_pb2.KubeStatus)
-            else registry_pb2.RenderedOutcome(object=outcome)
-            for outcome in outcomes
-        ]
+        items=await rpc.each(handle, items, registry_pb2.RenderedOutcome, "object")
     )
 
 
@@ -71,18 +68,16 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         return registry_pb2.OpenAPIResponse(document=document, hash=digest)
 
     async def _create(self, request: registry_pb2.WriteRequest) -> registry_pb2.RenderedObject:
-        result = await self.registry.create(
-            target_from_pb(request.target),
-            request.object,
-            dry_run=request.dry_run,
-            field_validation=request.field_validation,
-            duplicate_fields=tuple(request.duplicate_fields),
-            field_manager=request.field_manager,
-        )
-        return _rendered(result)
+        return await self._write(self.registry.create, request)
 
     async def _update(self, request: registry_pb2.WriteRequest) -> registry_pb2.RenderedObject:
-        result = await self.registry.update(
+        return await self._write(self.registry.update, request)
+
+    @staticmethod
+    async def _write(
+        method: Callable[..., Awaitable[Result]], request: registry_pb2.WriteRequest
+    ) -> registry_pb2.RenderedObject:
+        result = await method(
             target_from_pb(request.target),
             request.object,
             dry_run=request.dry_run,
@@ -108,13 +103,13 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     async def CreateBatch(
         self, request: registry_pb2.WriteBatchRequest, context: rpc.Context
     ) -> registry_pb2.RenderedBatch:
-        return _batch(await rpc.each(self._create, request.items))
+        return await _batch(self._create, request.items)
 
     @rpc.unary_errors
     async def UpdateBatch(
         self, request: registry_pb2.WriteBatchRequest, context: rpc.Context
     ) -> registry_pb2.RenderedBatch:
-        return _batch(await rpc.each(self._update, request.items))
+        return await _batch(self._update, request.items)
 
     @rpc.unary_errors
     async def Patch(
@@ -146,7 +141,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     async def GetBatch(
         self, request: registry_pb2.ReadBatchRequest, context: rpc.Context
     ) -> registry_pb2.RenderedBatch:
-        return _batch(await rpc.each(self._get, request.items))
+        return await _batch(self._get, request.items)
 
     @rpc.unary_errors
     async def List(

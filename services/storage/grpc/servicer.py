@@ -104,7 +104,9 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
     async def CreateBatch(
         self, request: storage_pb2.CreateBatchRequest, context: rpc.Context
     ) -> storage_pb2.StoredBatch:
-        return _stored_batch(await rpc.each(self._create, request.items))
+        return storage_pb2.StoredBatch(
+            items=await rpc.each(self._create, request.items, storage_pb2.StoredOutcome, "object")
+        )
 
     async def _get(self, request: storage_pb2.GetRequest) -> storage_pb2.StoredObject:
         ref = convert.ref_from_pb(request.ref)
@@ -124,7 +126,9 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
     async def GetBatch(
         self, request: storage_pb2.GetBatchRequest, context: rpc.Context
     ) -> storage_pb2.StoredBatch:
-        return _stored_batch(await rpc.each(self._get, request.items))
+        return storage_pb2.StoredBatch(
+            items=await rpc.each(self._get, request.items, storage_pb2.StoredOutcome, "object")
+        )
 
     @unary_errors
     async def List(
@@ -201,16 +205,3 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
         self, request: common_pb2.Empty, context: rpc.Context
     ) -> storage_pb2.HealthResponse:
         return convert.health_to_pb(await self._store.health())
-
-
-def _stored_batch(
-    outcomes: list[storage_pb2.StoredObject | common_pb2.KubeStatus],
-) -> storage_pb2.StoredBatch:
-    return storage_pb2.StoredBatch(
-        items=[
-            storage_pb2.StoredOutcome(error=outcome)
-            if isinstance(outcome, common_pb2.KubeStatus)
-            else storage_pb2.StoredOutcome(object=outcome)
-            for outcome in outcomes
-        ]
-    )
