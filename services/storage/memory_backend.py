@@ -102,7 +102,9 @@ class MemoryBackend:
                 created=value is not None and create_revision == rev,
             )
         )
-        if len(self._events) > self._history_limit:
+        # Compaction walks every key: done once the history is a quarter over its limit,
+        # not on every write past it (which made each write O(keys)).
+        if len(self._events) > self._history_limit + self._history_limit // 4:
             self._compact(self._events[-self._history_limit].revision)
         self._wake()
         return rev
