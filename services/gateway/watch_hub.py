@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 WINDOW_EVENTS = 10_000  # events kept for watchers that start a little behind the feed
 WATCHER_BUFFER = 1_000  # lines a watcher may lag before it is dropped
 IDLE_SECONDS = 60.0  # a feed with no watchers and no lists for this long is closed
+SYNC_RETRY_SECONDS = 5.0  # after a failed seeding, lists go upstream this long
 BATCH_LINES = 256  # queued lines sent to a watcher in one write
 # Watchers with selectors a feed serves at most. The hub tests every such watcher
 # against every event; storage's watch cache indexes them (by name, namespace and
@@ -297,6 +298,7 @@ class Hub:
         self.feeds: dict[str, Feed] = {}
         self._lock = asyncio.Lock()
         self._syncs: dict[str, asyncio.Task[None]] = {}
+        self._failed_syncs: dict[str, float] = {}  # key -> when its last seeding failed
 
     async def subscribe(
         self,
@@ -392,6 +394,9 @@ class Hub:
                 labels = selectors.parse_label_selector(label_selector)
                 return feed.state.select(namespace, labels), feed.state.revision
             return None
+        failed = self._failed_syncs.get(key)
+        if failed is not None and time.monotonic() - failed < SYNC_RETRY_SECONDS:
+            return None  # a list that seeds failed a moment ago: not one more each request
         if key not in self._syncs:
             task = asyncio.create_task(self._sync(key, opener, lister), name=f"sync {key}")
             self._syncs[key] = task
@@ -414,11 +419,14 @@ class Hub:
                         self.feeds[key] = feed
                     if feed.seed(items, revision):
                         feed.listed_at = time.monotonic()
+                        self._failed_syncs.pop(key, None)
                         return
+            log.info("could not hold the objects of %s: the feed kept moving on", key)
         except errors.StatusError as err:
             log.info("could not hold the objects of %s: %s", key, err.message)
         except Exception:
             log.exception("holding the objects of %s failed", key)
+        self._failed_syncs[key] = time.monotonic()
 
     async def _reap(self) -> None:
         now = time.monotonic()

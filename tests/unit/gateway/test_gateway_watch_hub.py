@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from kapi import selectors
+from kapi import errors, selectors
 from services.gateway import watch_hub
 from services.gateway.object_state import ObjectState
 from services.gateway.watch_hub import Hub, UpstreamEvent
@@ -464,4 +464,27 @@ async def test_a_crowd_of_selector_watchers_is_left_to_storage(
     )
     assert declined is None
     assert await subscribe(hub, upstream, "10") is not None  # unfiltered ones still join
+    await hub.close()
+
+
+async def test_a_failed_seeding_is_not_retried_on_every_list() -> None:
+    hub, upstream = Hub(prev_objects=False), Upstream()
+    calls: list[str] = []
+
+    async def failing(resource_version: str) -> tuple[list[bytes], int]:
+        calls.append(resource_version)
+        raise errors.service_unavailable("the registry service is unavailable")
+
+    for _ in range(5):
+        answer = hub.list(
+            "configmaps",
+            upstream.open,
+            failing,
+            namespace="",
+            label_selector="",
+            resource_version="0",
+        )
+        assert answer is None
+        await asyncio.sleep(0.01)
+    assert calls == ["0"]  # one attempt; the next lists go upstream for a while
     await hub.close()
