@@ -251,6 +251,40 @@ def test_official_python_client(cluster: Cluster, ns: str) -> None:
     api_client.close()
 
 
+def test_an_informer_lists_at_zero_then_watches_from_the_list(cluster: Cluster, ns: str) -> None:
+    """client-go's reflector pattern with the official client: a resourceVersion=0 list
+    (after the first, answered by the gateway from the objects it holds), then a watch
+    from the list's resourceVersion that sees the next write and nothing before it."""
+    from kubernetes import client, config, watch
+
+    api_client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_config_map(
+        ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="before"))
+    )
+    core.list_namespaced_config_map(ns, resource_version="0")  # the gateway starts holding
+    time.sleep(1)  # configmaps (in the background); the next list is likely its answer
+    listed = core.list_namespaced_config_map(ns, resource_version="0")
+    assert "before" in {item.metadata.name for item in listed.items}
+    core.create_namespaced_config_map(
+        ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="after"))
+    )
+    events = watch.Watch().stream(
+        core.list_namespaced_config_map,
+        ns,
+        resource_version=listed.metadata.resource_version,
+        timeout_seconds=10,
+    )
+    seen = []
+    for event in events:
+        seen.append((event["type"], event["object"].metadata.name))
+        if event["object"].metadata.name == "after":
+            break
+    assert seen[-1] == ("ADDED", "after")
+    assert ("ADDED", "before") not in seen  # already in the list it watched from
+    api_client.close()
+
+
 def test_etcd_killed_then_restarted(cluster: Cluster) -> None:
     """Clients get a prompt Status error while etcd is down, and service resumes by itself."""
     import os
