@@ -125,9 +125,9 @@ async def test_lists_the_hub_cannot_answer_go_upstream(control_plane: ControlPla
 async def test_the_objects_are_seeded_page_by_page(
     control_plane: ControlPlane, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.gateway import app as gateway_app
+    from services.gateway import feeds
 
-    monkeypatch.setattr(gateway_app, "SEED_PAGE", 2)
+    monkeypatch.setattr(feeds, "SEED_PAGE", 2)
     cp = control_plane
     path = f"/api/v1/namespaces/{cp.namespace}/configmaps"
     for i in range(5):

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from services.gateway import negotiation
-from services.gateway.app import warning_header
+from services.gateway.responses import warning_header
 
 
 def dups(body: bytes) -> list[str]:

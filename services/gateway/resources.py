@@ -1,0 +1,324 @@
+"""The resource endpoints: ``/api/...`` and ``/apis/...``, every verb.
+
+Each request is a linear pipeline with one error exit: parse the path -> authenticate
+-> authorize -> resolve the type -> decode -> call the registry (or the watch hub) ->
+render. Handlers only raise; the caller renders a StatusError as its Status.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from kapi import errors
+from kapi.json_bytes import list_body
+from kapi_proto import common_pb2, registry_pb2
+from services.gateway import discovery, feeds, negotiation, options, watch_hub
+from services.gateway.auth import Gatekeeper
+from services.gateway.list_response import ListResponse
+from services.gateway.request_info import RequestInfo, parse
+from services.gateway.responses import (
+    discovery_response,
+    json_response,
+    method_not_allowed,
+    rendered,
+)
+from services.gateway.type_cache import TypeCache
+from services.registry.client import RegistryClient
+from services.registry.types import ResourceType, TypeTable
+
+# kube-apiserver's --min-request-timeout: a watch without timeoutSeconds lasts 30-60 min.
+MIN_REQUEST_TIMEOUT = 1800
+
+Handler = Callable[
+    [Request, RequestInfo, ResourceType, registry_pb2.RequestTarget], Awaitable[Response]
+]
+
+
+class Resources:
+    def __init__(
+        self, registry: RegistryClient, gate: Gatekeeper, hub: watch_hub.Hub, types: TypeCache
+    ) -> None:
+        self.registry = registry
+        self.gate = gate
+        self.hub = hub
+        self.types = types
+        self.handlers: dict[str, Handler] = {
+            "get": self.do_get,
+            "list": self.do_list,
+            "watch": self.do_watch,
+            "create": self.do_create,
+            "update": self.do_update,
+            "patch": self.do_patch,
+            "delete": self.do_delete,
+        }
+
+    async def who(self, request: Request, info: RequestInfo) -> common_pb2.UserInfo:
+        """The caller, authenticated and authorized for ``info`` (401/403 otherwise)."""
+        user = await self.gate.authenticate(request.headers.get("authorization"), request.url.path)
+        await self.gate.authorize(user, info)
+        return user
+
+    async def serve(self, request: Request) -> Response:
+        params = request.query_params
+        info = parse(request.method, request.url.path, watch=params.get("watch"))
+        user = await self.who(request, info)
+        table = await self.types.get()
+        if not info.is_resource_request:
+            return await self.group_discovery(request, info, table)
+        rt = table.lookup(info.group, info.version, info.resource)
+        if rt is None or len(info.parts) > 3:
+            raise errors.not_found_path()
+        if info.subresource and info.subresource not in rt.subresources:
+            raise errors.not_found_path()
+        if rt.namespaced is False and info.namespace and info.resource != "namespaces":
+            raise errors.not_found_path()
+        target = registry_pb2.RequestTarget(
+            group=rt.group,
+            version=rt.version,
+            resource=rt.resource,
+            subresource=info.subresource,
+            namespace=info.namespace if rt.namespaced else "",
+            name=info.name,
+            user=user,
+            user_agent=request.headers.get("user-agent", ""),
+        )
+        handler = self.handlers.get(info.verb)
+        if handler is None:
+            raise method_not_allowed()
+        return await handler(request, info, rt, target)
+
+    async def group_discovery(
+        self, request: Request, info: RequestInfo, table: TypeTable
+    ) -> Response:
+        if request.method != "GET":
+            raise method_not_allowed()
+        body: dict[str, Any] | None = None
+        if info.prefix == "api" and info.version:
+            body = discovery.api_resource_list(table, "", info.version)
+        elif info.prefix == "apis" and info.group and not info.version:
+            body = discovery.api_group(table, info.group)
+        elif info.prefix == "apis" and info.version:
+            body = discovery.api_resource_list(table, info.group, info.version)
+        if body is None:
+            raise errors.not_found_path()
+        return discovery_response(request, body)
+
+    async def do_get(
+        self,
+        request: Request,
+        info: RequestInfo,
+        rt: ResourceType,
+        target: registry_pb2.RequestTarget,
+    ) -> Response:
+        rendering = negotiation.negotiate(request.headers.get("accept"))
+        reply = await self.registry.get(options.read_request(request, target, rendering))
+        return json_response(reply.object, media_type=rendering.media_type)
+
+    async def do_list(
+        self,
+        request: Request,
+        info: RequestInfo,
+        rt: ResourceType,
+        target: registry_pb2.RequestTarget,
+    ) -> Response:
+        rendering = negotiation.negotiate(request.headers.get("accept"))
+        read = options.read_request(request, target, rendering)
+        if feeds.served_by_hub(read, rt):
+            held = self.hub.list(
+                f"{rt.group}/{rt.version}/{rt.resource}",
+                feeds.opener(self.registry, rt),
+                feeds.lister(self.registry, rt),
+                namespace=read.target.namespace,
+                label_selector=read.label_selector,
+                resource_version=read.resource_version,
+            )
+            if held is not None:
+                items, revision = held
+                head = orjson.dumps(
+                    {
+                        "kind": rt.list_kind,
+                        "apiVersion": rt.api_version,
+                        "metadata": {"resourceVersion": str(revision)},
+                    }
+                )
+                if rendering.media_type == negotiation.JSON:
+                    return ListResponse(head, items, media_type=negotiation.JSON)
+                return json_response(list_body(head, items), media_type=rendering.media_type)
+        reply = await self.registry.list(read)
+        return json_response(reply.object, media_type=rendering.media_type)
+
+    async def do_watch(
+        self,
+        request: Request,
+        info: RequestInfo,
+        rt: ResourceType,
+        target: registry_pb2.RequestTarget,
+    ) -> Response:
+        rendering = negotiation.negotiate(request.headers.get("accept"))
+        read = options.read_request(request, target, rendering)
+        if not read.timeout_seconds:
+            read.timeout_seconds = int(MIN_REQUEST_TIMEOUT * (1 + random.random()))
+        lines: AsyncIterator[bytes] | None = None
+        if rendering.rendering == "object" and not info.name and not read.send_initial_events:
+            lines = await self.hub.subscribe(
+                f"{rt.group}/{rt.version}/{rt.resource}",
+                feeds.opener(self.registry, rt),
+                namespace=read.target.namespace,
+                label_selector=read.label_selector,
+                field_selector=read.field_selector,
+                resource_version=read.resource_version,
+                bookmarks=read.allow_bookmarks,
+                timeout=read.timeout_seconds,
+            )
+        if lines is None:
+            lines = feeds.watch_lines(await self.registry.open_watch(read))
+        return StreamingResponse(
+            lines,
+            media_type=negotiation.JSON,
+            headers={"Cache-Control": "no-cache, private"},
+        )
+
+    async def do_create(
+        self,
+        request: Request,
+        info: RequestInfo,
+        rt: ResourceType,
+        target: registry_pb2.RequestTarget,
+    ) -> Response:
+        if info.name and not info.subresource:
+            raise method_not_allowed()
+        return await self.write(request, rt, target, self.registry.create)
+
+    async def do_update(
+        self,
+        request: Request,
+        info: RequestInfo,
+        rt: ResourceType,
+        target: registry_pb2.RequestTarget,
+    ) -> Response:
+        if not info.name:
+            raise method_not_allowed()
+        return await self.write(request, rt, target, self.registry.update)
+
+    async def write(
+        self,
+        request: Request,
+        rt: ResourceType,
+        target: registry_pb2.RequestTarget,
+        call: Callable[[registry_pb2.WriteRequest], Awaitable[registry_pb2.RenderedObject]],
+    ) -> Response:
+        params = request.query_params
+        rendering = negotiation.negotiate(request.headers.get("accept"), allow_table=False)
+        dry_run = options.dry_run(params)
+        field_validation = options.field_validation(params)
+        body = await read_body(request)
+        obj = negotiation.decode_body(
+            body, request.headers.get("content-type"), kind=rt.kind, version=rt.api_version
+        )
+        if not isinstance(obj, dict):
+            raise errors.bad_request(
+                f"the object provided is unrecognized (must be of type {rt.kind}): "
+                "couldn't get version/kind; json parse error: expected a JSON object"
+            )
+        forwarded = orjson.dumps(obj)
+        duplicates: list[str] = []
+        if field_validation != "Ignore" and negotiation.is_json(
+            request.headers.get("content-type")
+        ):
+            duplicates = negotiation.duplicate_fields(body, forwarded)
+        reply = await call(
+            registry_pb2.WriteRequest(
+                target=target,
+                object=forwarded,
+                dry_run=dry_run,
+                field_manager=params.get("fieldManager", ""),
+                field_validation=field_validation,
+                duplicate_fields=duplicates,
+            )
+        )
+        return rendered(reply, rendering.media_type)
+
+    async def do_patch(
+        self,
+        request: Request,
+        info: RequestInfo,
+        rt: ResourceType,
+        target: registry_pb2.RequestTarget,
+    ) -> Response:
+        if not info.name:
+            raise method_not_allowed()
+        params = request.query_params
+        rendering = negotiation.negotiate(request.headers.get("accept"), allow_table=False)
+        patch_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if patch_type not in negotiation.PATCH_TYPES:
+            raise errors.unsupported_media_type(patch_type)
+        force = params.get("force", "")
+        if force not in ("", "true", "false"):
+            raise errors.bad_request(f"invalid value for force: {force!r}")
+        if "force" in params and patch_type != "application/apply-patch+yaml":
+            raise errors.invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                [errors.forbidden_field("force", "may not be specified for non-apply patch")],
+            )
+        reply = await self.registry.patch(
+            registry_pb2.PatchRequest(
+                target=target,
+                patch_type=patch_type,
+                patch=await read_body(request),
+                dry_run=options.dry_run(params),
+                field_manager=params.get("fieldManager", ""),
+                force=force == "true",
+                field_validation=options.field_validation(params),
+            )
+        )
+        return rendered(reply, rendering.media_type)
+
+    async def do_delete(
+        self,
+        request: Request,
+        info: RequestInfo,
+        rt: ResourceType,
+        target: registry_pb2.RequestTarget,
+    ) -> Response:
+        params = request.query_params
+        rendering = negotiation.negotiate(request.headers.get("accept"), allow_table=False)
+        dry_run = options.dry_run(params)
+        body = await read_body(request)
+        delete_options: dict[str, Any] = {}
+        if body.strip():
+            decoded = negotiation.decode_body(
+                body, request.headers.get("content-type"), kind="DeleteOptions", version="v1"
+            )
+            if not isinstance(decoded, dict):
+                raise errors.bad_request("DeleteOptions must be an object")
+            delete_options = decoded
+            if "All" in (delete_options.get("dryRun") or []):
+                dry_run = True
+        reply = await self.registry.delete(
+            registry_pb2.DeleteObjectRequest(
+                target=target, options=orjson.dumps(delete_options), dry_run=dry_run
+            )
+        )
+        return rendered(reply, rendering.media_type)
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > negotiation.MAX_BODY_BYTES:
+        raise errors.request_entity_too_large(f"limit is {negotiation.MAX_BODY_BYTES}")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > negotiation.MAX_BODY_BYTES:
+            raise errors.request_entity_too_large(f"limit is {negotiation.MAX_BODY_BYTES}")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,78 @@
+"""The gateway's replies: a JSON body, a Status, a discovery document, Warning headers."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kapi import errors
+from kapi_proto import registry_pb2
+from services.gateway import negotiation
+
+
+def json_response(
+    body: bytes,
+    code: int = 200,
+    *,
+    media_type: str = negotiation.JSON,
+    warnings: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    out = Response(
+        content=negotiation.encode(body, media_type),
+        status_code=code,
+        media_type=media_type,
+        headers=headers,
+    )
+    for warning in warnings or []:
+        out.headers.append("Warning", warning_header(warning))
+    return out
+
+
+def rendered(reply: registry_pb2.RenderedObject, media_type: str) -> Response:
+    """A write's reply as the registry rendered it: its code (201 on create), warnings."""
+    return json_response(
+        reply.object, reply.status_code or 200, media_type=media_type, warnings=list(reply.warnings)
+    )
+
+
+def warning_header(text: str) -> str:
+    """RFC 7234 ``299 - "text"`` with ``\\`` and ``"`` escaped, as kube-apiserver writes it
+    (kubectl unquotes it: ``Warning: unknown field "bogus"``)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'
+
+
+def status_response(err: errors.StatusError) -> Response:
+    headers = {"Retry-After": str(err.retry_after)} if err.retry_after else None
+    return Response(
+        content=err.to_json(), status_code=err.code, media_type=negotiation.JSON, headers=headers
+    )
+
+
+def method_not_allowed() -> errors.StatusError:
+    return errors.StatusError(
+        code=405,
+        reason="MethodNotAllowed",
+        message="the server does not allow this method on the requested resource",
+        details={},
+    )
+
+
+def discovery_response(
+    request: Request, body: dict[str, Any], aggregated_type: str = ""
+) -> Response:
+    """A discovery document with its ETag (304 when the client has it)."""
+    data = orjson.dumps(body)
+    etag = '"' + hashlib.sha256(data).hexdigest().upper() + '"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    out = json_response(data, headers={"ETag": etag})
+    if aggregated_type:
+        out.headers["Content-Type"] = aggregated_type
+    out.headers["Vary"] = "Accept"
+    return out
