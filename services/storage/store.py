@@ -9,7 +9,9 @@ field selectors.
 Where a read is served from, as kube-apiserver decides it:
 
 - ``resourceVersion=""``: a consistent (quorum) read of the backend.
-- ``"0"``: any state — the watch cache.
+- ``"0"``: any state — the watch cache, and whole: a list ignores ``limit`` there, as
+  kube-apiserver 1.32's cacher does (client-go's reflectors list with ``limit=500`` at
+  ``"0"`` and get every object in one reply, never a page to continue from etcd).
 - ``N`` (``NotOlderThan``, the default): the cache when it has reached N; else the
   backend, once it has reached N. A revision the backend does not reach within
   ``future_wait`` (3 s, as kube-apiserver waits) is ``FutureRevision`` (504).
@@ -373,7 +375,8 @@ class Store:
             if cache.revision >= requested:
                 namespace = namespace if ref.namespaced else ""
                 predicate = Predicate.build(labels, fields, namespace=namespace)
-                return self._list_cache(cache, prefix, predicate, limit, ref.namespaced)
+                page = 0 if resource_version == "0" else limit  # see the module docstring
+                return self._list_cache(cache, prefix, predicate, page, ref.namespaced)
         if requested:
             await self._reach(requested)
         return await self._list_backend(

@@ -477,13 +477,35 @@ async def test_list_resource_versions(
     assert listed.continue_token == ""
 
 
-async def test_list_from_cache_paginates(store: Store, pods: ResourceRef) -> None:
-    """resourceVersion=0 with a limit: the first page from the cache at its revision, the
-    rest through the token at that same revision (a consistent snapshot)."""
+async def test_list_at_zero_ignores_the_limit(store: Store, pods: ResourceRef) -> None:
+    """resourceVersion=0 with a limit: every object from the cache in one reply, no
+    continue token (kube 1.32's cacher: "limits are ignored when resource version is
+    zero"); the same limit at a quorum read pages from the backend."""
     for name in "abcd":
         last = await store.create(pods, "ns", name, pod(name))
     await caught_up(store, pods, last.resource_version)
-    first = await store.list(pods, "ns", resource_version="0", limit=3)
+    whole = await store.list(pods, "ns", resource_version="0", limit=3)
+    assert names(whole.items) == ["a", "b", "c", "d"]
+    assert whole.resource_version == last.resource_version
+    assert whole.continue_token == ""
+    page = await store.list(pods, "ns", limit=3)
+    assert names(page.items) == ["a", "b", "c"]
+    assert page.continue_token and page.remaining_item_count == 1
+
+
+async def test_list_from_cache_paginates_not_older_than(store: Store, pods: ResourceRef) -> None:
+    """A revision with NotOlderThan and a limit: the first page from the cache at its
+    revision, the rest through the token at that same revision (a consistent snapshot)."""
+    for name in "abcd":
+        last = await store.create(pods, "ns", name, pod(name))
+    await caught_up(store, pods, last.resource_version)
+    first = await store.list(
+        pods,
+        "ns",
+        resource_version=str(last.resource_version),
+        resource_version_match="NotOlderThan",
+        limit=3,
+    )
     assert names(first.items) == ["a", "b", "c"]
     assert first.resource_version == last.resource_version
     assert first.remaining_item_count == 1
