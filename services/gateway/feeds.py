@@ -85,6 +85,23 @@ def feed_target(rt: ResourceType) -> registry_pb2.RequestTarget:
     )
 
 
+def key(rt: ResourceType) -> str:
+    """The hub's name for the feed of ``rt``."""
+    return f"{rt.group}/{rt.version}/{rt.resource}"
+
+
+def get_served_by_hub(read: registry_pb2.ReadRequest) -> bool:
+    """Whether a get may come from the hub's objects: as kube's cacher serves gets, at
+    any revision not older than the one asked for ("0": any); a quorum read ("") goes
+    to etcd; only the object itself (no subresource, no table)."""
+    return (
+        read.rendering == registry_pb2.OBJECT
+        and read.resource_version != ""
+        and read.resource_version_match in ("", "NotOlderThan")
+        and not read.target.subresource
+    )
+
+
 def served_by_hub(read: registry_pb2.ReadRequest, rt: ResourceType) -> bool:
     """Whether a list may come from the hub's objects: as kube's cacher serves lists,
     any revision not older than the one asked for ("0": any), whole (no continue; a

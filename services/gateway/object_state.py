@@ -94,6 +94,10 @@ class ObjectState:
         """A bookmark: nothing changed up to ``revision``."""
         self.revision = max(self.revision, revision)
 
+    def get(self, namespace: str, name: str) -> bytes | None:
+        stored = self._objects.get(f"{namespace}/{name}" if namespace else name)
+        return stored.data if stored is not None else None
+
     def previous(self, obj: Obj) -> bytes | None:
         stored = self._objects.get(object_key(obj)[0])
         return stored.data if stored is not None else None

@@ -117,7 +117,20 @@ class Resources:
         target: registry_pb2.RequestTarget,
     ) -> Response:
         rendering = negotiation.negotiate(request.headers.get("accept"))
-        reply = await self.registry.get(options.read_request(request, target, rendering))
+        read = options.read_request(request, target, rendering)
+        if feeds.get_served_by_hub(read):
+            held = self.hub.get(
+                feeds.key(rt),
+                namespace=target.namespace,
+                name=target.name,
+                resource_version=read.resource_version,
+            )
+            if held is not None:
+                (found,) = held
+                if found is None:
+                    raise errors.not_found(rt.resource, rt.group, target.name)
+                return json_response(found, media_type=rendering.media_type)
+        reply = await self.registry.get(read)
         return json_response(reply.object, media_type=rendering.media_type)
 
     async def do_list(
@@ -131,7 +144,7 @@ class Resources:
         read = options.read_request(request, target, rendering)
         if feeds.served_by_hub(read, rt):
             held = self.hub.list(
-                f"{rt.group}/{rt.version}/{rt.resource}",
+                feeds.key(rt),
                 feeds.opener(self.registry, rt),
                 feeds.lister(self.registry, rt),
                 namespace=read.target.namespace,
@@ -167,7 +180,7 @@ class Resources:
         lines: AsyncIterator[bytes] | None = None
         if rendering.rendering == "object" and not info.name and not read.send_initial_events:
             lines = await self.hub.subscribe(
-                f"{rt.group}/{rt.version}/{rt.resource}",
+                feeds.key(rt),
                 feeds.opener(self.registry, rt),
                 namespace=read.target.namespace,
                 label_selector=read.label_selector,

@@ -370,6 +370,23 @@ class Hub:
                 timer.cancel()
             feed.detach(watcher)
 
+    def get(
+        self, key: str, *, namespace: str, name: str, resource_version: str
+    ) -> tuple[bytes | None] | None:
+        """``(object bytes, or None if there is no such object)`` when this hub holds the
+        resource at ``resource_version`` or later; else None. A get never starts the
+        hub holding a resource: lists do."""
+        try:
+            requested = int(resource_version)
+        except ValueError:
+            return None
+        feed = self.feeds.get(key)
+        if feed is None or feed.failed or feed.state is None:
+            return None
+        if feed.state.revision < requested:
+            return None
+        return (feed.state.get(namespace, name),)
+
     def list(
         self,
         key: str,

@@ -150,3 +150,19 @@ async def test_a_seeding_at_a_revision_is_read_page_by_page(
     )
     assert [orjson.loads(i) for i in items] == exact.json()["items"]
     assert {f"p{i}" for i in range(5)} <= {orjson.loads(i)["metadata"]["name"] for i in items}
+
+
+async def test_a_get_at_zero_comes_from_the_held_objects(control_plane: ControlPlane) -> None:
+    cp = control_plane
+    path = f"/api/v1/namespaces/{cp.namespace}/configmaps"
+    assert (await cp.api.post(path, json=configmap("g", {"app": "web"}))).status_code == 201
+    await held_list(cp, path)
+    quorum = await cp.api.get(f"{path}/g")
+    at_zero = await cp.api.get(f"{path}/g", params={"resourceVersion": "0"})
+    assert at_zero.status_code == 200
+    assert at_zero.json() == quorum.json()
+    missing = await cp.api.get(f"{path}/nope", params={"resourceVersion": "0"})
+    assert missing.status_code == 404
+    status = missing.json()
+    assert (status["reason"], status["message"]) == ("NotFound", 'configmaps "nope" not found')
+    assert status["details"] == {"name": "nope", "kind": "configmaps"}

@@ -488,3 +488,18 @@ async def test_a_failed_seeding_is_not_retried_on_every_list() -> None:
         await asyncio.sleep(0.01)
     assert calls == ["0"]  # one attempt; the next lists go upstream for a while
     await hub.close()
+
+
+async def test_gets_come_from_held_objects_only_once_held_and_fresh_enough() -> None:
+    hub, upstream = Hub(prev_objects=False), Upstream()
+
+    def get(name: str, rv: str = "0") -> tuple[bytes | None] | None:
+        return hub.get("configmaps", namespace="a", name=name, resource_version=rv)
+
+    assert get("x") is None  # not held: the caller asks storage (and nothing starts)
+    assert upstream.opened == []
+    await held(hub, upstream, Lister([cm("x", 5)], 10))
+    assert get("x") == (cm("x", 5),)
+    assert get("missing") == (None,)
+    assert get("x", "11") is None  # newer than what the hub holds: storage waits for it
+    await hub.close()
