@@ -9,6 +9,16 @@ end of the test.
 
 from __future__ import annotations
 
+import os
+
+# This process runs gRPC servers and clients (integration tests) and also forks children
+# with a preexec hook (the supervisor's tests: PR_SET_PDEATHSIG before exec). With
+# gRPC's fork support on, a fork while one of its threads is busy runs gRPC's handler
+# in the child, which aborted it once ("epoll_wait error: Bad file descriptor", exit
+# -6). The children exec at once and never use gRPC, so the tests turn it off; it must
+# be set before gRPC starts. `kapi up` itself never loads gRPC in the supervisor.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import socket
 import subprocess
 import time

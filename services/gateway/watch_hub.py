@@ -71,13 +71,22 @@ Lister = Callable[[str], Awaitable[tuple[list[bytes], int]]]
 
 @dataclass
 class _Event:
+    """One event as the feed publishes it. Its decoded objects serve the watchers of the
+    moment and are then let go (``settle``): the window keeps only bytes and the
+    namespace, and a watcher replaying it later decodes what its selectors need."""
+
     revision: int
     type: str
     line: bytes  # the encoded JSON line for watchers that see the event as is
-    obj: Obj
+    namespace: str
     raw: bytes
     raw_prev: bytes
+    _obj: Obj | None = None
     _prev: Obj | None = None
+
+    @property
+    def obj(self) -> Obj:
+        return self._obj if self._obj is not None else orjson.loads(self.raw)
 
     @property
     def prev(self) -> Obj | None:
@@ -85,6 +94,9 @@ class _Event:
         if self._prev is None and self.raw_prev:
             self._prev = orjson.loads(self.raw_prev)
         return self._prev
+
+    def settle(self) -> None:
+        self._obj = self._prev = None
 
 
 def _line(kind: str, obj: bytes) -> bytes:
@@ -157,14 +169,14 @@ class Watcher:
             return
         if not self.filtered:
             # No selectors: an object never changes namespace, so the event is as is.
-            namespace = (event.obj.get("metadata") or {}).get("namespace")
-            if not self.namespace or namespace == self.namespace:
+            if not self.namespace or event.namespace == self.namespace:
                 self.offer(event.line)
             return
-        now = self.matches(event.obj) if event.type != "DELETED" else False
+        obj = event.obj
+        now = self.matches(obj) if event.type != "DELETED" else False
         before = self.matches(event.prev) if event.type != "ADDED" else False
         if event.type == "DELETED":
-            before = self.matches(event.obj)
+            before = self.matches(obj)
         if event.type == "ADDED":
             if now:
                 self.offer(event.line)
@@ -235,7 +247,7 @@ class Feed:
             if self.state is not None:
                 self.state.advance(revision)
             event = _Event(
-                revision, "BOOKMARK", _line("BOOKMARK", item.object), obj, item.object, b""
+                revision, "BOOKMARK", _line("BOOKMARK", item.object), "", item.object, b""
             )
             for watcher in list(self.watchers):
                 watcher.deliver(event)
@@ -246,13 +258,16 @@ class Feed:
         if self.state is not None:
             held = self.state.apply(item.type, obj, item.object, revision)
             raw_prev = raw_prev or held or b""
+        namespace = str((obj.get("metadata") or {}).get("namespace") or "")
         event = _Event(
-            revision, item.type, _line(item.type, item.object), obj, item.object, raw_prev
+            revision, item.type, _line(item.type, item.object), namespace, item.object, raw_prev
         )
+        event._obj = obj
         self.revision = revision
         self.window.append(event)
         for watcher in list(self.watchers):
             watcher.deliver(event)
+        event.settle()
 
     def seed(self, items: list[bytes], revision: int) -> bool:
         """Hold the resource's objects from a list at ``revision``, brought up to date
