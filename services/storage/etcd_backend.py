@@ -121,7 +121,8 @@ class EtcdBackend:
         self._watch_stub = etcd.WatchStub(self._channel)
         self._maintenance = etcd.MaintenanceStub(self._channel)
         # Quorum gets that queue up go to etcd as one read-only Txn of ranges: one
-        # request, and every key read at the same revision (kapi/batching.py).
+        # request, and every key read at the same revision (kapi/batching.py; a batch
+        # is at most 64 keys, within etcd's default --max-txn-ops of 128).
         self._gets: batching.Batcher[str, KeyValue | None] = batching.Batcher(self._get_many)
 
     async def close(self) -> None:
