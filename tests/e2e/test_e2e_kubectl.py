@@ -345,6 +345,13 @@ def test_a_peer_service_restart_is_survived(cluster: Cluster, service: str) -> N
         time.sleep(0.5)
     else:
         raise AssertionError(f"no recovery after {service} was killed")
+    # Lists at resourceVersion=0 (the gateway's held objects, re-seeded after its feed
+    # broke with the restart, or storage meanwhile) come to show the new object too.
+    raw = "/api/v1/namespaces/default/configmaps?resourceVersion=0"
+    deadline = time.monotonic() + 30
+    while name not in cluster.kubectl("get", "--raw", raw).stdout:
+        assert time.monotonic() < deadline, "the rv=0 list never showed the new object"
+        time.sleep(0.5)
     cluster.kubectl("-n", "default", "delete", "configmap", name)
     log = (cluster.data_dir / "logs" / "kapi.log").read_text(errors="replace")
     assert any(service in line and "restart" in line for line in log.splitlines())
