@@ -211,7 +211,8 @@ class Api:
             start = time.perf_counter()
             body = await self.request("GET", path, resourceVersion="0")
             times.append(time.perf_counter() - start)
-            found = body.count(b'"kind":"ConfigMap"')
+            # Items carry no kind (as kube-apiserver writes list items); their namespace.
+            found = body.count(b'"namespace":"' + namespace.encode() + b'"')
             if found != expected:
                 raise RuntimeError(f"listed {found} of {expected}: {body[:300]!r}")
         return times[1:]

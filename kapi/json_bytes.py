@@ -10,6 +10,8 @@ gateway's held objects — copies them into an allocation of their own size firs
 
 from __future__ import annotations
 
+import orjson
+
 
 def compact(data: bytes) -> bytes:
     """``data`` in an allocation of its own size."""
@@ -27,3 +29,30 @@ def list_body(head: bytes, items: list[bytes]) -> bytes:
     if len(items) == 1:
         return b"".join((opening, items[0], b"]}"))
     return b",".join([opening + items[0], *items[1:-1], items[-1] + b"]}"])
+
+
+class ListItems:
+    """Objects' JSON as the items of a typed list: without ``kind`` and ``apiVersion``.
+
+    kube-apiserver writes list items without their type (kubernetes/kubernetes#3030:
+    ``GET /api/v1/pods`` items have no ``kind``), while single objects and watch events
+    carry it. Objects almost always begin with the two fields, so each is a prefix test
+    and a slice; any other order is decoded and encoded again.
+    """
+
+    def __init__(self, kind: str, api_version: str) -> None:
+        k, v = orjson.dumps(kind), orjson.dumps(api_version)
+        self.prefixes = (
+            b'{"kind":' + k + b',"apiVersion":' + v + b",",
+            b'{"apiVersion":' + v + b',"kind":' + k + b",",
+        )
+
+    def __call__(self, data: bytes) -> bytes:
+        for prefix in self.prefixes:
+            if data.startswith(prefix):
+                return b"{" + data[len(prefix) :]
+        obj = orjson.loads(data)
+        if isinstance(obj, dict):
+            obj.pop("kind", None)
+            obj.pop("apiVersion", None)
+        return orjson.dumps(obj)

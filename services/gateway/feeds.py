@@ -68,7 +68,10 @@ def lister(registry: RegistryClient, rt: ResourceType) -> watch_hub.Lister:
                 )
             )
             page = orjson.loads(reply.object)
-            items += [compact(orjson.dumps(item)) for item in page.get("items") or []]
+            # List items come without their type; the hub holds objects as watch events
+            # and gets carry them, type first.
+            typed = {"kind": rt.kind, "apiVersion": rt.api_version}
+            items += [compact(orjson.dumps(typed | item)) for item in page.get("items") or []]
             metadata = page.get("metadata") or {}
             revision = revision or int(metadata["resourceVersion"])
             token = metadata.get("continue") or ""

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from kapi import errors
-from kapi.json_bytes import list_body
+from kapi.json_bytes import ListItems, list_body
 from kapi_proto import common_pb2, registry_pb2
 from services.gateway import discovery, feeds, negotiation, options, watch_hub
 from services.gateway.auth import Gatekeeper
@@ -152,7 +152,8 @@ class Resources:
                 resource_version=read.resource_version,
             )
             if held is not None:
-                items, revision = held
+                objects, revision = held
+                items = [*map(ListItems(rt.kind, rt.api_version), objects)]
                 head = orjson.dumps(
                     {
                         "kind": rt.list_kind,

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from kapi import errors, selectors
-from kapi.json_bytes import list_body
+from kapi.json_bytes import ListItems, list_body
 from services.registry import conversion, field_validation, patching, pipeline, printers
 from services.registry.ports import AdmissionPort, AdmissionTarget, StoragePort, Where
 from services.registry.strategies import bootstrap, selectable_terms, strategy_for
@@ -831,7 +831,7 @@ class Registry:
             head = orjson.dumps(
                 {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": list_meta}
             )
-            return Result(list_body(head, items))
+            return Result(list_body(head, [*map(ListItems(rt.kind, rt.api_version), items)]))
         objects = [orjson.loads(item) for item in items]
         return Result(orjson.dumps(self._render_items(rt, objects, options, list_meta)))
 

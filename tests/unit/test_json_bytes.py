@@ -6,7 +6,7 @@ import tracemalloc
 
 import orjson
 
-from kapi.json_bytes import compact, list_body
+from kapi.json_bytes import ListItems, compact, list_body
 
 
 def traced_size(make: object) -> int:
@@ -43,3 +43,16 @@ def test_list_body_is_the_head_with_its_items() -> None:
             "metadata": {"a": 1},
             "items": [{"metadata": {"name": f"c{i}"}} for i in range(count)],
         }
+
+
+def test_list_items_go_without_their_type() -> None:
+    as_item = ListItems("ConfigMap", "v1")
+    for obj in (
+        {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "a"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}},
+        {"metadata": {"name": "a"}, "kind": "ConfigMap", "apiVersion": "v1"},  # decoded
+    ):
+        assert as_item(orjson.dumps(obj)) == b'{"metadata":{"name":"a"}}'
+    # A name or value that merely contains the words is left alone.
+    data = orjson.dumps({"metadata": {"name": '"kind":"ConfigMap"'}})
+    assert orjson.loads(as_item(data)) == orjson.loads(data)
