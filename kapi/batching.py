@@ -22,6 +22,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from kapi import errors
+
 Req = TypeVar("Req")
 Rep = TypeVar("Rep")
 
@@ -100,7 +102,7 @@ class Batcher(Generic[Req, Rep]):
         try:
             results = await self._send([request for request, _ in batch])
             if len(results) != len(batch):
-                raise RuntimeError(f"a batch of {len(batch)} got {len(results)} results")
+                raise errors.internal(f"a batch of {len(batch)} got {len(results)} results")
         except Exception as exc:
             for _, future in batch:
                 if not future.done():

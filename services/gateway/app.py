@@ -42,7 +42,6 @@ VERSION_INFO = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
-RESOURCE_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass
@@ -154,31 +153,28 @@ def create_app(peers: Peers) -> ResourceFastPath:
                     return discovery.AGGREGATED_V2BETA1
         return ""
 
-    @app.get("/api")
-    async def api_root(request: Request) -> Response:
-        await who(request, parse("GET", "/api"))
+    async def root(request: Request, legacy: bool) -> Response:
+        """``/api`` or ``/apis``: aggregated discovery when asked for, else the legacy list."""
+        await who(request, parse("GET", request.url.path))
         table = await types.get()
         aggregated = _wants_aggregated(request)
         if aggregated:
-            body = discovery.aggregated(table, legacy=True)
+            body = discovery.aggregated(table, legacy=legacy)
             body["apiVersion"] = (
                 aggregated.split("v=")[1].split(";")[0].join(("apidiscovery.k8s.io/", ""))
             )
             return discovery_response(request, body, aggregated)
-        return discovery_response(request, discovery.api_versions(peers.server_address))
+        if legacy:
+            return discovery_response(request, discovery.api_versions(peers.server_address))
+        return discovery_response(request, discovery.api_group_list(table))
+
+    @app.get("/api")
+    async def api_root(request: Request) -> Response:
+        return await root(request, legacy=True)
 
     @app.get("/apis")
     async def apis_root(request: Request) -> Response:
-        await who(request, parse("GET", "/apis"))
-        table = await types.get()
-        aggregated = _wants_aggregated(request)
-        if aggregated:
-            body = discovery.aggregated(table, legacy=False)
-            body["apiVersion"] = (
-                aggregated.split("v=")[1].split(";")[0].join(("apidiscovery.k8s.io/", ""))
-            )
-            return discovery_response(request, body, aggregated)
-        return discovery_response(request, discovery.api_group_list(table))
+        return await root(request, legacy=False)
 
     @app.get("/openapi/v2")
     async def openapi_v2(request: Request) -> Response:
@@ -262,11 +258,8 @@ class ResourceFastPath:
         self.state = app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["path"].startswith(("/api/", "/apis/"))
-            and scope["method"] in RESOURCE_METHODS
-        ):
+        # Every method: one the resource does not take is a 405 Status from its handler.
+        if scope["type"] == "http" and scope["path"].startswith(("/api/", "/apis/")):
             await self.resources(scope, receive, send)
         else:
             await self.app(scope, receive, send)

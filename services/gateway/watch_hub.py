@@ -110,6 +110,14 @@ def _revision(obj: Obj) -> int:
         return 0
 
 
+def _asked_revision(resource_version: str) -> int | None:
+    """A request's resourceVersion as a revision ("0": any), or None for anything else
+    (empty, negative, not a number): storage answers those, with its own errors."""
+    return (
+        int(resource_version) if resource_version.isascii() and resource_version.isdigit() else None
+    )
+
+
 def _with_revision(raw: bytes, revision: int) -> bytes:
     obj = orjson.loads(raw)
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
@@ -330,9 +338,8 @@ class Hub:
         """Lines for one watch, or None when the hub cannot serve it exactly."""
         if not resource_version or resource_version == "0":
             return None  # needs the current state first: the upstream does that
-        try:
-            revision = int(resource_version)
-        except ValueError:
+        revision = _asked_revision(resource_version)
+        if revision is None:
             return None
         watcher = Watcher(
             namespace=namespace,
@@ -391,9 +398,8 @@ class Hub:
         """``(object bytes, or None if there is no such object)`` when this hub holds the
         resource at ``resource_version`` or later; else None. A get never starts the
         hub holding a resource: lists do."""
-        try:
-            requested = int(resource_version)
-        except ValueError:
+        requested = _asked_revision(resource_version)
+        if requested is None:
             return None
         feed = self.feeds.get(key)
         if feed is None or feed.failed or feed.state is None:
@@ -415,9 +421,8 @@ class Hub:
         """The matching objects' bytes and the revision they are at, when this hub holds
         the resource's objects at ``resource_version`` or later ("0": any); else None,
         and the hub starts holding them for the next list."""
-        try:
-            requested = int(resource_version)
-        except ValueError:
+        requested = _asked_revision(resource_version)
+        if requested is None:
             return None
         feed = self.feeds.get(key)
         if feed is not None and not feed.failed and feed.state is not None:

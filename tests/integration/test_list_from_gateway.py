@@ -171,3 +171,25 @@ async def test_a_get_at_zero_comes_from_the_held_objects(control_plane: ControlP
     status = missing.json()
     assert (status["reason"], status["message"]) == ("NotFound", 'configmaps "nope" not found')
     assert status["details"] == {"name": "nope", "kind": "configmaps"}
+
+
+async def test_what_the_hub_does_not_parse_storage_refuses(control_plane: ControlPlane) -> None:
+    cp = control_plane
+    path = f"/api/v1/namespaces/{cp.namespace}/configmaps"
+    await held_list(cp, path)
+    for value in ("-1", "abc", "+5"):
+        for url in (path, f"{path}/x"):
+            reply = await cp.api.get(url, params={"resourceVersion": value})
+            assert reply.status_code == 400, (value, url, reply.text)
+            assert reply.json()["reason"] == "BadRequest"
+
+
+async def test_head_is_a_get_and_other_methods_are_a_405_status(
+    control_plane: ControlPlane,
+) -> None:
+    # HEAD is a GET without a body, as kube's request info reads it.
+    reply = await control_plane.api.head(f"/api/v1/namespaces/{control_plane.namespace}/pods")
+    assert (reply.status_code, reply.content) == (200, b"")
+    options = await control_plane.api.options("/api/v1/namespaces")
+    assert options.status_code == 405
+    assert options.json()["reason"] == "MethodNotAllowed"
