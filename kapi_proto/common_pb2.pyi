@@ -62,3 +62,19 @@ class WatchEvent(_message.Message):
 class Empty(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class Freshness(_message.Message):
+    __slots__ = ("revision", "caches")
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    CACHES_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    caches: _containers.RepeatedCompositeFieldContainer[CacheSummary]
+    def __init__(self, revision: _Optional[int] = ..., caches: _Optional[_Iterable[_Union[CacheSummary, _Mapping]]] = ...) -> None: ...
+
+class CacheSummary(_message.Message):
+    __slots__ = ("count", "max_modified")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    MAX_MODIFIED_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    max_modified: int
+    def __init__(self, count: _Optional[int] = ..., max_modified: _Optional[int] = ...) -> None: ...

@@ -7,6 +7,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CurrentRevisionRequest(_message.Message):
+    __slots__ = ("refs",)
+    REFS_FIELD_NUMBER: _ClassVar[int]
+    refs: _containers.RepeatedCompositeFieldContainer[_common_pb2.ResourceRef]
+    def __init__(self, refs: _Optional[_Iterable[_Union[_common_pb2.ResourceRef, _Mapping]]] = ...) -> None: ...
+
 class CreateRequest(_message.Message):
     __slots__ = ("ref", "namespace", "name", "object", "dry_run")
     REF_FIELD_NUMBER: _ClassVar[int]

@@ -80,6 +80,11 @@ class StorageStub:
                 request_serializer=kapi__proto_dot_common__pb2.Empty.SerializeToString,
                 response_deserializer=kapi__proto_dot_storage__pb2.HealthResponse.FromString,
                 _registered_method=True)
+        self.CurrentRevision = channel.unary_unary(
+                '/kapi_proto.Storage/CurrentRevision',
+                request_serializer=kapi__proto_dot_storage__pb2.CurrentRevisionRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_common__pb2.Freshness.FromString,
+                _registered_method=True)
 
 
 class StorageServicer:
@@ -149,6 +154,17 @@ class StorageServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CurrentRevision(self, request, context):
+        """etcd's current revision, read after the call arrived, and a summary of each
+        named resource's watch cache once it has every change up to that revision (as
+        kube-apiserver's waitUntilFreshAndBlock waits for it): what a consistent read from
+        a copy of the cache kept one layer up needs (see Freshness). Unavailable (503)
+        when a cache cannot confirm it (an etcd without safe progress notifications).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -196,6 +212,11 @@ def add_StorageServicer_to_server(servicer, server):
                     servicer.Health,
                     request_deserializer=kapi__proto_dot_common__pb2.Empty.FromString,
                     response_serializer=kapi__proto_dot_storage__pb2.HealthResponse.SerializeToString,
+            ),
+            'CurrentRevision': grpc.unary_unary_rpc_method_handler(
+                    servicer.CurrentRevision,
+                    request_deserializer=kapi__proto_dot_storage__pb2.CurrentRevisionRequest.FromString,
+                    response_serializer=kapi__proto_dot_common__pb2.Freshness.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -441,6 +462,33 @@ class Storage:
             '/kapi_proto.Storage/Health',
             kapi__proto_dot_common__pb2.Empty.SerializeToString,
             kapi__proto_dot_storage__pb2.HealthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CurrentRevision(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kapi_proto.Storage/CurrentRevision',
+            kapi__proto_dot_storage__pb2.CurrentRevisionRequest.SerializeToString,
+            kapi__proto_dot_common__pb2.Freshness.FromString,
             options,
             channel_credentials,
             insecure,

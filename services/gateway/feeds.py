@@ -88,6 +88,12 @@ def feed_target(rt: ResourceType) -> registry_pb2.RequestTarget:
     )
 
 
+async def freshness(registry: RegistryClient, rt: ResourceType) -> watch_hub.Freshness:
+    """What storage says of ``rt`` for a consistent read (503 when it cannot tell)."""
+    revision, cache = await registry.current_revision(feed_target(rt))
+    return watch_hub.Freshness(revision, cache.count, cache.max_modified)
+
+
 def key(rt: ResourceType) -> str:
     """The hub's name for the feed of ``rt``."""
     return f"{rt.group}/{rt.version}/{rt.resource}"
@@ -95,24 +101,29 @@ def key(rt: ResourceType) -> str:
 
 def get_served_by_hub(read: registry_pb2.ReadRequest) -> bool:
     """Whether a get may come from the hub's objects: as kube's cacher serves gets, at
-    any revision not older than the one asked for ("0": any); a quorum read ("") goes
-    to etcd; only the object itself (no subresource, no table)."""
+    any revision not older than the one asked for ("0": any); a consistent read ("")
+    once they are known to be current (``consistent``); only the object itself (no
+    subresource, no table)."""
     return (
         read.rendering == registry_pb2.OBJECT
-        and read.resource_version != ""
         and read.resource_version_match in ("", "NotOlderThan")
         and not read.target.subresource
     )
 
 
+def consistent(read: registry_pb2.ReadRequest) -> bool:
+    """A read that must see every write made before it (no resourceVersion)."""
+    return read.resource_version == "" and not read.resource_version_match
+
+
 def served_by_hub(read: registry_pb2.ReadRequest, rt: ResourceType) -> bool:
     """Whether a list may come from the hub's objects: as kube's cacher serves lists,
-    any revision not older than the one asked for ("0": any), whole (no continue; a
-    limit only at "0", where storage ignores it too), objects as stored (no table),
-    selected by namespace and labels only."""
+    any revision not older than the one asked for ("0": any) or a consistent one
+    (kube 1.31+'s consistent list from cache), whole (no continue; a limit only at
+    "0", where storage ignores it too, as kube 1.32 does), objects as stored (no
+    table), selected by namespace and labels only."""
     return (
         read.rendering == registry_pb2.OBJECT
-        and read.resource_version != ""
         and read.resource_version_match in ("", "NotOlderThan")
         and (not read.limit or read.resource_version == "0")
         and not read.continue_token

@@ -15,12 +15,13 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from kapi import errors
+from kapi import errors, selectors
 from kapi.json_bytes import ListItems, list_body
 from kapi_proto import common_pb2, registry_pb2
 from services.gateway import discovery, feeds, negotiation, options, watch_hub
 from services.gateway.auth import Gatekeeper
 from services.gateway.list_response import ListResponse
+from services.gateway.object_state import ObjectState
 from services.gateway.request_info import RequestInfo, parse
 from services.gateway.responses import (
     discovery_response,
@@ -34,6 +35,9 @@ from services.registry.types import ResourceType, TypeTable
 
 # kube-apiserver's --min-request-timeout: a watch without timeoutSeconds lasts 30-60 min.
 MIN_REQUEST_TIMEOUT = 1800
+# How long a consistent read waits for the hub's objects to catch up with the revision
+# storage gave (kube's cacher waits as long for its watch cache), before going to etcd.
+FRESH_WAIT = 3.0
 
 Handler = Callable[
     [Request, RequestInfo, ResourceType, registry_pb2.RequestTarget], Awaitable[Response]
@@ -118,13 +122,19 @@ class Resources:
     ) -> Response:
         rendering = negotiation.negotiate(request.headers.get("accept"))
         read = options.read_request(request, target, rendering)
-        if feeds.get_served_by_hub(read):
-            held = self.hub.get(
-                feeds.key(rt),
-                namespace=target.namespace,
-                name=target.name,
-                resource_version=read.resource_version,
-            )
+        if feeds.get_served_by_hub(read) and "watch" in rt.verbs:
+            held: tuple[bytes | None] | None = None
+            if feeds.consistent(read):
+                current = await self.current_objects(rt)
+                if current is not None:
+                    held = (current[0].get(target.namespace, target.name),)
+            else:
+                held = self.hub.get(
+                    feeds.key(rt),
+                    namespace=target.namespace,
+                    name=target.name,
+                    resource_version=read.resource_version,
+                )
             if held is not None:
                 (found,) = held
                 if found is None:
@@ -143,14 +153,22 @@ class Resources:
         rendering = negotiation.negotiate(request.headers.get("accept"))
         read = options.read_request(request, target, rendering)
         if feeds.served_by_hub(read, rt):
-            held = self.hub.list(
-                feeds.key(rt),
-                feeds.opener(self.registry, rt),
-                feeds.lister(self.registry, rt),
-                namespace=read.target.namespace,
-                label_selector=read.label_selector,
-                resource_version=read.resource_version,
-            )
+            held: tuple[list[bytes], int] | None = None
+            if feeds.consistent(read):
+                current = await self.current_objects(rt)
+                if current is not None:
+                    state, revision = current
+                    labels = selectors.parse_label_selector(read.label_selector)
+                    held = state.select(read.target.namespace, labels), revision
+            else:
+                held = self.hub.list(
+                    feeds.key(rt),
+                    feeds.opener(self.registry, rt),
+                    feeds.lister(self.registry, rt),
+                    namespace=read.target.namespace,
+                    label_selector=read.label_selector,
+                    resource_version=read.resource_version,
+                )
             if held is not None:
                 objects, revision = held
                 items = [*map(ListItems(rt.kind, rt.api_version), objects)]
@@ -166,6 +184,22 @@ class Resources:
                 return json_response(list_body(head, items), media_type=rendering.media_type)
         reply = await self.registry.list(read)
         return json_response(reply.object, media_type=rendering.media_type)
+
+    async def current_objects(self, rt: ResourceType) -> tuple[ObjectState, int] | None:
+        """The hub's objects of ``rt`` for a consistent read, once storage has said they
+        are current, and the revision they are current at (etcd's, or theirs if later);
+        None when the hub does not hold them yet (it starts to, for the reads that
+        follow) or storage cannot tell: the read goes to etcd."""
+        key = feeds.key(rt)
+        if self.hub.held(key) is None:
+            self.hub.hold(key, feeds.opener(self.registry, rt), feeds.lister(self.registry, rt))
+            return None
+        try:
+            freshness = await feeds.freshness(self.registry, rt)
+        except errors.StatusError:
+            return None
+        state = await self.hub.current(key, freshness, FRESH_WAIT)
+        return None if state is None else (state, max(state.revision, freshness.revision))
 
     async def do_watch(
         self,

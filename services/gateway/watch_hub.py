@@ -17,10 +17,17 @@ Only watches the hub can serve exactly are taken (object rendering, a start revi
 inside the feed's window); the caller opens a dedicated upstream watch for the rest.
 
 A feed can also hold its resource's current objects (services/gateway/object_state.py):
-seeded in the background from one list the first time a ``resourceVersion=0`` list of
-the resource arrives, then kept by the feed's events. From then on such lists are
-answered here, and every event's previous object is known, so watchers with selectors
-are served too.
+seeded in the background from one list the first time a list or a consistent get of
+the resource arrives, then kept by the feed's events. From then on lists and gets at
+``resourceVersion=0`` or a revision the feed has reached are answered here, and every
+event's previous object is known, so watchers with selectors are served too.
+
+Consistent reads (no resourceVersion) are answered here too, as kube-apiserver 1.31+
+answers consistent lists from its watch cache: storage reads etcd's current revision
+after the request arrived and waits until its own cache has every change up to it
+(``Storage.CurrentRevision``); the held objects serve the read once they are known to
+be as current (``Freshness`` in common.proto), which for a resource written a while
+ago is at once.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ log = logging.getLogger(__name__)
 
 WINDOW_EVENTS = 10_000  # events kept for watchers that start a little behind the feed
 WATCHER_BUFFER = 1_000  # lines a watcher may lag before it is dropped
-IDLE_SECONDS = 60.0  # a feed with no watchers and no lists for this long is closed
+IDLE_SECONDS = 60.0  # a feed with no watchers and no reads for this long is closed
 SYNC_RETRY_SECONDS = 5.0  # after a failed seeding, lists go upstream this long
 BATCH_LINES = 256  # queued lines sent to a watcher in one write
 # Watchers with selectors a feed serves at most. The hub tests every such watcher
@@ -53,6 +60,25 @@ BATCH_LINES = 256  # queued lines sent to a watcher in one write
 FILTERED_PER_FEED = 100
 
 Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """What storage says of a resource for a consistent read (common.proto Freshness):
+    etcd's revision after the request arrived, and its watch cache's object count
+    and a revision no object it holds was modified after, once it had every change
+    up to that revision."""
+
+    revision: int
+    count: int
+    max_modified: int
+
+    def holds(self, revision: int, count: int) -> bool:
+        """Whether objects kept from the same events, at ``revision`` and ``count`` of
+        them, are those current at ``self.revision``: they have seen every change up to
+        it; or, as many, every change up to the last write of any object etcd has (so
+        they have each as it is, and no other)."""
+        return revision >= self.revision or (count == self.count and revision >= self.max_modified)
 
 
 @dataclass(frozen=True)
@@ -216,6 +242,18 @@ class Feed:
         self.state: ObjectState | None = None
         # Events after this revision carry their previous object (selectors need it).
         self.prev_known_after: int | None = None
+        self._advanced: asyncio.Event | None = None  # set when the revision moves
+
+    async def advanced(self) -> None:
+        """Return when the feed's revision moves on, or it fails."""
+        if self._advanced is None:
+            self._advanced = asyncio.Event()
+        await self._advanced.wait()
+
+    def _wake(self) -> None:
+        if self._advanced is not None:
+            self._advanced.set()
+            self._advanced = None
 
     async def start(self, revision: int) -> None:
         self.start_revision = self.revision = revision
@@ -244,6 +282,7 @@ class Feed:
             log.exception("feed %s crashed", self.name)
         finally:
             self.failed = True
+            self._wake()
             for watcher in list(self.watchers):
                 watcher.close()
 
@@ -259,6 +298,7 @@ class Feed:
             )
             for watcher in list(self.watchers):
                 watcher.deliver(event)
+            self._wake()
             return
         if revision <= self.revision and self.window:
             return  # never go backwards, never repeat
@@ -276,6 +316,7 @@ class Feed:
         for watcher in list(self.watchers):
             watcher.deliver(event)
         event.settle()
+        self._wake()
 
     def seed(self, items: list[bytes], revision: int) -> bool:
         """Hold the resource's objects from a list at ``revision``, brought up to date
@@ -396,17 +437,46 @@ class Hub:
         self, key: str, *, namespace: str, name: str, resource_version: str
     ) -> tuple[bytes | None] | None:
         """``(object bytes, or None if there is no such object)`` when this hub holds the
-        resource at ``resource_version`` or later; else None. A get never starts the
-        hub holding a resource: lists do."""
+        resource at ``resource_version`` or later; else None. A get at a revision never
+        starts the hub holding a resource: lists and consistent reads do."""
         requested = _asked_revision(resource_version)
         if requested is None:
             return None
+        state = self.held(key)
+        if state is None or state.revision < requested:
+            return None
+        return (state.get(namespace, name),)
+
+    def held(self, key: str) -> ObjectState | None:
+        """The objects of ``key`` this hub holds (None if it does not); a read of them."""
         feed = self.feeds.get(key)
         if feed is None or feed.failed or feed.state is None:
             return None
-        if feed.state.revision < requested:
-            return None
-        return (feed.state.get(namespace, name),)
+        feed.listed_at = time.monotonic()
+        return feed.state
+
+    async def current(
+        self, key: str, freshness: Freshness, timeout: float
+    ) -> ObjectState | None:
+        """The objects of ``key`` once they are known to be current at
+        ``freshness.revision`` (see ``Freshness``), waiting up to ``timeout`` for the
+        feed's events to get there; None if the hub does not hold them, or they do not
+        get there in time (the caller reads storage instead)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            feed = self.feeds.get(key)
+            if feed is None or feed.failed or feed.state is None:
+                return None
+            state = feed.state
+            if freshness.holds(state.revision, len(state)):
+                feed.listed_at = time.monotonic()
+                return state
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(feed.advanced(), remaining)
 
     def list(
         self,
@@ -424,21 +494,27 @@ class Hub:
         requested = _asked_revision(resource_version)
         if requested is None:
             return None
-        feed = self.feeds.get(key)
-        if feed is not None and not feed.failed and feed.state is not None:
-            feed.listed_at = time.monotonic()
-            if feed.state.revision >= requested:
+        state = self.held(key)
+        if state is not None:
+            if state.revision >= requested:
                 labels = selectors.parse_label_selector(label_selector)
-                return feed.state.select(namespace, labels), feed.state.revision
+                return state.select(namespace, labels), state.revision
             return None
+        self.hold(key, opener, lister)
+        return None
+
+    def hold(self, key: str, opener: Opener, lister: Lister) -> None:
+        """Start holding the objects of ``key`` in the background, unless it is held,
+        being seeded, or its seeding failed a moment ago."""
+        if self.held(key) is not None:
+            return
         failed = self._failed_syncs.get(key)
         if failed is not None and time.monotonic() - failed < SYNC_RETRY_SECONDS:
-            return None  # a list that seeds failed a moment ago: not one more each request
+            return  # a list that seeds failed a moment ago: not one more each request
         if key not in self._syncs:
             task = asyncio.create_task(self._sync(key, opener, lister), name=f"sync {key}")
             self._syncs[key] = task
             task.add_done_callback(lambda _: self._syncs.pop(key, None))
-        return None
 
     async def _sync(self, key: str, opener: Opener, lister: Lister) -> None:
         """Seed the feed of ``key`` (started if need be) with the resource's objects."""

@@ -107,6 +107,8 @@ class WatchCache:
         self._head = 0
         self._window_start = 0
         self._revision = 0
+        # No object held was modified after this revision (see ``summary``).
+        self._max_modified = 0
         self._ready = False
         self._ready_waiters: list[asyncio.Future[None]] = []
         self._advanced = asyncio.Event()
@@ -118,6 +120,7 @@ class WatchCache:
         self._watcher_count = 0
         self._stream: WatchStream | None = None
         self._last_progress_request = 0.0
+        self._progress_pending = False  # asked the backend where it is; no answer yet
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -155,6 +158,16 @@ class WatchCache:
     @property
     def ready(self) -> bool:
         return self._ready
+
+    def summary(self) -> tuple[int, int]:
+        """(objects held, a revision no held object was modified after).
+
+        With ``revision``, what a copy of this state kept one layer up from the same
+        events needs to know it is as current: if it holds as many objects and has
+        seen every event up to the second figure, it holds the same objects (each of
+        these was last written by then, so it has it as it is; none is missing, so it
+        has none that was deleted since)."""
+        return len(self._objects), self._max_modified
 
     @property
     def watcher_count(self) -> int:
@@ -198,6 +211,28 @@ class WatchCache:
             self._last_progress_request = now
             self._stream.request_progress()
 
+    async def wait_fresh(self, revision: int, timeout: float) -> None:
+        """Return once every change up to ``revision`` is in, asking the backend where
+        it is when no event says so (kube-apiserver's ``waitUntilFreshAndBlock``);
+        ``Unavailable`` when the backend cannot tell (no safe progress notifications,
+        the watch reconnecting) or does not within ``timeout`` seconds."""
+        deadline = self._loop.time() + timeout
+        while self._revision < revision:
+            if not self._progress_pending:
+                if self._stream is None or not self._stream.request_progress():
+                    raise storage_errors.Unavailable(
+                        f"the watch cache of {self._root} cannot confirm revision {revision}"
+                    )
+                self._progress_pending = True
+            advanced = self._advanced
+            try:
+                await asyncio.wait_for(advanced.wait(), max(deadline - self._loop.time(), 0))
+            except TimeoutError:
+                raise storage_errors.Unavailable(
+                    f"the watch cache of {self._root} did not reach revision {revision} "
+                    f"in {timeout:g} s (it is at {self._revision})"
+                ) from None
+
     # --- the reflector ----------------------------------------------------------------
 
     async def _run(self, from_revision: int) -> None:
@@ -208,13 +243,13 @@ class WatchCache:
                     await self._relist(from_revision)
                     from_revision, need_list = 0, False
                 stream = self._backend.watch(self._root, self._revision + 1)
-                self._stream = stream
+                self._stream, self._progress_pending = stream, False
                 try:
                     async for batch in stream:
                         self._apply(batch)
                         delay = 0.1
                 finally:
-                    self._stream = None
+                    self._stream, self._progress_pending = None, False
                     await stream.aclose()
             except storage_errors.Compacted as exc:
                 log.info("watch cache %s: %s; listing again", self._root, exc)
@@ -267,6 +302,7 @@ class WatchCache:
         self._sorted = sorted(cached, key=lambda c: c.key)
         self._keys = [c.key for c in self._sorted]
         self._events, self._head = [], 0
+        self._max_modified = max((c.revision for c in cached), default=0)
         self._window_start = self._revision = revision
         self._ready = True
         self._resolve_ready(None)
@@ -313,6 +349,7 @@ class WatchCache:
                 self._ingest(event, now)
         if batch.revision > self._revision:
             self._revision = batch.revision
+        self._progress_pending = False
         self._advance()
 
     def _advance(self) -> None:
@@ -324,6 +361,7 @@ class WatchCache:
         decoded: JSON | None = None
         if change.type is EventType.PUT:
             obj, decoded = self._cached(key, change.value, change.revision)
+            self._max_modified = change.revision
             prev = self._objects.get(key)
             self._objects[key] = obj
             i = bisect.bisect_left(self._keys, key)

@@ -11,7 +11,9 @@ watches have none (they end when ``timeout_seconds`` passes, or when closed).
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import AsyncGenerator
+from typing import cast
 
 import grpc
 import grpc.aio
@@ -221,6 +223,17 @@ class StorageClient:
             raise rpc.from_rpc_error(exc, PEER) from None
         finally:
             call.cancel()
+
+    async def current_revision(self, refs: builtins.list[ResourceRef]) -> common_pb2.Freshness:
+        """etcd's revision, read after this call, and a summary of storage's watch cache
+        of each of ``refs`` once it has reached it (see storage.proto); 503 when a cache
+        cannot confirm it."""
+        request = storage_pb2.CurrentRevisionRequest(refs=[convert.ref_to_pb(r) for r in refs])
+        try:
+            reply = await self._stub.CurrentRevision(request, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, PEER) from None
+        return cast(common_pb2.Freshness, reply)
 
     async def health(self) -> Health:
         """Whether etcd answers through the storage service; 503 when it does not."""

@@ -20,6 +20,10 @@ Where a read is served from, as kube-apiserver decides it:
 - Every watch: the cache (see ``cache.py``); its initial state, when asked for, from the
   cache when fresh enough, else from a backend list at the revision the watch starts.
 
+``current_revision`` is what a consistent read from a copy of a cache one layer up
+needs: the backend's revision, read after the call, and a summary of each named cache
+once it has reached that revision (see ``WatchCache.summary``).
+
 Knows nothing of gRPC. Raises ``storage_errors`` for what the backend reports
 (``KeyNotFound``, ``KeyExists``, ``Conflict``, ``Compacted``, ``ContinueExpired``,
 ``FutureRevision``, ``PreconditionFailed``, ``Unavailable``) — the adapter turns them
@@ -34,12 +38,12 @@ import builtins
 import contextlib
 import copy
 import dataclasses
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
 
-from kapi import errors, selectors
+from kapi import batching, errors, selectors
 from services.storage import continue_token as tokens
 from services.storage import keys, objects, storage_errors, watch
 from services.storage.backend import Backend, KeyValue
@@ -62,8 +66,10 @@ JSON = dict[str, Any]
 # A filtered page is filled by reading more keys per round, doubling up to this many.
 MAX_FETCH = 10_000
 
-# kube-apiserver's watch cache waits this long for a resourceVersion it has not reached.
+# kube-apiserver's watch cache waits this long for a resourceVersion it has not reached,
+# and as long for a consistent read's revision (its cacher's blockTimeout).
 DEFAULT_FUTURE_WAIT = 3.0
+FRESH_WAIT = 3.0
 
 MATCHES = ("", "NotOlderThan", "Exact")
 
@@ -130,6 +136,9 @@ class Store:
         self._caches = CacheSet(backend, config)
         self._future_wait = future_wait
         self._compactor = Compactor(backend, compaction_interval)
+        # Concurrent callers share one read of the backend's revision, made after they
+        # all asked (a read begun before a caller asked could miss what it must see).
+        self._revisions: batching.Batcher[None, int] = batching.Batcher(self._read_revisions)
 
     @property
     def backend(self) -> Backend:
@@ -147,8 +156,27 @@ class Store:
         self._compactor.start()
 
     async def close(self) -> None:
+        await self._revisions.close()
         await self._compactor.close()
         await self._caches.close()
+
+    async def _read_revisions(self, asks: list[None]) -> list[int]:
+        revision = await self._backend.current_revision()
+        return [revision] * len(asks)
+
+    async def current_revision(
+        self, refs: Sequence[ResourceRef], *, timeout: float = FRESH_WAIT
+    ) -> tuple[int, list[tuple[int, int]]]:
+        """The backend's revision, read after this call began, and each of ``refs``'s
+        cache ``summary()`` once that cache has every change up to the revision
+        (``Unavailable`` if one cannot tell within ``timeout``)."""
+        revision = await self._revisions.call(None)
+        summaries = []
+        for ref in refs:
+            cache = await self._cache(ref)
+            await cache.wait_fresh(revision, timeout)
+            summaries.append(cache.summary())
+        return revision, summaries
 
     async def _cache(self, ref: ResourceRef, from_revision: int = 0) -> WatchCache:
         return await self._caches.get(

@@ -58,3 +58,10 @@ def health_to_pb(health: Health) -> storage_pb2.HealthResponse:
 
 def health_from_pb(msg: storage_pb2.HealthResponse) -> Health:
     return Health(msg.ok, msg.message)
+
+
+def freshness_to_pb(revision: int, summaries: list[tuple[int, int]]) -> common_pb2.Freshness:
+    return common_pb2.Freshness(
+        revision=revision,
+        caches=[common_pb2.CacheSummary(count=n, max_modified=m) for n, m in summaries],
+    )

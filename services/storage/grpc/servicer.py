@@ -46,6 +46,10 @@ __all__ = [
 ]
 
 
+# What errors name when a call names no resource.
+NO_RESOURCE = ResourceRef("", "", "", False)
+
+
 @contextmanager
 def translated(
     ref: ResourceRef, name: str = "", *, expired_message: str | None = None
@@ -199,6 +203,15 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
             async with contextlib.aclosing(watch) as events:
                 async for event in events:
                     yield convert.event_to_pb(event)
+
+    @unary_errors
+    async def CurrentRevision(
+        self, request: storage_pb2.CurrentRevisionRequest, context: rpc.Context
+    ) -> common_pb2.Freshness:
+        refs = [convert.ref_from_pb(ref) for ref in request.refs]
+        with translated(refs[0] if refs else NO_RESOURCE):
+            revision, summaries = await self._store.current_revision(refs)
+        return convert.freshness_to_pb(revision, summaries)
 
     @unary_errors
     async def Health(
