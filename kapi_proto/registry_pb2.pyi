@@ -28,12 +28,6 @@ INCLUDE_METADATA: IncludeObject
 INCLUDE_NONE: IncludeObject
 INCLUDE_OBJECT: IncludeObject
 
-class RevisionRequest(_message.Message):
-    __slots__ = ("targets",)
-    TARGETS_FIELD_NUMBER: _ClassVar[int]
-    targets: _containers.RepeatedCompositeFieldContainer[RequestTarget]
-    def __init__(self, targets: _Optional[_Iterable[_Union[RequestTarget, _Mapping]]] = ...) -> None: ...
-
 class RequestTarget(_message.Message):
     __slots__ = ("group", "version", "resource", "subresource", "namespace", "name", "user", "user_agent")
     GROUP_FIELD_NUMBER: _ClassVar[int]

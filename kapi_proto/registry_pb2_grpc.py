@@ -95,11 +95,6 @@ class RegistryStub:
                 request_serializer=kapi__proto_dot_registry__pb2.ReadRequest.SerializeToString,
                 response_deserializer=kapi__proto_dot_common__pb2.WatchEvent.FromString,
                 _registered_method=True)
-        self.CurrentRevision = channel.unary_unary(
-                '/kapi_proto.Registry/CurrentRevision',
-                request_serializer=kapi__proto_dot_registry__pb2.RevisionRequest.SerializeToString,
-                response_deserializer=kapi__proto_dot_common__pb2.Freshness.FromString,
-                _registered_method=True)
 
 
 class RegistryServicer:
@@ -183,14 +178,6 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def CurrentRevision(self, request, context):
-        """Storage's CurrentRevision for these resources: what the gateway needs to answer a
-        consistent read from the objects its watch feeds hold.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
 
 def add_RegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -253,11 +240,6 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.Watch,
                     request_deserializer=kapi__proto_dot_registry__pb2.ReadRequest.FromString,
                     response_serializer=kapi__proto_dot_common__pb2.WatchEvent.SerializeToString,
-            ),
-            'CurrentRevision': grpc.unary_unary_rpc_method_handler(
-                    servicer.CurrentRevision,
-                    request_deserializer=kapi__proto_dot_registry__pb2.RevisionRequest.FromString,
-                    response_serializer=kapi__proto_dot_common__pb2.Freshness.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -584,33 +566,6 @@ class Registry:
             '/kapi_proto.Registry/Watch',
             kapi__proto_dot_registry__pb2.ReadRequest.SerializeToString,
             kapi__proto_dot_common__pb2.WatchEvent.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def CurrentRevision(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/kapi_proto.Registry/CurrentRevision',
-            kapi__proto_dot_registry__pb2.RevisionRequest.SerializeToString,
-            kapi__proto_dot_common__pb2.Freshness.FromString,
             options,
             channel_credentials,
             insecure,

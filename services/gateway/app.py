@@ -28,6 +28,7 @@ from services.gateway.resources import Resources
 from services.gateway.responses import discovery_response, json_response, status_response
 from services.gateway.type_cache import TypeCache
 from services.registry.client import RegistryClient
+from services.storage.client import StorageClient
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,15 @@ VERSION_INFO = {
 class Peers:
     registry: RegistryClient
     authz: AuthzClient
+    storage: StorageClient  # health, and the revision a consistent read needs
     checks: list[health.Check]
     server_address: str = "127.0.0.1:6443"
+
+
+# kube-apiserver gzips a reply whose first write is over 128 KiB, at level 1, when the
+# client accepts it (responsewriters: defaultGzipThresholdBytes, ...ContentEncodingLevel).
+GZIP_MINIMUM_BYTES = 128 * 1024
+GZIP_LEVEL = 1
 
 
 class GzipUnlessWatch:
@@ -59,7 +67,7 @@ class GzipUnlessWatch:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.gzip = GZipMiddleware(app, minimum_size=4096)
+        self.gzip = GZipMiddleware(app, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _is_watch(scope):
@@ -99,7 +107,7 @@ def create_app(peers: Peers) -> ResourceFastPath:
         log.exception("unhandled error serving %s %s", request.method, request.url.path)
         return status_response(errors.internal(repr(exc)))
 
-    resources = Resources(peers.registry, gate, hub, types)
+    resources = Resources(peers.registry, peers.storage, gate, hub, types)
     who = resources.who
 
     # --- non-resource endpoints ---------------------------------------------------
@@ -242,7 +250,7 @@ def create_app(peers: Peers) -> ResourceFastPath:
         await gate.authenticate(request.headers.get("authorization"), request.url.path)
         raise errors.not_found_path()
 
-    return ResourceFastPath(app, GzipUnlessWatch(request_response(serve_or_status)))
+    return ResourceFastPath(app, request_response(serve_or_status))
 
 
 class ResourceFastPath:
@@ -255,11 +263,23 @@ class ResourceFastPath:
     def __init__(self, app: FastAPI, resources: ASGIApp) -> None:
         self.app = app
         self.resources = resources
+        # Only a client that accepts gzip pays for the middleware that may compress.
+        self.compressing = GzipUnlessWatch(resources)
         self.state = app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Every method: one the resource does not take is a 405 Status from its handler.
         if scope["type"] == "http" and scope["path"].startswith(("/api/", "/apis/")):
-            await self.resources(scope, receive, send)
+            if _accepts_gzip(scope):
+                await self.compressing(scope, receive, send)
+            else:
+                await self.resources(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+def _accepts_gzip(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"accept-encoding":
+            return b"gzip" in value
+    return False

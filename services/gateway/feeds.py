@@ -16,6 +16,7 @@ from kapi_proto import common_pb2, registry_pb2
 from services.gateway import watch_hub
 from services.registry.client import RegistryClient
 from services.registry.types import ResourceType
+from services.storage.client import ResourceRef, StorageClient
 
 # Watch events from the registry carry no previous object: the hub serves watches with
 # selectors only once it holds the resource's objects, which give it the previous ones.
@@ -88,9 +89,14 @@ def feed_target(rt: ResourceType) -> registry_pb2.RequestTarget:
     )
 
 
-async def freshness(registry: RegistryClient, rt: ResourceType) -> watch_hub.Freshness:
-    """What storage says of ``rt`` for a consistent read (503 when it cannot tell)."""
-    revision, cache = await registry.current_revision(feed_target(rt))
+async def freshness(storage: StorageClient, rt: ResourceType) -> watch_hub.Freshness:
+    """What storage says of ``rt`` for a consistent read (503 when it cannot tell).
+
+    Asked of storage directly: it is a question about etcd and storage's watch cache,
+    which the registry would only pass on, and one hop less is ~1.5 ms less for a read
+    made alone."""
+    ref = ResourceRef(rt.group, rt.resource, rt.etcd_prefix, rt.namespaced)
+    revision, cache = await storage.freshness(ref)
     return watch_hub.Freshness(revision, cache.count, cache.max_modified)
 
 

@@ -32,6 +32,7 @@ from services.gateway.responses import (
 from services.gateway.type_cache import TypeCache
 from services.registry.client import RegistryClient
 from services.registry.types import ResourceType, TypeTable
+from services.storage.client import StorageClient
 
 # kube-apiserver's --min-request-timeout: a watch without timeoutSeconds lasts 30-60 min.
 MIN_REQUEST_TIMEOUT = 1800
@@ -46,9 +47,15 @@ Handler = Callable[
 
 class Resources:
     def __init__(
-        self, registry: RegistryClient, gate: Gatekeeper, hub: watch_hub.Hub, types: TypeCache
+        self,
+        registry: RegistryClient,
+        storage: StorageClient,
+        gate: Gatekeeper,
+        hub: watch_hub.Hub,
+        types: TypeCache,
     ) -> None:
         self.registry = registry
+        self.storage = storage
         self.gate = gate
         self.hub = hub
         self.types = types
@@ -64,13 +71,14 @@ class Resources:
 
     async def who(self, request: Request, info: RequestInfo) -> common_pb2.UserInfo:
         """The caller, authenticated and authorized for ``info`` (401/403 otherwise)."""
-        user = await self.gate.authenticate(request.headers.get("authorization"), request.url.path)
+        path = request.scope["path"]  # as request.url.path, without building the URL
+        user = await self.gate.authenticate(request.headers.get("authorization"), path)
         await self.gate.authorize(user, info)
         return user
 
     async def serve(self, request: Request) -> Response:
         params = request.query_params
-        info = parse(request.method, request.url.path, watch=params.get("watch"))
+        info = parse(request.method, request.scope["path"], watch=params.get("watch"))
         user = await self.who(request, info)
         table = await self.types.get()
         if not info.is_resource_request:
@@ -195,7 +203,7 @@ class Resources:
             self.hub.hold(key, feeds.opener(self.registry, rt), feeds.lister(self.registry, rt))
             return None
         try:
-            freshness = await feeds.freshness(self.registry, rt)
+            freshness = await feeds.freshness(self.storage, rt)
         except errors.StatusError:
             return None
         state = await self.hub.current(key, freshness, FRESH_WAIT)

@@ -32,7 +32,7 @@ def split_host_port(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def build_peers(config: GatewayConfig) -> tuple[Peers, StorageClient]:
+def build_peers(config: GatewayConfig) -> Peers:
     registry = RegistryClient(config.registry)
     authz = AuthzClient(config.authz)
     storage = StorageClient(config.storage)
@@ -53,8 +53,12 @@ def build_peers(config: GatewayConfig) -> tuple[Peers, StorageClient]:
         health.Check("poststarthook/system-namespaces", system_namespaces),
     ]
     return Peers(
-        registry=registry, authz=authz, checks=checks, server_address=config.listen
-    ), storage
+        registry=registry,
+        authz=authz,
+        storage=storage,
+        checks=checks,
+        server_address=config.listen,
+    )
 
 
 async def _ok() -> None:
@@ -62,7 +66,7 @@ async def _ok() -> None:
 
 
 async def serve(config: GatewayConfig) -> None:
-    peers, storage = build_peers(config)
+    peers = build_peers(config)
     app = create_app(peers)
     host, port = split_host_port(config.listen)
     server = uvicorn.Server(
@@ -75,6 +79,9 @@ async def serve(config: GatewayConfig) -> None:
             ssl_keyfile=config.tls_private_key_file,
             log_level="warning",
             access_log=False,
+            # X-Forwarded-* are not trusted for anything (kube-apiserver takes the
+            # client's address from the connection), so uvicorn need not read them.
+            proxy_headers=False,
             timeout_graceful_shutdown=3,
             lifespan="off",
         )
@@ -83,5 +90,8 @@ async def serve(config: GatewayConfig) -> None:
         await server.serve()
     finally:
         await asyncio.gather(
-            peers.registry.close(), peers.authz.close(), storage.close(), return_exceptions=True
+            peers.registry.close(),
+            peers.authz.close(),
+            peers.storage.close(),
+            return_exceptions=True,
         )

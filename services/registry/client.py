@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -17,8 +16,6 @@ DEADLINE = 30.0
 
 WriteRequest = registry_pb2.WriteRequest
 RenderedObject = registry_pb2.RenderedObject
-# etcd's revision and the watch cache's summary of one resource (common.proto Freshness).
-Freshness = tuple[int, common_pb2.CacheSummary]
 
 
 class RegistryClient:
@@ -29,9 +26,6 @@ class RegistryClient:
         self._updates = self._batcher(self._stub.UpdateBatch)
         self._gets: batching.Batcher[registry_pb2.ReadRequest, RenderedObject] = batching.Batcher(
             self._get_batch
-        )
-        self._revisions: batching.Batcher[registry_pb2.RequestTarget, Freshness] = (
-            batching.Batcher(self._revision_batch)
         )
 
     def _batcher(self, method: Any) -> batching.Batcher[WriteRequest, RenderedObject]:
@@ -45,7 +39,6 @@ class RegistryClient:
         await self._creates.close()
         await self._updates.close()
         await self._gets.close()
-        await self._revisions.close()
         await self._channel.close()
 
     async def ready(self, timeout: float = 2.0) -> None:
@@ -103,26 +96,6 @@ class RegistryClient:
         self, request: registry_pb2.DeleteObjectRequest
     ) -> registry_pb2.RenderedObject:
         return cast(registry_pb2.RenderedObject, await self._call(self._stub.Delete, request))
-
-    async def current_revision(self, target: registry_pb2.RequestTarget) -> Freshness:
-        """etcd's revision, read after this call, and storage's watch cache summary of
-        the target's resource once it has reached it (see common.proto Freshness).
-        Concurrent calls share one: each waits for a call that leaves after it was made."""
-        return await self._revisions.call(target)
-
-    async def _revision_batch(
-        self, targets: builtins.list[registry_pb2.RequestTarget]
-    ) -> builtins.list[Freshness]:
-        unique = {(t.group, t.version, t.resource): t for t in targets}
-        reply = await self._call(
-            self._stub.CurrentRevision, registry_pb2.RevisionRequest(targets=unique.values())
-        )
-        if len(reply.caches) != len(unique):
-            raise errors.internal(f"{len(unique)} resources got {len(reply.caches)} summaries")
-        summaries = dict(zip(unique, reply.caches, strict=True))
-        return [
-            (int(reply.revision), summaries[(t.group, t.version, t.resource)]) for t in targets
-        ]
 
     async def open_watch(
         self, request: registry_pb2.ReadRequest

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import AsyncIterator
 from typing import Any
 
-from kapi_proto import common_pb2
 from services.authz.client import AdmissionRequest, AuthzClient
 from services.registry.ports import AdmissionTarget, StoredList, Where
 from services.storage.client import StorageClient
@@ -152,6 +150,3 @@ class StorageAdapter:
             send_initial_events=send_initial_events,
         ):
             yield event.type, event.object
-
-    async def current_revision(self, wheres: builtins.list[Where]) -> common_pb2.Freshness:
-        return await self.storage.current_revision([_ref(w) for w in wheres])

@@ -5,7 +5,6 @@ The gRPC clients of storage and authz satisfy these; the domain never imports gR
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -84,9 +83,6 @@ class StoragePort(Protocol):
         timeout_seconds: int = 0,
         send_initial_events: bool = False,
     ) -> AsyncIterator[tuple[str, bytes]]: ...
-
-    async def current_revision(self, wheres: builtins.list[Where]) -> Any:
-        """Storage's CurrentRevision answer (a ``Freshness``), passed through as is."""
 
 
 @dataclass(frozen=True)

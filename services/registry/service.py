@@ -896,11 +896,6 @@ class Registry:
         )
         return self._render_events(rt, options, events)
 
-    async def current_revision(self, targets: builtins.list[Target]) -> Any:
-        """Storage's current revision and its caches' summaries of these resources
-        (a ``Freshness``): what a consistent read from a watch feed's objects needs."""
-        return await self.storage.current_revision([_where(self.resolve(t)) for t in targets])
-
     async def _render_events(
         self, rt: ResourceType, options: ReadOptions, events: AsyncIterator[tuple[str, bytes]]
     ) -> AsyncIterator[tuple[str, bytes]]:

@@ -28,6 +28,9 @@ __all__ = ["Health", "ObjectList", "ResourceRef", "StorageClient", "StoredObject
 DEFAULT_TIMEOUT = 10.0
 PEER = "storage"
 
+# etcd's revision and the watch cache's summary of one resource (common.proto Freshness).
+Freshness = tuple[int, common_pb2.CacheSummary]
+
 
 class StorageClient:
     """Async client of ``kapi_proto.Storage``; ``target`` is ``host:port`` or a gRPC target."""
@@ -42,10 +45,14 @@ class StorageClient:
         self._gets: batching.Batcher[storage_pb2.GetRequest, storage_pb2.StoredObject] = (
             batching.Batcher(self._get_batch)
         )
+        self._revisions: batching.Batcher[ResourceRef, Freshness] = batching.Batcher(
+            self._freshness_batch
+        )
 
     async def close(self) -> None:
         await self._creates.close()
         await self._gets.close()
+        await self._revisions.close()
         await self._channel.close()
 
     async def __aenter__(self) -> StorageClient:
@@ -223,6 +230,21 @@ class StorageClient:
             raise rpc.from_rpc_error(exc, PEER) from None
         finally:
             call.cancel()
+
+    async def freshness(self, ref: ResourceRef) -> Freshness:
+        """etcd's revision, read after this call, and a summary of storage's watch cache
+        of ``ref`` once it has every change up to it (see common.proto Freshness); 503
+        when it cannot confirm that. Concurrent calls share one: each waits for a call
+        that leaves after it was made."""
+        return await self._revisions.call(ref)
+
+    async def _freshness_batch(self, refs: builtins.list[ResourceRef]) -> builtins.list[Freshness]:
+        unique = list(dict.fromkeys(refs))
+        reply = await self.current_revision(unique)
+        if len(reply.caches) != len(unique):
+            raise errors.internal(f"{len(unique)} resources got {len(reply.caches)} summaries")
+        summaries = dict(zip(unique, reply.caches, strict=True))
+        return [(int(reply.revision), summaries[ref]) for ref in refs]
 
     async def current_revision(self, refs: builtins.list[ResourceRef]) -> common_pb2.Freshness:
         """etcd's revision, read after this call, and a summary of storage's watch cache

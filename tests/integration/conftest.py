@@ -71,7 +71,7 @@ async def control_plane(etcd: str, tmp_path: Path) -> AsyncIterator[ControlPlane
         tls_cert_file="",
         tls_private_key_file="",
     )
-    peers, storage_client = build_peers(config)
+    peers = build_peers(config)
     app = create_app(peers)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -93,7 +93,7 @@ async def control_plane(etcd: str, tmp_path: Path) -> AsyncIterator[ControlPlane
     server.should_exit = True
     await serving
     await app.state.hub.close()
-    await asyncio.gather(peers.registry.close(), peers.authz.close(), storage_client.close())
+    await asyncio.gather(peers.registry.close(), peers.authz.close(), peers.storage.close())
     await registry.server.stop(None)
     await registry.close()
     await authz.server.stop(None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
@@ -165,13 +165,6 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             target_from_pb(request.target), options, dry_run=request.dry_run
         )
         return _rendered(result)
-
-    @rpc.unary_errors
-    async def CurrentRevision(
-        self, request: registry_pb2.RevisionRequest, context: rpc.Context
-    ) -> common_pb2.Freshness:
-        targets = [target_from_pb(t) for t in request.targets]
-        return cast(common_pb2.Freshness, await self.registry.current_revision(targets))
 
     @rpc.stream_errors
     async def Watch(
