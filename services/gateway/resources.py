@@ -7,7 +7,9 @@ render. Handlers only raise; the caller renders a StatusError as its Status.
 
 from __future__ import annotations
 
+import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -34,11 +36,16 @@ from services.registry.client import RegistryClient
 from services.registry.types import ResourceType, TypeTable
 from services.storage.client import StorageClient
 
+log = logging.getLogger(__name__)
+
 # kube-apiserver's --min-request-timeout: a watch without timeoutSeconds lasts 30-60 min.
 MIN_REQUEST_TIMEOUT = 1800
 # How long a consistent read waits for the hub's objects to catch up with the revision
 # storage gave (kube's cacher waits as long for its watch cache), before going to etcd.
 FRESH_WAIT = 3.0
+# After storage could not confirm a revision (an etcd without safe progress
+# notifications, a watch reconnecting), consistent reads go to etcd this long.
+UNCONFIRMED_SECONDS = 5.0
 
 Handler = Callable[
     [Request, RequestInfo, ResourceType, registry_pb2.RequestTarget], Awaitable[Response]
@@ -56,6 +63,8 @@ class Resources:
     ) -> None:
         self.registry = registry
         self.storage = storage
+        # Resources whose consistent reads storage could not confirm, and when.
+        self._unconfirmed: dict[str, float] = {}
         self.gate = gate
         self.hub = hub
         self.types = types
@@ -202,9 +211,14 @@ class Resources:
         if self.hub.held(key) is None:
             self.hub.hold(key, feeds.opener(self.registry, rt), feeds.lister(self.registry, rt))
             return None
+        unconfirmed = self._unconfirmed.get(key)
+        if unconfirmed is not None and time.monotonic() - unconfirmed < UNCONFIRMED_SECONDS:
+            return None  # storage could not tell a moment ago: not one more ask per read
         try:
             freshness = await feeds.freshness(self.storage, rt)
-        except errors.StatusError:
+        except errors.StatusError as err:
+            log.info("consistent reads of %s go to etcd for a while: %s", key, err.message)
+            self._unconfirmed[key] = time.monotonic()
             return None
         state = await self.hub.current(key, freshness, FRESH_WAIT)
         return None if state is None else (state, max(state.revision, freshness.revision))

@@ -37,7 +37,7 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,11 +244,12 @@ class Feed:
         self.prev_known_after: int | None = None
         self._advanced: asyncio.Event | None = None  # set when the revision moves
 
-    async def advanced(self) -> None:
-        """Return when the feed's revision moves on, or it fails."""
+    def advanced(self) -> Coroutine[Any, Any, bool]:
+        """What to await until the feed's revision moves on, or it fails. The event is
+        made now, not when the wait starts: a move in between must not be missed."""
         if self._advanced is None:
             self._advanced = asyncio.Event()
-        await self._advanced.wait()
+        return self._advanced.wait()
 
     def _wake(self) -> None:
         if self._advanced is not None:

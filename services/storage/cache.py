@@ -66,6 +66,8 @@ EMPTY_LABELS: Mapping[str, str] = MappingProxyType({})
 
 DEFAULT_WATCHER_BUFFER = 1024
 DEFAULT_BOOKMARK_INTERVAL = 60.0  # kube-apiserver's bookmark frequency
+# A progress request not answered in this long is sent again (see ``wait_fresh``).
+PROGRESS_RESEND = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,7 @@ class WatchCache:
         self._stream: WatchStream | None = None
         self._last_progress_request = 0.0
         self._progress_pending = False  # asked the backend where it is; no answer yet
+        self._progress_asked = 0.0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -218,20 +221,25 @@ class WatchCache:
         the watch reconnecting) or does not within ``timeout`` seconds."""
         deadline = self._loop.time() + timeout
         while self._revision < revision:
-            if not self._progress_pending:
+            now = self._loop.time()
+            if now >= deadline:
+                self._progress_pending = False
+                raise storage_errors.Unavailable(
+                    f"the watch cache of {self._root} did not reach revision {revision} "
+                    f"in {timeout:g} s (it is at {self._revision})"
+                )
+            # Ask again when an answer is overdue: a request, or its answer, can be lost
+            # (etcd drops a request while the previous one is being written, and an
+            # answer below the watch's next revision carries nothing).
+            if not self._progress_pending or now - self._progress_asked >= PROGRESS_RESEND:
                 if self._stream is None or not self._stream.request_progress():
                     raise storage_errors.Unavailable(
                         f"the watch cache of {self._root} cannot confirm revision {revision}"
                     )
-                self._progress_pending = True
+                self._progress_pending, self._progress_asked = True, now
             advanced = self._advanced
-            try:
-                await asyncio.wait_for(advanced.wait(), max(deadline - self._loop.time(), 0))
-            except TimeoutError:
-                raise storage_errors.Unavailable(
-                    f"the watch cache of {self._root} did not reach revision {revision} "
-                    f"in {timeout:g} s (it is at {self._revision})"
-                ) from None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(advanced.wait(), min(deadline - now, PROGRESS_RESEND))
 
     # --- the reflector ----------------------------------------------------------------
 
