@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import grpc.aio
 import uvloop
 
+from kapi import gc_policy
+
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 3.0
@@ -21,9 +23,18 @@ T = TypeVar("T")
 def run(main: Coroutine[Any, Any, T]) -> T:
     """Run a service's ``main`` on uvloop: every service is a loop of small socket
     reads and writes (gRPC, HTTP), which uvloop does in C at a fraction of asyncio's
-    per-callback cost (one grpc.aio hop: ~3,300 -> ~3,900 calls/s measured here)."""
+    per-callback cost (one grpc.aio hop: ~3,300 -> ~3,900 calls/s measured here). Its
+    long-lived objects are kept out of full garbage collections (``kapi.gc_policy``)."""
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(main)
+        return runner.run(_with_gc_policy(main))
+
+
+async def _with_gc_policy(main: Coroutine[Any, Any, T]) -> T:
+    policy = asyncio.create_task(gc_policy.keep_collections_short(), name="gc policy")
+    try:
+        return await main
+    finally:
+        policy.cancel()
 
 
 async def run_until_signalled(

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from kapi import errors
+from kapi import errors, gc_policy
 from kapi.json_bytes import compact
 from kapi_proto import common_pb2, registry_pb2
 from services.gateway import watch_hub
@@ -68,12 +68,14 @@ def lister(registry: RegistryClient, rt: ResourceType) -> watch_hub.Lister:
                     continue_token=token,
                 )
             )
-            page = orjson.loads(reply.object)
             # List items come without their type; the hub holds objects as watch events
             # and gets carry them, type first.
             typed = {"kind": rt.kind, "apiVersion": rt.api_version}
-            items += [compact(orjson.dumps(typed | item)) for item in page.get("items") or []]
-            metadata = page.get("metadata") or {}
+            with gc_policy.bulk_load():
+                page = orjson.loads(reply.object)
+                items += [compact(orjson.dumps(typed | item)) for item in page.get("items") or []]
+                metadata = page.get("metadata") or {}
+                del page
             revision = revision or int(metadata["resourceVersion"])
             token = metadata.get("continue") or ""
             if not token:

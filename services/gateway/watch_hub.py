@@ -43,7 +43,7 @@ from typing import Any
 
 import orjson
 
-from kapi import errors, selectors
+from kapi import errors, gc_policy, selectors
 from services.gateway.object_state import ObjectState
 
 log = logging.getLogger(__name__)
@@ -324,7 +324,8 @@ class Feed:
         with the window's later events; False if the window no longer reaches back."""
         if self.failed or not self.covers(revision):
             return False
-        state = ObjectState.seeded(items, revision)
+        with gc_policy.bulk_load():
+            state = ObjectState.seeded(items, revision)
         for event in self.window:
             if event.revision > revision:
                 state.apply(event.type, event.obj, event.raw, event.revision)

@@ -41,7 +41,7 @@ from typing import Any
 
 import orjson
 
-from kapi import selectors
+from kapi import gc_policy, selectors
 from kapi.json_bytes import compact
 from services.storage import objects, storage_errors
 from services.storage.backend import Backend, EventType, KeyValue, WatchBatch, WatchStream
@@ -302,7 +302,8 @@ class WatchCache:
         self._replace(kvs, revision)
 
     def _replace(self, kvs: Iterable[KeyValue], revision: int) -> None:
-        cached = [self._cached(kv.key, kv.value, kv.mod_revision)[0] for kv in kvs]
+        with gc_policy.bulk_load():
+            cached = [self._cached(kv.key, kv.value, kv.mod_revision)[0] for kv in kvs]
         if self._ready:
             log.info("watch cache %s: relisted at %d; ending its watches", self._root, revision)
             self._terminate_all()
