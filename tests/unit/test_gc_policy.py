@@ -4,6 +4,7 @@ collection of everything still runs at its interval; bulk loads run uncollected.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import Iterator
 
@@ -42,6 +43,18 @@ async def test_survivors_are_frozen_at_each_interval() -> None:
         assert not any(id(n) in young_and_old for n in keep)
     finally:
         task.cancel()
+
+
+async def test_the_collectors_own_full_collections_are_off_while_it_runs() -> None:
+    before = gc.get_threshold()
+    task = asyncio.create_task(gc_policy.keep_collections_short(3600, 3600))
+    await asyncio.sleep(0)
+    assert gc.get_threshold()[:2] == before[:2]
+    assert gc.get_threshold()[2] >= 1 << 30
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert gc.get_threshold() == before
 
 
 async def test_a_full_collection_frees_cycles_that_were_frozen() -> None:
