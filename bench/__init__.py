@@ -14,5 +14,6 @@ HTTPS (all four hops), and prints each figure with its ratio to etcd and its tar
   once and in order, p99 delivery latency (<= 100 ms);
 - the watch cache's memory per JSON byte it holds (<= 3x).
 
-Timings live here, never in the tests.
+``python -m bench.cpu_per_op get|create`` tells where one operation's CPU goes, per
+process. Timings live here, never in the tests.
 """

@@ -1,0 +1,73 @@
+"""``python -m bench.cpu_per_op get|create [--in-flight N] [--count N]``: where the CPU
+of one operation goes.
+
+Starts etcd and kapi as ``python -m bench`` does, warms up, then runs ``count`` gets
+of 100 ConfigMaps (consistent reads) or creates of 1 KB ConfigMaps, ``in-flight`` at a
+time, and prints the rate, the latency p50/p99 and the CPU time per operation of each
+process (from /proc: etcd, the four services, and this client). Run it on two trees of
+the code, alternately, to compare two designs on the same machine in the same minutes:
+a busy neighbour moves both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from bench import cluster, measure
+
+NAMESPACE = "cpu-per-op"
+
+
+def cpu_seconds(c: cluster.Cluster) -> dict[str, float]:
+    seconds = {name: cluster.cpu_seconds(pid) for name, pid in c.pids.items()}
+    seconds["etcd"] = cluster.cpu_seconds(c.etcd_pid)
+    return seconds
+
+
+async def measured(c: cluster.Cluster, what: str, in_flight: int, count: int) -> str:
+    api = measure.Api(c)
+    try:
+        for namespace in (NAMESPACE, f"{NAMESPACE}-created"):
+            await api.ensure_namespace(namespace)
+        path = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
+        for i in range(100):
+            await api.request("POST", path, measure.configmap(NAMESPACE, f"c{i:06d}"), expect=201)
+        if what == "get":
+            await api.get_latencies(NAMESPACE, min(1000, count), in_flight)  # warm-up
+        before, client_before, began = cpu_seconds(c), time.process_time(), time.perf_counter()
+        if what == "get":
+            latencies = await api.get_latencies(NAMESPACE, count, in_flight)
+            shape = (
+                f"p50 {measure.percentile(latencies, 0.5) * 1e3:.2f} ms, "
+                f"p99 {measure.percentile(latencies, 0.99) * 1e3:.2f} ms"
+            )
+        else:
+            rate = await api.creates(f"{NAMESPACE}-created", count, in_flight)
+            shape = f"{rate:,.0f}/s while timed (after its warm-up)"
+        elapsed = time.perf_counter() - began
+        after = cpu_seconds(c)
+        per_op = {name: (after[name] - before[name]) * 1e3 / count for name in after}
+        per_op["client"] = (time.process_time() - client_before) * 1e3 / count
+        cpu = ", ".join(f"{name} {ms:.3f}" for name, ms in sorted(per_op.items()))
+        return (
+            f"{what}, {in_flight} in flight: {count / elapsed:,.0f}/s overall; {shape}\n"
+            f"CPU ms per {what}: {cpu}; sum {sum(per_op.values()):.3f}"
+        )
+    finally:
+        await api.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.cpu_per_op", description=__doc__)
+    parser.add_argument("what", choices=["get", "create"])
+    parser.add_argument("--in-flight", type=int, default=32)
+    parser.add_argument("--count", type=int, default=6000)
+    args = parser.parse_args(argv)
+    with cluster.started() as c:
+        print(asyncio.run(measured(c, args.what, args.in_flight, args.count)))
+
+
+if __name__ == "__main__":
+    main()
