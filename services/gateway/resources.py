@@ -44,7 +44,8 @@ MIN_REQUEST_TIMEOUT = 1800
 # storage gave (kube's cacher waits as long for its watch cache), before going to etcd.
 FRESH_WAIT = 3.0
 # After storage could not confirm a revision (an etcd without safe progress
-# notifications, a watch reconnecting), consistent reads go to etcd this long.
+# notifications, a watch reconnecting), or the held objects did not catch up with one,
+# a resource's consistent reads go to etcd this long.
 UNCONFIRMED_SECONDS = 5.0
 
 Handler = Callable[
@@ -221,7 +222,12 @@ class Resources:
             self._unconfirmed[key] = time.monotonic()
             return None
         state = await self.hub.current(key, freshness, FRESH_WAIT)
-        return None if state is None else (state, max(state.revision, freshness.revision))
+        if state is None:
+            if self.hub.held(key) is not None:  # held, but did not catch up in time
+                log.info("consistent reads of %s go to etcd for a while: %s", key, freshness)
+                self._unconfirmed[key] = time.monotonic()
+            return None
+        return state, max(state.revision, freshness.revision)
 
     async def do_watch(
         self,

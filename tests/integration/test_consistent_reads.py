@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import pytest
 
+from services.gateway import resources
 from services.storage import etcd_backend, storage_errors
 from services.storage.etcd_backend import EtcdBackend
 from tests.integration.conftest import ControlPlane
@@ -380,3 +381,34 @@ async def test_a_deleted_object_is_a_not_found_status(plane: Plane) -> None:
     # The same Status when the hub answers a get of an object it never held.
     status, body = await get_cm(plane, "never")
     assert_not_found(status, body, "never")
+
+
+@pytest.mark.parametrize("mode", ["progress-trusted-lagging"], indirect=True)
+async def test_held_objects_that_do_not_catch_up_leave_reads_to_etcd_for_a_while(
+    plane: Plane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feed further behind than a consistent read may wait: the read goes to etcd (and
+    sees the write), and the resource's next reads go there too for a while without
+    asking storage each time (a feed that stays behind must not cost every read a
+    wait)."""
+    writes = Behind(plane)
+    await writes.create("x", "0")
+    await held(plane)
+    monkeypatch.setattr(resources, "FRESH_WAIT", LAG / 20)  # far less than the lag
+    storage = plane.cp.app.state.peers.storage
+    asked = 0
+    freshness = storage.freshness
+
+    async def counted(ref: Any) -> Any:
+        nonlocal asked
+        asked += 1
+        return await freshness(ref)
+
+    monkeypatch.setattr(storage, "freshness", counted)
+    for round_ in range(5):
+        await writes.update("x", str(round_ + 1))
+        status, body = await get_cm(plane, "x")
+        assert status == 200, body
+        assert body["data"] == {"v": str(round_ + 1)}
+    assert asked == 1
+    assert plane.reads.calls.count("get") >= 5
