@@ -34,7 +34,7 @@ import asyncio
 import bisect
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -68,6 +68,10 @@ DEFAULT_WATCHER_BUFFER = 1024
 DEFAULT_BOOKMARK_INTERVAL = 60.0  # kube-apiserver's bookmark frequency
 # A progress request not answered in this long is sent again (see ``wait_fresh``).
 PROGRESS_RESEND = 0.1
+# Without progress notifications, how long ``wait_fresh`` keeps looking for this
+# process's writes to account for the revisions in between, and how often.
+OWN_WRITES_GRACE = 0.02
+OWN_WRITES_POLL = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,13 +218,26 @@ class WatchCache:
             self._last_progress_request = now
             self._stream.request_progress()
 
-    async def wait_fresh(self, revision: int, timeout: float) -> None:
-        """Return once every change up to ``revision`` is in, asking the backend where
-        it is when no event says so (kube-apiserver's ``waitUntilFreshAndBlock``);
-        ``Unavailable`` when the backend cannot tell (no safe progress notifications,
-        the watch reconnecting) or does not within ``timeout`` seconds."""
-        deadline = self._loop.time() + timeout
+    async def wait_fresh(
+        self,
+        revision: int,
+        timeout: float,
+        elsewhere: Callable[[int, int], bool] | None = None,
+    ) -> None:
+        """Return once every change up to ``revision`` is in (kube-apiserver's
+        ``waitUntilFreshAndBlock``): when an event says so, when the backend's progress
+        notification does (asked for), or when ``elsewhere(cache revision, revision)``
+        says every write in between was to other resources (``write_log``).
+        ``Unavailable`` when none can tell — for a backend without safe progress
+        notifications, after a short grace for writes whose answers are on their way —
+        or not within ``timeout`` seconds."""
+        began = self._loop.time()
+        deadline = began + timeout
         while self._revision < revision:
+            if elsewhere is not None and elsewhere(self._revision, revision):
+                self._revision = revision  # nothing under this root changed in between
+                self._advance()
+                return
             now = self._loop.time()
             if now >= deadline:
                 self._progress_pending = False
@@ -232,14 +249,15 @@ class WatchCache:
             # (etcd drops a request while the previous one is being written, and an
             # answer below the watch's next revision carries nothing).
             if not self._progress_pending or now - self._progress_asked >= PROGRESS_RESEND:
-                if self._stream is None or not self._stream.request_progress():
+                if self._stream is not None and self._stream.request_progress():
+                    self._progress_pending, self._progress_asked = True, now
+                elif elsewhere is None or now - began >= OWN_WRITES_GRACE:
                     raise storage_errors.Unavailable(
                         f"the watch cache of {self._root} cannot confirm revision {revision}"
                     )
-                self._progress_pending, self._progress_asked = True, now
-            advanced = self._advanced
+            wait = PROGRESS_RESEND if self._progress_pending else OWN_WRITES_POLL
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(advanced.wait(), min(deadline - now, PROGRESS_RESEND))
+                await asyncio.wait_for(self._advanced.wait(), min(deadline - now, wait))
 
     # --- the reflector ----------------------------------------------------------------
 

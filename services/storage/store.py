@@ -38,6 +38,7 @@ import builtins
 import contextlib
 import copy
 import dataclasses
+import functools
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -60,6 +61,7 @@ from services.storage.model import (
     WatchEvent,
 )
 from services.storage.predicate import Predicate
+from services.storage.write_log import WriteLog
 
 JSON = dict[str, Any]
 
@@ -139,6 +141,7 @@ class Store:
         # Concurrent callers share one read of the backend's revision, made after they
         # all asked (a read begun before a caller asked could miss what it must see).
         self._revisions: batching.Batcher[None, int] = batching.Batcher(self._read_revisions)
+        self._writes = WriteLog()  # what this process wrote, for consistent reads
 
     @property
     def backend(self) -> Backend:
@@ -174,7 +177,8 @@ class Store:
         summaries = []
         for ref in refs:
             cache = await self._cache(ref)
-            await cache.wait_fresh(revision, timeout)
+            elsewhere = functools.partial(self._writes.only_elsewhere, root=cache.root)
+            await cache.wait_fresh(revision, timeout, elsewhere)
             summaries.append(cache.summary())
         return revision, summaries
 
@@ -217,6 +221,7 @@ class Store:
                 return StoredObject(data, 0)
             raise storage_errors.KeyExists(key)
         revision = await self._backend.create(key, data)
+        self._writes.record(revision, key)
         return StoredObject(objects.with_revision(decoded, revision), revision)
 
     async def update(
@@ -251,6 +256,7 @@ class Store:
                 objects.with_revision(decoded, expected_revision), expected_revision
             )
         revision = await self._backend.update(key, data, expected_revision)
+        self._writes.record(revision, key)
         return StoredObject(objects.with_revision(decoded, revision), revision)
 
     async def guaranteed_update(
@@ -282,6 +288,7 @@ class Store:
                 return _stored(kv)
             try:
                 revision = await self._backend.update(key, data, kv.mod_revision)
+                self._writes.record(revision, key)
             except storage_errors.Conflict:
                 continue
             return StoredObject(objects.stored_with_revision(data, revision), revision)
@@ -325,6 +332,7 @@ class Store:
                 at = expected
             try:
                 previous, revision = await self._backend.delete(key, at)
+                self._writes.record(revision, key)
             except storage_errors.Conflict:
                 if preconditions is not None and expected is None:
                     continue  # it changed since we checked: check the latest again

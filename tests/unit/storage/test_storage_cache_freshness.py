@@ -354,15 +354,49 @@ async def test_current_revision_sees_a_write_made_before_the_call(memory: Memory
 
 
 async def test_current_revision_is_unavailable_when_a_cache_cannot_confirm() -> None:
+    """No safe progress notifications, and a revision this store did not write (another
+    writer of etcd): nothing can tell the cache is current. It says so at once, rather
+    than wait out its timeout."""
     backend = Wrapped(answers=False)
     store = Store(backend)
     try:
         made = await store.create(CONFIGMAPS, "ns", "a", configmap("a"))
         cache = await store.caches.get(keys.root(CONFIGMAPS) + "/", namespaced=True)
         await caught_up(cache, made.resource_version)
-        await store.create(SECRETS, "ns", "s", b'{"metadata":{"name":"s"}}')
+        await backend.inner.create(secret_key("s"), b"{}")  # behind the store's back
         with pytest.raises(storage_errors.Unavailable):
-            await store.current_revision([CONFIGMAPS], timeout=0.2)
+            await asyncio.wait_for(store.current_revision([CONFIGMAPS], timeout=HANG), 2.0)
+    finally:
+        await store.close()
+
+
+async def test_current_revision_is_confirmed_by_the_stores_own_writes_elsewhere() -> None:
+    """No safe progress notifications (etcd before 3.5.13), but every revision since the
+    configmaps' last change is a write this store made to secrets: the cache is current,
+    and says so without waiting for an event that will never come."""
+    backend = Wrapped(answers=False)
+    store = Store(backend)
+    try:
+        made = await store.create(CONFIGMAPS, "ns", "a", configmap("a"))
+        cache = await store.caches.get(keys.root(CONFIGMAPS) + "/", namespaced=True)
+        await caught_up(cache, made.resource_version)
+        last = 0
+        for i in range(5):
+            body = orjson.dumps({"metadata": {"name": f"s{i}"}})
+            last = (await store.create(SECRETS, "ns", f"s{i}", body)).resource_version
+        revision, summaries = await asyncio.wait_for(
+            store.current_revision([CONFIGMAPS], timeout=HANG), 2.0
+        )
+        assert revision == last
+        assert summaries == [(1, made.resource_version)]
+        assert cache.revision == last
+        # A write of its own to configmaps is not "elsewhere": its event must come in.
+        again = await store.create(CONFIGMAPS, "ns", "b", configmap("b"))
+        revision, summaries = await asyncio.wait_for(
+            store.current_revision([CONFIGMAPS], timeout=HANG), 2.0
+        )
+        assert revision == again.resource_version
+        assert summaries == [(2, again.resource_version)]
     finally:
         await store.close()
 
