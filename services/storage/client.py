@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 from collections.abc import AsyncGenerator
-from typing import cast
+from typing import Any, cast
 
 import grpc
 import grpc.aio
@@ -80,21 +80,19 @@ class StorageClient:
     async def _create_batch(
         self, requests: list[storage_pb2.CreateRequest]
     ) -> list[storage_pb2.StoredObject | errors.StatusError]:
-        try:
-            reply = await self._stub.CreateBatch(
-                storage_pb2.CreateBatchRequest(items=requests), timeout=self._timeout
-            )
-        except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, PEER) from None
-        return rpc.replies(reply.items, "object")
+        return await self._batch(self._stub.CreateBatch, storage_pb2.CreateBatchRequest, requests)
 
     async def _get_batch(
         self, requests: list[storage_pb2.GetRequest]
     ) -> list[storage_pb2.StoredObject | errors.StatusError]:
+        return await self._batch(self._stub.GetBatch, storage_pb2.GetBatchRequest, requests)
+
+    async def _batch(
+        self, method: Any, batch_type: Any, requests: builtins.list[Any]
+    ) -> list[storage_pb2.StoredObject | errors.StatusError]:
+        """One batch call; each item's object or its Status (see ``rpc.replies``)."""
         try:
-            reply = await self._stub.GetBatch(
-                storage_pb2.GetBatchRequest(items=requests), timeout=self._timeout
-            )
+            reply = await method(batch_type(items=requests), timeout=self._timeout)
         except grpc.RpcError as exc:
             raise rpc.from_rpc_error(exc, PEER) from None
         return rpc.replies(reply.items, "object")

@@ -129,11 +129,11 @@ async def plane(
         await behind.close()
 
 
-def configmap_value(ns: str, name: str, **data: str) -> bytes:
-    """A configmap as kapi stores it (no resourceVersion: etcd's mod revision is it)."""
+def stored_value(kind: str, ns: str, name: str, **fields: Any) -> bytes:
+    """An object as kapi stores it (no resourceVersion: etcd's mod revision is it)."""
     return orjson.dumps(
         {
-            "kind": "ConfigMap",
+            "kind": kind,
             "apiVersion": "v1",
             "metadata": {
                 "name": name,
@@ -141,26 +141,17 @@ def configmap_value(ns: str, name: str, **data: str) -> bytes:
                 "uid": str(uuid.uuid4()),
                 "creationTimestamp": "2026-01-01T00:00:00Z",
             },
-            "data": data,
+            **fields,
         }
     )
+
+
+def configmap_value(ns: str, name: str, **data: str) -> bytes:
+    return stored_value("ConfigMap", ns, name, data=data)
 
 
 def secret_value(ns: str, name: str) -> bytes:
-    return orjson.dumps(
-        {
-            "kind": "Secret",
-            "apiVersion": "v1",
-            "metadata": {
-                "name": name,
-                "namespace": ns,
-                "uid": str(uuid.uuid4()),
-                "creationTimestamp": "2026-01-01T00:00:00Z",
-            },
-            "type": "Opaque",
-            "data": {"k": "dg=="},
-        }
-    )
+    return stored_value("Secret", ns, name, type="Opaque", data={"k": "dg=="})
 
 
 class Behind:

@@ -6,14 +6,14 @@ by a scripted upstream as in test_gateway_watch_hub.py."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import orjson
 import pytest
 
 from kapi import selectors
 from services.gateway.object_state import ObjectState
-from services.gateway.watch_hub import Freshness, Hub, UpstreamEvent
+from services.gateway.watch_hub import Freshness, Hub
+from tests.unit.gateway import test_gateway_watch_hub as watch_hub_tests
 
 KEY = "/v1/configmaps"
 ALL = selectors.parse_label_selector("")
@@ -25,28 +25,15 @@ def cm(name: str, rv: int, *, ns: str = "a") -> bytes:
     return orjson.dumps({"kind": "ConfigMap", "apiVersion": "v1", "metadata": meta})
 
 
-class Upstream:
-    """A scripted upstream watch (events pushed by the test) and list."""
+class Upstream(watch_hub_tests.Upstream):
+    """The watch-hub tests' scripted upstream, with a list that seeds the held objects."""
 
     def __init__(self, items: list[bytes], revision: int) -> None:
+        super().__init__()
         self.items, self.revision = items, revision
-        self.queue: asyncio.Queue[UpstreamEvent | None] = asyncio.Queue()
-
-    async def open(self, resource_version: str) -> AsyncIterator[UpstreamEvent]:
-        return self._events()
-
-    async def _events(self) -> AsyncIterator[UpstreamEvent]:
-        while True:
-            item = await self.queue.get()
-            if item is None:
-                return
-            yield item
 
     async def list(self, resource_version: str) -> tuple[list[bytes], int]:
         return list(self.items), self.revision
-
-    def push(self, kind: str, obj: bytes) -> None:
-        self.queue.put_nowait(UpstreamEvent(kind, obj))
 
 
 async def holding(items: list[bytes], revision: int) -> tuple[Hub, Upstream, ObjectState]:
