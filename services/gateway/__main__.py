@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add(parser, "--storage", default="127.0.0.1:7001", help="storage service address")
     config.add(parser, "--tls-cert-file", help="serving certificate (PEM)")
     config.add(parser, "--tls-private-key-file", help="serving key (PEM)")
+    config.add_peer_tls(parser)
     return parser
 
 
@@ -33,6 +34,7 @@ def main() -> None:
                 storage=args.storage,
                 tls_cert_file=args.tls_cert_file,
                 tls_private_key_file=args.tls_private_key_file,
+                peer_tls=config.peer_tls(args),
             )
         )
     )

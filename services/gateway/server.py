@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from kapi import pki
 from services.authz.client import AuthzClient
 from services.gateway import health
 from services.gateway.app import Peers, create_app
@@ -25,6 +26,8 @@ class GatewayConfig:
     storage: str
     tls_cert_file: str
     tls_private_key_file: str
+    # Mutual TLS towards the other services (None: plaintext, in-process tests only).
+    peer_tls: pki.TLSFiles | None = None
 
 
 def split_host_port(address: str) -> tuple[str, int]:
@@ -33,9 +36,9 @@ def split_host_port(address: str) -> tuple[str, int]:
 
 
 def build_peers(config: GatewayConfig) -> Peers:
-    registry = RegistryClient(config.registry)
-    authz = AuthzClient(config.authz)
-    storage = StorageClient(config.storage)
+    registry = RegistryClient(config.registry, tls=config.peer_tls)
+    authz = AuthzClient(config.authz, tls=config.peer_tls)
+    storage = StorageClient(config.storage, tls=config.peer_tls)
 
     async def etcd() -> None:
         await storage.health()
