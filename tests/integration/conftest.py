@@ -21,6 +21,7 @@ import httpx
 import pytest
 import uvicorn
 
+from kapi import pki
 from services.authz.server import AuthzConfig
 from services.authz.server import create_server as create_authz
 from services.gateway.app import create_app
@@ -46,6 +47,9 @@ class ControlPlane:
     api: httpx.AsyncClient
     namespace: str
     app: Any
+    # The gRPC services' HOST:PORT by name, and the certificates they were given.
+    addresses: dict[str, str]
+    pki: pki.InternalPKI
 
 
 @pytest.fixture
@@ -109,7 +113,12 @@ async def control_plane(etcd: EtcdProcess, tmp_path: Path) -> AsyncIterator[Cont
             json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
         )
         assert created.status_code == 201, created.text
-        yield ControlPlane(base, api, namespace, app)
+        addresses = {
+            "storage": storage_addr,
+            "authz": authz_addr,
+            "registry": f"127.0.0.1:{registry.port}",
+        }
+        yield ControlPlane(base, api, namespace, app, addresses, etcd.pki)
     server.should_exit = True
     await serving
     await app.state.hub.close()
