@@ -44,19 +44,20 @@ def add(
     )
 
 
-# A service's identity towards its peers (kapi.pki.InternalPKI.service): etcd's names.
+# A service's identity towards its peers (kapi.pki.InternalPKI.service), the flags named
+# as etcd names its members' (--peer-cert-file, --peer-key-file).
 PEER_TLS_FLAGS = ("--peer-ca-file", "--peer-cert-file", "--peer-key-file")
 
 
 def add_peer_tls(parser: argparse.ArgumentParser) -> None:
     """The three files every service needs for mutual TLS with its peers; all required."""
-    config_help = {
+    helps = {
         "--peer-ca-file": "CA (PEM) whose certificates peers must present",
         "--peer-cert-file": "this service's certificate (PEM), as server and as client",
         "--peer-key-file": "its private key (PEM)",
     }
     for flag in PEER_TLS_FLAGS:
-        add(parser, flag, help=config_help[flag], required=True)
+        add(parser, flag, help=helps[flag], required=True)
 
 
 def peer_tls(args: argparse.Namespace) -> pki.TLSFiles:

@@ -91,11 +91,12 @@ def server(address: str, *, tls: pki.TLSFiles | None) -> tuple[grpc.aio.Server, 
     (a plaintext client, or one without such a certificate, is refused before any call);
     ``None`` serves plaintext, for in-process tests only.
     """
+    credentials = server_credentials(tls) if tls is not None else None
     srv = grpc.aio.server(options=SERVER_OPTIONS)
-    if tls is None:
+    if credentials is None:
         port = srv.add_insecure_port(address)
     else:
-        port = srv.add_secure_port(address, server_credentials(tls))
+        port = srv.add_secure_port(address, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     return srv, port

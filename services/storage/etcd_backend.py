@@ -53,10 +53,13 @@ _MOD = etcd.Compare.CompareTarget.Value("MOD")
 def channel_target(endpoints: list[str]) -> str:
     """A gRPC target for etcd client URLs (``https://127.0.0.1:2379,...``).
 
-    Several endpoints are balanced over when they are IP addresses; a host name is
-    resolved by DNS (one endpoint). All must share one scheme (``uses_tls``).
+    Several plain-http endpoints are balanced over when they are IP addresses; a host
+    name is resolved by DNS (one endpoint). All must share one scheme (``uses_tls``).
+    Over TLS the channel checks one name for every address, so only the first endpoint
+    is used: several members are reached by a DNS name resolving to each of them, which
+    every member's certificate names.
     """
-    uses_tls(endpoints)
+    tls = uses_tls(endpoints)
     hosts: list[tuple[str, int]] = []
     for url in endpoints:
         parts = urlsplit(url if "://" in url else f"http://{url}")
@@ -69,12 +72,14 @@ def channel_target(endpoints: list[str]) -> str:
             return False
         return True
 
-    if len(hosts) > 1 and all(is_ip(h) for h, _ in hosts):
+    if len(hosts) > 1 and not tls and all(is_ip(h) for h, _ in hosts):
         if all(ipaddress.ip_address(h).version == 4 for h, _ in hosts):
             return "ipv4:" + ",".join(f"{h}:{p}" for h, p in hosts)
         return "ipv6:" + ",".join(f"[{h}]:{p}" for h, p in hosts)
     if len(hosts) > 1:
-        log.warning("several etcd endpoints with host names: using %s:%d only", *hosts[0])
+        log.warning(
+            "several etcd endpoints (%s): using %s:%d only", ", ".join(endpoints), *hosts[0]
+        )
     host, port = hosts[0]
     return f"dns:///{host}:{port}" if not is_ip(host) else f"{host}:{port}"
 

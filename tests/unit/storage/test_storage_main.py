@@ -109,6 +109,8 @@ def test_channel_target(endpoints: list[str], target: str) -> None:
 
 def test_channel_target_of_https_endpoints() -> None:
     assert channel_target(["https://etcd:2379"]) == "dns:///etcd:2379"
+    # One name is verified per channel: the first member only (a DNS name for several).
+    assert channel_target(["https://10.0.0.1:2379", "https://10.0.0.2:2379"]) == "10.0.0.1:2379"
     with pytest.raises(ValueError):
         channel_target(["https://127.0.0.1:2379", "http://127.0.0.1:2380"])
 
