@@ -177,11 +177,11 @@ class InternalPKI:
         )
 
 
-def ensure_internal(pki_dir: Path, *, extra_hosts: Sequence[str] = ()) -> InternalPKI:
+def ensure_internal(pki_dir: Path) -> InternalPKI:
     """The services CA, the etcd CA and every certificate they sign, issued or renewed.
 
     Each service's certificate is good for serving and as a client, for loopback and its
-    compose service name (plus ``extra_hosts``); etcd's for loopback and ``etcd``.
+    compose service name; etcd's for loopback and ``etcd``.
     """
     layout = InternalPKI(pki_dir)
     services_ca = ensure_ca(
@@ -196,7 +196,7 @@ def ensure_internal(pki_dir: Path, *, extra_hosts: Sequence[str] = ()) -> Intern
             layout.service(name),
             services_ca,
             common_name=f"kapi-{name}",
-            hosts=[*LOOPBACK_HOSTS, name, *extra_hosts],
+            hosts=[*LOOPBACK_HOSTS, name],
             usages=both,
         )
     # etcd's certificate also serves as its peer certificate and its own health checks'
@@ -205,7 +205,7 @@ def ensure_internal(pki_dir: Path, *, extra_hosts: Sequence[str] = ()) -> Intern
         layout.etcd_server,
         etcd_ca,
         common_name="kapi-etcd",
-        hosts=[*LOOPBACK_HOSTS, ETCD_NAME, *extra_hosts],
+        hosts=[*LOOPBACK_HOSTS, ETCD_NAME],
         usages=both,
     )
     _ensure_leaf(
