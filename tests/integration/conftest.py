@@ -46,14 +46,20 @@ class ControlPlane:
 
 
 @pytest.fixture
-async def control_plane(etcd: str, tmp_path: Path) -> AsyncIterator[ControlPlane]:
-    tokens = tmp_path / "tokens.csv"
-    tokens.write_text(f'{ADMIN_TOKEN},kapi-admin,kapi-admin,"system:masters"\n')
+async def storage_addr(etcd: str) -> AsyncIterator[str]:
+    """The storage service the control plane uses (a test module may bring its own)."""
     storage, storage_port = await create_storage(
         StorageConfig(listen="127.0.0.1:0", etcd_endpoints=[etcd], bookmark_interval=0.2)
     )
     await storage.start()
-    storage_addr = f"127.0.0.1:{storage_port}"
+    yield f"127.0.0.1:{storage_port}"
+    await storage.stop(None)
+
+
+@pytest.fixture
+async def control_plane(storage_addr: str, tmp_path: Path) -> AsyncIterator[ControlPlane]:
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text(f'{ADMIN_TOKEN},kapi-admin,kapi-admin,"system:masters"\n')
     authz = await create_authz(
         AuthzConfig(listen="127.0.0.1:0", storage=storage_addr, token_file=str(tokens))
     )
@@ -98,4 +104,3 @@ async def control_plane(etcd: str, tmp_path: Path) -> AsyncIterator[ControlPlane
     await registry.close()
     await authz.server.stop(None)
     await authz.close()
-    await storage.stop(None)
