@@ -190,8 +190,8 @@ def from_rpc_error(exc: grpc.RpcError, peer: str, *, write: bool = False) -> err
         return carried
     code = call.code()
     log.warning(
-        "%s call to the %s service failed: %s: %s (audit ID %s)",
-        "a write" if write else "a",
+        "%s to the %s service failed: %s: %s (audit ID %s)",
+        "a write" if write else "a call",
         peer,
         code.name,
         call.details(),

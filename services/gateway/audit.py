@@ -31,21 +31,27 @@ _HEADER = audit_id.HEADER.encode()
 _ANSWERED = "kapi.bug_answered"  # scope key: the bug was logged and answered
 
 
-def answer_bug(request: Request, exc: Exception) -> Response:
-    """Log a bug once, with its request's audit ID; the client's 500."""
+def _log_bug(method: str, path: str, exc: BaseException) -> None:
     log.error(
         "unhandled error serving %s %s (audit ID %s)",
-        request.method,
-        request.url.path,
+        method,
+        path,
         audit_id.current() or "-",
         exc_info=exc,
     )
+
+
+def answer_bug(request: Request, exc: Exception) -> Response:
+    """Log a bug once, with its request's audit ID; the client's 500."""
+    _log_bug(request.method, request.url.path, exc)
     request.scope[_ANSWERED] = True
     return status_response(errors.unexpected(audit_id.current()))
 
 
 class WithAuditId:
-    """ASGI wrapper: binds the request's audit ID and adds the ``Audit-Id`` reply header."""
+    """ASGI wrapper: binds the request's audit ID and adds the ``Audit-Id`` reply header;
+    the last resort for an exception nothing answered (logged once; a 500 Status when
+    no reply has started, else the connection ends as the server ends it)."""
 
     def __init__(self, app: ASGIApp, state: State) -> None:
         self.app = app
@@ -63,14 +69,21 @@ class WithAuditId:
         request_id = audit_id.accept(given)
         audit_id.bind((request_id,))  # each request runs in its own task and context
         header = (_HEADER, request_id.encode())
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            if not scope.get(_ANSWERED):
-                raise
+        except Exception as exc:
+            if scope.get(_ANSWERED):
+                return  # logged and answered by the app's handler; Starlette re-raised it
+            _log_bug(scope.get("method", ""), scope.get("path", ""), exc)
+            if not started:
+                reply = status_response(errors.unexpected(request_id))
+                await reply(scope, receive, send_with_id)
