@@ -92,7 +92,7 @@ def translated(
 
 
 def _unreachable(exc: storage_errors.Unavailable, *, write: bool) -> errors.StatusError:
-    log.warning("etcd is unreachable: %s (audit ID %s)", exc, audit_id.current() or "-")
+    log.warning("storage unavailable: %s (audit ID %s)", exc, audit_id.current() or "-")
     if write and exc.sent:
         return errors.timeout(rpc.UNKNOWN_OUTCOME)
     if isinstance(exc, storage_errors.Timeout):
