@@ -88,6 +88,8 @@ async def test_a_bug_in_the_gateway_is_a_500_logged_once(
         monkeypatch.setattr(registry, "openapi_v2", boom)
         response = await api.get("/openapi/v2", headers={"Accept": "application/json"})
     assert_generic_500(response, bug_log)
+    monkeypatch.undo()
+    assert (await api.get("/readyz")).status_code == 200
 
 
 async def test_a_bug_behind_the_gateway_is_a_500_logged_once_by_its_service(
@@ -104,6 +106,8 @@ async def test_a_bug_behind_the_gateway_is_a_500_logged_once_by_its_service(
     assert response.headers["audit-id"] == "patch-1"  # what the registry logged it under
     assert_generic_500(response, bug_log)
     assert bug_log.records[0].name == "kapi.rpc"  # in the registry's servicer
+    monkeypatch.undo()
+    assert (await control_plane.api.get("/readyz")).status_code == 200
 
 
 async def test_errors_longer_than_grpc_metadata_arrive_intact(control_plane: ControlPlane) -> None:
