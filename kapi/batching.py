@@ -13,7 +13,9 @@ must not let one slow call hold up the rest: when the newest batch has been out 
 
 Each call keeps its own outcome: ``send`` returns one result per request, a value or
 the exception that request failed with; an exception raised by ``send`` itself (the
-peer is unavailable) fails every call of that batch.
+peer is unavailable) fails every call of that batch. ``send`` runs with the audit IDs
+of its requests bound, in order (``kapi.audit_id``), so the peer logs each item under
+its own request's id.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from kapi import errors
+from kapi import audit_id, errors
 
 Req = TypeVar("Req")
 Rep = TypeVar("Rep")
@@ -52,7 +54,7 @@ class Batcher(Generic[Req, Rep]):
         self.max_batch = max_batch
         self.max_in_flight = max_in_flight
         self.stall = stall
-        self._waiting: list[tuple[Req, asyncio.Future[Rep]]] = []
+        self._waiting: list[tuple[Req, asyncio.Future[Rep], str]] = []
         self._in_flight = 0
         self._departed = 0.0  # when the newest batch left
         self._timer: asyncio.TimerHandle | None = None
@@ -61,7 +63,7 @@ class Batcher(Generic[Req, Rep]):
 
     async def call(self, request: Req) -> Rep:
         future: asyncio.Future[Rep] = asyncio.get_running_loop().create_future()
-        self._waiting.append((request, future))
+        self._waiting.append((request, future, audit_id.current()))
         self._dispatch()
         return await future
 
@@ -81,13 +83,13 @@ class Batcher(Generic[Req, Rep]):
             self._departed = now
             batch = self._waiting[: self.max_batch]
             del self._waiting[: self.max_batch]
-            batch = [(r, f) for r, f in batch if not f.done()]  # callers that gave up
+            batch = [(r, f, i) for r, f, i in batch if not f.done()]  # callers that gave up
             if not batch:
                 continue
             self._in_flight += 1
             self.batches += 1
             task = asyncio.create_task(self._run(batch))
-            self._flying[task] = [future for _, future in batch]
+            self._flying[task] = [future for _, future, _ in batch]
             task.add_done_callback(self._landed)
 
     def _on_timer(self) -> None:
@@ -98,17 +100,18 @@ class Batcher(Generic[Req, Rep]):
         for future in self._flying.pop(task, []):
             future.cancel()  # a no-op for answered calls; a batch cancelled before it ran
 
-    async def _run(self, batch: list[tuple[Req, asyncio.Future[Rep]]]) -> None:
+    async def _run(self, batch: list[tuple[Req, asyncio.Future[Rep], str]]) -> None:
+        audit_id.bind([i for _, _, i in batch])  # this task's own context
         try:
-            results = await self._send([request for request, _ in batch])
+            results = await self._send([request for request, _, _ in batch])
             if len(results) != len(batch):
                 raise errors.internal(f"a batch of {len(batch)} got {len(results)} results")
         except Exception as exc:
-            for _, future in batch:
+            for _, future, _ in batch:
                 if not future.done():
                     future.set_exception(exc)
         else:
-            for (_, future), result in zip(batch, results, strict=True):
+            for (_, future, _), result in zip(batch, results, strict=True):
                 if future.done():
                     continue
                 if isinstance(result, BaseException):
@@ -124,7 +127,7 @@ class Batcher(Generic[Req, Rep]):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        for _, future in self._waiting:
+        for _, future, _ in self._waiting:
             future.cancel()
         self._waiting.clear()
         tasks = list(self._flying)

@@ -227,8 +227,15 @@ def too_many_requests(message: str, retry_after: int = 1) -> StatusError:
     )
 
 
-def service_unavailable(message: str) -> StatusError:
-    return StatusError(code=503, reason="ServiceUnavailable", message=message, details={})
+def service_unavailable(message: str, retry_after: int = 0) -> StatusError:
+    details: JSON = {"retryAfterSeconds": retry_after} if retry_after else {}
+    return StatusError(
+        code=503,
+        reason="ServiceUnavailable",
+        message=message,
+        details=details,
+        retry_after=retry_after or None,
+    )
 
 
 def timeout(message: str, retry_after: int = 0) -> StatusError:
@@ -249,6 +256,13 @@ def internal(message: str) -> StatusError:
         message=f"Internal error occurred: {message}",
         details={"causes": [{"message": message}]},
     )
+
+
+def unexpected(audit_id: str) -> StatusError:
+    """The 500 for a bug: what failed goes to the log (under ``audit_id``), not to the
+    client."""
+    where = f"logged with audit ID {audit_id}" if audit_id else "logged by the server"
+    return internal(f"an unexpected error occurred, {where}")
 
 
 # --- field errors --------------------------------------------------------------------

@@ -7,8 +7,21 @@ which pass ``tls=None``; every ``python -m services.NAME`` requires the files.
 
 A ``StatusError`` crosses gRPC as a ``google.rpc.Status`` whose details hold a
 ``KubeStatus`` (the metav1.Status JSON), so the gateway renders exactly what the
-service raised. Transport failures (a peer down, a deadline) become 503/504 Status
-errors here, so no ``grpc.RpcError`` escapes a client wrapper.
+service raised, whatever its size (``MAX_STATUS_BYTES``). A call that fails without
+one is a transport failure, told apart by what it means for the request:
+
+* a call that never left (the peer was not connected, ``unary(..., write=True)``
+  checks before sending) or a read: 503 ServiceUnavailable with Retry-After, as a
+  retry is safe;
+* a write that was sent and got no answer: its outcome is unknown (the peer may have
+  committed it before it died), so 504 Timeout without Retry-After, as
+  kube-apiserver answers a request it could not finish: a client that retried it
+  could make it twice (one ``generateName`` create, two objects).
+
+The details of a transport failure (addresses, gRPC's words) and of a bug go to the
+log of the service that met them, once, under the request's audit ID
+(``kapi.audit_id``); the client gets a Status worded as kube's, naming the audit ID.
+No ``grpc.RpcError`` escapes a client wrapper.
 """
 
 from __future__ import annotations
@@ -26,13 +39,22 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, status_pb2
 from grpc_status import rpc_status
 
-from kapi import errors, pki
+from kapi import audit_id, errors, pki
 from kapi_proto import common_pb2
 
 log = logging.getLogger(__name__)
 
 # Lists of many large objects must not hit gRPC's 4 MiB default.
 MAX_MESSAGE_BYTES = 1024 * 1024 * 1024
+# A Status travels in trailing metadata, which gRPC refuses over 8 KiB (at random) and
+# 16 KiB (always) by default: a 422 quoting a 20,000-character label became a 500.
+# Channels take trailers up to MAX_TRAILER_BYTES; a Status larger than
+# MAX_STATUS_BYTES (only a pathological one: a 3 MiB body invalid everywhere, quoted
+# twice) has its messages cut down to fit (``bounded``).
+MAX_STATUS_BYTES = 16 * 1024 * 1024
+MAX_TRAILER_BYTES = 2 * MAX_STATUS_BYTES
+# Request metadata is small (a batch's audit IDs: 64 of at most 65 bytes).
+MAX_REQUEST_METADATA_BYTES = 64 * 1024
 
 CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -44,6 +66,8 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.max_metadata_size", MAX_TRAILER_BYTES),
+    ("grpc.absolute_max_metadata_size", MAX_TRAILER_BYTES),
 ]
 
 SERVER_OPTIONS: list[tuple[str, Any]] = [
@@ -52,6 +76,8 @@ SERVER_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.so_reuseport", 0),
+    ("grpc.max_metadata_size", MAX_REQUEST_METADATA_BYTES),
+    ("grpc.absolute_max_metadata_size", MAX_REQUEST_METADATA_BYTES),
 ]
 
 _CODE_BY_HTTP = {
@@ -126,45 +152,160 @@ def _require_mutual(tls: pki.TLSFiles) -> None:
         raise ValueError("services speak mutual TLS: a CA, a certificate and its key are needed")
 
 
+# kube's words (apimachinery errors.NewGenericServerResponse, the handler finisher).
+UNAVAILABLE = "the server is currently unable to handle the request"
+UNKNOWN_OUTCOME = (
+    "the server was unable to return a response in the time allotted, "
+    "but may still be processing the request"
+)
+DEADLINE = "request did not complete within requested timeout - context deadline exceeded"
+TRUNCATED = "...(truncated)"
+
+
 def to_grpc_status(err: errors.StatusError) -> grpc.Status:
+    """``err`` as a gRPC status: the Status JSON in the details, once (gRPC's own
+    message is only its first words, as a hint for whoever reads the wire)."""
+    data = err.to_json()
+    if len(data) > MAX_STATUS_BYTES:
+        data = bounded(err, MAX_STATUS_BYTES).to_json()
     detail = any_pb2.Any()
-    detail.Pack(common_pb2.KubeStatus(json=err.to_json()))
+    detail.Pack(common_pb2.KubeStatus(json=data))
     status = status_pb2.Status(
         code=_CODE_BY_HTTP.get(err.code, code_pb2.UNKNOWN),
-        message=err.message,
+        message=f"{err.reason}: {err.message[:200]}",
         details=[detail],
     )
     return cast(grpc.Status, rpc_status.to_status(status))
 
 
-def from_rpc_error(exc: grpc.RpcError, peer: str) -> errors.StatusError:
-    """The Status a service raised, or a 503/504 for a transport failure."""
-    call = cast(grpc.aio.AioRpcError, exc)
+def bounded(err: errors.StatusError, limit: int) -> errors.StatusError:
+    """A copy of ``err`` whose JSON fits in ``limit`` bytes: its message and its causes'
+    messages keep their heads, marked as truncated; the causes that do not fit are
+    dropped. (A character takes at most 6 bytes of JSON.)"""
+    share = limit // 16
+    details = dict(err.details or {})
+    causes: list[Any] = []
+    room = share
+    for cause in details.pop("causes", None) or []:
+        cut = {k: _cut(v, share // 4) if isinstance(v, str) else v for k, v in cause.items()}
+        room -= sum(len(v) for v in cut.values() if isinstance(v, str)) + 40
+        if room < 0:
+            break
+        causes.append(cut)
+    if causes:
+        details["causes"] = causes
+    out = errors.StatusError(
+        code=err.code,
+        reason=err.reason,
+        message=_cut(err.message, share),
+        details=details,
+        retry_after=err.retry_after,
+        metadata=err.metadata,
+    )
+    if len(out.to_json()) > limit:  # a huge name or kind: keep only what the client acts on
+        out.details = {"retryAfterSeconds": err.retry_after} if err.retry_after else {}
+        out.metadata = None
+    return out
+
+
+def _cut(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: max(length - len(TRUNCATED), 0)] + TRUNCATED
+
+
+def _carried_status(call: grpc.aio.AioRpcError, peer: str) -> errors.StatusError | None:
+    """The Status the peer raised, if the call failed with one."""
     try:
-        trailing = call.trailing_metadata() or ()
-        for key, value in trailing:
+        for key, value in call.trailing_metadata() or ():
             if key == "grpc-status-details-bin":
                 status = status_pb2.Status.FromString(value)
                 for detail in status.details:
                     kube = common_pb2.KubeStatus()
                     if detail.Unpack(kube):
                         return errors.StatusError.from_status(orjson.loads(kube.json))
-    except Exception:  # a malformed detail is a transport failure, below
-        log.debug("undecodable status details from %s", peer, exc_info=True)
+    except Exception:  # a malformed detail is a transport failure
+        log.warning("undecodable status details from the %s service", peer, exc_info=True)
+    return None
+
+
+def _audit_ids() -> str:
+    return ",".join(audit_id.all_bound()) or "-"
+
+
+def from_rpc_error(exc: grpc.RpcError, peer: str, *, write: bool = False) -> errors.StatusError:
+    """The Status the peer raised; for a transport failure, what it means for the
+    request (see the module docstring), its details logged here."""
+    call = cast(grpc.aio.AioRpcError, exc)
+    carried = _carried_status(call, peer)
+    if carried is not None:
+        return carried
     code = call.code()
+    log.warning(
+        "%s to the %s service failed: %s: %s (audit ID %s)",
+        "a write" if write else "a call",
+        peer,
+        code.name,
+        call.details(),
+        _audit_ids(),
+    )
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return errors.timeout(f"request to the {peer} service did not complete in time", 1)
-    if code == grpc.StatusCode.CANCELLED:
-        return errors.service_unavailable(f"request to the {peer} service was cancelled")
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return errors.StatusError(
-            code=503,
-            reason="ServiceUnavailable",
-            message=f"the {peer} service is unavailable: {call.details()}",
-            details={"retryAfterSeconds": 1},
-            retry_after=1,
-        )
-    return errors.internal(f"{peer} service: {code.name}: {call.details()}")
+        return errors.timeout(DEADLINE)
+    if write:
+        return errors.timeout(UNKNOWN_OUTCOME)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+        return errors.service_unavailable(UNAVAILABLE, retry_after=1)
+    return errors.unexpected(audit_id.current())
+
+
+def not_sent(peer: str) -> errors.StatusError:
+    """The 503 for a call that was not sent: the peer has no connection to send it on."""
+    log.warning("the %s service is not connected: call not sent (audit ID %s)", peer, _audit_ids())
+    return errors.service_unavailable(UNAVAILABLE, retry_after=1)
+
+
+async def connected(ch: grpc.aio.Channel, timeout: float) -> bool:
+    """Whether ``ch`` has a connection a call can go out on now. Waits while the
+    channel connects (as a call would); gives up at once while it backs off after a
+    failed attempt (as a call that does not wait for ready fails at once)."""
+    state = ch.get_state(try_to_connect=True)
+    if state == grpc.ChannelConnectivity.READY:
+        return True
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while state != grpc.ChannelConnectivity.READY:
+        remaining = deadline - loop.time()
+        if remaining <= 0 or state in (
+            grpc.ChannelConnectivity.TRANSIENT_FAILURE,
+            grpc.ChannelConnectivity.SHUTDOWN,
+        ):
+            return False
+        try:
+            await asyncio.wait_for(ch.wait_for_state_change(state), remaining)
+        except TimeoutError:
+            return False
+        state = ch.get_state(try_to_connect=True)
+    return True
+
+
+async def unary(
+    ch: grpc.aio.Channel,
+    peer: str,
+    method: Callable[..., Any],
+    request: Any,
+    *,
+    timeout: float,
+    write: bool = False,
+) -> Any:
+    """One unary call of ``method`` (a stub's, on ``ch``) to the ``peer`` service, with
+    the request's audit IDs; a failure is a StatusError (``from_rpc_error``).
+
+    A ``write`` goes out only on a connected channel, so that a failure before it left
+    is known to be one (503, retry) and every other one is an unknown outcome (504)."""
+    if write and not await connected(ch, timeout):
+        raise not_sent(peer)
+    try:
+        return await method(request, timeout=timeout, metadata=audit_id.metadata())
+    except grpc.RpcError as exc:
+        raise from_rpc_error(exc, peer, write=write) from None
 
 
 # What a servicer method receives; generic in the stubs, opaque to us.
@@ -173,18 +314,30 @@ Context = grpc.aio.ServicerContext[Any, Any]
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
+def _serving(context: Context) -> None:
+    """Bind the audit IDs the caller sent to this call's context (each call has its own)."""
+    audit_id.bind(audit_id.from_metadata(context.invocation_metadata()))
+
+
+def _bug(where: str) -> errors.StatusError:
+    """Log the exception being handled, once, with the audit ID; the client's 500."""
+    log.exception("unhandled error in %s (audit ID %s)", where, _audit_ids())
+    return errors.unexpected(audit_id.current())
+
+
 def unary_errors(method: F) -> F:
-    """Servicer decorator: a ``StatusError`` becomes a rich gRPC status; a bug, a 500."""
+    """Servicer decorator: a ``StatusError`` becomes a rich gRPC status; a bug, a
+    logged 500 that names only the audit ID."""
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: Context) -> Any:
+        _serving(context)
         try:
             return await method(self, request, context)
         except errors.StatusError as err:
             await context.abort_with_status(to_grpc_status(err))
-        except Exception as exc:
-            log.exception("unhandled error in %s", method.__qualname__)
-            await context.abort_with_status(to_grpc_status(errors.internal(repr(exc))))
+        except Exception:
+            await context.abort_with_status(to_grpc_status(_bug(method.__qualname__)))
 
     return cast(F, wrapper)
 
@@ -197,14 +350,14 @@ def stream_errors(method: S) -> S:
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: Context) -> Any:
+        _serving(context)
         try:
             async for item in method(self, request, context):
                 yield item
         except errors.StatusError as err:
             await context.abort_with_status(to_grpc_status(err))
-        except Exception as exc:
-            log.exception("unhandled error in %s", method.__qualname__)
-            await context.abort_with_status(to_grpc_status(errors.internal(repr(exc))))
+        except Exception:
+            await context.abort_with_status(to_grpc_status(_bug(method.__qualname__)))
 
     return cast(S, wrapper)
 
@@ -221,22 +374,29 @@ async def each(
     field: str,
 ) -> list[Outcome]:
     """Servicer side of a batch call: the items handled concurrently, as separate calls
-    would be, each answered as ``outcome(<field>=reply)`` or ``outcome(error=Status)``
-    (a bug's Status is a 500)."""
-    results = await asyncio.gather(*(handle(item) for item in items), return_exceptions=True)
-    out: list[Outcome] = []
-    for result in results:
-        if isinstance(result, errors.StatusError):
-            out.append(outcome(error=common_pb2.KubeStatus(json=result.to_json())))
-        elif isinstance(result, BaseException):
-            if not isinstance(result, Exception):
-                raise result  # cancellation: the whole call goes
-            log.error("unhandled error in a batch item", exc_info=result)
-            status = errors.internal(repr(result))
-            out.append(outcome(error=common_pb2.KubeStatus(json=status.to_json())))
-        else:
-            out.append(outcome(**{field: result}))
-    return out
+    would be (each under its own audit ID), each answered as ``outcome(<field>=reply)``
+    or ``outcome(error=Status)`` (a bug's Status is a logged 500)."""
+    items = list(items)
+    ids = audit_id.all_bound()
+    if len(ids) != len(items):
+        ids = ("",) * len(items)
+
+    async def one(item: Item, item_id: str) -> Reply | errors.StatusError:
+        audit_id.bind((item_id,) if item_id else ())  # this task's own context
+        try:
+            return await handle(item)
+        except errors.StatusError as err:
+            return err
+        except Exception:
+            return _bug(f"a batch item of {getattr(handle, '__qualname__', handle)}")
+
+    results = await asyncio.gather(*(one(i, d) for i, d in zip(items, ids, strict=True)))
+    return [
+        outcome(error=common_pb2.KubeStatus(json=r.to_json()))
+        if isinstance(r, errors.StatusError)
+        else outcome(**{field: r})
+        for r in results
+    ]
 
 
 def replies(outcomes: Iterable[Any], field: str) -> list[Any]:

@@ -6,7 +6,6 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, cast
 
-import grpc
 import orjson
 
 from kapi import batching, errors, pki, rpc
@@ -56,24 +55,15 @@ class AuthzClient:
         cert_organizations: tuple[str, ...] = (),
     ) -> common_pb2.UserInfo:
         """The caller, or StatusError 401."""
-        try:
-            reply = await self._stub.Authenticate(
-                authz_pb2.AuthenticateRequest(
-                    bearer_token=bearer_token,
-                    client_cert_common_name=cert_common_name,
-                    client_cert_organizations=list(cert_organizations),
-                ),
-                timeout=DEADLINE,
-            )
-        except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, "authz") from None
-        return cast(common_pb2.UserInfo, reply)
+        request = authz_pb2.AuthenticateRequest(
+            bearer_token=bearer_token,
+            client_cert_common_name=cert_common_name,
+            client_cert_organizations=list(cert_organizations),
+        )
+        return cast(common_pb2.UserInfo, await self._call(self._stub.Authenticate, request))
 
     async def authorize(self, request: authz_pb2.AuthorizeRequest) -> tuple[bool, str]:
-        try:
-            reply = await self._stub.Authorize(request, timeout=DEADLINE)
-        except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, "authz") from None
+        reply = await self._call(self._stub.Authorize, request)
         return reply.decision == authz_pb2.ALLOW, reply.reason
 
     async def admit(
@@ -110,10 +100,9 @@ class AuthzClient:
     async def _admit_batch(
         self, requests: list[authz_pb2.AdmitRequest]
     ) -> list[authz_pb2.AdmitResponse | errors.StatusError]:
-        try:
-            reply = await self._stub.AdmitBatch(
-                authz_pb2.AdmitBatchRequest(items=requests), timeout=DEADLINE
-            )
-        except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, "authz") from None
+        reply = await self._call(self._stub.AdmitBatch, authz_pb2.AdmitBatchRequest(items=requests))
         return rpc.replies(reply.items, "response")
+
+    async def _call(self, method: Any, request: Any) -> Any:
+        """A call to authz (nothing it does is stored: a failed one may be retried)."""
+        return await rpc.unary(self._channel, "authz", method, request, timeout=DEADLINE)

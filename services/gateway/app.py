@@ -3,7 +3,8 @@
 Resource requests (``/api/...``, ``/apis/...``: services/gateway/resources.py) go
 straight to their handler; the rest — discovery roots, OpenAPI, health, version — are
 FastAPI routes here. Handlers only raise: a StatusError is rendered as its Status, any
-other exception as a logged 500 InternalError.
+other exception as a 500 InternalError naming the request's audit ID, its details logged
+once (services/gateway/audit.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from kapi import errors
 from services.authz.client import AuthzClient
 from services.gateway import discovery, feeds, health, negotiation, watch_hub
+from services.gateway.audit import WithAuditId, answer_bug
 from services.gateway.auth import Gatekeeper
 from services.gateway.request_info import parse
 from services.gateway.resources import Resources
@@ -87,7 +89,7 @@ def _is_watch(scope: Scope) -> bool:
     return False
 
 
-def create_app(peers: Peers) -> ResourceFastPath:
+def create_app(peers: Peers) -> WithAuditId:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(GzipUnlessWatch)
     gate = Gatekeeper(peers.authz)
@@ -104,8 +106,7 @@ def create_app(peers: Peers) -> ResourceFastPath:
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error serving %s %s", request.method, request.url.path)
-        return status_response(errors.internal(repr(exc)))
+        return answer_bug(request, exc)
 
     resources = Resources(peers.registry, peers.storage, gate, hub, types)
     who = resources.who
@@ -250,7 +251,7 @@ def create_app(peers: Peers) -> ResourceFastPath:
         await gate.authenticate(request.headers.get("authorization"), request.url.path)
         raise errors.not_found_path()
 
-    return ResourceFastPath(app, request_response(serve_or_status))
+    return WithAuditId(ResourceFastPath(app, request_response(serve_or_status)), app.state)
 
 
 class ResourceFastPath:

@@ -15,6 +15,9 @@ hub serves only watchers without selectors.
 
 Only watches the hub can serve exactly are taken (object rendering, a start revision
 inside the feed's window); the caller opens a dedicated upstream watch for the rest.
+The window keeps recent events for watchers that start a little behind the feed,
+bounded as storage's own window is (services/storage/cache.py) by count and by age,
+and by bytes too: a few hundred updates of a 1 MiB object must not stay in the gateway.
 
 A feed can also hold its resource's current objects (services/gateway/object_state.py):
 seeded in the background from one list the first time a list or a consistent get of
@@ -48,7 +51,6 @@ from services.gateway.object_state import ObjectState
 
 log = logging.getLogger(__name__)
 
-WINDOW_EVENTS = 10_000  # events kept for watchers that start a little behind the feed
 WATCHER_BUFFER = 1_000  # lines a watcher may lag before it is dropped
 IDLE_SECONDS = 60.0  # a feed with no watchers and no reads for this long is closed
 SYNC_RETRY_SECONDS = 5.0  # after a failed seeding, lists go upstream this long
@@ -60,6 +62,21 @@ BATCH_LINES = 256  # queued lines sent to a watcher in one write
 FILTERED_PER_FEED = 100
 
 Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WindowLimits:
+    """What a feed's window of recent events keeps: at most ``events`` of them, at most
+    ``bytes`` of their JSON (what each holds: its line, object and previous object), none
+    older than ``seconds`` (storage's window: 75 s). An event past a limit goes; a
+    watcher from before the oldest one left gets a dedicated upstream watch instead."""
+
+    events: int = 10_000
+    bytes: int = 32 * 1024 * 1024
+    seconds: float = 75.0
+
+
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -109,6 +126,12 @@ class _Event:
     raw_prev: bytes
     _obj: Obj | None = None
     _prev: Obj | None = None
+    time: float = 0.0  # when the feed published it (its clock)
+
+    @property
+    def size(self) -> int:
+        """The bytes it holds (shared ones counted too: a bound, not a measure)."""
+        return len(self.line) + len(self.raw) + len(self.raw_prev)
 
     @property
     def obj(self) -> Obj:
@@ -228,10 +251,21 @@ class Watcher:
 class Feed:
     """One upstream watch of one resource and the watchers it serves."""
 
-    def __init__(self, name: str, opener: Opener) -> None:
+    def __init__(
+        self,
+        name: str,
+        opener: Opener,
+        *,
+        limits: WindowLimits | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.name = name
         self.opener = opener
-        self.window: collections.deque[_Event] = collections.deque(maxlen=WINDOW_EVENTS)
+        self.limits = limits or WindowLimits()
+        self.clock = clock
+        self.window: collections.deque[_Event] = collections.deque()
+        self.window_bytes = 0
+        self.published = False  # any event but a bookmark yet
         self.watchers: set[Watcher] = set()
         self.start_revision = 0
         self.revision = 0
@@ -290,6 +324,8 @@ class Feed:
     def _publish(self, item: UpstreamEvent) -> None:
         obj = orjson.loads(item.object)
         revision = _revision(obj)
+        now = self.clock()
+        self._trim(now)  # bookmarks come on a quiet feed too: its old events go
         if item.type == "BOOKMARK":
             self.revision = max(self.revision, revision)
             if self.state is not None:
@@ -301,7 +337,7 @@ class Feed:
                 watcher.deliver(event)
             self._wake()
             return
-        if revision <= self.revision and self.window:
+        if revision <= self.revision and self.published:
             return  # never go backwards, never repeat
         raw_prev = item.prev_object
         if self.state is not None:
@@ -312,12 +348,27 @@ class Feed:
             revision, item.type, _line(item.type, item.object), namespace, item.object, raw_prev
         )
         event._obj = obj
+        event.time = now
         self.revision = revision
+        self.published = True
         self.window.append(event)
+        self.window_bytes += event.size
+        self._trim(now)
         for watcher in list(self.watchers):
             watcher.deliver(event)
         event.settle()
         self._wake()
+
+    def _trim(self, now: float) -> None:
+        """Let go of the oldest events past any of the window's limits."""
+        window, limits = self.window, self.limits
+        horizon = now - limits.seconds
+        while window and (
+            len(window) > limits.events
+            or self.window_bytes > limits.bytes
+            or window[0].time < horizon
+        ):
+            self.window_bytes -= window.popleft().size
 
     def seed(self, items: list[bytes], revision: int) -> bool:
         """Hold the resource's objects from a list at ``revision``, brought up to date
@@ -358,13 +409,24 @@ class Feed:
 class Hub:
     """The gateway's feeds, keyed by resource."""
 
-    def __init__(self, *, prev_objects: bool) -> None:
+    def __init__(
+        self,
+        *,
+        prev_objects: bool,
+        window: WindowLimits | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
         # Whether upstream events carry the previous object (needed for selectors).
         self.prev_objects = prev_objects
+        self.window = window or WindowLimits()
+        self.clock = clock
         self.feeds: dict[str, Feed] = {}
         self._lock = asyncio.Lock()
         self._syncs: dict[str, asyncio.Task[None]] = {}
         self._failed_syncs: dict[str, float] = {}  # key -> when its last seeding failed
+
+    def _feed(self, key: str, opener: Opener) -> Feed:
+        return Feed(key, opener, limits=self.window, clock=self.clock)
 
     async def subscribe(
         self,
@@ -395,7 +457,7 @@ class Hub:
             await self._reap()
             feed = self.feeds.get(key)
             if feed is None or feed.failed:
-                feed = Feed(key, opener)
+                feed = self._feed(key, opener)
                 try:
                     await feed.start(revision)
                 except errors.StatusError:
@@ -529,7 +591,7 @@ class Hub:
                     await self._reap()
                     feed = self.feeds.get(key)
                     if feed is None or feed.failed:
-                        feed = Feed(key, opener)
+                        feed = self._feed(key, opener)
                         await feed.start(revision)
                         self.feeds[key] = feed
                     if feed.seed(items, revision):

@@ -9,10 +9,11 @@ from typing import Any, cast
 import grpc
 import grpc.aio
 
-from kapi import batching, errors, pki, rpc
+from kapi import audit_id, batching, errors, pki, rpc
 from kapi_proto import common_pb2, registry_pb2, registry_pb2_grpc
 
 DEADLINE = 30.0
+PEER = "registry"
 
 WriteRequest = registry_pb2.WriteRequest
 RenderedObject = registry_pb2.RenderedObject
@@ -31,7 +32,9 @@ class RegistryClient:
 
     def _batcher(self, method: Any) -> batching.Batcher[WriteRequest, RenderedObject]:
         async def send(requests: list[WriteRequest]) -> list[RenderedObject | errors.StatusError]:
-            reply = await self._call(method, registry_pb2.WriteBatchRequest(items=requests))
+            reply = await self._call(
+                method, registry_pb2.WriteBatchRequest(items=requests), write=True
+            )
             return rpc.replies(reply.items, "object")
 
         return batching.Batcher(send)
@@ -46,11 +49,10 @@ class RegistryClient:
         """Return once the channel is connected; raise TimeoutError otherwise."""
         await asyncio.wait_for(self._channel.channel_ready(), timeout)
 
-    async def _call(self, method: Any, request: Any, timeout: float = DEADLINE) -> Any:
-        try:
-            return await method(request, timeout=timeout)
-        except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, "registry") from None
+    async def _call(
+        self, method: Any, request: Any, timeout: float = DEADLINE, *, write: bool = False
+    ) -> Any:
+        return await rpc.unary(self._channel, PEER, method, request, timeout=timeout, write=write)
 
     async def types(self) -> registry_pb2.TypesResponse:
         return cast(
@@ -77,7 +79,9 @@ class RegistryClient:
         return await self._updates.call(request)
 
     async def patch(self, request: registry_pb2.PatchRequest) -> registry_pb2.RenderedObject:
-        return cast(registry_pb2.RenderedObject, await self._call(self._stub.Patch, request))
+        return cast(
+            registry_pb2.RenderedObject, await self._call(self._stub.Patch, request, write=True)
+        )
 
     async def get(self, request: registry_pb2.ReadRequest) -> registry_pb2.RenderedObject:
         if request.resource_version in batching.PROMPT_READS:
@@ -96,13 +100,15 @@ class RegistryClient:
     async def delete(
         self, request: registry_pb2.DeleteObjectRequest
     ) -> registry_pb2.RenderedObject:
-        return cast(registry_pb2.RenderedObject, await self._call(self._stub.Delete, request))
+        return cast(
+            registry_pb2.RenderedObject, await self._call(self._stub.Delete, request, write=True)
+        )
 
     async def open_watch(
         self, request: registry_pb2.ReadRequest
     ) -> AsyncIterator[common_pb2.WatchEvent]:
         """Start a watch: a rejected request raises StatusError here, before any event."""
-        call = self._stub.Watch(request)
+        call = self._stub.Watch(request, metadata=audit_id.metadata())
         try:
             await call.initial_metadata()
             if call.done() and await call.code() != grpc.StatusCode.OK:
@@ -114,7 +120,7 @@ class RegistryClient:
                 )
         except grpc.RpcError as exc:
             call.cancel()
-            raise rpc.from_rpc_error(exc, "registry") from None
+            raise rpc.from_rpc_error(exc, PEER) from None
         return self._events(call)
 
     async def _events(self, call: Any) -> AsyncIterator[common_pb2.WatchEvent]:
@@ -122,6 +128,6 @@ class RegistryClient:
             async for event in call:
                 yield event
         except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, "registry") from None
+            raise rpc.from_rpc_error(exc, PEER) from None
         finally:
             call.cancel()

@@ -4,8 +4,9 @@ Plain values in and out: a ``model.ResourceRef`` dataclass names the resource, o
 are JSON bytes, revisions ints; results are ``model.StoredObject``, ``model.ObjectList``
 and ``model.WatchEvent``. No ``grpc.RpcError`` escapes: a failure is a
 ``kapi.errors.StatusError`` — the Status the storage service raised (404, 409, 410, ...)
-or a 503/504 for a transport failure. Unary calls have a deadline (10 s by default);
-watches have none (they end when ``timeout_seconds`` passes, or when closed).
+or a 503/504 for a transport failure (``kapi.rpc``: a write that may have been made
+is a 504, never a 503 a client would retry). Unary calls have a deadline (10 s by
+default); watches have none (they end when ``timeout_seconds`` passes, or when closed).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, cast
 import grpc
 import grpc.aio
 
-from kapi import batching, errors, pki, rpc
+from kapi import audit_id, batching, errors, pki, rpc
 from kapi_proto import common_pb2, storage_pb2, storage_pb2_grpc
 from services.storage.grpc import convert
 from services.storage.model import Health, ObjectList, ResourceRef, StoredObject, WatchEvent
@@ -83,7 +84,9 @@ class StorageClient:
     async def _create_batch(
         self, requests: list[storage_pb2.CreateRequest]
     ) -> list[storage_pb2.StoredObject | errors.StatusError]:
-        return await self._batch(self._stub.CreateBatch, storage_pb2.CreateBatchRequest, requests)
+        return await self._batch(
+            self._stub.CreateBatch, storage_pb2.CreateBatchRequest, requests, write=True
+        )
 
     async def _get_batch(
         self, requests: list[storage_pb2.GetRequest]
@@ -91,14 +94,16 @@ class StorageClient:
         return await self._batch(self._stub.GetBatch, storage_pb2.GetBatchRequest, requests)
 
     async def _batch(
-        self, method: Any, batch_type: Any, requests: builtins.list[Any]
+        self, method: Any, batch_type: Any, requests: builtins.list[Any], *, write: bool = False
     ) -> list[storage_pb2.StoredObject | errors.StatusError]:
         """One batch call; each item's object or its Status (see ``rpc.replies``)."""
-        try:
-            reply = await method(batch_type(items=requests), timeout=self._timeout)
-        except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, PEER) from None
+        reply = await self._call(method, batch_type(items=requests), write=write)
         return rpc.replies(reply.items, "object")
+
+    async def _call(self, method: Any, request: Any, *, write: bool = False) -> Any:
+        return await rpc.unary(
+            self._channel, PEER, method, request, timeout=self._timeout, write=write
+        )
 
     async def get(
         self, ref: ResourceRef, namespace: str, name: str, *, resource_version: str = ""
@@ -112,11 +117,7 @@ class StorageClient:
         )
         if resource_version in batching.PROMPT_READS:
             return convert.stored_from_pb(await self._gets.call(request))
-        try:
-            response = await self._stub.Get(request, timeout=self._timeout)
-        except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, PEER) from None
-        return convert.stored_from_pb(response)
+        return convert.stored_from_pb(await self._call(self._stub.Get, request))
 
     async def list(
         self,
@@ -141,11 +142,7 @@ class StorageClient:
             resource_version=resource_version,
             resource_version_match=resource_version_match,
         )
-        try:
-            response = await self._stub.List(request, timeout=self._timeout)
-        except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, PEER) from None
-        return convert.list_from_pb(response)
+        return convert.list_from_pb(await self._call(self._stub.List, request))
 
     async def update(
         self,
@@ -166,11 +163,7 @@ class StorageClient:
             expected_revision=expected_revision,
             dry_run=dry_run,
         )
-        try:
-            response = await self._stub.Update(request, timeout=self._timeout)
-        except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, PEER) from None
-        return convert.stored_from_pb(response)
+        return convert.stored_from_pb(await self._call(self._stub.Update, request, write=True))
 
     async def delete(
         self,
@@ -189,11 +182,7 @@ class StorageClient:
             expected_revision=expected_revision,
             dry_run=dry_run,
         )
-        try:
-            response = await self._stub.Delete(request, timeout=self._timeout)
-        except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, PEER) from None
-        return convert.stored_from_pb(response)
+        return convert.stored_from_pb(await self._call(self._stub.Delete, request, write=True))
 
     async def watch(
         self,
@@ -223,7 +212,7 @@ class StorageClient:
             timeout_seconds=timeout_seconds,
             send_initial_events=send_initial_events,
         )
-        call = self._stub.Watch(request)
+        call = self._stub.Watch(request, metadata=audit_id.metadata())
         try:
             async for message in call:
                 yield convert.event_from_pb(message)
@@ -252,19 +241,11 @@ class StorageClient:
         of each of ``refs`` once it has reached it (see storage.proto); 503 when a cache
         cannot confirm it."""
         request = storage_pb2.CurrentRevisionRequest(refs=[convert.ref_to_pb(r) for r in refs])
-        try:
-            reply = await self._stub.CurrentRevision(request, timeout=self._timeout)
-        except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, PEER) from None
-        return cast(common_pb2.Freshness, reply)
+        return cast(common_pb2.Freshness, await self._call(self._stub.CurrentRevision, request))
 
     async def health(self) -> Health:
         """Whether etcd answers through the storage service; 503 when it does not."""
-        try:
-            response = await self._stub.Health(common_pb2.Empty(), timeout=self._timeout)
-        except grpc.RpcError as exc:
-            raise rpc.from_rpc_error(exc, PEER) from None
-        health = convert.health_from_pb(response)
+        health = convert.health_from_pb(await self._call(self._stub.Health, common_pb2.Empty()))
         if not health.ok:
             raise errors.service_unavailable(f"etcd: {health.message}")
         return health

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import aetcd.rpc as etcd
 import grpc
 
-from kapi import batching
+from kapi import batching, rpc
 from kapi.pki import TLSFiles
 from services.storage import storage_errors
 from services.storage.backend import Event, EventType, KeyValue, Page, WatchBatch, prefix_end
@@ -177,6 +177,13 @@ class EtcdBackend:
     async def _txn(self, request: Any) -> Any:
         return await self._call(self._kv_stub.Txn, request)
 
+    async def _write(self, request: Any) -> Any:
+        """A write Txn, sent only on a connected channel: so a failure before it left is
+        ``Unavailable(sent=False)``, and any other may have been committed."""
+        if not await rpc.connected(self._channel, self._timeout):
+            raise storage_errors.Unavailable("etcd is not connected", sent=False)
+        return await self._txn(request)
+
     # --- reads ------------------------------------------------------------------------
 
     async def get(self, key: str) -> KeyValue:
@@ -230,7 +237,7 @@ class EtcdBackend:
 
     async def create(self, key: str, value: bytes) -> int:
         k = key.encode()
-        response = await self._txn(
+        response = await self._write(
             etcd.TxnRequest(
                 compare=[etcd.Compare(key=k, target=_CREATE, result=_EQUAL, create_revision=0)],
                 success=[etcd.RequestOp(request_put=etcd.PutRequest(key=k, value=value))],
@@ -242,7 +249,7 @@ class EtcdBackend:
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> int:
         k = key.encode()
-        response = await self._txn(
+        response = await self._write(
             etcd.TxnRequest(
                 compare=[
                     etcd.Compare(key=k, target=_MOD, result=_EQUAL, mod_revision=expected_revision)
@@ -271,7 +278,7 @@ class EtcdBackend:
             compare = [
                 etcd.Compare(key=k, target=_MOD, result=_EQUAL, mod_revision=expected_revision)
             ]
-        response = await self._txn(
+        response = await self._write(
             etcd.TxnRequest(
                 compare=compare,
                 success=[delete],

@@ -79,7 +79,15 @@ class FutureRevision(StorageError):
 
 
 class Unavailable(StorageError):
-    """The backend cannot be reached (etcd down, no leader, connection refused)."""
+    """The backend cannot be reached (etcd down, no leader, connection refused).
+
+    ``sent``: whether the request may have reached the backend; a write that did has
+    an unknown outcome (it may have been committed before the connection was lost).
+    """
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class Timeout(Unavailable):

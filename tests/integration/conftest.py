@@ -53,9 +53,8 @@ class ControlPlane:
 
 
 @pytest.fixture
-async def control_plane(etcd: EtcdProcess, tmp_path: Path) -> AsyncIterator[ControlPlane]:
-    tokens = tmp_path / "tokens.csv"
-    tokens.write_text(f'{ADMIN_TOKEN},kapi-admin,kapi-admin,"system:masters"\n')
+async def storage_addr(etcd: EtcdProcess) -> AsyncIterator[str]:
+    """The storage service the control plane uses (a test module may bring its own)."""
     storage, storage_port = await create_storage(
         StorageConfig(
             listen="127.0.0.1:0",
@@ -66,7 +65,16 @@ async def control_plane(etcd: EtcdProcess, tmp_path: Path) -> AsyncIterator[Cont
         )
     )
     await storage.start()
-    storage_addr = f"127.0.0.1:{storage_port}"
+    yield f"127.0.0.1:{storage_port}"
+    await storage.stop(None)
+
+
+@pytest.fixture
+async def control_plane(
+    etcd: EtcdProcess, storage_addr: str, tmp_path: Path
+) -> AsyncIterator[ControlPlane]:
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text(f'{ADMIN_TOKEN},kapi-admin,kapi-admin,"system:masters"\n')
     authz = await create_authz(
         AuthzConfig(
             listen="127.0.0.1:0",
@@ -127,4 +135,3 @@ async def control_plane(etcd: EtcdProcess, tmp_path: Path) -> AsyncIterator[Cont
     await registry.close()
     await authz.server.stop(None)
     await authz.close()
-    await storage.stop(None)

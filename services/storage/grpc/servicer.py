@@ -3,16 +3,19 @@
 The one place storage errors become Kubernetes Status errors (conventions §11), worded
 with the request's resource and name: ``configmaps "c" already exists``,
 ``deployments.apps "x" not found``, a 409 Conflict, 410 Expired, and 503/504 when etcd
-cannot be reached.
+cannot be reached: 503 (retry) only when the request certainly made no change, 504
+(no retry) for a write whose outcome is unknown. etcd's own words (its addresses) go
+to the log, not to the client.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
-from kapi import errors, rpc
+from kapi import audit_id, errors, rpc
 from kapi.rpc import stream_errors, unary_errors
 from kapi_proto import common_pb2, storage_pb2, storage_pb2_grpc
 from services.storage import storage_errors
@@ -46,15 +49,18 @@ __all__ = [
 ]
 
 
+log = logging.getLogger(__name__)
+
 # What errors name when a call names no resource.
 NO_RESOURCE = ResourceRef("", "", "", False)
 
 
 @contextmanager
 def translated(
-    ref: ResourceRef, name: str = "", *, expired_message: str | None = None
+    ref: ResourceRef, name: str = "", *, expired_message: str | None = None, write: bool = False
 ) -> Iterator[None]:
-    """Raise the Status error that a storage error means for this request."""
+    """Raise the Status error that a storage error means for this request (``write``:
+    one that changes etcd, whose outcome a lost connection leaves unknown)."""
     try:
         yield
     except storage_errors.KeyExists:
@@ -78,12 +84,20 @@ def translated(
         ) from None
     except storage_errors.FutureRevision as exc:
         raise too_large_resource_version(exc.revision, exc.current) from None
-    except storage_errors.Timeout as exc:
-        raise errors.timeout(f"storage: {exc}", 1) from None
     except storage_errors.Unavailable as exc:
-        raise errors.service_unavailable(f"storage: {exc}") from None
+        raise _unreachable(exc, write=write) from None
     except storage_errors.StorageError as exc:
-        raise errors.internal(f"storage: {exc}") from None
+        log.error("etcd failed: %s (audit ID %s)", exc, audit_id.current() or "-")
+        raise errors.unexpected(audit_id.current()) from None
+
+
+def _unreachable(exc: storage_errors.Unavailable, *, write: bool) -> errors.StatusError:
+    log.warning("storage unavailable: %s (audit ID %s)", exc, audit_id.current() or "-")
+    if write and exc.sent:
+        return errors.timeout(rpc.UNKNOWN_OUTCOME)
+    if isinstance(exc, storage_errors.Timeout):
+        return errors.timeout(rpc.DEADLINE, 1)  # a read: safe to retry
+    return errors.service_unavailable(rpc.UNAVAILABLE, retry_after=1)
 
 
 class StorageServicer(storage_pb2_grpc.StorageServicer):
@@ -92,7 +106,7 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
 
     async def _create(self, request: storage_pb2.CreateRequest) -> storage_pb2.StoredObject:
         ref = convert.ref_from_pb(request.ref)
-        with translated(ref, request.name):
+        with translated(ref, request.name, write=not request.dry_run):
             stored = await self._store.create(
                 ref, request.namespace, request.name, request.object, dry_run=request.dry_run
             )
@@ -158,7 +172,7 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
         self, request: storage_pb2.UpdateRequest, context: rpc.Context
     ) -> storage_pb2.StoredObject:
         ref = convert.ref_from_pb(request.ref)
-        with translated(ref, request.name):
+        with translated(ref, request.name, write=not request.dry_run):
             stored = await self._store.update(
                 ref,
                 request.namespace,
@@ -174,7 +188,7 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
         self, request: storage_pb2.DeleteRequest, context: rpc.Context
     ) -> storage_pb2.StoredObject:
         ref = convert.ref_from_pb(request.ref)
-        with translated(ref, request.name):
+        with translated(ref, request.name, write=not request.dry_run):
             stored = await self._store.delete(
                 ref,
                 request.namespace,

@@ -503,3 +503,82 @@ async def test_gets_come_from_held_objects_only_once_held_and_fresh_enough() -> 
     assert get("missing") == (None,)
     assert get("x", "11") is None  # newer than what the hub holds: storage waits for it
     await hub.close()
+
+
+class Clock:
+    """The feed's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def large(name: str, rv: int, size: int) -> bytes:
+    meta = {"name": name, "namespace": "a", "resourceVersion": str(rv)}
+    return orjson.dumps(
+        {"kind": "ConfigMap", "apiVersion": "v1", "metadata": meta, "data": {"d": "x" * size}}
+    )
+
+
+def bookmark(rv: int) -> bytes:
+    return orjson.dumps(
+        {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"resourceVersion": str(rv)}}
+    )
+
+
+async def test_the_window_is_bounded_by_bytes() -> None:
+    """200 updates of a 0.9 MiB object kept 314 MiB in the gateway: the window keeps at
+    most its byte budget (here 20 KB, of 2 KB events), every live watcher still gets
+    every event, and one from before what is kept is left to a dedicated watch."""
+    limits = watch_hub.WindowLimits(events=1000, bytes=20_000, seconds=75)
+    hub, upstream = Hub(prev_objects=True, window=limits), Upstream()
+    live = await subscribe(hub, upstream, "10")
+    for rv in range(11, 61):
+        upstream.push("MODIFIED", large("big", rv, 2000), large("big", rv - 1, 2000))
+    assert [rv for _, _, rv in await read(live, 50)] == [str(rv) for rv in range(11, 61)]
+    feed = hub.feeds["configmaps"]
+    assert 0 < len(feed.window) < 50
+    assert feed.window_bytes == sum(event.size for event in feed.window) <= 20_000
+    oldest = feed.window[0].revision
+    declined = await hub.subscribe(
+        "configmaps",
+        upstream.open,
+        resource_version="11",
+        bookmarks=False,
+        timeout=1,
+        namespace="",
+        label_selector="",
+        field_selector="",
+    )
+    assert declined is None  # its events are gone: the caller watches upstream
+    behind = await subscribe(hub, upstream, str(oldest - 1))
+    assert (await read(behind, 1))[0][2] == str(oldest)
+    await hub.close()
+
+
+async def test_the_window_lets_go_of_events_older_than_75_seconds() -> None:
+    clock = Clock()
+    hub, upstream = Hub(prev_objects=True, clock=clock), Upstream()
+    live = await subscribe(hub, upstream, "10")
+    for rv in range(11, 21):
+        upstream.push("MODIFIED", large("big", rv, 100))
+    await read(live, 10)
+    feed = hub.feeds["configmaps"]
+    assert len(feed.window) == 10
+    clock.now += 60
+    upstream.push("MODIFIED", large("big", 21, 100))
+    await read(live, 1)
+    assert len(feed.window) == 11  # none is old enough yet
+    clock.now += 16  # the first ten are 76 s old now; the feed is quiet but for bookmarks
+    upstream.push("BOOKMARK", bookmark(21))
+    await read(live, 1)
+    assert [event.revision for event in feed.window] == [21]
+    assert feed.window_bytes == feed.window[0].size
+    clock.now += 76
+    upstream.push("BOOKMARK", bookmark(21))
+    await read(live, 1)
+    assert not feed.window and feed.window_bytes == 0
+    assert feed.covers(21) and not feed.covers(20)
+    await hub.close()

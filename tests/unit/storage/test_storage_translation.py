@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kapi import errors
+from kapi import errors, rpc
 from services.storage import storage_errors
 from services.storage.grpc.servicer import LIST_EXPIRED, translated
 from services.storage.model import ResourceRef
@@ -48,17 +48,17 @@ DEPLOYMENTS = ResourceRef("apps", "deployments", "/registry/deployments", True)
         (
             CONFIGMAPS,
             storage_errors.Timeout("etcd did not answer in time"),
-            (504, "Timeout", "Timeout: storage: etcd did not answer in time"),
+            (504, "Timeout", f"Timeout: {rpc.DEADLINE}"),
         ),
         (
             CONFIGMAPS,
-            storage_errors.Unavailable("etcd is unavailable: down"),
-            (503, "ServiceUnavailable", "storage: etcd is unavailable: down"),
+            storage_errors.Unavailable("etcd is unavailable: ipv4:127.0.0.1:2379: refused"),
+            (503, "ServiceUnavailable", rpc.UNAVAILABLE),
         ),
         (
             CONFIGMAPS,
             storage_errors.StorageError("etcd: INTERNAL: boom"),
-            (500, "InternalError", "Internal error occurred: storage: etcd: INTERNAL: boom"),
+            (500, "InternalError", errors.unexpected("").message),
         ),
     ],
 )
@@ -66,6 +66,30 @@ def test_translated(ref: ResourceRef, raised: Exception, expected: tuple[int, st
     with pytest.raises(errors.StatusError) as err, translated(ref, "c"):
         raise raised
     assert (err.value.code, err.value.reason, err.value.message) == expected
+
+
+@pytest.mark.parametrize(
+    ("raised", "write", "expected"),
+    [
+        # A write that may have reached etcd has an unknown outcome: 504, no retry.
+        (storage_errors.Unavailable("etcd: Socket closed"), True, (504, None)),
+        (storage_errors.Timeout("etcd did not answer in time"), True, (504, None)),
+        # One that certainly did not, or a read: 503 (504 for a deadline), retry.
+        (storage_errors.Unavailable("etcd is not connected", sent=False), True, (503, 1)),
+        (storage_errors.Unavailable("etcd: Socket closed"), False, (503, 1)),
+        (storage_errors.Timeout("etcd did not answer in time"), False, (504, 1)),
+    ],
+)
+def test_a_lost_write_is_an_unknown_outcome(
+    raised: Exception, write: bool, expected: tuple[int, int | None]
+) -> None:
+    with pytest.raises(errors.StatusError) as err, translated(CONFIGMAPS, "c", write=write):
+        raise raised
+    assert (err.value.code, err.value.retry_after) == expected
+    assert "etcd" not in err.value.to_json().decode()
+    if expected[0] == 504 and write:
+        assert err.value.message == f"Timeout: {rpc.UNKNOWN_OUTCOME}"
+        assert "retryAfterSeconds" not in (err.value.details or {})
 
 
 def test_list_expiry_has_its_own_words() -> None:
