@@ -23,6 +23,7 @@ from kapi import errors
 from services.authz.client import AuthzClient
 from services.gateway import discovery, feeds, health, negotiation, watch_hub
 from services.gateway.auth import Gatekeeper
+from services.gateway.inflight import Limiter
 from services.gateway.request_info import parse
 from services.gateway.resources import Resources
 from services.gateway.responses import discovery_response, json_response, status_response
@@ -87,7 +88,10 @@ def _is_watch(scope: Scope) -> bool:
     return False
 
 
-def create_app(peers: Peers) -> ResourceFastPath:
+def create_app(peers: Peers, *, inflight: Limiter | None = None) -> ResourceFastPath:
+    """The gateway's ASGI app; ``inflight`` caps the resource requests served at once
+    (kube-apiserver's defaults when not given)."""
+    inflight = inflight if inflight is not None else Limiter()
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(GzipUnlessWatch)
     gate = Gatekeeper(peers.authz)
@@ -107,7 +111,7 @@ def create_app(peers: Peers) -> ResourceFastPath:
         log.exception("unhandled error serving %s %s", request.method, request.url.path)
         return status_response(errors.internal(repr(exc)))
 
-    resources = Resources(peers.registry, peers.storage, gate, hub, types)
+    resources = Resources(peers.registry, peers.storage, gate, hub, types, inflight)
     who = resources.who
 
     # --- non-resource endpoints ---------------------------------------------------
@@ -250,7 +254,7 @@ def create_app(peers: Peers) -> ResourceFastPath:
         await gate.authenticate(request.headers.get("authorization"), request.url.path)
         raise errors.not_found_path()
 
-    return ResourceFastPath(app, request_response(serve_or_status))
+    return ResourceFastPath(app, inflight.wrap(request_response(serve_or_status)))
 
 
 class ResourceFastPath:

@@ -82,12 +82,20 @@ class Gatekeeper:
         return user
 
     async def authorize(self, user: common_pb2.UserInfo, info: RequestInfo) -> None:
-        """Raise 403 Forbidden, worded as kube-apiserver, unless the user may do this."""
+        """Raise 403 Forbidden, worded as kube-apiserver, unless the user may do this.
+        An anonymous caller only reaches the public paths, which anyone may read."""
         if user is ANONYMOUS:
             return
+        await self.check(user, info)
+
+    async def check(self, user: common_pb2.UserInfo, info: RequestInfo) -> None:
+        """Ask the authorizer (or the recent decisions) whether ``user`` may do ``info``;
+        raise 403 Forbidden unless it may."""
         key = (
             user.username,
+            user.uid,
             tuple(user.groups),
+            tuple(sorted((k, tuple(v.values)) for k, v in user.extra.items())),
             info.verb,
             info.group,
             info.resource,
