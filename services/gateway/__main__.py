@@ -33,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config.add(
         parser,
+        "--request-body-timeout",
+        type=float,
+        default=connections.REQUEST_BODY_TIMEOUT,
+        help="seconds a request's body may take to arrive after its headers; 0: no limit",
+    )
+    config.add(
+        parser,
         "--max-connections",
         type=int,
         default=connections.MAX_CONNECTIONS,
@@ -79,6 +86,7 @@ def main() -> None:
                 tls_private_key_file=args.tls_private_key_file,
                 read_header_timeout=args.read_header_timeout,
                 idle_timeout=args.idle_timeout,
+                request_body_timeout=args.request_body_timeout,
                 max_connections=args.max_connections,
                 max_header_bytes=args.max_header_bytes,
                 max_requests_inflight=args.max_requests_inflight,

@@ -11,8 +11,9 @@ only closes a connection left idle after a response, so a client trickling its h
 connecting and sending nothing, was never dropped; and it puts no bound on a head's size.
 
 ``GuardedProtocol`` arms the header deadline when the connection is made and again at
-the first byte of each next request, disarms it when the head is complete, keeps the
-idle deadline between requests, and refuses heads over the byte or field limits.
+the first byte of each next request, disarms it when the head is complete, then gives the
+body its own deadline, keeps the idle deadline between requests, and refuses heads over
+the byte or field limits.
 ``GuardedServer`` accepts connections itself so that it can bound the TLS handshake and
 cap the connections open at once (kube has no such cap; only the file-descriptor limit
 bounded it): past the cap a new connection is closed at once, never queued.
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 # kube-apiserver's values (secure_serving.go; Go's net/http for the handshake).
 READ_HEADER_TIMEOUT = 32.0
 IDLE_TIMEOUT = 90.0
+# kube-apiserver's --request-timeout (60 s), here for the body: a request whose body has
+# not all arrived this long after its head is cut off (Go's server has no such deadline
+# in kube, and a trickled body holds its handler, and its in-flight place, for good).
+REQUEST_BODY_TIMEOUT = 60.0
 MAX_HEADER_BYTES = 1 << 20
 # Not a kube limit: each header costs the Python parser ~150 bytes beyond its own, so a
 # 1 MiB head of tiny headers would take ~30 MiB. Real clients send a few dozen.
@@ -72,6 +77,7 @@ class ConnectionLimits:
 
     read_header_timeout: float = READ_HEADER_TIMEOUT
     idle_timeout: float = IDLE_TIMEOUT
+    request_body_timeout: float = REQUEST_BODY_TIMEOUT
     max_connections: int = MAX_CONNECTIONS
     max_header_bytes: int = MAX_HEADER_BYTES
     max_header_fields: int = MAX_HEADER_FIELDS
@@ -99,6 +105,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self.limits = limits
         self.closed: asyncio.Future[None] = self.loop.create_future()
         self._header_deadline: asyncio.TimerHandle | None = None
+        self._body_deadline: asyncio.TimerHandle | None = None
         self._reading_head = True  # the bytes that arrive start or continue a request head
         self._head_bytes = 0
         self._head_fields = 0
@@ -112,6 +119,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_deadline()
+        self._disarm_body_deadline()
         super().connection_lost(exc)
         if not self.closed.done():
             self.closed.set_result(None)
@@ -155,6 +163,10 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._too_many_fields():
             self._refuse_head()
             return
+        if self.limits.request_body_timeout:
+            self._body_deadline = self.loop.call_later(
+                self.limits.request_body_timeout, self._body_deadline_passed
+            )
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -164,6 +176,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         if self._refused:
             return
+        self._disarm_body_deadline()
         super().on_message_complete()
         self._reading_head = True  # what comes next is the next request's head
 
@@ -203,6 +216,19 @@ class GuardedProtocol(HttpToolsProtocol):
         return bool(self.limits.max_header_fields) and (
             self._head_fields > self.limits.max_header_fields
         )
+
+    def _disarm_body_deadline(self) -> None:
+        if self._body_deadline is not None:
+            self._body_deadline.cancel()
+            self._body_deadline = None
+
+    def _body_deadline_passed(self) -> None:
+        """Hang up: the handler sees the client gone (its body read ends), and gives its
+        in-flight place back."""
+        self._body_deadline = None
+        if not self.transport.is_closing():
+            log.debug("closing a connection whose request body did not arrive in time")
+            self.transport.close()
 
     def _refuse_head(self) -> None:
         """Go's 431 for a head over MaxHeaderBytes, then hang up."""

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from kapi import errors, selectors
@@ -48,6 +48,8 @@ FRESH_WAIT = 3.0
 # notifications, a watch reconnecting), or the held objects did not catch up with one,
 # a resource's consistent reads go to etcd this long.
 UNCONFIRMED_SECONDS = 5.0
+
+BODY_NOT_RECEIVED = "request did not complete within requested timeout - context deadline exceeded"
 
 Handler = Callable[
     [Request, RequestInfo, ResourceType, registry_pb2.RequestTarget], Awaitable[Response]
@@ -408,9 +410,14 @@ async def read_body(request: Request) -> bytes:
         raise errors.request_entity_too_large(f"limit is {negotiation.MAX_BODY_BYTES}")
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > negotiation.MAX_BODY_BYTES:
-            raise errors.request_entity_too_large(f"limit is {negotiation.MAX_BODY_BYTES}")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > negotiation.MAX_BODY_BYTES:
+                raise errors.request_entity_too_large(f"limit is {negotiation.MAX_BODY_BYTES}")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Gone before its body was all sent (or cut off by the body deadline): nobody
+        # reads this reply; kube's timeout filter words it so.
+        raise errors.timeout(BODY_NOT_RECEIVED) from None
     return b"".join(chunks)

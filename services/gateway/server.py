@@ -31,6 +31,7 @@ class GatewayConfig:
     # Connection hygiene, kube-apiserver's values (0 disables one).
     read_header_timeout: float = connections.READ_HEADER_TIMEOUT
     idle_timeout: float = connections.IDLE_TIMEOUT
+    request_body_timeout: float = connections.REQUEST_BODY_TIMEOUT
     max_connections: int = connections.MAX_CONNECTIONS
     max_header_bytes: int = connections.MAX_HEADER_BYTES
     # kube-apiserver's --max-requests-inflight / --max-mutating-requests-inflight.
@@ -41,6 +42,7 @@ class GatewayConfig:
         return connections.ConnectionLimits(
             read_header_timeout=self.read_header_timeout,
             idle_timeout=self.idle_timeout,
+            request_body_timeout=self.request_body_timeout,
             max_connections=connections.usable_connections(self.max_connections),
             max_header_bytes=self.max_header_bytes,
         )

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -195,12 +196,14 @@ async def test_impersonating_groups_without_a_user_is_400_and_writes_nothing(
 # --- max in flight --------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def capped(control_plane: ControlPlane) -> AsyncIterator[tuple[str, Limiter]]:
+@contextlib.asynccontextmanager
+async def capped_gateway(
+    cp: ControlPlane, *, request_body_timeout: float = 60.0
+) -> AsyncIterator[tuple[str, Limiter]]:
     """A second gateway on the same services, serving one mutating and one read-only
     request at a time."""
     limiter = Limiter(read_only=1, mutating=1)
-    app = create_app(control_plane.app.state.peers, inflight=limiter)
+    app = create_app(cp.app.state.peers, inflight=limiter)
     server = build_server(
         app,
         GatewayConfig(
@@ -210,15 +213,30 @@ async def capped(control_plane: ControlPlane) -> AsyncIterator[tuple[str, Limite
             storage="",
             tls_cert_file="",
             tls_private_key_file="",
+            request_body_timeout=request_body_timeout,
         ),
     )
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{server.port}", limiter
-    server.should_exit = True
-    await serving
-    await app.state.hub.close()
+    try:
+        yield f"http://127.0.0.1:{server.port}", limiter
+    finally:
+        server.should_exit = True
+        await serving
+        await app.state.hub.close()
+
+
+@pytest.fixture
+async def capped(control_plane: ControlPlane) -> AsyncIterator[tuple[str, Limiter]]:
+    async with capped_gateway(control_plane) as running:
+        yield running
+
+
+async def wait_until(check: Callable[[], bool]) -> None:
+    async with asyncio.timeout(20):
+        while not check():
+            await asyncio.sleep(0.02)
 
 
 async def test_mutating_requests_past_the_cap_get_429(
@@ -244,9 +262,7 @@ async def test_mutating_requests_past_the_cap_get_429(
                 headers={**alice, "Content-Type": "application/json"},
             )
         )
-        async with asyncio.timeout(20):
-            while limiter.mutating < 1:
-                await asyncio.sleep(0.02)
+        await wait_until(lambda: limiter.mutating == 1)
         refused = await client.post(collection, json=configmap("refused"), headers=alice)
         assert_status(refused, 429, "TooManyRequests", "Too many requests, please try again later.")
         assert refused.headers["retry-after"] == "1"
@@ -269,3 +285,39 @@ async def test_mutating_requests_past_the_cap_get_429(
         served = await client.post(collection, json=configmap("served"), headers=alice)
         assert served.status_code == 201, served.text
     assert (await cp.api.get(f"{collection}/refused")).status_code == 404
+
+
+async def test_a_body_that_never_ends_gives_its_place_back(
+    control_plane: ControlPlane, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A trickled body would hold its in-flight place for good: the body deadline cuts
+    it off, the place is free again, and nothing is logged as a bug."""
+    cp = control_plane
+    collection = f"/api/v1/namespaces/{cp.namespace}/configmaps"
+    alice = {"Authorization": cp.api.headers["authorization"], "Impersonate-User": "alice"}
+    never = asyncio.Event()  # set only once the server has hung up
+
+    async def endless_body() -> AsyncIterator[bytes]:
+        yield b'{"apiVersion": "v1", '
+        await never.wait()
+        yield b"}"
+
+    async with (
+        capped_gateway(cp, request_body_timeout=0.5) as (base, limiter),
+        httpx.AsyncClient(base_url=base, timeout=20) as client,
+    ):
+        stuck = asyncio.create_task(
+            client.post(
+                collection,
+                content=endless_body(),
+                headers={**alice, "Content-Type": "application/json"},
+            )
+        )
+        await wait_until(lambda: limiter.mutating == 1)
+        await wait_until(lambda: limiter.mutating == 0)
+        never.set()  # the client notices it was hung up on when it writes again
+        with pytest.raises(httpx.HTTPError):
+            await stuck
+        served = await client.post(collection, json=configmap("after"), headers=alice)
+        assert served.status_code == 201, served.text
+    assert "unhandled error" not in caplog.text

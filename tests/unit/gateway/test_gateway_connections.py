@@ -3,7 +3,8 @@ real sockets with a trivial app and short limits: kube-apiserver's Go server clo
 connection whose request head is late (ReadHeaderTimeout), one idle between requests
 (IdleTimeout) and one stuck in its TLS handshake, and answers 431 to a head over
 MaxHeaderBytes (k8s.io/apiserver/pkg/server/secure_serving.go, net/http server.go).
-Connections past the cap are closed at once. Every wait is bounded generously: the tests
+A body that stops arriving is cut off too (kapi's own deadline), and connections past
+the cap are closed at once. Every wait is bounded generously: the tests
 assert what happens, never how fast.
 """
 
@@ -41,6 +42,7 @@ CONFIG = GatewayConfig(
     tls_private_key_file="",
     read_header_timeout=SHORT,
     idle_timeout=SHORT,
+    request_body_timeout=SHORT,
     max_connections=4,
     max_header_bytes=4096,
 )
@@ -55,8 +57,8 @@ async def ok_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(config: GatewayConfig) -> AsyncIterator[GuardedServer]:
-    server = build_server(ok_app, config)
+async def serving(config: GatewayConfig, app: Any = ok_app) -> AsyncIterator[GuardedServer]:
+    server = build_server(app, config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         assert not task.done(), task
@@ -149,6 +151,33 @@ async def test_the_next_request_head_gets_its_own_deadline(server: GuardedServer
     writer.write(b"GET / HT")  # and nothing more
     assert await read_until_closed(reader) == b""
     writer.close()
+
+
+async def test_a_request_body_that_stops_arriving_is_cut_off() -> None:
+    """The head arrived in time; the body never ends. The handler sees the client gone."""
+    seen: list[str] = []
+
+    async def body_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            seen.append(message["type"])
+            if message["type"] == "http.disconnect" or not message.get("more_body"):
+                break
+        if seen[-1] == "http.request":
+            await ok_app(scope, receive, send)
+
+    async with serving(CONFIG, body_app) as server:
+        reader, writer = await connect(server)
+        writer.write(b"POST / HTTP/1.1\r\nHost: kapi\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+        assert await read_until_closed(reader) == b""
+        writer.close()
+        await eventually(lambda: "http.disconnect" in seen)
+
+        reader, writer = await connect(server)  # a whole body in time is served
+        writer.write(b"POST / HTTP/1.1\r\nHost: kapi\r\nContent-Length: 3\r\n\r\nabc")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), PATIENCE)
+        assert head.startswith(b"HTTP/1.1 200 OK")
+        writer.close()
 
 
 # --- request heads --------------------------------------------------------------------------
