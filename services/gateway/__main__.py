@@ -40,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config.add(
         parser,
+        "--write-stall-timeout",
+        type=float,
+        default=connections.WRITE_STALL_TIMEOUT,
+        help="seconds a client may leave its reply unread before it is dropped; 0: no limit",
+    )
+    config.add(
+        parser,
         "--max-connections",
         type=int,
         default=connections.MAX_CONNECTIONS,
@@ -87,6 +94,7 @@ def main() -> None:
                 read_header_timeout=args.read_header_timeout,
                 idle_timeout=args.idle_timeout,
                 request_body_timeout=args.request_body_timeout,
+                write_stall_timeout=args.write_stall_timeout,
                 max_connections=args.max_connections,
                 max_header_bytes=args.max_header_bytes,
                 max_requests_inflight=args.max_requests_inflight,

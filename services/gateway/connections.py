@@ -12,8 +12,8 @@ connecting and sending nothing, was never dropped; and it puts no bound on a hea
 
 ``GuardedProtocol`` arms the header deadline when the connection is made and again at
 the first byte of each next request, disarms it when the head is complete, then gives the
-body its own deadline, keeps the idle deadline between requests, and refuses heads over
-the byte or field limits.
+body its own deadline, keeps the idle deadline between requests, drops a client that
+stops reading its reply, and refuses heads over the byte or field limits.
 ``GuardedServer`` accepts connections itself so that it can bound the TLS handshake and
 cap the connections open at once (kube has no such cap; only the file-descriptor limit
 bounded it): past the cap a new connection is closed at once, never queued.
@@ -47,6 +47,10 @@ IDLE_TIMEOUT = 90.0
 # not all arrived this long after its head is cut off (Go's server has no such deadline
 # in kube, and a trickled body holds its handler, and its in-flight place, for good).
 REQUEST_BODY_TIMEOUT = 60.0
+# A client that leaves its reply unread this long, with every buffer full, is dropped:
+# otherwise its handler waits to write for good (kube's cacher drops a watcher as
+# unresponsive for the same reason).
+WRITE_STALL_TIMEOUT = 60.0
 MAX_HEADER_BYTES = 1 << 20
 # Not a kube limit: each header costs the Python parser ~150 bytes beyond its own, so a
 # 1 MiB head of tiny headers would take ~30 MiB. Real clients send a few dozen.
@@ -78,6 +82,7 @@ class ConnectionLimits:
     read_header_timeout: float = READ_HEADER_TIMEOUT
     idle_timeout: float = IDLE_TIMEOUT
     request_body_timeout: float = REQUEST_BODY_TIMEOUT
+    write_stall_timeout: float = WRITE_STALL_TIMEOUT
     max_connections: int = MAX_CONNECTIONS
     max_header_bytes: int = MAX_HEADER_BYTES
     max_header_fields: int = MAX_HEADER_FIELDS
@@ -106,6 +111,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self.closed: asyncio.Future[None] = self.loop.create_future()
         self._header_deadline: asyncio.TimerHandle | None = None
         self._body_deadline: asyncio.TimerHandle | None = None
+        self._write_deadline: asyncio.TimerHandle | None = None
         self._reading_head = True  # the bytes that arrive start or continue a request head
         self._head_bytes = 0
         self._head_fields = 0
@@ -120,6 +126,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_deadline()
         self._disarm_body_deadline()
+        self._disarm_write_deadline()
         super().connection_lost(exc)
         if not self.closed.done():
             self.closed.set_result(None)
@@ -191,6 +198,18 @@ class GuardedProtocol(HttpToolsProtocol):
                     self.limits.idle_timeout, self.timeout_keep_alive_handler
                 )
 
+    def pause_writing(self) -> None:
+        """The transport's buffer is full: the client must read within the deadline."""
+        super().pause_writing()
+        if self.limits.write_stall_timeout and self._write_deadline is None:
+            self._write_deadline = self.loop.call_later(
+                self.limits.write_stall_timeout, self._write_deadline_passed
+            )
+
+    def resume_writing(self) -> None:
+        self._disarm_write_deadline()
+        super().resume_writing()
+
     # --- deadlines and refusals -----------------------------------------------------
 
     def _arm_header_deadline(self) -> None:
@@ -229,6 +248,17 @@ class GuardedProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             log.debug("closing a connection whose request body did not arrive in time")
             self.transport.close()
+
+    def _disarm_write_deadline(self) -> None:
+        if self._write_deadline is not None:
+            self._write_deadline.cancel()
+            self._write_deadline = None
+
+    def _write_deadline_passed(self) -> None:
+        """Drop the connection: closing would wait for buffers that never drain."""
+        self._write_deadline = None
+        log.debug("dropping a connection whose client stopped reading its reply")
+        self.transport.abort()
 
     def _refuse_head(self) -> None:
         """Go's 431 for a head over MaxHeaderBytes, then hang up."""

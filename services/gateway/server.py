@@ -32,6 +32,7 @@ class GatewayConfig:
     read_header_timeout: float = connections.READ_HEADER_TIMEOUT
     idle_timeout: float = connections.IDLE_TIMEOUT
     request_body_timeout: float = connections.REQUEST_BODY_TIMEOUT
+    write_stall_timeout: float = connections.WRITE_STALL_TIMEOUT
     max_connections: int = connections.MAX_CONNECTIONS
     max_header_bytes: int = connections.MAX_HEADER_BYTES
     # kube-apiserver's --max-requests-inflight / --max-mutating-requests-inflight.
@@ -43,6 +44,7 @@ class GatewayConfig:
             read_header_timeout=self.read_header_timeout,
             idle_timeout=self.idle_timeout,
             request_body_timeout=self.request_body_timeout,
+            write_stall_timeout=self.write_stall_timeout,
             max_connections=connections.usable_connections(self.max_connections),
             max_header_bytes=self.max_header_bytes,
         )

@@ -3,9 +3,9 @@ real sockets with a trivial app and short limits: kube-apiserver's Go server clo
 connection whose request head is late (ReadHeaderTimeout), one idle between requests
 (IdleTimeout) and one stuck in its TLS handshake, and answers 431 to a head over
 MaxHeaderBytes (k8s.io/apiserver/pkg/server/secure_serving.go, net/http server.go).
-A body that stops arriving is cut off too (kapi's own deadline), and connections past
-the cap are closed at once. Every wait is bounded generously: the tests
-assert what happens, never how fast.
+A body that stops arriving and a reply left unread are cut off too (kapi's own
+deadlines), and connections past the cap are closed at once. Every wait is bounded
+generously: the tests assert what happens, never how fast.
 """
 
 from __future__ import annotations
@@ -177,6 +177,26 @@ async def test_a_request_body_that_stops_arriving_is_cut_off() -> None:
         writer.write(b"POST / HTTP/1.1\r\nHost: kapi\r\nContent-Length: 3\r\n\r\nabc")
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), PATIENCE)
         assert head.startswith(b"HTTP/1.1 200 OK")
+        writer.close()
+
+
+async def test_a_client_that_stops_reading_its_reply_is_dropped() -> None:
+    """The reply outgrows every buffer; the handler, stuck writing, is set free."""
+    finished = asyncio.Event()
+    chunk = b"r" * (1 << 20)
+
+    async def big_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(256):  # up to 256 MiB: far more than the socket buffers hold
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        finished.set()
+
+    async with serving(replace(CONFIG, write_stall_timeout=SHORT), big_app) as server:
+        _, writer = await connect(server)
+        writer.write(REQUEST)  # and never read
+        await asyncio.wait_for(finished.wait(), PATIENCE)
+        await eventually(lambda: server.listener is not None and server.listener.open == 0)
         writer.close()
 
 
