@@ -335,7 +335,7 @@ class Listener:
 
     async def _serve(self, conn: socket.socket) -> None:
         try:
-            _keep_alive(conn)
+            _tune(conn)
             try:
                 _, protocol = await self._loop.connect_accepted_socket(
                     self._factory,
@@ -417,10 +417,12 @@ def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
     return sock
 
 
-def _keep_alive(conn: socket.socket) -> None:
-    """TCP keep-alive probes every 3 minutes, as kube's tcpKeepAliveListener sets, so a
-    peer that vanished (a laptop closed mid-watch) is noticed."""
+def _tune(conn: socket.socket) -> None:
+    """No Nagle delay (asyncio sets TCP_NODELAY only on sockets it accepts itself), and
+    TCP keep-alive probes every 3 minutes, as kube's tcpKeepAliveListener sets, so a peer
+    that vanished (a laptop closed mid-watch) is noticed."""
     with contextlib.suppress(OSError):
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         if hasattr(socket, "TCP_KEEPIDLE"):
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, TCP_KEEPALIVE_SECONDS)

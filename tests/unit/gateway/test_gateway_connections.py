@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime
 import ipaddress
+import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -232,6 +233,21 @@ async def test_an_unfinished_head_is_refused_once_over_the_limit() -> None:
         answer = await read_until_closed(reader)
         assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
         writer.close()
+
+
+async def test_accepted_connections_send_without_delay_and_keep_alive(
+    server: GuardedServer,
+) -> None:
+    """TCP_NODELAY (asyncio sets it only on sockets it accepts itself: without it each
+    small reply waited for the client's delayed ACK) and kube's TCP keep-alive."""
+    reader, writer = await connect(server)
+    writer.write(REQUEST)
+    await asyncio.wait_for(reader.readuntil(b"ok"), PATIENCE)
+    (protocol,) = server.server_state.connections
+    sock = protocol.transport.get_extra_info("socket")
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+    writer.close()
 
 
 # --- the connection cap ---------------------------------------------------------------------
