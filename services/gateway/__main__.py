@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from kapi import config, serving
-from services.gateway import connections, inflight
+from services.gateway import connections, inflight, listener
 from services.gateway.server import GatewayConfig, serve
 
 
@@ -81,7 +81,7 @@ def main() -> None:
     if not args.tls_cert_file or not args.tls_private_key_file:
         raise SystemExit("gateway: --tls-cert-file and --tls-private-key-file are required")
     config.setup_logging("gateway")
-    connections.raise_open_files_limit()
+    listener.raise_open_files_limit()
     serving.run(
         serve(
             GatewayConfig(

@@ -1,6 +1,6 @@
 """Composition root of the gateway: peers, health checks, the app, uvicorn with TLS,
-the connection limits (services/gateway/connections.py) and the in-flight caps
-(services/gateway/inflight.py)."""
+the connection limits (services/gateway/connections.py, listener.py) and the in-flight
+caps (services/gateway/inflight.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import uvicorn
 
 from services.authz.client import AuthzClient
-from services.gateway import connections, health, inflight
+from services.gateway import connections, health, inflight, listener
 from services.gateway.app import Peers, create_app
 from services.registry.client import RegistryClient
 from services.storage.client import StorageClient
@@ -45,7 +45,7 @@ class GatewayConfig:
             idle_timeout=self.idle_timeout,
             request_body_timeout=self.request_body_timeout,
             write_stall_timeout=self.write_stall_timeout,
-            max_connections=connections.usable_connections(self.max_connections),
+            max_connections=listener.usable_connections(self.max_connections),
             max_header_bytes=self.max_header_bytes,
         )
 
@@ -95,11 +95,11 @@ async def _ok() -> None:
 
 def build_server(
     app: Callable[..., Awaitable[None]], config: GatewayConfig
-) -> connections.GuardedServer:
+) -> listener.GuardedServer:
     """uvicorn serving ``app`` on ``config.listen`` (TLS when a certificate is given) with
     the connection limits."""
     host, port = split_host_port(config.listen)
-    return connections.GuardedServer(
+    return listener.GuardedServer(
         uvicorn.Config(
             app,
             host=host,

@@ -1,8 +1,8 @@
-"""Connection hygiene of the gateway's HTTP server (services/gateway/connections.py), on
-real sockets with a trivial app and short limits: kube-apiserver's Go server closes a
-connection whose request head is late (ReadHeaderTimeout), one idle between requests
-(IdleTimeout) and one stuck in its TLS handshake, and answers 431 to a head over
-MaxHeaderBytes (k8s.io/apiserver/pkg/server/secure_serving.go, net/http server.go).
+"""Connection hygiene of the gateway's HTTP server (services/gateway/connections.py,
+listener.py), on real sockets with a trivial app and short limits: kube-apiserver's Go
+server closes a connection whose request head is late (ReadHeaderTimeout), one idle
+between requests (IdleTimeout) and one stuck in its TLS handshake, and answers 431 to a
+head over MaxHeaderBytes (k8s.io/apiserver/pkg/server/secure_serving.go; net/http).
 A body that stops arriving and a reply left unread are cut off too (kapi's own
 deadlines), and connections past the cap are closed at once. Every wait is bounded
 generously: the tests assert what happens, never how fast.
@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from services.gateway.connections import GuardedServer
+from services.gateway.listener import GuardedServer
 from services.gateway.server import GatewayConfig, build_server
 
 SHORT = 0.3  # seconds: the timeouts under test
@@ -133,6 +133,23 @@ async def test_a_request_head_trickled_byte_by_byte_is_cut_off(server: GuardedSe
                 await writer.drain()
                 await asyncio.sleep(SHORT / 4)
     assert await read_until_closed(reader) == b""  # never answered: cut off
+    writer.close()
+
+
+async def test_blank_lines_do_not_keep_a_connection_open(server: GuardedServer) -> None:
+    """The parser skips empty lines between requests; they do not count as a request."""
+    reader, writer = await connect(server)
+    writer.write(REQUEST)
+    await asyncio.wait_for(reader.readuntil(b"ok"), PATIENCE)
+    with contextlib.suppress(ConnectionError):
+        async with asyncio.timeout(PATIENCE):
+            while not (reader.at_eof() or writer.transport.is_closing()):
+                writer.write(b"\r\n")
+                await writer.drain()
+                await asyncio.sleep(SHORT / 4)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(reader.read(1), 0.001)
+    assert reader.at_eof() or writer.transport.is_closing()
     writer.close()
 
 
