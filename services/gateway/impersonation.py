@@ -71,13 +71,14 @@ class Target:
         return "{" + " ".join(fields) + "}"
 
     def info(self) -> RequestInfo:
-        """The authorization attributes: verb impersonate on this resource and name."""
+        """The authorization attributes: verb impersonate on this resource and name (the
+        version is the ObjectReference's: none for the core kinds)."""
         return RequestInfo(
             path="",
             verb="impersonate",
             is_resource_request=True,
             group=self.group,
-            version="v1",
+            version="v1" if self.group else "",
             namespace=self.namespace,
             resource=self.resource,
             subresource=self.extra_key,

@@ -116,7 +116,7 @@ class Listener:
                         (self.limits.handshake_timeout or None) if self._tls else None
                     ),
                 )
-            except (OSError, ssl.SSLError, TimeoutError, ValueError) as exc:
+            except OSError as exc:  # ssl.SSLError, a handshake timeout, a reset
                 log.debug("connection closed before its TLS handshake completed: %s", exc)
                 conn.close()
                 return

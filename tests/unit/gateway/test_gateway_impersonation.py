@@ -79,7 +79,7 @@ async def test_impersonating_a_user() -> None:
     )
     assert authorizer.questions() == [("impersonate", "", "users", "", "", "alice", "bob")]
     assert authorizer.asked[0].resource_request
-    assert authorizer.asked[0].api_version == "v1"
+    assert authorizer.asked[0].api_version == ""  # kube's ObjectReference has none
 
 
 async def test_impersonating_a_user_with_groups_uid_and_extras() -> None:
@@ -104,6 +104,7 @@ async def test_impersonating_a_user_with_groups_uid_and_extras() -> None:
         "scopes": ["view", "edit"],
         "example.com/team": ["blue"],
     }
+    assert [q.api_version for q in authorizer.asked] == ["", "", "", "v1", "v1", "v1", "v1"]
     assert authorizer.questions() == [
         ("impersonate", "", "users", "", "", "alice", "bob"),
         ("impersonate", "", "groups", "", "", "devs", "bob"),
