@@ -23,11 +23,15 @@ RUN pip install --no-deps . \
     && cd / && python -c "import kapi.cli, kapi.probes, services" \
     && rm -rf /src
 
-# Unprivileged; /var/lib/kapi is where `kapi init` writes credentials (a named
-# volume mounted there starts out owned by this user).
+# Unprivileged; /var/lib/kapi is where `kapi init` writes credentials, and each
+# directory under pki/ that docker-compose.yml mounts a volume on exists here, so that
+# every such volume starts out owned by this user (init writes into all of them).
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/kapi --no-create-home kapi \
-    && mkdir -p /var/lib/kapi \
-    && chown kapi:kapi /var/lib/kapi
+    && mkdir -p /var/lib/kapi/pki/authority /var/lib/kapi/pki/etcd \
+       /var/lib/kapi/pki/services/storage /var/lib/kapi/pki/services/authz \
+       /var/lib/kapi/pki/services/registry /var/lib/kapi/pki/services/gateway \
+    && chmod 700 /var/lib/kapi/pki/authority \
+    && chown -R kapi:kapi /var/lib/kapi
 USER kapi
 WORKDIR /var/lib/kapi
 

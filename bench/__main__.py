@@ -79,7 +79,7 @@ def table(rows: list[Row]) -> str:
 
 
 async def run(c: cluster.Cluster, sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
-    raw = await measure.RawEtcd.connect(c.etcd_url)
+    raw = await measure.RawEtcd.connect(c.etcd_url, c.etcd_tls)
     api = measure.Api(c)
     rows: list[Row] = []
     details: dict[str, Any] = {"sizes": asdict(sizes)}
@@ -211,7 +211,7 @@ async def run(c: cluster.Cluster, sizes: Sizes) -> tuple[list[Row], dict[str, An
 
         log("watch cache memory")
         used, held, count = await measure.cache_memory(
-            c.etcd_url, "/registry/configmaps/bench-list/"
+            c.etcd_url, c.etcd_tls, "/registry/configmaps/bench-list/"
         )
         rows.append(
             Row(

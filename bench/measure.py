@@ -19,10 +19,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aetcd
+import aetcd.watcher
 import aiohttp
+import grpc
 import orjson
 
 from bench.cluster import Cluster
+from kapi import pki
 
 MAX_MESSAGE = 1024 * 1024 * 1024
 ETCD_OPTIONS = {
@@ -78,16 +81,44 @@ async def run_concurrently(
 # --- raw etcd -----------------------------------------------------------------------
 
 
+class _TLSClient(aetcd.Client):  # type: ignore[misc]
+    """aetcd's client over TLS with a client certificate, as storage reaches etcd.
+
+    aetcd 1.0's ``Client.connect`` dials plaintext only (``rpc.insecure_channel``, no
+    TLS parameters), so only its connect is redone here; every call still goes through
+    aetcd's own code, as the raw baseline always has.
+    """
+
+    def __init__(self, host: str, port: int, *, tls: pki.TLSFiles) -> None:
+        super().__init__(host, port, options=ETCD_OPTIONS)
+        ca, key, cert = tls.read()
+        self._credentials = grpc.ssl_channel_credentials(ca, key, cert)
+
+    async def connect(self) -> None:
+        if self._connected.is_set():
+            return
+        target = f"{self._host}:{self._port}"
+        self.channel = aetcd.rpc.secure_channel(
+            target, self._credentials, options=list(self._options.items())
+        )
+        self.kvstub = aetcd.rpc.KVStub(self.channel)
+        self.clusterstub = aetcd.rpc.ClusterStub(self.channel)
+        self.leasestub = aetcd.rpc.LeaseStub(self.channel)
+        self.maintenancestub = aetcd.rpc.MaintenanceStub(self.channel)
+        self._watcher = aetcd.watcher.Watcher(
+            aetcd.rpc.WatchStub(self.channel), timeout=self._timeout, metadata=self.metadata
+        )
+        self._connected.set()
+
+
 @dataclass
 class RawEtcd:
     client: aetcd.Client
 
     @classmethod
-    async def connect(cls, url: str) -> RawEtcd:
+    async def connect(cls, url: str, tls: pki.TLSFiles) -> RawEtcd:
         parts = urlsplit(url)
-        client = aetcd.Client(
-            parts.hostname or "127.0.0.1", parts.port or 2379, options=ETCD_OPTIONS
-        )
+        client = _TLSClient(parts.hostname or "127.0.0.1", parts.port or 2379, tls=tls)
         await client.connect()
         return cls(client)
 
@@ -429,13 +460,13 @@ async def fan_out(
 # --- the watch cache's memory -----------------------------------------------------------
 
 
-async def cache_memory(etcd_url: str, root: str) -> tuple[int, int, int]:
+async def cache_memory(etcd_url: str, tls: pki.TLSFiles, root: str) -> tuple[int, int, int]:
     """(bytes the cache allocated, JSON bytes it holds, objects) for a watch cache of
     the keys under ``root``, as the storage service builds it (traced in this process)."""
     from services.storage.cache import CacheConfig, CacheSet
     from services.storage.etcd_backend import EtcdBackend
 
-    backend = EtcdBackend([etcd_url])
+    backend = EtcdBackend([etcd_url], tls=tls)
     caches = CacheSet(backend, CacheConfig())
     try:
         gc.collect()

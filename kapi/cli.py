@@ -1,16 +1,18 @@
 """``kapi``: run a whole control plane on this machine, or prepare one for containers.
 
     kapi up   [--data-dir DIR] [--port PORT] [--bind-address ADDR]
-              [--etcd-endpoints URLS] [--detach] [--ready-timeout SECONDS]
+              [--etcd-endpoints URLS [--etcd-cafile F] [--etcd-certfile F --etcd-keyfile F]]
+              [--detach] [--ready-timeout SECONDS]
     kapi down [--data-dir DIR] [--timeout SECONDS]
     kapi init [--data-dir DIR] [--port PORT] [--bind-address ADDR] [--server URL]
               [--san NAME ...]
 
 ``up`` runs in the foreground until Ctrl-C, or with ``--detach`` as a background
 supervisor that ``down`` stops. ``init`` only writes credentials (CA, serving
-certificate, token file, kubeconfig): docker-compose.yml's one-shot ``init`` service
-runs it into the volume that authz and the gateway mount. Flags fall back to
-``KAPI_*`` environment variables, as every kapi service's flags do.
+certificate, token file, kubeconfig, and the certificates the services and etcd use
+among themselves): docker-compose.yml's one-shot ``init`` service runs it into the
+volumes the other containers mount. Flags fall back to ``KAPI_*`` environment
+variables, as every kapi service's flags do.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--etcd-endpoints",
         help="comma-separated etcd client URLs to use instead of an embedded etcd",
     )
+    config.add_etcd_tls(up)
     up.add_argument(
         "--detach",
         action="store_true",
@@ -143,7 +146,14 @@ def cmd_init(args: argparse.Namespace) -> int:
     say(f"kapi: serving certificate {creds.serving.cert_path} for {', '.join(hosts)}")
     say(f"kapi: token file {run_dir.token_file}")
     say(f"kapi: kubeconfig {creds.kubeconfig} (server {server})")
+    say(f"kapi: the services' and etcd's certificates under {run_dir.pki_dir}")
     return 0
+
+
+def _absolute(path: str | None) -> str | None:
+    """A flag's file, made absolute: the detached supervisor and the services may run
+    elsewhere."""
+    return str(Path(path).expanduser().absolute()) if path else None
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -153,6 +163,18 @@ def cmd_up(args: argparse.Namespace) -> int:
         endpoints = tuple(split_endpoints(args.etcd_endpoints or ""))
     except ValueError as exc:
         say(f"kapi: --etcd-endpoints: {exc}")
+        return 2
+    try:
+        etcd_tls = pki.TLSFiles.from_flags(
+            _absolute(args.etcd_cafile), _absolute(args.etcd_certfile), _absolute(args.etcd_keyfile)
+        )
+    except ValueError:
+        say("kapi: --etcd-certfile and --etcd-keyfile go together")
+        return 2
+    if etcd_tls is not None and not (
+        endpoints and all(e.startswith("https://") for e in endpoints)
+    ):
+        say("kapi: --etcd-cafile/--etcd-certfile/--etcd-keyfile need https:// --etcd-endpoints")
         return 2
     pid = rundir.running_pid(run_dir)
     if pid is not None:
@@ -168,6 +190,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         port=args.port,
         bind_address=args.bind_address,
         etcd_endpoints=endpoints,
+        etcd_tls=etcd_tls,
         ready_timeout=args.ready_timeout,
         extra_sans=tuple(args.san),
     )
@@ -203,6 +226,11 @@ def detach(opts: controlplane.Options) -> int:
     ]
     if opts.etcd_endpoints:
         argv += ["--etcd-endpoints", ",".join(opts.etcd_endpoints)]
+    argv += [
+        item
+        for flag, value in controlplane.tls_flags(config.ETCD_TLS_FLAGS, opts.etcd_tls).items()
+        for item in (flag, value)
+    ]
     for san in opts.extra_sans:
         argv += ["--san", san]
     with open(log_path, "ab") as log:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from pathlib import Path
 from typing import Any
+
+from kapi import pki
 
 
 def env_name(flag: str) -> str:
@@ -24,16 +27,65 @@ def add(
     default: Any = None,
     help: str = "",
     type: Any = str,
+    required: bool = False,
 ) -> None:
-    """Add ``flag`` whose default comes from its environment variable, then ``default``."""
+    """Add ``flag`` whose default comes from its environment variable, then ``default``.
+
+    ``required``: the flag or its variable must be given (argparse says so otherwise).
+    """
     env = env_name(flag)
     value = os.environ.get(env, default)
     parser.add_argument(
         flag,
         default=type(value) if value is not None else None,
         type=type,
+        required=required and value is None,
         help=f"{help} (env {env})",
     )
+
+
+# A service's identity towards its peers (kapi.pki.InternalPKI.service), the flags named
+# as etcd names its members' (--peer-cert-file, --peer-key-file).
+PEER_TLS_FLAGS = ("--peer-ca-file", "--peer-cert-file", "--peer-key-file")
+
+
+def add_peer_tls(parser: argparse.ArgumentParser) -> None:
+    """The three files every service needs for mutual TLS with its peers; all required."""
+    helps = {
+        "--peer-ca-file": "CA (PEM) whose certificates peers must present",
+        "--peer-cert-file": "this service's certificate (PEM), as server and as client",
+        "--peer-key-file": "its private key (PEM)",
+    }
+    for flag in PEER_TLS_FLAGS:
+        add(parser, flag, help=helps[flag], required=True)
+
+
+def peer_tls(args: argparse.Namespace) -> pki.TLSFiles:
+    """The files ``add_peer_tls``'s flags name."""
+    return pki.TLSFiles(
+        ca_file=Path(args.peer_ca_file),
+        cert_file=Path(args.peer_cert_file),
+        key_file=Path(args.peer_key_file),
+    )
+
+
+# How storage (and ``kapi up``, for its health check) reaches etcd: kube-apiserver's names.
+ETCD_TLS_FLAGS = ("--etcd-cafile", "--etcd-certfile", "--etcd-keyfile")
+
+
+def add_etcd_tls(parser: argparse.ArgumentParser) -> None:
+    """kube-apiserver's ``--etcd-cafile``/``--etcd-certfile``/``--etcd-keyfile``."""
+    add(parser, "--etcd-cafile", default="", help="CA (PEM) that signed etcd's certificate")
+    add(parser, "--etcd-certfile", default="", help="client certificate (PEM) for etcd")
+    add(parser, "--etcd-keyfile", default="", help="its private key (PEM)")
+
+
+def etcd_tls(parser: argparse.ArgumentParser, args: argparse.Namespace) -> pki.TLSFiles | None:
+    """The files ``add_etcd_tls``'s flags name; ``None`` if none is given."""
+    try:
+        return pki.TLSFiles.from_flags(args.etcd_cafile, args.etcd_certfile, args.etcd_keyfile)
+    except ValueError:
+        parser.error("--etcd-certfile and --etcd-keyfile go together")
 
 
 def setup_logging(name: str) -> None:

@@ -6,6 +6,10 @@ kernel picks, so several control planes can share a machine. Start order follows
 dependencies: etcd, storage (the only etcd client), authz and registry (both read
 through storage), the gateway last; each must be ready before the next starts, and
 the whole is ready when the gateway's ``/readyz`` answers 200 over verified TLS.
+
+Inside, everything is mutual TLS (``kapi.pki.ensure_internal``): each service is given
+its certificate and the services CA (``--peer-*``), storage also etcd's CA and its
+client certificate (``--etcd-*``), and the embedded etcd accepts nothing else.
 """
 
 from __future__ import annotations
@@ -19,7 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kapi import etcd_process, kubeconfig, pki, ports, probes, rundir, supervisor, tokens
+from kapi import (
+    config,
+    etcd_process,
+    kubeconfig,
+    pki,
+    ports,
+    probes,
+    rundir,
+    supervisor,
+    tokens,
+)
 from kapi.supervisor import say
 
 SERVICES = ("storage", "authz", "registry", "gateway")
@@ -35,6 +49,8 @@ class Options:
     bind_address: str = ports.LOOPBACK
     # Empty: start the embedded etcd.
     etcd_endpoints: tuple[str, ...] = ()
+    # How to reach external https:// etcd endpoints (the embedded one: our own PKI).
+    etcd_tls: pki.TLSFiles | None = None
     ready_timeout: float = 60.0
     extra_sans: tuple[str, ...] = field(default=())
 
@@ -51,6 +67,7 @@ class Credentials:
     serving: pki.KeyPair
     token: str
     kubeconfig: Path
+    internal: pki.InternalPKI
 
 
 @dataclass(frozen=True)
@@ -85,18 +102,20 @@ def server_url(bind_address: str, port: int) -> str:
 def prepare_credentials(
     run_dir: rundir.RunDir, *, server: str, hosts: Sequence[str]
 ) -> Credentials:
-    """CA, serving certificate, admin token and kubeconfig: created once, then reused.
+    """CA, serving certificate, admin token and kubeconfig: created once, then reused;
+    the inside's certificates, renewed as ``kapi.pki`` says.
 
     The kubeconfig is rewritten every time, since the server URL may have changed.
     """
     ca = pki.ensure_ca(run_dir.pki_dir)
     serving = pki.ensure_serving_cert(run_dir.pki_dir, ca, hosts=hosts)
+    internal = pki.ensure_internal(run_dir.pki_dir)
     token = tokens.ensure_user(run_dir.token_file)
-    config = kubeconfig.build(
-        server=server, ca_pem=ca.cert_pem, user=tokens.ADMIN_USER, token=token
+    admin = kubeconfig.build(server=server, ca_pem=ca.cert_pem, user=tokens.ADMIN_USER, token=token)
+    kubeconfig.write(run_dir.kubeconfig, admin)
+    return Credentials(
+        ca=ca, serving=serving, token=token, kubeconfig=run_dir.kubeconfig, internal=internal
     )
-    kubeconfig.write(run_dir.kubeconfig, config)
-    return Credentials(ca=ca, serving=serving, token=token, kubeconfig=run_dir.kubeconfig)
 
 
 def service_argv(name: str, flags: Mapping[str, str]) -> list[str]:
@@ -107,16 +126,33 @@ def service_argv(name: str, flags: Mapping[str, str]) -> list[str]:
     return argv
 
 
+def tls_flags(flags: Sequence[str], tls: pki.TLSFiles | None) -> dict[str, str]:
+    """``flags`` (CA, certificate, key) set to ``tls``' files, those it has."""
+    if tls is None:
+        return {}
+    files = (tls.ca_file, tls.cert_file, tls.key_file)
+    return {flag: str(path) for flag, path in zip(flags, files, strict=True) if path is not None}
+
+
 def service_flags(
-    opts: Options, ports_: Ports, creds: Credentials, *, etcd_endpoints: Sequence[str]
+    opts: Options,
+    ports_: Ports,
+    creds: Credentials,
+    *,
+    etcd_endpoints: Sequence[str],
+    etcd_tls: pki.TLSFiles | None,
 ) -> dict[str, dict[str, str]]:
     """Each service's flags, per the services' contract (see docker-compose.yml)."""
     loop = ports.LOOPBACK
     storage = ports.format_address(loop, ports_.storage)
     authz = ports.format_address(loop, ports_.authz)
     registry = ports.format_address(loop, ports_.registry)
-    return {
-        "storage": {"--listen": storage, "--etcd-endpoints": ",".join(etcd_endpoints)},
+    flags = {
+        "storage": {
+            "--listen": storage,
+            "--etcd-endpoints": ",".join(etcd_endpoints),
+            **tls_flags(config.ETCD_TLS_FLAGS, etcd_tls),
+        },
         "authz": {
             "--listen": authz,
             "--storage": storage,
@@ -137,6 +173,9 @@ def service_flags(
             "--tls-private-key-file": str(creds.serving.key_path),
         },
     }
+    for name, service in flags.items():
+        service.update(tls_flags(config.PEER_TLS_FLAGS, creds.internal.service(name)))
+    return flags
 
 
 def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -181,6 +220,8 @@ class ControlPlane:
         self.phase = "starting"
         self.ports: Ports | None = None
         self.etcd_endpoints: list[str] = list(opts.etcd_endpoints)
+        # How storage (and our probe) reach etcd: the embedded one's is set on start.
+        self.etcd_tls: pki.TLSFiles | None = opts.etcd_tls
         self.supervisor = supervisor.Supervisor(on_change=self._write_state)
 
     def run(self) -> int:
@@ -220,8 +261,14 @@ class ControlPlane:
         self.ports = Ports.allocate(gateway=opts.port, embedded_etcd=opts.embedded_etcd)
         deadline = time.monotonic() + opts.ready_timeout
         try:
-            self._start_etcd(deadline)
-            flags = service_flags(opts, self.ports, creds, etcd_endpoints=self.etcd_endpoints)
+            self._start_etcd(deadline, creds)
+            flags = service_flags(
+                opts,
+                self.ports,
+                creds,
+                etcd_endpoints=self.etcd_endpoints,
+                etcd_tls=self.etcd_tls,
+            )
             env = child_env()
             for name in SERVICES:
                 self._start_service(name, flags[name], env=env, creds=creds, deadline=deadline)
@@ -241,26 +288,33 @@ class ControlPlane:
         say("kapi: stopping")
         return 0
 
-    def _start_etcd(self, deadline: float) -> None:
+    def _start_etcd(self, deadline: float, creds: Credentials) -> None:
         assert self.ports is not None
         if not self.opts.embedded_etcd:
             url = etcd_process.wait_healthy(
-                self.etcd_endpoints, timeout=_left(deadline), should_stop=self.stop
+                self.etcd_endpoints,
+                timeout=_left(deadline),
+                tls=self.etcd_tls,
+                should_stop=self.stop,
             )
             if self.stop():
                 raise supervisor.Interrupted("etcd")
             say(f"kapi: using etcd at {', '.join(self.etcd_endpoints)} ({url} is healthy)")
             return
         assert self.ports.etcd_client is not None and self.ports.etcd_peer is not None
-        config = etcd_process.EtcdConfig(
+        etcd = etcd_process.EtcdConfig(
             data_dir=self.run_dir.etcd_dir,
             client_port=self.ports.etcd_client,
             peer_port=self.ports.etcd_peer,
+            tls=creds.internal.etcd_server,
         )
-        self.etcd_endpoints = [config.client_url]
-        spec = etcd_process.spec(config, log_path=self.run_dir.log("etcd"))
+        self.etcd_endpoints = [etcd.client_url]
+        self.etcd_tls = creds.internal.etcd_client
+        spec = etcd_process.spec(
+            etcd, log_path=self.run_dir.log("etcd"), client=creds.internal.etcd_client
+        )
         self.supervisor.start(spec, timeout=_left(deadline), should_stop=self.stop)
-        say(f"kapi: etcd ready on {config.client_url}")
+        say(f"kapi: etcd ready on {etcd.client_url}")
 
     def _start_service(
         self,

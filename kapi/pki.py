@@ -7,6 +7,25 @@ reused on later runs, so a kubeconfig handed out once keeps working; the serving
 certificate alone is reissued when it no longer covers the requested host names, was
 signed by another CA, or is close to expiry.
 
+The inside is closed the same way (``ensure_internal``): the services speak mutual TLS
+with certificates from a services CA, and etcd accepts only clients with a certificate
+from an etcd CA, which signs one for storage alone. Both CAs are apart from the cluster
+CA, which also signs users' client certificates: a user's certificate opens neither the
+services nor etcd. kube-apiserver's deployments keep etcd's CA apart the same way
+(kubeadm's ``etcd/ca``). Under ``DIR/pki``, one directory per holder, so that compose
+can give each container only its own (one volume each)::
+
+    ca.crt ca.key gateway.crt gateway.key      cluster CA, the gateway's HTTPS certificate
+    authority/                                 services-ca.*, etcd-ca.*: ``kapi init`` only
+    etcd/                                      ca.crt, server.crt, server.key
+    services/NAME/                             ca.crt, tls.crt, tls.key (NAME: the four)
+    services/storage/                          + etcd-ca.crt, etcd-client.crt, .key
+
+Rotation is by restarting: every ``kapi up`` and ``kapi init`` reissues a certificate
+that is missing, unreadable, signed by another CA, short of a host name, or within
+``RENEW_BEFORE`` of its end (leaves live ``LEAF_VALIDITY``); a running service keeps
+the certificate it started with.
+
 Keys are ECDSA P-256: quick to generate, accepted by kubectl, Python's ssl and every
 Kubernetes client. Private keys are written 0600, atomically.
 """
@@ -29,6 +48,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_NAME = "ca"
 SERVING_NAME = "gateway"
+
+# The services that hold a certificate of the services CA, and their compose names.
+SERVICE_NAMES = ("storage", "authz", "registry", "gateway")
+ETCD_NAME = "etcd"
+# Every internal certificate is good for these, so `kapi up`'s peers on loopback and
+# compose's by service name both verify.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 CA_VALIDITY = datetime.timedelta(days=3650)
 LEAF_VALIDITY = datetime.timedelta(days=365)
@@ -61,6 +87,161 @@ class KeyPair:
         return key
 
 
+@dataclass(frozen=True)
+class TLSFiles:
+    """One end of a TLS connection: the CA its peer must be signed by, and the
+    certificate and key it presents itself.
+
+    kapi's services always have all three (mutual TLS, ``mutual``). An external etcd
+    may be reached with a CA only (no client certificate) or with the system's roots
+    (no CA), as kube-apiserver's ``--etcd-cafile``/``--etcd-certfile``/``--etcd-keyfile``.
+    """
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("a certificate file and its key file go together")
+
+    @property
+    def mutual(self) -> bool:
+        """Whether both the peer is verified (a CA) and we present a certificate."""
+        return self.ca_file is not None and self.cert_file is not None
+
+    def read(self) -> tuple[bytes | None, bytes | None, bytes | None]:
+        """The PEM bytes of (CA, key, certificate), each ``None`` where not set."""
+
+        def pem(path: Path | None) -> bytes | None:
+            return path.read_bytes() if path is not None else None
+
+        return pem(self.ca_file), pem(self.key_file), pem(self.cert_file)
+
+    @classmethod
+    def from_flags(cls, ca: str | None, cert: str | None, key: str | None) -> TLSFiles | None:
+        """From three optional flag values ("" or None: unset); ``None`` when all unset."""
+        if not (ca or cert or key):
+            return None
+        return cls(
+            ca_file=Path(ca) if ca else None,
+            cert_file=Path(cert) if cert else None,
+            key_file=Path(key) if key else None,
+        )
+
+
+@dataclass(frozen=True)
+class InternalPKI:
+    """Where the inside's certificates live under ``DIR/pki`` (see the module docstring)."""
+
+    pki_dir: Path
+
+    @property
+    def authority_dir(self) -> Path:
+        return self.pki_dir / "authority"
+
+    @property
+    def services_ca(self) -> KeyPair:
+        return paths(self.authority_dir, "services-ca")
+
+    @property
+    def etcd_ca(self) -> KeyPair:
+        return paths(self.authority_dir, "etcd-ca")
+
+    def service_dir(self, name: str) -> Path:
+        """The directory holding everything service ``name`` needs (one compose volume)."""
+        return self.pki_dir / "services" / name
+
+    def service(self, name: str) -> TLSFiles:
+        """Service ``name``'s identity towards its peers, and the CA it trusts for them."""
+        folder = self.service_dir(name)
+        return TLSFiles(folder / "ca.crt", folder / "tls.crt", folder / "tls.key")
+
+    @property
+    def etcd_dir(self) -> Path:
+        return self.pki_dir / ETCD_NAME
+
+    @property
+    def etcd_server(self) -> TLSFiles:
+        """etcd's serving (and peer) certificate, and the CA its clients must come from."""
+        return TLSFiles(
+            self.etcd_dir / "ca.crt", self.etcd_dir / "server.crt", self.etcd_dir / "server.key"
+        )
+
+    @property
+    def etcd_client(self) -> TLSFiles:
+        """Storage's certificate towards etcd: the only etcd client key there is."""
+        folder = self.service_dir("storage")
+        return TLSFiles(
+            folder / "etcd-ca.crt", folder / "etcd-client.crt", folder / "etcd-client.key"
+        )
+
+
+def ensure_internal(pki_dir: Path) -> InternalPKI:
+    """The services CA, the etcd CA and every certificate they sign, issued or renewed.
+
+    Each service's certificate is good for serving and as a client, for loopback and its
+    compose service name; etcd's for loopback and ``etcd``.
+    """
+    layout = InternalPKI(pki_dir)
+    services_ca = ensure_ca(
+        layout.authority_dir, name="services-ca", common_name="kapi-services-ca", renew=True
+    )
+    etcd_ca = ensure_ca(
+        layout.authority_dir, name="etcd-ca", common_name="kapi-etcd-ca", renew=True
+    )
+    both = (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH)
+    for name in SERVICE_NAMES:
+        _ensure_leaf(
+            layout.service(name),
+            services_ca,
+            common_name=f"kapi-{name}",
+            hosts=[*LOOPBACK_HOSTS, name],
+            usages=both,
+        )
+    # etcd's certificate also serves as its peer certificate and its own health checks'
+    # client certificate (etcdctl in compose), hence both usages.
+    _ensure_leaf(
+        layout.etcd_server,
+        etcd_ca,
+        common_name="kapi-etcd",
+        hosts=[*LOOPBACK_HOSTS, ETCD_NAME],
+        usages=both,
+    )
+    _ensure_leaf(
+        layout.etcd_client,
+        etcd_ca,
+        common_name="kapi-storage",
+        hosts=[],
+        usages=(ExtendedKeyUsageOID.CLIENT_AUTH,),
+    )
+    return layout
+
+
+def _ensure_leaf(
+    files: TLSFiles,
+    ca: KeyPair,
+    *,
+    common_name: str,
+    hosts: Sequence[str],
+    usages: Sequence[x509.ObjectIdentifier],
+) -> None:
+    """``files``' certificate (reused while good, see ``_reusable``) and a copy of the CA."""
+    assert files.ca_file is not None and files.cert_file is not None
+    assert files.key_file is not None
+    ca_pem = ca.cert_pem
+    if not files.ca_file.exists() or files.ca_file.read_bytes() != ca_pem:
+        write_atomic(files.ca_file, ca_pem, mode=0o644)
+    pair = KeyPair(files.cert_file, files.key_file)
+    if _reusable(pair, ca, hosts=hosts):
+        return
+    dns, ips = _split_hosts(hosts)
+    san: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
+    san += [x509.IPAddress(i) for i in ips]
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    _issue(pair, ca, subject=subject, usage=usages, san=san)
+
+
 def paths(pki_dir: Path, name: str) -> KeyPair:
     """Where the certificate and key called ``name`` live (``NAME.crt``, ``NAME.key``)."""
     return KeyPair(cert_path=pki_dir / f"{name}.crt", key_path=pki_dir / f"{name}.key")
@@ -81,19 +262,25 @@ def default_hosts(bind_address: str, *, extra: Iterable[str] = ()) -> list[str]:
     return list(dict.fromkeys(hosts))  # ordered, unique
 
 
-def ensure_ca(pki_dir: Path, *, common_name: str = "kapi-ca") -> KeyPair:
-    """The CA under ``pki_dir``; created on first use, reused afterwards."""
-    pair = paths(pki_dir, CA_NAME)
-    if pair.cert_path.exists() and pair.key_path.exists():
+def ensure_ca(
+    pki_dir: Path, *, common_name: str = "kapi-ca", name: str = CA_NAME, renew: bool = False
+) -> KeyPair:
+    """The CA ``name`` under ``pki_dir``; created on first use, reused afterwards.
+
+    ``renew``: also replaced when unreadable or within ``RENEW_BEFORE`` of its end (for
+    the internal CAs, which no kubeconfig holds: their leaves are then reissued too).
+    """
+    pair = paths(pki_dir, name)
+    if pair.cert_path.exists() and pair.key_path.exists() and not (renew and _stale_ca(pair)):
         return pair
     pki_dir.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = _now()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - BACKDATE)
@@ -138,7 +325,7 @@ def ensure_serving_cert(
         pair,
         ca,
         subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]),
-        usage=ExtendedKeyUsageOID.SERVER_AUTH,
+        usage=(ExtendedKeyUsageOID.SERVER_AUTH,),
         san=san,
     )
     return pair
@@ -163,7 +350,7 @@ def issue_client_cert(
     )
     if _reusable(pair, ca, hosts=()) and pair.load_cert().subject == subject:
         return pair
-    _issue(pair, ca, subject=subject, usage=ExtendedKeyUsageOID.CLIENT_AUTH, san=[])
+    _issue(pair, ca, subject=subject, usage=(ExtendedKeyUsageOID.CLIENT_AUTH,), san=[])
     return pair
 
 
@@ -172,7 +359,7 @@ def _issue(
     ca: KeyPair,
     *,
     subject: x509.Name,
-    usage: x509.ObjectIdentifier,
+    usage: Sequence[x509.ObjectIdentifier],
     san: list[x509.GeneralName],
 ) -> None:
     ca_cert, ca_key = ca.load_cert(), ca.load_key()
@@ -201,7 +388,7 @@ def _issue(
             ),
             critical=True,
         )
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(list(usage)), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
@@ -235,6 +422,16 @@ def _reusable(pair: KeyPair, ca: KeyPair, *, hosts: Sequence[str]) -> bool:
     dns, ips = _split_hosts(hosts)
     return set(dns) <= set(san.get_values_for_type(x509.DNSName)) and set(ips) <= set(
         san.get_values_for_type(x509.IPAddress)
+    )
+
+
+def _stale_ca(pair: KeyPair) -> bool:
+    try:
+        cert, key = pair.load_cert(), pair.load_key()
+    except (ValueError, TypeError):
+        return True
+    return cert.public_key() != key.public_key() or (
+        cert.not_valid_after_utc - _now() < RENEW_BEFORE
     )
 
 

@@ -21,12 +21,24 @@ from pathlib import Path
 from kapi import ports
 
 
-def http_get(url: str, *, ca_file: Path | None = None, timeout: float = 2.0) -> tuple[int, bytes]:
-    """Status and body of ``GET url``; HTTPS is verified against ``ca_file`` if given.
+def http_get(
+    url: str,
+    *,
+    ca_file: Path | None = None,
+    cert_file: Path | None = None,
+    key_file: Path | None = None,
+    timeout: float = 2.0,
+) -> tuple[int, bytes]:
+    """Status and body of ``GET url``; HTTPS is verified against ``ca_file`` if given,
+    and presents the client certificate ``cert_file`` (with ``key_file``) if given.
 
     Raises ``OSError`` when nothing answers.
     """
-    context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
+    context = None
+    if ca_file or cert_file:
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        if cert_file:
+            context.load_cert_chain(cert_file, key_file)
     request = urllib.request.Request(url, method="GET")
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
@@ -46,10 +58,26 @@ def http_ok(url: str, *, ca_file: Path | None = None, timeout: float = 2.0) -> b
     return status == 200
 
 
-def etcd_healthy(client_url: str, *, timeout: float = 2.0) -> bool:
-    """Whether etcd at ``client_url`` answers ``GET /health`` with ``{"health":"true"}``."""
+def etcd_healthy(
+    client_url: str,
+    *,
+    ca_file: Path | None = None,
+    cert_file: Path | None = None,
+    key_file: Path | None = None,
+    timeout: float = 2.0,
+) -> bool:
+    """Whether etcd at ``client_url`` answers ``GET /health`` with ``{"health":"true"}``.
+
+    An etcd that requires client certificates is asked with ``cert_file``/``key_file``.
+    """
     try:
-        status, body = http_get(client_url.rstrip("/") + "/health", timeout=timeout)
+        status, body = http_get(
+            client_url.rstrip("/") + "/health",
+            ca_file=ca_file,
+            cert_file=cert_file,
+            key_file=key_file,
+            timeout=timeout,
+        )
         return status == 200 and json.loads(body).get("health") == "true"
     except (OSError, ValueError, AttributeError):
         return False
@@ -69,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", help="tcp | etcd | an http(s) URL")
     parser.add_argument("address", nargs="?", help="HOST:PORT for tcp, URL for etcd")
     parser.add_argument("--ca-file", type=Path, help="CA bundle to verify HTTPS with")
+    parser.add_argument("--cert-file", type=Path, help="client certificate to present")
+    parser.add_argument("--key-file", type=Path, help="its private key")
     parser.add_argument("--timeout", type=float, default=2.0)
     args = parser.parse_args(argv)
     if args.target == "tcp":
@@ -79,7 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     elif args.target == "etcd":
         if not args.address:
             parser.error("etcd needs a client URL")
-        ok = etcd_healthy(args.address, timeout=args.timeout)
+        ok = etcd_healthy(
+            args.address,
+            ca_file=args.ca_file,
+            cert_file=args.cert_file,
+            key_file=args.key_file,
+            timeout=args.timeout,
+        )
     else:
         ok = http_ok(args.target, ca_file=args.ca_file, timeout=args.timeout)
     return 0 if ok else 1

@@ -1,5 +1,10 @@
 """gRPC plumbing shared by every service: channels, servers, and errors on the wire.
 
+Services speak mutual TLS (``kapi.pki.ensure_internal``): a server accepts only clients
+presenting a certificate from the services CA, a channel presents the service's own
+and verifies the server's name against it. Plaintext is only for in-process tests,
+which pass ``tls=None``; every ``python -m services.NAME`` requires the files.
+
 A ``StatusError`` crosses gRPC as a ``google.rpc.Status`` whose details hold a
 ``KubeStatus`` (the metav1.Status JSON), so the gateway renders exactly what the
 service raised. Transport failures (a peer down, a deadline) become 503/504 Status
@@ -21,7 +26,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, status_pb2
 from grpc_status import rpc_status
 
-from kapi import errors
+from kapi import errors, pki
 from kapi_proto import common_pb2
 
 log = logging.getLogger(__name__)
@@ -65,15 +70,60 @@ _CODE_BY_HTTP = {
 }
 
 
-def channel(target: str) -> grpc.aio.Channel:
-    """An insecure channel to a peer service; ``dns:///host:port`` balances over replicas."""
+def channel(target: str, tls: pki.TLSFiles | None = None) -> grpc.aio.Channel:
+    """A channel to a peer service; ``dns:///host:port`` balances over replicas.
+
+    With ``tls`` (``mutual``): the peer must prove the target's host name with a
+    certificate from ``tls.ca_file``, and we present ``tls``' certificate. ``None``:
+    plaintext, which only in-process tests use.
+    """
     if not target.startswith(("dns:", "unix:", "ipv4:", "ipv6:")):
         target = f"dns:///{target}"
-    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+    if tls is None:
+        return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+    return grpc.aio.secure_channel(target, channel_credentials(tls), options=CHANNEL_OPTIONS)
 
 
-def server() -> grpc.aio.Server:
-    return grpc.aio.server(options=SERVER_OPTIONS)
+def server(address: str, *, tls: pki.TLSFiles | None) -> tuple[grpc.aio.Server, int]:
+    """A server bound to ``address`` (port 0: any), not started; and its port.
+
+    With ``tls``, the handshake requires a client certificate signed by ``tls.ca_file``
+    (a plaintext client, or one without such a certificate, is refused before any call);
+    ``None`` serves plaintext, for in-process tests only.
+    """
+    credentials = server_credentials(tls) if tls is not None else None
+    srv = grpc.aio.server(options=SERVER_OPTIONS)
+    if credentials is None:
+        port = srv.add_insecure_port(address)
+    else:
+        port = srv.add_secure_port(address, credentials)
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    return srv, port
+
+
+def channel_credentials(tls: pki.TLSFiles) -> grpc.ChannelCredentials:
+    """Credentials that verify a peer against ``tls.ca_file`` and present our certificate."""
+    _require_mutual(tls)
+    ca, key, cert = tls.read()
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca, private_key=key, certificate_chain=cert
+    )
+
+
+def server_credentials(tls: pki.TLSFiles) -> grpc.ServerCredentials:
+    """Our certificate, and every client required to present one from ``tls.ca_file``."""
+    _require_mutual(tls)
+    ca, key, cert = tls.read()
+    assert key is not None and cert is not None
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=ca, require_client_auth=True
+    )
+
+
+def _require_mutual(tls: pki.TLSFiles) -> None:
+    if not tls.mutual:
+        raise ValueError("services speak mutual TLS: a CA, a certificate and its key are needed")
 
 
 def to_grpc_status(err: errors.StatusError) -> grpc.Status:

@@ -2,7 +2,7 @@
 
 ``DIR`` holds everything one ``kapi up`` needs and leaves behind::
 
-    DIR/pki/          CA, gateway serving certificate (keys 0600)
+    DIR/pki/          CAs and certificates, the inside's too (kapi/pki.py; keys 0600)
     DIR/tokens.csv    static token file (authz --token-file)
     DIR/kubeconfig    admin kubeconfig
     DIR/etcd/         embedded etcd's data

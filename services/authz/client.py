@@ -9,7 +9,7 @@ from typing import Any, cast
 import grpc
 import orjson
 
-from kapi import batching, errors, rpc
+from kapi import batching, errors, pki, rpc
 from kapi_proto import authz_pb2, authz_pb2_grpc, common_pb2
 
 DEADLINE = 10.0
@@ -30,8 +30,9 @@ class AdmissionRequest:
 
 
 class AuthzClient:
-    def __init__(self, target: str) -> None:
-        self._channel = rpc.channel(target)
+    def __init__(self, target: str, *, tls: pki.TLSFiles | None = None) -> None:
+        """``tls``: this service's identity towards authz (``kapi.rpc.channel``)."""
+        self._channel = rpc.channel(target, tls)
         self._stub = authz_pb2_grpc.AuthzStub(self._channel)
         # What the last Admit reply said of the validating plugins (None: not known yet).
         self.validating_plugins: bool | None = None

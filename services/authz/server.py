@@ -7,7 +7,7 @@ from pathlib import Path
 
 import grpc.aio
 
-from kapi import rpc
+from kapi import pki, rpc
 from kapi_proto import authz_pb2_grpc
 from services.authz import admission, authentication, authorization
 from services.authz.admission.namespace_lifecycle import NamespaceLifecycle
@@ -22,6 +22,8 @@ class AuthzConfig:
     listen: str
     storage: str
     token_file: str
+    # Mutual TLS with the peers (None: plaintext, in-process tests only).
+    tls: pki.TLSFiles | None = None
 
 
 @dataclass
@@ -37,7 +39,7 @@ class AuthzServer:
 
 
 async def create_server(config: AuthzConfig) -> AuthzServer:
-    storage = StorageClient(config.storage)
+    storage = StorageClient(config.storage, tls=config.tls)
     namespaces = NamespaceInformer(storage)
     authenticators: list[authentication.Authenticator] = [authentication.ClientCertificate()]
     if config.token_file:
@@ -50,9 +52,8 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
             validating=[],
         ),
     )
-    server = rpc.server()
+    server, port = rpc.server(config.listen, tls=config.tls)
     authz_pb2_grpc.add_AuthzServicer_to_server(servicer, server)
-    port = server.add_insecure_port(config.listen)
     await server.start()
     # In the background: authz serves at once (storage may be down), and NamespaceLifecycle
     # reads namespaces live until the informer has listed them.

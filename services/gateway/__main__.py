@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=inflight.MAX_MUTATING_REQUESTS_INFLIGHT,
         help="mutating requests served at once (429 beyond); 0: no limit",
     )
+    config.add_peer_tls(parser)
     return parser
 
 
@@ -99,6 +100,7 @@ def main() -> None:
                 max_header_bytes=args.max_header_bytes,
                 max_requests_inflight=args.max_requests_inflight,
                 max_mutating_requests_inflight=args.max_mutating_requests_inflight,
+                peer_tls=config.peer_tls(args),
             )
         )
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from kapi import pki
 from services.authz.client import AuthzClient
 from services.gateway import connections, health, inflight, listener
 from services.gateway.app import Peers, create_app
@@ -28,6 +29,8 @@ class GatewayConfig:
     storage: str
     tls_cert_file: str
     tls_private_key_file: str
+    # Mutual TLS towards the other services (None: plaintext, in-process tests only).
+    peer_tls: pki.TLSFiles | None = None
     # Connection hygiene, kube-apiserver's values (0 disables one).
     read_header_timeout: float = connections.READ_HEADER_TIMEOUT
     idle_timeout: float = connections.IDLE_TIMEOUT
@@ -61,9 +64,9 @@ def split_host_port(address: str) -> tuple[str, int]:
 
 
 def build_peers(config: GatewayConfig) -> Peers:
-    registry = RegistryClient(config.registry)
-    authz = AuthzClient(config.authz)
-    storage = StorageClient(config.storage)
+    registry = RegistryClient(config.registry, tls=config.peer_tls)
+    authz = AuthzClient(config.authz, tls=config.peer_tls)
+    storage = StorageClient(config.storage, tls=config.peer_tls)
 
     async def etcd() -> None:
         await storage.health()

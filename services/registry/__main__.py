@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="cluster CA (PEM) to publish as kube-root-ca.crt in every namespace",
     )
+    config.add_peer_tls(parser)
     return parser
 
 
@@ -29,6 +30,7 @@ async def _serve(args: argparse.Namespace) -> None:
             storage=args.storage,
             authz=args.authz,
             root_ca_file=args.root_ca_file,
+            tls=config.peer_tls(args),
         )
     )
     await serving.run_until_signalled(running.server, "registry", running.port, running.close)

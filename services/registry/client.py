@@ -9,7 +9,7 @@ from typing import Any, cast
 import grpc
 import grpc.aio
 
-from kapi import batching, errors, rpc
+from kapi import batching, errors, pki, rpc
 from kapi_proto import common_pb2, registry_pb2, registry_pb2_grpc
 
 DEADLINE = 30.0
@@ -19,8 +19,9 @@ RenderedObject = registry_pb2.RenderedObject
 
 
 class RegistryClient:
-    def __init__(self, target: str) -> None:
-        self._channel = rpc.channel(target)
+    def __init__(self, target: str, *, tls: pki.TLSFiles | None = None) -> None:
+        """``tls``: this service's identity towards the registry (``kapi.rpc.channel``)."""
+        self._channel = rpc.channel(target, tls)
         self._stub = registry_pb2_grpc.RegistryStub(self._channel)
         self._creates = self._batcher(self._stub.CreateBatch)
         self._updates = self._batcher(self._stub.UpdateBatch)

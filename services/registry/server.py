@@ -9,7 +9,7 @@ from pathlib import Path
 
 import grpc.aio
 
-from kapi import errors, rpc
+from kapi import errors, pki, rpc
 from kapi_proto import common_pb2, registry_pb2_grpc
 from services.authz.client import AuthzClient
 from services.registry.grpc.servicer import RegistryServicer
@@ -30,6 +30,8 @@ class RegistryConfig:
     storage: str
     authz: str
     root_ca_file: str = ""
+    # Mutual TLS with the peers (None: plaintext, in-process tests only).
+    tls: pki.TLSFiles | None = None
 
 
 @dataclass
@@ -63,15 +65,14 @@ async def bootstrap(registry: Registry) -> None:
 
 async def create_server(config: RegistryConfig) -> RegistryServer:
     table = builtin_table()
-    storage = StorageClient(config.storage)
-    authz = AuthzClient(config.authz)
+    storage = StorageClient(config.storage, tls=config.tls)
+    authz = AuthzClient(config.authz, tls=config.tls)
     registry = Registry(table, StorageAdapter(storage), AuthzAdmission(authz))
     if config.root_ca_file:
         registry.root_ca_pem = Path(config.root_ca_file).read_text()
     openapi = OpenAPIV3(table)
-    server = rpc.server()
+    server, port = rpc.server(config.listen, tls=config.tls)
     registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(registry, openapi), server)
-    port = server.add_insecure_port(config.listen)
     await server.start()
     task = asyncio.create_task(bootstrap(registry))
     return RegistryServer(server, port, registry, storage, authz, task)

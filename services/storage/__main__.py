@@ -6,6 +6,7 @@ import argparse
 import re
 
 from kapi import config, serving
+from services.storage.etcd_backend import uses_tls
 from services.storage.server import StorageConfig, serve
 
 
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="http://127.0.0.1:2379",
         help="comma-separated etcd client URLs",
     )
+    config.add_etcd_tls(parser)
     config.add(parser, "--backend", default="etcd", help="etcd or memory")
     config.add(
         parser,
@@ -25,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="5m",
         help="how often etcd's history is compacted, e.g. 5m, 90s, 1h (0: never)",
     )
+    config.add_peer_tls(parser)
     return parser
 
 
@@ -55,11 +58,21 @@ def parse_args(argv: list[str] | None = None) -> StorageConfig:
     except ValueError as exc:
         parser.error(f"--compaction-interval: {exc}")
     endpoints = [e.strip() for e in args.etcd_endpoints.split(",") if e.strip()]
+    etcd_tls = config.etcd_tls(parser, args)
+    if args.backend == "etcd":
+        try:
+            https = uses_tls(endpoints)
+        except ValueError as exc:
+            parser.error(f"--etcd-endpoints: {exc}")
+        if etcd_tls is not None and not https:
+            parser.error("--etcd-cafile/--etcd-certfile/--etcd-keyfile need https:// endpoints")
     return StorageConfig(
         listen=args.listen,
         etcd_endpoints=endpoints,
         backend=args.backend,
         compaction_interval=compaction,
+        tls=config.peer_tls(args),
+        etcd_tls=etcd_tls,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any, cast
 import grpc
 import grpc.aio
 
-from kapi import batching, errors, rpc
+from kapi import batching, errors, pki, rpc
 from kapi_proto import common_pb2, storage_pb2, storage_pb2_grpc
 from services.storage.grpc import convert
 from services.storage.model import Health, ObjectList, ResourceRef, StoredObject, WatchEvent
@@ -35,8 +35,11 @@ Freshness = tuple[int, common_pb2.CacheSummary]
 class StorageClient:
     """Async client of ``kapi_proto.Storage``; ``target`` is ``host:port`` or a gRPC target."""
 
-    def __init__(self, target: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self._channel = rpc.channel(target)
+    def __init__(
+        self, target: str, *, timeout: float = DEFAULT_TIMEOUT, tls: pki.TLSFiles | None = None
+    ) -> None:
+        """``tls``: this service's identity towards storage (``kapi.rpc.channel``)."""
+        self._channel = rpc.channel(target, tls)
         self._stub = storage_pb2_grpc.StorageStub(self._channel)
         self._timeout = timeout
         self._creates: batching.Batcher[storage_pb2.CreateRequest, storage_pb2.StoredObject] = (

@@ -21,8 +21,10 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import aetcd.rpc as etcd
+import grpc
 
 from kapi import batching
+from kapi.pki import TLSFiles
 from services.storage import storage_errors
 from services.storage.backend import Event, EventType, KeyValue, Page, WatchBatch, prefix_end
 
@@ -49,19 +51,19 @@ _MOD = etcd.Compare.CompareTarget.Value("MOD")
 
 
 def channel_target(endpoints: list[str]) -> str:
-    """A gRPC target for etcd client URLs (``http://127.0.0.1:2379,...``).
+    """A gRPC target for etcd client URLs (``https://127.0.0.1:2379,...``).
 
-    Several endpoints are balanced over when they are IP addresses; a host name is
-    resolved by DNS (one endpoint).
+    Several plain-http endpoints are balanced over when they are IP addresses; a host
+    name is resolved by DNS (one endpoint). All must share one scheme (``uses_tls``).
+    Over TLS the channel checks one name for every address, so only the first endpoint
+    is used: several members are reached by a DNS name resolving to each of them, which
+    every member's certificate names.
     """
+    tls = uses_tls(endpoints)
     hosts: list[tuple[str, int]] = []
     for url in endpoints:
         parts = urlsplit(url if "://" in url else f"http://{url}")
-        if parts.scheme not in ("http", ""):
-            raise ValueError(f"unsupported etcd endpoint {url!r}: only http:// is supported")
         hosts.append((parts.hostname or "127.0.0.1", parts.port or 2379))
-    if not hosts:
-        raise ValueError("no etcd endpoints")
 
     def is_ip(host: str) -> bool:
         try:
@@ -70,14 +72,44 @@ def channel_target(endpoints: list[str]) -> str:
             return False
         return True
 
-    if len(hosts) > 1 and all(is_ip(h) for h, _ in hosts):
+    if len(hosts) > 1 and not tls and all(is_ip(h) for h, _ in hosts):
         if all(ipaddress.ip_address(h).version == 4 for h, _ in hosts):
             return "ipv4:" + ",".join(f"{h}:{p}" for h, p in hosts)
         return "ipv6:" + ",".join(f"[{h}]:{p}" for h, p in hosts)
     if len(hosts) > 1:
-        log.warning("several etcd endpoints with host names: using %s:%d only", *hosts[0])
+        log.warning(
+            "several etcd endpoints (%s): using %s:%d only", ", ".join(endpoints), *hosts[0]
+        )
     host, port = hosts[0]
     return f"dns:///{host}:{port}" if not is_ip(host) else f"{host}:{port}"
+
+
+def uses_tls(endpoints: list[str]) -> bool:
+    """Whether the endpoints are ``https://`` (all) or ``http://`` (all; or no scheme)."""
+    schemes = {urlsplit(url).scheme if "://" in url else "http" for url in endpoints}
+    if not schemes:
+        raise ValueError("no etcd endpoints")
+    if not schemes <= {"http", "https"}:
+        raise ValueError(f"unsupported etcd endpoints {endpoints!r}: http:// or https:// only")
+    if len(schemes) > 1:
+        raise ValueError(f"etcd endpoints {endpoints!r} mix http:// and https://")
+    return schemes == {"https"}
+
+
+def channel_credentials(
+    endpoints: list[str], tls: TLSFiles | None
+) -> grpc.ChannelCredentials | None:
+    """TLS credentials for ``https://`` endpoints (``tls``: the CA that signed etcd's
+    certificate, None for the system's roots; our client certificate, if any); None for
+    ``http://``, where TLS files are an error rather than silently unused."""
+    if not uses_tls(endpoints):
+        if tls is not None:
+            raise ValueError("etcd TLS files given, but the etcd endpoints are http://")
+        return None
+    ca, key, cert = tls.read() if tls is not None else (None, None, None)
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca, private_key=key, certificate_chain=cert
+    )
 
 
 def _raise(exc: Exception, *, revision: int = 0) -> NoReturn:
@@ -109,14 +141,21 @@ class EtcdBackend:
         self,
         endpoints: list[str],
         *,
+        tls: TLSFiles | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         trust_progress: bool | None = None,
     ) -> None:
-        """``trust_progress`` None: by the server's version (``progress_is_safe``)."""
+        """``tls``: for ``https://`` endpoints (``channel_credentials``).
+        ``trust_progress`` None: by the server's version (``progress_is_safe``)."""
         self._target = channel_target(endpoints)
         self._timeout = timeout
         self._trust_progress = trust_progress
-        self._channel = etcd.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
+        credentials = channel_credentials(endpoints, tls)
+        self._channel = (
+            etcd.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
+            if credentials is None
+            else etcd.secure_channel(self._target, credentials, options=_CHANNEL_OPTIONS)
+        )
         self._kv_stub = etcd.KVStub(self._channel)
         self._watch_stub = etcd.WatchStub(self._channel)
         self._maintenance = etcd.MaintenanceStub(self._channel)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import grpc.aio
 
-from kapi import rpc
+from kapi import pki, rpc
 from kapi_proto import storage_pb2_grpc
 from services.storage.backend import Backend
 from services.storage.cache import DEFAULT_BOOKMARK_INTERVAL, DEFAULT_WATCHER_BUFFER, CacheConfig
@@ -34,13 +34,17 @@ class StorageConfig:
     future_wait: float = DEFAULT_FUTURE_WAIT
     # Events a watcher may fall behind before it is closed.
     watcher_buffer: int = DEFAULT_WATCHER_BUFFER
+    # Mutual TLS with the peers (None: plaintext, in-process tests only).
+    tls: pki.TLSFiles | None = None
+    # How to reach https:// etcd endpoints: its CA, our client certificate.
+    etcd_tls: pki.TLSFiles | None = None
 
 
 def create_backend(config: StorageConfig) -> Backend:
     if config.backend == "memory":
         return MemoryBackend()
     if config.backend == "etcd":
-        return EtcdBackend(config.etcd_endpoints)
+        return EtcdBackend(config.etcd_endpoints, tls=config.etcd_tls)
     raise ValueError(f"unknown storage backend {config.backend!r} (etcd, memory)")
 
 
@@ -68,11 +72,8 @@ async def create_server(
     closes either), else on one built from ``config``. Returns the server and the port.
     """
     store = store or create_store(config, backend or create_backend(config))
-    server = rpc.server()
+    server, port = rpc.server(config.listen, tls=config.tls)
     storage_pb2_grpc.add_StorageServicer_to_server(StorageServicer(store), server)
-    port = server.add_insecure_port(config.listen)
-    if port == 0:
-        raise OSError(f"cannot listen on {config.listen}")
     return server, port
 
 

@@ -1,7 +1,9 @@
 """An in-process control plane on the session's real etcd.
 
-storage, authz and registry run as gRPC servers on port 0 in the test's event loop;
-the gateway app is served by uvicorn on a free port (plain HTTP: TLS is the e2e
+storage, authz and registry run as gRPC servers on port 0 in the test's event loop,
+speaking mutual TLS with the certificates ``kapi up`` would give them (from the etcd
+fixture's ``kapi.pki`` layout, whose etcd client certificate storage uses); the gateway
+app is served by uvicorn on a free port (plain HTTP: the gateway's HTTPS is the e2e
 suite's business). ``api`` is an httpx client with the admin token.
 """
 
@@ -19,6 +21,7 @@ import httpx
 import pytest
 import uvicorn
 
+from kapi import pki
 from services.authz.server import AuthzConfig
 from services.authz.server import create_server as create_authz
 from services.gateway.app import create_app
@@ -27,6 +30,7 @@ from services.registry.server import RegistryConfig
 from services.registry.server import create_server as create_registry
 from services.storage.server import StorageConfig
 from services.storage.server import create_server as create_storage
+from tests.conftest import EtcdProcess
 
 ADMIN_TOKEN = "integration-admin-token"
 
@@ -43,23 +47,42 @@ class ControlPlane:
     api: httpx.AsyncClient
     namespace: str
     app: Any
+    # The gRPC services' HOST:PORT by name, and the certificates they were given.
+    addresses: dict[str, str]
+    pki: pki.InternalPKI
 
 
 @pytest.fixture
-async def control_plane(etcd: str, tmp_path: Path) -> AsyncIterator[ControlPlane]:
+async def control_plane(etcd: EtcdProcess, tmp_path: Path) -> AsyncIterator[ControlPlane]:
     tokens = tmp_path / "tokens.csv"
     tokens.write_text(f'{ADMIN_TOKEN},kapi-admin,kapi-admin,"system:masters"\n')
     storage, storage_port = await create_storage(
-        StorageConfig(listen="127.0.0.1:0", etcd_endpoints=[etcd], bookmark_interval=0.2)
+        StorageConfig(
+            listen="127.0.0.1:0",
+            etcd_endpoints=[etcd.endpoint],
+            etcd_tls=etcd.tls,
+            bookmark_interval=0.2,
+            tls=etcd.pki.service("storage"),
+        )
     )
     await storage.start()
     storage_addr = f"127.0.0.1:{storage_port}"
     authz = await create_authz(
-        AuthzConfig(listen="127.0.0.1:0", storage=storage_addr, token_file=str(tokens))
+        AuthzConfig(
+            listen="127.0.0.1:0",
+            storage=storage_addr,
+            token_file=str(tokens),
+            tls=etcd.pki.service("authz"),
+        )
     )
     authz_addr = f"127.0.0.1:{authz.port}"
     registry = await create_registry(
-        RegistryConfig(listen="127.0.0.1:0", storage=storage_addr, authz=authz_addr)
+        RegistryConfig(
+            listen="127.0.0.1:0",
+            storage=storage_addr,
+            authz=authz_addr,
+            tls=etcd.pki.service("registry"),
+        )
     )
     await asyncio.wait_for(registry.bootstrap, 20)
     port = free_port()
@@ -70,6 +93,7 @@ async def control_plane(etcd: str, tmp_path: Path) -> AsyncIterator[ControlPlane
         storage=storage_addr,
         tls_cert_file="",
         tls_private_key_file="",
+        peer_tls=etcd.pki.service("gateway"),
     )
     peers = build_peers(config)
     app = create_app(peers)
@@ -89,7 +113,12 @@ async def control_plane(etcd: str, tmp_path: Path) -> AsyncIterator[ControlPlane
             json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
         )
         assert created.status_code == 201, created.text
-        yield ControlPlane(base, api, namespace, app)
+        addresses = {
+            "storage": storage_addr,
+            "authz": authz_addr,
+            "registry": f"127.0.0.1:{registry.port}",
+        }
+        yield ControlPlane(base, api, namespace, app, addresses, etcd.pki)
     server.should_exit = True
     await serving
     await app.state.hub.close()

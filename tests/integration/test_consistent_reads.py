@@ -25,6 +25,7 @@ import pytest
 from services.gateway import resources
 from services.storage import etcd_backend, storage_errors
 from services.storage.etcd_backend import EtcdBackend
+from tests.conftest import EtcdProcess
 from tests.integration.conftest import ControlPlane
 
 pytestmark = pytest.mark.integration
@@ -99,7 +100,7 @@ async def lagging(events: AsyncIterator[Any], lag: float) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def plane(
-    mode: str, control_plane: ControlPlane, etcd: str, monkeypatch: pytest.MonkeyPatch
+    mode: str, control_plane: ControlPlane, etcd: EtcdProcess, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Plane]:
     cp = control_plane
     registry = cp.app.state.peers.registry
@@ -122,7 +123,7 @@ async def plane(
 
     monkeypatch.setattr(registry, "get", counted("get", registry.get))
     monkeypatch.setattr(registry, "list", counted("list", registry.list))
-    behind = EtcdBackend([etcd])
+    behind = etcd.backend()
     try:
         yield Plane(cp, behind, reads, mode.startswith("progress-trusted"))
     finally:

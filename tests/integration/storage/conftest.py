@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from services.storage.backend import Backend
-from services.storage.etcd_backend import EtcdBackend
 from services.storage.memory_backend import MemoryBackend
 from services.storage.model import ResourceRef
 from services.storage.store import Store
@@ -27,7 +26,7 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     if request.param == "memory":
         impl = MemoryBackend()
     else:
-        impl = EtcdBackend([request.getfixturevalue("etcd")])
+        impl = request.getfixturevalue("etcd").backend()
     try:
         yield impl
     finally:

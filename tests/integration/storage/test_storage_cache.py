@@ -28,10 +28,11 @@ from storage_helpers import (
 from services.storage import storage_errors
 from services.storage.backend import Backend
 from services.storage.cache import CacheConfig
-from services.storage.etcd_backend import EtcdBackend, progress_supported
+from services.storage.etcd_backend import progress_supported
 from services.storage.memory_backend import MemoryBackend
 from services.storage.model import ResourceRef
 from services.storage.store import Store
+from tests.conftest import EtcdProcess
 
 
 async def test_one_backend_watch_per_resource(
@@ -257,11 +258,11 @@ def test_etcd_progress_is_trusted_from_fixed_versions(version: str, safe: bool) 
 
 @pytest.mark.integration
 async def test_etcd_progress_notifications(
-    etcd: str, pods: ResourceRef, nodes: ResourceRef
+    etcd: EtcdProcess, pods: ResourceRef, nodes: ResourceRef
 ) -> None:
     """The etcd watch stream's progress request plumbing (forced on: this etcd is older
     than the versions whose progress is trusted by default)."""
-    backend = EtcdBackend([etcd], trust_progress=True)
+    backend = etcd.backend(trust_progress=True)
     try:
         current = await backend.current_revision()
         stream = backend.watch(pods.key_prefix + "/", current + 1)
@@ -274,7 +275,7 @@ async def test_etcd_progress_notifications(
         assert batch.events == []
         assert batch.revision >= other
         await stream.aclose()
-        assert await EtcdBackend([etcd]).progress_is_safe() is False  # etcd 3.5.1
+        assert await etcd.backend().progress_is_safe() is False  # etcd 3.5.1
     finally:
         await backend.close()
 
@@ -285,7 +286,7 @@ async def test_survives_an_etcd_restart(etcd_factory: Callable[[], Any], pods: R
     open and gets what is written after, exactly once; resourceVersion=0 reads keep
     being served from the cache while etcd is down; quorum reads fail with 503."""
     etcd = etcd_factory()
-    backend = EtcdBackend([etcd.endpoint])
+    backend = etcd.backend()
     store = Store(backend, future_wait=0.3)
     try:
         a = await store.create(pods, "ns", "a", pod("a"))

@@ -21,10 +21,10 @@ import pytest
 
 from kapi import errors
 from services.storage.client import StorageClient
-from services.storage.etcd_backend import EtcdBackend
 from services.storage.grpc.servicer import INCONSISTENT_CONTINUE
 from services.storage.model import ResourceRef
 from services.storage.server import StorageConfig, create_server, create_store
+from tests.conftest import EtcdProcess
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +48,8 @@ def deployments(prefix: str) -> ResourceRef:
     return ResourceRef("apps", "deployments", f"{prefix}/apps/deployments", namespaced=True)
 
 
-async def serve(endpoint: str) -> tuple[StorageClient, Callable[[], Awaitable[None]]]:
-    backend = EtcdBackend([endpoint])
+async def serve(etcd: EtcdProcess) -> tuple[StorageClient, Callable[[], Awaitable[None]]]:
+    backend = etcd.backend()
     config = StorageConfig(listen="127.0.0.1:0", bookmark_interval=0.05, future_wait=0.3)
     store = create_store(config, backend)
     server, port = await create_server(config, store=store)
@@ -66,7 +66,7 @@ async def serve(endpoint: str) -> tuple[StorageClient, Callable[[], Awaitable[No
 
 
 @pytest.fixture
-async def client(etcd: str) -> AsyncIterator[StorageClient]:
+async def client(etcd: EtcdProcess) -> AsyncIterator[StorageClient]:
     storage, stop = await serve(etcd)
     try:
         yield storage
@@ -186,7 +186,7 @@ async def test_errors_arrive_as_kubernetes_status(
 
 
 async def test_expired_continue_token(
-    client: StorageClient, configmaps: ResourceRef, etcd: str
+    client: StorageClient, configmaps: ResourceRef, etcd: EtcdProcess
 ) -> None:
     """kube-apiserver's inconsistent continuation: 410 Expired whose Status carries, in
     ``metadata.continue``, a token that continues at the latest revision."""
@@ -196,7 +196,7 @@ async def test_expired_continue_token(
     moved = await client.update(
         configmaps, "ns", "b", cm("b", v="2"), expected_revision=first.resource_version - 1
     )
-    backend = EtcdBackend([etcd])
+    backend = etcd.backend()
     try:
         await backend.compact(moved.resource_version)
     finally:
@@ -211,7 +211,9 @@ async def test_expired_continue_token(
     assert orjson.loads(rest.items[0])["data"] == {"v": "2"}  # the latest, not the snapshot
 
 
-async def test_watch_over_grpc(client: StorageClient, configmaps: ResourceRef, etcd: str) -> None:
+async def test_watch_over_grpc(
+    client: StorageClient, configmaps: ResourceRef, etcd: EtcdProcess
+) -> None:
     a = await client.create(configmaps, "ns", "a", cm("a"))
     async with aclosing(client.watch(configmaps, "ns", resource_version="")) as events:
         first = await asyncio.wait_for(anext(events), NO_HANG)
@@ -224,7 +226,7 @@ async def test_watch_over_grpc(client: StorageClient, configmaps: ResourceRef, e
             b.resource_version,
         )
 
-    backend = EtcdBackend([etcd])
+    backend = etcd.backend()
     try:
         await backend.compact(b.resource_version)
     finally:
@@ -284,7 +286,7 @@ async def test_etcd_down_then_back(
     and resourceVersion=0 reads are served from the watch cache; etcd restarted on the
     same data and port: calls work, data intact, and the watch goes on with no gap."""
     etcd = etcd_factory()
-    client, stop = await serve(etcd.endpoint)
+    client, stop = await serve(etcd)
     try:
         created = await client.create(configmaps, "ns", "c", cm("c"))
         watch = client.watch(configmaps, "ns", resource_version=str(created.resource_version))

@@ -2,8 +2,10 @@
 
 Each fake honours the services' contract (flags with ``KAPI_*`` fallbacks, listen on
 ``--listen``, exit 0 on SIGTERM/SIGINT) and checks what ``kapi up`` hands it: storage
-that etcd answers at ``--etcd-endpoints``, authz that the token file parses, the
-gateway that its TLS files load and, for ``/readyz``, that its peers listen.
+that etcd answers at ``--etcd-endpoints`` (to its ``--etcd-*`` client certificate),
+authz that the token file parses, the gateway that its TLS files load and, for
+``/readyz``, that its peers listen; each that its ``--peer-*`` files make a mutual-TLS
+identity (a certificate, its key, a CA that signed it).
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ import argparse, http.server, signal, socket, ssl, sys
 from kapi import config, ports, tokens
 from kapi.probes import etcd_healthy, parse_address
 
+PEER = ["--peer-ca-file", "--peer-cert-file", "--peer-key-file"]
 FLAGS = {
-    "storage": ["--listen", "--etcd-endpoints"],
-    "authz": ["--listen", "--storage", "--token-file"],
-    "registry": ["--listen", "--storage", "--authz", "--root-ca-file"],
+    "storage": ["--listen", "--etcd-endpoints", *PEER],
+    "authz": ["--listen", "--storage", "--token-file", *PEER],
+    "registry": ["--listen", "--storage", "--authz", "--root-ca-file", *PEER],
     "gateway": ["--listen", "--registry", "--authz", "--storage", "--tls-cert-file",
-                "--tls-private-key-file"],
+                "--tls-private-key-file", *PEER],
 }
 
 
@@ -34,7 +37,19 @@ def build_parser(name):
     parser = argparse.ArgumentParser(prog=f"services.{name}")
     for flag in FLAGS[name]:
         config.add(parser, flag)
+    if name == "storage":
+        config.add_etcd_tls(parser)
     return parser
+
+
+def check_peer_tls(args):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.peer_cert_file, args.peer_key_file)
+    context.load_verify_locations(args.peer_ca_file)
+    from cryptography import x509
+    ca = x509.load_pem_x509_certificate(open(args.peer_ca_file, "rb").read())
+    cert = x509.load_pem_x509_certificate(open(args.peer_cert_file, "rb").read())
+    cert.verify_directly_issued_by(ca)
 
 
 def serve(name):
@@ -45,7 +60,12 @@ def serve(name):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
     host, port = parse_address(args.listen)
-    if name == "storage" and not any(etcd_healthy(u) for u in args.etcd_endpoints.split(",")):
+    check_peer_tls(args)
+    etcd_tls = dict(ca_file=args.etcd_cafile or None, cert_file=args.etcd_certfile or None,
+                    key_file=args.etcd_keyfile or None) if name == "storage" else {}
+    if name == "storage" and not any(
+        etcd_healthy(u, **etcd_tls) for u in args.etcd_endpoints.split(",")
+    ):
         sys.exit(f"storage: no healthy etcd at {args.etcd_endpoints}")
     if name == "authz":
         print(f"authz: {len(tokens.read(__import__('pathlib').Path(args.token_file)))} tokens")

@@ -79,6 +79,22 @@ def test_up_rejects_bad_etcd_endpoints(tmp_path: Path) -> None:
     assert cli.run(["up", "--data-dir", str(tmp_path), "--etcd-endpoints", "etcd:2379"]) == 2
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--etcd-cafile", "ca.crt"],  # without --etcd-endpoints
+        ["--etcd-endpoints", "http://127.0.0.1:2379", "--etcd-cafile", "ca.crt"],  # not https
+        ["--etcd-endpoints", "https://127.0.0.1:2379", "--etcd-certfile", "c.crt"],  # no key
+    ],
+)
+def test_up_rejects_etcd_tls_files_it_cannot_use(
+    tmp_path: Path, flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.run(["up", "--data-dir", str(tmp_path), *flags]) == 2
+    assert "--etcd-" in capsys.readouterr().out
+    assert not (tmp_path / "pki").exists()  # refused before doing anything
+
+
 def test_flags_fall_back_to_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAPI_DATA_DIR", "/somewhere")
     monkeypatch.setenv("KAPI_PORT", "7443")
@@ -98,6 +114,22 @@ def test_init_writes_credentials_once(tmp_path: Path, capsys: pytest.CaptureFixt
         "pki/ca.key",
         "pki/gateway.crt",
         "pki/gateway.key",
+        # The inside: CAs for init alone, a directory per holder (see kapi/pki.py).
+        "pki/authority/services-ca.crt",
+        "pki/authority/services-ca.key",
+        "pki/authority/etcd-ca.crt",
+        "pki/authority/etcd-ca.key",
+        "pki/etcd/ca.crt",
+        "pki/etcd/server.crt",
+        "pki/etcd/server.key",
+        *(
+            f"pki/services/{name}/{file}"
+            for name in ("storage", "authz", "registry", "gateway")
+            for file in ("ca.crt", "tls.crt", "tls.key")
+        ),
+        "pki/services/storage/etcd-ca.crt",
+        "pki/services/storage/etcd-client.crt",
+        "pki/services/storage/etcd-client.key",
     }
     config = yaml.safe_load((tmp_path / "kubeconfig").read_text())
     assert config["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:7443"

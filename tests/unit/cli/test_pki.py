@@ -160,3 +160,126 @@ def test_ip_hosts_become_ip_sans(tmp_path: Path) -> None:
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("::1")]
     assert san.get_values_for_type(x509.DNSName) == ["example.test"]
+
+
+# --- the inside: services CA, etcd CA ---------------------------------------------------
+
+
+def _usages(cert: x509.Certificate) -> set[x509.ObjectIdentifier]:
+    return set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_internal_certificates_per_holder(tmp_path: Path) -> None:
+    layout = pki.ensure_internal(tmp_path)
+    services_ca = layout.services_ca.load_cert()
+    etcd_ca = layout.etcd_ca.load_cert()
+    cluster_ca = pki.ensure_ca(tmp_path).load_cert()
+    keys = [ca.public_key() for ca in (services_ca, etcd_ca, cluster_ca)]
+    assert keys[0] != keys[1] and keys[1] != keys[2] and keys[0] != keys[2]
+    both = {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+    for name in pki.SERVICE_NAMES:
+        files = layout.service(name)
+        assert files.mutual and files.ca_file and files.cert_file and files.key_file
+        assert files.ca_file.read_bytes() == layout.services_ca.cert_pem
+        cert = x509.load_pem_x509_certificate(files.cert_file.read_bytes())
+        cert.verify_directly_issued_by(services_ca)
+        assert _sans(cert) == ({"localhost", name}, {"127.0.0.1", "::1"})
+        assert _usages(cert) == both
+        assert _mode(files.key_file) == 0o600
+    assert layout.etcd_server.cert_file and layout.etcd_client.cert_file
+    server = x509.load_pem_x509_certificate(layout.etcd_server.cert_file.read_bytes())
+    server.verify_directly_issued_by(etcd_ca)
+    assert _sans(server) == ({"localhost", "etcd"}, {"127.0.0.1", "::1"})
+    client = x509.load_pem_x509_certificate(layout.etcd_client.cert_file.read_bytes())
+    client.verify_directly_issued_by(etcd_ca)
+    assert _usages(client) == {ExtendedKeyUsageOID.CLIENT_AUTH}
+    # Storage's directory holds the one etcd client key; no other service's does.
+    assert layout.etcd_client.key_file is not None
+    assert layout.etcd_client.key_file.parent == layout.service_dir("storage")
+    for name in ("authz", "registry", "gateway"):
+        assert sorted(p.name for p in layout.service_dir(name).iterdir()) == [
+            "ca.crt",
+            "tls.crt",
+            "tls.key",
+        ]
+    assert sorted(p.name for p in layout.etcd_dir.iterdir()) == [
+        "ca.crt",
+        "server.crt",
+        "server.key",
+    ]
+
+
+def test_internal_certificates_are_reused(tmp_path: Path) -> None:
+    pki.ensure_internal(tmp_path)
+    before = _files(tmp_path)
+    pki.ensure_internal(tmp_path)
+    assert _files(tmp_path) == before
+
+
+@pytest.mark.parametrize("damage", ["missing", "near expiry", "another CA"])
+def test_a_leaf_is_reissued_on_the_next_run(
+    tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rotation by restarting: a missing, expiring or foreign certificate is replaced
+    (signed by the same CA); the others stay as they were."""
+    target = pki.InternalPKI(tmp_path).service("authz")
+    assert target.cert_file is not None and target.key_file is not None
+    layout = pki.ensure_internal(tmp_path)
+    if damage == "near expiry":  # authz's alone was issued for a short while
+        target.cert_file.unlink()
+        monkeypatch.setattr(pki, "LEAF_VALIDITY", pki.RENEW_BEFORE / 2)
+        pki.ensure_internal(tmp_path)
+        monkeypatch.undo()
+    if damage == "missing":
+        target.cert_file.unlink()
+    elif damage == "another CA":
+        other = pki.ensure_internal(tmp_path / "other").service("authz")
+        assert other.cert_file is not None
+        target.cert_file.write_bytes(other.cert_file.read_bytes())
+        assert other.key_file is not None
+        target.key_file.write_bytes(other.key_file.read_bytes())
+    untouched = layout.service("registry").cert_file
+    assert untouched is not None
+    kept = untouched.read_bytes()
+    old = target.cert_file.read_bytes() if target.cert_file.exists() else b""
+
+    pki.ensure_internal(tmp_path)
+
+    cert = x509.load_pem_x509_certificate(target.cert_file.read_bytes())
+    assert target.cert_file.read_bytes() != old
+    cert.verify_directly_issued_by(layout.services_ca.load_cert())
+    assert cert.not_valid_after_utc - cert.not_valid_before_utc > pki.RENEW_BEFORE
+    assert untouched.read_bytes() == kept
+
+
+def test_an_expiring_internal_ca_is_renewed_with_its_leaves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pki, "CA_VALIDITY", pki.RENEW_BEFORE / 2)
+    layout = pki.ensure_internal(tmp_path)
+    cluster = pki.ensure_ca(tmp_path).cert_pem
+    monkeypatch.undo()
+    old_ca = layout.etcd_ca.cert_pem
+
+    pki.ensure_internal(tmp_path)
+
+    assert layout.etcd_ca.cert_pem != old_ca
+    new_ca = layout.etcd_ca.load_cert()
+    for files in (layout.etcd_server, layout.etcd_client):
+        assert files.cert_file is not None and files.ca_file is not None
+        x509.load_pem_x509_certificate(files.cert_file.read_bytes()).verify_directly_issued_by(
+            new_ca
+        )
+        assert files.ca_file.read_bytes() == layout.etcd_ca.cert_pem
+    assert pki.ensure_ca(tmp_path).cert_pem == cluster  # the kubeconfig's CA is never renewed
+
+
+def test_tls_files_pair_a_certificate_with_its_key() -> None:
+    with pytest.raises(ValueError):
+        pki.TLSFiles(ca_file=Path("ca.crt"), cert_file=Path("tls.crt"))
+    assert not pki.TLSFiles(ca_file=Path("ca.crt")).mutual
+    assert pki.TLSFiles.from_flags("", None, "") is None

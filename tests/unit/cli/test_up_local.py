@@ -96,7 +96,7 @@ def test_up_detach_supervises_and_down_stops_everything(
     # Progress, in dependency order.
     started = [line.split()[1] for line in lines if " ready on " in line]
     assert started == ["etcd", "storage", "authz", "registry", "gateway"]
-    assert any(line.startswith("kapi: etcd ready on http://127.0.0.1:") for line in lines)
+    assert any(line.startswith("kapi: etcd ready on https://127.0.0.1:") for line in lines)
     assert f"kapi: ready — export KUBECONFIG={data / 'kubeconfig'}" in lines
 
     # The data directory.
@@ -197,19 +197,47 @@ def test_foreground_up_stops_cleanly_on_ctrl_c(tmp_path: Path, kapi_env: dict[st
 
 
 def test_up_with_external_etcd(tmp_path: Path, make_kapi: Callable[[str], Kapi]) -> None:
-    """With --etcd-endpoints no etcd is started; storage gets the given URLs."""
+    """With --etcd-endpoints no etcd is started; storage gets the given URLs and the
+    --etcd-cafile/--etcd-certfile/--etcd-keyfile to reach them (an etcd requiring
+    client certificates: the other control plane's, with its storage's certificate)."""
     source = make_kapi("etcd-owner")
     assert source.up().returncode == 0
     etcd_url = _state(source.data_dir)["etcd"]["endpoints"][0]
+    assert etcd_url.startswith("https://")
+    client = pki.InternalPKI(source.data_dir / "pki").etcd_client
+    etcd_flags = {
+        "--etcd-cafile": str(client.ca_file),
+        "--etcd-certfile": str(client.cert_file),
+        "--etcd-keyfile": str(client.key_file),
+    }
 
     kapi = make_kapi("external")
-    up = kapi.up("--etcd-endpoints", etcd_url)
+    up = kapi.up("--etcd-endpoints", etcd_url, *(x for kv in etcd_flags.items() for x in kv))
     assert up.returncode == 0, up.stdout + up.stderr
     state = _state(kapi.data_dir)
     assert "etcd" not in state["children"]
     assert state["etcd"] == {"embedded": False, "endpoints": [etcd_url]}
     assert f"kapi: using etcd at {etcd_url}" in up.stdout
     assert not (kapi.data_dir / "etcd").exists()
+    argv = state["children"]["storage"]["argv"]
+    assert {flag: argv[argv.index(flag) + 1] for flag in etcd_flags} == etcd_flags
+
+
+def test_up_with_external_etcd_without_its_certificate_is_not_ready(
+    make_kapi: Callable[[str], Kapi],
+) -> None:
+    """An etcd that requires client certificates, asked without one: never healthy."""
+    source = make_kapi("etcd-owner")
+    assert source.up().returncode == 0
+    etcd_url = _state(source.data_dir)["etcd"]["endpoints"][0]
+    client = pki.InternalPKI(source.data_dir / "pki").etcd_client
+
+    kapi = make_kapi("no-cert")
+    up = kapi.up(
+        "--etcd-endpoints", etcd_url, "--etcd-cafile", str(client.ca_file), "--ready-timeout", "3"
+    )
+    assert up.returncode == 1
+    assert "no healthy etcd" in up.stdout
 
 
 def test_failed_start_reports_the_log_and_leaves_nothing_running(
