@@ -48,7 +48,9 @@ class TokenFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._mtime = -1.0
-        self._tokens: dict[str, User] = {}
+        # Keyed by the token's UTF-8 bytes: hmac.compare_digest refuses a str with
+        # non-ASCII characters (a TypeError, which was a 500 for `Bearer éé`).
+        self._tokens: dict[bytes, User] = {}
         self._reload()
 
     def _reload(self) -> None:
@@ -59,7 +61,7 @@ class TokenFile:
             return
         if mtime == self._mtime:
             return
-        tokens: dict[str, User] = {}
+        tokens: dict[bytes, User] = {}
         with self.path.open(newline="") as fh:
             for line_no, row in enumerate(csv.reader(fh), start=1):
                 if not row or row[0].startswith("#"):
@@ -68,17 +70,24 @@ class TokenFile:
                     log.warning("%s:%d: need token,user,uid", self.path, line_no)
                     continue
                 groups = tuple(g for g in (row[3].split(",") if len(row) > 3 else []) if g)
-                tokens[row[0]] = User(name=row[1], uid=row[2], groups=groups)
+                tokens[_utf8(row[0])] = User(name=row[1], uid=row[2], groups=groups)
         self._tokens, self._mtime = tokens, mtime
 
     def authenticate(self, credentials: Credentials) -> User | None:
         if not credentials.bearer_token:
             return None
         self._reload()
+        presented = _utf8(credentials.bearer_token)
         for token, user in self._tokens.items():
-            if hmac.compare_digest(token, credentials.bearer_token):
+            if hmac.compare_digest(token, presented):
                 return User(user.name, user.uid, _with_authenticated(user.groups))
         return None
+
+
+def _utf8(text: str) -> bytes:
+    """Bytes to compare; a lone surrogate (never in a token read from a file or off the
+    wire) gets bytes no valid token has, rather than an error."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 class ClientCertificate:

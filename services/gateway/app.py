@@ -25,6 +25,7 @@ from services.authz.client import AuthzClient
 from services.gateway import discovery, feeds, health, negotiation, watch_hub
 from services.gateway.audit import WithAuditId, answer_bug
 from services.gateway.auth import Gatekeeper
+from services.gateway.inflight import Limiter
 from services.gateway.request_info import parse
 from services.gateway.resources import Resources
 from services.gateway.responses import discovery_response, json_response, status_response
@@ -89,7 +90,10 @@ def _is_watch(scope: Scope) -> bool:
     return False
 
 
-def create_app(peers: Peers) -> WithAuditId:
+def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
+    """The gateway's ASGI app; ``inflight`` caps the resource requests served at once
+    (kube-apiserver's defaults when not given)."""
+    inflight = inflight if inflight is not None else Limiter()
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(GzipUnlessWatch)
     gate = Gatekeeper(peers.authz)
@@ -108,7 +112,7 @@ def create_app(peers: Peers) -> WithAuditId:
     async def on_bug(request: Request, exc: Exception) -> Response:
         return answer_bug(request, exc)
 
-    resources = Resources(peers.registry, peers.storage, gate, hub, types)
+    resources = Resources(peers.registry, peers.storage, gate, hub, types, inflight)
     who = resources.who
 
     # --- non-resource endpoints ---------------------------------------------------
@@ -251,7 +255,9 @@ def create_app(peers: Peers) -> WithAuditId:
         await gate.authenticate(request.headers.get("authorization"), request.url.path)
         raise errors.not_found_path()
 
-    return WithAuditId(ResourceFastPath(app, request_response(serve_or_status)), app.state)
+    return WithAuditId(
+        ResourceFastPath(app, inflight.wrap(request_response(serve_or_status))), app.state
+    )
 
 
 class ResourceFastPath:

@@ -1,7 +1,14 @@
-"""Query parameters into request options, rejected with kube-apiserver's words."""
+"""Query parameters into request options, rejected with kube-apiserver's words.
+
+kube decodes query parameters into ListOptions / DeleteOptions with apimachinery's
+string conversions (k8s.io/apimachinery/pkg/runtime/conversion.go): an integer is Go's
+``strconv.ParseInt(s, 10, 64)`` — its error, out of range or not a number, becomes a 400
+BadRequest with that error's text — and a boolean is true unless it is ``0`` or ``false``.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -14,21 +21,62 @@ DRY_RUN_VALUES = ("All",)
 FIELD_VALIDATION_VALUES = ("", "Ignore", "Warn", "Strict")
 
 
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+
+
 def flag(value: str | None) -> bool:
-    return value is not None and value.lower() in ("true", "1", "t", "")
+    """Convert_Slice_string_To_bool: absent, ``0`` or ``false`` (any case) are false, any
+    other value — the empty string too — is true."""
+    return value is not None and value != "0" and value.lower() != "false"
+
+
+def parse_int64(value: str) -> int:
+    """Go's ``strconv.ParseInt(value, 10, 64)``; a 400 with its error's words otherwise."""
+    parsing = f"strconv.ParseInt: parsing {errors.quote(value)}"
+    if not _DECIMAL.fullmatch(value):
+        raise errors.bad_request(f"{parsing}: invalid syntax")
+    # More than 19 significant digits is out of range: never int() them (Python refuses
+    # strings of over 4,300 digits, and converting long ones costs quadratic time).
+    significant = value.lstrip("+-").lstrip("0")
+    number = int(value) if len(significant) <= 19 else INT64_MAX + 1
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise errors.bad_request(f"{parsing}: value out of range")
+    return number
+
+
+def int64_param(params: Any, name: str) -> int | None:
+    """An int64 query parameter; None when absent (kube reads the first value)."""
+    value = params.get(name)
+    return None if value is None else parse_int64(value)
 
 
 def non_negative_int(params: Any, name: str) -> int:
-    value = params.get(name)
-    if value in (None, ""):
+    number = int64_param(params, name)
+    if number is None:
         return 0
-    try:
-        number = int(value)
-    except ValueError:
-        raise errors.bad_request(f"invalid value for {name}: {value!r} is not an integer") from None
     if number < 0:
         raise errors.bad_request(f"invalid value for {name}: must be non-negative")
     return number
+
+
+def delete_options(params: Any) -> dict[str, Any]:
+    """The DeleteOptions a DELETE without a body gives in its query (kube's delete handler
+    decodes them from the query only then): gracePeriodSeconds, orphanDependents,
+    propagationPolicy and dryRun."""
+    out: dict[str, Any] = {}
+    grace = int64_param(params, "gracePeriodSeconds")
+    if grace is not None:
+        out["gracePeriodSeconds"] = grace
+    if "orphanDependents" in params:
+        out["orphanDependents"] = flag(params.get("orphanDependents"))
+    if "propagationPolicy" in params:
+        out["propagationPolicy"] = params.get("propagationPolicy")
+    dry = params.getlist("dryRun")
+    if dry:
+        out["dryRun"] = dry
+    return out
 
 
 def dry_run(params: Any) -> bool:

@@ -14,14 +14,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from kapi import errors, selectors
 from kapi.json_bytes import ListItems, list_body
 from kapi_proto import common_pb2, registry_pb2
-from services.gateway import discovery, feeds, negotiation, options, watch_hub
+from services.gateway import discovery, feeds, impersonation, negotiation, options, watch_hub
 from services.gateway.auth import Gatekeeper
+from services.gateway.inflight import Limiter
 from services.gateway.list_response import ListResponse
 from services.gateway.object_state import ObjectState
 from services.gateway.request_info import RequestInfo, parse
@@ -48,6 +49,8 @@ FRESH_WAIT = 3.0
 # a resource's consistent reads go to etcd this long.
 UNCONFIRMED_SECONDS = 5.0
 
+BODY_NOT_RECEIVED = "request did not complete within requested timeout - context deadline exceeded"
+
 Handler = Callable[
     [Request, RequestInfo, ResourceType, registry_pb2.RequestTarget], Awaitable[Response]
 ]
@@ -61,8 +64,10 @@ class Resources:
         gate: Gatekeeper,
         hub: watch_hub.Hub,
         types: TypeCache,
+        inflight: Limiter,
     ) -> None:
         self.registry = registry
+        self.inflight = inflight
         self.storage = storage
         # Resources whose consistent reads storage could not confirm, and when.
         self._unconfirmed: dict[str, float] = {}
@@ -81,15 +86,26 @@ class Resources:
 
     async def who(self, request: Request, info: RequestInfo) -> common_pb2.UserInfo:
         """The caller, authenticated and authorized for ``info`` (401/403 otherwise)."""
+        user = await self.authenticated(request)
+        await self.gate.authorize(user, info)
+        return user
+
+    async def authenticated(self, request: Request) -> common_pb2.UserInfo:
+        """The caller (401 otherwise), or the user it impersonates (403 if it may not)."""
         path = request.scope["path"]  # as request.url.path, without building the URL
         user = await self.gate.authenticate(request.headers.get("authorization"), path)
-        await self.gate.authorize(user, info)
+        headers = request.scope["headers"]
+        if impersonation.wants_to_impersonate(headers):
+            user = await impersonation.act_as(self.gate, user, headers)
         return user
 
     async def serve(self, request: Request) -> Response:
         params = request.query_params
         info = parse(request.method, request.scope["path"], watch=params.get("watch"))
-        user = await self.who(request, info)
+        # kube's order: authentication, impersonation, max in-flight, authorization.
+        user = await self.authenticated(request)
+        self.inflight.admit(request.scope, info, user)
+        await self.gate.authorize(user, info)
         table = await self.types.get()
         if not info.is_resource_request:
             return await self.group_discovery(request, info, table)
@@ -378,6 +394,8 @@ class Resources:
             delete_options = decoded
             if "All" in (delete_options.get("dryRun") or []):
                 dry_run = True
+        else:
+            delete_options = options.delete_options(params)  # kube reads them then
         reply = await self.registry.delete(
             registry_pb2.DeleteObjectRequest(
                 target=target, options=orjson.dumps(delete_options), dry_run=dry_run
@@ -392,9 +410,14 @@ async def read_body(request: Request) -> bytes:
         raise errors.request_entity_too_large(f"limit is {negotiation.MAX_BODY_BYTES}")
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > negotiation.MAX_BODY_BYTES:
-            raise errors.request_entity_too_large(f"limit is {negotiation.MAX_BODY_BYTES}")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > negotiation.MAX_BODY_BYTES:
+                raise errors.request_entity_too_large(f"limit is {negotiation.MAX_BODY_BYTES}")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Gone before its body was all sent (or cut off by the body deadline): nobody
+        # reads this reply; kube's timeout filter words it so.
+        raise errors.timeout(BODY_NOT_RECEIVED) from None
     return b"".join(chunks)

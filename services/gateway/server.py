@@ -1,16 +1,19 @@
-"""Composition root of the gateway: peers, health checks, the app, uvicorn with TLS."""
+"""Composition root of the gateway: peers, health checks, the app, uvicorn with TLS,
+the connection limits (services/gateway/connections.py, listener.py) and the in-flight
+caps (services/gateway/inflight.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import uvicorn
 
 from kapi import pki
 from services.authz.client import AuthzClient
-from services.gateway import health
+from services.gateway import connections, health, inflight, listener
 from services.gateway.app import Peers, create_app
 from services.registry.client import RegistryClient
 from services.storage.client import StorageClient
@@ -28,6 +31,31 @@ class GatewayConfig:
     tls_private_key_file: str
     # Mutual TLS towards the other services (None: plaintext, in-process tests only).
     peer_tls: pki.TLSFiles | None = None
+    # Connection hygiene, kube-apiserver's values (0 disables one).
+    read_header_timeout: float = connections.READ_HEADER_TIMEOUT
+    idle_timeout: float = connections.IDLE_TIMEOUT
+    request_body_timeout: float = connections.REQUEST_BODY_TIMEOUT
+    write_stall_timeout: float = connections.WRITE_STALL_TIMEOUT
+    max_connections: int = connections.MAX_CONNECTIONS
+    max_header_bytes: int = connections.MAX_HEADER_BYTES
+    # kube-apiserver's --max-requests-inflight / --max-mutating-requests-inflight.
+    max_requests_inflight: int = inflight.MAX_REQUESTS_INFLIGHT
+    max_mutating_requests_inflight: int = inflight.MAX_MUTATING_REQUESTS_INFLIGHT
+
+    def connection_limits(self) -> connections.ConnectionLimits:
+        return connections.ConnectionLimits(
+            read_header_timeout=self.read_header_timeout,
+            idle_timeout=self.idle_timeout,
+            request_body_timeout=self.request_body_timeout,
+            write_stall_timeout=self.write_stall_timeout,
+            max_connections=listener.usable_connections(self.max_connections),
+            max_header_bytes=self.max_header_bytes,
+        )
+
+    def inflight_limiter(self) -> inflight.Limiter:
+        return inflight.Limiter(
+            read_only=self.max_requests_inflight, mutating=self.max_mutating_requests_inflight
+        )
 
 
 def split_host_port(address: str) -> tuple[str, int]:
@@ -68,18 +96,20 @@ async def _ok() -> None:
     return None
 
 
-async def serve(config: GatewayConfig) -> None:
-    peers = build_peers(config)
-    app = create_app(peers)
+def build_server(
+    app: Callable[..., Awaitable[None]], config: GatewayConfig
+) -> listener.GuardedServer:
+    """uvicorn serving ``app`` on ``config.listen`` (TLS when a certificate is given) with
+    the connection limits."""
     host, port = split_host_port(config.listen)
-    server = uvicorn.Server(
+    return listener.GuardedServer(
         uvicorn.Config(
             app,
             host=host,
             port=port,
             http="httptools",  # the C HTTP parser (h11, the default, is pure Python)
-            ssl_certfile=config.tls_cert_file,
-            ssl_keyfile=config.tls_private_key_file,
+            ssl_certfile=config.tls_cert_file or None,
+            ssl_keyfile=config.tls_private_key_file or None,
             log_level="warning",
             access_log=False,
             # X-Forwarded-* are not trusted for anything (kube-apiserver takes the
@@ -87,8 +117,15 @@ async def serve(config: GatewayConfig) -> None:
             proxy_headers=False,
             timeout_graceful_shutdown=3,
             lifespan="off",
-        )
+        ),
+        config.connection_limits(),
     )
+
+
+async def serve(config: GatewayConfig) -> None:
+    peers = build_peers(config)
+    app = create_app(peers, inflight=config.inflight_limiter())
+    server = build_server(app, config)
     try:
         await server.serve()
     finally:

@@ -64,6 +64,9 @@ def test_token_file_users(token_file: Path, token: str, user: User) -> None:
         bearer("# token"),  # comments are not tokens
         bearer("too"),  # a row with too few columns is skipped
         Credentials(cert_common_name="alice"),
+        bearer("éé"),  # non-ASCII: compare_digest refuses such a str (was a 500)
+        bearer("tok-alicé"),
+        bearer("\udce9"),  # a lone surrogate (as latin-1 bytes decoded with surrogateescape)
     ],
 )
 def test_token_file_does_not_judge_other_credentials(
@@ -100,17 +103,31 @@ def test_token_file_without_a_file_knows_no_tokens(tmp_path: Path) -> None:
 def test_token_file_compares_in_constant_time(
     token_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    compared: list[tuple[str, str]] = []
+    compared: list[tuple[bytes, bytes]] = []
     real = hmac.compare_digest
 
-    def spy(a: str, b: str) -> bool:
+    def spy(a: bytes, b: bytes) -> bool:
         compared.append((a, b))
         return real(a, b)
 
     monkeypatch.setattr(hmac, "compare_digest", spy)
     assert TokenFile(token_file).authenticate(bearer("tok-bob")) is not None
-    assert ("tok-bob", "tok-bob") in compared
-    assert all(b == "tok-bob" for _, b in compared)
+    assert (b"tok-bob", b"tok-bob") in compared
+    assert all(b == b"tok-bob" for _, b in compared)
+
+
+def test_a_non_ascii_token_in_the_file_is_matched(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.csv"
+    path.write_text("tök-ünï,unicode,uid-u\n", encoding="utf-8")
+    assert TokenFile(path).authenticate(bearer("tök-ünï")) == User(
+        "unicode", "uid-u", (AUTHENTICATED,)
+    )
+
+
+def test_union_is_401_for_a_non_ascii_token(token_file: Path) -> None:
+    with pytest.raises(errors.StatusError) as info:
+        Union(TokenFile(token_file), ClientCertificate()).authenticate(bearer("éé"))
+    assert (info.value.code, info.value.reason) == (401, "Unauthorized")
 
 
 # --- ClientCertificate / Union ------------------------------------------------------------

@@ -282,6 +282,33 @@ async def test_allowed_decisions_are_cached_per_request_shape() -> None:
     assert len(fake.requests) == 3
 
 
+async def test_decisions_differ_by_uid_and_extra() -> None:
+    """Impersonation lets a client choose them: each is its own decision."""
+    fake = FakeAuthz()
+    gate = gatekeeper(fake)
+    info = parse("GET", "/api/v1/namespaces/ns/configmaps")
+    await gate.authorize(BOB, info)
+    await gate.authorize(common_pb2.UserInfo(username="bob", uid="other", groups=BOB.groups), info)
+    with_extra = common_pb2.UserInfo(username="bob", uid="u-bob", groups=BOB.groups)
+    with_extra.extra["scopes"].values.append("view")
+    await gate.authorize(with_extra, info)
+    assert len(fake.requests) == 3
+
+
+async def test_cached_decisions_keep_no_client_chosen_strings() -> None:
+    """A name or impersonated group is the client's to choose, up to a 1 MiB head: the
+    cache keeps a fixed-size digest of each, so 10,000 of them take little memory."""
+    gate = gatekeeper(FakeAuthz())
+    for n in range(20):
+        user = common_pb2.UserInfo(username="bob", groups=[f"g{n}" + "g" * 100_000])
+        await gate.authorize(
+            user, parse("GET", f"/api/v1/namespaces/ns/configmaps/{'c' * 100_000}{n}")
+        )
+    keys = list(gate._decisions._data)
+    assert len(keys) == 20
+    assert all(isinstance(key, bytes) and len(key) <= 64 for key in keys)
+
+
 async def test_denials_are_not_cached() -> None:
     fake = FakeAuthz(allowed=False)
     gate = gatekeeper(fake)
