@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,7 +29,12 @@ from services.gateway.auth import Gatekeeper
 from services.gateway.inflight import Limiter
 from services.gateway.request_info import parse
 from services.gateway.resources import Resources
-from services.gateway.responses import discovery_response, json_response, status_response
+from services.gateway.responses import (
+    discovery_response,
+    json_response,
+    method_not_allowed,
+    status_response,
+)
 from services.gateway.type_cache import TypeCache
 from services.registry.client import RegistryClient
 from services.storage.client import StorageClient
@@ -111,6 +117,20 @@ def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception) -> Response:
         return answer_bug(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_unrouted(request: Request, exc: StarletteHTTPException) -> Response:
+        """What the router refused itself (a method a route lacks, a path no route
+        matches) is answered as kube answers it: a Status, after authentication."""
+        try:
+            await gate.authenticate(request.headers.get("authorization"), request.url.path)
+        except errors.StatusError as err:
+            return status_response(err)
+        if exc.status_code == 405:
+            return status_response(method_not_allowed())
+        if exc.status_code == 404:
+            return status_response(errors.not_found_path())
+        return status_response(errors.bad_request(str(exc.detail)))
 
     resources = Resources(peers.registry, peers.storage, gate, hub, types, inflight)
     who = resources.who

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from kapi import errors
 from kapi_proto import registry_pb2
-from services.gateway import negotiation
+from services.gateway import negotiation, warning_headers
 
 
 def json_response(
@@ -28,8 +28,8 @@ def json_response(
         media_type=media_type,
         headers=headers,
     )
-    for warning in warnings or []:
-        out.headers.append("Warning", warning_header(warning))
+    if warnings:
+        out.raw_headers.extend((b"warning", value) for value in warning_headers.headers(warnings))
     return out
 
 
@@ -38,13 +38,6 @@ def rendered(reply: registry_pb2.RenderedObject, media_type: str) -> Response:
     return json_response(
         reply.object, reply.status_code or 200, media_type=media_type, warnings=list(reply.warnings)
     )
-
-
-def warning_header(text: str) -> str:
-    """RFC 7234 ``299 - "text"`` with ``\\`` and ``"`` escaped, as kube-apiserver writes it
-    (kubectl unquotes it: ``Warning: unknown field "bogus"``)."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'299 - "{escaped}"'
 
 
 def status_response(err: errors.StatusError) -> Response:

@@ -132,6 +132,7 @@ async def test_namespace_not_matching_the_url_is_400(control_plane: ControlPlane
         "/apis/nope.example.com/v1/things",
         "/api/v1/namespaces/default/configmaps/c/notasubresource",
         "/not/an/api/path",
+        "/a%0Ab",  # a newline no route's path pattern matches
     ],
 )
 async def test_unknown_resource_is_404_worded_as_kube(
@@ -155,6 +156,22 @@ async def test_unsupported_verb_is_405(
     response = await control_plane.api.request(method, path, json=cm("c"))
     assert_status(response, 405, "MethodNotAllowed")
     await assert_absent(control_plane, "c")
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE"])
+@pytest.mark.parametrize("path", ["/", "/version", "/openapi/v2"])
+async def test_a_method_no_route_serves_is_a_405_status(
+    control_plane: ControlPlane, method: str, path: str
+) -> None:
+    response = await control_plane.api.request(method, path)
+    assert_status(response, 405, "MethodNotAllowed")
+
+
+async def test_unrouted_requests_are_authenticated_first(control_plane: ControlPlane) -> None:
+    response = await control_plane.api.request(
+        "OPTIONS", "/version", headers={"Authorization": "Bearer wrong"}
+    )
+    assert_status(response, 401, "Unauthorized")
 
 
 async def test_duplicate_is_409_already_exists(control_plane: ControlPlane) -> None:

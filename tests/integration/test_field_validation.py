@@ -71,6 +71,26 @@ async def test_unknown_field_per_directive(
         assert stored["data"] == {"a": "b"}
 
 
+async def test_warnings_are_utf8_unsendable_ones_dropped_and_bounded(
+    control_plane: ControlPlane,
+) -> None:
+    """An unknown field named outside Latin-1 was a 500 (and one with a control character
+    a dropped connection); 20,000 unknown fields were 20,000 headers. kube writes UTF-8,
+    drops a text with a control character and keeps the rest within its budget."""
+    api, ns = control_plane.api, control_plane.namespace
+    odd = {"\u0100": [], "\u001f": [], "bogus": 1}
+    reply = await api.post(f"/api/v1/namespaces/{ns}/configmaps", json=configmap("odd", **odd))
+    assert reply.status_code == 201, reply.text
+    raw = [value for key, value in reply.headers.raw if key.lower() == b"warning"]
+    assert raw == ['299 - "unknown field \\"Ā\\""'.encode(), b'299 - "unknown field \\"bogus\\""']
+    many = {f"f{i}": i for i in range(20_000)}
+    reply = await api.post(f"/api/v1/namespaces/{ns}/configmaps", json=configmap("many", **many))
+    assert reply.status_code == 201
+    warned = warnings_of(reply.headers)
+    assert 0 < len(warned) < 300
+    assert sum(map(len, warned)) < 8 * 1024
+
+
 async def test_duplicate_fields_from_the_raw_body(control_plane: ControlPlane) -> None:
     api, ns = control_plane.api, control_plane.namespace
     body = (

@@ -1,5 +1,5 @@
 """The gateway's share of fieldValidation: finding duplicate JSON keys (the registry decides
-what they mean), the Warning header kubectl prints, and who gets /openapi/v2 as JSON."""
+what they mean), and who gets /openapi/v2 as JSON."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import orjson
 import pytest
 
 from services.gateway import negotiation
-from services.gateway.responses import warning_header
 
 
 def dups(body: bytes) -> list[str]:
@@ -41,18 +40,6 @@ def test_compact_body_without_duplicates_is_not_reparsed(monkeypatch: pytest.Mon
     monkeypatch.setattr(negotiation.json, "loads", fail)
     body = b'{"apiVersion":"v1","kind":"ConfigMap","data":{"a":"b"}}'
     assert negotiation.duplicate_fields(body, body) == []
-
-
-@pytest.mark.parametrize(
-    ("text", "header"),
-    [
-        ('unknown field "bogus"', '299 - "unknown field \\"bogus\\""'),
-        ("plain", '299 - "plain"'),
-        ("back\\slash", '299 - "back\\\\slash"'),
-    ],
-)
-def test_warning_header_is_an_escaped_quoted_string(text: str, header: str) -> None:
-    assert warning_header(text) == header
 
 
 @pytest.mark.parametrize(
