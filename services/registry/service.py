@@ -18,7 +18,7 @@ import orjson
 
 from kapi import errors, selectors
 from kapi.json_bytes import ListItems, list_body
-from services.registry import conversion, field_validation, patching, pipeline, printers
+from services.registry import conversion, field_validation, limits, patching, pipeline, printers
 from services.registry.ports import AdmissionPort, AdmissionTarget, StoragePort, Where
 from services.registry.strategies import bootstrap, selectable_terms, strategy_for
 from services.registry.strategies import scale as scale_subresource
@@ -92,6 +92,17 @@ def _is_missing(err: errors.StatusError, target: Target) -> bool:
     """Whether ``err`` is the NotFound of the object a write names."""
     details = err.details or {}
     return err.code == 404 and err.reason == "NotFound" and details.get("name") == target.name
+
+
+def _decode_apply(patch: bytes) -> Obj:
+    """An apply patch's configuration, refused (400, 413) when it nests too deep or is
+    larger than any object storage holds: everything it sets ends up in the object."""
+    config = patching.decode_apply(patch)
+    limits.check_patch_depth(
+        config, prefix="error decoding YAML: error unmarshaling JSON: while decoding JSON: "
+    )
+    limits.check_size(config)
+    return config
 
 
 def _loads(data: bytes) -> Obj:
@@ -319,8 +330,19 @@ class Registry:
         pipeline.check_name_matches(new, target.name)
         pipeline.set_namespace(rt, new, target.namespace)
         wanted_rv = str((new.get("metadata") or {}).get("resourceVersion") or "")
+        # kube's rest.Update takes the body's uid as a precondition of the write.
+        wanted_uid = str((new.get("metadata") or {}).get("uid") or "")
 
         def replace(current: Obj) -> Obj:
+            uid = str(current["metadata"].get("uid") or "")
+            if wanted_uid and wanted_uid != uid:
+                raise errors.conflict(
+                    rt.resource,
+                    rt.group,
+                    target.name,
+                    f"Precondition failed: UID in precondition: {wanted_uid}, "
+                    f"UID in object meta: {uid}",
+                )
             if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(rt.resource, rt.group, target.name)
             return copy.deepcopy(new)
@@ -376,17 +398,26 @@ class Registry:
             )
         elif is_apply:
             fields = self._field_manager(rt, target.subresource)
-        config = patching.decode_apply(patch) if is_apply else {}
         definition = SCALE_SCHEMA if target.subresource == "scale" else rt.schema
 
+        # JSON and strategic merge patches change the object they are given: it is theirs
+        # (_guaranteed_update decodes the stored one again), which saves a copy of it.
+        consumes = not is_apply and patching.changes_in_place(patch_type)
+
         def apply(current: Obj) -> Obj:
+            current_rv = current["metadata"]["resourceVersion"]
+            # The body is decoded on each attempt: what it decodes to goes into the result
+            # as it is (not copied), and what the attempt changes is not seen by the next.
             if fields is not None:
-                patched = fields.apply(current, config, field_manager, force=force)
+                patched = fields.apply(current, _decode_apply(patch), field_manager, force=force)
             else:
-                patched = patching.apply_patch(patch_type, current, patch, definition=definition)
+                patched = patching.apply_patch(
+                    patch_type, current, patch, definition=definition, consume=consumes
+                )
+            limits.check_patched(patched)  # before anything else spends memory on it
             meta = patched.get("metadata")
             wanted = str(meta.get("resourceVersion") or "") if isinstance(meta, dict) else ""
-            if wanted and wanted != current["metadata"]["resourceVersion"]:
+            if wanted and wanted != current_rv:
                 raise errors.conflict(rt.resource, rt.group, target.name)
             if target.subresource != "scale":
                 pipeline.check_name_matches(patched, target.name)
@@ -406,14 +437,15 @@ class Registry:
             change = self._served_change(rt, apply, field_validation, decode_warnings)
         try:
             result = await self._guaranteed_update(
-                stored, target, change, dry_run=dry_run, retry=True, manager=tracked
+                stored, target, change, dry_run=dry_run, retry=True, manager=tracked,
+                consumes=consumes,
             )
         except errors.StatusError as err:
             if fields is None or target.subresource or not _is_missing(err, target):
                 raise
             return await self._apply_create(
-                target, fields, config, field_manager, force=force, dry_run=dry_run,
-                field_validation=field_validation,
+                target, fields, _decode_apply(patch), field_manager, force=force,
+                dry_run=dry_run, field_validation=field_validation,
             )
         result.body = self._to_served(rt, result.body)
         result.warnings = decode_warnings + result.warnings
@@ -574,19 +606,24 @@ class Registry:
         dry_run: bool,
         retry: bool,
         manager: str | None = None,
+        consumes: bool = False,
     ) -> Result:
         """Read, change, prepare, admit, validate, then compare-and-swap on the revision;
         on a conflict, start again from the latest object when ``retry``. The fields the
         change makes are recorded under ``manager`` in managedFields (not when ``None``:
-        an apply records its own)."""
+        an apply records its own). With ``consumes``, ``change`` may change the object it
+        is given (it gets the only copy; the stored one is decoded again after it)."""
         strategy = strategy_for(target.group, target.resource)  # the served group's rules
         where = _where(rt)
         namespace = target.namespace if rt.namespaced else ""
         # kube's storage retries a conflicting update until it lands; bounded here.
         for _attempt in range(GUARANTEED_UPDATE_ATTEMPTS if retry else 1):
-            current = _loads(await self.storage.get(where, namespace, target.name))
+            data = await self.storage.get(where, namespace, target.name)
+            current = _loads(data)
             current_rv = int(current["metadata"]["resourceVersion"])
             candidate = change(current)
+            if consumes:
+                current = _loads(data)
             pipeline.set_namespace(rt, candidate, target.namespace)
             candidate = pipeline.prepare_update(
                 rt, strategy, candidate, current, subresource=target.subresource
