@@ -94,6 +94,32 @@ def _is_missing(err: errors.StatusError, target: Target) -> bool:
     return err.code == 404 and err.reason == "NotFound" and details.get("name") == target.name
 
 
+class _PatchBody:
+    """A patch body, decoded before the object is read (holding both while decoding one
+    costs the most memory: a 3 MiB body is up to ~96 MiB of dicts), and again for each
+    later attempt: an attempt gives what it decoded up to the result, uncopied. A body
+    that does not decode is refused when the object is found, as kube reports it (a
+    missing object is a 404 first)."""
+
+    _TAKEN: Any = object()
+
+    def __init__(self, decode: Callable[[bytes], Any], data: bytes) -> None:
+        self._decode = decode
+        self._data = data
+        self._error: errors.StatusError | None = None
+        self._first: Any = self._TAKEN
+        try:
+            self._first = decode(data)
+        except errors.StatusError as err:
+            self._error = err
+
+    def take(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        first, self._first = self._first, self._TAKEN
+        return self._decode(self._data) if first is self._TAKEN else first
+
+
 def _decode_apply(patch: bytes) -> Obj:
     """An apply patch's configuration, refused (400, 413) when it nests too deep or is
     larger than any object storage holds: everything it sets ends up in the object."""
@@ -399,20 +425,18 @@ class Registry:
         elif is_apply:
             fields = self._field_manager(rt, target.subresource)
         definition = SCALE_SCHEMA if target.subresource == "scale" else rt.schema
-
+        body = _PatchBody(_decode_apply if is_apply else patching.decode_patch, patch)
         # JSON and strategic merge patches change the object they are given: it is theirs
         # (_guaranteed_update decodes the stored one again), which saves a copy of it.
         consumes = not is_apply and patching.changes_in_place(patch_type)
 
         def apply(current: Obj) -> Obj:
             current_rv = current["metadata"]["resourceVersion"]
-            # The body is decoded on each attempt: what it decodes to goes into the result
-            # as it is (not copied), and what the attempt changes is not seen by the next.
             if fields is not None:
-                patched = fields.apply(current, _decode_apply(patch), field_manager, force=force)
+                patched = fields.apply(current, body.take(), field_manager, force=force)
             else:
                 patched = patching.apply_patch(
-                    patch_type, current, patch, definition=definition, consume=consumes
+                    patch_type, current, body.take(), definition=definition, consume=consumes
                 )
             limits.check_patched(patched)  # before anything else spends memory on it
             meta = patched.get("metadata")
@@ -444,7 +468,7 @@ class Registry:
             if fields is None or target.subresource or not _is_missing(err, target):
                 raise
             return await self._apply_create(
-                target, fields, _decode_apply(patch), field_manager, force=force,
+                target, fields, body.take(), field_manager, force=force,
                 dry_run=dry_run, field_validation=field_validation,
             )
         result.body = self._to_served(rt, result.body)

@@ -1,9 +1,9 @@
 """Patches: what a PATCH request's body does to the current object, and who owns what.
 
-``apply_patch`` takes the stored object and the body as sent and returns the new object
-(a fresh dict; the current one is not mutated) for the three patch types that are
-functions of the object alone: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and
-strategic merge patch (``strategic``). Server-side apply needs the managers too: it is
+``apply_patch`` takes the stored object and the body (``decode_patch``) and returns the
+new object for the three patch types that are functions of the object alone: JSON patch
+(RFC 6902, ``json_patch``), JSON merge patch (RFC 7386) and strategic merge patch
+(``strategic``). Server-side apply needs the managers too: it is
 ``FieldManager.apply`` (``managed_fields``), which also records, on every other write,
 the fields each manager changed (``FieldManager.update``).
 
@@ -13,7 +13,8 @@ Modules: ``fieldpath`` (paths, field sets, FieldsV1), ``schema`` (what the OpenA
 definitions say about merging), ``strategic`` (strategic merge patch), ``typed`` (values
 through their schema: field sets, compare, merge, removal), ``ownership`` (managers,
 conflicts, pruning), ``managed_fields`` (kube's field manager around it), ``policy``
-(write options, create on update).
+(write options, create on update), ``json_patch`` (RFC 6902 under kube's limits).
+The bounds a patch keeps (depth, size, operations, copies) are ``services.registry.limits``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ __all__ = [
     "apply_patch",
     "changes_in_place",
     "decode_apply",
+    "decode_patch",
     "field_manager",
     "merge_patch",
     "policy",
@@ -98,36 +100,41 @@ def changes_in_place(patch_type: str) -> bool:
     return patch_type in (JSON_PATCH, STRATEGIC_MERGE_PATCH)
 
 
-def apply_patch(
-    patch_type: str, current: Obj, patch: bytes, *, definition: str = "", consume: bool = False
-) -> Obj:
-    """The object after a JSON, merge or strategic merge patch (``current`` is not changed
-    unless ``consume``: then the patch may change it rather than a copy, which saves a
-    copy of an object as large as storage holds). ``definition`` names the OpenAPI
-    schema strategic merge reads (none: lists are replaced, as for types without patch
-    metadata). 415 for apply and unknown types: apply goes through FieldManager.
+def decode_patch(patch: bytes) -> Any:
+    """A JSON, merge or strategic merge patch's body, for ``apply_patch``; 400 when it is
+    not JSON or nests deeper than ``limits.MAX_DEPTH``."""
+    return _decode_json(patch)
 
-    The body is refused (400) when it nests deeper than ``limits.MAX_DEPTH``; what it
-    produces is the caller's to check (``limits.check_patched``)."""
+
+def apply_patch(
+    patch_type: str, current: Obj, patch: Any, *, definition: str = "", consume: bool = False
+) -> Obj:
+    """The object after a JSON, merge or strategic merge patch (``patch``: its body, from
+    ``decode_patch``, the caller's to give up: its values go into the result as they are).
+    ``current`` is not changed unless ``consume``: then the patch may change it rather than
+    a copy, which saves a copy of an object as large as storage holds. ``definition``
+    names the OpenAPI schema strategic merge reads (none: lists are replaced, as for types
+    without patch metadata). 415 for apply and unknown types: apply goes through
+    FieldManager. What the patch produces is the caller's to check
+    (``limits.check_patched``)."""
     if patch_type == JSON_PATCH:
         doc = current if consume else json_patch.json_copy(current)
-        return json_patch.apply(doc, _decode_json(patch))
+        return json_patch.apply(doc, patch)
     if patch_type == MERGE_PATCH:
-        merged = merge_patch(current, _decode_json(patch))
+        merged = merge_patch(current, patch)
         if not isinstance(merged, dict):
             raise errors.bad_request("the patch did not produce an object")
         return merged
     if patch_type == STRATEGIC_MERGE_PATCH:
-        body = _decode_json(patch)
-        if not isinstance(body, dict):
+        if not isinstance(patch, dict):
             raise errors.bad_request(
-                f"json: cannot unmarshal {_json_kind(body)} into Go value of type "
+                f"json: cannot unmarshal {_json_kind(patch)} into Go value of type "
                 "map[string]interface {}"
             )
         try:
             return strategic_merge_patch(
                 current,
-                body,
+                patch,
                 schemas.root(definition),
                 consume_original=consume,
                 consume_patch=True,
