@@ -665,7 +665,14 @@ class Registry:
             pipeline.validate_update(rt, strategy, candidate, current)
             _, more = await self.admission.admit("validating", admission, candidate, current)
             warnings += more
-            candidate["metadata"].pop("resourceVersion", None)
+            # A new metadata map: the candidate's may be the stored object's (a patch that
+            # left metadata alone shares it), whose resourceVersion a no-op answers with.
+            candidate = {
+                **candidate,
+                "metadata": {
+                    k: v for k, v in candidate["metadata"].items() if k != "resourceVersion"
+                },
+            }
             unchanged = {
                 **current,
                 "metadata": {

@@ -144,16 +144,17 @@ def test_copies_draw_on_one_budget() -> None:
 def test_copying_a_map_into_itself_stops_at_the_budget() -> None:
     """The issue's 3.2 KB patch: 25 copies of the annotations into themselves doubled them
     each time (2^25 times larger: the registry grew to 22 GiB). Now the copies stop once
-    they add more than the budget, having added at most that much."""
+    they add more than the budget, having added at most that much. (16 copies here: 6.5 MB
+    even without the budget.)"""
     doc = {"metadata": {"annotations": {"a": "x" * 100}}}
     operations = [
         {"op": "copy", "from": "/metadata/annotations", "path": f"/metadata/annotations/a{i}"}
-        for i in range(25)
+        for i in range(16)
     ]
     err = refused(operations, doc)
     assert (err.code, err.message) == (422, REJECTED)
     # The largest prefix that fits is as large as the budget allows, no larger.
-    for count in range(25, 0, -1):
+    for count in range(16, 0, -1):
         try:
             out = applied(operations[:count], doc)
         except errors.StatusError:

@@ -1244,3 +1244,12 @@ async def test_a_namespace_finalizer_is_a_qualified_name(registry: Registry) -> 
     body["spec"] = {"finalizers": ["example.com/cleanup"]}
     created = loads(await registry.create(Target("", "v1", "namespaces"), orjson.dumps(body)))
     assert created["spec"]["finalizers"] == ["example.com/cleanup", "kubernetes"]
+
+
+async def test_a_patch_that_changes_nothing_answers_the_stored_object(registry: Registry) -> None:
+    """Its resourceVersion included: the patched object shares the stored one's metadata,
+    which the no-op check must not change."""
+    await make_namespace(registry)
+    before = await make_configmap(registry, data={"a": "1"})
+    result = await registry.patch(cm_target(name="c"), MERGE_PATCH, b'{"data":{"a":"1"}}')
+    assert loads(result)["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
