@@ -358,6 +358,11 @@ class Registry:
         wanted_rv = str((new.get("metadata") or {}).get("resourceVersion") or "")
         # kube's rest.Update takes the body's uid as a precondition of the write.
         wanted_uid = str((new.get("metadata") or {}).get("uid") or "")
+        # An attempt changes the object it is given: the first gets the body, a retry a
+        # copy (a deep copy of an object as large as storage holds would cost up to
+        # ~48 MiB, and as much again for deepcopy's memo).
+        kept = orjson.dumps(new)
+        bodies = [new]
 
         def replace(current: Obj) -> Obj:
             uid = str(current["metadata"].get("uid") or "")
@@ -371,7 +376,7 @@ class Registry:
                 )
             if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(rt.resource, rt.group, target.name)
-            return copy.deepcopy(new)
+            return bodies.pop() if bodies else _loads(kept)
 
         if target.subresource == "scale":
             return await self._scale_update(
