@@ -9,9 +9,10 @@ kube sets.
 - An operation that does not apply (a missing path, a failed ``test``, an unknown ``op``)
   fails the patch with kube's generic 422, which does not pass the detail on.
 
-What v4 does and RFC 6902 leaves open: a missing ``value`` is ``null``; array indices are
-Go integers (``-1`` is the last item, as ``SupportNegativeIndices``); ``-`` appends on
-``add`` only; the whole document (path ``""``) cannot be replaced.
+What v4 does and RFC 6902 leaves open: a missing ``value`` is ``null``, and a ``test`` of
+``null`` passes on a missing key; array indices are Go integers (``-1`` is the last item,
+as ``SupportNegativeIndices``); ``-`` appends on ``add`` only; the whole document (path
+``""``) can be tested but not replaced.
 
 The document is patched in place and values from the patch are inserted as they are: the
 caller gives a private copy of the object and a freshly decoded patch, so no value is
@@ -147,10 +148,23 @@ class _Patcher:
             target = _path(operation, "path")
             self._add(target, self._copy(self._get(source)))
         elif kind == "test":
-            if not json_equal(self._get(_path(operation, "path")), value):
-                raise PatchFailed("testing value failed")
+            if operation.get("path") == "":  # the whole document, as v4 allows for test
+                if not json_equal(self.doc, value):
+                    raise PatchFailed("testing value failed")
+            else:
+                self._test(_path(operation, "path"), value)
         else:
             raise PatchFailed(f"Unexpected kind: {kind}")
+
+    def _test(self, path: list[str], value: Any) -> None:
+        """v4's test: a missing map key equals ``null``."""
+        container = self._parent(path)
+        if isinstance(container, dict) and path[-1] not in container:
+            if value is not None:
+                raise PatchFailed("testing value failed")
+            return
+        if not json_equal(self._child(container, path[-1]), value):
+            raise PatchFailed("testing value failed")
 
     def _copy(self, value: Any) -> Any:
         """A copy of ``value``, counted against the copy budget before it is made."""

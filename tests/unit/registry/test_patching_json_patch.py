@@ -55,6 +55,8 @@ def refused(operations: Any, doc: Obj | None = None) -> errors.StatusError:
         ),
         ([{"op": "test", "path": "/items", "value": [1, 2, 3]}], {}),
         ([{"op": "test", "path": "/items/0", "value": 1.0}], {}),
+        ([{"op": "test", "path": "/data/missing", "value": None}], {}),  # v4: missing is null
+        ([{"op": "test", "path": "", "value": DOC}], {}),
         (
             [{"op": "add", "path": "/metadata/labels/a~1b", "value": "x"}],
             {"metadata": {"name": "c", "labels": {"a": "1", "a/b": "x"}}},
@@ -81,6 +83,9 @@ def test_copies_are_not_shared() -> None:
     [
         [{"op": "test", "path": "/data/k", "value": "other"}],
         [{"op": "test", "path": "/items/0", "value": True}],  # true is not 1
+        [{"op": "test", "path": "/data/missing", "value": "x"}],
+        [{"op": "test", "path": "/missing/k"}],
+        [{"op": "test", "path": "", "value": {}}],
         [{"op": "remove", "path": "/data/missing"}],
         [{"op": "replace", "path": "/data/missing", "value": 1}],
         [{"op": "add", "path": "/missing/k", "value": 1}],
