@@ -86,12 +86,67 @@ def check_patch_depth(patch: Any, *, prefix: str = "error decoding patch: ") -> 
 def check_patched(obj: Any) -> None:
     """The object a patch produced: 422 when it nests too deep (as kube's decoder refuses a
     patched object: the field ``patch``, its value left out), 413 when larger than
-    ``MAX_OBJECT_BYTES``."""
-    char = exceeded_depth(obj)
+    ``MAX_OBJECT_BYTES``. One walk for both (every patch pays it: ~15 µs a KB)."""
+    char, too_large = _scan(obj, MAX_DEPTH, MAX_OBJECT_BYTES)
     if char:
         problem = FieldError("FieldValueInvalid", "patch", None, _too_deep(char), omit_value=True)
         raise errors.invalid("", "", "", [problem])
-    check_size(obj)
+    if too_large:
+        raise errors.request_entity_too_large(f"limit is {MAX_OBJECT_BYTES}")
+
+
+def _scan(value: Any, depth_limit: int, size_limit: int) -> tuple[str, bool]:
+    """(``exceeded_depth``, ``json_size_exceeds``) of ``value`` in one walk, stopping at
+    the first bound passed. Inlined: it runs on every patched object."""
+    size = _size(value)
+    if size > size_limit:
+        return "", True
+    if not isinstance(value, dict | list):
+        return "", False
+    if depth_limit < 1:
+        return ("{" if isinstance(value, dict) else "["), False
+    stack: list[Iterator[Any]] = [_children(value)]
+    while stack:
+        for child in stack[-1]:
+            if type(child) is str:
+                size += len(child) + 2
+            elif isinstance(child, dict):
+                size += (1 + 2 * len(child) if child else 2) + sum(len(k) + 2 for k in child)
+                if size > size_limit:
+                    return "", True
+                if len(stack) >= depth_limit:
+                    return "{", False
+                stack.append(iter(child.values()))
+                break
+            elif isinstance(child, list):
+                size += 1 + len(child) if child else 2
+                if size > size_limit:
+                    return "", True
+                if len(stack) >= depth_limit:
+                    return "[", False
+                stack.append(iter(child))
+                break
+            else:
+                size += _size(child)
+            if size > size_limit:
+                return "", True
+        else:
+            stack.pop()
+    return "", False
+
+
+def _size(value: Any) -> int:
+    """A lower bound of what ``value`` itself adds to compact JSON (a map's keys included,
+    its values not): see ``json_size_exceeds``."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, dict):
+        return (1 + 2 * len(value) if value else 2) + sum(len(key) + 2 for key in value)
+    if isinstance(value, list):
+        return 1 + len(value) if value else 2
+    if value is None or value is True:
+        return 4
+    return 5 if value is False else 1
 
 
 def check_size(obj: Any) -> None:
@@ -112,22 +167,11 @@ def json_size_exceeds(value: Any, limit: int) -> bool:
     stack = [value]
     while stack:
         current = stack.pop()
-        if isinstance(current, str):
-            size += len(current) + 2
-        elif isinstance(current, dict):
-            size += 1 + 2 * len(current) if current else 2  # braces, colons, commas
-            for key, item in current.items():
-                size += len(key) + 2
-                stack.append(item)
-        elif isinstance(current, list):
-            size += 1 + len(current) if current else 2  # brackets, commas
-            stack.extend(current)
-        elif current is None or current is True:
-            size += 4
-        elif current is False:
-            size += 5
-        else:
-            size += 1
+        size += _size(current)
         if size > limit:
             return True
+        if isinstance(current, dict):
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
     return False

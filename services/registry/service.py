@@ -358,10 +358,10 @@ class Registry:
         wanted_rv = str((new.get("metadata") or {}).get("resourceVersion") or "")
         # kube's rest.Update takes the body's uid as a precondition of the write.
         wanted_uid = str((new.get("metadata") or {}).get("uid") or "")
-        # An attempt changes the object it is given: the first gets the body, a retry a
-        # copy (a deep copy of an object as large as storage holds would cost up to
-        # ~48 MiB, and as much again for deepcopy's memo).
-        kept = orjson.dumps(new)
+        # An attempt changes the object it is given: the first gets the body, a retry (only
+        # without a resourceVersion) a copy. A deep copy of an object as large as storage
+        # holds would cost up to ~48 MiB, and as much again for deepcopy's memo.
+        kept = b"" if wanted_rv else orjson.dumps(new)
         bodies = [new]
 
         def replace(current: Obj) -> Obj:

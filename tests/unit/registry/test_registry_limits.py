@@ -95,6 +95,24 @@ def test_a_patched_object_larger_than_storage_holds_is_413() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "value",
+    [{}, [], [[[]]], {"k": {"": {}}}, [1, 2, 3], {"a": [True, False, None, "x", {"b": "c"}]}],
+)
+def test_json_size_is_exact_for_structure(value: Any) -> None:
+    """Maps, lists, keys, ASCII strings, single digits, literals: counted exactly."""
+    size = len(orjson.dumps(value))
+    assert not limits.json_size_exceeds(value, size)
+    assert limits.json_size_exceeds(value, size - 1)
+
+
+@pytest.mark.parametrize("value", ["é", 'a"b', "\n", 12345, 2.5])
+def test_json_size_never_counts_more_than_json_has(value: Any) -> None:
+    """UTF-8, escapes and numbers are counted low: a value storage would take is never
+    refused for its size (storage checks the exact bytes of what passes)."""
+    assert not limits.json_size_exceeds([value], len(orjson.dumps([value])))
+
+
 # --- the worst patches, measured in a child process ---------------------------------------
 
 BODY_LIMIT = 3 * MiB  # the gateway's (kube-apiserver's --max-request-body-bytes)
