@@ -24,11 +24,17 @@ and 256 of dicts), so a write is cut off as soon as its result cannot be stored 
   recurses per level and orjson writes at most 254 levels, so the bound is lower and kept
   with Go's words: 400 for the body (``error decoding patch: ...``), 422 for the result,
   the field ``patch`` as kube names a patched object its decoder refuses.
-- **Object size**: the object a patch produces, in JSON, at most ``MAX_OBJECT_BYTES``
-  (1.5 MiB, what etcd accepts in one request by default, ``--max-request-bytes``), else
-  413 ``Request entity too large: limit is 1572864``, before the rest of the write
-  (managed fields, admission, validation) spends memory on an object storage would
-  refuse. kube-apiserver has no such check of its own: etcd refuses the write at the end.
+- **Object size**: the object a patch produces (and an applied configuration, all of
+  which ends up in it), in JSON, at most ``MAX_OBJECT_BYTES`` (1.5 MiB, what etcd accepts
+  in one request by default, ``--max-request-bytes``), else 413 ``Request entity too
+  large: limit is 1572864``, before the rest of the write (managed fields, admission,
+  validation) spends memory on an object storage would refuse. kube-apiserver has no
+  such check of its own: etcd refuses the write at the end. Storage holds to the same
+  limit (``services.storage.storage_errors.MAX_VALUE_BYTES``); raise both with etcd's.
+
+With these, the worst patch a 3 MiB body can express (3 MiB of ``{"":{}}`` against the
+heaviest object storage holds) grows the registry by ~155 MiB at most, as
+``tests/unit/registry/test_registry_limits.py`` measures.
 """
 
 from __future__ import annotations
