@@ -91,6 +91,8 @@ class AuthzClient:
         )
         reply = await self._admissions.call(message)
         self.validating_plugins = reply.validating_plugins
+        if obj is not None and reply.object == message.object:
+            return obj, list(reply.warnings)  # unchanged: no second copy of a large object
         try:
             out = orjson.loads(reply.object) if reply.object else None
         except orjson.JSONDecodeError as exc:

@@ -170,7 +170,10 @@ def validate_create(rt: ResourceType, strategy: Strategy, obj: Obj) -> None:
     problems: list[FieldError] = strategy.validate(obj)
     problems = schema_validation.merge(problems, schema_validation.validate(rt.schema, obj))
     problems += validation.validate_object_meta(
-        metadata_of(obj), namespaced=rt.namespaced, name_validator=strategy.validate_name
+        metadata_of(obj),
+        namespaced=rt.namespaced,
+        name_validator=strategy.validate_name,
+        kube_finalizer_names=strategy.kube_finalizer_names,
     )
     if problems:
         raise errors.invalid(rt.kind, rt.group, _name_for_error(obj), problems)
@@ -179,12 +182,18 @@ def validate_create(rt: ResourceType, strategy: Strategy, obj: Obj) -> None:
 def prepare_update(
     rt: ResourceType, strategy: Strategy, new: Obj, old: Obj, *, subresource: str = ""
 ) -> Obj:
-    """Carry system metadata over from ``old``; the strategy keeps status or spec."""
+    """Carry system metadata over from ``old``; the strategy keeps status or spec.
+
+    As kube's ``rest.BeforeUpdate``: a uid the update leaves out is the old one, while a
+    uid it changes stays changed, for ``validate_update`` to refuse (422, field is
+    immutable); ``selfLink`` is never stored (kube 1.20+ drops it on every write)."""
     check_type_meta(rt, new)
     meta = metadata_of(new)
     old_meta = old.get("metadata") or {}
+    meta.pop("selfLink", None)
+    if not meta.get("uid") and "uid" in old_meta:
+        meta["uid"] = old_meta["uid"]
     for key in (
-        "uid",
         "creationTimestamp",
         "deletionTimestamp",
         "deletionGracePeriodSeconds",
@@ -209,7 +218,10 @@ def validate_update(rt: ResourceType, strategy: Strategy, new: Obj, old: Obj) ->
     problems = schema_validation.merge(problems, schema_validation.validate(rt.schema, new))
     meta = metadata_of(new)
     problems += validation.validate_object_meta(
-        meta, namespaced=rt.namespaced, name_validator=strategy.validate_name
+        meta,
+        namespaced=rt.namespaced,
+        name_validator=strategy.validate_name,
+        kube_finalizer_names=strategy.kube_finalizer_names,
     )
     problems += validation.validate_object_meta_update(meta, old.get("metadata") or {})
     if problems:

@@ -18,7 +18,7 @@ import orjson
 
 from kapi import errors, selectors
 from kapi.json_bytes import ListItems, list_body
-from services.registry import conversion, field_validation, patching, pipeline, printers
+from services.registry import conversion, field_validation, limits, patching, pipeline, printers
 from services.registry.ports import AdmissionPort, AdmissionTarget, StoragePort, Where
 from services.registry.strategies import bootstrap, selectable_terms, strategy_for
 from services.registry.strategies import scale as scale_subresource
@@ -92,6 +92,43 @@ def _is_missing(err: errors.StatusError, target: Target) -> bool:
     """Whether ``err`` is the NotFound of the object a write names."""
     details = err.details or {}
     return err.code == 404 and err.reason == "NotFound" and details.get("name") == target.name
+
+
+class _PatchBody:
+    """A patch body, decoded before the object is read (holding both while decoding one
+    costs the most memory: a 3 MiB body is up to ~96 MiB of dicts), and again for each
+    later attempt: an attempt gives what it decoded up to the result, uncopied. A body
+    that does not decode is refused when the object is found, as kube reports it (a
+    missing object is a 404 first)."""
+
+    _TAKEN: Any = object()
+
+    def __init__(self, decode: Callable[[bytes], Any], data: bytes) -> None:
+        self._decode = decode
+        self._data = data
+        self._error: errors.StatusError | None = None
+        self._first: Any = self._TAKEN
+        try:
+            self._first = decode(data)
+        except errors.StatusError as err:
+            self._error = err
+
+    def take(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        first, self._first = self._first, self._TAKEN
+        return self._decode(self._data) if first is self._TAKEN else first
+
+
+def _decode_apply(patch: bytes) -> Obj:
+    """An apply patch's configuration, refused (400, 413) when it nests too deep or is
+    larger than any object storage holds: everything it sets ends up in the object."""
+    config = patching.decode_apply(patch)
+    limits.check_patch_depth(
+        config, prefix="error decoding YAML: error unmarshaling JSON: while decoding JSON: "
+    )
+    limits.check_size(config)
+    return config
 
 
 def _loads(data: bytes) -> Obj:
@@ -319,11 +356,27 @@ class Registry:
         pipeline.check_name_matches(new, target.name)
         pipeline.set_namespace(rt, new, target.namespace)
         wanted_rv = str((new.get("metadata") or {}).get("resourceVersion") or "")
+        # kube's rest.Update takes the body's uid as a precondition of the write.
+        wanted_uid = str((new.get("metadata") or {}).get("uid") or "")
+        # An attempt changes the object it is given: the first gets the body, a retry (only
+        # without a resourceVersion) a copy. A deep copy of an object as large as storage
+        # holds would cost up to ~48 MiB, and as much again for deepcopy's memo.
+        kept = b"" if wanted_rv else orjson.dumps(new)
+        bodies = [new]
 
         def replace(current: Obj) -> Obj:
+            uid = str(current["metadata"].get("uid") or "")
+            if wanted_uid and wanted_uid != uid:
+                raise errors.conflict(
+                    rt.resource,
+                    rt.group,
+                    target.name,
+                    f"Precondition failed: UID in precondition: {wanted_uid}, "
+                    f"UID in object meta: {uid}",
+                )
             if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(rt.resource, rt.group, target.name)
-            return copy.deepcopy(new)
+            return bodies.pop() if bodies else _loads(kept)
 
         if target.subresource == "scale":
             return await self._scale_update(
@@ -376,17 +429,24 @@ class Registry:
             )
         elif is_apply:
             fields = self._field_manager(rt, target.subresource)
-        config = patching.decode_apply(patch) if is_apply else {}
         definition = SCALE_SCHEMA if target.subresource == "scale" else rt.schema
+        body = _PatchBody(_decode_apply if is_apply else patching.decode_patch, patch)
+        # JSON and strategic merge patches change the object they are given: it is theirs
+        # (_guaranteed_update decodes the stored one again), which saves a copy of it.
+        consumes = not is_apply and patching.changes_in_place(patch_type)
 
         def apply(current: Obj) -> Obj:
+            current_rv = current["metadata"]["resourceVersion"]
             if fields is not None:
-                patched = fields.apply(current, config, field_manager, force=force)
+                patched = fields.apply(current, body.take(), field_manager, force=force)
             else:
-                patched = patching.apply_patch(patch_type, current, patch, definition=definition)
+                patched = patching.apply_patch(
+                    patch_type, current, body.take(), definition=definition, consume=consumes
+                )
+            limits.check_patched(patched)  # before anything else spends memory on it
             meta = patched.get("metadata")
             wanted = str(meta.get("resourceVersion") or "") if isinstance(meta, dict) else ""
-            if wanted and wanted != current["metadata"]["resourceVersion"]:
+            if wanted and wanted != current_rv:
                 raise errors.conflict(rt.resource, rt.group, target.name)
             if target.subresource != "scale":
                 pipeline.check_name_matches(patched, target.name)
@@ -406,14 +466,15 @@ class Registry:
             change = self._served_change(rt, apply, field_validation, decode_warnings)
         try:
             result = await self._guaranteed_update(
-                stored, target, change, dry_run=dry_run, retry=True, manager=tracked
+                stored, target, change, dry_run=dry_run, retry=True, manager=tracked,
+                consumes=consumes,
             )
         except errors.StatusError as err:
             if fields is None or target.subresource or not _is_missing(err, target):
                 raise
             return await self._apply_create(
-                target, fields, config, field_manager, force=force, dry_run=dry_run,
-                field_validation=field_validation,
+                target, fields, body.take(), field_manager, force=force,
+                dry_run=dry_run, field_validation=field_validation,
             )
         result.body = self._to_served(rt, result.body)
         result.warnings = decode_warnings + result.warnings
@@ -574,19 +635,24 @@ class Registry:
         dry_run: bool,
         retry: bool,
         manager: str | None = None,
+        consumes: bool = False,
     ) -> Result:
         """Read, change, prepare, admit, validate, then compare-and-swap on the revision;
         on a conflict, start again from the latest object when ``retry``. The fields the
         change makes are recorded under ``manager`` in managedFields (not when ``None``:
-        an apply records its own)."""
+        an apply records its own). With ``consumes``, ``change`` may change the object it
+        is given (it gets the only copy; the stored one is decoded again after it)."""
         strategy = strategy_for(target.group, target.resource)  # the served group's rules
         where = _where(rt)
         namespace = target.namespace if rt.namespaced else ""
         # kube's storage retries a conflicting update until it lands; bounded here.
         for _attempt in range(GUARANTEED_UPDATE_ATTEMPTS if retry else 1):
-            current = _loads(await self.storage.get(where, namespace, target.name))
+            data = await self.storage.get(where, namespace, target.name)
+            current = _loads(data)
             current_rv = int(current["metadata"]["resourceVersion"])
             candidate = change(current)
+            if consumes:
+                current = _loads(data)
             pipeline.set_namespace(rt, candidate, target.namespace)
             candidate = pipeline.prepare_update(
                 rt, strategy, candidate, current, subresource=target.subresource
@@ -604,7 +670,14 @@ class Registry:
             pipeline.validate_update(rt, strategy, candidate, current)
             _, more = await self.admission.admit("validating", admission, candidate, current)
             warnings += more
-            candidate["metadata"].pop("resourceVersion", None)
+            # A new metadata map: the candidate's may be the stored object's (a patch that
+            # left metadata alone shares it), whose resourceVersion a no-op answers with.
+            candidate = {
+                **candidate,
+                "metadata": {
+                    k: v for k, v in candidate["metadata"].items() if k != "resourceVersion"
+                },
+            }
             unchanged = {
                 **current,
                 "metadata": {

@@ -25,6 +25,9 @@ class Strategy:
     tracks_generation: ClassVar[bool] = False
     # Whether DELETE answers with the object (True) or a Status "Success" (False).
     return_deleted_object: ClassVar[bool] = False
+    # Whether a finalizer without a domain must be a standard one (kube's built-in types
+    # validate ObjectMeta with pkg/apis/core/validation; CRDs with the generic rules).
+    kube_finalizer_names: ClassVar[bool] = True
 
     def validate_name(self, name: str) -> list[str]:
         """Why a name is not valid for this resource (most resources: a DNS subdomain)."""

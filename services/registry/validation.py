@@ -29,14 +29,23 @@ __all__ = [
     "dns1035_label",
     "dns1123_label",
     "dns1123_subdomain",
+    "kube_finalizer_name",
     "label_value",
     "path_segment_name",
     "qualified_name",
     "validate_annotations",
+    "validate_finalizers",
+    "validate_kube_finalizer_names",
     "validate_labels",
     "validate_object_meta",
     "validate_object_meta_update",
 ]
+
+# metav1.FinalizerOrphanDependents, FinalizerDeleteDependents; core's FinalizerKubernetes.
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+STANDARD_FINALIZERS = frozenset({"kubernetes", ORPHAN_FINALIZER, FOREGROUND_FINALIZER})
+
 
 def validate_labels(labels: Any, path: str) -> list[FieldError]:
     if labels is None:
@@ -76,8 +85,11 @@ def validate_object_meta(
     *,
     namespaced: bool,
     name_validator: NameValidator,
+    kube_finalizer_names: bool = True,
 ) -> list[FieldError]:
-    """kube's ValidateObjectMeta: name (or generateName), namespace, labels, annotations."""
+    """kube's ValidateObjectMeta: name (or generateName), namespace, labels, annotations,
+    finalizers; with ``kube_finalizer_names`` (the built-in types but CRDs, which use the
+    generic validation), also that each finalizer without a domain is a standard one."""
     out: list[FieldError] = []
     name = meta.get("name")
     generate_name = meta.get("generateName")
@@ -107,11 +119,50 @@ def validate_object_meta(
         out.append(errors.forbidden_field("metadata.namespace", "not allowed on this type"))
     out.extend(validate_labels(meta.get("labels"), "metadata.labels"))
     out.extend(validate_annotations(meta.get("annotations"), "metadata.annotations"))
-    for key in ("finalizers",):
-        finalizers = meta.get(key)
-        if finalizers is not None and not isinstance(finalizers, list):
-            out.append(errors.invalid_value(f"metadata.{key}", finalizers, "must be a list"))
+    out.extend(validate_finalizers(meta.get("finalizers"), "metadata.finalizers"))
+    if kube_finalizer_names:
+        out.extend(validate_kube_finalizer_names(meta.get("finalizers"), "metadata.finalizers"))
     return out
+
+
+def validate_finalizers(finalizers: Any, path: str) -> list[FieldError]:
+    """apimachinery's ValidateFinalizers: each a qualified name (the errors at ``path``
+    itself, not at the item), and not both ``orphan`` and ``foregroundDeletion``."""
+    if finalizers is None:
+        return []
+    if not isinstance(finalizers, list):
+        return [errors.invalid_value(path, finalizers, "must be a list")]
+    names = [name for name in finalizers if isinstance(name, str)]
+    out = [errors.invalid_value(path, name, m) for name in names for m in qualified_name(name)]
+    if ORPHAN_FINALIZER in names and FOREGROUND_FINALIZER in names:
+        out.append(
+            errors.invalid_value(
+                path,
+                names,
+                f"finalizer {ORPHAN_FINALIZER} and {FOREGROUND_FINALIZER} cannot be both set",
+            )
+        )
+    return out
+
+
+def kube_finalizer_name(name: str) -> list[str]:
+    """kube's validateKubeFinalizerName: a name without a domain must be a standard one."""
+    if "/" in name or name in STANDARD_FINALIZERS:
+        return []
+    return ["name is neither a standard finalizer name nor is it fully qualified"]
+
+
+def validate_kube_finalizer_names(finalizers: Any, path: str) -> list[FieldError]:
+    """What the built-in types' ObjectMeta validation adds (``pkg/apis/core/validation``):
+    each finalizer, at its index, a standard name or one with a domain."""
+    if not isinstance(finalizers, list):
+        return []
+    return [
+        errors.invalid_value(f"{path}[{i}]", name, m)
+        for i, name in enumerate(finalizers)
+        if isinstance(name, str)
+        for m in kube_finalizer_name(name)
+    ]
 
 
 def validate_object_meta_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:

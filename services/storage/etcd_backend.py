@@ -112,7 +112,16 @@ def channel_credentials(
     )
 
 
-def _raise(exc: Exception, *, revision: int = 0) -> NoReturn:
+def _too_large(code: Any, details: str) -> bool:
+    """etcd refusing a request for its size: its own limit (``--max-request-bytes``,
+    INVALID_ARGUMENT ``etcdserver: request is too large``) or its gRPC server's, a little
+    above it (RESOURCE_EXHAUSTED ``grpc: received message larger than max``)."""
+    if code == etcd.StatusCode.INVALID_ARGUMENT:
+        return "request is too large" in details
+    return code == etcd.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in details
+
+
+def _raise(exc: Exception, *, revision: int = 0, key: str = "") -> NoReturn:
     """Translate an etcd RPC failure into a storage error."""
     if isinstance(exc, etcd.AioRpcError):
         code, details = exc.code(), exc.details() or ""
@@ -124,6 +133,8 @@ def _raise(exc: Exception, *, revision: int = 0) -> NoReturn:
             raise storage_errors.Compacted(revision) from None
         if code == etcd.StatusCode.OUT_OF_RANGE and "future" in details:
             raise storage_errors.FutureRevision(revision) from None
+        if _too_large(code, details):
+            raise storage_errors.TooLarge(key) from None
         raise storage_errors.StorageError(f"etcd: {code.name}: {details}") from None
     if isinstance(exc, asyncio.TimeoutError):
         raise storage_errors.Timeout("etcd did not answer in time") from None
@@ -168,21 +179,21 @@ class EtcdBackend:
         await self._gets.close()
         await self._channel.close()
 
-    async def _call(self, method: Any, request: Any, *, revision: int = 0) -> Any:
+    async def _call(self, method: Any, request: Any, *, revision: int = 0, key: str = "") -> Any:
         try:
             return await method(request, timeout=self._timeout)
         except (TimeoutError, etcd.AioRpcError) as exc:
-            _raise(exc, revision=revision)
+            _raise(exc, revision=revision, key=key)
 
-    async def _txn(self, request: Any) -> Any:
-        return await self._call(self._kv_stub.Txn, request)
+    async def _txn(self, request: Any, key: str = "") -> Any:
+        return await self._call(self._kv_stub.Txn, request, key=key)
 
-    async def _write(self, request: Any) -> Any:
+    async def _write(self, request: Any, key: str = "") -> Any:
         """A write Txn, sent only on a connected channel: so a failure before it left is
         ``Unavailable(sent=False)``, and any other may have been committed."""
         if not await rpc.connected(self._channel, self._timeout):
             raise storage_errors.Unavailable("etcd is not connected", sent=False)
-        return await self._txn(request)
+        return await self._txn(request, key)
 
     # --- reads ------------------------------------------------------------------------
 
@@ -241,7 +252,8 @@ class EtcdBackend:
             etcd.TxnRequest(
                 compare=[etcd.Compare(key=k, target=_CREATE, result=_EQUAL, create_revision=0)],
                 success=[etcd.RequestOp(request_put=etcd.PutRequest(key=k, value=value))],
-            )
+            ),
+            key,
         )
         if not response.succeeded:
             raise storage_errors.KeyExists(key)
@@ -256,7 +268,8 @@ class EtcdBackend:
                 ],
                 success=[etcd.RequestOp(request_put=etcd.PutRequest(key=k, value=value))],
                 failure=[etcd.RequestOp(request_range=etcd.RangeRequest(key=k))],
-            )
+            ),
+            key,
         )
         if not response.succeeded:
             self._raise_lost(key, expected_revision, response)

@@ -78,6 +78,25 @@ class FutureRevision(StorageError):
         self.current = current
 
 
+# What one write may store: etcd takes requests up to 1.5 MiB by default
+# (``--max-request-bytes``; kapi runs etcd with the default), key and value together.
+MAX_VALUE_BYTES = 1536 * 1024
+
+
+class TooLarge(StorageError):
+    """A value larger than the backend takes in one write (etcd's request size limit).
+
+    Raised before a larger value is sent (``MAX_VALUE_BYTES``), and for etcd's own
+    refusal of one near the limit (``etcdserver: request is too large``, or its gRPC
+    server's ``received message larger than max``): a 413 at the API, never a 500.
+    """
+
+    def __init__(self, key: str, limit: int = MAX_VALUE_BYTES) -> None:
+        super().__init__(f"value too large for {key or 'the backend'}: limit is {limit}")
+        self.key = key
+        self.limit = limit
+
+
 class Unavailable(StorageError):
     """The backend cannot be reached (etcd down, no leader, connection refused).
 

@@ -26,9 +26,9 @@ once it has reached that revision (see ``WatchCache.summary``).
 
 Knows nothing of gRPC. Raises ``storage_errors`` for what the backend reports
 (``KeyNotFound``, ``KeyExists``, ``Conflict``, ``Compacted``, ``ContinueExpired``,
-``FutureRevision``, ``PreconditionFailed``, ``Unavailable``) — the adapter turns them
-into Status errors with the request's resource — and ``kapi.errors.bad_request`` for
-malformed input (selectors, tokens, resource versions, names).
+``FutureRevision``, ``PreconditionFailed``, ``TooLarge``, ``Unavailable``) — the adapter
+turns them into Status errors with the request's resource — and ``kapi.errors.bad_request``
+for malformed input (selectors, tokens, resource versions, names).
 """
 
 from __future__ import annotations
@@ -92,6 +92,14 @@ def parse_resource_version(value: str) -> int:
 
 def _stored(kv: KeyValue) -> StoredObject:
     return StoredObject(objects.stored_with_revision(kv.value, kv.mod_revision), kv.mod_revision)
+
+
+def _check_size(key: str, obj: bytes) -> None:
+    """``TooLarge`` for an object the backend cannot take in one write, refused before it
+    is decoded (up to ~32 times its size in Python) or sent. The bytes the registry sends
+    are what is stored (compact JSON, no resourceVersion), so this is the stored size."""
+    if len(obj) > storage_errors.MAX_VALUE_BYTES:
+        raise storage_errors.TooLarge(key)
 
 
 def _check_preconditions(key: str, current: JSON, preconditions: Preconditions | None) -> None:
@@ -212,6 +220,7 @@ class Store:
         without a resourceVersion (nothing was written).
         """
         key = keys.object_key(ref, namespace, name)
+        _check_size(key, obj)
         decoded = objects.decode(obj)
         data = objects.for_storage(decoded)
         if dry_run:
@@ -244,6 +253,7 @@ class Store:
             raise errors.bad_request(
                 "storage: an update needs the revision it replaces (expected_revision)"
             )
+        _check_size(key, obj)
         decoded = objects.decode(obj)
         data = objects.for_storage(decoded)
         if dry_run:
@@ -286,6 +296,7 @@ class Store:
             data = objects.for_storage(updated)
             if data == kv.value:
                 return _stored(kv)
+            _check_size(key, data)
             try:
                 revision = await self._backend.update(key, data, kv.mod_revision)
                 self._writes.record(revision, key)

@@ -1,9 +1,9 @@
 """Patches: what a PATCH request's body does to the current object, and who owns what.
 
-``apply_patch`` takes the stored object and the body as sent and returns the new object
-(a fresh dict; the current one is not mutated) for the three patch types that are
-functions of the object alone: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and
-strategic merge patch (``strategic``). Server-side apply needs the managers too: it is
+``apply_patch`` takes the stored object and the body (``decode_patch``) and returns the
+new object for the three patch types that are functions of the object alone: JSON patch
+(RFC 6902, ``json_patch``), JSON merge patch (RFC 7386) and strategic merge patch
+(``strategic``). Server-side apply needs the managers too: it is
 ``FieldManager.apply`` (``managed_fields``), which also records, on every other write,
 the fields each manager changed (``FieldManager.update``).
 
@@ -13,21 +13,21 @@ Modules: ``fieldpath`` (paths, field sets, FieldsV1), ``schema`` (what the OpenA
 definitions say about merging), ``strategic`` (strategic merge patch), ``typed`` (values
 through their schema: field sets, compare, merge, removal), ``ownership`` (managers,
 conflicts, pruning), ``managed_fields`` (kube's field manager around it), ``policy``
-(write options, create on update).
+(write options, create on update), ``json_patch`` (RFC 6902 under kube's limits).
+The bounds a patch keeps (depth, size, operations, copies) are ``services.registry.limits``.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 from typing import Any
 
-import jsonpatch
 import orjson
 import yaml
 
 from kapi import errors
-from services.registry.patching import policy
+from services.registry import limits
+from services.registry.patching import json_patch, policy
 from services.registry.patching import schema as schemas
 from services.registry.patching.fieldpath import FieldSet, make_path
 from services.registry.patching.managed_fields import FieldManager
@@ -50,7 +50,9 @@ __all__ = [
     "STRATEGIC_MERGE_PATCH",
     "FieldManager",
     "apply_patch",
+    "changes_in_place",
     "decode_apply",
+    "decode_patch",
     "field_manager",
     "merge_patch",
     "policy",
@@ -59,9 +61,12 @@ __all__ = [
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: objects merge recursively, ``null`` deletes, anything else replaces."""
+    """RFC 7386: objects merge recursively, ``null`` deletes, anything else replaces.
+
+    ``target`` is not changed; values of ``patch`` (freshly decoded, the caller's to give
+    up) go into the result as they are, not copied."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return patch
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -72,61 +77,68 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 def _decode_json(patch: bytes) -> Any:
+    """A patch body decoded; 400 when it is not JSON or nests deeper than ``MAX_DEPTH``."""
     try:
-        return orjson.loads(patch)
+        decoded = orjson.loads(patch)
     except orjson.JSONDecodeError as exc:
         raise errors.bad_request(f"error decoding patch: {exc}") from None
-
-
-def _rejected() -> errors.StatusError:
-    """kube's ``NewGenericServerResponse(422, ...)``: the detail is not passed on."""
-    return errors.StatusError(
-        code=422,
-        reason="Invalid",
-        message="the server rejected our request due to an error in our request",
-        details={},
-    )
+    limits.check_patch_depth(decoded)
+    return decoded
 
 
 def _patch_error(exc: PatchError) -> errors.StatusError:
     if exc.code == 400:
         return errors.bad_request(exc.message)
     if exc.code == 422:
-        return _rejected()
+        return json_patch.rejected()
     return errors.StatusError(code=500, reason="", message=exc.message, details={})
 
 
-def apply_patch(patch_type: str, current: Obj, patch: bytes, *, definition: str = "") -> Obj:
-    """The object after a JSON, merge or strategic merge patch. ``definition`` names the
-    OpenAPI schema strategic merge reads (none: lists are replaced, as for types without
-    patch metadata). 415 for apply and unknown types: apply goes through FieldManager."""
+def changes_in_place(patch_type: str) -> bool:
+    """Whether ``apply_patch`` builds its result by changing (a copy of) the object: JSON
+    patch and strategic merge patch do; a merge patch builds new maps along its paths."""
+    return patch_type in (JSON_PATCH, STRATEGIC_MERGE_PATCH)
+
+
+def decode_patch(patch: bytes) -> Any:
+    """A JSON, merge or strategic merge patch's body, for ``apply_patch``; 400 when it is
+    not JSON or nests deeper than ``limits.MAX_DEPTH``."""
+    return _decode_json(patch)
+
+
+def apply_patch(
+    patch_type: str, current: Obj, patch: Any, *, definition: str = "", consume: bool = False
+) -> Obj:
+    """The object after a JSON, merge or strategic merge patch (``patch``: its body, from
+    ``decode_patch``, the caller's to give up: its values go into the result as they are).
+    ``current`` is not changed unless ``consume``: then the patch may change it rather than
+    a copy, which saves a copy of an object as large as storage holds. ``definition``
+    names the OpenAPI schema strategic merge reads (none: lists are replaced, as for types
+    without patch metadata). 415 for apply and unknown types: apply goes through
+    FieldManager. What the patch produces is the caller's to check
+    (``limits.check_patched``)."""
     if patch_type == JSON_PATCH:
-        operations = _decode_json(patch)
-        if not isinstance(operations, list):
-            raise errors.bad_request(
-                "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
-            )
-        try:
-            result = jsonpatch.JsonPatch(operations).apply(current, in_place=False)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException):
-            raise _rejected() from None
-        if not isinstance(result, dict):
-            raise errors.bad_request("the patch did not produce an object")
-        return result
+        doc = current if consume else json_patch.json_copy(current)
+        return json_patch.apply(doc, patch)
     if patch_type == MERGE_PATCH:
-        merged = merge_patch(current, _decode_json(patch))
+        merged = merge_patch(current, patch)
         if not isinstance(merged, dict):
             raise errors.bad_request("the patch did not produce an object")
         return merged
     if patch_type == STRATEGIC_MERGE_PATCH:
-        body = _decode_json(patch)
-        if not isinstance(body, dict):
+        if not isinstance(patch, dict):
             raise errors.bad_request(
-                f"json: cannot unmarshal {_json_kind(body)} into Go value of type "
+                f"json: cannot unmarshal {_json_kind(patch)} into Go value of type "
                 "map[string]interface {}"
             )
         try:
-            return strategic_merge_patch(current, body, schemas.root(definition))
+            return strategic_merge_patch(
+                current,
+                patch,
+                schemas.root(definition),
+                consume_original=consume,
+                consume_patch=True,
+            )
         except PatchError as exc:
             raise _patch_error(exc) from None
     raise errors.unsupported_media_type(patch_type)

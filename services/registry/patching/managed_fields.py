@@ -25,7 +25,6 @@ managedFields, as kube's ``UpdateNoErrors`` does.
 
 from __future__ import annotations
 
-import copy
 import functools
 import logging
 import time
@@ -580,7 +579,11 @@ class FieldManager:
             else:
                 result.sets[identity] = VersionedSet(stripped, applied.api_version, True)
         if merged is None:
-            obj = copy.deepcopy(live)
+            # Nothing to merge: the live object, shared but for its metadata, which is all
+            # the caller changes (a deep copy of an object as large as storage holds would
+            # cost up to ~48 MiB, and as much again for deepcopy's memo).
+            meta = live.get("metadata")
+            obj = {**live, "metadata": dict(meta) if isinstance(meta, dict) else {}}
         else:
             obj = drop_nulls(merged)
             if identity in result.sets:
@@ -620,11 +623,13 @@ def _has_last_applied(obj: Obj) -> bool:
 
 
 def _last_applied_of(config: Obj) -> str:
-    copied = copy.deepcopy(config)
-    meta = copied.get("metadata")
+    """The configuration as its own last-applied annotation: without that annotation
+    (copied along the path to it only: the configuration may be as large as an object)."""
+    meta = config.get("metadata")
     if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
-        meta["annotations"].pop(LAST_APPLIED, None)
-    return _go_json(copied)
+        annotations = {k: v for k, v in meta["annotations"].items() if k != LAST_APPLIED}
+        config = {**config, "metadata": {**meta, "annotations": annotations}}
+    return _go_json(config)
 
 
 def _set_last_applied(obj: Obj, value: str) -> None:

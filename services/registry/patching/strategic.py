@@ -22,8 +22,9 @@ for the rest, as kube-apiserver's patch handler maps them.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+import orjson
 
 from services.registry.patching import schema as schemas
 from services.registry.patching.goformat import go_type, go_value
@@ -86,10 +87,25 @@ def strategic_merge_patch(
     patch: Obj,
     schema: schemas.Node | None,
     resolver: schemas.Resolver | None = None,
+    *,
+    consume_original: bool = False,
+    consume_patch: bool = False,
 ) -> Obj:
-    """``original`` with ``patch`` applied; neither argument is modified."""
+    """``original`` with ``patch`` applied. Neither is modified unless the caller gives it
+    up (``consume_original``, ``consume_patch``: a value of its own, such as a freshly
+    decoded patch): then it is merged as it is, not copied, and left changed."""
     merger = _Merger(resolver or schemas.builtin_resolver())
-    return merger.merge_map(copy.deepcopy(original), copy.deepcopy(patch), schema)
+    return merger.merge_map(
+        original if consume_original else _json_copy(original),
+        patch if consume_patch else _json_copy(patch),
+        schema,
+    )
+
+
+def _json_copy(value: Obj) -> Obj:
+    """A deep copy of JSON, without ``copy.deepcopy``'s memo (as large as the copy)."""
+    copied: Obj = orjson.loads(orjson.dumps(value))
+    return copied
 
 
 def _kind(value: Any) -> str:

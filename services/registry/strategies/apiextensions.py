@@ -15,6 +15,7 @@ from services.registry.strategy import Obj
 
 class CustomResourceDefinitionStrategy(StatusStrategy):
     tracks_generation = True
+    kube_finalizer_names = False  # generic ObjectMeta rules (customresourcecleanup.…)
 
     def default(self, obj: Obj) -> None:
         spec = obj.get("spec")

@@ -47,6 +47,21 @@ class NamespaceStrategy(Strategy):
             finalizers.append("kubernetes")
         spec["finalizers"] = finalizers
 
+    def validate(self, obj: Obj) -> list[FieldError]:
+        """kube's ValidateNamespace: each spec.finalizers item a qualified name, and one
+        without a domain a standard name (``kubernetes``), errors at ``spec.finalizers``."""
+        spec = obj.get("spec")
+        finalizers = spec.get("finalizers") if isinstance(spec, dict) else None
+        if not isinstance(finalizers, list):
+            return []
+        path = "spec.finalizers"
+        return [
+            errors.invalid_value(path, name, m)
+            for name in finalizers
+            if isinstance(name, str)
+            for m in (*validation.qualified_name(name), *validation.kube_finalizer_name(name))
+        ]
+
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
         """As kube: spec.finalizers and status only change through /finalize and /status."""
         super().prepare_for_update(new, old)
@@ -83,10 +98,25 @@ class ConfigMapStrategy(Strategy):
                             f"data[{key}]", key, "duplicate of key present in binaryData"
                         )
                     )
+        if _config_map_size(data, binary) > SECRET_MAX_BYTES:
+            # kube's field.NewPath(""): the whole object, printed "[]".
+            out.append(errors.too_long("[]", SECRET_MAX_BYTES))
         return out
 
     def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
         return self.validate(new) + _immutable_data(new, old, ("data", "binaryData"))
+
+
+def _config_map_size(data: Any, binary: Any) -> int:
+    """kube's ValidateConfigMap total: the bytes of every data value and every decoded
+    binaryData value (base64 in JSON: three bytes per four characters, less padding)."""
+    total = 0
+    if isinstance(data, dict):
+        total += sum(len(v.encode()) for v in data.values() if isinstance(v, str))
+    if isinstance(binary, dict):
+        encoded = [v for v in binary.values() if isinstance(v, str)]
+        total += sum(len(v) * 3 // 4 - (len(v) - len(v.rstrip("="))) for v in encoded)
+    return total
 
 
 def _immutable_data(new: Obj, old: Obj, fields: tuple[str, ...]) -> list[FieldError]:

@@ -84,6 +84,8 @@ def translated(
         ) from None
     except storage_errors.FutureRevision as exc:
         raise too_large_resource_version(exc.revision, exc.current) from None
+    except storage_errors.TooLarge as exc:
+        raise errors.request_entity_too_large(f"limit is {exc.limit}") from None
     except storage_errors.Unavailable as exc:
         raise _unreachable(exc, write=write) from None
     except storage_errors.StorageError as exc:

@@ -754,3 +754,34 @@ async def test_compaction_is_coordinated(backend: Backend, pods: ResourceRef) ->
         await backend.list(pods.key_prefix + "/", revision=compacted - 1)
     assert await second.compact_once() == 0  # the key moved again: first compacted
     assert (await backend.list(pods.key_prefix + "/", revision=written)).items
+
+
+# --- what one write may store (not in store_tests.go: etcd's request limit) ---------------
+
+LARGE = storage_errors.MAX_VALUE_BYTES
+
+
+def padded(name: str, size: int) -> bytes:
+    """A pod whose JSON is ``size`` bytes long."""
+    body = pod(name)
+    return body[:-1] + b',"x":"' + b"x" * (size - len(body) - 7) + b'"}'
+
+
+async def test_a_value_larger_than_etcd_takes_is_refused(store: Store, pods: ResourceRef) -> None:
+    """Refused before it is decoded or sent (TooLarge: a 413 at the API), whichever the
+    backend: nothing is stored, nothing changes."""
+    assert len(padded("a", LARGE + 1)) == LARGE + 1
+    with pytest.raises(storage_errors.TooLarge):
+        await store.create(pods, "ns", "a", padded("a", LARGE + 1))
+    with pytest.raises(storage_errors.KeyNotFound):
+        await store.get(pods, "ns", "a")
+    created = await store.create(pods, "ns", "a", pod("a"))
+    with pytest.raises(storage_errors.TooLarge):
+        await store.update(
+            pods, "ns", "a", padded("a", LARGE + 1), expected_revision=created.resource_version
+        )
+    with pytest.raises(storage_errors.TooLarge):
+        await store.guaranteed_update(
+            pods, "ns", "a", lambda obj: {**obj, "x": "x" * LARGE}
+        )
+    assert await store.get(pods, "ns", "a") == created

@@ -491,7 +491,7 @@ def test_errors_map_to_kube_status_codes() -> None:
             patching.apply_patch(
                 patching.STRATEGIC_MERGE_PATCH,
                 obj,
-                json.dumps(patch).encode(),
+                patching.decode_patch(json.dumps(patch).encode()),
                 definition=definition,
             )
         return caught.value
@@ -505,12 +505,17 @@ def test_errors_map_to_kube_status_codes() -> None:
         patching.apply_patch(
             patching.STRATEGIC_MERGE_PATCH,
             obj_with_list,
-            json.dumps(nested).encode(),
+            patching.decode_patch(json.dumps(nested).encode()),
             definition=definition,
         )
     assert (caught.value.code, caught.value.reason) == (422, "Invalid")
     with pytest.raises(errors.StatusError) as caught:
-        patching.apply_patch(patching.STRATEGIC_MERGE_PATCH, obj, b"[1]", definition=definition)
+        patching.apply_patch(
+            patching.STRATEGIC_MERGE_PATCH,
+            obj,
+            patching.decode_patch(b"[1]"),
+            definition=definition,
+        )
     assert caught.value.code == 400
 
 

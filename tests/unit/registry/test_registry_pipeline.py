@@ -339,7 +339,7 @@ def test_update_carries_system_metadata_over() -> None:
     old = stored(
         configmap(), deletionTimestamp="2025-02-01T00:00:00Z", deletionGracePeriodSeconds=0
     )
-    new = configmap(uid="forged", creationTimestamp="2030-01-01T00:00:00Z", labels={"a": "b"})
+    new = configmap(creationTimestamp="2030-01-01T00:00:00Z", labels={"a": "b"})
     meta = update("configmaps", new, old)["metadata"]
     assert meta["uid"] == "uid-1"
     assert meta["creationTimestamp"] == "2025-01-01T00:00:00Z"
@@ -347,6 +347,26 @@ def test_update_carries_system_metadata_over() -> None:
     assert meta["deletionGracePeriodSeconds"] == 0
     assert meta["namespace"] == "ns"
     assert meta["labels"] == {"a": "b"}
+
+
+def test_update_keeps_a_changed_uid_for_validation_to_refuse() -> None:
+    """kube's BeforeUpdate fills a uid left out; a changed one is an immutable field (422),
+    never silently replaced by the old one."""
+    old = stored(configmap())
+    new = update("configmaps", configmap(uid="forged"), old)
+    assert new["metadata"]["uid"] == "forged"
+    with pytest.raises(errors.StatusError) as info:
+        pipeline.validate_update(rt("configmaps"), strategy_for("", "configmaps"), new, old)
+    assert (info.value.code, info.value.message) == (
+        422,
+        'ConfigMap "c" is invalid: metadata.uid: Invalid value: "forged": field is immutable',
+    )
+
+
+def test_update_drops_self_link() -> None:
+    """kube-apiserver never stores nor serves metadata.selfLink (1.20+)."""
+    new = update("configmaps", configmap(selfLink="/api/v1/forged"), stored(configmap()))
+    assert "selfLink" not in new["metadata"]
 
 
 def test_update_cannot_set_a_deletion_timestamp() -> None:

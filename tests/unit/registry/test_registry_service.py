@@ -10,6 +10,8 @@ is a fake that records each call, so the order of a write can be checked.
 from __future__ import annotations
 
 import asyncio
+import base64
+import copy
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
@@ -926,3 +928,328 @@ async def test_watch_as_table_sends_columns_once(registry: Registry) -> None:
     assert [c["name"] for c in first["columnDefinitions"]] == ["Name", "Data", "Age"]
     assert second["columnDefinitions"] is None
     assert [len(first["rows"]), len(second["rows"])] == [1, 1]
+
+
+# --- hostile input: what a write may cost, and metadata a client may not set -------------
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC = "application/strategic-merge-patch+json"
+APPLY = "application/apply-patch+yaml"
+REJECTED = "the server rejected our request due to an error in our request"
+
+
+def deep(depth: int) -> str:
+    """A JSON object nested ``depth`` deep."""
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+async def stored_unchanged(registry: Registry, before: Obj, name: str = "c") -> None:
+    after = loads(await registry.get(cm_target(name=name), ReadOptions()))
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+async def test_a_json_patch_has_at_most_10000_operations(registry: Registry) -> None:
+    await make_namespace(registry)
+    before = await make_configmap(registry, data={"k": "v"})
+    test = b'{"op":"test","path":"/data/k","value":"v"}'
+    ops = b"[" + b",".join([test] * 10_001) + b"]"
+    err = await failure(registry.patch(cm_target(name="c"), JSON_PATCH, ops))
+    assert (err.code, err.reason, err.message) == (
+        413,
+        "RequestEntityTooLarge",
+        "Request entity too large: The allowed maximum operations in a JSON patch is 10000, "
+        "got 10001",
+    )
+    await stored_unchanged(registry, before)
+
+
+async def test_json_patch_copies_stop_at_their_budget(registry: Registry) -> None:
+    """The issue's patch copied the annotations into themselves 25 times (2^25 their size:
+    22 GiB). Small here: six such copies of 100 KB (6.4 MB without the budget) pass the
+    1.5 MiB budget at the fifth, and the patch fails as kube fails one (422, no detail)."""
+    await make_namespace(registry)
+    before = await make_configmap(registry, metadata={"name": "c", "annotations": {"a": "x"}})
+    annotations = "/metadata/annotations"
+    copies = [{"op": "replace", "path": f"{annotations}/a", "value": "x" * 100_000}]
+    copies += [{"op": "copy", "from": annotations, "path": f"{annotations}/c{i}"} for i in range(6)]
+    err = await failure(registry.patch(cm_target(name="c"), JSON_PATCH, orjson.dumps(copies)))
+    assert (err.code, err.reason, err.message, err.details) == (422, "Invalid", REJECTED, {})
+    await stored_unchanged(registry, before)
+
+
+@pytest.mark.parametrize(
+    ("patch_type", "body", "message"),
+    [
+        (
+            MERGE_PATCH,
+            '{"data":' + deep(1000) + "}",
+            "error decoding patch: invalid character '{' exceeded max depth",
+        ),
+        (
+            STRATEGIC,
+            '{"data":' + deep(1000) + "}",
+            "error decoding patch: invalid character '{' exceeded max depth",
+        ),
+        (
+            JSON_PATCH,
+            '[{"op":"add","path":"/data/x","value":' + deep(1000) + "}]",
+            "error decoding patch: invalid character '{' exceeded max depth",
+        ),
+        (
+            APPLY,
+            '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":'
+            + deep(1000)
+            + "}",
+            "error decoding YAML: error unmarshaling JSON: while decoding JSON: invalid "
+            "character '{' exceeded max depth",
+        ),
+    ],
+)
+async def test_a_patch_nested_1000_deep_is_400(
+    registry: Registry, patch_type: str, body: str, message: str
+) -> None:
+    """It was a RecursionError (500): each patch walks its values recursively."""
+    await make_namespace(registry)
+    before = await make_configmap(registry, data={"k": "v"})
+    err = await failure(
+        registry.patch(
+            cm_target(name="c"), patch_type, body.encode(), field_manager="m", force=True
+        )
+        if patch_type == APPLY
+        else registry.patch(cm_target(name="c"), patch_type, body.encode())
+    )
+    assert (err.code, err.reason, err.message) == (400, "BadRequest", message)
+    await stored_unchanged(registry, before)
+
+
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "crontabs.stable.example.com"},
+    "spec": {
+        "group": "stable.example.com",
+        "scope": "Namespaced",
+        "names": {"plural": "crontabs", "kind": "CronTab"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {"openAPIV3Schema": {"type": "object"}},
+            }
+        ],
+    },
+}
+CRD_TARGET = Target(
+    "apiextensions.k8s.io", "v1", "customresourcedefinitions", name="crontabs.stable.example.com"
+)
+EXAMPLE = "/spec/versions/0/schema/openAPIV3Schema/example"  # free-form JSON
+
+
+async def test_a_patched_object_nested_too_deep_is_422(registry: Registry) -> None:
+    """A patch within the depth limit that makes the object deeper than it (a value added
+    deep in the object) is refused as kube's decoder refuses a patched object."""
+    await registry.create(
+        Target("apiextensions.k8s.io", "v1", "customresourcedefinitions"), orjson.dumps(CRD)
+    )
+    body = '[{"op":"add","path":"' + EXAMPLE + '","value":' + deep(195) + "}]"
+    err = await failure(registry.patch(CRD_TARGET, JSON_PATCH, body.encode()))
+    assert (err.code, err.reason, err.message) == (
+        422,
+        "Invalid",
+        " \"\" is invalid: patch: Invalid value: invalid character '{' exceeded max depth",
+    )
+    shallow = '[{"op":"add","path":"' + EXAMPLE + '","value":' + deep(150) + "}]"
+    assert (await registry.patch(CRD_TARGET, JSON_PATCH, shallow.encode())).code == 200
+
+
+@pytest.mark.parametrize("patch_type", [MERGE_PATCH, STRATEGIC, JSON_PATCH, APPLY])
+async def test_a_patched_object_larger_than_storage_holds_is_413(
+    registry: Registry, patch_type: str
+) -> None:
+    """Refused as soon as the patch is applied: managed fields, admission and validation
+    spend no memory on an object storage would refuse."""
+    crds = Target("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    created = loads(await registry.create(crds, orjson.dumps(CRD)))
+    big = "x" * (1600 * 1024)
+    if patch_type == JSON_PATCH:
+        body = orjson.dumps([{"op": "add", "path": EXAMPLE, "value": big}])
+    else:
+        bigger = copy.deepcopy(CRD)
+        bigger["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["example"] = big
+        body = orjson.dumps(bigger)
+    err = await failure(
+        registry.patch(CRD_TARGET, patch_type, body, field_manager="m", force=True)
+        if patch_type == APPLY
+        else registry.patch(CRD_TARGET, patch_type, body)
+    )
+    assert (err.code, err.reason, err.message) == (
+        413,
+        "RequestEntityTooLarge",
+        "Request entity too large: limit is 1572864",
+    )
+    now = loads(await registry.get(CRD_TARGET, ReadOptions()))
+    assert now["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+async def test_a_malformed_patch_of_a_missing_object_is_404(registry: Registry) -> None:
+    """The body is decoded before the object is read, but its error waits for the object:
+    kube reports a missing object first."""
+    await make_namespace(registry)
+    for patch_type in (MERGE_PATCH, JSON_PATCH, STRATEGIC):
+        err = await failure(registry.patch(cm_target(name="nope"), patch_type, b"{not json"))
+        assert err.code == 404
+    await make_configmap(registry, "c")
+    err = await failure(registry.patch(cm_target(name="c"), MERGE_PATCH, b"{not json"))
+    assert err.code == 400
+
+
+async def test_an_object_larger_than_storage_holds_is_413(world: World) -> None:
+    """100,000 labels are valid (kube limits no count), but not storable: 413 from storage,
+    as the issue's 500 ``etcdserver: request is too large`` now is."""
+    registry = world.registry
+    await make_namespace(registry)
+    labels = {f"k{i}": "v" for i in range(100_000)}
+    body = configmap("l", metadata={"name": "l", "labels": labels})
+    err = await failure(registry.create(cm_target(), body))
+    assert (err.code, err.reason, err.message) == (
+        413,
+        "RequestEntityTooLarge",
+        "Request entity too large: limit is 1572864",
+    )
+    assert (await failure(registry.get(cm_target(name="l"), ReadOptions()))).code == 404
+
+
+async def test_config_map_data_is_at_most_1_mib(registry: Registry) -> None:
+    """kube's ValidateConfigMap: data and (decoded) binaryData together; the whole
+    object's path, printed ``[]``."""
+    await make_namespace(registry)
+    err = await failure(registry.create(cm_target(), configmap(data={"a": "x" * (1600 * 1024)})))
+    assert (err.code, err.reason, err.message) == (
+        422,
+        "Invalid",
+        'ConfigMap "c" is invalid: []: Too long: may not be more than 1048576 bytes',
+    )
+    half = base64.b64encode(b"x" * (512 * 1024 + 1)).decode()
+    err = await failure(
+        registry.create(
+            cm_target(), configmap(data={"a": "x" * (512 * 1024)}, binaryData={"b": half})
+        )
+    )
+    assert err.code == 422
+    exactly = configmap(data={"a": "x" * (512 * 1024)}, binaryData={"b": half[:-4]})
+    assert (await registry.create(cm_target(), exactly)).code == 201
+
+
+async def test_a_patch_may_not_change_the_uid(registry: Registry) -> None:
+    """It answered 200 and kept the old uid: kube refuses the immutable field."""
+    await make_namespace(registry)
+    before = await make_configmap(registry)
+    body = b'{"metadata":{"uid":"00000000-0000-0000-0000-000000000000"}}'
+    err = await failure(registry.patch(cm_target(name="c"), MERGE_PATCH, body))
+    assert (err.code, err.message) == (
+        422,
+        'ConfigMap "c" is invalid: metadata.uid: Invalid value: '
+        '"00000000-0000-0000-0000-000000000000": field is immutable',
+    )
+    await stored_unchanged(registry, before)
+    same = orjson.dumps({"metadata": {"uid": before["metadata"]["uid"], "labels": {"a": "b"}}})
+    assert (await registry.patch(cm_target(name="c"), MERGE_PATCH, same)).code == 200
+
+
+async def test_an_update_with_another_uid_fails_its_precondition(registry: Registry) -> None:
+    """kube's rest.Update takes the body's uid as a precondition: 409."""
+    await make_namespace(registry)
+    before = await make_configmap(registry)
+    body = configmap(metadata={"name": "c", "uid": "other"})
+    err = await failure(registry.update(cm_target(name="c"), body))
+    assert (err.code, err.reason, err.message) == (
+        409,
+        "Conflict",
+        'Operation cannot be fulfilled on configmaps "c": Precondition failed: UID in '
+        f"precondition: other, UID in object meta: {before['metadata']['uid']}",
+    )
+    await stored_unchanged(registry, before)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda r: r.patch(cm_target(name="c"), MERGE_PATCH, b'{"metadata":{"selfLink":"/x"}}'),
+        lambda r: r.update(
+            cm_target(name="c"), configmap(metadata={"name": "c", "selfLink": "/x"})
+        ),
+    ],
+)
+async def test_self_link_is_neither_stored_nor_served(registry: Registry, write: Any) -> None:
+    """kube-apiserver has not set nor kept metadata.selfLink since 1.20."""
+    await make_namespace(registry)
+    await make_configmap(registry)
+    written = loads(await write(registry))
+    assert "selfLink" not in written["metadata"]
+    got = loads(await registry.get(cm_target(name="c"), ReadOptions()))
+    assert "selfLink" not in got["metadata"]
+
+
+async def test_finalizers_are_qualified_names(registry: Registry) -> None:
+    """kube's ValidateFinalizers (at metadata.finalizers) and, for the built-in types, a
+    name without a domain must be a standard one (at its index)."""
+    await make_namespace(registry)
+    long = "example.com/" + "a" * 70_000
+    err = await failure(
+        registry.create(cm_target(), configmap(metadata={"name": "c", "finalizers": [long]}))
+    )
+    assert (err.code, err.message) == (
+        422,
+        f'ConfigMap "c" is invalid: metadata.finalizers: Invalid value: "{long}": name part '
+        "must be no more than 63 characters",
+    )
+    err = await failure(
+        registry.create(cm_target(), configmap(metadata={"name": "c", "finalizers": ["mine"]}))
+    )
+    assert err.message == (
+        'ConfigMap "c" is invalid: metadata.finalizers[0]: Invalid value: "mine": name is '
+        "neither a standard finalizer name nor is it fully qualified"
+    )
+    both = {"name": "c", "finalizers": ["orphan", "foregroundDeletion"]}
+    err = await failure(registry.create(cm_target(), configmap(metadata=both)))
+    assert err.message == (
+        'ConfigMap "c" is invalid: metadata.finalizers: Invalid value: '
+        '["orphan","foregroundDeletion"]: finalizer orphan and foregroundDeletion cannot be '
+        "both set"
+    )
+    ok = {"name": "c", "finalizers": ["example.com/keep", "orphan"]}
+    assert (await registry.create(cm_target(), configmap(metadata=ok))).code == 201
+
+
+async def test_a_namespace_finalizer_is_a_qualified_name(registry: Registry) -> None:
+    """kube's ValidateNamespace: spec.finalizers, each a qualified name and, without a
+    domain, a standard one. A 70,000-character one was accepted."""
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}
+    long = "example.com/" + "f" * 70_000
+    body["spec"] = {"finalizers": [long]}
+    err = await failure(registry.create(Target("", "v1", "namespaces"), orjson.dumps(body)))
+    assert (err.code, err.message) == (
+        422,
+        f'Namespace "n" is invalid: spec.finalizers: Invalid value: "{long}": name part must '
+        "be no more than 63 characters",
+    )
+    body["spec"] = {"finalizers": ["mine"]}
+    err = await failure(registry.create(Target("", "v1", "namespaces"), orjson.dumps(body)))
+    assert err.message == (
+        'Namespace "n" is invalid: spec.finalizers: Invalid value: "mine": name is neither a '
+        "standard finalizer name nor is it fully qualified"
+    )
+    body["spec"] = {"finalizers": ["example.com/cleanup"]}
+    created = loads(await registry.create(Target("", "v1", "namespaces"), orjson.dumps(body)))
+    assert created["spec"]["finalizers"] == ["example.com/cleanup", "kubernetes"]
+
+
+async def test_a_patch_that_changes_nothing_answers_the_stored_object(registry: Registry) -> None:
+    """Its resourceVersion included: the patched object shares the stored one's metadata,
+    which the no-op check must not change."""
+    await make_namespace(registry)
+    before = await make_configmap(registry, data={"a": "1"})
+    result = await registry.patch(cm_target(name="c"), MERGE_PATCH, b'{"data":{"a":"1"}}')
+    assert loads(result)["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]

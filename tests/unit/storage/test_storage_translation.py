@@ -57,6 +57,11 @@ DEPLOYMENTS = ResourceRef("apps", "deployments", "/registry/deployments", True)
         ),
         (
             CONFIGMAPS,
+            storage_errors.TooLarge("/k"),
+            (413, "RequestEntityTooLarge", "Request entity too large: limit is 1572864"),
+        ),
+        (
+            CONFIGMAPS,
             storage_errors.StorageError("etcd: INTERNAL: boom"),
             (500, "InternalError", errors.unexpected("").message),
         ),
