@@ -117,7 +117,7 @@ class Registry:
         rt = self.table.lookup(target.group, target.version, target.resource)
         if rt is None:
             raise errors.not_found_path()
-        if target.subresource and target.subresource not in rt.subresources:
+        if target.subresource and rt.subresource(target.subresource) is None:
             raise errors.not_found_path()
         return rt
 
@@ -462,7 +462,7 @@ class Registry:
             api_version=rt.api_version,
             kind=rt.kind,
             subresource=subresource,
-            has_status="status" in rt.subresources,
+            has_status=rt.subresource("status") is not None,
         )
 
     def _track_create(
