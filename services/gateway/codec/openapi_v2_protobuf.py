@@ -276,8 +276,7 @@ def document(spec: Obj) -> pb.Document:
             ),
             "responses": lambda responses: pb.ResponseDefinitions(
                 additional_properties=[
-                    pb.NamedResponse(name=name, value=_response(r))
-                    for name, r in responses.items()
+                    pb.NamedResponse(name=name, value=_response(r)) for name, r in responses.items()
                 ]
             ),
             "security": _security,
