@@ -188,7 +188,9 @@ class Resources:
                     raise errors.not_found(rt.resource, rt.group, target.name)
                 return json_response(found, media_type=rendering.media_type)
         reply = await self.registry.get(read)
-        return json_response(reply.object, media_type=rendering.media_type)
+        return json_response(
+            reply.object, media_type=rendering.media_type, warnings=list(reply.warnings)
+        )
 
     async def do_list(
         self,
@@ -230,7 +232,9 @@ class Resources:
                     return ListResponse(head, items, media_type=negotiation.JSON)
                 return json_response(list_body(head, items), media_type=rendering.media_type)
         reply = await self.registry.list(read)
-        return json_response(reply.object, media_type=rendering.media_type)
+        return json_response(
+            reply.object, media_type=rendering.media_type, warnings=list(reply.warnings)
+        )
 
     async def current_objects(self, rt: ResourceType) -> tuple[ObjectState, int] | None:
         """The hub's objects of ``rt`` for a consistent read, once storage has said they
