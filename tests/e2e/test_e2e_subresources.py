@@ -149,7 +149,7 @@ def test_drain_evicts_the_node_s_pods(cluster: Cluster, ns: str) -> None:
     make_pod(cluster, ns, "evicted", nodeName=node)
     drained = cluster.kubectl("drain", node, "--force", "--timeout=60s", timeout=90)
     assert f"node/{node} cordoned" in drained.stdout
-    assert f"pod/evicted evicted" in drained.stdout
+    assert "pod/evicted evicted" in drained.stdout
     assert drained.stdout.strip().endswith(f"node/{node} drained")
     gone = cluster.kubectl("-n", ns, "get", "pod", "evicted", check=False)
     assert 'pods "evicted" not found' in gone.stderr
