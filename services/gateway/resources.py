@@ -157,7 +157,7 @@ class Resources:
             )
         )
         return Response(
-            reply.body, status_code=reply.status_code or 200, media_type=reply.content_type
+            reply.body, status_code=reply.status_code or 200, media_type=reply.content_type or None
         )
 
     async def do_get(

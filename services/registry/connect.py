@@ -6,9 +6,10 @@ kube-apiserver checks a connect request itself before it hands it to the node's 
 ``PortForwardLocation``, ``validateContainer``, ``ResourceLocation``; the service and
 node ``ResourceLocation`` in their storage): the object must exist (404), a named
 container must be the pod's (400), a pod must have a node (400 "pod p does not have a
-host assigned"; a log of an unscheduled pod is empty). Those answers are kube's. Past
-them kapi has no kubelet to hand the request to, and answers what a kubelet answers
-while the pod's containers have not started (kubelet ``validateContainerLogStatus``):
+host assigned"; the log of an unscheduled pod is a 204 No Content). Those answers are
+kube's. Past them kapi has no kubelet to hand the request to, and answers what a kubelet
+answers while the pod's containers have not started (kubelet's
+``validateContainerLogStatus``):
 400 ``container "c" in pod "p" is waiting to start: ContainerCreating`` (the reason of
 the container's waiting state where its status has one). Anything a kubelet or a
 backend would have to serve (a running container's stream, a proxied request) is a 503
@@ -196,8 +197,8 @@ def pod(subresource: str, obj: Obj, name: str, options: Options) -> Answer:
     if subresource == "log":
         _validate_log_options(options, name)
         container = validate_container(_option(options, "container"), obj, name)
-        if not node:
-            return Answer()  # kube: no host, no location, an empty log
+        if not node:  # kube: no host, no location to stream from: 204 No Content
+            return Answer(code=204, content_type="")
         _kubelet_answer(obj, container, name, previous=_true(options, "previous"))
         return Answer()  # a running container, and no kubelet to read its log from
     if subresource in ("exec", "attach"):
