@@ -181,3 +181,25 @@ class RenderedObject(_message.Message):
     status_code: int
     warnings: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, object: _Optional[bytes] = ..., status_code: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ConnectRequest(_message.Message):
+    __slots__ = ("target", "method", "path", "options")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    target: RequestTarget
+    method: str
+    path: str
+    options: bytes
+    def __init__(self, target: _Optional[_Union[RequestTarget, _Mapping]] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., options: _Optional[bytes] = ...) -> None: ...
+
+class ConnectResponse(_message.Message):
+    __slots__ = ("body", "status_code", "content_type")
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    body: bytes
+    status_code: int
+    content_type: str
+    def __init__(self, body: _Optional[bytes] = ..., status_code: _Optional[int] = ..., content_type: _Optional[str] = ...) -> None: ...

@@ -95,6 +95,11 @@ class RegistryStub:
                 request_serializer=kapi__proto_dot_registry__pb2.ReadRequest.SerializeToString,
                 response_deserializer=kapi__proto_dot_common__pb2.WatchEvent.FromString,
                 _registered_method=True)
+        self.Connect = channel.unary_unary(
+                '/kapi_proto.Registry/Connect',
+                request_serializer=kapi__proto_dot_registry__pb2.ConnectRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_registry__pb2.ConnectResponse.FromString,
+                _registered_method=True)
 
 
 class RegistryServicer:
@@ -178,6 +183,14 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Connect(self, request, context):
+        """A connect subresource (pods/log, exec, attach, portforward, the proxies): what
+        kube-apiserver answers before, or instead of, handing the request to a kubelet.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -240,6 +253,11 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.Watch,
                     request_deserializer=kapi__proto_dot_registry__pb2.ReadRequest.FromString,
                     response_serializer=kapi__proto_dot_common__pb2.WatchEvent.SerializeToString,
+            ),
+            'Connect': grpc.unary_unary_rpc_method_handler(
+                    servicer.Connect,
+                    request_deserializer=kapi__proto_dot_registry__pb2.ConnectRequest.FromString,
+                    response_serializer=kapi__proto_dot_registry__pb2.ConnectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -566,6 +584,33 @@ class Registry:
             '/kapi_proto.Registry/Watch',
             kapi__proto_dot_registry__pb2.ReadRequest.SerializeToString,
             kapi__proto_dot_common__pb2.WatchEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Connect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kapi_proto.Registry/Connect',
+            kapi__proto_dot_registry__pb2.ConnectRequest.SerializeToString,
+            kapi__proto_dot_registry__pb2.ConnectResponse.FromString,
             options,
             channel_credentials,
             insecure,

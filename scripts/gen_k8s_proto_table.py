@@ -41,6 +41,7 @@ DEFAULT_OUT = ROOT / "services" / "gateway" / "codec" / "k8s_proto_messages.json
 
 # The top-level kinds the table covers: "<apiVersion>/<Kind>" -> fully qualified message.
 ROOT_KINDS: dict[str, str] = {
+    "v1/Binding": "k8s.io.api.core.v1.Binding",
     "v1/ConfigMap": "k8s.io.api.core.v1.ConfigMap",
     "v1/Namespace": "k8s.io.api.core.v1.Namespace",
     "v1/Pod": "k8s.io.api.core.v1.Pod",
@@ -51,7 +52,11 @@ ROOT_KINDS: dict[str, str] = {
     "apps/v1/Deployment": "k8s.io.api.apps.v1.Deployment",
     "batch/v1/CronJob": "k8s.io.api.batch.v1.CronJob",
     "batch/v1/Job": "k8s.io.api.batch.v1.Job",
+    "policy/v1/Eviction": "k8s.io.api.policy.v1.Eviction",
     "policy/v1/PodDisruptionBudget": "k8s.io.api.policy.v1.PodDisruptionBudget",
+    "certificates.k8s.io/v1/CertificateSigningRequest": (
+        "k8s.io.api.certificates.v1.CertificateSigningRequest"
+    ),
     "networking.k8s.io/v1/Ingress": "k8s.io.api.networking.v1.Ingress",
     "scheduling.k8s.io/v1/PriorityClass": "k8s.io.api.scheduling.v1.PriorityClass",
     "rbac.authorization.k8s.io/v1/ClusterRole": "k8s.io.api.rbac.v1.ClusterRole",

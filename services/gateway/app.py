@@ -9,6 +9,7 @@ once (services/gateway/audit.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -26,6 +27,7 @@ from services.authz.client import AuthzClient
 from services.gateway import discovery, feeds, health, negotiation, watch_hub
 from services.gateway.audit import WithAuditId, answer_bug
 from services.gateway.auth import Gatekeeper
+from services.gateway.codec import openapi_v2_protobuf
 from services.gateway.inflight import Limiter
 from services.gateway.request_info import parse
 from services.gateway.resources import Resources
@@ -202,29 +204,42 @@ def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
         return discovery_response(request, discovery.api_group_list(table))
 
     @app.get("/api")
+    @app.get("/api/")  # as kube answers it; a popular client library asks with the slash
     async def api_root(request: Request) -> Response:
         return await root(request, legacy=True)
 
     @app.get("/apis")
+    @app.get("/apis/")
     async def apis_root(request: Request) -> Response:
         return await root(request, legacy=False)
 
+    v2_protobuf: dict[str, bytes] = {}  # the document's Protobuf form, by its hash
+
     @app.get("/openapi/v2")
     async def openapi_v2(request: Request) -> Response:
-        """Swagger 2.0 in JSON. kubectl asks for the Protobuf form only: it gets 406, which
-        it takes as "no v2" (a JSON reply to that request breaks it)."""
+        """Swagger 2.0 in JSON, or as gnostic's Protobuf message for those who ask for it
+        (kubectl does, to validate a ``kind: List`` it applies), as kube serves both."""
         await who(request, parse("GET", "/openapi/v2"))
-        if not negotiation.accepts_json(request.headers.get("accept")):
+        form = negotiation.openapi_v2_format(request.headers.get("accept"))
+        if form is None:
             raise errors.not_acceptable(
-                "only application/json is served for /openapi/v2; "
-                "application/com.github.proto-openapi.spec.v2@v1.0+protobuf is not"
+                "only application/json and "
+                f"{negotiation.OPENAPI_V2_PROTOBUF[1]} are served for /openapi/v2"
             )
         reply = await peers.registry.openapi_v2()
         etag = f'"{reply.hash}"'
         headers = {"ETag": etag, "Vary": "Accept", "Cache-Control": "no-cache, private"}
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
-        return json_response(reply.document, headers=headers)
+        if form == "json":
+            return json_response(reply.document, headers=headers)
+        body = v2_protobuf.get(reply.hash)
+        if body is None:
+            spec = orjson.loads(reply.document)
+            body = await asyncio.to_thread(openapi_v2_protobuf.encode, spec)
+            v2_protobuf.clear()
+            v2_protobuf[reply.hash] = body
+        return Response(body, media_type=negotiation.OPENAPI_V2_PROTOBUF[1], headers=headers)
 
     @app.get("/openapi/v3")
     async def openapi_index(request: Request) -> Response:
@@ -296,13 +311,18 @@ class ResourceFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Every method: one the resource does not take is a 405 Status from its handler.
-        if scope["type"] == "http" and scope["path"].startswith(("/api/", "/apis/")):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path.startswith(("/api/", "/apis/")) and path not in _ROOTS:
             if _accepts_gzip(scope):
                 await self.compressing(scope, receive, send)
             else:
                 await self.resources(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+# The discovery roots with a trailing slash are FastAPI routes like /api and /apis.
+_ROOTS = ("/api/", "/apis/")
 
 
 def _accepts_gzip(scope: Scope) -> bool:

@@ -10,12 +10,19 @@ import base64
 import hashlib
 from typing import Any
 
-from services.registry.types import ResourceType, TypeTable
+from services.registry.types import ResourceType, Subresource, TypeTable
 
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
 
-SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"]}
+
+def _response_kind(rt: ResourceType, sub: Subresource) -> dict[str, str]:
+    """The group-version-kind a subresource takes and answers: its own where it names
+    one (scale: autoscaling/v1 Scale, eviction: policy/v1 Eviction), else its kind (or
+    the parent's) in the parent's group-version."""
+    if sub.group or sub.version:
+        return {"group": sub.group, "version": sub.version, "kind": sub.kind or rt.kind}
+    return {"group": rt.group, "version": rt.version, "kind": sub.kind or rt.kind}
 
 
 def storage_version_hash(rt: ResourceType) -> str:
@@ -40,14 +47,14 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
         out["shortNames"] = list(rt.short_names)
     if rt.categories:
         out["categories"] = list(rt.categories)
-    subresources = []
-    for sub in rt.subresources:
-        kind = {"group": rt.group, "version": rt.version, "kind": rt.kind}
-        if sub == "scale":
-            kind = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
-        subresources.append(
-            {"subresource": sub, "responseKind": kind, "verbs": SUBRESOURCE_VERBS.get(sub, ["get"])}
-        )
+    subresources = [
+        {
+            "subresource": sub.name,
+            "responseKind": _response_kind(rt, sub),
+            "verbs": list(sub.verbs),
+        }
+        for sub in rt.subresources
+    ]
     if subresources:
         out["subresources"] = subresources
     return out
@@ -133,18 +140,18 @@ def api_resource_list(table: TypeTable, group: str, version: str) -> dict[str, A
             entry["shortNames"] = list(rt.short_names)
         if rt.categories:
             entry["categories"] = list(rt.categories)
-        entry["storageVersionHash"] = storage_version_hash(rt)
+        if rt.stored:  # kube gives no hash for what it does not store (bindings)
+            entry["storageVersionHash"] = storage_version_hash(rt)
         resources.append(entry)
         for sub in rt.subresources:
             sub_entry: dict[str, Any] = {
-                "name": f"{rt.resource}/{sub}",
+                "name": f"{rt.resource}/{sub.name}",
                 "singularName": "",
                 "namespaced": rt.namespaced,
-                "kind": rt.kind,
-                "verbs": SUBRESOURCE_VERBS.get(sub, ["get"]),
             }
-            if sub == "scale":
-                sub_entry.update(group="autoscaling", version="v1", kind="Scale")
+            if sub.group or sub.version:
+                sub_entry.update(group=sub.group, version=sub.version)
+            sub_entry.update(kind=sub.kind or rt.kind, verbs=list(sub.verbs))
             resources.append(sub_entry)
     group_version = f"{group}/{version}" if group else version
     return {

@@ -98,6 +98,28 @@ def accepts_json(header: str | None) -> bool:
     return any(media.type in (JSON, "application/*", "*/*") for media in parse_accept(header))
 
 
+# /openapi/v2's Protobuf form (gnostic's openapi_v2.Document): kubectl asks with the
+# first name, kube-openapi answers with the second for either.
+OPENAPI_V2_PROTOBUF = (
+    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+)
+
+
+def openapi_v2_format(header: str | None) -> str | None:
+    """"json" or "protobuf" for ``/openapi/v2``, by the first media range of the Accept
+    header that either matches (a wildcard is JSON, as kube-openapi's handler has it);
+    None when none does (406)."""
+    for media in parse_accept(header):
+        if media.params.get("q", "").strip() in ("0", "0.0", "0.00", "0.000"):
+            continue
+        if media.type in OPENAPI_V2_PROTOBUF:
+            return "protobuf"
+        if media.type in (JSON, "application/*", "*/*"):
+            return "json"
+    return None
+
+
 def decode_body(body: bytes, content_type: str | None, *, kind: str, version: str) -> Any:
     """A request body as a dict, or a 400/413/415 Status."""
     if len(body) > MAX_BODY_BYTES:

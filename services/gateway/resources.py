@@ -110,10 +110,13 @@ class Resources:
         if not info.is_resource_request:
             return await self.group_discovery(request, info, table)
         rt = table.lookup(info.group, info.version, info.resource)
-        if rt is None or len(info.parts) > 3:
+        if rt is None:
             raise errors.not_found_path()
-        if info.subresource and info.subresource not in rt.subresources:
+        sub = rt.subresource(info.subresource) if info.subresource else None
+        if (info.subresource and sub is None) or (len(info.parts) > 3 and not (sub and sub.path)):
             raise errors.not_found_path()
+        if sub is not None and info.verb not in sub.verbs:
+            raise method_not_allowed()
         if rt.namespaced is False and info.namespace and info.resource != "namespaces":
             raise errors.not_found_path()
         target = registry_pb2.RequestTarget(
@@ -126,7 +129,9 @@ class Resources:
             user=user,
             user_agent=request.headers.get("user-agent", ""),
         )
-        handler = self.handlers.get(info.verb)
+        handler: Handler | None = (
+            self.do_connect if sub is not None and sub.connect else self.handlers.get(info.verb)
+        )
         if handler is None:
             raise method_not_allowed()
         return await handler(request, info, rt, target)
@@ -146,6 +151,30 @@ class Resources:
         if body is None:
             raise errors.not_found_path()
         return discovery_response(request, body)
+
+    async def do_connect(
+        self,
+        request: Request,
+        info: RequestInfo,
+        rt: ResourceType,
+        target: registry_pb2.RequestTarget,
+    ) -> Response:
+        """A connect subresource (pods/log, exec, attach, portforward, the proxies): the
+        registry answers what kube-apiserver does where no kubelet serves the pod."""
+        options: dict[str, list[str]] = {}
+        for key, value in request.query_params.multi_items():
+            options.setdefault(key, []).append(value)
+        reply = await self.registry.connect(
+            registry_pb2.ConnectRequest(
+                target=target,
+                method=request.method,
+                path="/".join(info.parts[3:]),
+                options=orjson.dumps(options),
+            )
+        )
+        return Response(
+            reply.body, status_code=reply.status_code or 200, media_type=reply.content_type or None
+        )
 
     async def do_get(
         self,
@@ -175,7 +204,9 @@ class Resources:
                     raise errors.not_found(rt.resource, rt.group, target.name)
                 return json_response(found, media_type=rendering.media_type)
         reply = await self.registry.get(read)
-        return json_response(reply.object, media_type=rendering.media_type)
+        return json_response(
+            reply.object, media_type=rendering.media_type, warnings=list(reply.warnings)
+        )
 
     async def do_list(
         self,
@@ -217,7 +248,9 @@ class Resources:
                     return ListResponse(head, items, media_type=negotiation.JSON)
                 return json_response(list_body(head, items), media_type=rendering.media_type)
         reply = await self.registry.list(read)
-        return json_response(reply.object, media_type=rendering.media_type)
+        return json_response(
+            reply.object, media_type=rendering.media_type, warnings=list(reply.warnings)
+        )
 
     async def current_objects(self, rt: ResourceType) -> tuple[ObjectState, int] | None:
         """The hub's objects of ``rt`` for a consistent read, once storage has said they

@@ -104,6 +104,9 @@ class RegistryClient:
             registry_pb2.RenderedObject, await self._call(self._stub.Delete, request, write=True)
         )
 
+    async def connect(self, request: registry_pb2.ConnectRequest) -> registry_pb2.ConnectResponse:
+        return cast(registry_pb2.ConnectResponse, await self._call(self._stub.Connect, request))
+
     async def open_watch(
         self, request: registry_pb2.ReadRequest
     ) -> AsyncIterator[common_pb2.WatchEvent]:

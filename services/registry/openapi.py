@@ -385,10 +385,10 @@ class _DocumentBuilder:
             raise LookupError(
                 f"no Kubernetes 1.32 OpenAPI definition {rt.schema!r} for {rt.resource}"
             )
-        list_schema = self.definitions.by_gvk(rt.group, rt.version, rt.list_kind)
-        if list_schema is None:
-            raise LookupError(f"no OpenAPI list definition for {rt.api_version} {rt.list_kind}")
         verbs = set(rt.verbs)
+        list_schema = self.definitions.by_gvk(rt.group, rt.version, rt.list_kind) or ""
+        if not list_schema and "list" in verbs:  # a Binding is only ever created
+            raise LookupError(f"no OpenAPI list definition for {rt.api_version} {rt.list_kind}")
         kind, schema = rt.kind, rt.schema
         gvk = (rt.group, rt.version, kind)
         scope = "Namespaced" if rt.namespaced else ""
@@ -473,7 +473,7 @@ class _DocumentBuilder:
                 self.params((*_LIST_PARAMS, "pretty")),
             )
 
-        for sub in rt.subresources:
+        for sub in (s.name for s in rt.subresources):
             if sub not in _SUBRESOURCE_KINDS:
                 continue
             sub_kind = _SUBRESOURCE_KINDS[sub]

@@ -61,6 +61,9 @@ class StorageAdapter:
         stored = await self.storage.create(_ref(where), namespace, name, obj, dry_run=dry_run)
         return stored.object
 
+    async def health(self) -> object:
+        return await self.storage.health()
+
     async def get(
         self, where: Where, namespace: str, name: str, *, resource_version: str = ""
     ) -> bytes:

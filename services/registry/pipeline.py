@@ -206,15 +206,21 @@ def prepare_update(
     if rt.namespaced:
         meta["namespace"] = old_meta.get("namespace")
     strategy.default(new)
-    if subresource == "status":
-        strategy.prepare_for_status_update(new, old)
+    if subresource:
+        strategy.prepare_for_subresource_update(subresource, new, old)
     else:
         strategy.prepare_for_update(new, old)
     return new
 
 
-def validate_update(rt: ResourceType, strategy: Strategy, new: Obj, old: Obj) -> None:
-    problems = strategy.validate_update(new, old)
+def validate_update(
+    rt: ResourceType, strategy: Strategy, new: Obj, old: Obj, *, subresource: str = ""
+) -> None:
+    problems = (
+        strategy.validate_subresource_update(subresource, new, old)
+        if subresource
+        else strategy.validate_update(new, old)
+    )
     problems = schema_validation.merge(problems, schema_validation.validate(rt.schema, new))
     meta = metadata_of(new)
     problems += validation.validate_object_meta(

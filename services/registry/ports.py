@@ -71,6 +71,10 @@ class StoragePort(Protocol):
         dry_run: bool = False,
     ) -> bytes: ...
 
+    async def health(self) -> object:
+        """Whether etcd answers through storage: a 503 StatusError when it does not."""
+        ...
+
     def watch(
         self,
         where: Where,

@@ -1808,6 +1808,29 @@ _MORE_PRINTERS[("autoscaling", "Scale")] = _Printer(
     ),
     _scale_row,
 )
+
+
+def _component_status_row(cs: Obj, now: datetime) -> Row:
+    """printComponentStatus: the Healthy condition's status, message and error."""
+    status, message, error = "Unknown", "", ""
+    for condition in _list(cs.get("conditions")):
+        if isinstance(condition, dict) and condition.get("type") == "Healthy":
+            status = "Healthy" if condition.get("status") == "True" else "Unhealthy"
+            message = str(condition.get("message") or "")
+            error = str(condition.get("error") or "")
+            break
+    return [_name(cs), status, message, error], []
+
+
+_MORE_PRINTERS[("", "ComponentStatus")] = _Printer(
+    (
+        _NAME,
+        _column("Status", "Status of the component conditions"),
+        _column("Message", "Message of the component conditions"),
+        _column("Error", "Error of the component conditions"),
+    ),
+    _component_status_row,
+)
 _PRINTERS.update(_MORE_PRINTERS)
 # events.k8s.io Events are the core Events seen through the new API: kube prints both alike.
 _PRINTERS[("events.k8s.io", "Event")] = _PRINTERS[("", "Event")]

@@ -9,7 +9,7 @@ import copy
 import dataclasses
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +18,18 @@ import orjson
 
 from kapi import errors, selectors
 from kapi.json_bytes import ListItems, list_body
-from services.registry import conversion, field_validation, limits, patching, pipeline, printers
+from services.registry import (
+    binding,
+    component_status,
+    connect,
+    conversion,
+    eviction,
+    field_validation,
+    limits,
+    patching,
+    pipeline,
+    printers,
+)
 from services.registry.ports import AdmissionPort, AdmissionTarget, StoragePort, Where
 from services.registry.strategies import bootstrap, selectable_terms, strategy_for
 from services.registry.strategies import scale as scale_subresource
@@ -80,6 +91,28 @@ class Result:
 
 
 _FIELD_TERM = re.compile(r"^\s*([^!=\s]+)\s*(==|!=|=)")
+
+
+@dataclass(frozen=True)
+class _Action:
+    """A create that acts on another object instead of storing one (kube's Binding and
+    Eviction storages): the body's definition, kind and version, and what it does."""
+
+    schema: str
+    kind: str
+    version: str
+    run: Callable[..., Awaitable[bytes]]  # (registry, target, body, *, dry_run) -> 201 body
+
+
+_BIND = _Action("io.k8s.api.core.v1.Binding", "Binding", "v1", binding.bind)
+# By (group, resource, subresource) as served.
+ACTIONS: dict[tuple[str, str, str], _Action] = {
+    ("", "pods", "binding"): _BIND,
+    ("", "bindings", ""): _BIND,
+    ("", "pods", "eviction"): _Action(
+        "io.k8s.api.policy.v1.Eviction", "Eviction", "v1", eviction.evict
+    ),
+}
 
 
 def _where(rt: ResourceType) -> Where:
@@ -154,7 +187,7 @@ class Registry:
         rt = self.table.lookup(target.group, target.version, target.resource)
         if rt is None:
             raise errors.not_found_path()
-        if target.subresource and target.subresource not in rt.subresources:
+        if target.subresource and rt.subresource(target.subresource) is None:
             raise errors.not_found_path()
         return rt
 
@@ -250,6 +283,11 @@ class Registry:
     ) -> Result:
         """``managed_fields``: the entries an apply computed (else the creator's are)."""
         rt = self.resolve(target)
+        action = ACTIONS.get((rt.group, rt.resource, target.subresource))
+        if action is not None:
+            return await self._act(
+                action, target, body, field_validation, duplicate_fields, dry_run
+            )
         if target.subresource or "create" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "create")
         patching.policy.check_write_options("CreateOptions", field_manager)
@@ -284,6 +322,27 @@ class Registry:
             201,
             decode_warnings + warnings + strategy.warnings(obj),
         )
+
+    async def _act(
+        self,
+        action: _Action,
+        target: Target,
+        body: bytes,
+        directive: str,
+        duplicates: tuple[str, ...],
+        dry_run: bool,
+    ) -> Result:
+        """A Binding or an Eviction: decoded as its own kind, then done (201 Success)."""
+        obj = _loads(body)
+        warnings = field_validation.decode(
+            obj,
+            definition=action.schema,
+            kind=action.kind,
+            version=action.version,
+            directive=directive,
+            duplicates=duplicates,
+        )
+        return Result(await action.run(self, target, obj, dry_run=dry_run), 201, warnings)
 
     async def _allocate_cluster_ip(self, strategy: ServiceStrategy, obj: Obj) -> None:
         """Cluster IP and node ports: free ones from what the other services hold (an
@@ -523,7 +582,7 @@ class Registry:
             api_version=rt.api_version,
             kind=rt.kind,
             subresource=subresource,
-            has_status="status" in rt.subresources,
+            has_status=rt.subresource("status") is not None,
         )
 
     def _track_create(
@@ -667,7 +726,9 @@ class Registry:
                 "mutating", admission, candidate, current
             )
             candidate = mutated if mutated is not None else candidate
-            pipeline.validate_update(rt, strategy, candidate, current)
+            pipeline.validate_update(
+                rt, strategy, candidate, current, subresource=target.subresource
+            )
             _, more = await self.admission.admit("validating", admission, candidate, current)
             warnings += more
             # A new metadata map: the candidate's may be the stored object's (a patch that
@@ -815,7 +876,7 @@ class Registry:
         prefixes: set[str] = set()
         for content in self.table.types:
             # Several served versions of a resource share one key prefix: delete once.
-            if not content.namespaced or content.etcd_prefix in prefixes:
+            if not content.namespaced or not content.stored or content.etcd_prefix in prefixes:
                 continue
             prefixes.add(content.etcd_prefix)
             listed = await self.storage.list(_where(content), target.name)
@@ -839,6 +900,9 @@ class Registry:
         rt = self.resolve(target)
         if "get" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "get")
+        if not rt.stored:
+            obj = await component_status.read(target.name, self.storage.health)
+            return self._computed(rt, [obj], options, single=True)
         namespace = target.namespace if rt.namespaced else ""
         data = self._to_served(
             rt,
@@ -856,6 +920,35 @@ class Registry:
             return Result(data)
         obj = orjson.loads(data)
         return Result(orjson.dumps(self._render_items(rt, [obj], options, {}, single=True)))
+
+    def _computed(
+        self, rt: ResourceType, objects: builtins.list[Obj], options: ReadOptions, *, single: bool
+    ) -> Result:
+        """Objects computed when read (component statuses: the only resource kapi lists
+        without storing it), rendered as asked, with kube's deprecation warning."""
+        warnings = [component_status.DEPRECATED]
+        if options.rendering != "object":
+            rendered = self._render_items(rt, objects, options, {}, single=single)
+            return Result(orjson.dumps(rendered), warnings=warnings)
+        if single:
+            return Result(orjson.dumps(objects[0]), warnings=warnings)
+        listed = {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": {}}
+        return Result(orjson.dumps({**listed, "items": objects}), warnings=warnings)
+
+    async def connect(
+        self, target: Target, method: str, path: str, options: dict[str, builtins.list[str]]
+    ) -> connect.Answer:
+        """A connect subresource (logs, exec, attach, port forwarding, proxies) of the
+        object ``target`` names: kube-apiserver's answer where no kubelet serves it."""
+        rt = self.resolve(target)
+        sub = rt.subresource(target.subresource)
+        answer = connect.CONNECTERS.get((rt.group, rt.resource))
+        if sub is None or not sub.connect or answer is None:
+            raise errors.not_found_path()
+        name = connect.split_name(target.name, rt.singular) if sub.path else target.name
+        namespace = target.namespace if rt.namespaced else ""
+        obj = _loads(await self.storage.get(_where(rt), namespace, name))
+        return answer(sub.name, obj, target.name, options)
 
     def _check_field_selector(self, rt: ResourceType, selector: str) -> str:
         """400 for a field the type cannot be selected by; the selector storage applies
@@ -884,6 +977,15 @@ class Registry:
         if "list" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "list")
         fields = self._check_field_selector(rt, options.field_selector)
+        if not rt.stored:
+            labels = selectors.parse_label_selector(options.label_selector)
+            chosen = selectors.parse_field_selector(fields)
+            objects = [
+                obj
+                for obj in await component_status.read_all(self.storage.health)
+                if labels.matches(obj) and chosen.matches(obj)
+            ]
+            return self._computed(rt, objects, options, single=False)
         listed = await self.storage.list(
             _where(rt),
             target.namespace if rt.namespaced else "",

@@ -66,12 +66,25 @@ class Strategy:
         if status is not None:
             new["status"] = status
 
+    def prepare_for_subresource_update(self, subresource: str, new: Obj, old: Obj) -> None:
+        """An update through a subresource: /status changes the status only; the others a
+        resource has (finalize, approval, ephemeralcontainers) override this. /scale is
+        an update of the whole object, its change made by the scale machinery."""
+        if subresource == "status":
+            self.prepare_for_status_update(new, old)
+        else:
+            self.prepare_for_update(new, old)
+
     def validate(self, obj: Obj) -> list[FieldError]:
         """Resource-specific rules for a new object (ObjectMeta is checked separately)."""
         return []
 
     def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
         return self.validate(new)
+
+    def validate_subresource_update(self, subresource: str, new: Obj, old: Obj) -> list[FieldError]:
+        """The rules of an update through ``subresource``; the whole object's by default."""
+        return self.validate_update(new, old)
 
     def warnings(self, obj: Obj) -> list[str]:
         return []

@@ -30,6 +30,47 @@ META_FIELD_SELECTORS = ("metadata.name", "metadata.namespace")
 
 
 @dataclass(frozen=True)
+class Subresource:
+    """One subresource of a resource, as kube's discovery lists it (``pods/eviction``).
+
+    ``kind`` is the kind it takes and answers when not the parent's; ``group`` and
+    ``version`` are set when that kind lives in another group-version than the
+    parent's (``scale``: autoscaling/v1 Scale; ``eviction``: policy/v1 Eviction), as
+    kube's GroupVersionKindProvider storages say. ``connect``: reached through the
+    node's kubelet in kube (logs, exec, attach, port forwarding, proxies); any HTTP
+    method and, for ``path``, a trailing path below it (``pods/p/proxy/metrics``).
+    """
+
+    name: str
+    verbs: tuple[str, ...]
+    kind: str = ""
+    group: str = ""
+    version: str = ""
+    connect: bool = False
+    path: bool = False
+
+    @classmethod
+    def from_json(cls, data: str | dict[str, Any]) -> Subresource:
+        if isinstance(data, str):
+            return STANDARD_SUBRESOURCES[data]
+        return cls(**{**data, "verbs": tuple(data.get("verbs") or ())})
+
+
+_GET_PATCH_UPDATE = ("get", "patch", "update")
+_CONNECT_VERBS = ("create", "get")
+_PROXY_VERBS = ("create", "delete", "get", "patch", "update")
+
+# The subresources a definition may name by name alone (a custom resource's status and
+# scale); the others are spelled out in the table below.
+STANDARD_SUBRESOURCES = {
+    "status": Subresource("status", _GET_PATCH_UPDATE),
+    "scale": Subresource(
+        "scale", _GET_PATCH_UPDATE, kind="Scale", group="autoscaling", version="v1"
+    ),
+}
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """One served resource: identity, scope, verbs and where it lives in etcd."""
 
@@ -44,7 +85,12 @@ class ResourceType:
     verbs: tuple[str, ...] = STANDARD_VERBS
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
-    subresources: tuple[str, ...] = ()
+    # In kube's discovery order (by name). Plain names ("status", "scale") are taken as
+    # STANDARD_SUBRESOURCES.
+    subresources: tuple[Subresource, ...] = ()
+    # False for resources no object of which is stored: a Binding is an action on a pod,
+    # ComponentStatuses are computed when read.
+    stored: bool = True
     # Field selectors beyond metadata.name / metadata.namespace, as kube-apiserver allows.
     field_selectors: tuple[str, ...] = ()
     # Whether metadata.generation is kept (bumped on spec changes), as the strategy does.
@@ -56,6 +102,18 @@ class ResourceType:
     # registry's business, not storage's.
     storage_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if any(not isinstance(sub, Subresource) for sub in self.subresources):
+            subs = tuple(Subresource.from_json(sub) for sub in self.subresources)  # type: ignore[arg-type]
+            object.__setattr__(self, "subresources", subs)
+
+    def subresource(self, name: str) -> Subresource | None:
+        """The subresource called ``name``, if the resource has it."""
+        for sub in self.subresources:
+            if sub.name == name:
+                return sub
+        return None
 
     @property
     def api_version(self) -> str:
@@ -83,6 +141,7 @@ class ResourceType:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ResourceType:
         tuples = ("verbs", "short_names", "categories", "subresources", "field_selectors")
+        # subresources arrive as dicts (or names) and are made Subresources on init
         known = cls.__dataclass_fields__
         fields: dict[str, Any] = {
             k: (tuple(v) if k in tuples else v) for k, v in data.items() if k in known
@@ -190,8 +249,32 @@ _ADMISSION = "admissionregistration.k8s.io"
 _FLOWCONTROL = "flowcontrol.apiserver.k8s.io"
 _ALL = ("all",)
 _API_EXTENSIONS = ("api-extensions",)
-_STATUS = ("status",)
-_STATUS_SCALE = ("status", "scale")
+_STATUS = (STANDARD_SUBRESOURCES["status"],)
+_STATUS_SCALE = (STANDARD_SUBRESOURCES["status"], STANDARD_SUBRESOURCES["scale"])
+
+
+def _connect(name: str, kind: str, verbs: tuple[str, ...] = _CONNECT_VERBS) -> Subresource:
+    return Subresource(name, verbs, kind=kind, connect=True, path=name == "proxy")
+
+
+# kube-apiserver 1.32's subresources of pods, namespaces, nodes, services and CSRs
+# (pkg/registry/core/*/storage, certificates/storage): verbs and kinds as its discovery
+# lists them.
+_POD_SUBRESOURCES = (
+    _connect("attach", "PodAttachOptions"),
+    Subresource("binding", ("create",), kind="Binding"),
+    Subresource("ephemeralcontainers", _GET_PATCH_UPDATE),
+    Subresource("eviction", ("create",), kind="Eviction", group="policy", version="v1"),
+    _connect("exec", "PodExecOptions"),
+    _connect("log", "", ("get",)),
+    _connect("portforward", "PodPortForwardOptions"),
+    _connect("proxy", "PodProxyOptions", _PROXY_VERBS),
+    STANDARD_SUBRESOURCES["status"],
+)
+_NAMESPACE_SUBRESOURCES = (Subresource("finalize", ("update",)), STANDARD_SUBRESOURCES["status"])
+_NODE_SUBRESOURCES = (_connect("proxy", "NodeProxyOptions", _PROXY_VERBS), *_STATUS)
+_SERVICE_SUBRESOURCES = (_connect("proxy", "ServiceProxyOptions", _PROXY_VERBS), *_STATUS)
+_CSR_SUBRESOURCES = (Subresource("approval", _GET_PATCH_UPDATE), *_STATUS)
 
 
 def _hpa(version: str, **kw: Any) -> ResourceType:
@@ -210,6 +293,17 @@ def _hpa(version: str, **kw: Any) -> ResourceType:
 
 BUILTIN: tuple[ResourceType, ...] = (
     # --- core/v1 ------------------------------------------------------------------
+    # Bindings are the old way to bind a pod (pods/binding the new one); component
+    # statuses are read from the components themselves. Neither is stored.
+    _core("bindings", "Binding", verbs=("create",), stored=False),
+    _core(
+        "componentstatuses",
+        "ComponentStatus",
+        namespaced=False,
+        verbs=("get", "list"),
+        short_names=("cs",),
+        stored=False,
+    ),
     _core("configmaps", "ConfigMap", short_names=("cm",)),
     _core("endpoints", "Endpoints", prefix="services/endpoints", short_names=("ep",)),
     _core("events", "Event", short_names=("ev",), field_selectors=_EVENT_FIELDS),
@@ -220,7 +314,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         namespaced=False,
         verbs=NO_COLLECTION_VERBS,
         short_names=("ns",),
-        subresources=_STATUS,
+        subresources=_NAMESPACE_SUBRESOURCES,
         field_selectors=("status.phase",),
     ),
     _core(
@@ -229,7 +323,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         namespaced=False,
         prefix="minions",
         short_names=("no",),
-        subresources=_STATUS,
+        subresources=_NODE_SUBRESOURCES,
         field_selectors=("spec.unschedulable",),
     ),
     _core(
@@ -250,7 +344,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         "Pod",
         short_names=("po",),
         categories=_ALL,
-        subresources=_STATUS,
+        subresources=_POD_SUBRESOURCES,
         field_selectors=(
             "spec.nodeName",
             "spec.restartPolicy",
@@ -283,7 +377,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         verbs=NO_COLLECTION_VERBS,
         short_names=("svc",),
         categories=_ALL,
-        subresources=_STATUS,
+        subresources=_SERVICE_SUBRESOURCES,
         field_selectors=("spec.clusterIP", "spec.type"),
     ),
     # --- apps/v1 ------------------------------------------------------------------
@@ -390,7 +484,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         schema_group="certificates",
         namespaced=False,
         short_names=("csr",),
-        subresources=_STATUS,
+        subresources=_CSR_SUBRESOURCES,
     ),
     # --- networking.k8s.io/v1 -----------------------------------------------------
     _grouped(

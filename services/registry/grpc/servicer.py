@@ -166,6 +166,18 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         )
         return _rendered(result)
 
+    @rpc.unary_errors
+    async def Connect(
+        self, request: registry_pb2.ConnectRequest, context: rpc.Context
+    ) -> registry_pb2.ConnectResponse:
+        options = orjson.loads(request.options) if request.options else {}
+        answer = await self.registry.connect(
+            target_from_pb(request.target), request.method, request.path, options
+        )
+        return registry_pb2.ConnectResponse(
+            body=answer.body, status_code=answer.code, content_type=answer.content_type
+        )
+
     @rpc.stream_errors
     async def Watch(
         self, request: registry_pb2.ReadRequest, context: rpc.Context

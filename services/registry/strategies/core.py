@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import ipaddress
 import random
 from typing import Any, ClassVar
@@ -14,7 +15,11 @@ from services.registry import validation
 from services.registry.pipeline import now_rfc3339
 from services.registry.strategies import common, events
 from services.registry.strategies.common import StatusStrategy, get_path, spec_of
-from services.registry.strategies.pod_spec import default_pod_spec, validate_pod_spec
+from services.registry.strategies.pod_spec import (
+    default_pod_spec,
+    validate_ephemeral_containers,
+    validate_pod_spec,
+)
 from services.registry.strategy import Obj, Strategy
 
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
@@ -22,6 +27,7 @@ SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 NODE_PORT_RANGE = range(30000, 32768)
 IMMUTABLE_WHEN_SET = "field is immutable when `immutable` is set"
 SECRET_MAX_BYTES = 1024 * 1024
+# kube's standard finalizers (helper.IsStandardFinalizerName).
 
 
 class NamespaceStrategy(Strategy):
@@ -60,6 +66,32 @@ class NamespaceStrategy(Strategy):
             for name in finalizers
             if isinstance(name, str)
             for m in (*validation.qualified_name(name), *validation.kube_finalizer_name(name))
+        ]
+
+    def prepare_for_subresource_update(self, subresource: str, new: Obj, old: Obj) -> None:
+        """/finalize takes the body's spec (its finalizers) and keeps the stored status
+        (kube's namespaceFinalizeStrategy)."""
+        if subresource != "finalize":
+            super().prepare_for_subresource_update(subresource, new, old)
+            return
+        if "status" in old:
+            new["status"] = copy.deepcopy(old["status"])
+        else:
+            new.pop("status", None)
+
+    def validate_subresource_update(self, subresource: str, new: Obj, old: Obj) -> list[FieldError]:
+        """kube's ValidateNamespaceFinalizeUpdate: each finalizer a qualified name, or one
+        of the standard ones."""
+        if subresource != "finalize":
+            return super().validate_subresource_update(subresource, new, old)
+        finalizers = spec_of(new).get("finalizers") or []
+        return [
+            errors.invalid_value(f"spec.finalizers[{i}]", str(name), m)
+            for i, name in enumerate(finalizers if isinstance(finalizers, list) else [])
+            for m in (
+                *validation.qualified_name(str(name)),
+                *validation.kube_finalizer_name(str(name)),
+            )
         ]
 
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
@@ -237,8 +269,62 @@ class PodStrategy(Strategy):
         super().prepare_for_create(obj)
         obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj.get("spec") or {})}
 
+    def prepare_for_subresource_update(self, subresource: str, new: Obj, old: Obj) -> None:
+        """/ephemeralcontainers changes spec.ephemeralContainers only (kube's
+        dropNonEphemeralContainerUpdates: the stored pod, its identity from the body)."""
+        if subresource != "ephemeralcontainers":
+            super().prepare_for_subresource_update(subresource, new, old)
+            return
+        meta = new.get("metadata") or {}
+        containers = spec_of(new).get("ephemeralContainers")
+        new.clear()
+        new.update(copy.deepcopy(old))
+        for key in ("name", "namespace", "uid", "resourceVersion"):
+            if key in meta:
+                new.setdefault("metadata", {})[key] = meta[key]
+        spec = new.setdefault("spec", {})
+        if containers is None:
+            spec.pop("ephemeralContainers", None)
+        else:
+            spec["ephemeralContainers"] = containers
+
     def validate(self, obj: Obj) -> list[FieldError]:
-        return validate_pod_spec(obj.get("spec"), "spec")
+        out = validate_pod_spec(obj.get("spec"), "spec")
+        if spec_of(obj).get("ephemeralContainers"):
+            out.append(
+                errors.forbidden_field("spec.ephemeralContainers", "cannot be set on create")
+            )
+        return out
+
+    def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
+        return validate_pod_spec(new.get("spec"), "spec")
+
+    def validate_subresource_update(self, subresource: str, new: Obj, old: Obj) -> list[FieldError]:
+        """kube's ValidatePodEphemeralContainersUpdate: valid ephemeral containers, and
+        the existing ones neither removed nor changed."""
+        if subresource != "ephemeralcontainers":
+            return super().validate_subresource_update(subresource, new, old)
+        out = validate_pod_spec(new.get("spec"), "spec")
+        out += validate_ephemeral_containers(new.get("spec"), "spec")
+        path = "spec.ephemeralContainers"
+        now = {
+            c.get("name"): c
+            for c in spec_of(new).get("ephemeralContainers") or []
+            if isinstance(c, dict)
+        }
+        for before in spec_of(old).get("ephemeralContainers") or []:
+            name = before.get("name") if isinstance(before, dict) else None
+            if name not in now:
+                detail = (
+                    f"existing ephemeral containers {errors.quote(str(name))} may not be removed\n"
+                )
+                out.append(errors.forbidden_field(path, detail))
+            elif now[name] != before:
+                detail = (
+                    f"existing ephemeral containers {errors.quote(str(name))} may not be changed\n"
+                )
+                out.append(errors.forbidden_field(path, detail))
+        return out
 
 
 def _needs_node_ports(spec: Obj) -> bool:

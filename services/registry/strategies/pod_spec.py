@@ -50,7 +50,7 @@ def default_pod_spec(spec: Obj) -> None:
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("securityContext", {})
     spec.setdefault("schedulerName", "default-scheduler")
-    for key in ("containers", "initContainers"):
+    for key in ("containers", "initContainers", "ephemeralContainers"):
         for container in spec.get(key) or []:
             if isinstance(container, dict):
                 _default_container(container)
@@ -105,4 +105,50 @@ def _validate_containers(containers: list[Any], path: str, seen: set[str]) -> li
             seen.add(name)
         if not container.get("image"):
             out.append(errors.required(f"{cpath}.image"))
+    return out
+
+
+# What an ephemeral container may not set (kube's validateEphemeralContainers: the
+# fields outside its allow-list).
+_EPHEMERAL_FORBIDDEN = (
+    "ports",
+    "resources",
+    "resizePolicy",
+    "lifecycle",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "restartPolicy",
+)
+EPHEMERAL_FORBIDDEN_DETAIL = "cannot be set for an Ephemeral Container"
+
+
+def validate_ephemeral_containers(spec: Any, path: str) -> list[FieldError]:
+    """A pod's ephemeral containers: named (a DNS label unique among all the pod's
+    containers), with an image, none of the fields a debugging container may not have,
+    and a targetContainerName that names one of the pod's containers."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("ephemeralContainers"), list):
+        return []
+    others = [
+        c.get("name")
+        for key in ("containers", "initContainers")
+        for c in spec.get(key) or []
+        if isinstance(c, dict)
+    ]
+    seen = {n for n in others if isinstance(n, str)}
+    items = spec["ephemeralContainers"]
+    out = _validate_containers(items, f"{path}.ephemeralContainers", seen)
+    for i, container in enumerate(items):
+        if not isinstance(container, dict):
+            continue
+        cpath = f"{path}.ephemeralContainers[{i}]"
+        for key in _EPHEMERAL_FORBIDDEN:
+            value = container.get(key)
+            if value not in (None, {}, []):
+                out.append(errors.forbidden_field(f"{cpath}.{key}", EPHEMERAL_FORBIDDEN_DETAIL))
+        target = container.get("targetContainerName")
+        if target and target not in others:
+            out.append(
+                errors.FieldError("FieldValueNotFound", f"{cpath}.targetContainerName", target)
+            )
     return out

@@ -80,13 +80,26 @@ def test_aggregated_pods() -> None:
     assert (pods["scope"], pods["singularResource"]) == ("Namespaced", "pod")
     assert pods["shortNames"] == ["po"]
     assert pods["categories"] == ["all"]
-    assert pods["subresources"] == [
-        {
-            "subresource": "status",
-            "responseKind": {"group": "", "version": "v1", "kind": "Pod"},
-            "verbs": ["get", "patch", "update"],
-        }
+    # kube's: each subresource's kind, in its own group-version where it names one.
+    assert [(s["subresource"], s["responseKind"], s["verbs"]) for s in pods["subresources"]] == [
+        ("attach", {"group": "", "version": "v1", "kind": "PodAttachOptions"}, ["create", "get"]),
+        ("binding", {"group": "", "version": "v1", "kind": "Binding"}, ["create"]),
+        ("ephemeralcontainers", {"group": "", "version": "v1", "kind": "Pod"}, GET_PATCH_UPDATE),
+        ("eviction", {"group": "policy", "version": "v1", "kind": "Eviction"}, ["create"]),
+        ("exec", {"group": "", "version": "v1", "kind": "PodExecOptions"}, ["create", "get"]),
+        ("log", {"group": "", "version": "v1", "kind": "Pod"}, ["get"]),
+        (
+            "portforward",
+            {"group": "", "version": "v1", "kind": "PodPortForwardOptions"},
+            ["create", "get"],
+        ),
+        ("proxy", {"group": "", "version": "v1", "kind": "PodProxyOptions"}, PROXY_VERBS),
+        ("status", {"group": "", "version": "v1", "kind": "Pod"}, GET_PATCH_UPDATE),
     ]
+
+
+GET_PATCH_UPDATE = ["get", "patch", "update"]
+PROXY_VERBS = ["create", "delete", "get", "patch", "update"]
 
 
 @pytest.mark.parametrize(
@@ -233,7 +246,65 @@ def test_core_api_resource_list() -> None:
     assert entries["namespaces"]["namespaced"] is False
     assert "namespaces/status" in entries
     names = [r["name"] for r in doc["resources"]]
-    assert names.index("pods/status") == names.index("pods") + 1
+    start = names.index("pods")
+    assert names[start : start + 10] == [
+        "pods",
+        "pods/attach",
+        "pods/binding",
+        "pods/ephemeralcontainers",
+        "pods/eviction",
+        "pods/exec",
+        "pods/log",
+        "pods/portforward",
+        "pods/proxy",
+        "pods/status",
+    ]
+    # kube-apiserver 1.32's entries, word for word (no storageVersionHash: not stored).
+    assert names[:2] == ["bindings", "componentstatuses"]
+    assert entries["bindings"] == {
+        "name": "bindings",
+        "singularName": "binding",
+        "namespaced": True,
+        "kind": "Binding",
+        "verbs": ["create"],
+    }
+    assert entries["componentstatuses"] == {
+        "name": "componentstatuses",
+        "singularName": "componentstatus",
+        "namespaced": False,
+        "kind": "ComponentStatus",
+        "verbs": ["get", "list"],
+        "shortNames": ["cs"],
+    }
+    assert entries["pods/eviction"] == {
+        "name": "pods/eviction",
+        "singularName": "",
+        "namespaced": True,
+        "group": "policy",
+        "version": "v1",
+        "kind": "Eviction",
+        "verbs": ["create"],
+    }
+    for name, kind, verbs in (
+        ("pods/attach", "PodAttachOptions", ["create", "get"]),
+        ("pods/binding", "Binding", ["create"]),
+        ("pods/ephemeralcontainers", "Pod", GET_PATCH_UPDATE),
+        ("pods/exec", "PodExecOptions", ["create", "get"]),
+        ("pods/log", "Pod", ["get"]),
+        ("pods/portforward", "PodPortForwardOptions", ["create", "get"]),
+        ("pods/proxy", "PodProxyOptions", PROXY_VERBS),
+        ("namespaces/finalize", "Namespace", ["update"]),
+        ("nodes/proxy", "NodeProxyOptions", PROXY_VERBS),
+        ("services/proxy", "ServiceProxyOptions", PROXY_VERBS),
+    ):
+        namespaced = not name.startswith(("namespaces", "nodes"))
+        assert entries[name] == {
+            "name": name,
+            "singularName": "",
+            "namespaced": namespaced,
+            "kind": kind,
+            "verbs": verbs,
+        }
 
 
 def test_grouped_api_resource_list() -> None:

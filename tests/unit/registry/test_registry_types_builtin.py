@@ -7,6 +7,7 @@ factory), OpenAPI definition names, field selectors and the discovery order; eac
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from services.registry import openapi_schemas
@@ -25,12 +26,27 @@ BY_KEY = {(t.group, t.version, t.resource): t for t in TABLE.types}
 
 # (group, version, resource): (kind, namespaced, short names, etcd prefix, subresources)
 FACTS: dict[tuple[str, str, str], tuple[str, bool, tuple[str, ...], str, tuple[str, ...]]] = {
+    # Not stored: a Binding binds a pod, component statuses are read from the components.
+    ("", "v1", "bindings"): ("Binding", True, (), "/registry/bindings", ()),
+    ("", "v1", "componentstatuses"): (
+        "ComponentStatus",
+        False,
+        ("cs",),
+        "/registry/componentstatuses",
+        (),
+    ),
     ("", "v1", "configmaps"): ("ConfigMap", True, ("cm",), "/registry/configmaps", ()),
     ("", "v1", "endpoints"): ("Endpoints", True, ("ep",), "/registry/services/endpoints", ()),
     ("", "v1", "events"): ("Event", True, ("ev",), "/registry/events", ()),
     ("", "v1", "limitranges"): ("LimitRange", True, ("limits",), "/registry/limitranges", ()),
-    ("", "v1", "namespaces"): ("Namespace", False, ("ns",), "/registry/namespaces", ("status",)),
-    ("", "v1", "nodes"): ("Node", False, ("no",), "/registry/minions", ("status",)),
+    ("", "v1", "namespaces"): (
+        "Namespace",
+        False,
+        ("ns",),
+        "/registry/namespaces",
+        ("finalize", "status"),
+    ),
+    ("", "v1", "nodes"): ("Node", False, ("no",), "/registry/minions", ("proxy", "status")),
     ("", "v1", "persistentvolumeclaims"): (
         "PersistentVolumeClaim",
         True,
@@ -45,7 +61,23 @@ FACTS: dict[tuple[str, str, str], tuple[str, bool, tuple[str, ...], str, tuple[s
         "/registry/persistentvolumes",
         ("status",),
     ),
-    ("", "v1", "pods"): ("Pod", True, ("po",), "/registry/pods", ("status",)),
+    ("", "v1", "pods"): (
+        "Pod",
+        True,
+        ("po",),
+        "/registry/pods",
+        (
+            "attach",
+            "binding",
+            "ephemeralcontainers",
+            "eviction",
+            "exec",
+            "log",
+            "portforward",
+            "proxy",
+            "status",
+        ),
+    ),
     ("", "v1", "podtemplates"): ("PodTemplate", True, (), "/registry/podtemplates", ()),
     ("", "v1", "replicationcontrollers"): (
         "ReplicationController",
@@ -69,7 +101,13 @@ FACTS: dict[tuple[str, str, str], tuple[str, bool, tuple[str, ...], str, tuple[s
         "/registry/serviceaccounts",
         (),
     ),
-    ("", "v1", "services"): ("Service", True, ("svc",), "/registry/services/specs", ("status",)),
+    ("", "v1", "services"): (
+        "Service",
+        True,
+        ("svc",),
+        "/registry/services/specs",
+        ("proxy", "status"),
+    ),
     ("apps", "v1", "controllerrevisions"): (
         "ControllerRevision",
         True,
@@ -121,7 +159,7 @@ FACTS: dict[tuple[str, str, str], tuple[str, bool, tuple[str, ...], str, tuple[s
         False,
         ("csr",),
         "/registry/certificatesigningrequests",
-        ("status",),
+        ("approval", "status"),
     ),
     ("networking.k8s.io", "v1", "ingressclasses"): (
         "IngressClass",
@@ -322,7 +360,8 @@ def test_the_table_is_exactly_the_issue_s_resources() -> None:
 def test_each_type_s_facts(key: tuple[str, str, str]) -> None:
     kind, namespaced, short_names, prefix, subresources = FACTS[key]
     rt = BY_KEY[key]
-    assert (rt.kind, rt.namespaced, rt.short_names, rt.etcd_prefix, rt.subresources) == (
+    subs = tuple(sub.name for sub in rt.subresources)
+    assert (rt.kind, rt.namespaced, rt.short_names, rt.etcd_prefix, subs) == (
         kind,
         namespaced,
         short_names,
@@ -336,14 +375,59 @@ def test_each_type_s_facts(key: tuple[str, str, str]) -> None:
     assert rt.has_generation == ((group, resource) in GENERATION)
 
 
+ONLY_VERBS = {("", "bindings"): ("create",), ("", "componentstatuses"): ("get", "list")}
+
+
 def test_verbs() -> None:
     for rt in TABLE.types:
-        expected = (
+        expected = ONLY_VERBS.get(
+            (rt.group, rt.resource),
             NO_COLLECTION_VERBS
             if (rt.group, rt.resource) in {("", "namespaces"), ("", "services")}
-            else STANDARD_VERBS
+            else STANDARD_VERBS,
         )
         assert rt.verbs == expected, rt.resource
+        assert rt.stored == ((rt.group, rt.resource) not in ONLY_VERBS), rt.resource
+
+
+# kube-apiserver 1.32's subresources: (resource, subresource) -> (verbs, kind, group/version)
+SUBRESOURCES = {
+    ("pods", "attach"): (("create", "get"), "PodAttachOptions", ""),
+    ("pods", "binding"): (("create",), "Binding", ""),
+    ("pods", "ephemeralcontainers"): (("get", "patch", "update"), "", ""),
+    ("pods", "eviction"): (("create",), "Eviction", "policy/v1"),
+    ("pods", "exec"): (("create", "get"), "PodExecOptions", ""),
+    ("pods", "log"): (("get",), "", ""),
+    ("pods", "portforward"): (("create", "get"), "PodPortForwardOptions", ""),
+    ("pods", "proxy"): (("create", "delete", "get", "patch", "update"), "PodProxyOptions", ""),
+    ("namespaces", "finalize"): (("update",), "", ""),
+    ("nodes", "proxy"): (("create", "delete", "get", "patch", "update"), "NodeProxyOptions", ""),
+    ("services", "proxy"): (
+        ("create", "delete", "get", "patch", "update"),
+        "ServiceProxyOptions",
+        "",
+    ),
+    ("certificatesigningrequests", "approval"): (("get", "patch", "update"), "", ""),
+}
+
+
+@pytest.mark.parametrize("key", sorted(SUBRESOURCES), ids="/".join)
+def test_subresource_facts(key: tuple[str, str]) -> None:
+    resource, name = key
+    (rt,) = [t for t in TABLE.types if t.resource == resource]
+    sub = rt.subresource(name)
+    assert sub is not None
+    verbs, kind, group_version = SUBRESOURCES[key]
+    assert (sub.verbs, sub.kind) == (verbs, kind)
+    assert "/".join(filter(None, (sub.group, sub.version))) == group_version
+    assert sub.connect == (name in ("attach", "exec", "log", "portforward", "proxy"))
+    assert sub.path == (name == "proxy")
+
+
+def test_subresources_cross_the_wire_as_they_are() -> None:
+    for rt in TABLE.types:
+        sent = orjson.loads(orjson.dumps(rt.to_json()))  # as the Types reply carries it
+        assert ResourceType.from_json(sent) == rt, rt.resource
 
 
 def test_every_schema_is_a_1_32_definition_of_the_right_kind() -> None:
@@ -351,7 +435,8 @@ def test_every_schema_is_a_1_32_definition_of_the_right_kind() -> None:
     for rt in TABLE.types:
         assert rt.schema in definitions, rt.schema
         assert definitions.by_gvk(rt.group, rt.version, rt.kind) == rt.schema
-        assert definitions.by_gvk(rt.group, rt.version, rt.list_kind) is not None
+        if "list" in rt.verbs:  # a Binding has no list
+            assert definitions.by_gvk(rt.group, rt.version, rt.list_kind) is not None
 
 
 def test_discovery_order_is_kube_s() -> None:
