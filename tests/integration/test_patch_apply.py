@@ -113,7 +113,7 @@ async def test_strategic_merge_patch_errors_as_kube(cp: ControlPlane) -> None:
     path = f"/apis/apps/v1/namespaces/{ns}/deployments/bad"
     no_key = {"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}}
     reply = await patch(api, path, no_key, SMP)
-    assert reply.status_code == 500
+    assert reply.status_code == 400  # kube: 500 with no reason; the patch's fault here
     assert reply.json()["message"] == "map: map[image:x] does not contain declared merge key: name"
     bad_retain = {"spec": {"$retainKeys": ["replicas"], "paused": True}}
     reply = await patch(api, path, bad_retain, SMP)
@@ -121,6 +121,9 @@ async def test_strategic_merge_patch_errors_as_kube(cp: ControlPlane) -> None:
     assert reply.json()["message"] == "invalid patch format of retainKeys"
     reply = await patch(api, path, [1], SMP)
     assert reply.status_code == 400
+    reply = await patch(api, path, {"$setElementOrder/finalizers": None}, SMP)
+    assert reply.status_code == 400
+    assert reply.json()["message"] == "expected a []interface {}, but received a %!s(<nil>)"
 
 
 async def test_patch_of_a_missing_object_is_404(cp: ControlPlane) -> None:
@@ -437,7 +440,7 @@ async def test_apply_refuses_wrong_kind_and_managed_fields(cp: ControlPlane) -> 
     assert reply.json()["message"] == "metadata.managedFields must be nil"
     unknown = {**configmap("kind", {}), "bogus": 1}
     reply = await patch(api, path, unknown, APPLY, params=params)
-    assert reply.status_code == 500
+    assert reply.status_code == 400  # kube: 500 with no reason; the configuration's fault
     assert reply.json()["message"] == (
         "failed to create typed patch object (/kind; /v1, Kind=ConfigMap): .bogus: field not "
         "declared in schema"

@@ -87,11 +87,14 @@ def _decode_json(patch: bytes) -> Any:
 
 
 def _patch_error(exc: PatchError) -> errors.StatusError:
-    if exc.code == 400:
-        return errors.bad_request(exc.message)
+    """kube answers the patch errors it names 400 or 422, and passes any other up as a
+    500 with no reason (patch.go ``interpretStrategicMergePatchError``). Each of those is
+    still the patch's fault (``{"$setElementOrder/finalizers": null}``: "expected a
+    []interface {}, but received a %!s(<nil>)"), so kapi answers them 400 with kube's
+    words, as kubernetes/kubernetes#139255 proposes: no 5xx for a client's input."""
     if exc.code == 422:
         return json_patch.rejected()
-    return errors.StatusError(code=500, reason="", message=exc.message, details={})
+    return errors.bad_request(exc.message)
 
 
 def changes_in_place(patch_type: str) -> bool:

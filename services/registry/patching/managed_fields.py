@@ -505,13 +505,11 @@ class FieldManager:
             raise errors.bad_request("metadata.managedFields must be nil")
         problems = self.typed.validate(config, self.root)
         if problems:
-            raise errors.StatusError(
-                code=500,
-                reason="",
-                message=(
-                    f"failed to create typed patch object ({_gvknn(config)}): "
-                    + (problems[0] if len(problems) == 1 else "errors:\n  " + "\n  ".join(problems))
-                ),
+            # kube passes this up as a 500 with no reason (structuredmerge.go); it is the
+            # configuration's fault, so kapi answers 400 with kube's words.
+            raise errors.bad_request(
+                f"failed to create typed patch object ({_gvknn(config)}): "
+                + (problems[0] if len(problems) == 1 else "errors:\n  " + "\n  ".join(problems))
             )
         base = _without_managed_fields(live) if live else {}
         try:

@@ -498,7 +498,8 @@ def test_errors_map_to_kube_status_codes() -> None:
 
     assert status({"metadata": {"$retainKeys": "x"}}).code == 400
     lists = status({"metadata": {"finalizers": [["a"]]}, "$patch": "merge"})
-    assert (lists.code, lists.reason) == (500, "")
+    # kube: a 500 with no reason; kapi: the client's fault, 400 (patching._patch_error).
+    assert (lists.code, lists.reason) == (400, "BadRequest")
     nested = {"metadata": {"finalizers": ["a"]}}
     obj_with_list = {**obj, "metadata": {"name": "c", "finalizers": [["x"]]}}
     with pytest.raises(errors.StatusError) as caught:
