@@ -1,5 +1,12 @@
 """Content negotiation: what a client sent (JSON, YAML, Protobuf) and what it accepts
-(an object, a Table, PartialObjectMetadata; JSON or YAML)."""
+(an object, a Table, PartialObjectMetadata; JSON or YAML).
+
+A body becomes the JSON the registry is sent, within the limits kube-apiserver holds:
+3 MiB (413), YAML through ``kapi.yaml_input`` (go-yaml's alias budget), nesting no deeper
+than every layer writes back (``kapi.json_depth``), and 400 BadRequest worded by kube's
+``transformDecodeError`` for anything else. ``decode`` and ``decode_patch`` do the work
+off the event loop when the body is large (``codec.offload``).
+"""
 
 from __future__ import annotations
 
@@ -10,19 +17,20 @@ from typing import Any
 import orjson
 import yaml
 
-from kapi import errors
-from services.gateway.codec import k8s_protobuf
+from kapi import errors, json_depth, yaml_input
+from services.gateway.codec import k8s_protobuf, offload
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's --max-request-body-bytes default
 
 JSON = "application/json"
 YAML = "application/yaml"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
+APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (
     "application/json-patch+json",
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
-    "application/apply-patch+yaml",
+    APPLY_PATCH,
 )
 
 
@@ -98,39 +106,136 @@ def accepts_json(header: str | None) -> bool:
     return any(media.type in (JSON, "application/*", "*/*") for media in parse_accept(header))
 
 
-def decode_body(body: bytes, content_type: str | None, *, kind: str, version: str) -> Any:
-    """A request body as a dict, or a 400/413/415 Status."""
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A request body: its value, its JSON (what the registry is sent) and, for a JSON
+    body when asked, the fields it gives twice."""
+
+    value: Any
+    json: bytes
+    duplicates: tuple[str, ...] = ()
+
+
+JSON_BODIES = (
+    JSON,
+    "*/*",
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+)
+YAML_BODIES = (YAML, "application/x-yaml", "text/yaml", APPLY_PATCH)
+
+
+def _media(content_type: str | None) -> str:
+    return (content_type or JSON).split(";")[0].strip().lower() or JSON
+
+
+def _summary(body: bytes) -> str:
+    """kube's ``summarizeData(body, 30)``: a JSON object's first 30 bytes, else hex."""
+    if not body:
+        return "<empty>"
+    head, more = body[:30], " ..." if len(body) > 30 else ""
+    if body[:1] == b"{":
+        return head.decode("utf-8", "replace") + more
+    return head.hex() + more
+
+
+async def decode(
+    body: bytes,
+    content_type: str | None,
+    *,
+    kind: str,
+    version: str,
+    find_duplicates: bool = False,
+) -> Decoded:
+    """``decode_body``, off the event loop when the body is large."""
+    is_json = _media(content_type) in JSON_BODIES
+    return await offload.run(
+        len(body),
+        is_json,
+        decode_body,
+        body,
+        content_type,
+        kind=kind,
+        version=version,
+        find_duplicates=find_duplicates,
+    )
+
+
+def decode_body(
+    body: bytes,
+    content_type: str | None,
+    *,
+    kind: str,
+    version: str,
+    find_duplicates: bool = False,
+) -> Decoded:
+    """A request body decoded, or a 400/413/415 Status."""
     if len(body) > MAX_BODY_BYTES:
         raise errors.request_entity_too_large(f"limit is {MAX_BODY_BYTES}")
-    media = (content_type or JSON).split(";")[0].strip().lower() or JSON
+    media = _media(content_type)
     unrecognized = f"the object provided is unrecognized (must be of type {kind})"
     if media == PROTOBUF:
-        return k8s_protobuf.decode(body)
-    if media in (
-        JSON,
-        "*/*",
-        "application/json-patch+json",
-        "application/merge-patch+json",
-        "application/strategic-merge-patch+json",
-    ):
+        obj = k8s_protobuf.decode(body)
         try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
+            return Decoded(obj, json_depth.dumps(obj))
+        except json_depth.TooDeep as exc:
             raise errors.bad_request(
-                f"{unrecognized}: couldn't get version/kind; json parse error: {exc}"
+                f'{obj["kind"]} in version "{obj["apiVersion"].rpartition("/")[2]}" cannot '
+                f"be handled as a {kind}: {exc}"
             ) from None
-    if media in (YAML, "application/x-yaml", "text/yaml", "application/apply-patch+yaml"):
+    if media in JSON_BODIES:
         try:
-            docs = list(yaml.safe_load_all(body))
-        except yaml.YAMLError as exc:
+            value = orjson.loads(body)
+            encoded = json_depth.dumps(value)
+        except (orjson.JSONDecodeError, json_depth.TooDeep) as exc:
             raise errors.bad_request(
-                f"{unrecognized}: couldn't get version/kind; yaml parse error: {exc}"
+                f"{unrecognized}: couldn't get version/kind; json parse error: {exc} "
+                f"({_summary(body)})"
             ) from None
-        docs = [d for d in docs if d is not None]
+        duplicates = []
+        if find_duplicates and media in (JSON, "*/*"):
+            duplicates = duplicate_fields(body, encoded)
+        return Decoded(value, encoded, tuple(duplicates))
+    if media in YAML_BODIES:
+        try:
+            docs = [d for d in yaml_input.load_all(body) if d.value is not None]
+        except yaml_input.YAMLError as exc:
+            raise errors.bad_request(f"{unrecognized}: {exc} ({_summary(body)})") from None
         if len(docs) != 1:
-            raise errors.bad_request(f"{unrecognized}: expected exactly one YAML document")
-        return orjson.loads(orjson.dumps(docs[0], default=str))
+            raise errors.bad_request(
+                f"{unrecognized}: expected exactly one YAML document ({_summary(body)})"
+            )
+        return Decoded(docs[0].value, docs[0].json)
     raise errors.unsupported_media_type(media)
+
+
+async def decode_patch(body: bytes, patch_type: str) -> bytes:
+    """``patch_body``, off the event loop when the body is large."""
+    return await offload.run(len(body), patch_type != APPLY_PATCH, patch_body, body, patch_type)
+
+
+def patch_body(body: bytes, patch_type: str) -> bytes:
+    """What a PATCH forwards to the registry: a JSON patch body as sent, once it is known
+    to nest no deeper than ``json_depth.MAX_DEPTH``; an apply body as its JSON, decoded
+    here within go-yaml's limits (the registry reads JSON without a YAML parser). 400 as
+    kube's patch handler words it; a malformed JSON patch is the registry's to word."""
+    if len(body) > MAX_BODY_BYTES:
+        raise errors.request_entity_too_large(f"limit is {MAX_BODY_BYTES}")
+    if patch_type == APPLY_PATCH:
+        try:
+            return yaml_input.load(body).json
+        except yaml_input.YAMLError as exc:
+            raise errors.bad_request(
+                f"error decoding YAML: error converting YAML to JSON: {exc}"
+            ) from None
+    try:
+        json_depth.dumps(orjson.loads(body))
+    except orjson.JSONDecodeError:
+        pass
+    except json_depth.TooDeep as exc:
+        raise errors.bad_request(f"error decoding patch: {exc}") from None
+    return body
 
 
 def encode(obj_json: bytes, media_type: str) -> bytes:
