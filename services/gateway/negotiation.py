@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import yaml
@@ -106,8 +106,7 @@ def accepts_json(header: str | None) -> bool:
     return any(media.type in (JSON, "application/*", "*/*") for media in parse_accept(header))
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A request body: its value, its JSON (what the registry is sent) and, for a JSON
     body when asked, the fields it gives twice."""
 
@@ -149,17 +148,10 @@ async def decode(
     find_duplicates: bool = False,
 ) -> Decoded:
     """``decode_body``, off the event loop when the body is large."""
-    is_json = _media(content_type) in JSON_BODIES
-    return await offload.run(
-        len(body),
-        is_json,
-        decode_body,
-        body,
-        content_type,
-        kind=kind,
-        version=version,
-        find_duplicates=find_duplicates,
-    )
+    media = _media(content_type)
+    if offload.inline(len(body), json=media in JSON_BODIES):
+        return _decode(body, media, kind, find_duplicates)
+    return await offload.off_loop(_decode, body, media, kind, find_duplicates)
 
 
 def decode_body(
@@ -171,19 +163,13 @@ def decode_body(
     find_duplicates: bool = False,
 ) -> Decoded:
     """A request body decoded, or a 400/413/415 Status."""
+    return _decode(body, _media(content_type), kind, find_duplicates)
+
+
+def _decode(body: bytes, media: str, kind: str, find_duplicates: bool) -> Decoded:
     if len(body) > MAX_BODY_BYTES:
         raise errors.request_entity_too_large(f"limit is {MAX_BODY_BYTES}")
-    media = _media(content_type)
     unrecognized = f"the object provided is unrecognized (must be of type {kind})"
-    if media == PROTOBUF:
-        obj = k8s_protobuf.decode(body)
-        try:
-            return Decoded(obj, json_depth.dumps(obj))
-        except json_depth.TooDeep as exc:
-            raise errors.bad_request(
-                f'{obj["kind"]} in version "{obj["apiVersion"].rpartition("/")[2]}" cannot '
-                f"be handled as a {kind}: {exc}"
-            ) from None
     if media in JSON_BODIES:
         try:
             value = orjson.loads(body)
@@ -193,10 +179,18 @@ def decode_body(
                 f"{unrecognized}: couldn't get version/kind; json parse error: {exc} "
                 f"({_summary(body)})"
             ) from None
-        duplicates = []
         if find_duplicates and media in (JSON, "*/*"):
-            duplicates = duplicate_fields(body, encoded)
-        return Decoded(value, encoded, tuple(duplicates))
+            return Decoded(value, encoded, tuple(duplicate_fields(body, encoded)))
+        return Decoded(value, encoded)
+    if media == PROTOBUF:
+        obj = k8s_protobuf.decode(body)
+        try:
+            return Decoded(obj, json_depth.dumps(obj))
+        except json_depth.TooDeep as exc:
+            raise errors.bad_request(
+                f'{obj["kind"]} in version "{obj["apiVersion"].rpartition("/")[2]}" cannot '
+                f"be handled as a {kind}: {exc}"
+            ) from None
     if media in YAML_BODIES:
         try:
             docs = [d for d in yaml_input.load_all(body) if d.value is not None]
@@ -212,7 +206,9 @@ def decode_body(
 
 async def decode_patch(body: bytes, patch_type: str) -> bytes:
     """``patch_body``, off the event loop when the body is large."""
-    return await offload.run(len(body), patch_type != APPLY_PATCH, patch_body, body, patch_type)
+    if offload.inline(len(body), json=patch_type != APPLY_PATCH):
+        return patch_body(body, patch_type)
+    return await offload.off_loop(patch_body, body, patch_type)
 
 
 def patch_body(body: bytes, patch_type: str) -> bytes:
