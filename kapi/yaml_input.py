@@ -40,7 +40,8 @@ Limits (each a ``YAMLError``, which callers answer with 400):
   encoder writes back), in the text and again, through aliases, when encoding.
 
 Messages are go-yaml's and sigs.k8s.io/yaml's (``yaml: line 3: mapping values are not
-allowed in this context``); callers add kube's prefixes. A failure go-yaml would find only
+allowed in this context``), a client's values in them cut at 64 characters; callers add
+kube's prefixes. A failure go-yaml would find only
 when decoding (aliasing, a bad merge, a bad key) is reported only if the rest of the
 document parses, as go-yaml parses a whole document before decoding it.
 """
@@ -511,7 +512,8 @@ def _resolve(tag: str | None, text: str, *, plain: bool) -> tuple[str, Any]:
         return resolved
     if tag == _FLOAT and found == _INT:
         return "float", float(resolved[1])
-    raise _DecodeError(f"yaml: cannot decode {_short(found)} `{text}` as a {_short(tag)}")
+    shown = _abridged(text)
+    raise _DecodeError(f"yaml: cannot decode {_short(found)} `{shown}` as a {_short(tag)}")
 
 
 def _short(tag: str) -> str:
@@ -583,8 +585,16 @@ def _go_float32(value: float) -> str:
     return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
+_SHOWN = 64  # characters of a client's value an error message repeats
+
+
+def _abridged(text: str) -> str:
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+
+
 def _go_syntax(value: Any, *, top: bool = False) -> str:
-    """Go's ``%#v`` of a decoded value, for error messages (collections abridged)."""
+    """Go's ``%#v`` of a decoded value, for error messages (abridged: the first 8 items
+    of a collection, the first 64 characters of a string)."""
     if isinstance(value, dict):
         inner = ", ".join(f"{_go_syntax(k)}:{_go_syntax(v)}" for k, v in list(value.items())[:8])
         return f"map[interface {{}}]interface {{}}{{{inner}}}"
@@ -593,7 +603,7 @@ def _go_syntax(value: Any, *, top: bool = False) -> str:
     if value is None:
         return "<nil>" if top else "interface {}(nil)"
     if isinstance(value, str):
-        return orjson.dumps(value).decode()
+        return orjson.dumps(_abridged(value)).decode()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, _Unsupported):

@@ -279,3 +279,10 @@ def test_pure_python_parser_gives_the_same_answers(monkeypatch: pytest.MonkeyPat
     assert refused('a: "\\ud800"\n') == "yaml: found invalid Unicode character escape code"
     too_deep = refused("[" * (json_depth.MAX_DEPTH + 1))
     assert too_deep == f"yaml: exceeded max depth of {json_depth.MAX_DEPTH}"
+
+
+def test_a_clients_values_in_messages_are_cut() -> None:
+    """A refusal repeats at most 64 characters of each value it names, whatever its size."""
+    huge = "9" * 100_000 + "x"
+    assert refused(f"a: !!int {huge}\n") == f"yaml: cannot decode !!str `{'9' * 64}...` as a !!int"
+    assert len(refused(f"? [{huge}, {huge}]\n: 1\n")) < 300
