@@ -97,8 +97,7 @@ def negotiate(header: str | None, *, allow_table: bool = True) -> Rendering:
 
 def is_json(content_type: str | None) -> bool:
     """Whether a request body is JSON (no Content-Type counts: kubectl scale sends none)."""
-    media = (content_type or JSON).split(";")[0].strip().lower() or JSON
-    return media in (JSON, "*/*")
+    return _media(content_type) in _PLAIN_JSON
 
 
 def accepts_json(header: str | None) -> bool:
@@ -115,6 +114,7 @@ class Decoded(NamedTuple):
     duplicates: tuple[str, ...] = ()
 
 
+_PLAIN_JSON = (JSON, "*/*")  # object bodies whose duplicate keys are looked for
 JSON_BODIES = (
     JSON,
     "*/*",
@@ -179,7 +179,7 @@ def _decode(body: bytes, media: str, kind: str, find_duplicates: bool) -> Decode
                 f"{unrecognized}: couldn't get version/kind; json parse error: {exc} "
                 f"({_summary(body)})"
             ) from None
-        if find_duplicates and media in (JSON, "*/*"):
+        if find_duplicates and media in _PLAIN_JSON:
             return Decoded(value, encoded, tuple(duplicate_fields(body, encoded)))
         return Decoded(value, encoded)
     if media == PROTOBUF:
