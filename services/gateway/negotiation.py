@@ -1,28 +1,36 @@
 """Content negotiation: what a client sent (JSON, YAML, Protobuf) and what it accepts
-(an object, a Table, PartialObjectMetadata; JSON or YAML)."""
+(an object, a Table, PartialObjectMetadata; JSON or YAML).
+
+A body becomes the JSON the registry is sent, within the limits kube-apiserver holds:
+3 MiB (413), YAML through ``kapi.yaml_input`` (go-yaml's alias budget), nesting no deeper
+than every layer writes back (``kapi.json_depth``), and 400 BadRequest worded by kube's
+``transformDecodeError`` for anything else. ``decode`` and ``decode_patch`` do the work
+off the event loop when the body is large (``codec.offload``).
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import yaml
 
-from kapi import errors
-from services.gateway.codec import k8s_protobuf
+from kapi import errors, json_depth, yaml_input
+from services.gateway.codec import k8s_protobuf, offload
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's --max-request-body-bytes default
 
 JSON = "application/json"
 YAML = "application/yaml"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
+APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (
     "application/json-patch+json",
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
-    "application/apply-patch+yaml",
+    APPLY_PATCH,
 )
 
 
@@ -89,8 +97,7 @@ def negotiate(header: str | None, *, allow_table: bool = True) -> Rendering:
 
 def is_json(content_type: str | None) -> bool:
     """Whether a request body is JSON (no Content-Type counts: kubectl scale sends none)."""
-    media = (content_type or JSON).split(";")[0].strip().lower() or JSON
-    return media in (JSON, "*/*")
+    return _media(content_type) in _PLAIN_JSON
 
 
 def accepts_json(header: str | None) -> bool:
@@ -120,39 +127,134 @@ def openapi_v2_format(header: str | None) -> str | None:
     return None
 
 
-def decode_body(body: bytes, content_type: str | None, *, kind: str, version: str) -> Any:
-    """A request body as a dict, or a 400/413/415 Status."""
+
+class Decoded(NamedTuple):
+    """A request body: its value, its JSON (what the registry is sent) and, for a JSON
+    body when asked, the fields it gives twice."""
+
+    value: Any
+    json: bytes
+    duplicates: tuple[str, ...] = ()
+
+
+_PLAIN_JSON = (JSON, "*/*")  # object bodies whose duplicate keys are looked for
+JSON_BODIES = (
+    JSON,
+    "*/*",
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+)
+YAML_BODIES = (YAML, "application/x-yaml", "text/yaml", APPLY_PATCH)
+
+
+def _media(content_type: str | None) -> str:
+    return (content_type or JSON).split(";")[0].strip().lower() or JSON
+
+
+def _summary(body: bytes) -> str:
+    """kube's ``summarizeData(body, 30)``: a JSON object's first 30 bytes, else hex."""
+    if not body:
+        return "<empty>"
+    head, more = body[:30], " ..." if len(body) > 30 else ""
+    if body[:1] == b"{":
+        return head.decode("utf-8", "replace") + more
+    return head.hex() + more
+
+
+async def decode(
+    body: bytes,
+    content_type: str | None,
+    *,
+    kind: str,
+    version: str,
+    find_duplicates: bool = False,
+) -> Decoded:
+    """``decode_body``, off the event loop when the body is large."""
+    media = _media(content_type)
+    if offload.inline(len(body), json=media in JSON_BODIES):
+        return _decode(body, media, kind, find_duplicates)
+    return await offload.off_loop(_decode, body, media, kind, find_duplicates)
+
+
+def decode_body(
+    body: bytes,
+    content_type: str | None,
+    *,
+    kind: str,
+    version: str,
+    find_duplicates: bool = False,
+) -> Decoded:
+    """A request body decoded, or a 400/413/415 Status."""
+    return _decode(body, _media(content_type), kind, find_duplicates)
+
+
+def _decode(body: bytes, media: str, kind: str, find_duplicates: bool) -> Decoded:
     if len(body) > MAX_BODY_BYTES:
         raise errors.request_entity_too_large(f"limit is {MAX_BODY_BYTES}")
-    media = (content_type or JSON).split(";")[0].strip().lower() or JSON
     unrecognized = f"the object provided is unrecognized (must be of type {kind})"
+    if media in JSON_BODIES:
+        try:
+            value = orjson.loads(body)
+            encoded = json_depth.dumps(value)
+        except (orjson.JSONDecodeError, json_depth.TooDeep) as exc:
+            raise errors.bad_request(
+                f"{unrecognized}: couldn't get version/kind; json parse error: {exc} "
+                f"({_summary(body)})"
+            ) from None
+        if find_duplicates and media in _PLAIN_JSON:
+            return Decoded(value, encoded, tuple(duplicate_fields(body, encoded)))
+        return Decoded(value, encoded)
     if media == PROTOBUF:
-        return k8s_protobuf.decode(body)
-    if media in (
-        JSON,
-        "*/*",
-        "application/json-patch+json",
-        "application/merge-patch+json",
-        "application/strategic-merge-patch+json",
-    ):
+        obj = k8s_protobuf.decode(body)
         try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
+            return Decoded(obj, json_depth.dumps(obj))
+        except json_depth.TooDeep as exc:
             raise errors.bad_request(
-                f"{unrecognized}: couldn't get version/kind; json parse error: {exc}"
+                f'{obj["kind"]} in version "{obj["apiVersion"].rpartition("/")[2]}" cannot '
+                f"be handled as a {kind}: {exc}"
             ) from None
-    if media in (YAML, "application/x-yaml", "text/yaml", "application/apply-patch+yaml"):
+    if media in YAML_BODIES:
         try:
-            docs = list(yaml.safe_load_all(body))
-        except yaml.YAMLError as exc:
-            raise errors.bad_request(
-                f"{unrecognized}: couldn't get version/kind; yaml parse error: {exc}"
-            ) from None
-        docs = [d for d in docs if d is not None]
+            docs = [d for d in yaml_input.load_all(body) if d.value is not None]
+        except yaml_input.YAMLError as exc:
+            raise errors.bad_request(f"{unrecognized}: {exc} ({_summary(body)})") from None
         if len(docs) != 1:
-            raise errors.bad_request(f"{unrecognized}: expected exactly one YAML document")
-        return orjson.loads(orjson.dumps(docs[0], default=str))
+            raise errors.bad_request(
+                f"{unrecognized}: expected exactly one YAML document ({_summary(body)})"
+            )
+        return Decoded(docs[0].value, docs[0].json)
     raise errors.unsupported_media_type(media)
+
+
+async def decode_patch(body: bytes, patch_type: str) -> bytes:
+    """``patch_body``, off the event loop when the body is large."""
+    if offload.inline(len(body), json=patch_type != APPLY_PATCH):
+        return patch_body(body, patch_type)
+    return await offload.off_loop(patch_body, body, patch_type)
+
+
+def patch_body(body: bytes, patch_type: str) -> bytes:
+    """What a PATCH forwards to the registry: a JSON patch body as sent, once it is known
+    to nest no deeper than ``json_depth.MAX_DEPTH``; an apply body as its JSON, decoded
+    here within go-yaml's limits (the registry reads JSON without a YAML parser). 400 as
+    kube's patch handler words it; a malformed JSON patch is the registry's to word."""
+    if len(body) > MAX_BODY_BYTES:
+        raise errors.request_entity_too_large(f"limit is {MAX_BODY_BYTES}")
+    if patch_type == APPLY_PATCH:
+        try:
+            return yaml_input.load(body).json
+        except yaml_input.YAMLError as exc:
+            raise errors.bad_request(
+                f"error decoding YAML: error converting YAML to JSON: {exc}"
+            ) from None
+    try:
+        json_depth.dumps(orjson.loads(body))
+    except orjson.JSONDecodeError:
+        pass
+    except json_depth.TooDeep as exc:
+        raise errors.bad_request(f"error decoding patch: {exc}") from None
+    return body
 
 
 def encode(obj_json: bytes, media_type: str) -> bytes:

@@ -342,29 +342,26 @@ class Resources:
         rendering = negotiation.negotiate(request.headers.get("accept"), allow_table=False)
         dry_run = options.dry_run(params)
         field_validation = options.field_validation(params)
-        body = await read_body(request)
-        obj = negotiation.decode_body(
-            body, request.headers.get("content-type"), kind=rt.kind, version=rt.api_version
+        decoded = await negotiation.decode(
+            await read_body(request),
+            request.headers.get("content-type"),
+            kind=rt.kind,
+            version=rt.api_version,
+            find_duplicates=field_validation != "Ignore",
         )
-        if not isinstance(obj, dict):
+        if not isinstance(decoded.value, dict):
             raise errors.bad_request(
                 f"the object provided is unrecognized (must be of type {rt.kind}): "
                 "couldn't get version/kind; json parse error: expected a JSON object"
             )
-        forwarded = orjson.dumps(obj)
-        duplicates: list[str] = []
-        if field_validation != "Ignore" and negotiation.is_json(
-            request.headers.get("content-type")
-        ):
-            duplicates = negotiation.duplicate_fields(body, forwarded)
         reply = await call(
             registry_pb2.WriteRequest(
                 target=target,
-                object=forwarded,
+                object=decoded.json,
                 dry_run=dry_run,
                 field_manager=params.get("fieldManager", ""),
                 field_validation=field_validation,
-                duplicate_fields=duplicates,
+                duplicate_fields=decoded.duplicates,
             )
         )
         return rendered(reply, rendering.media_type)
@@ -397,7 +394,7 @@ class Resources:
             registry_pb2.PatchRequest(
                 target=target,
                 patch_type=patch_type,
-                patch=await read_body(request),
+                patch=await negotiation.decode_patch(await read_body(request), patch_type),
                 dry_run=options.dry_run(params),
                 field_manager=params.get("fieldManager", ""),
                 force=force == "true",
@@ -419,9 +416,11 @@ class Resources:
         body = await read_body(request)
         delete_options: dict[str, Any] = {}
         if body.strip():
-            decoded = negotiation.decode_body(
-                body, request.headers.get("content-type"), kind="DeleteOptions", version="v1"
-            )
+            decoded = (
+                await negotiation.decode(
+                    body, request.headers.get("content-type"), kind="DeleteOptions", version="v1"
+                )
+            ).value
             if not isinstance(decoded, dict):
                 raise errors.bad_request("DeleteOptions must be an object")
             delete_options = decoded

@@ -42,13 +42,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from kapi import errors
+from kapi import errors, json_depth
 from kapi.errors import FieldError
 
 MAX_JSON_PATCH_OPERATIONS = 10_000
 MAX_OBJECT_BYTES = 1536 * 1024
 MAX_JSON_PATCH_COPY_BYTES = MAX_OBJECT_BYTES
-MAX_DEPTH = 200
+MAX_DEPTH = json_depth.MAX_DEPTH  # the gateway's bound for bodies: one bound for both
 
 
 def exceeded_depth(value: Any, limit: int = MAX_DEPTH) -> str:
@@ -92,8 +92,12 @@ def check_patch_depth(patch: Any, *, prefix: str = "error decoding patch: ") -> 
 def check_patched(obj: Any) -> None:
     """The object a patch produced: 422 when it nests too deep (as kube's decoder refuses a
     patched object: the field ``patch``, its value left out), 413 when larger than
-    ``MAX_OBJECT_BYTES``. One walk for both (every patch pays it: ~15 µs a KB)."""
-    char, too_large = _scan(obj, MAX_DEPTH, MAX_OBJECT_BYTES)
+    ``MAX_OBJECT_BYTES``. One walk for both (every patch pays it: ~15 µs a KB).
+
+    The object carries its managed fields, which mirror its fields a few levels deeper
+    (``json_depth.MANAGED_FIELDS_DEPTH``): an object at ``MAX_DEPTH`` must stay
+    patchable, and anything within this bound is still written back by every layer."""
+    char, too_large = _scan(obj, MAX_DEPTH + json_depth.MANAGED_FIELDS_DEPTH, MAX_OBJECT_BYTES)
     if char:
         problem = FieldError("FieldValueInvalid", "patch", None, _too_deep(char), omit_value=True)
         raise errors.invalid("", "", "", [problem])

@@ -667,16 +667,16 @@ def _map(f: _Field, occurrences: list[tuple[int, Wire]], depth: int) -> JSON:
 def _map_entry(f: _Field, data: bytes, depth: int) -> tuple[str, Any]:
     key: Any = _ZERO.get(f.key, "")
     value: Any = _ZERO.get(f.type)
-    message = b""
+    pieces: list[bytes] = []  # a message value given in pieces merges: joined once, at the end
     for number, wire, raw in _fields(data):
         if number == 1:
             key = _scalar(f.key, wire, raw, f"{f.name} key")
         elif number == 2 and f.type in _WIRE_TYPES:
             value = _scalar(f.type, wire, raw, f"{f.name} value")
         elif number == 2:
-            message += _payload(wire, raw, f"{f.name} value")
+            pieces.append(_payload(wire, raw, f"{f.name} value"))
     if f.type not in _WIRE_TYPES:
-        value = _message_value(f.type, message, depth + 1)
+        value = _message_value(f.type, b"".join(pieces), depth + 1)
     return str(key), value
 
 

@@ -23,9 +23,8 @@ import functools
 from typing import Any
 
 import orjson
-import yaml
 
-from kapi import errors
+from kapi import errors, yaml_input
 from services.registry import limits
 from services.registry.patching import json_patch, policy
 from services.registry.patching import schema as schemas
@@ -159,31 +158,17 @@ def _json_kind(value: Any) -> str:
     return "null" if value is None else "object"
 
 
-class _ApplyLoader(yaml.SafeLoader):
-    """YAML as sigs.k8s.io/yaml reads it into JSON: timestamps stay strings."""
-
-
-_ApplyLoader.yaml_implicit_resolvers = {
-    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def decode_apply(patch: bytes) -> Obj:
-    """An apply patch's body (YAML or JSON) as an object; 400 as kube words it."""
-    text = patch.strip()
-    if text.startswith(b"{"):
-        try:
-            decoded = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            decoded = None
-        else:
-            if isinstance(decoded, dict):
-                return decoded
+    """An apply patch's body (YAML or JSON) as an object; 400 as kube words it.
+
+    The YAML is read as kube's apply handler reads it (sigs.k8s.io/yaml's ``Unmarshal``:
+    the first document, go-yaml's alias budget, nesting within what kapi writes back)."""
     try:
-        decoded = yaml.load(patch.decode("utf-8", errors="replace"), Loader=_ApplyLoader)
-    except yaml.YAMLError as exc:
-        raise errors.bad_request(f"error decoding YAML: {exc}") from None
+        decoded = yaml_input.load(patch).value
+    except yaml_input.YAMLError as exc:
+        raise errors.bad_request(
+            f"error decoding YAML: error converting YAML to JSON: {exc}"
+        ) from None
     if decoded is None:
         return {}
     if not isinstance(decoded, dict):
@@ -191,12 +176,6 @@ def decode_apply(patch: bytes) -> Obj:
             "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot "
             f"unmarshal {_json_kind(decoded)} into Go value of type map[string]interface {{}}"
         )
-    try:
-        # YAML keys and values as JSON would carry them (no dates, no non-string keys).
-        decoded = orjson.loads(orjson.dumps(decoded, option=orjson.OPT_NON_STR_KEYS))
-    except TypeError as exc:
-        raise errors.bad_request(f"error decoding YAML: {exc}") from None
-    assert isinstance(decoded, dict)
     return decoded
 
 

@@ -303,3 +303,29 @@ def test_decode_apply_yaml_and_json() -> None:
     assert caught.value.code == 400
     with pytest.raises(errors.StatusError):
         patching.decode_apply(b"a: [\n")
+
+
+BOMB = b'a0: &a0 "lol"\n' + b"".join(
+    b"a%d: &a%d [%s]\n" % (i, i, b", ".join([b"*a%d" % (i - 1)] * 9)) for i in range(1, 6)
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (BOMB, "yaml: document contains excessive aliasing"),
+        (b"a: &a [*a]\n", "yaml: anchor 'a' value contains itself"),
+        (b"a: " + b"[" * 300 + b"]" * 300, "yaml: exceeded max depth of 200"),
+    ],
+)
+def test_decode_apply_refuses_what_go_yaml_refuses(body: bytes, problem: str) -> None:
+    """The registry reads apply bodies as kube's applyPatcher does, within go-yaml's
+    limits: a 460-byte apply body no longer grows the registry by hundreds of MiB."""
+    with pytest.raises(errors.StatusError) as caught:
+        patching.decode_apply(body)
+    assert (caught.value.code, caught.value.reason) == (400, "BadRequest")
+    assert caught.value.message == f"error decoding YAML: error converting YAML to JSON: {problem}"
+
+
+def test_decode_apply_keys_are_strings_as_kube_makes_them() -> None:
+    assert patching.decode_apply(b"data: {1: x, on: y2}\n") == {"data": {"1": "x", "true": "y2"}}
