@@ -631,7 +631,11 @@ def bad_headers(draw: st.DrawFn) -> Attempt:
     if draw(st.booleans()):
         headers.update(draw(impersonation))
     if draw(st.booleans()):
-        name = draw(st.sampled_from(["Accept-Encoding", "User-Agent", "X-Custom", "Audit-ID"]))
+        name = draw(
+            st.sampled_from(
+                ["Accept-Encoding", "Content-Encoding", "User-Agent", "X-Custom", "Audit-ID"]
+            )
+        )
         headers[name] = draw(field_values)
     method, path, body = draw(
         st.sampled_from(

@@ -8,12 +8,15 @@ replies are checked.
 ``problems(reply)`` lists what is wrong with one reply: a 5xx at all, or an error that is
 not a kube ``Status`` (kind Status, apiVersion v1, status Failure, the HTTP code as its
 ``code``, a reason, a message) or that shows Python internals (a repr, a traceback, an
-internal address). ``describe`` writes a request and its reply down so a failure reads
-as a reproducer.
+internal address), or ``Warning`` headers past kube-apiserver's budget (its warning
+recorder, k8s.io/apiserver/pkg/endpoints/filters/warning.go, writes 4,096 characters of
+warning text, then 256 a warning, then none). ``describe`` writes a request and its reply
+down so a failure reads as a reproducer.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 from collections.abc import Mapping
@@ -28,6 +31,15 @@ CONNECT_SECONDS = 10.0
 READ_SECONDS = 60.0
 # An error Status is small; more than this is read no further (and is a problem itself).
 MAX_ERROR_BODY = 1024 * 1024
+# kube-apiserver's warning budget: this many characters of warning text in all, then
+# warnings of at most WARNING_ITEM characters until it is reached again.
+WARNING_TOTAL = 4096
+WARNING_ITEM = 256
+
+# http.client refuses a reply of over 100 headers; kube-apiserver can send more Warning
+# headers than that (each unknown field is one), so the suite reads them all and holds
+# their total to kube's budget instead.
+http.client._MAXHEADERS = 1_000_000
 
 # What a client must never see in a Status message: a Python repr of an exception, a
 # traceback, an object's repr, a gRPC peer address.
@@ -46,6 +58,7 @@ class Reply:
     shown: str  # the request as a reproducer, the admin token masked
     status: int
     headers: Mapping[str, str]
+    warnings: list[str]  # each Warning header's value
     body: bytes  # error replies only; b"" for a success
 
 
@@ -109,7 +122,9 @@ class Target:
             body = b""
             if response.status_code >= 400:
                 body = response.raw.read(MAX_ERROR_BODY + 1, decode_content=True)
-            return Reply(prepared, shown, response.status_code, dict(response.headers), body)
+            warnings = list(response.raw.headers.getlist("Warning"))
+            headers = dict(response.headers)
+            return Reply(prepared, shown, response.status_code, headers, warnings, body)
 
 
 def problems(reply: Reply) -> list[str]:
@@ -117,6 +132,12 @@ def problems(reply: Reply) -> list[str]:
     found: list[str] = []
     if reply.status >= 500:
         found.append(f"a {reply.status} reply")
+    warned = sum(len(w) - len('299 - ""') for w in reply.warnings)
+    if warned > WARNING_TOTAL + WARNING_ITEM:
+        found.append(
+            f"{len(reply.warnings)} Warning headers of {warned} characters, "
+            f"past kube's {WARNING_TOTAL} (+{WARNING_ITEM})"
+        )
     if reply.status < 400 or reply.request.method == "HEAD":
         return found
     content_type = reply.headers.get("content-type", "")
