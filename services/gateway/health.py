@@ -12,6 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from kapi import errors
+
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT = 5.0
@@ -45,7 +47,8 @@ async def report(
     if only:
         selected = [c for c in checks if c.name == only]
         if not selected:
-            return 404, "404 page not found\n"
+            # No handler has that path in kube either: its NotFound handler's Status.
+            raise errors.not_found_path()
     results = await asyncio.gather(*(_run(c) for c in selected))
     healthy = all(results)
     if only:

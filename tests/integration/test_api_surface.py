@@ -42,6 +42,9 @@ async def test_version_and_health(control_plane: ControlPlane) -> None:
     assert lines[-1] == "readyz check passed"
     assert (await control_plane.api.get("/livez")).text == "ok"
     assert (await control_plane.api.get("/readyz/etcd")).text == "ok"
+    unknown = await control_plane.api.get("/livez/nonexistent")
+    assert unknown.status_code == 404
+    assert unknown.json()["message"] == "the server could not find the requested resource"
 
 
 async def test_aggregated_discovery_has_the_exact_content_type(control_plane: ControlPlane) -> None:
