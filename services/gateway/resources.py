@@ -87,13 +87,12 @@ class Resources:
     async def who(self, request: Request, info: RequestInfo) -> common_pb2.UserInfo:
         """The caller, authenticated and authorized for ``info`` (401/403 otherwise)."""
         user = await self.authenticated(request)
-        await self.gate.authorize(user, info)
+        await self.gate.authorize(user, info, request.scope)
         return user
 
     async def authenticated(self, request: Request) -> common_pb2.UserInfo:
         """The caller (401 otherwise), or the user it impersonates (403 if it may not)."""
-        path = request.scope["path"]  # as request.url.path, without building the URL
-        user = await self.gate.authenticate(request.headers.get("authorization"), path)
+        user = await self.gate.authenticate(request.scope)
         headers = request.scope["headers"]
         if impersonation.wants_to_impersonate(headers):
             user = await impersonation.act_as(self.gate, user, headers)
@@ -105,7 +104,7 @@ class Resources:
         # kube's order: authentication, impersonation, max in-flight, authorization.
         user = await self.authenticated(request)
         self.inflight.admit(request.scope, info, user)
-        await self.gate.authorize(user, info)
+        await self.gate.authorize(user, info, request.scope)
         table = await self.types.get()
         if not info.is_resource_request:
             return await self.group_discovery(request, info, table)

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kapi.user import UserInfo
+
 
 @dataclass(frozen=True)
 class StoredList:
@@ -92,7 +94,7 @@ class StoragePort(Protocol):
 @dataclass(frozen=True)
 class AdmissionTarget:
     operation: str
-    user: Any  # opaque to the domain: passed through to admission
+    user: UserInfo | None  # who asks: passed through to admission
     group: str
     version: str
     kind: str

@@ -6,22 +6,27 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc.aio
+import orjson
 
 from kapi import errors, pki, rpc
-from kapi_proto import common_pb2, registry_pb2_grpc
+from kapi.user import UserInfo
+from kapi_proto import registry_pb2_grpc
 from services.authz.client import AuthzClient
+from services.registry import rbac_bootstrap
 from services.registry.grpc.servicer import RegistryServicer
 from services.registry.openapi import OpenAPIV3
 from services.registry.peers import AuthzAdmission, StorageAdapter
-from services.registry.service import Registry
+from services.registry.ports import Where
+from services.registry.service import Registry, Target
 from services.registry.types import builtin_table
 from services.storage.client import StorageClient
 
 log = logging.getLogger(__name__)
 
-SYSTEM_USER = common_pb2.UserInfo(username="system:apiserver", groups=["system:masters"])
+SYSTEM_USER = UserInfo("system:apiserver", groups=("system:masters",))
 
 
 @dataclass(frozen=True)
@@ -42,18 +47,23 @@ class RegistryServer:
     storage: StorageClient
     authz: AuthzClient
     bootstrap: asyncio.Task[None]
+    aggregation: rbac_bootstrap.ClusterRoleAggregation | None = None
 
     async def close(self) -> None:
         self.bootstrap.cancel()
+        if self.aggregation is not None:
+            await self.aggregation.close()
         await asyncio.gather(self.storage.close(), self.authz.close(), return_exceptions=True)
 
 
 async def bootstrap(registry: Registry) -> None:
-    """Create the system namespaces, retrying while storage or authz are not up yet."""
+    """Create the system namespaces and reconcile the bootstrap RBAC policy, retrying
+    while storage or authz are not up yet."""
     delay = 0.2
     while True:
         try:
             await registry.ensure_system_namespaces(SYSTEM_USER)
+            await rbac_bootstrap.reconcile_policy(registry, SYSTEM_USER)
             registry.bootstrapped = True
             log.info("system namespaces present")
             return
@@ -75,4 +85,32 @@ async def create_server(config: RegistryConfig) -> RegistryServer:
     registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(registry, openapi), server)
     await server.start()
     task = asyncio.create_task(bootstrap(registry))
-    return RegistryServer(server, port, registry, storage, authz, task)
+    aggregation = aggregation_controller(registry)
+    aggregation.start()
+    return RegistryServer(server, port, registry, storage, authz, task, aggregation)
+
+
+def aggregation_controller(registry: Registry) -> rbac_bootstrap.ClusterRoleAggregation:
+    """ClusterRole aggregation, writing through the registry as the apiserver."""
+    rt = registry.table.lookup("rbac.authorization.k8s.io", "v1", "clusterroles")
+    assert rt is not None
+    where = Where(
+        group=rt.group, resource=rt.resource, key_prefix=rt.etcd_prefix, namespaced=False
+    )
+
+    async def write(role: dict[str, Any]) -> None:
+        name = str(role["metadata"]["name"])
+        await registry.update(
+            Target(
+                rt.group,
+                rt.version,
+                rt.resource,
+                name=name,
+                user=SYSTEM_USER,
+                user_agent=rbac_bootstrap.AGGREGATION_MANAGER,
+            ),
+            orjson.dumps(role),
+        )
+
+    roles = rbac_bootstrap.cluster_role_informer(registry.storage, where)
+    return rbac_bootstrap.ClusterRoleAggregation(roles, write)

@@ -18,6 +18,7 @@ import orjson
 
 from kapi import errors, selectors
 from kapi.json_bytes import ListItems, list_body
+from kapi.user import UserInfo
 from services.registry import (
     binding,
     component_status,
@@ -64,7 +65,7 @@ class Target:
     subresource: str = ""
     namespace: str = ""
     name: str = ""
-    user: Any = None
+    user: UserInfo | None = None
     user_agent: str = ""  # the default field manager comes from it (patching.policy)
 
 

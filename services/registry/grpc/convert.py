@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kapi_proto import registry_pb2
+from services.authz.client import user_from_pb
 from services.registry.service import ReadOptions, Target
 
 RENDERING = {
@@ -26,7 +27,7 @@ def target_from_pb(t: registry_pb2.RequestTarget) -> Target:
         subresource=t.subresource,
         namespace=t.namespace,
         name=t.name,
-        user=t.user,
+        user=user_from_pb(t.user),
         user_agent=t.user_agent,
     )
 
