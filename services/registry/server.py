@@ -18,7 +18,7 @@ from services.authz.client import AuthzClient
 from services.registry import rbac_bootstrap
 from services.registry.grpc.servicer import RegistryServicer
 from services.registry.openapi import OpenAPIV3
-from services.registry.peers import AuthzAdmission, StorageAdapter
+from services.registry.peers import AuthzAccess, AuthzAdmission, StorageAdapter
 from services.registry.ports import Where
 from services.registry.service import Registry, Target
 from services.registry.types import builtin_table
@@ -77,7 +77,9 @@ async def create_server(config: RegistryConfig) -> RegistryServer:
     table = builtin_table()
     storage = StorageClient(config.storage, tls=config.tls)
     authz = AuthzClient(config.authz, tls=config.tls)
-    registry = Registry(table, StorageAdapter(storage), AuthzAdmission(authz))
+    registry = Registry(
+        table, StorageAdapter(storage), AuthzAdmission(authz), AuthzAccess(authz)
+    )
     if config.root_ca_file:
         registry.root_ca_pem = Path(config.root_ca_file).read_text()
     openapi = OpenAPIV3(table)

@@ -30,8 +30,15 @@ from services.registry import (
     patching,
     pipeline,
     printers,
+    reviews,
 )
-from services.registry.ports import AdmissionPort, AdmissionTarget, StoragePort, Where
+from services.registry.ports import (
+    AccessPort,
+    AdmissionPort,
+    AdmissionTarget,
+    StoragePort,
+    Where,
+)
 from services.registry.strategies import bootstrap, selectable_terms, strategy_for
 from services.registry.strategies import scale as scale_subresource
 from services.registry.strategies.core import ServiceStrategy
@@ -113,6 +120,10 @@ ACTIONS: dict[tuple[str, str, str], _Action] = {
     ("", "pods", "eviction"): _Action(
         "io.k8s.api.policy.v1.Eviction", "Eviction", "v1", eviction.evict
     ),
+    **{
+        key: _Action(reviews.schema_of(kind), kind, "v1", run)
+        for key, (kind, run) in reviews.REVIEWS.items()
+    },
 }
 
 
@@ -173,10 +184,18 @@ def _loads(data: bytes) -> Obj:
 
 
 class Registry:
-    def __init__(self, table: TypeTable, storage: StoragePort, admission: AdmissionPort) -> None:
+    def __init__(
+        self,
+        table: TypeTable,
+        storage: StoragePort,
+        admission: AdmissionPort,
+        access: AccessPort | None = None,
+    ) -> None:
         self.table = table
         self.storage = storage
         self.admission = admission
+        # authz's reviews and token issuing (None: the reviews answer 503).
+        self.access = access
         # The cluster CA (PEM) published in every namespace as kube-root-ca.crt, as
         # kube-controller-manager's root-ca-cert-publisher does; "" publishes nothing.
         self.root_ca_pem = ""

@@ -277,6 +277,35 @@ _SERVICE_SUBRESOURCES = (_connect("proxy", "ServiceProxyOptions", _PROXY_VERBS),
 _CSR_SUBRESOURCES = (Subresource("approval", _GET_PATCH_UPDATE), *_STATUS)
 
 
+def _review(group: str, resource: str, kind: str, *, namespaced: bool = False) -> ResourceType:
+    """A review: created (and answered) only, never stored (services/registry/reviews.py)."""
+    return _grouped(
+        group,
+        "v1",
+        resource,
+        kind,
+        schema_group=group.split(".")[0],
+        namespaced=namespaced,
+        verbs=("create",),
+        stored=False,
+    )
+
+
+_REVIEWS = (
+    _review("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview"),
+    _review("authentication.k8s.io", "tokenreviews", "TokenReview"),
+    _review(
+        "authorization.k8s.io",
+        "localsubjectaccessreviews",
+        "LocalSubjectAccessReview",
+        namespaced=True,
+    ),
+    _review("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+    _review("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview"),
+    _review("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview"),
+)
+
+
 def _hpa(version: str, **kw: Any) -> ResourceType:
     return _grouped(
         "autoscaling",
@@ -369,7 +398,20 @@ BUILTIN: tuple[ResourceType, ...] = (
     ),
     _core("resourcequotas", "ResourceQuota", short_names=("quota",), subresources=_STATUS),
     _core("secrets", "Secret", field_selectors=("type",)),
-    _core("serviceaccounts", "ServiceAccount", short_names=("sa",)),
+    _core(
+        "serviceaccounts",
+        "ServiceAccount",
+        short_names=("sa",),
+        subresources=(
+            Subresource(
+                "token",
+                ("create",),
+                kind="TokenRequest",
+                group="authentication.k8s.io",
+                version="v1",
+            ),
+        ),
+    ),
     _core(
         "services",
         "Service",
@@ -449,6 +491,8 @@ BUILTIN: tuple[ResourceType, ...] = (
         ),
         storage_version="v1",
     ),
+    # --- authentication.k8s.io/v1, authorization.k8s.io/v1: reviews, never stored -----
+    *_REVIEWS,
     # --- autoscaling: v2 preferred and stored, v1 converted --------------------------
     _hpa("v2"),
     _hpa("v1", storage_version="autoscaling/v2"),
