@@ -206,8 +206,8 @@ async def test_local_subject_access_review_is_bound_to_its_namespace(
     got = await cp.api.post(url, json=review)
     assert got.status_code == 422
     assert (
-        'spec.resourceAttributes.namespace: Invalid value: "elsewhere": must match metadata.namespace'
-        in got.json()["message"]
+        'spec.resourceAttributes.namespace: Invalid value: "elsewhere": must match '
+        "metadata.namespace" in got.json()["message"]
     )
 
 
@@ -433,7 +433,8 @@ async def test_a_custom_role_labelled_for_view_joins_it(control_plane: ControlPl
         return any(name in (r.get("resources") or []) for r in reply.json().get("rules") or [])
 
     for aggregated in ("view", "edit", "admin"):  # view is in edit, edit in admin
-        got = await until(lambda: cp.api.get(f"{RBAC}/clusterroles/{aggregated}"), has_rule)
+        url = f"{RBAC}/clusterroles/{aggregated}"
+        got = await until(lambda url=url: cp.api.get(url), has_rule)  # type: ignore[misc]
         assert has_rule(got), aggregated
     await cp.api.delete(f"{RBAC}/clusterroles/{name}")
     got = await until(lambda: cp.api.get(f"{RBAC}/clusterroles/view"), lambda r: not has_rule(r))
