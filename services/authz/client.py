@@ -51,6 +51,15 @@ class Verdict:
     def allowed(self) -> bool:
         return self.decision == "ALLOW"
 
+    def audit_annotations(self) -> dict[str, str]:
+        """What kube's authorization filter records in the audit event:
+        ``authorization.k8s.io/decision`` (``allow`` or ``forbid``) and
+        ``authorization.k8s.io/reason``."""
+        return {
+            "authorization.k8s.io/decision": "allow" if self.allowed else "forbid",
+            "authorization.k8s.io/reason": self.reason,
+        }
+
 
 @dataclass(frozen=True)
 class AdmissionRequest:
