@@ -164,7 +164,8 @@ def _validate_spec(spec: Obj, *, needs_subject: bool) -> list[FieldError]:
 
 
 def _metadata_must_be_empty(obj: Obj, *, but_namespace: bool = False) -> list[FieldError]:
-    meta = dict(obj.get("metadata") or {})
+    found = obj.get("metadata")
+    meta = dict(found) if isinstance(found, dict) else {}
     for key in ("creationTimestamp", "managedFields"):
         if meta.get(key) in (None, [], ""):
             meta.pop(key, None)
@@ -429,6 +430,8 @@ async def _bound_objects(
             f"cannot bind token to object of type {group}/{version}, Kind={kind}"
         )
     resource, namespaced = _BOUND_KINDS[kind]
+    if not ref_name:
+        raise errors.bad_request("resource name may not be empty")
     obj = await _read(registry, resource, namespace if namespaced else "", ref_name)
     bound: dict[str, tuple[str, str]] = {}
     if kind == "Pod":

@@ -340,6 +340,8 @@ def test_only_its_holder_sees_a_key(services: dict[str, Any], tmp_path: Path) ->
     }
     for name in KAPI_SERVICES:
         holders[str(layout.service(name).key_file)] = {name}
+    # The key that signs ServiceAccount tokens: authz's alone.
+    holders[str(pki.service_account_key(layout.service_dir("authz")).key_path)] = {"authz"}
     for key, expected in holders.items():
         assert key in written, f"kapi init writes no {key}"
         seen_by = {n for n in services if n != "init" and key in _visible(services[n], written)}
