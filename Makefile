@@ -76,7 +76,7 @@ e2e: $(BIN)/kapi
 	PATH="$$PATH:$(abspath $(BIN))" $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 # kapi end to end beside raw etcd on one etcd it starts (a few minutes; QUICK=1: about
-# a minute). See bench/__init__.py and the README's Benchmarks section.
+# a minute). See bench/__init__.py and bench/README.md.
 bench: $(BIN)/kapi
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
