@@ -79,7 +79,7 @@ def steps(block: list[str]) -> list[Step]:
 
 # --- what may differ -------------------------------------------------------------------
 
-AGE = re.compile(r"(?<!\S)(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?(?!\S)")
+AGE = re.compile(r"(?<!\S)(?:\d+y)?(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?(?!\S)")
 PORT = re.compile(r"\b127\.0\.0\.1:\d+\b")
 PID = re.compile(r"\bpid \d+\b")
 IPV4 = re.compile(r"\b(?!127\.0\.0\.1\b)\d{1,3}(?:\.\d{1,3}){3}\b")
