@@ -11,6 +11,7 @@ here are skipped by the parser.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory
@@ -153,8 +154,16 @@ _MESSAGES: dict[str, tuple[list[_Field], list[str]]] = {
         ],
         [],
     ),
+    "SourceInfo": (
+        [
+            ("line_offsets", 3, _I32, _REP, "", None),
+            ("positions", 4, _MSG, _REP, ".kapi.celexpr.SourceInfo.PositionsEntry", None),
+        ],
+        [],
+    ),
     "CheckedExpr": (
         [
+            ("source_info", 5, _MSG, _OPT, ".kapi.celexpr.SourceInfo", None),
             ("reference_map", 2, _MSG, _REP, ".kapi.celexpr.CheckedExpr.ReferenceMapEntry", None),
             ("type_map", 3, _MSG, _REP, ".kapi.celexpr.CheckedExpr.TypeMapEntry", None),
             ("expr", 4, _MSG, _OPT, ".kapi.celexpr.Expr", None),
@@ -182,6 +191,11 @@ def _build() -> dict[str, Any]:
                 field.type_name = type_name
             if oneof_index is not None:
                 field.oneof_index = oneof_index
+        if name == "SourceInfo":
+            nested = msg.nested_type.add(name="PositionsEntry")
+            nested.options.map_entry = True
+            nested.field.add(name="key", number=1, type=_I64, label=_OPT)
+            nested.field.add(name="value", number=2, type=_I32, label=_OPT)
         if name == "CheckedExpr":
             for entry, value_type in (
                 ("ReferenceMapEntry", ".kapi.celexpr.Reference"),
@@ -240,3 +254,38 @@ def type_name(t: Any) -> str:
     if kind == "error":
         return "*error*"
     return "dyn"
+
+
+def walk(e: Any) -> Iterator[Any]:
+    """Every expression of a tree, parents first."""
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        yield node
+        kind = node.WhichOneof("expr_kind")
+        if kind == "select_expr":
+            stack.append(node.select_expr.operand)
+        elif kind == "call_expr":
+            if node.call_expr.HasField("target"):
+                stack.append(node.call_expr.target)
+            stack.extend(node.call_expr.args)
+        elif kind == "list_expr":
+            stack.extend(node.list_expr.elements)
+        elif kind == "struct_expr":
+            for entry in node.struct_expr.entries:
+                if entry.WhichOneof("key_kind") == "map_key":
+                    stack.append(entry.map_key)
+                stack.append(entry.value)
+        elif kind == "comprehension_expr":
+            c = node.comprehension_expr
+            stack.extend(
+                [c.iter_range, c.accu_init, c.loop_condition, c.loop_step, c.result]
+            )
+
+
+def uses_ident(checked: Any, name: str) -> bool:
+    """Whether an expression refers to the variable ``name``."""
+    return any(
+        e.WhichOneof("expr_kind") == "ident_expr" and e.ident_expr.name == name
+        for e in walk(checked.expr)
+    )

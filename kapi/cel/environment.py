@@ -35,13 +35,13 @@ class CompileError(Exception):
 
 
 class Environment:
-    """Variables (name → CEL type signature, e.g. ``map(string, dyn)``) and every library."""
+    """Declared variables (name → ``cel.Type``) and every library."""
 
-    def __init__(self, variables: Mapping[str, str]) -> None:
+    def __init__(self, variables: Mapping[str, cel.Type]) -> None:
         self.variables = dict(variables)
         self._env = cel.NewEnv(
             opaque.POOL,
-            variables={name: cel.Type(sig) for name, sig in variables.items()},
+            variables=dict(variables),
             extensions=[
                 ext_strings.ExtStrings(),
                 ext_optional.ExtOptional(),
