@@ -71,6 +71,10 @@ _COMPARE = {
 }  # fmt: skip
 
 
+# The longest text of a printed bool, int, uint and double.
+_PRINTED_SIZE = {1: 5, 2: 20, 3: 20, 4: 32}
+
+
 class _Coster:
     def __init__(self, checked: Any, sizer: Sizer) -> None:
         self.refs = checked.reference_map
@@ -110,6 +114,8 @@ class _Coster:
             if found is not None:
                 return found
         t = self.types.get(e.id)
+        if t is not None and t.WhichOneof("type_kind") == "type":
+            return ONE
         if t is not None and t.WhichOneof("type_kind") in ("primitive", "well_known"):
             if t.WhichOneof("type_kind") == "well_known" or t.primitive in (1, 2, 3, 4):
                 return ONE
@@ -232,6 +238,16 @@ class _Coster:
                     self.paths[e.id] = [*base, field]
                 else:
                     self.paths[e.id] = [*base, "@values" if is_map else "@items"]
+        if fn == "string" and len(args) == 1:
+            # kapi's bound on printed scalars; a dyn argument the schema sizes at 0 is a
+            # scalar field (kube sizes scalars 0), a string one keeps its own size.
+            t = self.types.get(args[0].id)
+            kind = t.WhichOneof("type_kind") if t is not None else None
+            if kind == "primitive" and t.primitive in _PRINTED_SIZE:
+                self.sizes[e.id] = Estimate(1, _PRINTED_SIZE[t.primitive])
+            elif kind == "dyn":
+                arg_size = self.size(args[0])
+                self.sizes[e.id] = Estimate(1, 32) if arg_size.max == 0 else arg_size
         fn_cost: Estimate | None = None
         for overload in overloads or [""]:
             one = self.function(e, fn, overload, target, args, arg_costs)

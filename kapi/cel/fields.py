@@ -33,6 +33,14 @@ def issue(checked: Any, source: str, expr_id: int, message: str) -> str:
 
 def undefined_fields(checked: Any, source: str, roots: Mapping[str, DeclType | None]) -> list[str]:
     """Issues for selections of properties the schema does not declare."""
+    return check(checked, source, roots)[0]
+
+
+def check(
+    checked: Any, source: str, roots: Mapping[str, DeclType | None]
+) -> tuple[list[str], DeclType | None]:
+    """Issues for selections of undeclared properties, and the schema type of the
+    expression's result where it is a schema value (``self.spec.replicas``)."""
     issues: list[str] = []
     scopes: dict[str, list[DeclType | None]] = {k: [v] for k, v in roots.items()}
 
@@ -98,5 +106,5 @@ def undefined_fields(checked: Any, source: str, roots: Mapping[str, DeclType | N
             return result
         return None
 
-    visit(checked.expr)
-    return issues
+    result = visit(checked.expr)
+    return issues, result

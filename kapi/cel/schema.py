@@ -8,7 +8,8 @@ JSON form: the estimator's sizes. Objects are declared to cel-cpp as
 ``map(string, dyn)``; their fields are checked by ``kapi.cel.fields`` against the
 ``DeclType``. ``to_cel`` turns a JSON value into what the declared type expects
 (``number`` → double, ``format: byte`` → bytes, ``date``/``date-time`` → timestamp,
-``duration`` → duration, property names escaped).
+``duration`` → duration, as protobuf well-known messages, which cel-cpp reads inside
+maps; property names escaped).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cel_expr_python import cel
+from google.protobuf import duration_pb2, timestamp_pb2
 
 # k8s.io/apiserver/pkg/cel/limits.go
 MAX_REQUEST_SIZE_BYTES = 3 * 1024 * 1024
@@ -251,9 +253,13 @@ def to_cel(value: Any, t: DeclType | None) -> Any:
         if kind == "bytes" and isinstance(value, str):
             return base64.b64decode(value)
         if kind == "timestamp" and isinstance(value, str):
-            return parse_timestamp(value)
+            ts = timestamp_pb2.Timestamp()
+            ts.FromDatetime(parse_timestamp(value))
+            return ts
         if kind == "duration" and isinstance(value, str):
-            return parse_duration(value)
+            d = duration_pb2.Duration()
+            d.FromTimedelta(parse_duration(value))
+            return d
     except ValueError:
         return value
     if kind == "list" and isinstance(value, list):

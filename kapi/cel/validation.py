@@ -179,16 +179,23 @@ def _compile_rule(rule: dict[str, Any], decl: schema.DeclType | None, node_schem
         compiled.error = "compilation failed: " + detail
         return compiled
     parsed = checked_ast.parse(program.serialize())
-    issues = fields.undefined_fields(parsed, source, roots) if not optional_old else []
+    issues, result = fields.check(parsed, source, roots) if not optional_old else ([], None)
     if issues:
         compiled.error = "compilation failed: " + "\n".join(issues)
         return compiled
-    if program.return_type() != cel.Type.BOOL:
+    if not _may_be(program.return_type(), result, cel.Type.BOOL, "bool"):
         compiled.error = "cel expression must evaluate to a bool"
         return compiled
     compiled.program = program
     compiled.checked = parsed
-    compiled.uses_old_self = checked_ast.uses_ident(parsed, "oldSelf")
+    if optional_old:
+        inner = parsed.expr.comprehension_expr.result
+        compiled.uses_old_self = any(
+            e.WhichOneof("expr_kind") == "ident_expr" and e.ident_expr.name == "oldSelf"
+            for e in checked_ast.walk(inner)
+        )
+    else:
+        compiled.uses_old_self = checked_ast.uses_ident(parsed, "oldSelf")
     compiled.max_cost = cost.estimate(parsed, static_sizer(decl)).max
     message_source = str(rule.get("messageExpression") or "")
     if message_source.strip():
@@ -197,11 +204,13 @@ def _compile_rule(rule: dict[str, Any], decl: schema.DeclType | None, node_schem
         except CompileError as exc:
             compiled.message_error = "messageExpression compilation failed: " + exc.detail
         else:
-            if message.return_type() != cel.Type.STRING:
+            message_checked = checked_ast.parse(message.serialize())
+            _, message_result = fields.check(message_checked, message_source, roots)
+            if not _may_be(message.return_type(), message_result, cel.Type.STRING, "string"):
                 compiled.message_error = "messageExpression must evaluate to a string"
             else:
                 compiled.message_program = message
-                compiled.message_checked = checked_ast.parse(message.serialize())
+                compiled.message_checked = message_checked
                 compiled.message_max_cost = cost.estimate(compiled.message_checked, static_sizer(decl)).max
     path = str(rule.get("fieldPath") or "")
     if path:
@@ -210,6 +219,16 @@ def _compile_rule(rule: dict[str, Any], decl: schema.DeclType | None, node_schem
         except ValueError:
             compiled.field_path = ""
     return compiled
+
+
+def _may_be(declared: cel.Type, schema_type: schema.DeclType | None, want: cel.Type, kind: str) -> bool:
+    """Whether a result is of the wanted type: by cel's type, or, where cel sees ``dyn``
+    (a field of an object), by the schema's type of that field."""
+    if declared == want:
+        return True
+    if declared != cel.Type.DYN:
+        return False
+    return schema_type is None or schema_type.kind in (kind, "dyn")
 
 
 def static_sizer(decl: schema.DeclType | None) -> cost.Sizer:
