@@ -278,9 +278,7 @@ def walk(e: Any) -> Iterator[Any]:
                 stack.append(entry.value)
         elif kind == "comprehension_expr":
             c = node.comprehension_expr
-            stack.extend(
-                [c.iter_range, c.accu_init, c.loop_condition, c.loop_step, c.result]
-            )
+            stack.extend([c.iter_range, c.accu_init, c.loop_condition, c.loop_step, c.result])
 
 
 def uses_ident(checked: Any, name: str) -> bool:

@@ -63,7 +63,17 @@ Sizer = Callable[[Sequence[str]], Estimate | None]
 
 _LIST_FUNCS = {"isSorted", "sum", "max", "min", "indexOf", "lastIndexOf"}
 _TRAVERSE_TARGET = {"lowerAscii", "upperAscii", "substring", "trim", "charAt", "reverse"}
-_TRAVERSE_ARG = {"url", "isURL", "quantity", "isQuantity", "ip", "isIP", "cidr", "isCIDR", "ip.isCanonical"}
+_TRAVERSE_ARG = {
+    "url",
+    "isURL",
+    "quantity",
+    "isQuantity",
+    "ip",
+    "isIP",
+    "cidr",
+    "isCIDR",
+    "ip.isCanonical",
+}
 _COMPARE = {
     "less_string", "greater_string", "less_equals_string", "greater_equals_string",
     "less_bytes", "greater_bytes", "less_equals_bytes", "greater_equals_bytes",
@@ -107,7 +117,7 @@ class _Coster:
         if kind == "ident_expr":
             stack = self.locals.get(e.ident_expr.name)
             if stack and stack[-1][1] is not None:
-                return stack[-1][1]  # type: ignore[return-value]
+                return stack[-1][1]
         path = self.paths.get(e.id)
         if path:
             found = self.sizer(path)
@@ -116,9 +126,11 @@ class _Coster:
         t = self.types.get(e.id)
         if t is not None and t.WhichOneof("type_kind") == "type":
             return ONE
-        if t is not None and t.WhichOneof("type_kind") in ("primitive", "well_known"):
-            if t.WhichOneof("type_kind") == "well_known" or t.primitive in (1, 2, 3, 4):
-                return ONE
+        if t is not None and (
+            t.WhichOneof("type_kind") == "well_known"
+            or (t.WhichOneof("type_kind") == "primitive" and t.primitive in (1, 2, 3, 4))
+        ):
+            return ONE
         return UNKNOWN
 
     def elem_size(self, e: Any) -> Estimate | None:
@@ -166,8 +178,8 @@ class _Coster:
                 if entry.WhichOneof("key_kind") == "map_key":
                     total = total.add(self.cost(entry.map_key))
                 total = total.add(self.cost(entry.value))
-            base = STRUCT_BASE if e.struct_expr.message_name else MAP_BASE
-            return total.add(Estimate(base, base))
+            base_cost = STRUCT_BASE if e.struct_expr.message_name else MAP_BASE
+            return total.add(Estimate(base_cost, base_cost))
         if kind == "comprehension_expr":
             return self.comprehension(e)
         return ZERO
@@ -296,7 +308,9 @@ class _Coster:
             return result.factor(STRING_TRAVERSAL).add(arg_sum)
         if overload in _COMPARE and len(args) == 2:
             smallest = min(self.size(args[0]).max, self.size(args[1]).max)
-            return Estimate(1 if smallest > 0 else 0, smallest).factor(STRING_TRAVERSAL).add(arg_sum)
+            return (
+                Estimate(1 if smallest > 0 else 0, smallest).factor(STRING_TRAVERSAL).add(arg_sum)
+            )
         return ONE.add(arg_sum)
 
     def kube_function(self, e: Any, fn: str, target: Any, args: list[Any]) -> Estimate | None:
@@ -318,7 +332,9 @@ class _Coster:
             return self.size(args[0]).factor(STRING_TRAVERSAL)
         if fn == "replace" and target is not None:
             size = self.size(target)
-            self.sizes[e.id] = UNKNOWN if len(args) < 2 else Estimate(0, size.max * max(self.size(args[1]).max, 1))
+            self.sizes[e.id] = (
+                UNKNOWN if len(args) < 2 else Estimate(0, size.max * max(self.size(args[1]).max, 1))
+            )
             return size.factor(2 * STRING_TRAVERSAL)
         if fn == "split" and target is not None:
             size = self.size(target)

@@ -130,7 +130,9 @@ def decl_type(s: Schema | None, resource_root: bool = False) -> DeclType | None:
             max_items = _nonneg(s["maxItems"])
         else:
             max_items = (MAX_REQUEST_SIZE_BYTES - 2) // (item_type.min_size + 1)
-        return DeclType("list", max_elements=max_items, min_size=2, elem=item_type, convert=item_type.convert)
+        return DeclType(
+            "list", max_elements=max_items, min_size=2, elem=item_type, convert=item_type.convert
+        )
     if kind == "object":
         extra = s.get("additionalProperties")
         if isinstance(extra, dict):
@@ -141,7 +143,13 @@ def decl_type(s: Schema | None, resource_root: bool = False) -> DeclType | None:
                 max_props = _nonneg(s["maxProperties"])
             else:
                 max_props = (MAX_REQUEST_SIZE_BYTES - 2) // (value_type.min_size + 6)
-            return DeclType("map", max_elements=max_props, min_size=2, elem=value_type, convert=value_type.convert)
+            return DeclType(
+                "map",
+                max_elements=max_props,
+                min_size=2,
+                elem=value_type,
+                convert=value_type.convert,
+            )
         obj = DeclType("object", min_size=2)
         required = set(s.get("required") or [])
         for name, prop in (s.get("properties") or {}).items():
@@ -159,14 +167,30 @@ def decl_type(s: Schema | None, resource_root: bool = False) -> DeclType | None:
     if kind == "string":
         fmt = s.get("format")
         if fmt == "byte":
-            n = _nonneg(s["maxLength"]) if s.get("maxLength") is not None else MAX_REQUEST_SIZE_BYTES - 2
+            n = (
+                _nonneg(s["maxLength"])
+                if s.get("maxLength") is not None
+                else MAX_REQUEST_SIZE_BYTES - 2
+            )
             return DeclType("bytes", max_elements=n, min_size=MIN_STRING_SIZE, convert=True)
         if fmt == "duration":
-            return DeclType("duration", max_elements=MAX_DURATION_SIZE_JSON, min_size=MIN_DURATION_SIZE_JSON, convert=True)
+            return DeclType(
+                "duration",
+                max_elements=MAX_DURATION_SIZE_JSON,
+                min_size=MIN_DURATION_SIZE_JSON,
+                convert=True,
+            )
         if fmt == "date":
-            return DeclType("timestamp", max_elements=JSON_DATE_SIZE, min_size=JSON_DATE_SIZE, convert=True)
+            return DeclType(
+                "timestamp", max_elements=JSON_DATE_SIZE, min_size=JSON_DATE_SIZE, convert=True
+            )
         if fmt == "date-time":
-            return DeclType("timestamp", max_elements=MAX_DATETIME_SIZE_JSON, min_size=MIN_DATETIME_SIZE_JSON, convert=True)
+            return DeclType(
+                "timestamp",
+                max_elements=MAX_DATETIME_SIZE_JSON,
+                min_size=MIN_DATETIME_SIZE_JSON,
+                convert=True,
+            )
         if s.get("maxLength") is not None:
             n = _nonneg(s["maxLength"]) * 4
         elif s.get("enum"):

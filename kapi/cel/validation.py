@@ -25,6 +25,7 @@ from kapi import errors
 from kapi.cel import checked as checked_ast
 from kapi.cel import cost, fields, runtime, schema
 from kapi.cel.environment import CompileError, Environment
+from kapi.cel.schema import DeclType
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,35 @@ RUNTIME_CEL_COST_BUDGET = 10_000_000
 STATIC_ESTIMATED_COST_LIMIT = 10_000_000
 STATIC_ESTIMATED_CRD_COST_LIMIT = 100_000_000
 MAX_EVALUATED_MESSAGE_EXPRESSION_SIZE_BYTES = 5 * 1024
-SUPPORTED_REASONS = ("FieldValueDuplicate", "FieldValueForbidden", "FieldValueInvalid", "FieldValueRequired")
-OUT_OF_BUDGET = "validation failed due to running out of cost budget, no further validation rules will be run"
+SUPPORTED_REASONS = (
+    "FieldValueDuplicate",
+    "FieldValueForbidden",
+    "FieldValueInvalid",
+    "FieldValueRequired",
+)
+CONTRIBUTED = (
+    "contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema"
+)
+MESSAGE_OUT_OF_BUDGET = (
+    "messageExpression evaluation failed due to running out of cost budget, "
+    "no further validation rules will be run"
+)
+CALL_COST_EXCEEDED = (
+    "'operation cancelled: actual cost limit exceeded': no further validation rules "
+    "will be run due to call cost exceeds limit for rule: "
+)
+OUT_OF_BUDGET = (
+    "validation failed due to running out of cost budget, no further validation rules will be run"
+)
 # A rule whose static estimate is at most this is charged its estimate at run time
 # instead of a cost computed from the object's sizes (see ``runtime``).
 CHEAP_RULE = 1_000
 
 # The variables that carry oldSelf into a rule with optionalOldSelf (see _OPTIONAL_WRAP).
 _OLD, _HAS_OLD = "__kapi_old_self", "__kapi_has_old_self"
-_OPTIONAL_WRAP = "cel.bind(oldSelf, " + _HAS_OLD + " ? optional.of(" + _OLD + ") : optional.none(), (\n{}\n))"
+_OPTIONAL_WRAP = (
+    "cel.bind(oldSelf, " + _HAS_OLD + " ? optional.of(" + _OLD + ") : optional.none(), (\n{}\n))"
+)
 
 
 # --- field paths ---------------------------------------------------------------------
@@ -94,7 +115,7 @@ class Node:
     """The rules of one schema node and of the nodes below it."""
 
     schema: dict[str, Any]
-    decl: schema.DeclType | None
+    decl: DeclType | None
     path: str  # the node's path in the CRD (``...openAPIV3Schema.properties[spec]``)
     resource_root: bool = False
     cardinality: int = 1
@@ -161,7 +182,9 @@ def _shift_lines(detail: str) -> str:
     return "\n".join(out)
 
 
-def _compile_rule(rule: dict[str, Any], decl: schema.DeclType | None, node_schema: dict[str, Any]) -> CompiledRule:
+def _compile_rule(
+    rule: dict[str, Any], decl: schema.DeclType | None, node_schema: dict[str, Any]
+) -> CompiledRule:
     compiled = CompiledRule(rule=rule)
     source = str(rule.get("rule") or "")
     if not source.strip():
@@ -211,7 +234,9 @@ def _compile_rule(rule: dict[str, Any], decl: schema.DeclType | None, node_schem
             else:
                 compiled.message_program = message
                 compiled.message_checked = message_checked
-                compiled.message_max_cost = cost.estimate(compiled.message_checked, static_sizer(decl)).max
+                compiled.message_max_cost = cost.estimate(
+                    compiled.message_checked, static_sizer(decl)
+                ).max
     path = str(rule.get("fieldPath") or "")
     if path:
         try:
@@ -221,7 +246,9 @@ def _compile_rule(rule: dict[str, Any], decl: schema.DeclType | None, node_schem
     return compiled
 
 
-def _may_be(declared: cel.Type, schema_type: schema.DeclType | None, want: cel.Type, kind: str) -> bool:
+def _may_be(
+    declared: cel.Type, schema_type: schema.DeclType | None, want: cel.Type, kind: str
+) -> bool:
     """Whether a result is of the wanted type: by cel's type, or, where cel sees ``dyn``
     (a field of an object), by the schema's type of that field."""
     if declared == want:
@@ -377,7 +404,9 @@ def _has_newlines(s: str) -> bool:
 
 def _invalid_shown(path: str, shown_value: str, detail: str) -> errors.FieldError:
     """field.Invalid whose value Go prints with ``%#v`` (a struct), not as a JSON value."""
-    return errors.FieldError("FieldValueInvalid", path, None, f"{shown_value}: {detail}", omit_value=True)
+    return errors.FieldError(
+        "FieldValueInvalid", path, None, f"{shown_value}: {detail}", omit_value=True
+    )
 
 
 def _crd_errors(root: Node) -> Iterator[errors.FieldError]:
@@ -393,60 +422,129 @@ def _crd_errors(root: Node) -> Iterator[errors.FieldError]:
             if not source.strip():
                 schema_errors.append(errors.required(f"{base}.rule", "rule is not specified"))
             elif message and not str(message).strip():
-                schema_errors.append(errors.invalid_value(f"{base}.message", message, "message must be non-empty if specified"))
+                schema_errors.append(
+                    errors.invalid_value(
+                        f"{base}.message", message, "message must be non-empty if specified"
+                    )
+                )
             elif message and _has_newlines(str(message).strip()):
-                schema_errors.append(errors.invalid_value(f"{base}.message", message, "message must not contain line breaks"))
+                schema_errors.append(
+                    errors.invalid_value(
+                        f"{base}.message", message, "message must not contain line breaks"
+                    )
+                )
             elif _has_newlines(source.strip()) and not str(message or "").strip():
-                schema_errors.append(errors.required(f"{base}.message", "message must be specified if rule contains line breaks"))
+                schema_errors.append(
+                    errors.required(
+                        f"{base}.message", "message must be specified if rule contains line breaks"
+                    )
+                )
             message_expression = rule.get("messageExpression")
-            if message_expression is not None and message_expression != "" and not str(message_expression).strip():
-                schema_errors.append(errors.required(f"{base}.messageExpression", "messageExpression must be non-empty if specified"))
+            if (
+                message_expression is not None
+                and message_expression != ""
+                and not str(message_expression).strip()
+            ):
+                schema_errors.append(
+                    errors.required(
+                        f"{base}.messageExpression",
+                        "messageExpression must be non-empty if specified",
+                    )
+                )
             reason = rule.get("reason")
             if reason is not None and reason not in SUPPORTED_REASONS:
-                schema_errors.append(errors.not_supported(f"{base}.reason", reason, SUPPORTED_REASONS))
+                schema_errors.append(
+                    errors.not_supported(f"{base}.reason", reason, SUPPORTED_REASONS)
+                )
             fp = rule.get("fieldPath")
             if fp is not None and fp != "":
                 if not str(fp).strip():
-                    schema_errors.append(errors.invalid_value(f"{base}.fieldPath", fp, "fieldPath must be non-empty if specified"))
+                    schema_errors.append(
+                        errors.invalid_value(
+                            f"{base}.fieldPath", fp, "fieldPath must be non-empty if specified"
+                        )
+                    )
                 if _has_newlines(str(fp)):
-                    schema_errors.append(errors.invalid_value(f"{base}.fieldPath", fp, "fieldPath must not contain line breaks"))
+                    schema_errors.append(
+                        errors.invalid_value(
+                            f"{base}.fieldPath", fp, "fieldPath must not contain line breaks"
+                        )
+                    )
                 try:
                     normalize_field_path(str(fp), node.schema)
                 except ValueError:
-                    schema_errors.append(errors.invalid_value(f"{base}.fieldPath", fp, "fieldPath must be a valid path"))
+                    schema_errors.append(
+                        errors.invalid_value(
+                            f"{base}.fieldPath", fp, "fieldPath must be a valid path"
+                        )
+                    )
             rule_cost = _mul(compiled.max_cost, node.cardinality) if compiled.max_cost else 0
             if rule_cost > STATIC_ESTIMATED_COST_LIMIT:
-                cel_errors.append(errors.forbidden_field(f"{base}.rule", cost_error_message("estimated rule cost", rule_cost, STATIC_ESTIMATED_COST_LIMIT)))
+                cel_errors.append(
+                    errors.forbidden_field(
+                        f"{base}.rule",
+                        cost_error_message(
+                            "estimated rule cost", rule_cost, STATIC_ESTIMATED_COST_LIMIT
+                        ),
+                    )
+                )
             total.append((f"{base}.rule", rule_cost))
             if compiled.error:
                 cel_errors.append(_invalid_shown(f"{base}.rule", go_rule(rule), compiled.error))
             if compiled.message_error:
-                cel_errors.append(_invalid_shown(f"{base}.messageExpression", go_rule(rule), compiled.message_error))
+                cel_errors.append(
+                    _invalid_shown(
+                        f"{base}.messageExpression", go_rule(rule), compiled.message_error
+                    )
+                )
             elif compiled.message_program is not None:
                 message_cost = compiled.message_max_cost
                 if message_cost > STATIC_ESTIMATED_COST_LIMIT:
-                    cel_errors.append(errors.forbidden_field(
-                        f"{base}.messageExpression",
-                        cost_error_message("estimated messageExpression cost", message_cost, STATIC_ESTIMATED_COST_LIMIT),
-                    ))
+                    cel_errors.append(
+                        errors.forbidden_field(
+                            f"{base}.messageExpression",
+                            cost_error_message(
+                                "estimated messageExpression cost",
+                                message_cost,
+                                STATIC_ESTIMATED_COST_LIMIT,
+                            ),
+                        )
+                    )
                 total.append((f"{base}.messageExpression", message_cost))
             if compiled.uses_old_self:
                 if node.uncorrelatable is not None:
-                    cel_errors.append(errors.invalid_value(
-                        f"{base}.rule", source,
-                        f"oldSelf cannot be used on the uncorrelatable portion of the schema within {node.uncorrelatable}",
-                    ))
+                    cel_errors.append(
+                        errors.invalid_value(
+                            f"{base}.rule",
+                            source,
+                            "oldSelf cannot be used on the uncorrelatable portion of the schema "
+                            f"within {node.uncorrelatable}",
+                        )
+                    )
             elif rule.get("optionalOldSelf") is not None and compiled.program is not None:
-                cel_errors.append(errors.invalid_value(f"{base}.optionalOldSelf", rule["optionalOldSelf"], "may not be set if oldSelf is not used in rule"))
+                cel_errors.append(
+                    errors.invalid_value(
+                        f"{base}.optionalOldSelf",
+                        rule["optionalOldSelf"],
+                        "may not be set if oldSelf is not used in rule",
+                    )
+                )
     yield from schema_errors
     yield from cel_errors
     grand = min(sum(c for _, c in total), cost.U64)
     if grand > STATIC_ESTIMATED_CRD_COST_LIMIT:
         for where, _ in sorted((t for t in total if t[1] > 0), key=lambda t: -t[1])[:4]:
-            yield errors.forbidden_field(where, "contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema")
+            yield errors.forbidden_field(
+                where,
+                CONTRIBUTED,
+            )
         yield errors.forbidden_field(
             root.path,
-            cost_error_message("x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema", grand, STATIC_ESTIMATED_CRD_COST_LIMIT),
+            cost_error_message(
+                "x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema",
+                grand,
+                STATIC_ESTIMATED_CRD_COST_LIMIT,
+            ),
         )
 
 
@@ -516,7 +614,9 @@ def validate_with_warnings(
     return state.errors, state.warnings
 
 
-def _validate_node(node: Node, new: Any, old: Any, path: str, state: _State, correlated: bool) -> None:
+def _validate_node(
+    node: Node, new: Any, old: Any, path: str, state: _State, correlated: bool
+) -> None:
     if new is None or state.budget < 0:
         return
     if node.rules:
@@ -531,7 +631,14 @@ def _validate_node(node: Node, new: Any, old: Any, path: str, state: _State, cor
             if sub is None or not sub.has_rules():
                 continue
             sub_path = child(path, k) if k in node.properties else key(path, k)
-            _validate_node(sub, v, old_map.get(k) if correlatable else None, sub_path, state, correlated and correlatable)
+            _validate_node(
+                sub,
+                v,
+                old_map.get(k) if correlatable else None,
+                sub_path,
+                state,
+                correlated and correlatable,
+            )
             if state.budget < 0:
                 return
     elif isinstance(new, list) and node.items is not None and node.items.has_rules():
@@ -542,13 +649,19 @@ def _validate_node(node: Node, new: Any, old: Any, path: str, state: _State, cor
                 if isinstance(item, dict):
                     by_key[tuple(item.get(k) for k in keys)] = item
         for i, item in enumerate(new):
-            old_item = by_key.get(tuple(item.get(k) for k in keys)) if by_key and isinstance(item, dict) else None
+            old_item = (
+                by_key.get(tuple(item.get(k) for k in keys))
+                if by_key and isinstance(item, dict)
+                else None
+            )
             _validate_node(node.items, item, old_item, index(path, i), state, bool(by_key))
             if state.budget < 0:
                 return
 
 
-def _validate_rules(node: Node, new: Any, old: Any, path: str, state: _State, correlated: bool) -> None:
+def _validate_rules(
+    node: Node, new: Any, old: Any, path: str, state: _State, correlated: bool
+) -> None:
     type_name = node.schema.get("type", "")
     decl = node.decl
     shown = _shown(path)
@@ -561,7 +674,9 @@ def _validate_rules(node: Node, new: Any, old: Any, path: str, state: _State, co
     for compiled in node.rules:
         rule = compiled.rule
         if compiled.error:
-            state.errors.append(errors.invalid_value(shown, type_name, f"rule compile error: {compiled.error}"))
+            state.errors.append(
+                errors.invalid_value(shown, type_name, f"rule compile error: {compiled.error}")
+            )
             continue
         if compiled.program is None:
             continue
@@ -570,14 +685,16 @@ def _validate_rules(node: Node, new: Any, old: Any, path: str, state: _State, co
         data = _activation(compiled, self_value, old_value, old is not None)
         charge = runtime.charge(compiled.checked, compiled.max_cost, data, decl, CHEAP_RULE)
         if charge > PER_CALL_LIMIT:
-            if PER_CALL_LIMIT > state.budget:
+            if state.budget < PER_CALL_LIMIT:
                 state.errors.append(errors.invalid_value(shown, type_name, OUT_OF_BUDGET))
             else:
-                state.errors.append(errors.invalid_value(
-                    shown, type_name,
-                    "'operation cancelled: actual cost limit exceeded': no further validation rules "
-                    f"will be run due to call cost exceeds limit for rule: {_rule_error_string(rule)}",
-                ))
+                state.errors.append(
+                    errors.invalid_value(
+                        shown,
+                        type_name,
+                        CALL_COST_EXCEEDED + _rule_error_string(rule),
+                    )
+                )
             state.budget = -1
             return
         if charge > state.budget:
@@ -599,34 +716,43 @@ def _validate_rules(node: Node, new: Any, old: Any, path: str, state: _State, co
         if outcome is True:
             continue
         field_path = child(path, compiled.field_path) if compiled.field_path else path
-        detail = _message(compiled, node, data, state, field_path, type_name)
-        if detail is None:
+        message = _message(compiled, node, data, state, field_path, type_name)
+        if message is None:
             return
-        error = _error_for_reason(_shown(field_path), type_name, detail, rule.get("reason"))
+        error = _error_for_reason(_shown(field_path), type_name, message, rule.get("reason"))
         if not compiled.uses_old_self and correlated and old is not None and old == new:
             state.warnings.append(str(error))
         else:
             state.errors.append(error)
 
 
-def _activation(compiled: CompiledRule, self_value: Any, old_value: Any, has_old: bool) -> dict[str, Any]:
+def _activation(
+    compiled: CompiledRule, self_value: Any, old_value: Any, has_old: bool
+) -> dict[str, Any]:
     if compiled.optional_old_self:
         return {"self": self_value, _OLD: old_value if has_old else self_value, _HAS_OLD: has_old}
     return {"self": self_value, "oldSelf": old_value if has_old else self_value}
 
 
 def _message(
-    compiled: CompiledRule, node: Node, data: dict[str, Any], state: _State, path: str, type_name: str
+    compiled: CompiledRule,
+    node: Node,
+    data: dict[str, Any],
+    state: _State,
+    path: str,
+    type_name: str,
 ) -> str | None:
     """The error's detail: the messageExpression's value, else the message or the rule;
     None when evaluating the messageExpression ran out of budget (validation stops)."""
     rule = compiled.rule
     if compiled.message_program is not None:
         message_data = {"self": data["self"], "oldSelf": data.get("oldSelf", data.get(_OLD))}
-        charge = runtime.charge(compiled.message_checked, compiled.message_max_cost, message_data, node.decl, CHEAP_RULE)
+        charge = runtime.charge(
+            compiled.message_checked, compiled.message_max_cost, message_data, node.decl, CHEAP_RULE
+        )
         if charge > state.budget or charge > PER_CALL_LIMIT:
             if charge > state.budget:
-                detail = "messageExpression evaluation failed due to running out of cost budget, no further validation rules will be run"
+                detail = MESSAGE_OUT_OF_BUDGET
             else:
                 detail = (
                     "no further validation rules will be run due to call cost exceeds limit for "
@@ -641,7 +767,11 @@ def _message(
             log.debug("messageExpression evaluation failed: %s", outcome.message)
         elif isinstance(outcome, str):
             trimmed = outcome.strip()
-            if trimmed and len(trimmed) <= MAX_EVALUATED_MESSAGE_EXPRESSION_SIZE_BYTES and "\n" not in trimmed:
+            if (
+                trimmed
+                and len(trimmed) <= MAX_EVALUATED_MESSAGE_EXPRESSION_SIZE_BYTES
+                and "\n" not in trimmed
+            ):
                 return trimmed
     message = str(rule.get("message") or "")
     if message:

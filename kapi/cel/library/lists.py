@@ -10,6 +10,7 @@ at run time (``no such overload``).
 from __future__ import annotations
 
 import datetime
+import itertools
 from typing import Any
 
 from cel_expr_python import cel
@@ -35,7 +36,7 @@ def _kind(value: Any) -> str:
 
 def is_sorted(items: list[Any]) -> bool:
     _same_kind(items)
-    return all(not (b < a) for a, b in zip(items, items[1:], strict=False))
+    return all(not (b < a) for a, b in itertools.pairwise(items))
 
 
 def total(items: list[Any]) -> Any:

@@ -19,7 +19,7 @@ from kapi.cel.library.errors import EvalError
 
 IPT = opaque.cel_type(opaque.IP)
 CIDRT = opaque.cel_type(opaque.CIDR)
-S, B, I = cel.Type.STRING, cel.Type.BOOL, cel.Type.INT
+S, B, INT = cel.Type.STRING, cel.Type.BOOL, cel.Type.INT
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -68,7 +68,9 @@ def parse_prefix(text: str) -> tuple[Address, int]:
     addr_text, slash, bits_text = text.partition("/")
     where = f"netip.ParsePrefix({_quote(text)})"
     if not slash:
-        raise EvalError(f"network address parse error during conversion from string: {where}: no '/'")
+        raise EvalError(
+            f"network address parse error during conversion from string: {where}: no '/'"
+        )
     if "%" in addr_text:
         raise EvalError(
             f"network address parse error during conversion from string: {where}: "
@@ -230,11 +232,15 @@ DECLS = [
         ],
     ),
     cel.FunctionDecl("isIP", [cel.Overload("is_ip", B, [S], impl=is_ip)]),
-    cel.FunctionDecl("ip.isCanonical", [cel.Overload("ip_is_canonical", B, [S], impl=is_canonical)]),
-    _member("family", ("ip_family", I, [IPT], family)),
+    cel.FunctionDecl(
+        "ip.isCanonical", [cel.Overload("ip_is_canonical", B, [S], impl=is_canonical)]
+    ),
+    _member("family", ("ip_family", INT, [IPT], family)),
     _member("isUnspecified", ("ip_is_unspecified", B, [IPT], is_unspecified)),
     _member("isLoopback", ("ip_is_loopback", B, [IPT], is_loopback)),
-    _member("isLinkLocalMulticast", ("ip_is_link_local_multicast", B, [IPT], is_link_local_multicast)),
+    _member(
+        "isLinkLocalMulticast", ("ip_is_link_local_multicast", B, [IPT], is_link_local_multicast)
+    ),
     _member("isLinkLocalUnicast", ("ip_is_link_local_unicast", B, [IPT], is_link_local_unicast)),
     _member("isGlobalUnicast", ("ip_is_global_unicast", B, [IPT], is_global_unicast)),
     cel.FunctionDecl("string", [cel.Overload("ip_to_string", S, [IPT], impl=ip_to_string)]),
@@ -251,5 +257,5 @@ DECLS = [
         ("cidr_contains_cidr_string", B, [CIDRT, S], contains_cidr_string),
     ),
     _member("masked", ("cidr_masked", CIDRT, [CIDRT], masked)),
-    _member("prefixLength", ("cidr_prefix_length", I, [CIDRT], prefix_length)),
+    _member("prefixLength", ("cidr_prefix_length", INT, [CIDRT], prefix_length)),
 ]

@@ -131,17 +131,17 @@ def _member(name: str, *overloads: tuple[str, cel.Type, list[cel.Type], Any]) ->
     )
 
 
-S, I, B, D = cel.Type.STRING, cel.Type.INT, cel.Type.BOOL, cel.Type.DOUBLE
+S, INT, B, D = cel.Type.STRING, cel.Type.INT, cel.Type.BOOL, cel.Type.DOUBLE
 DECLS = [
     cel.FunctionDecl("quantity", [cel.Overload("string_to_quantity", Q, [S], impl=quantity)]),
     cel.FunctionDecl("isQuantity", [cel.Overload("is_quantity_string", B, [S], impl=is_quantity)]),
-    _member("sign", ("quantity_sign", I, [Q], sign)),
+    _member("sign", ("quantity_sign", INT, [Q], sign)),
     _member("isInteger", ("quantity_is_integer", B, [Q], is_integer)),
-    _member("asInteger", ("quantity_get_integer", I, [Q], as_integer)),
+    _member("asInteger", ("quantity_get_integer", INT, [Q], as_integer)),
     _member("asApproximateFloat", ("quantity_get_float", D, [Q], as_approximate_float)),
-    _member("compareTo", ("quantity_compare_to", I, [Q, Q], compare_to)),
+    _member("compareTo", ("quantity_compare_to", INT, [Q, Q], compare_to)),
     _member("isGreaterThan", ("quantity_is_greater_than", B, [Q, Q], is_greater_than)),
     _member("isLessThan", ("quantity_is_less_than", B, [Q, Q], is_less_than)),
-    _member("add", ("quantity_add", Q, [Q, Q], add), ("quantity_add_int", Q, [Q, I], add_int)),
-    _member("sub", ("quantity_sub", Q, [Q, Q], sub), ("quantity_sub_int", Q, [Q, I], sub_int)),
+    _member("add", ("quantity_add", Q, [Q, Q], add), ("quantity_add_int", Q, [Q, INT], add_int)),
+    _member("sub", ("quantity_sub", Q, [Q, Q], sub), ("quantity_sub_int", Q, [Q, INT], sub_int)),
 ]

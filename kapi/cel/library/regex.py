@@ -43,11 +43,15 @@ def find_all_n(text: str, pattern: str, limit: int) -> list[str]:
 
 
 DECLS = [
-    cel.FunctionDecl("find", [cel.Overload("string_find_string", S, [S, S], is_member=True, impl=find)]),
+    cel.FunctionDecl(
+        "find", [cel.Overload("string_find_string", S, [S, S], is_member=True, impl=find)]
+    ),
     cel.FunctionDecl(
         "findAll",
         [
-            cel.Overload("string_find_all_string", cel.Type.List(S), [S, S], is_member=True, impl=find_all),
+            cel.Overload(
+                "string_find_all_string", cel.Type.List(S), [S, S], is_member=True, impl=find_all
+            ),
             cel.Overload(
                 "string_find_all_string_int",
                 cel.Type.List(S),

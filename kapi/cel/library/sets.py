@@ -16,7 +16,16 @@ def _key(value: Any) -> Any:
 
 
 def _has(items: list[Any], value: Any) -> bool:
-    return any(_key(i) == _key(value) or (type(i) is not bool and type(value) is not bool and not isinstance(i, list | dict) and i == value) for i in items)
+    return any(
+        _key(i) == _key(value)
+        or (
+            type(i) is not bool
+            and type(value) is not bool
+            and not isinstance(i, list | dict)
+            and i == value
+        )
+        for i in items
+    )
 
 
 def contains(a: list[Any], b: list[Any]) -> bool:
@@ -33,7 +42,8 @@ def intersects(a: list[Any], b: list[Any]) -> bool:
 
 def _decl(name: str, impl: Any) -> Any:
     return cel.FunctionDecl(
-        name, [cel.Overload(f"{name.replace('.', '_')}_list", cel.Type.BOOL, [LIST, LIST], impl=impl)]
+        name,
+        [cel.Overload(f"{name.replace('.', '_')}_list", cel.Type.BOOL, [LIST, LIST], impl=impl)],
     )
 
 

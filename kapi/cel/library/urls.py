@@ -22,7 +22,8 @@ def _check(text: str) -> urllib.parse.SplitResult:
     quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if not _SCHEME.match(text) and not text.startswith("/"):
         raise EvalError(
-            f"URL parse error during conversion from string: parse {quoted}: invalid URI for request"
+            "URL parse error during conversion from string: "
+            f"parse {quoted}: invalid URI for request"
         )
     if any(c in text for c in " \x7f") or any(ord(c) < 0x20 for c in text):
         raise EvalError(
@@ -32,7 +33,9 @@ def _check(text: str) -> urllib.parse.SplitResult:
     try:
         return urllib.parse.urlsplit(text)
     except ValueError as exc:
-        raise EvalError(f"URL parse error during conversion from string: parse {quoted}: {exc}") from None
+        raise EvalError(
+            f"URL parse error during conversion from string: parse {quoted}: {exc}"
+        ) from None
 
 
 def url(text: str) -> Any:

@@ -136,7 +136,10 @@ RUNTIME_ERRORS = [
     ("[].min()", "min called on empty list"),
     ("[].max()", "max called on empty list"),
     ("quantity('20Mb')", "quantities must match the regular expression"),
-    ("quantity('9999999999999999999999999999999999999G').asInteger()", "cannot convert value to integer"),
+    (
+        "quantity('9999999999999999999999999999999999999G').asInteger()",
+        "cannot convert value to integer",
+    ),
     (
         "ip('192.168.0.1.0')",
         'IP Address "192.168.0.1.0" parse error during conversion from string: '
@@ -160,7 +163,10 @@ def test_runtime_error(source: str, message: str) -> None:
 
 
 COMPILE_ERRORS = [
-    ("quantity('1') + 1", "found no matching overload for '_+_' applied to '(kubernetes.Quantity, int)'"),
+    (
+        "quantity('1') + 1",
+        "found no matching overload for '_+_' applied to '(kubernetes.Quantity, int)'",
+    ),
     ("ip('1.2.3.4').containsIP('1.2.3.4')", "found no matching overload for 'containsIP'"),
     ("[1, 2].isSorted(1)", "'isSorted'"),
     ("undefinedVar == 1", "undeclared reference to 'undefinedVar'"),

@@ -26,7 +26,12 @@ def obj_schema(rules: list[dict[str, Any]], **props: Any) -> dict[str, Any]:
 def messages(schema: dict[str, Any], new: Any, old: Any = None, **kw: Any) -> list[str]:
     compiled = v.compile_rules(schema)
     assert [str(e) for e in compiled.errors()] == []
-    return [str(e) for e in v.validate(compiled, {"spec": new}, {"spec": old} if old is not None else None, **kw)]
+    return [
+        str(e)
+        for e in v.validate(
+            compiled, {"spec": new}, {"spec": old} if old is not None else None, **kw
+        )
+    ]
 
 
 CASES = [
@@ -64,7 +69,14 @@ CASES = [
     ([{"rule": "!has(self.replicas) || self.replicas > 0"}], {"replicas": INT}, {}, None, []),
     # reason and fieldPath
     (
-        [{"rule": "self.name != 'x'", "reason": "FieldValueForbidden", "fieldPath": ".name", "message": "no x"}],
+        [
+            {
+                "rule": "self.name != 'x'",
+                "reason": "FieldValueForbidden",
+                "fieldPath": ".name",
+                "message": "no x",
+            }
+        ],
         {"name": STR},
         {"name": "x"},
         None,
@@ -86,7 +98,12 @@ CASES = [
     ),
     # messageExpression, and its fallbacks
     (
-        [{"rule": "self.replicas < 5", "messageExpression": "'replicas is ' + string(self.replicas)"}],
+        [
+            {
+                "rule": "self.replicas < 5",
+                "messageExpression": "'replicas is ' + string(self.replicas)",
+            }
+        ],
         {"replicas": INT},
         {"replicas": 7},
         None,
@@ -107,7 +124,13 @@ CASES = [
         ['spec: Invalid value: "object": failed rule: self.replicas < 5'],
     ),
     # transition rules: evaluated only when an old value exists
-    ([{"rule": "self.replicas == oldSelf.replicas", "message": "immutable"}], {"replicas": INT}, {"replicas": 1}, None, []),
+    (
+        [{"rule": "self.replicas == oldSelf.replicas", "message": "immutable"}],
+        {"replicas": INT},
+        {"replicas": 1},
+        None,
+        [],
+    ),
     (
         [{"rule": "self.replicas == oldSelf.replicas", "message": "immutable"}],
         {"replicas": INT},
@@ -117,7 +140,13 @@ CASES = [
     ),
     # optionalOldSelf: evaluated on create too, oldSelf is an optional
     (
-        [{"rule": "!oldSelf.hasValue() || self.replicas >= oldSelf.value().replicas", "optionalOldSelf": True, "message": "no scale down"}],
+        [
+            {
+                "rule": "!oldSelf.hasValue() || self.replicas >= oldSelf.value().replicas",
+                "optionalOldSelf": True,
+                "message": "no scale down",
+            }
+        ],
         {"replicas": INT},
         {"replicas": 1},
         None,
@@ -131,7 +160,13 @@ CASES = [
         ['spec: Invalid value: "object": needs old'],
     ),
     (
-        [{"rule": "!oldSelf.hasValue() || self.replicas >= oldSelf.value().replicas", "optionalOldSelf": True, "message": "no scale down"}],
+        [
+            {
+                "rule": "!oldSelf.hasValue() || self.replicas >= oldSelf.value().replicas",
+                "optionalOldSelf": True,
+                "message": "no scale down",
+            }
+        ],
         {"replicas": INT},
         {"replicas": 1},
         {"replicas": 3},
@@ -146,7 +181,13 @@ CASES = [
         None,
         [],
     ),
-    ([{"rule": "self.d > duration('1m')"}], {"d": {"type": "string", "format": "duration"}}, {"d": "1h30m"}, None, []),
+    (
+        [{"rule": "self.d > duration('1m')"}],
+        {"d": {"type": "string", "format": "duration"}},
+        {"d": "1h30m"},
+        None,
+        [],
+    ),
     (
         [{"rule": "type(self.port) == string ? self.port.matches('^[a-z]+$') : self.port > 0"}],
         {"port": {"x-kubernetes-int-or-string": True}},
@@ -155,7 +196,13 @@ CASES = [
         [],
     ),
     # escaped property names
-    ([{"rule": "self.x__dash__y == 1 && self.__namespace__ == 'n'"}], {"x-y": INT, "namespace": STR}, {"x-y": 1, "namespace": "n"}, None, []),
+    (
+        [{"rule": "self.x__dash__y == 1 && self.__namespace__ == 'n'"}],
+        {"x-y": INT, "namespace": STR},
+        {"x-y": 1, "namespace": "n"},
+        None,
+        [],
+    ),
     # kube's libraries inside rules
     (
         [{"rule": "quantity(self.mem).isLessThan(quantity('1Gi'))", "message": "too much memory"}],
@@ -180,7 +227,10 @@ def test_rules(rules: Any, props: Any, new: Any, old: Any, expected: list[str]) 
 
 
 def test_root_rule_path_is_nil_and_metadata_name_visible() -> None:
-    schema = {"type": "object", "x-kubernetes-validations": [{"rule": "self.metadata.name.startsWith('a')"}]}
+    schema = {
+        "type": "object",
+        "x-kubernetes-validations": [{"rule": "self.metadata.name.startsWith('a')"}],
+    }
     compiled = v.compile_rules(schema)
     assert compiled.errors() == []
     errs = v.validate(compiled, {"metadata": {"name": "bob"}})
@@ -194,13 +244,23 @@ def test_rules_on_list_items_and_map_values() -> None:
         [],
         items={
             "type": "array",
-            "items": {"type": "object", "x-kubernetes-validations": [{"rule": "self.n > 0"}], "properties": {"n": INT}},
+            "items": {
+                "type": "object",
+                "x-kubernetes-validations": [{"rule": "self.n > 0"}],
+                "properties": {"n": INT},
+            },
         },
-        labels={"type": "object", "additionalProperties": {"type": "string", "x-kubernetes-validations": [{"rule": "self != 'bad'"}]}},
+        labels={
+            "type": "object",
+            "additionalProperties": {
+                "type": "string",
+                "x-kubernetes-validations": [{"rule": "self != 'bad'"}],
+            },
+        },
     )
     errs = messages(schema, {"items": [{"n": 1}, {"n": 0}], "labels": {"a": "ok", "b": "bad"}})
     assert errs == [
-        "spec.items[1]: Invalid value: \"object\": failed rule: self.n > 0",
+        'spec.items[1]: Invalid value: "object": failed rule: self.n > 0',
         "spec.labels[b]: Invalid value: \"string\": failed rule: self != 'bad'",
     ]
 
@@ -212,7 +272,15 @@ def test_transition_rule_on_map_list_items_correlates_by_key() -> None:
         "properties": {"k": STR, "v": INT},
         "required": ["k"],
     }
-    schema = obj_schema([], items={"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["k"], "items": item})
+    schema = obj_schema(
+        [],
+        items={
+            "type": "array",
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["k"],
+            "items": item,
+        },
+    )
     old = {"items": [{"k": "a", "v": 1}, {"k": "b", "v": 2}]}
     new = {"items": [{"k": "b", "v": 2}, {"k": "a", "v": 5}, {"k": "c", "v": 9}]}
     assert messages(schema, new, old) == ['spec.items[1]: Invalid value: "object": v is immutable']
@@ -228,9 +296,7 @@ def test_ratcheting_turns_errors_on_unchanged_values_into_warnings() -> None:
 # --- CRD-time errors ------------------------------------------------------------------
 
 BASE = "spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0]"
-NIL_RULE = (
-    'Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:"", OptionalOldSelf:(*bool)(nil)}'
-)
+NIL_RULE = 'Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:"", OptionalOldSelf:(*bool)(nil)}'
 
 CRD_ERRORS = [
     (
@@ -238,7 +304,7 @@ CRD_ERRORS = [
         {"bar": INT},
         [
             f'{BASE}.rule: Invalid value: apiextensions.ValidationRule{{Rule:"self.foo == 1", Message:"", '
-            f'MessageExpression:"", {NIL_RULE}: compilation failed: ERROR: <input>:1:5: undefined field \'foo\'\n'
+            f"MessageExpression:\"\", {NIL_RULE}: compilation failed: ERROR: <input>:1:5: undefined field 'foo'\n"
             " | self.foo == 1\n | ....^"
         ],
     ),
@@ -277,7 +343,9 @@ CRD_ERRORS = [
     (
         [{"rule": "true", "optionalOldSelf": True}],
         {},
-        [f"{BASE}.optionalOldSelf: Invalid value: true: may not be set if oldSelf is not used in rule"],
+        [
+            f"{BASE}.optionalOldSelf: Invalid value: true: may not be set if oldSelf is not used in rule"
+        ],
     ),
     (
         [{"rule": "true", "messageExpression": "1"}],
@@ -297,7 +365,15 @@ def test_crd_errors(rules: Any, props: Any, expected: list[str]) -> None:
 
 def test_oldself_on_uncorrelatable_list_items_is_refused() -> None:
     schema = obj_schema(
-        [], items={"type": "array", "items": {"type": "object", "properties": {"n": INT}, "x-kubernetes-validations": [{"rule": "self.n == oldSelf.n"}]}}
+        [],
+        items={
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"n": INT},
+                "x-kubernetes-validations": [{"rule": "self.n == oldSelf.n"}],
+            },
+        },
     )
     errs = [str(e) for e in v.compile_rules(schema).errors()]
     assert errs == [
@@ -349,7 +425,9 @@ def test_runtime_cost_over_per_call_limit_stops_validation() -> None:
         "self.l.all(x, self.l.all(y, x == y))"
     ]
     small = {"spec": {"l": ["a"] * 3}}
-    assert [str(e) for e in v.validate(compiled, small)] == ['spec: Invalid value: "object": failed rule: false']
+    assert [str(e) for e in v.validate(compiled, small)] == [
+        'spec: Invalid value: "object": failed rule: false'
+    ]
 
 
 def test_runtime_budget_runs_out() -> None:
