@@ -26,7 +26,7 @@ and two or three cell updates (``kapi.metrics`` says why cells).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -249,6 +249,7 @@ class GatewayMetrics:
             buckets=AUTH_DURATION_BUCKETS,
         )
         self._series: dict[tuple[Any, ...], Series] = {}
+        self._auth: dict[tuple[str, str], tuple[metrics.Cell, metrics.HistogramCell]] = {}
         self._watch: dict[tuple[str, str, str], tuple[metrics.Cell, metrics.HistogramCell]] = {}
 
     # --- resource requests --------------------------------------------------------------
@@ -326,23 +327,15 @@ class GatewayMetrics:
 
         async def measured(scope: Scope, receive: Receive, send: Send) -> None:
             start = time.perf_counter()
-            reply = [500, 0]  # an exception nothing answered is answered 500 outside
-
-            async def counting(message: Message) -> None:
-                if message["type"] == "http.response.body":
-                    reply[1] += len(message.get("body", b""))
-                elif message["type"] == "http.response.start":
-                    reply[0] = message["status"]
-                await send(message)
-
+            reply = _Reply(send)
             try:
-                await app(scope, receive, counting)
+                await app(scope, receive, reply)
             finally:
                 series: Series | None = scope.get(_SCOPE_KEY)
                 if series is not None:
                     if series.longrunning is not None:
                         series.longrunning.dec()
-                    series.done(reply[0], reply[1], time.perf_counter() - start)
+                    series.done(reply.status, reply.size, time.perf_counter() - start)
 
         return measured
 
@@ -392,15 +385,46 @@ class GatewayMetrics:
             if close is not None:
                 await close()
 
+    def _attempt(self, step: str, result: str) -> tuple[metrics.Cell, metrics.HistogramCell]:
+        cells = self._auth.get((step, result))
+        if cells is None:
+            if step == "authentication":
+                count, durations = self.authentication_attempts, self.authentication_durations
+            else:
+                count, durations = self.authorization_attempts, self.authorization_durations
+            cells = self._auth[(step, result)] = (count.labels(result), durations.labels(result))
+        return cells
+
     def authenticated(self, result: str, seconds: float, username: str = "") -> None:
-        self.authentication_attempts.labels(result).inc()
-        self.authentication_durations.labels(result).observe(seconds)
+        count, durations = self._attempt("authentication", result)
+        count.inc()
+        durations.observe(seconds)
         if result == "success":
             self.authenticated_users.labels(compress_username(username)).inc()
 
     def authorized(self, result: str, seconds: float) -> None:
-        self.authorization_attempts.labels(result).inc()
-        self.authorization_durations.labels(result).observe(seconds)
+        count, durations = self._attempt("authorization", result)
+        count.inc()
+        durations.observe(seconds)
+
+
+class _Reply:
+    """The ASGI ``send`` of a measured request: passes each message on, noting the
+    status and the body's bytes (no coroutine of its own: it returns ``send``'s)."""
+
+    __slots__ = ("send", "size", "status")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status = 500  # an exception nothing answered is answered 500 outside
+        self.size = 0
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.body":
+            self.size += len(message.get("body", b""))
+        elif message["type"] == "http.response.start":
+            self.status = message["status"]
+        return self.send(message)
 
 
 def _header(scope: Scope, name: bytes) -> str:
