@@ -17,7 +17,7 @@ from typing import Any
 import grpc.aio
 import orjson
 
-from kapi import errors, informer, pki, rpc
+from kapi import errors, informer, metrics_service, pki, rpc
 from kapi_proto import authz_pb2_grpc
 from services.authz import admission, authentication, authorization, sources
 from services.authz.access import AccessControl, RevisionFeed, service_account_watcher
@@ -35,6 +35,7 @@ from services.authz.authentication.x509 import ClientCertificates
 from services.authz.authorization.rbac import RBAC
 from services.authz.authorization.rbac.index import PolicyIndex
 from services.authz.grpc.servicer import AuthzServicer
+from services.authz.metrics import AuthzMetrics
 from services.authz.namespace_informer import NamespaceInformer
 from services.storage.client import StorageClient
 from services.storage.model import ResourceRef
@@ -119,10 +120,11 @@ class StoredObjects:
 
 
 def build_access(
-    config: AuthzConfig, storage: sources.Storage
+    config: AuthzConfig, storage: sources.Storage, metrics: AuthzMetrics | None = None
 ) -> tuple[AccessControl, list[informer.Informer], PolicyIndex | None]:
-    """The authenticators and the authorizer ``config`` asks for, and the informers they
-    read (not started)."""
+    """The authenticators and the authorizer ``config`` asks for (each mode's decisions
+    counted in ``metrics``), and the informers they read (not started)."""
+    metrics = metrics if metrics is not None else AuthzMetrics()
     if config.authorization_mode not in AUTHORIZATION_MODES:
         raise ValueError(
             f"--authorization-mode {config.authorization_mode!r}: "
@@ -153,12 +155,12 @@ def build_access(
         informers += rbac_informers
         index = PolicyIndex(*rbac_informers)
         authorizer: authorization.Authorizer = authorization.Union(
-            [authorization.PrivilegedGroups(), RBAC(index)]
+            [authorization.PrivilegedGroups(), metrics.authorizer("RBAC", RBAC(index))]
         )
         revisions = RevisionFeed(lambda: index.revision if index is not None else 0)
         index.on_change(revisions.changed)
     else:
-        authorizer = authorization.AlwaysAllow()
+        authorizer = metrics.authorizer("AlwaysAllow", authorization.AlwaysAllow())
         revisions = RevisionFeed(lambda: 0)
     accounts.on_change(service_account_watcher(revisions))
     tokens: list[authentication.Authenticator] = []
@@ -193,17 +195,23 @@ def build_access(
 async def create_server(config: AuthzConfig) -> AuthzServer:
     storage = StorageClient(config.storage, tls=config.tls)
     namespaces = NamespaceInformer(storage)
-    access, informers, index = build_access(config, storage)
+    metrics = AuthzMetrics()
+    access, informers, index = build_access(config, storage, metrics)
     mutating: list[admission.Plugin] = []
     if index is not None:
+        # Not an admission plugin in kube (its RBAC storages check it): not metered as one.
         mutating.append(RBACEscalation(index, access.authorizer))
-    mutating += [NamespaceLifecycle(namespaces), ServiceAccount()]
+    mutating += [
+        metrics.plugin("NamespaceLifecycle", "admit", NamespaceLifecycle(namespaces)),
+        metrics.plugin("ServiceAccount", "admit", ServiceAccount()),
+    ]
     servicer = AuthzServicer(
         access=access,
         admission_chain=admission.Chain(mutating=mutating, validating=[]),
     )
     server, port = rpc.server(config.listen, tls=config.tls)
     authz_pb2_grpc.add_AuthzServicer_to_server(servicer, server)
+    metrics_service.serve(server, metrics.registry)
     await server.start()
     # In the background: authz serves at once (storage may be down); lookups read
     # storage live until the informers have listed.

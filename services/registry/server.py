@@ -11,12 +11,13 @@ from typing import Any
 import grpc.aio
 import orjson
 
-from kapi import errors, pki, rpc
+from kapi import errors, metrics_service, pki, rpc
 from kapi.user import UserInfo
 from kapi_proto import registry_pb2_grpc
 from services.authz.client import AuthzClient
 from services.registry import rbac_bootstrap
 from services.registry.grpc.servicer import RegistryServicer
+from services.registry.metrics import MeteredAdmission, RegistryMetrics
 from services.registry.openapi import OpenAPIV3
 from services.registry.peers import AuthzAccess, AuthzAdmission, StorageAdapter
 from services.registry.ports import Where
@@ -77,14 +78,19 @@ async def create_server(config: RegistryConfig) -> RegistryServer:
     table = builtin_table()
     storage = StorageClient(config.storage, tls=config.tls)
     authz = AuthzClient(config.authz, tls=config.tls)
+    metrics = RegistryMetrics()
     registry = Registry(
-        table, StorageAdapter(storage), AuthzAdmission(authz), AuthzAccess(authz)
+        table,
+        StorageAdapter(storage),
+        MeteredAdmission(AuthzAdmission(authz), metrics),
+        AuthzAccess(authz),
     )
     if config.root_ca_file:
         registry.root_ca_pem = Path(config.root_ca_file).read_text()
     openapi = OpenAPIV3(table)
     server, port = rpc.server(config.listen, tls=config.tls)
     registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(registry, openapi), server)
+    metrics_service.serve(server, metrics.registry)
     await server.start()
     task = asyncio.create_task(bootstrap(registry))
     aggregation = aggregation_controller(registry)
