@@ -137,9 +137,12 @@ class Store:
         bookmark_interval: float | None = None,
         future_wait: float = DEFAULT_FUTURE_WAIT,
         compaction_interval: float = 0.0,
+        etcd_prefix: str = keys.DEFAULT_PREFIX,
     ) -> None:
-        """``bookmark_interval``, when given, overrides ``cache.bookmark_interval``."""
+        """``bookmark_interval``, when given, overrides ``cache.bookmark_interval``;
+        ``etcd_prefix`` is where every key begins (kube-apiserver's ``--etcd-prefix``)."""
         self._backend = backend
+        self._keys = keys.KeyLayout(etcd_prefix)
         config = cache or CacheConfig()
         if bookmark_interval is not None:
             config = dataclasses.replace(config, bookmark_interval=bookmark_interval)
@@ -154,6 +157,11 @@ class Store:
     @property
     def backend(self) -> Backend:
         return self._backend
+
+    @property
+    def keys(self) -> keys.KeyLayout:
+        """Where each resource's objects live in the backend."""
+        return self._keys
 
     @property
     def caches(self) -> CacheSet:
@@ -192,7 +200,7 @@ class Store:
 
     async def _cache(self, ref: ResourceRef, from_revision: int = 0) -> WatchCache:
         return await self._caches.get(
-            keys.root(ref) + "/", namespaced=ref.namespaced, from_revision=from_revision
+            self._keys.root(ref) + "/", namespaced=ref.namespaced, from_revision=from_revision
         )
 
     async def _reach(self, revision: int) -> int:
@@ -219,7 +227,7 @@ class Store:
         A dry run checks the key is free and returns the object as it would be stored,
         without a resourceVersion (nothing was written).
         """
-        key = keys.object_key(ref, namespace, name)
+        key = self._keys.object_key(ref, namespace, name)
         _check_size(key, obj)
         decoded = objects.decode(obj)
         data = objects.for_storage(decoded)
@@ -248,7 +256,7 @@ class Store:
         ``KeyNotFound`` if absent, ``Conflict`` if it moved on. A dry run checks the
         same and returns the object at its current revision.
         """
-        key = keys.object_key(ref, namespace, name)
+        key = self._keys.object_key(ref, namespace, name)
         if expected_revision <= 0:
             raise errors.bad_request(
                 "storage: an update needs the revision it replaces (expected_revision)"
@@ -286,7 +294,7 @@ class Store:
         already is, nothing is written and the resourceVersion does not move.
         ``KeyNotFound`` if absent, ``PreconditionFailed`` if a precondition fails.
         """
-        key = keys.object_key(ref, namespace, name)
+        key = self._keys.object_key(ref, namespace, name)
         while True:
             kv = await self._backend.get(key)
             current = orjson.loads(objects.stored_with_revision(kv.value, kv.mod_revision))
@@ -322,7 +330,7 @@ class Store:
         last resourceVersion; ``resource_version`` is the delete's revision (the dry
         run's: the object's current one).
         """
-        key = keys.object_key(ref, namespace, name)
+        key = self._keys.object_key(ref, namespace, name)
         expected = expected_revision or None
         while True:
             if preconditions is not None or dry_run:
@@ -363,7 +371,7 @@ class Store:
         once it has reached N, else from the backend once that has
         (``FutureRevision`` if it does not within ``future_wait``).
         """
-        key = keys.object_key(ref, namespace, name)
+        key = self._keys.object_key(ref, namespace, name)
         minimum = parse_resource_version(resource_version)
         if resource_version == "":
             return _stored(await self._backend.get(key))
@@ -397,7 +405,7 @@ class Store:
         """
         labels = selectors.parse_label_selector(label_selector)
         fields = selectors.parse_field_selector(field_selector)
-        prefix = keys.list_prefix(ref, namespace)
+        prefix = self._keys.list_prefix(ref, namespace)
         requested = parse_resource_version(resource_version)
         if resource_version_match not in MATCHES:
             raise errors.bad_request(
@@ -535,7 +543,7 @@ class Store:
         labels = selectors.parse_label_selector(label_selector)
         fields = selectors.parse_field_selector(field_selector)
         requested = parse_resource_version(resource_version)
-        prefix = keys.list_prefix(ref, namespace)
+        prefix = self._keys.list_prefix(ref, namespace)
         predicate = Predicate.build(labels, fields, namespace=namespace if ref.namespaced else "")
         config = self._caches.config
         options = WatcherOptions(

@@ -5,12 +5,18 @@ define is another part of the registry."""
 
 from __future__ import annotations
 
+import copy
+
 from kapi import errors
 from kapi.errors import FieldError
-from services.registry import validation
+from services.registry import types, validation
+from services.registry.definition import Definition
+from services.registry.pipeline import now_rfc3339
 from services.registry.strategies import common
 from services.registry.strategies.common import StatusStrategy, get_path, spec_of
 from services.registry.strategy import Obj
+
+CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 
 
 class CustomResourceDefinitionStrategy(StatusStrategy):
@@ -135,7 +141,58 @@ class CustomResourceDefinitionStrategy(StatusStrategy):
                 )
         return out
 
+    def mark_for_deletion(self, obj: Obj) -> Obj | None:
+        """kube's CRD REST Delete: the cleanup finalizer and a Terminating condition;
+        the CRD goes once every custom resource of it has (``crd.controllers``)."""
+        marked = copy.deepcopy(obj)
+        meta = marked.setdefault("metadata", {})
+        finalizers = list(meta.get("finalizers") or [])
+        if CLEANUP_FINALIZER not in finalizers:
+            finalizers.append(CLEANUP_FINALIZER)
+        meta["finalizers"] = finalizers
+        status = marked.setdefault("status", {})
+        conditions = [
+            c
+            for c in status.get("conditions") or []
+            if not (isinstance(c, dict) and c.get("type") == "Terminating")
+        ]
+        conditions.append(
+            {
+                "type": "Terminating",
+                "status": "True",
+                "lastTransitionTime": now_rfc3339(),
+                "reason": "InstanceDeletionPending",
+                "message": (
+                    "CustomResourceDefinition marked for deletion; CustomResource deletion "
+                    "will begin soon"
+                ),
+            }
+        )
+        status["conditions"] = conditions
+        return marked
+
     def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
         out = self.validate(new)
         out += common.immutable(spec_of(new).get("group"), spec_of(old).get("group"), "spec.group")
         return out
+
+
+# apiextensions.k8s.io/v1: the definitions themselves (their custom resources are
+# served from definitions built from them: services/registry/crd).
+DEFINITIONS: tuple[Definition, ...] = (
+    Definition(
+        group="apiextensions.k8s.io",
+        version="v1",
+        resource="customresourcedefinitions",
+        kind="CustomResourceDefinition",
+        singular="customresourcedefinition",
+        namespaced=False,
+        schema=(
+            "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition"
+        ),
+        short_names=("crd", "crds"),
+        categories=types.API_EXTENSIONS,
+        subresources=types.STATUS,
+        strategy=CustomResourceDefinitionStrategy(),
+    ),
+)

@@ -29,9 +29,10 @@ import pytest
 
 from kapi import errors, json_depth
 from services.registry import limits
+from services.registry.catalog import Catalog
 from services.registry.ports import StoredList, Where
 from services.registry.service import Registry, Target
-from services.registry.types import builtin_table
+from services.registry.strategies import BUILTIN
 
 Obj = dict[str, Any]
 MiB = 1 << 20
@@ -193,7 +194,7 @@ class BytesStorage:
     async def create(
         self, where: Where, namespace: str, name: str, obj: bytes, *, dry_run: bool = False
     ) -> bytes:
-        key = f"{where.key_prefix}/{namespace}/{name}"
+        key = f"{where.group}/{where.resource}/{namespace}/{name}"
         if key in self.objects:
             raise errors.already_exists(where.resource, where.group, name)
         return self._put(key, obj)
@@ -201,7 +202,7 @@ class BytesStorage:
     async def get(
         self, where: Where, namespace: str, name: str, *, resource_version: str = ""
     ) -> bytes:
-        key = f"{where.key_prefix}/{namespace}/{name}"
+        key = f"{where.group}/{where.resource}/{namespace}/{name}"
         if key not in self.objects:
             raise errors.not_found(where.resource, where.group, name)
         return self._out(*self.objects[key])
@@ -216,7 +217,7 @@ class BytesStorage:
         expected_revision: int,
         dry_run: bool = False,
     ) -> bytes:
-        key = f"{where.key_prefix}/{namespace}/{name}"
+        key = f"{where.group}/{where.resource}/{namespace}/{name}"
         if self.objects[key][1] != expected_revision:
             raise errors.conflict(where.resource, where.group, name)
         return self._put(key, obj)
@@ -300,7 +301,7 @@ def _watchdog(baseline: int) -> None:
 
 
 async def _measure() -> None:
-    registry = Registry(builtin_table(), BytesStorage(), JsonAdmission())
+    registry = Registry(Catalog(BUILTIN), BytesStorage(), JsonAdmission())
     await registry.create(
         Target("", "v1", "namespaces"),
         b'{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"ns"}}',
