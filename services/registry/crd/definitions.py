@@ -72,6 +72,19 @@ def _no_selector(obj: Obj) -> str:
     return ""
 
 
+def scale_facts(version: Obj) -> ScaleFacts | None:
+    """Where a version's scale subresource reads and writes, if it has one."""
+    facts = (version.get("subresources") or {}).get("scale")
+    if not isinstance(facts, dict):
+        return None
+    selector_path = _path(facts.get("labelSelectorPath"))
+    return ScaleFacts(
+        _path(facts.get("specReplicasPath")) or ("spec", "replicas"),
+        _path(facts.get("statusReplicasPath")) or ("status", "replicas"),
+        _selector_at(selector_path) if selector_path else _no_selector,
+    )
+
+
 def deprecation_warning(spec: Obj, version: Obj) -> str:
     """A deprecated version's warning: its own, or kube's default words."""
     given = version.get("deprecationWarning")
@@ -135,6 +148,7 @@ def definitions_of(crd: Obj) -> list[Definition]:
             raw_schema=raw,
             preserve_unknown_fields=preserve,
             rules=rules,
+            scale=scale_facts(version),
         )
     conversion = spec.get("conversion") or {}
     webhook, problem = (None, "")
@@ -187,15 +201,8 @@ def _definition(
     group = str(spec["group"])
     subresources = version.get("subresources") or {}
     subs: list[types.Subresource] = []
-    scale: ScaleFacts | None = None
-    if isinstance(subresources.get("scale"), dict):
-        facts = subresources["scale"]
-        selector_path = _path(facts.get("labelSelectorPath"))
-        scale = ScaleFacts(
-            _path(facts.get("specReplicasPath")) or ("spec", "replicas"),
-            _path(facts.get("statusReplicasPath")) or ("status", "replicas"),
-            _selector_at(selector_path) if selector_path else _no_selector,
-        )
+    scale = model.scale
+    if scale is not None:
         subs.append(types.STANDARD_SUBRESOURCES["scale"])
     has_status = isinstance(subresources.get("status"), dict)
     if has_status:

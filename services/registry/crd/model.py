@@ -19,6 +19,8 @@ from kapi.errors import FieldError
 from services.registry import field_validation, schema_validation
 from services.registry.crd import openapi, schema
 from services.registry.crd.rules import Rules
+from services.registry.crd.strategy import scale_problems
+from services.registry.definition import ScaleFacts
 from services.registry.patching import APPLY_PATCH, JSON_PATCH, MERGE_PATCH
 from services.registry.patching import schema as ssa_schema
 from services.registry.patching.fieldpath import FieldSet, make_path
@@ -49,6 +51,7 @@ class CustomResourceModel:
         raw_schema: Obj | None,
         preserve_unknown_fields: bool = False,
         rules: Rules | None = None,
+        scale: ScaleFacts | None = None,
     ) -> None:
         self.group = group
         self.version = version
@@ -59,6 +62,7 @@ class CustomResourceModel:
         self.root = schema.compile_schema(raw_schema)
         self.preserve_unknown_fields = preserve_unknown_fields
         self.rules = rules
+        self.scale = scale
         self.definition = openapi.component_name(group, version, kind)
         self.has_defaults = self.root.has_defaults
         self._components: dict[str, Obj] | None = None
@@ -135,9 +139,10 @@ class CustomResourceModel:
     # --- validation ----------------------------------------------------------------
 
     def validate(self, obj: Obj, old: Obj | None = None) -> list[FieldError]:
-        if self.preserve_unknown_fields and not self.raw_schema:
-            return []
-        problems = schema.validate(obj, self.root)
+        """The schema's value validations, the scale subresource's replicas, the list
+        types and embedded resources, then the CEL rules (kube's order)."""
+        problems = [] if not self.raw_schema else schema.validate(obj, self.root)
+        problems += scale_problems(self.scale, obj)
         if self.rules is not None:
             problems += self.rules.validate(obj, old)
         return problems

@@ -7,15 +7,17 @@
 - ``/status``: only the status changes — everything else, labels and annotations
   included, is the stored object's (its managedFields are the request's);
 - defaults: the version's schema (``schema.default``), as decoding does;
-- validation: the schema (the definition's model) and the scale subresource's
-  replicas; metadata by the generic ObjectMeta rules (finalizer names need a domain
-  only where kube's own types say so).
+- validation: the schema, then the scale subresource's replicas (``scale_problems``, run
+  by the model after the schema, in kube's order); metadata by the generic ObjectMeta
+  rules (finalizer names need a domain only where kube's own types say so).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ClassVar
+
+import orjson
 
 from kapi import errors
 from kapi.errors import FieldError
@@ -80,28 +82,22 @@ class CustomResourceStrategy(Strategy):
         if has_status:
             new["status"] = status
 
-    def validate(self, obj: Obj) -> list[FieldError]:
-        return self._scale_spec(obj)
 
-    def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
-        return self._scale_spec(new)
+def scale_problems(scale: ScaleFacts | None, obj: Obj) -> list[FieldError]:
+    """kube's ValidateScaleSpec and ValidateScaleStatus: the replicas a scale subresource
+    reads must be non-negative int32s (reported after the schema's own errors)."""
+    if scale is None:
+        return []
+    return _replicas(obj, scale.spec_replicas) + _replicas(obj, scale.status_replicas)
 
-    def validate_subresource_update(self, subresource: str, new: Obj, old: Obj) -> list[FieldError]:
-        if subresource == "status":
-            return self._scale_status(new)
-        return self._scale_spec(new)
 
-    # --- kube's ValidateScaleSpec / ValidateScaleStatus -------------------------------
-
-    def _scale_spec(self, obj: Obj) -> list[FieldError]:
-        if self.scale is None:
-            return []
-        return _replicas(obj, self.scale.spec_replicas)
-
-    def _scale_status(self, obj: Obj) -> list[FieldError]:
-        if self.scale is None:
-            return []
-        return _replicas(obj, self.scale.status_replicas)
+_GO_TYPES = {
+    bool: "bool",
+    str: "string",
+    float: "float64",
+    dict: "map[string]interface {}",
+    list: "[]interface {}",
+}
 
 
 def _replicas(obj: Obj, path: tuple[str, ...]) -> list[FieldError]:
@@ -112,14 +108,10 @@ def _replicas(obj: Obj, path: tuple[str, ...]) -> list[FieldError]:
         value = value[key]
     name = "." + ".".join(path)
     if isinstance(value, bool) or not isinstance(value, int):
-        return [
-            errors.invalid_value(
-                name,
-                value,
-                f".{'.'.join(path)} accessor error: {value!r} is of the type "
-                f"{type(value).__name__}, expected int64",
-            )
-        ]
+        shown = value if isinstance(value, str) else orjson.dumps(value).decode()
+        go_type = _GO_TYPES.get(type(value), "interface {}")
+        detail = f"{name} accessor error: {shown} is of the type {go_type}, expected int64"
+        return [errors.invalid_value(name, 0, detail)]
     if value < 0:
         return [errors.invalid_value(name, value, "should be a non-negative integer")]
     if value > MAX_INT32:

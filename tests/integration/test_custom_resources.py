@@ -1,0 +1,433 @@
+"""CustomResourceDefinitions served as kube serves them, through the gateway on a real etcd.
+
+The CRD is kube's own documentation example (``CronTab``, stable.example.com), grown with
+the features each test needs: printer columns, defaults, status and scale subresources,
+several versions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from services.gateway.app import create_app
+from services.gateway.server import GatewayConfig, build_peers
+from services.registry.server import RegistryConfig
+from services.registry.server import create_server as create_registry
+from tests.conftest import EtcdProcess
+from tests.integration.conftest import ControlPlane, free_port
+
+pytestmark = pytest.mark.integration
+
+Obj = dict[str, Any]
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+WAIT = 10.0
+
+
+def crontab_crd(group: str) -> Obj:
+    """kube's CronTab example (tasks/extend-kubernetes/custom-resources), in ``group``."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"crontabs.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {
+                "plural": "crontabs",
+                "singular": "crontab",
+                "kind": "CronTab",
+                "shortNames": ["ct"],
+                "categories": ["all"],
+            },
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {
+                                        "cronSpec": {
+                                            "type": "string",
+                                            "pattern": r"^(\d+|\*)(/\d+)?(\s+(\d+|\*)(/\d+)?){4}$",
+                                        },
+                                        "image": {"type": "string"},
+                                        "replicas": {
+                                            "type": "integer",
+                                            "minimum": 1,
+                                            "maximum": 10,
+                                            "default": 1,
+                                        },
+                                    },
+                                    "required": ["cronSpec"],
+                                },
+                                "status": {
+                                    "type": "object",
+                                    "properties": {
+                                        "replicas": {"type": "integer"},
+                                        "labelSelector": {"type": "string"},
+                                    },
+                                },
+                            },
+                        }
+                    },
+                    "subresources": {
+                        "status": {},
+                        "scale": {
+                            "specReplicasPath": ".spec.replicas",
+                            "statusReplicasPath": ".status.replicas",
+                            "labelSelectorPath": ".status.labelSelector",
+                        },
+                    },
+                    "additionalPrinterColumns": [
+                        {"name": "Spec", "type": "string", "jsonPath": ".spec.cronSpec"},
+                        {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
+                        {
+                            "name": "Image",
+                            "type": "string",
+                            "priority": 1,
+                            "jsonPath": ".spec.image",
+                        },
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                }
+            ],
+        },
+    }
+
+
+def crontab(group: str, name: str, **spec: Any) -> Obj:
+    return {
+        "apiVersion": f"{group}/v1",
+        "kind": "CronTab",
+        "metadata": {"name": name},
+        "spec": {"cronSpec": "* * * * */5", "image": "my-awesome-cron-image", **spec},
+    }
+
+
+def condition(crd: Obj, kind: str) -> Obj | None:
+    for found in (crd.get("status") or {}).get("conditions") or []:
+        if found["type"] == kind:
+            return dict(found)
+    return None
+
+
+async def wait_for(check: Any, timeout: float = WAIT, interval: float = 0.05) -> Any:
+    """Poll ``check()`` (a coroutine) until it answers something true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        found = await check()
+        if found:
+            return found
+        if loop.time() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {check}")
+        await asyncio.sleep(interval)
+
+
+async def install(api: httpx.AsyncClient, crd: Obj) -> Obj:
+    """Create ``crd`` and wait until it is Established and its resources are served."""
+    created = await api.post(CRDS, json=crd)
+    assert created.status_code == 201, created.text
+    name = crd["metadata"]["name"]
+
+    async def established() -> Obj | None:
+        got = (await api.get(f"{CRDS}/{name}")).json()
+        found = condition(got, "Established")
+        return got if found and found["status"] == "True" else None
+
+    return dict(await wait_for(established))
+
+
+@pytest.fixture
+def group() -> str:
+    return f"t{uuid.uuid4().hex[:8]}.example.com"
+
+
+async def test_a_crd_is_established_and_served(control_plane: ControlPlane, group: str) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    crd = await install(api, crontab_crd(group))
+    assert crd["status"]["acceptedNames"] == {
+        "plural": "crontabs",
+        "singular": "crontab",
+        "kind": "CronTab",
+        "listKind": "CronTabList",
+        "shortNames": ["ct"],
+        "categories": ["all"],
+    }
+    assert condition(crd, "NamesAccepted") | {"lastTransitionTime": ""} == {
+        "type": "NamesAccepted",
+        "status": "True",
+        "reason": "NoConflicts",
+        "message": "no conflicts found",
+        "lastTransitionTime": "",
+    }
+    established = condition(crd, "Established")
+    assert established is not None
+    assert (established["reason"], established["message"]) == (
+        "InitialNamesAccepted",
+        "the initial names have been accepted",
+    )
+    assert crd["status"]["storedVersions"] == ["v1"]
+
+    base = f"/apis/{group}/v1/namespaces/{ns}/crontabs"
+    created = await api.post(base, json=crontab(group, "my-new-cron-object"))
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["spec"]["replicas"] == 1  # defaulted
+    assert body["metadata"]["generation"] == 1
+    assert "status" not in body
+    got = await api.get(f"{base}/my-new-cron-object")
+    assert got.json() == body
+    listed = (await api.get(base)).json()
+    assert (listed["kind"], listed["apiVersion"]) == ("CronTabList", f"{group}/v1")
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["my-new-cron-object"]
+
+
+async def test_discovery_lists_the_custom_resource(control_plane: ControlPlane, group: str) -> None:
+    api = control_plane.api
+    await install(api, crontab_crd(group))
+    resources = (await api.get(f"/apis/{group}/v1")).json()
+    names = {r["name"]: r for r in resources["resources"]}
+    assert set(names) == {"crontabs", "crontabs/scale", "crontabs/status"}
+    crontabs = names["crontabs"]
+    assert crontabs["shortNames"] == ["ct"]
+    assert crontabs["categories"] == ["all"]
+    assert crontabs["namespaced"] is True
+    assert crontabs["kind"] == "CronTab"
+    aggregated = await api.get(
+        "/apis",
+        headers={"Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"},
+    )
+    groups = {g["metadata"]["name"]: g for g in aggregated.json()["items"]}
+    (version,) = groups[group]["versions"]
+    (resource,) = version["resources"]
+    assert resource["resource"] == "crontabs"
+    assert [s["subresource"] for s in resource["subresources"]] == ["scale", "status"]
+
+
+async def test_schema_validation_is_kube_s(control_plane: ControlPlane, group: str) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    await install(api, crontab_crd(group))
+    base = f"/apis/{group}/v1/namespaces/{ns}/crontabs"
+    bad = crontab(group, "bad", replicas="three")
+    del bad["spec"]["cronSpec"]
+    answer = await api.post(base, json=bad)
+    assert answer.status_code == 422, answer.text
+    status = answer.json()
+    assert status["reason"] == "Invalid"
+    assert status["message"] == (
+        f'CronTab.{group} "bad" is invalid: [spec.cronSpec: Required value, '
+        'spec.replicas: Invalid value: "string": spec.replicas in body must be of type '
+        'integer: "string", .spec.replicas: Invalid value: 0: .spec.replicas accessor error: '
+        "three is of the type string, expected int64]"
+    )
+    pattern = await api.post(base, json=crontab(group, "x", cronSpec="nope"))
+    assert pattern.status_code == 422
+    assert pattern.json()["details"]["causes"][0]["message"] == (
+        'Invalid value: "nope": spec.cronSpec in body should match '
+        r"'^(\d+|\*)(/\d+)?(\s+(\d+|\*)(/\d+)?){4}$'"
+    )
+    too_many = await api.post(base, json=crontab(group, "y", replicas=11))
+    assert too_many.json()["details"]["causes"][0]["message"] == (
+        "Invalid value: 11: spec.replicas in body should be less than or equal to 10"
+    )
+
+
+async def test_unknown_fields_are_pruned_or_refused(
+    control_plane: ControlPlane, group: str
+) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    await install(api, crontab_crd(group))
+    base = f"/apis/{group}/v1/namespaces/{ns}/crontabs"
+    strict = await api.post(
+        base, params={"fieldValidation": "Strict"}, json=crontab(group, "s", unknownField=1)
+    )
+    assert strict.status_code == 400
+    assert strict.json()["message"] == (
+        'CronTab in version "v1" cannot be handled as a CronTab: strict decoding error: '
+        'unknown field "spec.unknownField"'
+    )
+    warned = await api.post(base, json=crontab(group, "w", unknownField=1))
+    assert warned.status_code == 201
+    assert warned.headers["warning"] == '299 - "unknown field \\"spec.unknownField\\""'
+    assert "unknownField" not in warned.json()["spec"]
+
+
+async def test_printer_columns_in_tables(control_plane: ControlPlane, group: str) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    await install(api, crontab_crd(group))
+    base = f"/apis/{group}/v1/namespaces/{ns}/crontabs"
+    assert (await api.post(base, json=crontab(group, "a", replicas=3))).status_code == 201
+    table = (
+        await api.get(base, headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+    ).json()
+    assert [(c["name"], c["type"], c["priority"]) for c in table["columnDefinitions"]] == [
+        ("Name", "string", 0),
+        ("Spec", "string", 0),
+        ("Replicas", "integer", 0),
+        ("Image", "string", 1),
+        ("Age", "date", 0),
+    ]
+    (row,) = table["rows"]
+    assert row["cells"][:4] == ["a", "* * * * */5", 3, "my-awesome-cron-image"]
+    assert row["object"]["kind"] == "PartialObjectMetadata"
+
+
+async def test_status_and_scale(control_plane: ControlPlane, group: str) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    await install(api, crontab_crd(group))
+    base = f"/apis/{group}/v1/namespaces/{ns}/crontabs"
+    created = (await api.post(base, json=crontab(group, "c", replicas=2))).json()
+    # the main resource does not change status, and bumps generation on spec changes
+    changed = copy.deepcopy(created)
+    changed["spec"]["image"] = "other"
+    changed["status"] = {"replicas": 9}
+    updated = (await api.put(f"{base}/c", json=changed)).json()
+    assert (updated["metadata"]["generation"], "status" in updated) == (2, False)
+    status = {**updated, "status": {"replicas": 2, "labelSelector": "app=c"}}
+    status["spec"] = {"cronSpec": "0 0 * * *"}  # ignored by /status
+    written = (await api.put(f"{base}/c/status", json=status)).json()
+    assert written["status"] == {"replicas": 2, "labelSelector": "app=c"}
+    assert written["spec"]["image"] == "other"
+    assert written["metadata"]["generation"] == 2
+    scale = (await api.get(f"{base}/c/scale")).json()
+    assert scale == {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": "c",
+            "namespace": ns,
+            "uid": written["metadata"]["uid"],
+            "resourceVersion": written["metadata"]["resourceVersion"],
+            "creationTimestamp": written["metadata"]["creationTimestamp"],
+        },
+        "spec": {"replicas": 2},
+        "status": {"replicas": 2, "selector": "app=c"},
+    }
+    patched = await api.patch(
+        f"{base}/c/scale",
+        content=b'{"spec":{"replicas":5}}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert patched.json()["spec"] == {"replicas": 5}, patched.text
+    assert (await api.get(f"{base}/c")).json()["spec"]["replicas"] == 5
+
+
+async def test_strategic_merge_patch_is_refused(control_plane: ControlPlane, group: str) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    await install(api, crontab_crd(group))
+    base = f"/apis/{group}/v1/namespaces/{ns}/crontabs"
+    await api.post(base, json=crontab(group, "p"))
+    answer = await api.patch(
+        f"{base}/p",
+        content=b'{"spec":{"image":"x"}}',
+        headers={"Content-Type": "application/strategic-merge-patch+json"},
+    )
+    assert answer.status_code == 415
+    assert answer.json()["message"] == (
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    )
+    merged = await api.patch(
+        f"{base}/p",
+        content=b'{"spec":{"image":"x"}}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert merged.json()["spec"]["image"] == "x"
+
+
+async def test_deleting_the_crd_deletes_its_objects(
+    control_plane: ControlPlane, group: str
+) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    await install(api, crontab_crd(group))
+    base = f"/apis/{group}/v1/namespaces/{ns}/crontabs"
+    for name in ("one", "two"):
+        assert (await api.post(base, json=crontab(group, name))).status_code == 201
+    deleted = await api.delete(f"{CRDS}/crontabs.{group}")
+    assert deleted.status_code == 200, deleted.text
+    marked = deleted.json()
+    assert "customresourcecleanup.apiextensions.k8s.io" in marked["metadata"]["finalizers"]
+    assert marked["metadata"]["deletionTimestamp"]
+
+    async def gone() -> bool:
+        return (await api.get(f"{CRDS}/crontabs.{group}")).status_code == 404
+
+    await wait_for(gone)
+    assert (await api.get(base)).status_code == 404
+
+
+async def test_a_crd_served_on_one_gateway_is_served_on_all_within_a_second(
+    control_plane: ControlPlane, group: str, etcd: EtcdProcess
+) -> None:
+    """A second registry replica and a second gateway on it: the CRD created through the
+    first gateway is served by the second within a second of being Established."""
+    registry = await create_registry(
+        RegistryConfig(
+            listen="127.0.0.1:0",
+            storage=control_plane.addresses["storage"],
+            authz=control_plane.addresses["authz"],
+            tls=etcd.pki.service("registry"),
+        )
+    )
+    await asyncio.wait_for(registry.bootstrap, 20)
+    port = free_port()
+    peers = build_peers(
+        GatewayConfig(
+            listen=f"127.0.0.1:{port}",
+            registry=f"127.0.0.1:{registry.port}",
+            authz=control_plane.addresses["authz"],
+            storage=control_plane.addresses["storage"],
+            tls_cert_file="",
+            tls_private_key_file="",
+            peer_tls=etcd.pki.service("gateway"),
+        )
+    )
+    app = create_app(peers)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        other = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers=dict(control_plane.api.headers)
+        )
+        async with other:
+            ns = control_plane.namespace
+            path = f"/apis/{group}/v1/namespaces/{ns}/crontabs"
+            assert (await other.get(path)).status_code == 404  # the second knows no CRD yet
+            await install(control_plane.api, crontab_crd(group))
+            loop = asyncio.get_running_loop()
+            established = loop.time()
+
+            async def served() -> bool:
+                return (await other.get(path)).status_code == 200
+
+            await wait_for(served, timeout=1.0, interval=0.01)
+            assert loop.time() - established <= 1.0
+            created = await other.post(path, json=crontab(group, "via-the-second"))
+            assert created.status_code == 201, created.text
+            got = await control_plane.api.get(f"{path}/via-the-second")
+            assert got.status_code == 200
+    finally:
+        server.should_exit = True
+        await serving
+        await app.state.hub.close()
+        await app.state.types.close()
+        await asyncio.gather(peers.registry.close(), peers.authz.close(), peers.storage.close())
+        await registry.server.stop(None)
+        await registry.close()
