@@ -256,7 +256,9 @@ class Resources:
                 )
             if held is not None:
                 objects, revision = held
-                items = [*map(ListItems(rt.kind, rt.api_version), objects)]
+                items = (
+                    objects if rt.custom else [*map(ListItems(rt.kind, rt.api_version), objects)]
+                )
                 head = orjson.dumps(
                     {
                         "kind": rt.list_kind,

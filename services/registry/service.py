@@ -1056,7 +1056,9 @@ class Registry:
             head = orjson.dumps(
                 {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": list_meta}
             )
-            return Result(list_body(head, [*map(ListItems(rt.kind, rt.api_version), items)]))
+            if not rt.custom:  # typed lists' items carry no type (kubernetes#3030)
+                items = [*map(ListItems(rt.kind, rt.api_version), items)]
+            return Result(list_body(head, items))
         objects = [orjson.loads(item) for item in items]
         return Result(orjson.dumps(self._render_items(rt.printer, objects, options, list_meta)))
 

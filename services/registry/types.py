@@ -101,8 +101,9 @@ class ResourceType:
     list_kind: str = ""  # kind + "List" unless said
     # A served version its definer deprecated: every request gets this warning.
     deprecation_warning: str = ""
-    # Whether bodies may come as Protobuf (custom resources: JSON and YAML only).
-    protobuf: bool = True
+    # Served from a CustomResourceDefinition: its objects are unstructured (list items
+    # keep their apiVersion and kind, as kube's unstructured lists do; no Protobuf).
+    custom: bool = False
 
     def __post_init__(self) -> None:
         if any(not isinstance(sub, Subresource) for sub in self.subresources):

@@ -10,8 +10,8 @@ for and pruned to that version's schema (kube's ``schemaCoercingConverter``):
   speaks), over HTTPS verified with the ``caBundle`` (the system's roots without one);
   the answer is checked as kube checks it (uid, one object per object sent, the desired
   apiVersion, kind, name, namespace and uid unchanged, metadata changes only in labels
-  and annotations). A failure is kube's 500: ``conversion webhook for <gvk> failed:
-  <why>``.
+  and annotations). A failure is kube's reasonless 500: ``conversion webhook for
+  <group/version>, Kind=<Kind> failed: <why>``.
 """
 
 from __future__ import annotations
@@ -143,9 +143,12 @@ class CustomResourceConverter:
         return obj
 
     def _failed(self, to_api_version: str, why: str) -> errors.StatusError:
-        group_version = to_api_version
-        return errors.internal(
-            f"conversion webhook for {group_version}, Kind={self.kind} failed: {why}"
+        """kube answers a conversion error as it answers any error that is not a Status:
+        500 with no reason and the error's text (kubectl: ``Error from server: ...``)."""
+        return errors.StatusError(
+            code=500,
+            reason="",
+            message=f"conversion webhook for {to_api_version}, Kind={self.kind} failed: {why}",
         )
 
     async def _review(self, objects: list[Obj], to_api_version: str) -> list[Obj]:

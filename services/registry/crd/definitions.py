@@ -227,7 +227,7 @@ def _definition(
         storage_version=f"{group}/{stored}",
         list_kind=str(names.get("listKind") or f"{names['kind']}List"),
         deprecation_warning=deprecation_warning(spec, version) if version.get("deprecated") else "",
-        protobuf=False,
+        custom=True,
         strategy=CustomResourceStrategy(status=has_status, scale=scale, default=model.default),
         model=model,
         printer=ColumnPrinter(list(version.get("additionalPrinterColumns") or [])),

@@ -382,6 +382,13 @@ def validate(obj: Any, node: Node) -> list[FieldError]:
     return out
 
 
+def validate_value(x: Any, node: Node, path: str) -> list[FieldError]:
+    """The value validations of ``node`` on a value found at ``path`` (a default)."""
+    out: list[FieldError] = []
+    _validate(x, node, path, out)
+    return out
+
+
 def _validate(x: Any, s: Node, path: str, out: list[FieldError]) -> None:
     types = ["integer", "string"] if s.int_or_string else ([s.type] if s.type else [])
     if x is None:
