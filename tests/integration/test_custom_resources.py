@@ -431,3 +431,342 @@ async def test_a_crd_served_on_one_gateway_is_served_on_all_within_a_second(
         await asyncio.gather(peers.registry.close(), peers.authz.close(), peers.storage.close())
         await registry.server.stop(None)
         await registry.close()
+
+
+def simple_crd(group: str, plural: str, kind: str, schema: Obj, **names: Any) -> Obj:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": plural[:-1], "kind": kind, **names},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
+    }
+
+
+OPEN = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+
+async def test_a_non_structural_schema_is_refused(control_plane: ControlPlane, group: str) -> None:
+    schema = {"type": "object", "properties": {"spec": {"properties": {"a": {"type": "string"}}}}}
+    answer = await control_plane.api.post(CRDS, json=simple_crd(group, "things", "Thing", schema))
+    assert answer.status_code == 422
+    assert answer.json()["message"] == (
+        f'CustomResourceDefinition.apiextensions.k8s.io "things.{group}" is invalid: '
+        "spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: "
+        "must not be empty for specified object fields"
+    )
+
+
+async def test_a_protected_group_needs_its_approval(control_plane: ControlPlane) -> None:
+    group = f"t{uuid.uuid4().hex[:6]}.k8s.io"
+    answer = await control_plane.api.post(CRDS, json=simple_crd(group, "things", "Thing", OPEN))
+    assert answer.status_code == 422
+    assert answer.json()["details"]["causes"][0] == {
+        "reason": "FieldValueRequired",
+        "message": "Required value: protected groups must have approval annotation "
+        '"api-approved.kubernetes.io", see https://github.com/kubernetes/enhancements/pull/1111',
+        "field": "metadata.annotations[api-approved.kubernetes.io]",
+    }
+
+
+async def test_a_name_conflict_is_not_accepted(control_plane: ControlPlane, group: str) -> None:
+    api = control_plane.api
+    await install(api, simple_crd(group, "things", "Thing", OPEN))
+    second = simple_crd(group, "others", "Thing", OPEN)  # the same kind (and list kind)
+    assert (await api.post(CRDS, json=second)).status_code == 201
+
+    async def refused() -> Obj | None:
+        got = (await api.get(f"{CRDS}/others.{group}")).json()
+        found = condition(got, "NamesAccepted")
+        return got if found and found["status"] == "False" else None
+
+    crd = await wait_for(refused)
+    names = condition(crd, "NamesAccepted")
+    assert names is not None
+    # kube checks every name and says the last conflict it found
+    assert (names["reason"], names["message"]) == (
+        "ListKindConflict",
+        '"ThingList" is already in use',
+    )
+    established = condition(crd, "Established")
+    assert established is not None
+    assert (established["status"], established["reason"]) == ("False", "NotAccepted")
+    assert crd["status"]["acceptedNames"] == {"plural": "others", "singular": "other", "kind": ""}
+    ns = control_plane.namespace
+    assert (await api.get(f"/apis/{group}/v1/namespaces/{ns}/others")).status_code == 404
+    assert (await api.get(f"/apis/{group}/v1/namespaces/{ns}/things")).status_code == 200
+
+
+async def test_cel_rules(control_plane: ControlPlane, group: str) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "x-kubernetes-validations": [
+                    {"rule": "self.minReplicas <= self.replicas", "message": "replicas too few"},
+                    {"rule": "self.name == oldSelf.name", "message": "name is immutable"},
+                ],
+                "properties": {
+                    "name": {"type": "string"},
+                    "replicas": {"type": "integer"},
+                    "minReplicas": {"type": "integer"},
+                },
+            }
+        },
+    }
+    await install(api, simple_crd(group, "ruled", "Ruled", schema))
+    base = f"/apis/{group}/v1/namespaces/{ns}/ruled"
+
+    def body(**spec: Any) -> Obj:
+        return {"apiVersion": f"{group}/v1", "kind": "Ruled", "metadata": {"name": "r"},
+                "spec": spec}  # fmt: skip
+
+    refused = await api.post(base, json=body(name="a", replicas=1, minReplicas=2))
+    assert refused.status_code == 422
+    assert refused.json()["message"] == (
+        f'Ruled.{group} "r" is invalid: spec: Invalid value: "object": replicas too few'
+    )
+    created = await api.post(base, json=body(name="a", replicas=3, minReplicas=2))
+    assert created.status_code == 201, created.text
+    changed = {**created.json(), "spec": {"name": "b", "replicas": 3, "minReplicas": 2}}
+    immutable = await api.put(f"{base}/r", json=changed)
+    assert immutable.status_code == 422
+    assert immutable.json()["details"]["causes"] == [
+        {"reason": "FieldValueInvalid", "message": 'Invalid value: "object": name is immutable',
+         "field": "spec"}
+    ]  # fmt: skip
+
+
+async def test_server_side_apply_merges_map_lists_by_key(
+    control_plane: ControlPlane, group: str
+) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "ports": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["name"],
+                        "items": {
+                            "type": "object",
+                            "required": ["name"],
+                            "properties": {
+                                "name": {"type": "string"},
+                                "port": {"type": "integer"},
+                            },
+                        },
+                    },
+                    "tags": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "set",
+                        "items": {"type": "string"},
+                    },
+                },
+            }
+        },
+    }
+    await install(api, simple_crd(group, "services", "Service", schema))
+    path = f"/apis/{group}/v1/namespaces/{ns}/services/s"
+
+    async def apply(manager: str, spec: Obj) -> httpx.Response:
+        body = {"apiVersion": f"{group}/v1", "kind": "Service", "metadata": {"name": "s"},
+                "spec": spec}  # fmt: skip
+        return await api.patch(
+            path,
+            params={"fieldManager": manager},
+            content=json_bytes(body),
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        )
+
+    first = await apply("one", {"ports": [{"name": "http", "port": 80}], "tags": ["a"]})
+    assert first.status_code == 201, first.text
+    second = await apply("two", {"ports": [{"name": "https", "port": 443}], "tags": ["b"]})
+    assert second.status_code == 200, second.text
+    spec = second.json()["spec"]
+    assert spec["ports"] == [{"name": "http", "port": 80}, {"name": "https", "port": 443}]
+    assert spec["tags"] == ["a", "b"]
+    conflict = await apply("two", {"ports": [{"name": "http", "port": 8080}]})
+    assert conflict.status_code == 409
+    assert conflict.json()["details"]["causes"][0]["field"] == '.spec.ports[name="http"].port'
+    duplicate = await api.put(
+        path,
+        json={**second.json(), "spec": {"ports": [{"name": "a"}, {"name": "a"}]}},
+    )
+    assert duplicate.status_code == 422
+    assert duplicate.json()["details"]["causes"][0] == {
+        "reason": "FieldValueDuplicate",
+        "message": 'Duplicate value: {"name":"a"}',
+        "field": "spec.ports[1]",
+    }
+
+
+def json_bytes(obj: Obj) -> bytes:
+    import orjson
+
+    return orjson.dumps(obj)
+
+
+async def test_selectable_fields(control_plane: ControlPlane, group: str) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    crd = simple_crd(
+        group,
+        "shirts",
+        "Shirt",
+        {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "color": {"type": "string"}, "size": {"type": "string"}}}}},
+    )  # fmt: skip
+    crd["spec"]["versions"][0]["selectableFields"] = [{"jsonPath": ".spec.color"}]
+    await install(api, crd)
+    base = f"/apis/{group}/v1/namespaces/{ns}/shirts"
+    for name, color in (("a", "blue"), ("b", "red")):
+        body = {"apiVersion": f"{group}/v1", "kind": "Shirt", "metadata": {"name": name},
+                "spec": {"color": color, "size": "M"}}  # fmt: skip
+        assert (await api.post(base, json=body)).status_code == 201
+    listed = (await api.get(base, params={"fieldSelector": "spec.color=red"})).json()
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["b"]
+    refused = await api.get(base, params={"fieldSelector": "spec.size=M"})
+    assert refused.status_code == 400
+    assert refused.json()["message"] == "field label not supported: spec.size"
+
+
+async def test_defaults_apply_on_read(control_plane: ControlPlane, group: str) -> None:
+    """A default added to the schema later shows in objects stored before it, as kube
+    defaults what it reads from etcd."""
+    api, ns = control_plane.api, control_plane.namespace
+    schema: Obj = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "size": {"type": "string"}}}}}  # fmt: skip
+    crd = await install(api, simple_crd(group, "boxes", "Box", schema))
+    base = f"/apis/{group}/v1/namespaces/{ns}/boxes"
+    body = {"apiVersion": f"{group}/v1", "kind": "Box", "metadata": {"name": "b"},
+            "spec": {"size": "S"}}  # fmt: skip
+    assert (await api.post(base, json=body)).status_code == 201
+    props = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    props["spec"]["properties"]["color"] = {"type": "string", "default": "white"}
+    updated = await api.put(f"{CRDS}/boxes.{group}", json=crd)
+    assert updated.status_code == 200, updated.text
+
+    async def defaulted() -> bool:
+        got = (await api.get(f"{base}/b")).json()
+        return bool(got["spec"].get("color") == "white")
+
+    await wait_for(defaulted)
+
+
+async def test_embedded_resources_are_validated(control_plane: ControlPlane, group: str) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "template": {"type": "object", "x-kubernetes-embedded-resource": True,
+                     "x-kubernetes-preserve-unknown-fields": True}}}}}  # fmt: skip
+    await install(api, simple_crd(group, "wrappers", "Wrapper", schema))
+    base = f"/apis/{group}/v1/namespaces/{ns}/wrappers"
+    body = {"apiVersion": f"{group}/v1", "kind": "Wrapper", "metadata": {"name": "w"},
+            "spec": {"template": {"kind": "Pod", "metadata": {"name": "a/b"}}}}  # fmt: skip
+    answer = await api.post(base, json=body)
+    assert answer.status_code == 422
+    assert answer.json()["details"]["causes"] == [
+        {"reason": "FieldValueRequired", "message": "Required value",
+         "field": "spec.template.apiVersion"},
+        {"reason": "FieldValueInvalid", "message": "Invalid value: \"a/b\": may not contain '/'",
+         "field": "spec.template.metadata.name"},
+    ]  # fmt: skip
+
+
+async def test_openapi_v3_describes_the_custom_resource(
+    control_plane: ControlPlane, group: str
+) -> None:
+    api = control_plane.api
+    await install(api, crontab_crd(group))
+    index = (await api.get("/openapi/v3")).json()["paths"]
+    url = index[f"apis/{group}/v1"]["serverRelativeURL"]
+    document = (await api.get(url)).json()
+    name = ".".join((*reversed(group.split(".")), "v1", "CronTab"))
+    schema = document["components"]["schemas"][name]
+    assert schema["x-kubernetes-group-version-kind"] == [
+        {"group": group, "kind": "CronTab", "version": "v1"}
+    ]
+    assert schema["properties"]["spec"]["properties"]["cronSpec"]["type"] == "string"
+    patch = document["paths"][f"/apis/{group}/v1/namespaces/{{namespace}}/crontabs/{{name}}"][
+        "patch"
+    ]
+    assert sorted(patch["requestBody"]["content"]) == [
+        "application/apply-patch+yaml",
+        "application/json-patch+json",
+        "application/merge-patch+json",
+    ]
+    assert any(p["name"] == "fieldValidation" for p in patch["parameters"])
+    # a changed CRD changes the document's hash
+    crd = (await api.get(f"{CRDS}/crontabs.{group}")).json()
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
+        "extra"
+    ] = {"type": "string"}
+    assert (await api.put(f"{CRDS}/crontabs.{group}", json=crd)).status_code == 200
+
+    async def rehashed() -> bool:
+        now = (await api.get("/openapi/v3")).json()["paths"][f"apis/{group}/v1"]
+        return bool(now["serverRelativeURL"] != url)
+
+    await wait_for(rehashed)
+    v2 = (await api.get("/openapi/v2")).json()
+    assert name in v2["definitions"]
+
+
+async def test_watch_custom_resources(control_plane: ControlPlane, group: str) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    await install(api, crontab_crd(group))
+    base = f"/apis/{group}/v1/namespaces/{ns}/crontabs"
+    listed = (await api.get(base)).json()
+    events: list[Obj] = []
+
+    async def watch() -> None:
+        params = {
+            "watch": "true",
+            "resourceVersion": listed["metadata"]["resourceVersion"],
+            "labelSelector": "app=x",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": "5",
+        }
+        async with api.stream("GET", base, params=params) as stream:
+            async for line in stream.aiter_lines():
+                event = json_loads(line)
+                if event["type"] != "BOOKMARK":
+                    events.append(event)
+                if len(events) == 2:
+                    return
+
+    task = asyncio.create_task(watch())
+    await asyncio.sleep(0.2)
+    labelled = crontab(group, "labelled")
+    labelled["metadata"]["labels"] = {"app": "x"}
+    assert (await api.post(base, json=crontab(group, "plain"))).status_code == 201
+    assert (await api.post(base, json=labelled)).status_code == 201
+    assert (await api.delete(f"{base}/labelled")).status_code == 200
+    await asyncio.wait_for(task, WAIT)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "labelled"),
+        ("DELETED", "labelled"),
+    ]
+    assert events[0]["object"]["kind"] == "CronTab"
+
+
+def json_loads(line: str) -> Obj:
+    import orjson
+
+    found: Obj = orjson.loads(line)
+    return found
