@@ -1,5 +1,5 @@
 """Clients of custom resources end to end: the official Python client's dynamic client, and
-an operator written with kopf (tests/e2e/operators/crontab_operator.py) that sees its
+an operator written with kopf (tests/e2e/operators/schedule_operator.py) that sees its
 custom resources, patches their status, adds and removes its finalizer and posts events.
 """
 
@@ -22,7 +22,7 @@ from tests.e2e.test_e2e_custom_resources import crd_yaml, crontab_yaml
 
 pytestmark = pytest.mark.e2e
 
-OPERATOR = Path(__file__).parent / "operators" / "crontab_operator.py"
+OPERATOR = Path(__file__).parent / "operators" / "schedule_operator.py"
 KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 KIND = "Schedule"  # kube's CronTab example under another name: plural "schedules"
 

@@ -1,7 +1,8 @@
-"""A small kopf operator for Schedules (kube's CronTab example under another name), run against kapi by the end-to-end suite.
+"""A small kopf operator for Schedules (kube's CronTab example under another name), run
+against kapi by the end-to-end suite.
 
 On create it records a phase in the status and posts an event; its delete handler makes
-kopf put its finalizer on every CronTab, and remove it once the handler ran. The group
+kopf put its finalizer on every Schedule, and remove it once the handler ran. The group
 comes from ``OPERATOR_GROUP``.
 """
 
