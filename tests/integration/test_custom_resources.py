@@ -228,10 +228,10 @@ async def test_schema_validation_is_kube_s(control_plane: ControlPlane, group: s
     status = answer.json()
     assert status["reason"] == "Invalid"
     assert status["message"] == (
-        f'CronTab.{group} "bad" is invalid: [spec.cronSpec: Required value, '
+        f'CronTab.{group} "bad" is invalid: ['
         'spec.replicas: Invalid value: "string": spec.replicas in body must be of type '
-        'integer: "string", .spec.replicas: Invalid value: 0: .spec.replicas accessor error: '
-        "three is of the type string, expected int64]"
+        'integer: "string", spec.cronSpec: Required value, .spec.replicas: Invalid value: 0: '
+        ".spec.replicas accessor error: three is of the type string, expected int64]"
     )
     pattern = await api.post(base, json=crontab(group, "x", cronSpec="nope"))
     assert pattern.status_code == 422

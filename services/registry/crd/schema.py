@@ -38,6 +38,7 @@ import orjson
 from kapi import errors
 from kapi.errors import FieldError
 from services.registry import validation
+from services.registry.crd import regex
 from services.registry.patching.goformat import go_float
 
 Obj = dict[str, Any]
@@ -189,7 +190,7 @@ def _compile_pattern(pattern: str) -> re.Pattern[str] | None:
     if not pattern:
         return None
     try:
-        return re.compile(pattern)
+        return regex.compile_go(pattern)
     except re.error:
         return None
 
@@ -480,9 +481,8 @@ def _validate_array(x: list[Any], s: Node, path: str, out: list[FieldError]) -> 
 
 
 def _validate_object(x: Obj, s: Node, path: str, out: list[FieldError]) -> None:
-    for name in s.required:
-        if name not in x:
-            out.append(errors.required(_join(path, name)))
+    """As kube-openapi's object validator: the size bounds, each property's value, then
+    the required properties that are missing."""
     if s.max_properties is not None and len(x) > s.max_properties:
         unit = "item" if s.max_properties == 1 else "items"
         out.append(
@@ -499,6 +499,9 @@ def _validate_object(x: Obj, s: Node, path: str, out: list[FieldError]) -> None:
         sub = s.child(k)
         if sub is not None:
             _validate(v, sub, _join(path, k), out)
+    for name in s.required:
+        if name not in x:
+            out.append(errors.required(_join(path, name)))
 
 
 def _json_equal(a: Any, b: Any) -> bool:

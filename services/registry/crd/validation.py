@@ -13,7 +13,7 @@ from typing import Any
 
 from kapi import errors
 from kapi.errors import FieldError
-from services.registry.crd import rules, schema
+from services.registry.crd import regex, rules, schema
 
 Obj = dict[str, Any]
 
@@ -154,7 +154,7 @@ def _api(s: Obj, path: str, out: list[FieldError]) -> None:
     pattern = s.get("pattern")
     if isinstance(pattern, str):
         try:
-            re.compile(pattern)
+            regex.compile_go(pattern)
         except re.error as exc:
             out.append(
                 errors.invalid_value(
