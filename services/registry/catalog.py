@@ -123,6 +123,14 @@ class Catalog:
                 await asyncio.wait_for(self._changed.wait(), left)
         return True
 
+    async def replaced(self, definition: Definition) -> None:
+        """Return once the catalog serves ``definition``'s resource by another definition
+        or no longer at all (its CRD changed or went)."""
+        key = (definition.group, definition.version, definition.resource)
+        async for table in self.tables():
+            if table.lookup(*key) is not definition:
+                return
+
     async def tables(self) -> AsyncIterator[TypeTable[Definition]]:
         """The current table, then each new one as it is made (a consumer that falls
         behind skips to the latest)."""

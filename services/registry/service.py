@@ -11,7 +11,9 @@ write runs in; ``_stored_form`` and ``_hub_form`` cross storage's door.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import contextlib
 import copy
 import dataclasses
 import logging
@@ -1121,7 +1123,36 @@ class Registry:
             timeout_seconds=options.timeout_seconds,
             send_initial_events=options.send_initial_events,
         )
+        if rt.custom:
+            events = self._while_served(rt, events)
         return self._render_events(rt, options, events)
+
+    async def _while_served(
+        self, rt: Definition, events: AsyncIterator[tuple[str, bytes]]
+    ) -> AsyncIterator[tuple[str, bytes]]:
+        """The events of a custom resource's watch until its CRD changes what is served
+        (or goes): then the watch ends, as kube's CRD handler ends the watches of the
+        storage it replaces, and the client watches again under the new definition."""
+        replaced = asyncio.ensure_future(self.catalog.replaced(rt))
+        events = aiter(events)
+        try:
+            while True:
+                following = asyncio.ensure_future(anext(events))
+                await asyncio.wait({following, replaced}, return_when=asyncio.FIRST_COMPLETED)
+                if not following.done():
+                    following.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await following
+                    return
+                try:
+                    yield following.result()
+                except StopAsyncIteration:
+                    return
+        finally:
+            replaced.cancel()
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def _render_events(
         self, rt: Definition, options: ReadOptions, events: AsyncIterator[tuple[str, bytes]]

@@ -770,3 +770,132 @@ def json_loads(line: str) -> Obj:
 
     found: Obj = orjson.loads(line)
     return found
+
+
+async def test_a_changed_crd_ends_the_watches_of_its_resource(
+    control_plane: ControlPlane, group: str
+) -> None:
+    """Watches end when the CRD changes what is served, as kube replaces the resource's
+    storage; the next watch sees objects as the new schema has them (here, defaulted)."""
+    api, ns = control_plane.api, control_plane.namespace
+    schema: Obj = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "size": {"type": "string"}}}}}  # fmt: skip
+    crd = await install(api, simple_crd(group, "boxes", "Box", schema))
+    base = f"/apis/{group}/v1/namespaces/{ns}/boxes"
+    body = {"apiVersion": f"{group}/v1", "kind": "Box", "metadata": {"name": "b"},
+            "spec": {"size": "S"}}  # fmt: skip
+    assert (await api.post(base, json=body)).status_code == 201
+    listed = (await api.get(base)).json()
+    watch_params = {"watch": "true", "resourceVersion": listed["metadata"]["resourceVersion"],
+                    "timeoutSeconds": "30"}  # fmt: skip
+    ended = asyncio.Event()
+    seen: list[Obj] = []
+
+    async def watch() -> None:
+        async with api.stream("GET", base, params=watch_params) as stream:
+            async for line in stream.aiter_lines():
+                seen.append(json_loads(line))
+        ended.set()
+
+    task = asyncio.create_task(watch())
+    await asyncio.sleep(0.2)
+    assert not ended.is_set()
+    props = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    props["spec"]["properties"]["color"] = {"type": "string", "default": "white"}
+    assert (await api.put(f"{CRDS}/boxes.{group}", json=crd)).status_code == 200
+    await asyncio.wait_for(task, WAIT)  # ended well before its 30 s
+    assert [e for e in seen if e["type"] != "BOOKMARK"] == []
+
+    async def defaulted() -> bool:
+        got = (await api.get(f"{base}/b")).json()
+        return bool(got["spec"].get("color") == "white")
+
+    await wait_for(defaulted)
+    listed = (await api.get(base)).json()
+    watch_params["resourceVersion"] = listed["metadata"]["resourceVersion"]
+    watch_params["timeoutSeconds"] = "5"
+    events: list[Obj] = []
+
+    async def watch_again() -> None:
+        async with api.stream("GET", base, params=watch_params) as stream:
+            async for line in stream.aiter_lines():
+                event = json_loads(line)
+                if event["type"] == "MODIFIED":
+                    events.append(event)
+                    return
+
+    again = asyncio.create_task(watch_again())
+    await asyncio.sleep(0.2)
+    patched = await api.patch(
+        f"{base}/b",
+        content=b'{"metadata":{"labels":{"a":"b"}}}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert patched.status_code == 200, patched.text
+    await asyncio.wait_for(again, WAIT)
+    assert events[0]["object"]["spec"] == {"size": "S", "color": "white"}
+
+
+async def test_a_terminating_crd_waits_for_its_objects_finalizers(
+    control_plane: ControlPlane, group: str
+) -> None:
+    """An object with a finalizer holds its CRD in Terminating, where creates are refused
+    as kube refuses them; once the finalizer goes, the object and then the CRD go."""
+    api, ns = control_plane.api, control_plane.namespace
+    await install(api, crontab_crd(group))
+    base = f"/apis/{group}/v1/namespaces/{ns}/crontabs"
+    held = crontab(group, "held")
+    held["metadata"]["finalizers"] = ["example.com/hold"]
+    assert (await api.post(base, json=held)).status_code == 201
+    assert (await api.delete(f"{CRDS}/crontabs.{group}")).status_code == 200
+
+    async def deleting() -> Obj | None:
+        crd = (await api.get(f"{CRDS}/crontabs.{group}")).json()
+        found = condition(crd, "Terminating")
+        got = (await api.get(f"{base}/held")).json()
+        ready = found and found["reason"] == "InstanceDeletionInProgress"
+        return crd if ready and got["metadata"].get("deletionTimestamp") else None
+
+    crd = await wait_for(deleting)
+    assert crd["metadata"]["finalizers"] == ["customresourcecleanup.apiextensions.k8s.io"]
+    refused = await api.post(base, json=crontab(group, "late"))
+    assert refused.status_code == 405
+    assert refused.json()["reason"] == "MethodNotAllowed"
+    assert (
+        refused.json()["message"]
+        == "create not allowed while custom resource definition is terminating"
+    )
+    dry = await api.post(base, json=crontab(group, "late"), params={"dryRun": "All"})
+    assert dry.status_code == 405
+    released = await api.patch(
+        f"{base}/held",
+        content=b'{"metadata":{"finalizers":null}}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert released.status_code == 200, released.text
+
+    async def gone() -> bool:
+        return (await api.get(f"{CRDS}/crontabs.{group}")).status_code == 404
+
+    await wait_for(gone)
+
+
+async def test_dry_run_writes_nothing(control_plane: ControlPlane, group: str) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    await install(api, crontab_crd(group))
+    base = f"/apis/{group}/v1/namespaces/{ns}/crontabs"
+    dry = await api.post(base, json=crontab(group, "dry"), params={"dryRun": "All"})
+    assert dry.status_code == 201, dry.text
+    assert dry.json()["spec"]["replicas"] == 1  # defaulted as a real create would be
+    assert (await api.get(f"{base}/dry")).status_code == 404
+    assert (await api.post(base, json=crontab(group, "real"))).status_code == 201
+    patched = await api.patch(
+        f"{base}/real",
+        params={"dryRun": "All"},
+        content=b'{"spec":{"replicas":3}}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert patched.json()["spec"]["replicas"] == 3
+    assert (await api.get(f"{base}/real")).json()["spec"]["replicas"] == 1
+    assert (await api.delete(f"{base}/real", params={"dryRun": "All"})).status_code == 200
+    assert (await api.get(f"{base}/real")).status_code == 200
