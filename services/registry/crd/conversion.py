@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 
-WEBHOOK_TIMEOUT = 30.0  # kube's default timeoutSeconds for conversion webhooks
+WEBHOOK_TIMEOUT = 30.0  # a CRD names no timeout: as long as an admission webhook may take
 REVIEW_VERSIONS = ("v1",)
 _ALLOWED_META_CHANGES = frozenset({"labels", "annotations"})
 
