@@ -899,3 +899,32 @@ async def test_dry_run_writes_nothing(control_plane: ControlPlane, group: str) -
     assert (await api.get(f"{base}/real")).json()["spec"]["replicas"] == 1
     assert (await api.delete(f"{base}/real", params={"dryRun": "All"})).status_code == 200
     assert (await api.get(f"{base}/real")).status_code == 200
+
+
+async def test_owner_references_are_kept_and_checked(
+    control_plane: ControlPlane, group: str
+) -> None:
+    """An object owned by another keeps its ownerReferences; two controllers are refused
+    in apimachinery's words. (No garbage collector runs: an owner's deletion leaves its
+    dependents, as with kube-apiserver alone.)"""
+    api, ns = control_plane.api, control_plane.namespace
+    await install(api, crontab_crd(group))
+    base = f"/apis/{group}/v1/namespaces/{ns}/crontabs"
+    owner = (await api.post(base, json=crontab(group, "owner"))).json()
+    ref = {"apiVersion": f"{group}/v1", "kind": "CronTab", "name": "owner",
+           "uid": owner["metadata"]["uid"], "controller": True}  # fmt: skip
+    owned = crontab(group, "owned")
+    owned["metadata"]["ownerReferences"] = [ref]
+    created = await api.post(base, json=owned)
+    assert created.status_code == 201, created.text
+    assert created.json()["metadata"]["ownerReferences"] == [ref]
+    owned["metadata"]["name"] = "twice"
+    owned["metadata"]["ownerReferences"] = [ref, ref | {"name": "other", "uid": "u2"}]
+    refused = await api.post(base, json=owned)
+    assert refused.status_code == 422
+    (cause,) = refused.json()["details"]["causes"]
+    assert cause["field"] == "metadata.ownerReferences"
+    assert cause["message"].endswith(
+        'Only one reference can have Controller set to true. Found "true" in references '
+        "for CronTab/owner and CronTab/other"
+    )
