@@ -928,3 +928,59 @@ async def test_owner_references_are_kept_and_checked(
         'Only one reference can have Controller set to true. Found "true" in references '
         "for CronTab/owner and CronTab/other"
     )
+
+
+async def test_cel_rules_with_message_expressions_reasons_and_field_paths(
+    control_plane: ControlPlane, group: str
+) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "x-kubernetes-validations": [
+                    {
+                        "rule": "self.minReplicas <= self.replicas",
+                        "messageExpression": "'at least ' + string(self.minReplicas)",
+                        "reason": "FieldValueForbidden",
+                        "fieldPath": ".replicas",
+                    },
+                    {
+                        "rule": "!oldSelf.hasValue() || oldSelf.value().name == self.name",
+                        "optionalOldSelf": True,
+                        "message": "name is immutable",
+                        "reason": "FieldValueInvalid",
+                        "fieldPath": ".name",
+                    },
+                ],
+                "properties": {
+                    "name": {"type": "string"},
+                    "replicas": {"type": "integer"},
+                    "minReplicas": {"type": "integer"},
+                },
+            }
+        },
+    }
+    await install(api, simple_crd(group, "ruled", "Ruled", schema))
+    base = f"/apis/{group}/v1/namespaces/{ns}/ruled"
+
+    def body(**spec: Any) -> Obj:
+        return {"apiVersion": f"{group}/v1", "kind": "Ruled", "metadata": {"name": "r"},
+                "spec": spec}  # fmt: skip
+
+    refused = await api.post(base, json=body(name="a", replicas=1, minReplicas=2))
+    assert refused.status_code == 422
+    assert refused.json()["details"]["causes"] == [
+        {"reason": "FieldValueForbidden", "message": "Forbidden: at least 2",
+         "field": "spec.replicas"}
+    ]  # fmt: skip
+    created = await api.post(base, json=body(name="a", replicas=3, minReplicas=2))
+    assert created.status_code == 201, created.text
+    changed = {**created.json(), "spec": {"name": "b", "replicas": 3, "minReplicas": 2}}
+    immutable = await api.put(f"{base}/r", json=changed)
+    assert immutable.status_code == 422
+    assert immutable.json()["details"]["causes"] == [
+        {"reason": "FieldValueInvalid", "message": 'Invalid value: "object": name is immutable',
+         "field": "spec.name"}
+    ]  # fmt: skip

@@ -10,24 +10,13 @@ version's schema has no rule nothing is compiled and nothing runs per write.
 
 from __future__ import annotations
 
-import importlib
-import logging
 from dataclasses import dataclass
 from typing import Any
 
+from kapi.cel import validation as cel
 from kapi.errors import FieldError
 
-log = logging.getLogger(__name__)
-
 Obj = dict[str, Any]
-
-
-def _cel() -> Any:
-    """``kapi.cel.validation``, or None where this build has no CEL evaluator."""
-    try:
-        return importlib.import_module("kapi.cel.validation")
-    except ImportError:  # pragma: no cover - the evaluator ships with kapi
-        return None
 
 
 def has_rules(schema: Any) -> bool:
@@ -43,26 +32,18 @@ def has_rules(schema: Any) -> bool:
 
 @dataclass(frozen=True)
 class Rules:
-    """One version's compiled rules (``compiled`` is the evaluator's own object)."""
+    """One version's compiled rules."""
 
-    compiled: Any
+    compiled: cel.CompiledSchemaRules
 
     def validate(self, new: Obj, old: Obj | None) -> list[FieldError]:
-        cel = _cel()
-        if cel is None or self.compiled is None:
-            return []
-        errors: list[FieldError] = cel.validate(self.compiled, new, old)
-        return errors
+        return cel.validate(self.compiled, new, old)
 
 
 def compile_rules(schema: Obj, path: str) -> tuple[Rules | None, list[FieldError]]:
     """A version's rules, compiled, and what is wrong with them (``path``: the schema's
     place in the CRD, for the errors). None when the schema has no rule."""
     if not has_rules(schema):
-        return None, []
-    cel = _cel()
-    if cel is None:
-        log.warning("no CEL evaluator: x-kubernetes-validations rules at %s are not enforced", path)
         return None, []
     compiled = cel.compile_rules(schema, path=path)
     problems: list[FieldError] = list(compiled.errors())
