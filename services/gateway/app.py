@@ -35,6 +35,7 @@ from services.gateway.metrics import GatewayMetrics, MeteredGatekeeper
 from services.gateway.request_info import parse
 from services.gateway.resources import Resources
 from services.gateway.responses import (
+    discovery_document,
     discovery_response,
     json_response,
     method_not_allowed,
@@ -204,14 +205,22 @@ def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
         table = await types.get()
         aggregated = _wants_aggregated(request)
         if aggregated:
-            body = discovery.aggregated(table, legacy=legacy)
-            body["apiVersion"] = (
-                aggregated.split("v=")[1].split(";")[0].join(("apidiscovery.k8s.io/", ""))
-            )
-            return discovery_response(request, body, aggregated)
+
+            def build() -> tuple[bytes, str]:
+                body = discovery.aggregated(table, legacy=legacy)
+                body["apiVersion"] = (
+                    aggregated.split("v=")[1].split(";")[0].join(("apidiscovery.k8s.io/", ""))
+                )
+                return discovery_document(body)
+
+            document = discovery.cached(table, (aggregated, legacy), build)
+            return discovery_response(request, document, aggregated)
         if legacy:
             return discovery_response(request, discovery.api_versions(peers.server_address))
-        return discovery_response(request, discovery.api_group_list(table))
+        groups = discovery.cached(
+            table, "groups", lambda: discovery_document(discovery.api_group_list(table))
+        )
+        return discovery_response(request, groups)
 
     @app.get("/api")
     @app.get("/api/")  # as kube answers it; a popular client library asks with the slash

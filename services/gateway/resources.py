@@ -20,7 +20,15 @@ from starlette.responses import Response, StreamingResponse
 from kapi import errors, selectors
 from kapi.json_bytes import ListItems, list_body
 from kapi_proto import common_pb2, registry_pb2
-from services.gateway import discovery, feeds, impersonation, negotiation, options, watch_hub
+from services.gateway import (
+    discovery,
+    feeds,
+    impersonation,
+    negotiation,
+    options,
+    warning_headers,
+    watch_hub,
+)
 from services.gateway.auth import Gatekeeper
 from services.gateway.inflight import Limiter
 from services.gateway.list_response import ListResponse
@@ -137,6 +145,7 @@ class Resources:
             name=info.name,
             user=user,
             user_agent=request.headers.get("user-agent", ""),
+            catalog_revision=table.revision,
         )
         handler: Handler | None = (
             self.do_connect if sub is not None and sub.connect else self.handlers.get(info.verb)
@@ -144,10 +153,21 @@ class Resources:
         if handler is None:
             raise method_not_allowed()
         self.metrics.begin(request.scope, info, rt)
-        return await handler(request, info, rt, target)
+        response = await handler(request, info, rt, target)
+        if rt.deprecation_warning:
+            # kube adds a deprecated version's warning before the handler's own
+            deprecated = [
+                (b"warning", v) for v in warning_headers.headers([rt.deprecation_warning])
+            ]
+            first = next(
+                (i for i, (k, _) in enumerate(response.raw_headers) if k == b"warning"),
+                len(response.raw_headers),
+            )
+            response.raw_headers[first:first] = deprecated
+        return response
 
     async def group_discovery(
-        self, request: Request, info: RequestInfo, table: TypeTable
+        self, request: Request, info: RequestInfo, table: TypeTable[ResourceType]
     ) -> Response:
         if request.method != "GET":
             raise method_not_allowed()
@@ -246,7 +266,9 @@ class Resources:
                 )
             if held is not None:
                 objects, revision = held
-                items = [*map(ListItems(rt.kind, rt.api_version), objects)]
+                items = (
+                    objects if rt.custom else [*map(ListItems(rt.kind, rt.api_version), objects)]
+                )
                 head = orjson.dumps(
                     {
                         "kind": rt.list_kind,

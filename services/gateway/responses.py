@@ -56,12 +56,20 @@ def method_not_allowed() -> errors.StatusError:
     )
 
 
-def discovery_response(
-    request: Request, body: dict[str, Any], aggregated_type: str = ""
-) -> Response:
-    """A discovery document with its ETag (304 when the client has it)."""
+def discovery_document(body: dict[str, Any]) -> tuple[bytes, str]:
+    """A discovery document's bytes and ETag."""
     data = orjson.dumps(body)
-    etag = '"' + hashlib.sha256(data).hexdigest().upper() + '"'
+    return data, '"' + hashlib.sha256(data).hexdigest().upper() + '"'
+
+
+def discovery_response(
+    request: Request,
+    body: dict[str, Any] | tuple[bytes, str],
+    aggregated_type: str = "",
+) -> Response:
+    """A discovery document (or its ``discovery_document`` form) with its ETag (304 when
+    the client has it)."""
+    data, etag = body if isinstance(body, tuple) else discovery_document(body)
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
     out = json_response(data, headers={"ETag": etag})

@@ -129,6 +129,7 @@ async def serve(config: GatewayConfig) -> None:
     try:
         await server.serve()
     finally:
+        await app.state.types.close()
         await asyncio.gather(
             peers.registry.close(),
             peers.authz.close(),
