@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kapi import audit_id, errors
+from services.gateway import auditing
 from services.gateway.responses import status_response
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ def answer_bug(request: Request, exc: Exception) -> Response:
     """Log a bug once, with its request's audit ID; the client's 500."""
     _log_bug(request.method, request.url.path, exc)
     request.scope[_ANSWERED] = True
+    recorder = auditing.current()
+    if recorder is not None:
+        recorder.panicked(exc)
     return status_response(errors.unexpected(audit_id.current()))
 
 
