@@ -306,9 +306,7 @@ def test_a_policy_file_reads_into_rules() -> None:
     assert [rule.level for rule in policy.rules] == [L.NONE, L.REQUEST_RESPONSE, L.METADATA]
     second = policy.rules[1]
     assert second.users == {"admin"} and second.verbs == {"create"}
-    assert second.resources == (
-        GroupResources("", ("configmaps", "pods/log"), frozenset({"one"})),
-    )
+    assert second.resources == (GroupResources("", ("configmaps", "pods/log"), frozenset({"one"})),)
     assert second.namespaces == {"demo"} and second.omit_managed_fields is False
     info = RequestInfo(
         path="/api/v1/namespaces/demo/configmaps",
@@ -327,7 +325,8 @@ def test_a_policy_file_reads_into_rules() -> None:
 
 def test_unknown_fields_are_warned_of_and_ignored(caplog: pytest.LogCaptureFixture) -> None:
     policy = load_bytes(
-        b"apiVersion: audit.k8s.io/v1\nkind: Policy\nextra: 1\nrules:\n- level: Metadata\n  foo: 2\n"
+        b"apiVersion: audit.k8s.io/v1\nkind: Policy\nextra: 1\n"
+        b"rules:\n- level: Metadata\n  foo: 2\n"
     )
     assert policy.rules[0].level == L.METADATA
     assert "falling back to lenient decoding" in caplog.text
@@ -384,7 +383,7 @@ def test_unknown_fields_are_warned_of_and_ignored(caplog: pytest.LogCaptureFixtu
             b"apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [Never]\n"
             b"rules: [{level: None, omitStages: [Sometimes]}]\n",
             '[omitStages[0]: Invalid value: "Never": allowed stages are RequestReceived,'
-            'ResponseStarted,ResponseComplete,Panic, rules[0].omitStages[0]: Invalid value: '
+            "ResponseStarted,ResponseComplete,Panic, rules[0].omitStages[0]: Invalid value: "
             '"Sometimes": allowed stages are RequestReceived,ResponseStarted,ResponseComplete,'
             "Panic]",
         ),

@@ -221,8 +221,10 @@ async def test_managed_fields_are_omitted_when_the_policy_says_so() -> None:
         await json_response(orjson.dumps(CONFIGMAP))(scope, receive, send)
 
     _, events = await serve(update, ALL, method="PUT", omit_managed_fields=True)
-    stripped = {**CONFIGMAP, "metadata": {k: v for k, v in CONFIGMAP["metadata"].items()
-                                          if k != "managedFields"}}
+    stripped = {
+        **CONFIGMAP,
+        "metadata": {k: v for k, v in CONFIGMAP["metadata"].items() if k != "managedFields"},
+    }
     assert events[1]["requestObject"] == stripped
     assert events[1]["responseObject"] == stripped
 
@@ -246,7 +248,7 @@ async def test_a_list_reply_is_recorded_whole() -> None:
 
 
 async def test_a_denied_request_records_the_status_and_the_decision() -> None:
-    reason = 'no RBAC policy matched'
+    reason = "no RBAC policy matched"
 
     async def denied(scope: Scope, receive: Receive, send: Send) -> None:
         await recorder().authenticated(BOB)
@@ -443,7 +445,11 @@ def test_go_escapes_html_characters_and_line_separators() -> None:
     ("headers", "client", "expected"),
     [
         ({}, "10.0.0.9", ["10.0.0.9"]),
-        ({"x-forwarded-for": "1.1.1.1, bad, 2.2.2.2"}, "10.0.0.9", ["1.1.1.1", "2.2.2.2", "10.0.0.9"]),
+        (
+            {"x-forwarded-for": "1.1.1.1, bad, 2.2.2.2"},
+            "10.0.0.9",
+            ["1.1.1.1", "2.2.2.2", "10.0.0.9"],
+        ),
         ({"x-forwarded-for": "10.0.0.9"}, "10.0.0.9", ["10.0.0.9"]),
         ({"x-real-ip": "3.3.3.3"}, "10.0.0.9", ["3.3.3.3", "10.0.0.9"]),
         ({"x-forwarded-for": "3.3.3.3", "x-real-ip": "3.3.3.3"}, "::1", ["3.3.3.3", "::1"]),
