@@ -2,6 +2,8 @@
 
     kapi up   [--data-dir DIR] [--port PORT] [--bind-address ADDR]
               [--etcd-endpoints URLS [--etcd-cafile F] [--etcd-certfile F --etcd-keyfile F]]
+              [--audit-policy-file F [--audit-log-path F] [--audit-log-maxage DAYS]
+               [--audit-log-maxbackup N] [--audit-log-maxsize MB] [--audit-log-mode M]]
               [--detach] [--ready-timeout SECONDS]
     kapi down [--data-dir DIR] [--timeout SECONDS]
     kapi init [--data-dir DIR] [--port PORT] [--bind-address ADDR] [--server URL]
@@ -10,9 +12,9 @@
 ``up`` runs in the foreground until Ctrl-C, or with ``--detach`` as a background
 supervisor that ``down`` stops. ``init`` only writes credentials (CA, serving
 certificate, token file, kubeconfig, and the certificates the services and etcd use
-among themselves): docker-compose.yml's one-shot ``init`` service runs it into the
-volumes the other containers mount. Flags fall back to ``KAPI_*`` environment
-variables, as every kapi service's flags do.
+among themselves) and a default audit policy: docker-compose.yml's one-shot ``init``
+service runs it into the volumes the other containers mount. Flags fall back to
+``KAPI_*`` environment variables, as every kapi service's flags do.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from kapi import config, controlplane, pki, ports, probes, rundir, supervisor
+from kapi import audit_policy, config, controlplane, pki, ports, probes, rundir, supervisor
 from kapi.etcd_process import split_endpoints
 from kapi.supervisor import say
 
@@ -51,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated etcd client URLs to use instead of an embedded etcd",
     )
     config.add_etcd_tls(up)
+    config.add_audit(up)
     up.add_argument(
         "--detach",
         action="store_true",
@@ -147,6 +150,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     say(f"kapi: token file {run_dir.token_file}")
     say(f"kapi: kubeconfig {creds.kubeconfig} (server {server})")
     say(f"kapi: the services' and etcd's certificates under {run_dir.pki_dir}")
+    say(f"kapi: audit policy {audit_policy.ensure(run_dir.root)} (docker-compose.yml's gateway)")
     return 0
 
 
@@ -176,6 +180,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     ):
         say("kapi: --etcd-cafile/--etcd-certfile/--etcd-keyfile need https:// --etcd-endpoints")
         return 2
+    audit = _audit_flags(args)
+    policy = dict(audit).get("--audit-policy-file")
+    if policy and not Path(policy).is_file():
+        say(f"kapi: --audit-policy-file: no such file: {policy}")
+        return 2
     pid = rundir.running_pid(run_dir)
     if pid is not None:
         shown = pid if pid != rundir.UNKNOWN_PID else "unknown"
@@ -193,10 +202,22 @@ def cmd_up(args: argparse.Namespace) -> int:
         etcd_tls=etcd_tls,
         ready_timeout=args.ready_timeout,
         extra_sans=tuple(args.san),
+        audit=audit,
     )
     if args.detach:
         return detach(opts)
     return controlplane.run(opts)
+
+
+def _audit_flags(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    """The audit flags given, their files made absolute."""
+    given = []
+    for flag in config.AUDIT_FLAGS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value:
+            absolute = flag in config.AUDIT_FILE_FLAGS and value != "-"
+            given.append((flag, (_absolute(value) or "") if absolute else value))
+    return tuple(given)
 
 
 def detach(opts: controlplane.Options) -> int:
@@ -233,6 +254,8 @@ def detach(opts: controlplane.Options) -> int:
     ]
     for san in opts.extra_sans:
         argv += ["--san", san]
+    for flag, value in opts.audit:
+        argv += [flag, value]
     with open(log_path, "ab") as log:
         offset = log.tell()
         process = subprocess.Popen(
