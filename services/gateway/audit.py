@@ -8,7 +8,8 @@ the services behind.
 
 A bug (any exception but a ``StatusError``) is logged once, with the audit ID, by the
 app's exception handler (``answer_bug``), and the client gets a 500 InternalError that
-names only the id. Starlette's outermost handler re-raises what it answered "so that
+names only the id (and the audit log, when there is one, its Panic event:
+services/gateway/auditing/). Starlette's outermost handler re-raises what it answered "so that
 servers can log it": that second log (uvicorn's traceback) is what ``WithAuditId``
 stops.
 """

@@ -32,6 +32,7 @@ Each stage is a snapshot: a new dict in kube's field order, serialized by the ba
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import re
 import time
@@ -121,10 +122,18 @@ def user_info(user: UserLike | None) -> dict[str, Any]:
     return out
 
 
+_last_second: tuple[int, str] = (-1, "")
+
+
 def micro_time(ns: int) -> str:
     """metav1.MicroTime as JSON: RFC 3339 in UTC with six fractional digits."""
+    global _last_second
     seconds, micros = divmod(ns // 1000, 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+    known, prefix = _last_second
+    if seconds != known:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _last_second = (seconds, prefix)
+    return f"{prefix}.{micros:06d}Z"
 
 
 def is_long_running(info: RequestInfo) -> bool:
@@ -136,6 +145,31 @@ def is_long_running(info: RequestInfo) -> bool:
 class Recorder:
     """The audit event of one request (kube's AuditContext). Not thread-safe: the
     request's task alone calls it."""
+
+    __slots__ = (
+        "_annotations",
+        "_head",
+        "_impersonated",
+        "_info",
+        "_object_ref",
+        "_panic",
+        "_policy",
+        "_received",
+        "_request_object",
+        "_response_object",
+        "_scope",
+        "_sink",
+        "_source_ips",
+        "_status",
+        "_strict",
+        "_user",
+        "_user_agent",
+        "_weight",
+        "code",
+        "config",
+        "done",
+        "received_ns",
+    )
 
     def __init__(
         self, policy: Policy, sink: Sink, scope: Mapping[str, Any], *, strict: bool = False
@@ -346,8 +380,9 @@ class Recorder:
             "requestURI": _request_uri(scope),
             "verb": info.verb,
         }
-        self._source_ips = source_ips(scope)
-        self._user_agent = _user_agent(scope)
+        agent, forwarded, real = _headers(scope)
+        self._source_ips = _source_ips(scope, forwarded, real)
+        self._user_agent = _user_agent(agent)
         self._received = micro_time(self.received_ns)
         if info.is_resource_request:
             self._object_ref = _ordered_ref(
@@ -438,12 +473,17 @@ def _query_value(query: bytes, key: str) -> str | None:
     return value
 
 
-def _header(scope: Mapping[str, Any], name: bytes) -> bytes | None:
-    """The first value of a header (Go's Header.Get)."""
+def _headers(scope: Mapping[str, Any]) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """The first User-Agent, X-Forwarded-For and X-Real-Ip (Go's Header.Get), in one pass."""
+    agent = forwarded = real = None
     for key, value in scope.get("headers", ()):
-        if key == name:
-            return bytes(value)
-    return None
+        if key == b"user-agent":
+            agent = value if agent is None else agent
+        elif key == b"x-forwarded-for":
+            forwarded = value if forwarded is None else forwarded
+        elif key == b"x-real-ip":
+            real = value if real is None else real
+    return agent, forwarded, real
 
 
 def _request_uri(scope: Mapping[str, Any]) -> str:
@@ -454,8 +494,8 @@ def _request_uri(scope: Mapping[str, Any]) -> str:
     return uri.decode("utf-8", "replace")
 
 
-def _user_agent(scope: Mapping[str, Any]) -> str:
-    agent = _header(scope, b"user-agent") or b""
+def _user_agent(agent: bytes | None) -> str:
+    agent = agent or b""
     if len(agent) > MAX_USER_AGENT:
         agent = agent[:MAX_USER_AGENT] + USER_AGENT_TRUNCATED
     return agent.decode("utf-8", "replace")
@@ -464,40 +504,43 @@ def _user_agent(scope: Mapping[str, Any]) -> str:
 _SLOPPY_V4 = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
 
 
-def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """netutils.ParseIPSloppy: IPv4 (leading zeros allowed) or IPv6 without a zone; an
-    IPv4-mapped IPv6 address is its IPv4 address (as Go prints and compares it)."""
+@functools.lru_cache(maxsize=1024)
+def _ip(text: str) -> str | None:
+    """netutils.ParseIPSloppy, printed as Go prints a net.IP: IPv4 (leading zeros
+    allowed) or IPv6 without a zone, compressed; an IPv4-mapped IPv6 address is its IPv4
+    address (Go prints and compares it so). None for anything else."""
     if _SLOPPY_V4.fullmatch(text):
         octets = [int(part) for part in text.split(".")]
-        if all(o <= 255 for o in octets):
-            return ipaddress.IPv4Address(".".join(map(str, octets)))
-        return None
+        return ".".join(map(str, octets)) if all(o <= 255 for o in octets) else None
     if ":" not in text or "%" in text:
         return None
     try:
         address = ipaddress.IPv6Address(text)
     except ValueError:
         return None
-    return address.ipv4_mapped or address
+    return str(address.ipv4_mapped or address)
 
 
 def source_ips(scope: Mapping[str, Any]) -> list[str]:
     """utilnet.SourceIPs: the X-Forwarded-For addresses, X-Real-Ip when not among them,
     then the connection's address unless it is the last already."""
-    ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
-    forwarded = _header(scope, b"x-forwarded-for")
+    _, forwarded, real = _headers(scope)
+    return _source_ips(scope, forwarded, real)
+
+
+def _source_ips(scope: Mapping[str, Any], forwarded: bytes | None, real: bytes | None) -> list[str]:
+    ips: list[str] = []
     if forwarded:
         for part in forwarded.decode("latin-1").split(","):
-            ip = _parse_ip(part.strip())
+            ip = _ip(part.strip())
             if ip is not None:
                 ips.append(ip)
-    real = _header(scope, b"x-real-ip")
     if real:
-        ip = _parse_ip(real.decode("latin-1"))
+        ip = _ip(real.decode("latin-1"))
         if ip is not None and ip not in ips:
             ips.append(ip)
     client = scope.get("client")
-    remote = _parse_ip(str(client[0])) if client else None
+    remote = _ip(str(client[0])) if client else None
     if remote is not None and (not ips or ips[-1] != remote):
         ips.append(remote)
-    return [str(ip) for ip in ips]
+    return ips
