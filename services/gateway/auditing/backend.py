@@ -10,11 +10,13 @@ kube-apiserver's ``--audit-log-mode`` (k8s.io/apiserver/pkg/server/options/audit
   ``--audit-log-batch-buffer-size`` events (kube's default 10,000). A full buffer drops
   the event and logs an error (kube: "audit buffer queue blocked").
 
-The event loop never writes, encodes the objects or waits on the disk. Events queue
-in a list on the loop; one flusher hands all that queued to the writer thread in one
-call (encode, write, rotate), and on its return resolves the waiters of that batch and
-hands over the next. Under load many events share one hop and one ``write()``; in batch
-mode the flusher lets events gather ``BATCH_LINGER`` first.
+The event loop never writes or waits on the disk: it encodes an event carrying under
+``INLINE_ENCODE_BYTES`` of objects itself (a few microseconds; larger ones are encoded
+on the thread) and queues it in a list; one flusher hands all that queued to the writer
+thread in one call (encode what is left, write, rotate), and on its return resolves the
+waiters of that batch and hands over the next. Under load many events share one hop
+and one ``write()``; in batch mode the flusher lets events gather ``BATCH_LINGER``
+first.
 
 When the disk is slow: in the blocking modes the requests being audited take as long as
 their events take to reach the file (kube alike) while the loop keeps serving others;
@@ -44,6 +46,15 @@ DEFAULT_BUFFER_SIZE = 10_000  # kube's defaultBatchBufferSize
 DEFAULT_MAX_BUFFER_BYTES = 64 * 1024 * 1024
 REPORT_SECONDS = 10.0
 BATCH_LINGER = 0.005  # seconds batch mode lets events gather before a write
+# Events carrying fewer bytes of objects than this are encoded on the event loop (a few
+# microseconds), larger ones on the writer thread.
+INLINE_ENCODE_BYTES = 16 * 1024
+
+
+def _stored(ok: bool) -> asyncio.Future[bool]:
+    done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    done.set_result(ok)
+    return done
 
 
 class Mode(enum.StrEnum):
@@ -68,7 +79,7 @@ class LogBackend:
         self.mode = mode
         self.buffer_size = buffer_size
         self.max_buffer_bytes = max_buffer_bytes
-        self._queue: list[tuple[dict[str, Any], asyncio.Future[bool] | None]] = []
+        self._queue: list[tuple[dict[str, Any] | bytes, asyncio.Future[bool] | None]] = []
         self._queued_bytes = 0
         self._flusher: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kapi-audit-log")
@@ -96,8 +107,16 @@ class LogBackend:
             self._report("audit buffer queue blocked: event dropped")
             return None
         loop = asyncio.get_running_loop()
+        item: dict[str, Any] | bytes = event
+        if weight <= INLINE_ENCODE_BYTES:
+            # Small: encoded here, so the thread only writes (and barely holds the GIL).
+            try:
+                item = encoding.encode(event)
+            except encoding.UnencodableEvent as exc:
+                self._failure(f"encoding an audit event (audit ID {event.get('auditID')}): {exc}")
+                return _stored(False) if self.blocking else None
         waiter: asyncio.Future[bool] | None = loop.create_future() if self.blocking else None
-        self._queue.append((event, waiter))
+        self._queue.append((item, waiter))
         self._queued_bytes += weight
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush())
@@ -121,7 +140,7 @@ class LogBackend:
                 await asyncio.sleep(BATCH_LINGER if not self.blocking else 0)
                 batch, self._queue = self._queue, []
                 self._queued_bytes = 0
-                events = [event for event, _ in batch]
+                events = [item for item, _ in batch]
                 try:
                     written = await loop.run_in_executor(self._executor, self._write, events)
                 except Exception:  # the writer itself broke: nothing of the batch is known
@@ -133,12 +152,16 @@ class LogBackend:
         finally:
             self._flusher = None
 
-    def _write(self, events: list[dict[str, Any]]) -> list[bool]:
-        """On the writer thread: encode each event, write the lines."""
+    def _write(self, events: list[dict[str, Any] | bytes]) -> list[bool]:
+        """On the writer thread: encode the events not encoded yet, write the lines."""
         lines: list[bytes] = []
         where: list[int] = []  # index in events of each line
         ok = [False] * len(events)
         for index, event in enumerate(events):
+            if isinstance(event, bytes):
+                lines.append(event)
+                where.append(index)
+                continue
             try:
                 lines.append(encoding.encode(event))
                 where.append(index)

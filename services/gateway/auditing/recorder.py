@@ -115,9 +115,10 @@ def user_info(user: UserLike | None) -> dict[str, Any]:
         out["uid"] = user.uid
     if user.groups:
         out["groups"] = list(user.groups)
-    if user.extra:
+    if user.extra:  # a Go map: its keys sorted
         out["extra"] = {
-            key: list(getattr(values, "values", values)) for key, values in user.extra.items()
+            key: list(getattr(values, "values", values))
+            for key, values in sorted(user.extra.items())
         }
     return out
 
