@@ -32,19 +32,17 @@ Each stage is a snapshot: a new dict in kube's field order, serialized by the ba
 from __future__ import annotations
 
 import contextlib
-import functools
-import ipaddress
-import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar, Token
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
 
 import orjson
 
 from kapi import audit_id, errors
 from services.gateway.auditing import encoding
+from services.gateway.auditing import event_fields as fields
+from services.gateway.auditing.event_fields import UserLike
 from services.gateway.auditing.policy import Level, Policy, RequestAuditConfig, Stage
 from services.gateway.request_info import RequestInfo, parse
 
@@ -55,27 +53,11 @@ DECISION_ALLOW = "allow"
 DECISION_FORBID = "forbid"
 REASON_ERROR = "internal error"
 
-MAX_USER_AGENT = 1024  # kube's maxUserAgentLength
-USER_AGENT_TRUNCATED = b"...TRUNCATED"
-
 # kube's BasicLongRunningRequestCheck: these get a ResponseStarted event.
 LONG_RUNNING_VERBS = frozenset({"watch", "proxy"})
 LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portforward"})
 
 _STATUS_PREFIX = b'{"kind":"Status"'
-
-
-class UserLike(Protocol):
-    """What an authenticated user carries (the gateway's UserInfo, or a plain value)."""
-
-    @property
-    def username(self) -> str: ...
-    @property
-    def uid(self) -> str: ...
-    @property
-    def groups(self) -> Sequence[str]: ...
-    @property
-    def extra(self) -> Mapping[str, Any]: ...
 
 
 class Sink(Protocol):
@@ -102,39 +84,6 @@ def bind(recorder: Recorder) -> Token[Recorder | None]:
 
 def unbind(token: Token[Recorder | None]) -> None:
     _current.reset(token)
-
-
-def user_info(user: UserLike | None) -> dict[str, Any]:
-    """authentication/v1 UserInfo as JSON: empty fields omitted (``{}`` for no user)."""
-    if user is None:
-        return {}
-    out: dict[str, Any] = {}
-    if user.username:
-        out["username"] = user.username
-    if user.uid:
-        out["uid"] = user.uid
-    if user.groups:
-        out["groups"] = list(user.groups)
-    if user.extra:  # a Go map: its keys sorted
-        out["extra"] = {
-            key: list(getattr(values, "values", values))
-            for key, values in sorted(user.extra.items())
-        }
-    return out
-
-
-_last_second: tuple[int, str] = (-1, "")
-
-
-def micro_time(ns: int) -> str:
-    """metav1.MicroTime as JSON: RFC 3339 in UTC with six fractional digits."""
-    global _last_second
-    seconds, micros = divmod(ns // 1000, 1_000_000)
-    known, prefix = _last_second
-    if seconds != known:
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-        _last_second = (seconds, prefix)
-    return f"{prefix}.{micros:06d}Z"
 
 
 def is_long_running(info: RequestInfo) -> bool:
@@ -220,7 +169,7 @@ class Recorder:
 
     def impersonated(self, user: UserLike) -> None:
         if self.level >= Level.METADATA:
-            self._impersonated = user_info(user)
+            self._impersonated = fields.user_info(user)
 
     def authorized(self, allowed: bool, reason: str) -> None:
         """WithAuthorization's annotations: the decision and the authorizer's reason."""
@@ -371,20 +320,20 @@ class Recorder:
         if config.level < Level.METADATA:
             return False
         scope = self._scope
-        self._user = user_info(user)
+        self._user = fields.user_info(user)
         self._head = {
             "kind": "Event",
             "apiVersion": API_VERSION,
             "level": config.level.wire,
             "auditID": audit_id.current(),
             "stage": "",
-            "requestURI": _request_uri(scope),
+            "requestURI": fields.request_uri(scope),
             "verb": info.verb,
         }
-        agent, forwarded, real = _headers(scope)
-        self._source_ips = _source_ips(scope, forwarded, real)
-        self._user_agent = _user_agent(agent)
-        self._received = micro_time(self.received_ns)
+        agent, forwarded, real = fields.headers(scope)
+        self._source_ips = fields.source_ips_from(scope, forwarded, real)
+        self._user_agent = fields.user_agent(agent)
+        self._received = fields.micro_time(self.received_ns)
         if info.is_resource_request:
             self._object_ref = _ordered_ref(
                 {
@@ -400,7 +349,7 @@ class Recorder:
 
     def _request_info(self) -> RequestInfo:
         scope = self._scope
-        watch = _query_value(scope.get("query_string", b""), "watch")
+        watch = fields.query_value(scope.get("query_string", b""), "watch")
         return parse(scope.get("method", "GET"), scope.get("path", "/"), watch=watch)
 
     def _emit(self, stage: Stage) -> Awaitable[bool] | None:
@@ -439,7 +388,7 @@ class Recorder:
             event["responseObject"] = self._response_object
         event["requestReceivedTimestamp"] = self._received
         event["stageTimestamp"] = (
-            self._received if stamp_ns == self.received_ns else micro_time(stamp_ns)
+            self._received if stamp_ns == self.received_ns else fields.micro_time(stamp_ns)
         )
         if self._annotations:
             event["annotations"] = dict(sorted(self._annotations.items()))
@@ -461,87 +410,3 @@ _REF_ORDER = (
 def _ordered_ref(ref: Mapping[str, str]) -> dict[str, str]:
     """audit.k8s.io/v1 ObjectReference: its fields in order, empty ones omitted."""
     return {key: ref[key] for key in _REF_ORDER if ref.get(key)}
-
-
-def _query_value(query: bytes, key: str) -> str | None:
-    """A query parameter as the gateway's handlers read it (the last of its values)."""
-    if not query or key.encode() not in query:
-        return None
-    value = None
-    for name, given in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
-        if name == key:
-            value = given
-    return value
-
-
-def _headers(scope: Mapping[str, Any]) -> tuple[bytes | None, bytes | None, bytes | None]:
-    """The first User-Agent, X-Forwarded-For and X-Real-Ip (Go's Header.Get), in one pass."""
-    agent = forwarded = real = None
-    for key, value in scope.get("headers", ()):
-        if key == b"user-agent":
-            agent = value if agent is None else agent
-        elif key == b"x-forwarded-for":
-            forwarded = value if forwarded is None else forwarded
-        elif key == b"x-real-ip":
-            real = value if real is None else real
-    return agent, forwarded, real
-
-
-def _request_uri(scope: Mapping[str, Any]) -> str:
-    """Go's URL.RequestURI(): the path as sent, and the query if any."""
-    raw = scope.get("raw_path") or scope.get("path", "/").encode()
-    query = scope.get("query_string") or b""
-    uri = bytes(raw) + (b"?" + bytes(query) if query else b"")
-    return uri.decode("utf-8", "replace")
-
-
-def _user_agent(agent: bytes | None) -> str:
-    agent = agent or b""
-    if len(agent) > MAX_USER_AGENT:
-        agent = agent[:MAX_USER_AGENT] + USER_AGENT_TRUNCATED
-    return agent.decode("utf-8", "replace")
-
-
-_SLOPPY_V4 = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
-
-
-@functools.lru_cache(maxsize=1024)
-def _ip(text: str) -> str | None:
-    """netutils.ParseIPSloppy, printed as Go prints a net.IP: IPv4 (leading zeros
-    allowed) or IPv6 without a zone, compressed; an IPv4-mapped IPv6 address is its IPv4
-    address (Go prints and compares it so). None for anything else."""
-    if _SLOPPY_V4.fullmatch(text):
-        octets = [int(part) for part in text.split(".")]
-        return ".".join(map(str, octets)) if all(o <= 255 for o in octets) else None
-    if ":" not in text or "%" in text:
-        return None
-    try:
-        address = ipaddress.IPv6Address(text)
-    except ValueError:
-        return None
-    return str(address.ipv4_mapped or address)
-
-
-def source_ips(scope: Mapping[str, Any]) -> list[str]:
-    """utilnet.SourceIPs: the X-Forwarded-For addresses, X-Real-Ip when not among them,
-    then the connection's address unless it is the last already."""
-    _, forwarded, real = _headers(scope)
-    return _source_ips(scope, forwarded, real)
-
-
-def _source_ips(scope: Mapping[str, Any], forwarded: bytes | None, real: bytes | None) -> list[str]:
-    ips: list[str] = []
-    if forwarded:
-        for part in forwarded.decode("latin-1").split(","):
-            ip = _ip(part.strip())
-            if ip is not None:
-                ips.append(ip)
-    if real:
-        ip = _ip(real.decode("latin-1"))
-        if ip is not None and ip not in ips:
-            ips.append(ip)
-    client = scope.get("client")
-    remote = _ip(str(client[0])) if client else None
-    if remote is not None and (not ips or ips[-1] != remote):
-        ips.append(remote)
-    return ips
