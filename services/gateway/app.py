@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -23,13 +25,14 @@ from starlette.routing import request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kapi import errors
+from kapi import metrics as exposition
 from services.authz.client import AuthzClient
 from services.gateway import discovery, feeds, health, negotiation, watch_hub
 from services.gateway.audit import WithAuditId, answer_bug
 from services.gateway.auditing.middleware import Auditor, WithAudit
-from services.gateway.auth import Gatekeeper
 from services.gateway.codec import openapi_v2_protobuf
 from services.gateway.inflight import Limiter
+from services.gateway.metrics import GatewayMetrics, MeteredGatekeeper
 from services.gateway.request_info import parse
 from services.gateway.resources import Resources
 from services.gateway.responses import (
@@ -108,7 +111,9 @@ def create_app(
     inflight = inflight if inflight is not None else Limiter()
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(GzipUnlessWatch)
-    gate = Gatekeeper(peers.authz)
+    metrics = GatewayMetrics(inflight)
+    app.state.metrics = metrics
+    gate = MeteredGatekeeper(peers.authz, metrics)
     hub = watch_hub.Hub(prev_objects=feeds.PREV_OBJECTS)
     app.state.hub = hub
     app.state.peers = peers
@@ -124,7 +129,7 @@ def create_app(
     async def on_bug(request: Request, exc: Exception) -> Response:
         return answer_bug(request, exc)
 
-    resources = Resources(peers.registry, peers.storage, gate, hub, types, inflight)
+    resources = Resources(peers.registry, peers.storage, gate, hub, types, inflight, metrics)
     who = resources.who
 
     @app.exception_handler(StarletteHTTPException)
@@ -170,7 +175,12 @@ def create_app(
 
         def bind(ep: str) -> None:
             async def whole(request: Request) -> Response:
-                return await _health(request, ep)
+                start = time.perf_counter()
+                reply = await _health(request, ep)
+                metrics.health(
+                    f"/{ep}", reply.status_code, len(reply.body), time.perf_counter() - start
+                )
+                return reply
 
             async def single(request: Request, check: str) -> Response:
                 return await _health(request, ep, check)
@@ -216,6 +226,27 @@ def create_app(
     @app.get("/apis/")
     async def apis_root(request: Request) -> Response:
         return await root(request, legacy=False)
+
+    @app.get("/metrics")
+    async def served_metrics(request: Request) -> Response:
+        """The gateway's metrics and every service's, merged; read access to the
+        non-resource URL ``/metrics`` is authorized like any other, as kube's."""
+        await who(request, parse("GET", "/metrics"))
+        scraped = await asyncio.gather(
+            peers.storage.metrics(),
+            peers.authz.metrics(),
+            peers.registry.metrics(),
+            return_exceptions=True,
+        )
+        texts = [metrics.registry.exposition()]
+        for peer, text in zip(("storage", "authz", "registry"), scraped, strict=True):
+            if isinstance(text, bytes):
+                texts.append(text)
+            elif isinstance(text, errors.StatusError):
+                log.warning("/metrics without the %s service's: %s", peer, text.message)
+            else:
+                raise text
+        return Response(exposition.merge(texts), media_type=exposition.CONTENT_TYPE)
 
     v2_protobuf: dict[str, bytes] = {}  # the document's Protobuf form, by its hash
 
@@ -294,7 +325,9 @@ def create_app(
         await resources.authenticated(request)
         raise errors.not_found_path()
 
-    served: ASGIApp = ResourceFastPath(app, inflight.wrap(request_response(serve_or_status)))
+    served: ASGIApp = ResourceFastPath(
+        app, inflight.wrap(request_response(serve_or_status)), measure=metrics.instrumented
+    )
     if audit is not None:
         served = WithAudit(served, audit)
     return WithAuditId(served, app.state)
@@ -307,11 +340,14 @@ class ResourceFastPath:
     (discovery roots, OpenAPI, health, version) goes through FastAPI. The handler gets
     the same two exception renderings as FastAPI's handlers give."""
 
-    def __init__(self, app: FastAPI, resources: ASGIApp) -> None:
+    def __init__(
+        self, app: FastAPI, resources: ASGIApp, *, measure: Callable[[ASGIApp], ASGIApp]
+    ) -> None:
         self.app = app
-        self.resources = resources
+        # Measured outside the compression, so a reply's size is the bytes sent, as kube's.
+        self.resources = measure(resources)
         # Only a client that accepts gzip pays for the middleware that may compress.
-        self.compressing = GzipUnlessWatch(resources)
+        self.compressing = measure(GzipUnlessWatch(resources))
         self.state = app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
