@@ -23,9 +23,9 @@ from kapi_proto import common_pb2
 from services.gateway import auditing
 from services.gateway.audit import WithAuditId
 from services.gateway.auditing import encoding
+from services.gateway.auditing.event_fields import micro_time, source_ips
 from services.gateway.auditing.middleware import Auditor, WithAudit
 from services.gateway.auditing.policy import GroupResources, Level, Policy, Rule, Stage
-from services.gateway.auditing.event_fields import micro_time, source_ips
 from services.gateway.list_response import ListResponse
 from services.gateway.responses import json_response, status_response
 
