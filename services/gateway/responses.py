@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from kapi import errors
 from kapi_proto import registry_pb2
-from services.gateway import negotiation, warning_headers
+from services.gateway import auditing, negotiation, warning_headers
 
 
 def json_response(
@@ -22,6 +22,9 @@ def json_response(
     warnings: list[str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    recorder = auditing.current()
+    if recorder is not None:
+        recorder.response_object(body, len(body))
     out = Response(
         content=negotiation.encode(body, media_type),
         status_code=code,
@@ -42,8 +45,12 @@ def rendered(reply: registry_pb2.RenderedObject, media_type: str) -> Response:
 
 def status_response(err: errors.StatusError) -> Response:
     headers = {"Retry-After": str(err.retry_after)} if err.retry_after else None
+    body = err.to_json()
+    recorder = auditing.current()
+    if recorder is not None:
+        recorder.response_object(body, len(body))
     return Response(
-        content=err.to_json(), status_code=err.code, media_type=negotiation.JSON, headers=headers
+        content=body, status_code=err.code, media_type=negotiation.JSON, headers=headers
     )
 
 
