@@ -53,6 +53,8 @@ class Options:
     etcd_tls: pki.TLSFiles | None = None
     ready_timeout: float = 60.0
     extra_sans: tuple[str, ...] = field(default=())
+    # The gateway's audit flags (config.AUDIT_FLAGS), as given; files made absolute.
+    audit: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def embedded_etcd(self) -> bool:
@@ -191,7 +193,17 @@ def service_flags(
     }
     for name, service in flags.items():
         service.update(tls_flags(config.PEER_TLS_FLAGS, creds.internal.service(name)))
+    flags["gateway"].update(audit_flags(opts))
     return flags
+
+
+def audit_flags(opts: Options) -> dict[str, str]:
+    """The gateway's audit flags: as given, the log in ``DIR/logs/audit.log`` when a
+    policy is given without one."""
+    given = dict(opts.audit)
+    if given.get("--audit-policy-file") and not given.get("--audit-log-path"):
+        given["--audit-log-path"] = str(opts.run_dir.log("audit"))
+    return given
 
 
 def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:

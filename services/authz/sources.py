@@ -14,13 +14,9 @@ from kapi import informer
 from services.storage.model import ObjectList, ResourceRef, StoredObject, WatchEvent
 
 
-def _ref(group: str, resource: str, *, namespaced: bool, prefix: str = "") -> ResourceRef:
-    return ResourceRef(
-        group=group,
-        resource=resource,
-        key_prefix=f"/registry/{prefix or resource}",
-        namespaced=namespaced,
-    )
+def _ref(group: str, resource: str, *, namespaced: bool) -> ResourceRef:
+    """(Where storage keeps each is storage's business.)"""
+    return ResourceRef(group=group, resource=resource, namespaced=namespaced)
 
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -28,7 +24,7 @@ NAMESPACES = _ref("", "namespaces", namespaced=False)
 SERVICE_ACCOUNTS = _ref("", "serviceaccounts", namespaced=True)
 SECRETS = _ref("", "secrets", namespaced=True)
 PODS = _ref("", "pods", namespaced=True)
-NODES = _ref("", "nodes", namespaced=False, prefix="minions")
+NODES = _ref("", "nodes", namespaced=False)
 ROLES = _ref(RBAC_GROUP, "roles", namespaced=True)
 ROLE_BINDINGS = _ref(RBAC_GROUP, "rolebindings", namespaced=True)
 CLUSTER_ROLES = _ref(RBAC_GROUP, "clusterroles", namespaced=False)

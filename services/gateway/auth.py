@@ -14,9 +14,9 @@ authz's revisions (``WatchRevisions``): a change to any RBAC object, or a Servic
 deleted, makes every older entry unusable at once, so a policy change is effective here
 as soon as authz has it. While that stream is down nothing is served from the cache.
 
-Each request's authorization decision is left in its ASGI scope under
-``AUTHORIZATION_KEY`` (a ``Verdict``: decision, reason) for audit, which records it as
-``authorization.k8s.io/decision`` and ``authorization.k8s.io/reason``.
+Each request's authorization decision goes to its audit event
+(``authorization.k8s.io/decision`` and ``authorization.k8s.io/reason``) and is left in
+its ASGI scope under ``AUTHORIZATION_KEY`` (a ``Verdict``).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import orjson
 from kapi import errors
 from kapi_proto import authz_pb2, common_pb2
 from services.authz.client import AuthzClient, Verdict
+from services.gateway import auditing
 from services.gateway.request_info import RequestInfo
 
 log = logging.getLogger(__name__)
@@ -203,9 +204,18 @@ class Gatekeeper:
         info: RequestInfo,
         scope: MutableMapping[str, Any] | None = None,
     ) -> Verdict:
-        """The decision for ``user`` doing ``info``, left in ``scope`` for audit; raise
-        403 Forbidden, worded as kube-apiserver, unless allowed."""
-        verdict = await self.decide(user, info)
+        """The decision for ``user`` doing ``info``; raise 403 Forbidden, worded as
+        kube-apiserver, unless allowed. The decision and its reason go to the request's
+        audit event (kube's WithAuthorization annotations) and are left in ``scope``."""
+        recorder = auditing.current()
+        try:
+            verdict = await self.decide(user, info)
+        except errors.StatusError:
+            if recorder is not None:
+                recorder.authorization_failed()
+            raise
+        if recorder is not None:
+            recorder.authorized(verdict.allowed, verdict.reason)
         if scope is not None:
             scope[AUTHORIZATION_KEY] = verdict
         if not verdict.allowed:
@@ -213,7 +223,8 @@ class Gatekeeper:
         return verdict
 
     async def check(self, user: common_pb2.UserInfo, info: RequestInfo) -> None:
-        """Raise 403 unless ``user`` may do ``info`` (impersonation's checks)."""
+        """Raise 403 unless ``user`` may do ``info`` (impersonation's checks; no audit
+        annotation: kube records only the request's own authorization)."""
         verdict = await self.decide(user, info)
         if not verdict.allowed:
             raise forbidden(user, info, verdict.reason)

@@ -318,9 +318,9 @@ _BOUND_KINDS = {"Pod": ("pods", True), "Secret": ("secrets", True), "Node": ("no
 
 
 async def _read(registry: Registry, resource: str, namespace: str, name: str) -> Obj:
-    rt = registry.table.lookup("", "v1", resource)
+    rt = registry.catalog.table.lookup("", "v1", resource)
     assert rt is not None
-    where = Where(group="", resource=resource, key_prefix=rt.etcd_prefix, namespaced=rt.namespaced)
+    where = Where(group="", resource=resource, namespaced=rt.namespaced)
     found = orjson.loads(await registry.storage.get(where, namespace, name))
     return found if isinstance(found, dict) else {}
 

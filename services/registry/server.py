@@ -1,4 +1,4 @@
-"""Composition root of the registry: type table, peers, servicer, gRPC server."""
+"""Composition root of the registry: catalog, peers, CRD serving, servicer, gRPC server."""
 
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ from kapi.user import UserInfo
 from kapi_proto import registry_pb2_grpc
 from services.authz.client import AuthzClient
 from services.registry import rbac_bootstrap
+from services.registry.catalog import Catalog
+from services.registry.crd.serving import CustomResources
 from services.registry.grpc.servicer import RegistryServicer
 from services.registry.metrics import MeteredAdmission, RegistryMetrics
 from services.registry.openapi import OpenAPIV3
 from services.registry.peers import AuthzAccess, AuthzAdmission, StorageAdapter
 from services.registry.ports import Where
 from services.registry.service import Registry, Target
-from services.registry.types import builtin_table
+from services.registry.strategies import BUILTIN
 from services.storage.client import StorageClient
 
 log = logging.getLogger(__name__)
@@ -48,10 +50,12 @@ class RegistryServer:
     storage: StorageClient
     authz: AuthzClient
     bootstrap: asyncio.Task[None]
+    custom_resources: CustomResources
     aggregation: rbac_bootstrap.ClusterRoleAggregation | None = None
 
     async def close(self) -> None:
         self.bootstrap.cancel()
+        await self.custom_resources.close()
         if self.aggregation is not None:
             await self.aggregation.close()
         await asyncio.gather(self.storage.close(), self.authz.close(), return_exceptions=True)
@@ -75,36 +79,38 @@ async def bootstrap(registry: Registry) -> None:
 
 
 async def create_server(config: RegistryConfig) -> RegistryServer:
-    table = builtin_table()
+    catalog = Catalog(BUILTIN)
     storage = StorageClient(config.storage, tls=config.tls)
     authz = AuthzClient(config.authz, tls=config.tls)
     metrics = RegistryMetrics()
     registry = Registry(
-        table,
+        catalog,
         StorageAdapter(storage),
         MeteredAdmission(AuthzAdmission(authz), metrics),
         AuthzAccess(authz),
     )
     if config.root_ca_file:
         registry.root_ca_pem = Path(config.root_ca_file).read_text()
-    openapi = OpenAPIV3(table)
+    openapi = OpenAPIV3(lambda: catalog.table)
     server, port = rpc.server(config.listen, tls=config.tls)
     registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(registry, openapi), server)
     metrics_service.serve(server, metrics.registry)
     await server.start()
+    custom_resources = CustomResources(registry, user=SYSTEM_USER)
+    custom_resources.start()
     task = asyncio.create_task(bootstrap(registry))
     aggregation = aggregation_controller(registry)
     aggregation.start()
-    return RegistryServer(server, port, registry, storage, authz, task, aggregation)
+    return RegistryServer(
+        server, port, registry, storage, authz, task, custom_resources, aggregation
+    )
 
 
 def aggregation_controller(registry: Registry) -> rbac_bootstrap.ClusterRoleAggregation:
     """ClusterRole aggregation, writing through the registry as the apiserver."""
-    rt = registry.table.lookup("rbac.authorization.k8s.io", "v1", "clusterroles")
+    rt = registry.catalog.table.lookup("rbac.authorization.k8s.io", "v1", "clusterroles")
     assert rt is not None
-    where = Where(
-        group=rt.group, resource=rt.resource, key_prefix=rt.etcd_prefix, namespaced=False
-    )
+    where = Where(group=rt.group, resource=rt.resource, namespaced=False)
 
     async def write(role: dict[str, Any]) -> None:
         name = str(role["metadata"]["name"])

@@ -133,6 +133,7 @@ async def control_plane(
     await serving
     await app.state.hub.close()
     await app.state.gate.close()
+    await app.state.types.close()
     await asyncio.gather(peers.registry.close(), peers.authz.close(), peers.storage.close())
     await registry.server.stop(None)
     await registry.close()

@@ -317,6 +317,7 @@ async def capped_gateway(
         await serving
         await app.state.hub.close()
         await app.state.gate.close()
+        await app.state.types.close()
 
 
 @pytest.fixture
