@@ -13,6 +13,8 @@ at once (client-go's reflector does the same).
 Where the objects come from is two callables (``Lister``, ``Watcher``), so each service
 wraps its own storage client; revisions are etcd's. Handlers registered with
 ``on_change`` run on the event loop after each change is applied; they must not block.
+A ``Follower`` (at most one) is awaited instead, in revision order, before the next
+event is read: for work that must see every state in turn (the registry's CRD serving).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import orjson
@@ -69,6 +71,22 @@ class Event(Protocol):
 
     @property
     def resource_version(self) -> int: ...
+
+
+class Follower(Protocol):
+    """Follows the informer in order; each call is awaited before the next event."""
+
+    async def listed(self, objects: Mapping[Key, Obj], revision: int) -> None:
+        """Every object, as of ``revision`` (the first list, and each relist)."""
+        ...
+
+    async def changed(self, kind: str, obj: Obj, revision: int) -> None:
+        """ADDED, MODIFIED or DELETED ``obj`` (for DELETED, its last state)."""
+        ...
+
+    async def progressed(self, revision: int) -> None:
+        """Nothing changed up to ``revision`` (a bookmark)."""
+        ...
 
 
 # (limit, continue token) -> one page at one revision; 410 when the token expired.
@@ -127,8 +145,10 @@ class Informer:
         backoff_initial: float = BACKOFF_INITIAL,
         backoff_max: float = BACKOFF_MAX,
         page_size: int = LIST_PAGE_SIZE,
+        follower: Follower | None = None,
     ) -> None:
         self.name = name
+        self._follower = follower
         self._lister = lister
         self._watcher = watcher
         self._backoff = Backoff(backoff_initial, backoff_max)
@@ -215,8 +235,11 @@ class Informer:
                 break
         self._objects, self.revision = found, revision
         self.changed_at = revision
+        if self._follower is not None:
+            await self._follower.listed(dict(found), revision)
         self._synced.set()
         self._failing = False
+        self._backoff.reset()
         log.info("%s informer: listed %d at %d", self.name, len(found), revision)
         self._notify(RELISTED, None, None)
 
@@ -228,7 +251,7 @@ class Informer:
                 if event.type == "ERROR":
                     log.info("%s informer: watch ended: %s", self.name, event.object[:200])
                     return True
-                self._apply(event)
+                await self._apply(event)
                 self._backoff.reset()
                 self._failing = False
         finally:
@@ -237,7 +260,7 @@ class Informer:
                 await closing()
         return False
 
-    def _apply(self, event: Event) -> None:
+    async def _apply(self, event: Event) -> None:
         obj = orjson.loads(event.object)
         if not isinstance(obj, dict):
             return
@@ -250,11 +273,17 @@ class Informer:
             old = self._objects.get(key)
             self._objects[key] = obj
             self.changed_at = revision
+            if self._follower is not None:
+                await self._follower.changed(event.type, obj, revision)
             self._notify(event.type, obj, old)
-        elif event.type == "DELETED":
+        elif event.type == "DELETED" and key[1]:
             old = self._objects.pop(key, None)
             self.changed_at = revision
+            if self._follower is not None:
+                await self._follower.changed(event.type, obj, revision)
             self._notify(event.type, None, old)
+        elif event.type == "BOOKMARK" and self._follower is not None:
+            await self._follower.progressed(revision)
 
     def _notify(self, kind: str, new: Obj | None, old: Obj | None) -> None:
         for handler in self._handlers:
