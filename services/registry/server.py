@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc.aio
 
@@ -29,7 +28,6 @@ class RegistryConfig:
     listen: str
     storage: str
     authz: str
-    root_ca_file: str = ""
     # Mutual TLS with the peers (None: plaintext, in-process tests only).
     tls: pki.TLSFiles | None = None
 
@@ -68,8 +66,6 @@ async def create_server(config: RegistryConfig) -> RegistryServer:
     storage = StorageClient(config.storage, tls=config.tls)
     authz = AuthzClient(config.authz, tls=config.tls)
     registry = Registry(table, StorageAdapter(storage), AuthzAdmission(authz))
-    if config.root_ca_file:
-        registry.root_ca_pem = Path(config.root_ca_file).read_text()
     openapi = OpenAPIV3(table)
     server, port = rpc.server(config.listen, tls=config.tls)
     registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(registry, openapi), server)
