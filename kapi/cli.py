@@ -2,7 +2,7 @@
 
     kapi up   [--data-dir DIR] [--port PORT] [--bind-address ADDR]
               [--etcd-endpoints URLS [--etcd-cafile F] [--etcd-certfile F --etcd-keyfile F]]
-              [--detach] [--ready-timeout SECONDS]
+              [--controllers LIST] [--detach] [--ready-timeout SECONDS]
     kapi down [--data-dir DIR] [--timeout SECONDS]
     kapi init [--data-dir DIR] [--port PORT] [--bind-address ADDR] [--server URL]
               [--san NAME ...]
@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME",
         help="another DNS name or IP for the serving certificate (repeatable)",
+    )
+    config.add(
+        up,
+        "--controllers",
+        default="*",
+        help="controllers to run, as kube-controller-manager's flag: '*' every one on by "
+        "default, 'foo' on, '-foo' off (e.g. '*,-job'); '' none",
     )
 
     down = commands.add_parser("down", help="stop what `kapi up --detach` started")
@@ -159,6 +166,13 @@ def _absolute(path: str | None) -> str | None:
 def cmd_up(args: argparse.Namespace) -> int:
     """Refuse if already running or the port is taken; else run, here or detached."""
     run_dir = rundir.RunDir.at(args.data_dir)
+    from services.controllers import catalog  # only `up` needs the controllers' names
+
+    try:
+        catalog.parse(args.controllers)
+    except ValueError as exc:
+        say(f"kapi: --controllers: {exc}")
+        return 2
     try:
         endpoints = tuple(split_endpoints(args.etcd_endpoints or ""))
     except ValueError as exc:
@@ -193,6 +207,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         etcd_tls=etcd_tls,
         ready_timeout=args.ready_timeout,
         extra_sans=tuple(args.san),
+        controllers=args.controllers,
     )
     if args.detach:
         return detach(opts)
@@ -233,6 +248,7 @@ def detach(opts: controlplane.Options) -> int:
     ]
     for san in opts.extra_sans:
         argv += ["--san", san]
+    argv += [f"--controllers={opts.controllers}"]
     with open(log_path, "ab") as log:
         offset = log.tell()
         process = subprocess.Popen(

@@ -41,6 +41,29 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
+class Component:
+    """A client of the gateway beside the API server (kube-controller-manager's kind):
+    its user, whose token is in the token file. ``kapi up`` and ``kapi init`` write its
+    kubeconfig and the cluster CA into a directory of its own,
+    ``DIR/components/NAME/{kubeconfig,ca.crt}`` (a volume of its own in compose)."""
+
+    name: str
+    user: str
+
+    def directory(self, root: Path) -> Path:
+        return root / "components" / self.name
+
+    def kubeconfig(self, root: Path) -> Path:
+        return self.directory(root) / "kubeconfig"
+
+    def ca_file(self, root: Path) -> Path:
+        return self.directory(root) / "ca.crt"
+
+
+COMPONENTS = (Component("controllers", "system:kube-controller-manager"),)
+
+
+@dataclass(frozen=True)
 class Options:
     """What ``kapi up`` was asked for."""
 
@@ -53,6 +76,8 @@ class Options:
     etcd_tls: pki.TLSFiles | None = None
     ready_timeout: float = 60.0
     extra_sans: tuple[str, ...] = field(default=())
+    # kube-controller-manager's --controllers ("*": every one on by default).
+    controllers: str = "*"
 
     @property
     def embedded_etcd(self) -> bool:
@@ -113,6 +138,15 @@ def prepare_credentials(
     token = tokens.ensure_user(run_dir.token_file)
     admin = kubeconfig.build(server=server, ca_pem=ca.cert_pem, user=tokens.ADMIN_USER, token=token)
     kubeconfig.write(run_dir.kubeconfig, admin)
+    for component in COMPONENTS:
+        own = tokens.ensure_user(
+            run_dir.token_file, user=component.user, uid=component.user, groups=()
+        )
+        kubeconfig.write(
+            component.kubeconfig(run_dir.root),
+            kubeconfig.build(server=server, ca_pem=ca.cert_pem, user=component.user, token=own),
+        )
+        pki.write_atomic(component.ca_file(run_dir.root), ca.cert_pem, mode=0o644)
     return Credentials(
         ca=ca, serving=serving, token=token, kubeconfig=run_dir.kubeconfig, internal=internal
     )
@@ -162,7 +196,6 @@ def service_flags(
             "--listen": registry,
             "--storage": storage,
             "--authz": authz,
-            "--root-ca-file": str(creds.ca.cert_path),
         },
         "gateway": {
             "--listen": ports.format_address(opts.bind_address, ports_.gateway),
@@ -176,6 +209,19 @@ def service_flags(
     for name, service in flags.items():
         service.update(tls_flags(config.PEER_TLS_FLAGS, creds.internal.service(name)))
     return flags
+
+
+def component_flags(opts: Options) -> dict[str, dict[str, str]]:
+    """The gateway's clients' flags: each its kubeconfig (see docker-compose.yml)."""
+    root = opts.run_dir.root
+    by_name = {c.name: c for c in COMPONENTS}
+    return {
+        "controllers": {
+            "--kubeconfig": str(by_name["controllers"].kubeconfig(root)),
+            "--controllers": opts.controllers,
+            "--root-ca-file": str(by_name["controllers"].ca_file(root)),
+        },
+    }
 
 
 def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -272,6 +318,8 @@ class ControlPlane:
             env = child_env()
             for name in SERVICES:
                 self._start_service(name, flags[name], env=env, creds=creds, deadline=deadline)
+            for name, component in component_flags(opts).items():
+                self._start_component(name, component, env=env, deadline=deadline)
         except supervisor.Interrupted:
             return 0
         except supervisor.StartupError as exc:
@@ -349,6 +397,17 @@ class ControlPlane:
         )
         self.supervisor.start(spec, timeout=_left(deadline), should_stop=self.stop)
         say(f"kapi: {name} ready on {address}")
+
+    def _start_component(
+        self, name: str, flags: Mapping[str, str], *, env: Mapping[str, str], deadline: float
+    ) -> None:
+        """A client of the gateway: it serves no port, so it counts as ready once started
+        (it waits for the API itself, and campaigns for its Lease)."""
+        spec = supervisor.ChildSpec(
+            name=name, argv=service_argv(name, flags), log_path=self.run_dir.log(name), env=env
+        )
+        self.supervisor.start(spec, timeout=_left(deadline), should_stop=self.stop)
+        say(f"kapi: {name} started")
 
     def _write_state(self) -> None:
         opts = self.opts

@@ -4,7 +4,14 @@ from typing import Any
 
 from kapi import errors
 from kapi.kube.client import ApiClient
-from kapi.kube.resources import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS, SERVICEACCOUNTS
+from kapi.kube.resources import (
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    NAMESPACES,
+    PODS,
+    REPLICASETS,
+    SERVICEACCOUNTS,
+)
 from tests.integration.conftest import ControlPlane
 from tests.integration.controllers.conftest import eventually
 
@@ -22,10 +29,17 @@ async def test_smoke(control_plane: ControlPlane, client: ApiClient, controllers
     cm = await eventually(lambda: _get(client, CONFIGMAPS, ns, "kube-root-ca.crt"))
     assert cm["data"]["ca.crt"].startswith("-----BEGIN")
     body = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}},
-                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+            },
+        },
     }
     await client.create(DEPLOYMENTS, ns, body)
 
@@ -39,7 +53,9 @@ async def test_smoke(control_plane: ControlPlane, client: ApiClient, controllers
     assert rs[0]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
     d = await client.get(DEPLOYMENTS, ns, "web")
     assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
-    assert all(p["metadata"]["ownerReferences"][0]["name"] == rs[0]["metadata"]["name"] for p in pods)
+    assert all(
+        p["metadata"]["ownerReferences"][0]["name"] == rs[0]["metadata"]["name"] for p in pods
+    )
     await client.delete(NAMESPACES, "", ns)
 
     async def gone() -> Any:
