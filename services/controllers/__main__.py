@@ -12,7 +12,12 @@ from pathlib import Path
 from kapi import config, serving
 from kapi.kube import connection
 from services.controllers import catalog
-from services.controllers.server import ControllersConfig, LeaderElection, create_server
+from services.controllers.server import (
+    ControllersConfig,
+    LeaderElection,
+    Running,
+    create_server,
+)
 
 log = logging.getLogger("services.controllers")
 
@@ -106,6 +111,11 @@ async def _serve(args: argparse.Namespace) -> int:
             concurrent_syncs=args.concurrent_syncs,
         )
     )
+    return await run_until_stopped(running)
+
+
+async def run_until_stopped(running: Running) -> int:
+    """Until SIGTERM or SIGINT (0), or until the work ends — leadership lost (1)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -115,7 +125,7 @@ async def _serve(args: argparse.Namespace) -> int:
     code = 0
     if running.task in done:
         error = running.task.exception() if not running.task.cancelled() else None
-        log.error("leaderelection lost" if error is None else f"controllers failed: {error!r}")
+        log.error("leaderelection lost" if error is None else f"failed: {error!r}")
         code = 1
     stopping.cancel()
     await running.close()

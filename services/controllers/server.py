@@ -13,7 +13,9 @@ import contextlib
 import logging
 import socket
 import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from kapi.kube import leaderelection
 from kapi.kube.client import ApiClient
@@ -89,9 +91,35 @@ async def run_controllers(context: Context, entries: tuple[str, ...]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def start(
+    context: Context,
+    election: LeaderElection,
+    identity: str,
+    body: Callable[[], Coroutine[Any, Any, None]],
+) -> Running:
+    """Run ``body`` in the background, once this instance leads when ``election`` is on;
+    ``Running.task`` ends when leadership is lost (or ``body`` fails)."""
+    elector = None
+    if election.enabled:
+        elector = leaderelection.LeaderElector(
+            context.client,
+            leaderelection.Config(
+                namespace=election.namespace,
+                name=election.name,
+                identity=identity,
+                lease_duration=election.lease_duration,
+                renew_deadline=election.renew_deadline,
+                retry_period=election.retry_period,
+            ),
+        )
+        task = asyncio.create_task(elector.run(body))
+    else:
+        task = asyncio.create_task(body())
+    return Running(task, context.client, context, elector)
+
+
 async def create_server(config: ControllersConfig) -> Running:
-    """Start campaigning (or the controllers, without leader election) in the background;
-    ``Running.task`` ends when leadership is lost."""
+    """Start campaigning (or the controllers, without leader election) in the background."""
     client = ApiClient(config.connection, user_agent=USER_AGENT)
     identity = config.identity or default_identity()
     context = Context(
@@ -101,21 +129,6 @@ async def create_server(config: ControllersConfig) -> Running:
         options=Options(concurrent_syncs=config.concurrent_syncs, root_ca_pem=config.root_ca_pem),
     )
     entries = tuple(catalog.parse(",".join(config.controllers)))
-    elector = None
-    le = config.leader_election
-    if le.enabled:
-        elector = leaderelection.LeaderElector(
-            client,
-            leaderelection.Config(
-                namespace=le.namespace,
-                name=le.name,
-                identity=identity,
-                lease_duration=le.lease_duration,
-                renew_deadline=le.renew_deadline,
-                retry_period=le.retry_period,
-            ),
-        )
-        task = asyncio.create_task(elector.run(lambda: run_controllers(context, entries)))
-    else:
-        task = asyncio.create_task(run_controllers(context, entries))
-    return Running(task, client, context, elector)
+    return await start(
+        context, config.leader_election, identity, lambda: run_controllers(context, entries)
+    )

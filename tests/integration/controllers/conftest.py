@@ -56,3 +56,31 @@ async def controllers(control_plane: ControlPlane) -> AsyncIterator[Any]:
     )
     yield running
     await running.close()
+
+
+@pytest.fixture
+async def scheduler(control_plane: ControlPlane) -> AsyncIterator[Any]:
+    from services.scheduler.server import SchedulerConfig
+    from services.scheduler.server import create_server as create_scheduler
+
+    running = await create_scheduler(
+        SchedulerConfig(
+            connection=connection(control_plane),
+            leader_election=LeaderElection(enabled=False),
+            identity="test",
+        )
+    )
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+async def nodes(control_plane: ControlPlane) -> AsyncIterator[Any]:
+    from services.nodes.server import NodesConfig
+    from services.nodes.server import create_server as create_nodes
+
+    running = await create_nodes(
+        NodesConfig(connection=connection(control_plane), count=2, prefix="sim-")
+    )
+    yield running
+    await running.close()
