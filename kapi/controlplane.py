@@ -38,6 +38,8 @@ from kapi.supervisor import say
 
 SERVICES = ("storage", "authz", "registry", "gateway")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# A component that is still running this long after its start has read its flags.
+COMPONENT_SETTLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,11 @@ class Component:
         return self.directory(root) / "ca.crt"
 
 
-COMPONENTS = (Component("controllers", "system:kube-controller-manager"),)
+COMPONENTS = (
+    Component("controllers", "system:kube-controller-manager"),
+    Component("scheduler", "system:kube-scheduler"),
+    Component("nodes", "system:kapi-node-simulator"),
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class Options:
     extra_sans: tuple[str, ...] = field(default=())
     # kube-controller-manager's --controllers ("*": every one on by default).
     controllers: str = "*"
+    # Simulated nodes (services.nodes); 0 runs no node simulator.
+    nodes: int = 1
 
     @property
     def embedded_etcd(self) -> bool:
@@ -215,13 +223,21 @@ def component_flags(opts: Options) -> dict[str, dict[str, str]]:
     """The gateway's clients' flags: each its kubeconfig (see docker-compose.yml)."""
     root = opts.run_dir.root
     by_name = {c.name: c for c in COMPONENTS}
-    return {
+    flags = {
         "controllers": {
             "--kubeconfig": str(by_name["controllers"].kubeconfig(root)),
             "--controllers": opts.controllers,
             "--root-ca-file": str(by_name["controllers"].ca_file(root)),
         },
+        "scheduler": {"--kubeconfig": str(by_name["scheduler"].kubeconfig(root))},
+        "nodes": {
+            "--kubeconfig": str(by_name["nodes"].kubeconfig(root)),
+            "--nodes": str(opts.nodes),
+        },
     }
+    if opts.nodes <= 0:
+        del flags["nodes"]
+    return flags
 
 
 def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -401,10 +417,20 @@ class ControlPlane:
     def _start_component(
         self, name: str, flags: Mapping[str, str], *, env: Mapping[str, str], deadline: float
     ) -> None:
-        """A client of the gateway: it serves no port, so it counts as ready once started
-        (it waits for the API itself, and campaigns for its Lease)."""
+        """A client of the gateway: it serves no port, so it counts as ready once it has
+        stayed up a moment (a bad flag, such as an unknown controller, makes it exit at
+        once); it waits for the API itself, and campaigns for its Lease."""
+        started = time.monotonic()
+
+        def ready() -> bool:
+            return time.monotonic() - started >= COMPONENT_SETTLE_SECONDS
+
         spec = supervisor.ChildSpec(
-            name=name, argv=service_argv(name, flags), log_path=self.run_dir.log(name), env=env
+            name=name,
+            argv=service_argv(name, flags),
+            log_path=self.run_dir.log(name),
+            env=env,
+            ready=ready,
         )
         self.supervisor.start(spec, timeout=_left(deadline), should_stop=self.stop)
         say(f"kapi: {name} started")

@@ -27,7 +27,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 
 KAPI_SERVICES = ("storage", "authz", "registry", "gateway")
 # The gateway's clients: no port, a kubeconfig of their own, the gateway as --master.
-COMPONENTS = ("controllers",)
+COMPONENTS = ("controllers", "scheduler", "nodes")
 LISTEN_PORT = {"storage": 7001, "authz": 7002, "registry": 7003, "gateway": 6443}
 ETCD_CLIENT_PORT = 2379
 
@@ -48,6 +48,8 @@ REQUIRED = {
         *PEER_TLS,
     ],
     "controllers": ["--kubeconfig", "--master", "--root-ca-file"],
+    "scheduler": ["--kubeconfig", "--master"],
+    "nodes": ["--kubeconfig", "--master", "--nodes"],
 }
 PEER_FLAGS = ("--storage", "--authz", "--registry")
 FILE_FLAGS = (

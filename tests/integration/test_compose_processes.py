@@ -615,6 +615,11 @@ def _bring_up_and_use(procs: Fleet, tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the controllers published no kube-root-ca.crt"
             time.sleep(HEALTH_INTERVAL)
 
+        # The nodes' container registered its node, which renews its Lease.
+        while not core.list_node(_request_timeout=10).items:
+            assert time.monotonic() < deadline, "the node simulator registered no node"
+            time.sleep(HEALTH_INTERVAL)
+
     # /version, as kubectl asks for it: the kubeconfig's token, the CA from init.
     [user] = yaml.safe_load(kubeconfig.read_text())["users"]
     auth = {"Authorization": f"Bearer {user['user']['token']}"}

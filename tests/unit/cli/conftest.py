@@ -31,9 +31,11 @@ FLAGS = {
     "gateway": ["--listen", "--registry", "--authz", "--storage", "--tls-cert-file",
                 "--tls-private-key-file", *PEER],
     "controllers": ["--kubeconfig", "--controllers", "--root-ca-file"],
+    "scheduler": ["--kubeconfig"],
+    "nodes": ["--kubeconfig", "--nodes"],
 }
 # The gateway's clients: no port; a kubeconfig whose credential is in the token file.
-COMPONENTS = ("controllers",)
+COMPONENTS = ("controllers", "scheduler", "nodes")
 
 
 def build_parser(name):
@@ -131,7 +133,7 @@ def fake_services(tmp_path_factory: pytest.TempPathFactory) -> Path:
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "_fake.py").write_text(FAKE)
-    for name in ("storage", "authz", "registry", "gateway", "controllers"):
+    for name in ("storage", "authz", "registry", "gateway", "controllers", "scheduler", "nodes"):
         (package / name).mkdir()
         (package / name / "__init__.py").write_text("")
         (package / name / "__main__.py").write_text(MAIN.format(name=name))
