@@ -221,7 +221,7 @@ class LeaderElector:
             "spec": record,
         }
         try:
-            await asyncio.wait_for(self.client.update(LEASES, lease), cfg.retry_period)
+            await asyncio.wait_for(self.client.update(LEASES, lease), cfg.renew_deadline)
         except (errors.StatusError, TimeoutError) as err:
-            log.info("%s: failed to release lease: %s", cfg.identity, err)
+            log.info("%s: failed to release lease: %r", cfg.identity, err)
         self.leading = False

@@ -164,6 +164,7 @@ def test_get_all_as_on_1_32(cluster: Cluster, ns: str, tmp_path: Path) -> None:
     # apps (daemonsets, deployments, replicasets, statefulsets), autoscaling, batch.
     kinds = [rows(block[1])[0][1].split("/")[0] for block in sections]
     order = [
+        "pod",  # the controllers make the Deployment's and the Job's
         "replicationcontroller",
         "service",
         "daemonset.apps",
@@ -286,7 +287,8 @@ def test_kubectl_scale(cluster: Cluster, ns: str) -> None:
     deployment = json.loads(cluster.kubectl("-n", ns, "get", "deploy", "web", "-o", "json").stdout)
     assert deployment["spec"]["replicas"] == 3
     assert deployment["metadata"]["generation"] == 2
-    assert rows(cluster.kubectl("-n", ns, "get", "deploy", "web").stdout)[1][1] == "0/3"
+    cluster.kubectl("-n", ns, "rollout", "status", "deploy/web", "--timeout=60s")
+    assert rows(cluster.kubectl("-n", ns, "get", "deploy", "web").stdout)[1][1] == "3/3"
     again = cluster.kubectl(
         "-n", ns, "scale", "deploy", "web", "--current-replicas=3", "--replicas=5"
     )
@@ -351,9 +353,18 @@ spec:
     ):
         out = cluster.kubectl("-n", ns, "scale", kind, "--replicas=4").stdout.strip()
         assert out == f"{shown} scaled"
+    # The replicaset controller makes the pods, which the simulated node runs.
+    cluster.kubectl(
+        "-n",
+        ns,
+        "wait",
+        "--for=jsonpath={.status.readyReplicas}=4",
+        "rs/frontend",
+        "--timeout=60s",
+    )
     table = rows(cluster.kubectl("-n", ns, "get", "sts,rs,rc").stdout)
     assert table[1][:2] == ["statefulset.apps/db", "0/4"]
-    assert table[3][:4] == ["replicaset.apps/frontend", "4", "0", "0"]
+    assert table[3][:4] == ["replicaset.apps/frontend", "4", "4", "4"]
     assert table[5][:4] == ["replicationcontroller/nginx", "4", "0", "0"]
 
 

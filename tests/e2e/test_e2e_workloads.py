@@ -63,8 +63,9 @@ def test_set_image_history_and_undo(cluster: Cluster, ns: str) -> None:
     cluster.kubectl("-n", ns, "create", "deployment", "web", "--image=nginx:1.26", "--replicas=2")
     cluster.kubectl("-n", ns, "rollout", "status", "deploy/web", f"--timeout={WAIT}")
     [first] = replica_sets(cluster, ns)
-    cluster.kubectl("-n", ns, "annotate", "deploy/web", "kubernetes.io/change-cause=to 1.27")
     cluster.kubectl("-n", ns, "set", "image", "deploy/web", "nginx=nginx:1.27")
+    # Annotated after the change, as users do: copied to the new ReplicaSet only.
+    cluster.kubectl("-n", ns, "annotate", "deploy/web", "kubernetes.io/change-cause=to 1.27")
     cluster.kubectl("-n", ns, "rollout", "status", "deploy/web", f"--timeout={WAIT}")
     sets = replica_sets(cluster, ns)
     [second] = [name for name in sets if name != first]
@@ -135,20 +136,45 @@ def test_delete_with_each_cascade_mode(cluster: Cluster, ns: str, cascade: str) 
 
 
 def test_namespace_with_content_terminates_then_goes(cluster: Cluster) -> None:
+    """Terminating while its content goes; a finalizer holds it there, with kube's
+    conditions; created content is refused; then the namespace is gone."""
     name = f"gone-{uuid.uuid4().hex[:8]}"
     cluster.kubectl("create", "ns", name)
-    cluster.kubectl("-n", name, "create", "configmap", "c", "--from-literal=a=b")
     cluster.kubectl("-n", name, "create", "deployment", "web", "--image=nginx", "--replicas=2")
     cluster.kubectl("-n", name, "rollout", "status", "deploy/web", f"--timeout={WAIT}")
+    held = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "held", "finalizers": ["example.com/hold"]},
+    }
+    cluster.kubectl("-n", name, "create", "-f", "-", input=json.dumps(held))
     cluster.kubectl("delete", "ns", name, "--wait=false")
-    phase = cluster.kubectl("get", "ns", name, "-o", "jsonpath={.status.phase}", check=False)
-    assert phase.returncode != 0 or phase.stdout == "Terminating"
-    refused = cluster.kubectl("-n", name, "create", "configmap", "d", check=False)
-    if refused.returncode != 0 and "NotFound" not in refused.stderr:
-        assert (
-            f"unable to create new content in namespace {name} because it is being terminated"
-            in refused.stderr
-        )
+    cluster.kubectl(
+        "wait", "--for=condition=NamespaceFinalizersRemaining", f"ns/{name}", f"--timeout={WAIT}"
+    )
+    ns_obj = get_json(cluster, "get", "ns", name)
+    assert ns_obj["status"]["phase"] == "Terminating"
+    conditions = {c["type"]: c for c in ns_obj["status"]["conditions"]}
+    assert conditions["NamespaceFinalizersRemaining"]["message"] == (
+        "Some finalizers are remaining: example.com/hold in 1 resource instances"
+    )
+    assert conditions["NamespaceContentRemaining"]["reason"] == "SomeResourcesRemain"
+    assert conditions["NamespaceDeletionDiscoveryFailure"]["status"] == "False"
+    assert cluster.kubectl_fails("-n", name, "create", "configmap", "d") == (
+        f'error: failed to create configmap: configmaps "d" is forbidden: unable to create new '
+        f"content in namespace {name} because it is being terminated"
+    )
+    cluster.kubectl("wait", "--for=delete", "pod", "--all", "-n", name, f"--timeout={WAIT}")
+    cluster.kubectl(
+        "-n",
+        name,
+        "patch",
+        "configmap",
+        "held",
+        "--type=merge",
+        "-p",
+        '{"metadata":{"finalizers":null}}',
+    )
     cluster.kubectl("wait", "--for=delete", f"ns/{name}", f"--timeout={WAIT}")
     assert cluster.kubectl("get", "ns", name, check=False).returncode != 0
 
