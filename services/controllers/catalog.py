@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from services.controllers.daemonset import DaemonSetController
 from services.controllers.deployment import DeploymentController
+from services.controllers.endpoints import EndpointsController, EndpointSliceController
 from services.controllers.framework import Controller
 from services.controllers.garbagecollector import GarbageCollector
+from services.controllers.job import JobController
 from services.controllers.namespace import NamespaceController
 from services.controllers.replicaset import ReplicaSetController
 from services.controllers.rootca import RootCAPublisher
 from services.controllers.serviceaccount import ServiceAccountController
+from services.controllers.statefulset import StatefulSetController
 
 CONTROLLERS: tuple[type[Controller], ...] = (
     NamespaceController,
@@ -25,6 +29,11 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     RootCAPublisher,
     DeploymentController,
     ReplicaSetController,
+    StatefulSetController,
+    DaemonSetController,
+    JobController,
+    EndpointsController,
+    EndpointSliceController,
 )
 
 
