@@ -157,6 +157,7 @@ def test_get_all_as_on_1_32(cluster: Cluster, ns: str, tmp_path: Path) -> None:
     path.write_text(MANIFEST)
     cluster.kubectl("-n", ns, "create", "-f", str(path))
     cluster.kubectl("-n", ns, "create", "job", "once", "--image=busybox", "--", "true")
+    cluster.kubectl("-n", ns, "wait", "--for=condition=complete", "job/once", "--timeout=60s")
     out = AGE.sub("AGE", cluster.kubectl("get", "all", "-A").stdout)
     sections = [block.splitlines() for block in out.strip().split("\n\n")]
     headers = [rows(block[0])[0] for block in sections]
@@ -200,7 +201,7 @@ def test_get_all_as_on_1_32(cluster: Cluster, ns: str, tmp_path: Path) -> None:
         "AGE",
     ]
     jobs = [r for r in rows("\n".join(sections[kinds.index("job.batch")][1:])) if r[0] == ns]
-    assert jobs == [[ns, "job.batch/once", "Running", "0/1", "AGE"]]
+    assert [r[:4] for r in jobs] == [[ns, "job.batch/once", "Complete", "1/1"]]
     assert headers[kinds.index("cronjob.batch")] == [
         "NAMESPACE",
         "NAME",
@@ -363,13 +364,14 @@ spec:
         "--timeout=60s",
     )
     table = rows(cluster.kubectl("-n", ns, "get", "sts,rs,rc").stdout)
-    assert table[1][:2] == ["statefulset.apps/db", "0/4"]
+    assert table[1][:2] == ["statefulset.apps/db", "4/4"]
     assert table[3][:4] == ["replicaset.apps/frontend", "4", "4", "4"]
     assert table[5][:4] == ["replicationcontroller/nginx", "4", "0", "0"]
 
 
 def test_wide_tables_of_new_types(cluster: Cluster, ns: str) -> None:
     cluster.kubectl("-n", ns, "create", "job", "pi", "--image=perl:5.34.0", "--", "true")
+    cluster.kubectl("-n", ns, "wait", "--for=condition=complete", "job/pi", "--timeout=60s")
     wide = rows(cluster.kubectl("-n", ns, "get", "jobs", "-o", "wide").stdout)
     assert wide[0] == [
         "NAME",
@@ -381,7 +383,7 @@ def test_wide_tables_of_new_types(cluster: Cluster, ns: str) -> None:
         "IMAGES",
         "SELECTOR",
     ]
-    assert wide[1][:3] == ["pi", "Running", "0/1"]
+    assert wide[1][:3] == ["pi", "Complete", "1/1"]
     assert wide[1][-1].startswith("batch.kubernetes.io/controller-uid=")
     cluster.kubectl("-n", ns, "create", "rolebinding", "rb", "--clusterrole=view", "--user=jane")
     bindings = rows(cluster.kubectl("-n", ns, "get", "rolebinding", "-o", "wide").stdout)

@@ -205,3 +205,100 @@ def test_nodes_events_and_logs(cluster: Cluster, ns: str) -> None:
     assert {"Scheduled", "Pulled", "Created", "Started"} <= reasons, events
     scheduled = next(row for row in events[1:] if row[2] == "Scheduled")
     assert " ".join(scheduled[4:]) == f"Successfully assigned {ns}/p to kapi-node-0"
+
+
+def test_a_job_completes_and_one_fails(cluster: Cluster, ns: str) -> None:
+    cluster.kubectl("-n", ns, "create", "job", "once", "--image=busybox", "--", "true")
+    cluster.kubectl("-n", ns, "wait", "--for=condition=complete", "job/once", f"--timeout={WAIT}")
+    job = get_json(cluster, "-n", ns, "get", "job", "once")
+    assert job["status"]["succeeded"] == 1 and job["status"]["completionTime"]
+    failing = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "fails"},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "metadata": {"annotations": {"nodes.kapi.dev/exit-code": "1"}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "c", "image": "busybox"}],
+                },
+            },
+        },
+    }
+    cluster.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(failing))
+    cluster.kubectl("-n", ns, "wait", "--for=condition=failed", "job/fails", f"--timeout={WAIT}")
+    failed = {
+        c["type"]: c
+        for c in get_json(cluster, "-n", ns, "get", "job", "fails")["status"]["conditions"]
+    }
+    assert failed["Failed"]["reason"] == "BackoffLimitExceeded"
+
+
+def test_statefulset_pods_are_ordinal(cluster: Cluster, ns: str) -> None:
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "serviceName": "db",
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "db", "image": "postgres"}]},
+            },
+        },
+    }
+    cluster.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(sts))
+    cluster.kubectl("-n", ns, "rollout", "status", "sts/db", f"--timeout={WAIT}")
+    names = cluster.kubectl("-n", ns, "get", "pods", "-o", "name").stdout.split()
+    assert names == ["pod/db-0", "pod/db-1", "pod/db-2"]
+    cluster.kubectl("-n", ns, "scale", "sts/db", "--replicas=1")
+    cluster.kubectl("-n", ns, "wait", "--for=delete", "pod/db-2", "pod/db-1", f"--timeout={WAIT}")
+
+
+def test_daemonset_has_one_pod_per_node(cluster: Cluster, ns: str) -> None:
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "agent"}},
+            "template": {
+                "metadata": {"labels": {"app": "agent"}},
+                "spec": {"containers": [{"name": "a", "image": "busybox"}]},
+            },
+        },
+    }
+    cluster.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(ds))
+    cluster.kubectl("-n", ns, "rollout", "status", "ds/agent", f"--timeout={WAIT}")
+    nodes = cluster.kubectl("get", "nodes", "-l", "type=kapi-simulated", "-o", "name").stdout
+    pods = get_json(cluster, "-n", ns, "get", "pods")["items"]
+    assert sorted(p["spec"]["nodeName"] for p in pods) == sorted(
+        n.removeprefix("node/") for n in nodes.split()
+    )
+
+
+def test_a_service_gets_endpoint_slices_with_its_pods_ips(cluster: Cluster, ns: str) -> None:
+    cluster.kubectl(
+        "-n", ns, "create", "deployment", "web", "--image=nginx", "--replicas=2", "--port=80"
+    )
+    cluster.kubectl("-n", ns, "expose", "deployment", "web", "--port=8080", "--target-port=80")
+    cluster.kubectl("-n", ns, "rollout", "status", "deploy/web", f"--timeout={WAIT}")
+    ips = sorted(p["status"]["podIP"] for p in get_json(cluster, "-n", ns, "get", "pods")["items"])
+    deadline = time.monotonic() + 30
+    while True:
+        slices = get_json(
+            cluster, "-n", ns, "get", "endpointslices", "-l", "kubernetes.io/service-name=web"
+        )["items"]
+        found = sorted(a for s in slices for e in s.get("endpoints") or [] for a in e["addresses"])
+        if found == ips or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert found == ips
+    [one] = slices
+    assert one["ports"] == [{"name": "", "port": 80, "protocol": "TCP"}]
+    assert all(e["conditions"]["ready"] for e in one["endpoints"])
+    assert one["metadata"]["ownerReferences"][0]["kind"] == "Service"
