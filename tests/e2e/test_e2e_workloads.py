@@ -260,6 +260,8 @@ def test_statefulset_pods_are_ordinal(cluster: Cluster, ns: str) -> None:
 
 
 def test_daemonset_has_one_pod_per_node(cluster: Cluster, ns: str) -> None:
+    # Other tests register Node objects no kubelet runs (kube's node lifecycle controller
+    # would taint them not-ready, which kapi does not run): select the simulated ones.
     ds = {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -268,7 +270,10 @@ def test_daemonset_has_one_pod_per_node(cluster: Cluster, ns: str) -> None:
             "selector": {"matchLabels": {"app": "agent"}},
             "template": {
                 "metadata": {"labels": {"app": "agent"}},
-                "spec": {"containers": [{"name": "a", "image": "busybox"}]},
+                "spec": {
+                    "nodeSelector": {"type": "kapi-simulated"},
+                    "containers": [{"name": "a", "image": "busybox"}],
+                },
             },
         },
     }
