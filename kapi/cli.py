@@ -3,12 +3,14 @@
     kapi up   [--data-dir DIR] [--port PORT] [--bind-address ADDR]
               [--etcd-endpoints URLS [--etcd-cafile F] [--etcd-certfile F --etcd-keyfile F]]
               [--controllers LIST] [--nodes N] [--detach] [--ready-timeout SECONDS]
+              [--san NAME ...]
     kapi down [--data-dir DIR] [--timeout SECONDS]
     kapi init [--data-dir DIR] [--port PORT] [--bind-address ADDR] [--server URL]
               [--san NAME ...]
 
 ``up`` runs in the foreground until Ctrl-C, or with ``--detach`` as a background
-supervisor that ``down`` stops. ``init`` only writes credentials (CA, serving
+supervisor that ``down`` stops; either stops by itself if its data directory is
+deleted. ``init`` only writes credentials (CA, serving
 certificate, token file, kubeconfig, and the certificates the services and etcd use
 among themselves): docker-compose.yml's one-shot ``init`` service runs it into the
 volumes the other containers mount. Flags fall back to ``KAPI_*`` environment
@@ -20,10 +22,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kapi import config, controlplane, pki, ports, probes, rundir, supervisor
@@ -34,6 +39,30 @@ DEFAULT_DATA_DIR = ".kapi"
 DEFAULT_PORT = 6443
 # A detached supervisor gets this long beyond its own --ready-timeout to report.
 DETACH_SLACK = 15.0
+# Exit codes: 1 a failure, 2 a usage error (argparse's, too).
+FAILED, USAGE = 1, 2
+
+
+def port_number(text: str | int) -> int:
+    """An argparse type: a TCP port a server can listen on."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1-65535)")
+    return port
+
+
+def seconds(text: str | float) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,9 +71,24 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kapi", description="A Kubernetes API server in Python, run locally."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # No abbreviated flags: the detached supervisor is handed the same argv, less --detach.
+    _up_flags(
+        commands.add_parser(
+            "up", help="start etcd and the four services, supervised", allow_abbrev=False
+        )
+    )
+    _down_flags(commands.add_parser("down", help="stop what `kapi up --detach` started"))
+    _init_flags(
+        commands.add_parser(
+            "init", help="only write the CA, serving certificate, token file and kubeconfig"
+        )
+    )
+    return parser
 
-    up = commands.add_parser("up", help="start etcd and the four services, supervised")
-    _common(up)
+
+def _up_flags(up: argparse.ArgumentParser) -> None:
+    _data_dir(up)
+    _listen(up)
     config.add(
         up,
         "--etcd-endpoints",
@@ -58,17 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--ready-timeout",
-        type=float,
+        type=seconds,
         default=60.0,
         help="seconds to wait for readiness before giving up (default 60)",
     )
-    up.add_argument(
-        "--san",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="another DNS name or IP for the serving certificate (repeatable)",
-    )
+    _san(up)
     config.add(
         up,
         "--controllers",
@@ -84,44 +122,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated nodes to run pods on (default 1; 0 for none)",
     )
 
-    down = commands.add_parser("down", help="stop what `kapi up --detach` started")
-    config.add(down, "--data-dir", default=DEFAULT_DATA_DIR, help="data directory")
+
+def _down_flags(down: argparse.ArgumentParser) -> None:
+    _data_dir(down)
     down.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=60.0,
         help="seconds to wait for a clean stop before SIGKILL (default 60)",
     )
 
-    init = commands.add_parser(
-        "init", help="only write the CA, serving certificate, token file and kubeconfig"
-    )
-    _common(init)
+
+def _init_flags(init: argparse.ArgumentParser) -> None:
+    _data_dir(init)
+    _listen(init)
     init.add_argument(
         "--server", help="API server URL for the kubeconfig (default https://127.0.0.1:PORT)"
     )
-    init.add_argument(
-        "--san",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="another DNS name or IP for the serving certificate (repeatable)",
-    )
-    return parser
+    _san(init)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _data_dir(parser: argparse.ArgumentParser) -> None:
     config.add(
         parser,
         "--data-dir",
         default=DEFAULT_DATA_DIR,
         help=f"data directory (default {DEFAULT_DATA_DIR})",
     )
+
+
+def _listen(parser: argparse.ArgumentParser) -> None:
     config.add(
         parser,
         "--port",
         default=DEFAULT_PORT,
-        type=int,
+        type=port_number,
         help=f"HTTPS port of the API server (default {DEFAULT_PORT})",
     )
     config.add(
@@ -132,25 +167,44 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _san(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--san",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another DNS name or IP for the serving certificate (repeatable)",
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``kapi``)."""
     sys.exit(run(argv))
 
 
-def run(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run the command; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command in ("up", "init") and not 0 < args.port < 65536:
-        parser.error(f"--port must be 1-65535, not {args.port}")
-    if args.command == "up":
-        return cmd_up(args)
-    if args.command == "down":
-        return cmd_down(args)
-    return cmd_init(args)
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; returns the exit code.
+
+    Usage errors exit 2 with the command's own usage (argparse); a data directory that
+    cannot be one, or a file-system error on the way, is one line and no traceback.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    run_dir = rundir.RunDir.at(args.data_dir)
+    problem = rundir.unusable(run_dir.root, create=args.command != "down")
+    if problem is not None:
+        say(f"kapi: --data-dir {run_dir.root}: {problem}")
+        return USAGE
+    try:
+        return COMMANDS[args.command](args, argv)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        say(f"kapi: {exc.filename}: {exc.strerror or exc}")
+        return FAILED
 
 
-def cmd_init(args: argparse.Namespace) -> int:
+def cmd_init(args: argparse.Namespace, argv: list[str]) -> int:
     """Write credentials only (reused if present) and say where they are."""
     run_dir = rundir.RunDir.at(args.data_dir)
     server = args.server or controlplane.server_url(args.bind_address, args.port)
@@ -165,12 +219,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _absolute(path: str | None) -> str | None:
-    """A flag's file, made absolute: the detached supervisor and the services may run
-    elsewhere."""
+    """A flag's file, made absolute: the services may run elsewhere."""
     return str(Path(path).expanduser().absolute()) if path else None
 
 
-def cmd_up(args: argparse.Namespace) -> int:
+def cmd_up(args: argparse.Namespace, argv: list[str]) -> int:
     """Refuse if already running or the port is taken; else run, here or detached."""
     run_dir = rundir.RunDir.at(args.data_dir)
     if args.nodes < 0:
@@ -180,28 +233,28 @@ def cmd_up(args: argparse.Namespace) -> int:
         endpoints = tuple(split_endpoints(args.etcd_endpoints or ""))
     except ValueError as exc:
         say(f"kapi: --etcd-endpoints: {exc}")
-        return 2
+        return USAGE
     try:
         etcd_tls = pki.TLSFiles.from_flags(
             _absolute(args.etcd_cafile), _absolute(args.etcd_certfile), _absolute(args.etcd_keyfile)
         )
     except ValueError:
         say("kapi: --etcd-certfile and --etcd-keyfile go together")
-        return 2
+        return USAGE
     if etcd_tls is not None and not (
         endpoints and all(e.startswith("https://") for e in endpoints)
     ):
         say("kapi: --etcd-cafile/--etcd-certfile/--etcd-keyfile need https:// --etcd-endpoints")
-        return 2
+        return USAGE
     pid = rundir.running_pid(run_dir)
     if pid is not None:
         shown = pid if pid != rundir.UNKNOWN_PID else "unknown"
         say(f"kapi: already running (pid {shown}) in {run_dir.root}")
-        return 1
+        return FAILED
     error = ports.bind_error(args.bind_address, args.port)
     if error is not None:
         say("kapi: " + ports.describe_bind_error(args.bind_address, args.port, error))
-        return 1
+        return FAILED
     opts = controlplane.Options(
         run_dir=run_dir,
         port=args.port,
@@ -214,45 +267,49 @@ def cmd_up(args: argparse.Namespace) -> int:
         nodes=args.nodes,
     )
     if args.detach:
-        return detach(opts)
+        return detach(opts, [a for a in argv if a != "--detach"])
     return controlplane.run(opts)
 
 
-def detach(opts: controlplane.Options) -> int:
-    """Start ``kapi up`` (no ``--detach``) in a new session; return once it is ready.
+def invocation() -> str:
+    """How to run this program again, for the commands kapi suggests.
 
-    The background supervisor writes to ``DIR/logs/kapi.log``; its lines are echoed
-    here while we wait, so the user sees the same progress as in the foreground. It
-    counts as ready when ``state.json`` says so for its pid and ``/readyz`` answers 200
-    to us too, verified with the CA.
+    ``kapi`` when that is this program on PATH; else the path it was run by (from
+    ``make up``: ``.venv/bin/kapi``); ``python -m kapi.cli`` with this interpreter when
+    run as a module.
+    """
+    argv0 = sys.argv[0] if sys.argv else ""
+    if Path(argv0).name == "kapi":
+        found = shutil.which("kapi")
+        if found and Path(found).resolve() == Path(argv0).resolve():
+            return "kapi"
+        return shlex.quote(argv0)
+    return f"{shlex.quote(sys.executable)} -m kapi.cli"
+
+
+def down_command(run_dir: rundir.RunDir) -> str:
+    """The command that stops the control plane in ``run_dir``, as the user would type it."""
+    command = f"{invocation()} down"
+    if run_dir.root != rundir.RunDir.at(DEFAULT_DATA_DIR).root:
+        command += f" --data-dir {shlex.quote(str(run_dir.root))}"
+    return command
+
+
+def detach(opts: controlplane.Options, up_argv: list[str]) -> int:
+    """Run ``kapi up`` with ``up_argv`` (``--detach`` removed) in a new session; return
+    once it is ready.
+
+    The background supervisor gets the same flags, environment and working directory,
+    so it sees what this process saw (a flag added to ``kapi up`` needs nothing here).
+    It writes to ``DIR/logs/kapi.log``; its lines are echoed here while we wait, so the
+    user sees the same progress as in the foreground. It counts as ready when
+    ``state.json`` says so for its pid and ``/readyz`` answers 200 to us too, verified
+    with the CA.
     """
     run_dir = opts.run_dir
     log_path = run_dir.log("kapi")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    argv = [
-        sys.executable,
-        "-m",
-        "kapi.cli",
-        "up",
-        "--data-dir",
-        str(run_dir.root),
-        "--port",
-        str(opts.port),
-        "--bind-address",
-        opts.bind_address,
-        "--ready-timeout",
-        str(opts.ready_timeout),
-    ]
-    if opts.etcd_endpoints:
-        argv += ["--etcd-endpoints", ",".join(opts.etcd_endpoints)]
-    argv += [
-        item
-        for flag, value in controlplane.tls_flags(config.ETCD_TLS_FLAGS, opts.etcd_tls).items()
-        for item in (flag, value)
-    ]
-    for san in opts.extra_sans:
-        argv += ["--san", san]
-    argv += [f"--controllers={opts.controllers}", "--nodes", str(opts.nodes)]
+    argv = [sys.executable, "-m", "kapi.cli", *up_argv]
     with open(log_path, "ab") as log:
         offset = log.tell()
         process = subprocess.Popen(
@@ -272,7 +329,7 @@ def detach(opts: controlplane.Options) -> int:
         if code is not None:
             echo.poll()
             say(f"kapi: the background supervisor exited with code {code}; see {log_path}")
-            return 1
+            return FAILED
         state = rundir.read_state(run_dir) or {}
         if (
             state.get("pid") == process.pid
@@ -282,7 +339,7 @@ def detach(opts: controlplane.Options) -> int:
             echo.poll()
             say(
                 f"kapi: running in the background (pid {process.pid}); "
-                f"stop it with: kapi down --data-dir {run_dir.root}"
+                f"stop it with: {down_command(run_dir)}"
             )
             return 0
         if time.monotonic() >= deadline:
@@ -294,7 +351,7 @@ def detach(opts: controlplane.Options) -> int:
                 process.kill()
             say(f"kapi: the end of {log_path}:")
             say(supervisor.tail(log_path))
-            return 1
+            return FAILED
         time.sleep(0.2)
 
 
@@ -319,10 +376,13 @@ class _LogEcho:
             self.offset += end
 
 
-def cmd_down(args: argparse.Namespace) -> int:
+def cmd_down(args: argparse.Namespace, argv: list[str]) -> int:
     """SIGTERM the supervisor, wait for it to let go of the lock, tidy up."""
     run_dir = rundir.RunDir.at(args.data_dir)
-    pid = rundir.running_pid(run_dir) if run_dir.root.is_dir() else None
+    if not run_dir.root.is_dir():
+        say(f"kapi: nothing running in {run_dir.root}")
+        return 0
+    pid = rundir.running_pid(run_dir)
     if pid is None or pid == rundir.UNKNOWN_PID:
         orphans = _stop_orphans(run_dir)
         if pid is None:
@@ -331,7 +391,7 @@ def cmd_down(args: argparse.Namespace) -> int:
                 say(f"kapi: nothing running in {run_dir.root}")
             return 0
         say(f"kapi: {run_dir.lock_file} is held but {run_dir.pid_file} names no process")
-        return 1
+        return FAILED
     say(f"kapi: stopping pid {pid} in {run_dir.root}")
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, signal.SIGTERM)
@@ -411,6 +471,13 @@ def _cmdline(pid: int) -> list[str] | None:
     if not raw:  # a zombie has an empty cmdline
         return None
     return raw.rstrip(b"\0").decode(errors="replace").split("\0")
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
+    "up": cmd_up,
+    "down": cmd_down,
+    "init": cmd_init,
+}
 
 
 if __name__ == "__main__":

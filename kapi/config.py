@@ -37,7 +37,9 @@ def add(
     value = os.environ.get(env, default)
     parser.add_argument(
         flag,
-        default=type(value) if value is not None else None,
+        # A string (a variable's value) is converted by argparse when parsing, so a bad
+        # one is a usage error naming the flag, not a traceback here.
+        default=value if value is None or isinstance(value, str) else type(value),
         type=type,
         required=required and value is None,
         help=f"{help} (env {env})",

@@ -285,14 +285,34 @@ class ControlPlane:
         # How storage (and our probe) reach etcd: the embedded one's is set on start.
         self.etcd_tls: pki.TLSFiles | None = opts.etcd_tls
         self.supervisor = supervisor.Supervisor(on_change=self._write_state)
+        self.lock: rundir.Lock | None = None
+        self.lost_dir = False
+
+    def should_stop(self) -> bool:
+        """Asked to stop, or the data directory is gone (see ``dir_lost``)."""
+        return self.stop() or self.dir_lost()
+
+    def dir_lost(self) -> bool:
+        """Whether the data directory was deleted, moved or replaced since we locked it.
+
+        Then nothing can find this control plane any more (``kapi down`` looks in the
+        directory, a new ``kapi up`` there would take a lock of its own and find the
+        port taken), so it stops, said once.
+        """
+        if not self.lost_dir and self.lock is not None and not self.lock.still_held(self.run_dir):
+            self.lost_dir = True
+            say(f"kapi: {self.run_dir.root} was removed or replaced; stopping")
+        return self.lost_dir
 
     def run(self) -> int:
-        """Start everything, supervise until stopped; 0 on a clean stop, 1 on failure."""
+        """Start everything, supervise until stopped; 0 on a clean stop, 1 on failure
+        (or when the data directory went away)."""
         lock = rundir.Lock.try_acquire(self.run_dir)
         if lock is None:
             pid = rundir.read_pid(self.run_dir)
             say(f"kapi: already running (pid {pid}) in {self.run_dir.root}")
             return 1
+        self.lock = lock
         code = 1
         try:
             rundir.write_pid(self.run_dir)
@@ -308,7 +328,7 @@ class ControlPlane:
             lock.release()
             if started:
                 say("kapi: stopped")
-        return code
+        return 1 if self.lost_dir else code
 
     def _run(self) -> int:
         opts = self.opts
@@ -337,7 +357,7 @@ class ControlPlane:
             for name, component in component_flags(opts).items():
                 self._start_component(name, component, env=env, deadline=deadline)
         except supervisor.Interrupted:
-            return 0
+            return 0  # 1 if the directory went: run() says so
         except supervisor.StartupError as exc:
             say(f"kapi: {exc}; the end of {exc.log_path}:")
             say(supervisor.tail(exc.log_path))
@@ -348,8 +368,9 @@ class ControlPlane:
         self.phase = "ready"
         self._write_state()
         say(f"kapi: ready — export KUBECONFIG={creds.kubeconfig}")
-        self.supervisor.supervise(self.stop)
-        say("kapi: stopping")
+        self.supervisor.supervise(self.should_stop)
+        if not self.lost_dir:
+            say("kapi: stopping")
         return 0
 
     def _start_etcd(self, deadline: float, creds: Credentials) -> None:
@@ -359,9 +380,9 @@ class ControlPlane:
                 self.etcd_endpoints,
                 timeout=_left(deadline),
                 tls=self.etcd_tls,
-                should_stop=self.stop,
+                should_stop=self.should_stop,
             )
-            if self.stop():
+            if self.should_stop():
                 raise supervisor.Interrupted("etcd")
             say(f"kapi: using etcd at {', '.join(self.etcd_endpoints)} ({url} is healthy)")
             return
@@ -377,7 +398,7 @@ class ControlPlane:
         spec = etcd_process.spec(
             etcd, log_path=self.run_dir.log("etcd"), client=creds.internal.etcd_client
         )
-        self.supervisor.start(spec, timeout=_left(deadline), should_stop=self.stop)
+        self.supervisor.start(spec, timeout=_left(deadline), should_stop=self.should_stop)
         say(f"kapi: etcd ready on {etcd.client_url}")
 
     def _start_service(
@@ -411,7 +432,7 @@ class ControlPlane:
             address=address,
             ready=ready,
         )
-        self.supervisor.start(spec, timeout=_left(deadline), should_stop=self.stop)
+        self.supervisor.start(spec, timeout=_left(deadline), should_stop=self.should_stop)
         say(f"kapi: {name} ready on {address}")
 
     def _start_component(
@@ -436,6 +457,9 @@ class ControlPlane:
         say(f"kapi: {name} started")
 
     def _write_state(self) -> None:
+        # Writing would create the directory anew: nobody is there to read it.
+        if self.dir_lost():
+            return
         opts = self.opts
         state: dict[str, Any] = {
             "pid": os.getpid(),

@@ -100,11 +100,52 @@ class Lock:
             return None
         return cls(fd)
 
+    def still_held(self, run_dir: RunDir) -> bool:
+        """Whether ``DIR/kapi.lock`` is still the file this lock holds.
+
+        Not so once the directory was deleted, moved away or replaced by another: then
+        no ``kapi down`` can find the supervisor through it, and a new ``kapi up`` there
+        would take a lock of its own.
+        """
+        if self._fd is None:
+            return False
+        try:
+            now = os.stat(run_dir.lock_file)
+        except OSError:
+            return False
+        held = os.fstat(self._fd)
+        return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
+
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def unusable(path: Path, *, create: bool) -> str | None:
+    """Why ``path`` cannot be a data directory, or ``None`` if it can.
+
+    ``create``: it may not exist yet, and must then be creatable (its nearest existing
+    ancestor a directory we may write in). Without, a missing one is fine: there is
+    nothing in it.
+    """
+    if path.exists():
+        if not path.is_dir():
+            return "not a directory"
+        if create and not os.access(path, os.W_OK | os.X_OK):
+            return "not writable"
+        return None
+    if not create:
+        return None
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: {parent} is not writable"
+    return None
 
 
 def is_locked(run_dir: RunDir) -> bool:

@@ -44,6 +44,7 @@ from typing import Any
 from kapi import errors
 from kapi.errors import FieldError
 from services.registry import openapi_schemas, quantity, schema_enums
+from services.registry.patching.goformat import json_kind
 
 Obj = dict[str, Any]
 
@@ -230,21 +231,6 @@ def compiler() -> Compiler:
 # --- decoding ---------------------------------------------------------------------
 
 
-def _json_kind(value: Any) -> str:
-    """How Go's decoder names a JSON value in ``cannot unmarshal <value>``."""
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
-
-
 def _number_text(value: int | float) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
@@ -285,12 +271,12 @@ class _Decoder:
             return value
         if kind == STRUCT:
             if not isinstance(value, dict):
-                self.type_error(_json_kind(value), node, struct, stack)
+                self.type_error(json_kind(value), node, struct, stack)
                 return value
             self.struct(node, value, path, stack)
         elif kind == MAP:
             if not isinstance(value, dict):
-                self.type_error(_json_kind(value), node, struct, stack)
+                self.type_error(json_kind(value), node, struct, stack)
                 return value
             items = node.items
             assert items is not None
@@ -307,7 +293,7 @@ class _Decoder:
                     self.walk(items, sub, sub_path, struct, stack)
         elif kind == LIST:
             if not isinstance(value, list):
-                self.type_error(_json_kind(value), node, struct, stack)
+                self.type_error(json_kind(value), node, struct, stack)
                 return value
             items = node.items
             assert items is not None
@@ -348,7 +334,7 @@ class _Decoder:
             ckind = child.kind
             if ckind == STRING:
                 if not isinstance(sub, str):
-                    self.type_error(_json_kind(sub), child, node.struct, (*stack, key))
+                    self.type_error(json_kind(sub), child, node.struct, (*stack, key))
             elif ckind == QUANTITY:
                 value[key] = self.decode_quantity(sub)
             elif ckind != ANY:
@@ -361,20 +347,20 @@ class _Decoder:
         kind = node.kind
         if kind == STRING:
             if not isinstance(value, str):
-                self.type_error(_json_kind(value), node, struct, stack)
+                self.type_error(json_kind(value), node, struct, stack)
         elif kind == INT:
             if isinstance(value, bool) or not isinstance(value, int | float):
-                self.type_error(_json_kind(value), node, struct, stack)
+                self.type_error(json_kind(value), node, struct, stack)
             else:
                 low, high = _INT_RANGE[node.bits]
                 if isinstance(value, float) or not low <= value <= high:
                     self.type_error("number " + _number_text(value), node, struct, stack)
         elif kind == FLOAT:
             if isinstance(value, bool) or not isinstance(value, int | float):
-                self.type_error(_json_kind(value), node, struct, stack)
+                self.type_error(json_kind(value), node, struct, stack)
         elif kind == BOOL:
             if not isinstance(value, bool):
-                self.type_error(_json_kind(value), node, struct, stack)
+                self.type_error(json_kind(value), node, struct, stack)
         elif kind == QUANTITY:
             self.decode_quantity(value)
         elif kind == INT_OR_STRING:
@@ -382,7 +368,7 @@ class _Decoder:
                 return
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise DecodeError(
-                    f"json: cannot unmarshal {_json_kind(value)} into Go value of type int32"
+                    f"json: cannot unmarshal {json_kind(value)} into Go value of type int32"
                 )
             low, high = _INT_RANGE[32]
             if isinstance(value, float) or not low <= value <= high:
@@ -393,14 +379,14 @@ class _Decoder:
         elif kind == TIME:
             if not isinstance(value, str):
                 raise DecodeError(
-                    f"json: cannot unmarshal {_json_kind(value)} into Go value of type string"
+                    f"json: cannot unmarshal {json_kind(value)} into Go value of type string"
                 )
             problem = rfc3339_error(value)
             if problem:
                 raise DecodeError(problem)
         elif kind == BYTES:
             if not isinstance(value, str):
-                self.type_error(_json_kind(value), node, struct, stack)
+                self.type_error(json_kind(value), node, struct, stack)
             else:
                 offset = base64_error_offset(value.encode())
                 if offset is not None:

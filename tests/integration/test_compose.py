@@ -1,6 +1,7 @@
 """docker-compose.yml agrees with the code: flags, addresses, ports, files, image.
 
-No Docker needed: the file is parsed and held against each service's own
+No Docker needed: the file is parsed (and interpolated, as Compose does, see
+tests/compose_file.py) and held against each service's own
 ``build_parser()`` (the source of truth for which ``KAPI_*`` variables exist), against
 the ports the services listen on, and against the files ``kapi init`` writes. A
 service whose ``__main__`` does not exist yet is checked against the written contract
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -19,11 +21,19 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from cryptography import x509
 
 from kapi import cli, config, controlplane, pki, rundir
+from tests import compose_file
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = ROOT / "docker-compose.yml"
+ROOT = compose_file.ROOT
+COMPOSE = compose_file.COMPOSE
+# The variables of the shell running compose that the file reads, all with defaults.
+PUBLISH = {
+    "KAPI_PUBLISH_ADDRESS": "127.0.0.1",
+    "KAPI_PUBLISH_PORT": "6444",
+    "KAPI_PUBLISH_HOST": "127.0.0.1",
+}
 
 KAPI_SERVICES = ("storage", "authz", "registry", "gateway")
 # The gateway's clients: no port, a kubeconfig of their own, the gateway as --master.
@@ -74,9 +84,7 @@ ETCD_FILE_FLAGS = (
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    data = yaml.safe_load(COMPOSE.read_text())
-    assert isinstance(data, dict)
-    return data
+    return compose_file.load()
 
 
 @pytest.fixture(scope="module")
@@ -396,11 +404,98 @@ def test_serving_certificate_names_the_gateway_service(services: dict[str, Any])
     assert services["init"].get("restart") == "no"
 
 
-def test_only_the_gateway_publishes_a_port(services: dict[str, Any]) -> None:
+def _publishing(services: dict[str, Any]) -> tuple[str, int, int]:
+    """(host address, host port, container port) of the one port compose publishes."""
     published = {n: s["ports"] for n, s in services.items() if s.get("ports")}
     assert list(published) == ["gateway"]
     [mapping] = published["gateway"]
-    assert str(mapping).split(":")[-2:] == ["6443", "6443"]
+    address, host_port, container_port = str(mapping).rsplit(":", 2)
+    return address, int(host_port), int(container_port)
+
+
+def _kubeconfig_and_certificate(services: dict[str, Any], out: Path) -> tuple[str, list[str]]:
+    """The server URL of the kubeconfig compose's init writes, and the names and IPs
+    of the serving certificate it writes (init run for real into ``out``)."""
+    _written_by_init(services, out)
+    server = yaml.safe_load((out / "kubeconfig").read_text())["clusters"][0]["cluster"]["server"]
+    pem = pki.paths(out / "pki", pki.SERVING_NAME).cert_path.read_bytes()
+    names = x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    )
+    return str(server), [str(getattr(n, "value", n)) for n in names.value]
+
+
+def test_only_the_gateway_publishes_a_port(services: dict[str, Any]) -> None:
+    address, host_port, container_port = _publishing(services)
+    assert container_port == LISTEN_PORT["gateway"]
+    # Loopback only: the API is not exposed to the network unless asked for, and
+    # `make up` (kapi up's default port) can run beside it.
+    assert ipaddress.ip_address(address).is_loopback
+    assert host_port != cli.DEFAULT_PORT
+
+
+def test_the_kubeconfig_names_the_published_address(
+    services: dict[str, Any], tmp_path: Path
+) -> None:
+    _, host_port, _ = _publishing(services)
+    server, names = _kubeconfig_and_certificate(services, tmp_path)
+    assert server == f"https://127.0.0.1:{host_port}"
+    assert {"127.0.0.1", "gateway"} <= set(names)
+
+
+def test_the_publish_variables_move_address_port_kubeconfig_and_certificate(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "KAPI_PUBLISH_ADDRESS": "0.0.0.0",
+        "KAPI_PUBLISH_PORT": "7443",
+        "KAPI_PUBLISH_HOST": "kapi.example.test",
+    }
+    services = compose_file.load(env)["services"]
+    assert _publishing(services) == ("0.0.0.0", 7443, LISTEN_PORT["gateway"])
+    server, names = _kubeconfig_and_certificate(services, tmp_path)
+    assert server == "https://kapi.example.test:7443"
+    assert {"kapi.example.test", "gateway", "127.0.0.1"} <= set(names)
+
+
+def test_every_variable_the_file_reads_is_documented_and_has_a_default() -> None:
+    text = COMPOSE.read_text()
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    substitutions = re.findall(r"\$\{(\w+)([^}]*)\}", body)
+    used = {name for name, _ in substitutions}
+    assert used == set(PUBLISH)
+    for name, rest in substitutions:
+        assert rest.startswith(":-"), f"${{{name}{rest}}} has no default"
+    for name in used:
+        assert name in text.split("name: kapi")[0], f"{name} is not described at the top"
+    assert compose_file.load() == compose_file.load(PUBLISH)  # the defaults are these
+    readme = (ROOT / "README.md").read_text()
+    for name in used:
+        assert name in readme, f"the README does not say what {name} does"
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        ("${A:-x}", {}, "x"),
+        ("${A:-x}", {"A": ""}, "x"),
+        ("${A-x}", {"A": ""}, ""),
+        ("${A-x}", {}, "x"),
+        ("${A:-x}:${B:-6444}:6443", {"A": "0.0.0.0"}, "0.0.0.0:6444:6443"),
+        ("$A/${B}", {"A": "a", "B": "b"}, "a/b"),
+        ("${A:+on}|${B:+on}", {"A": "1", "B": ""}, "on|"),
+        ("$$HOME", {"HOME": "/root"}, "$HOME"),
+        ("${A}", {}, ""),
+    ],
+)
+def test_interpolation_as_compose_does_it(text: str, env: dict[str, str], expected: str) -> None:
+    assert compose_file.interpolate_text(text, env) == expected
+
+
+@pytest.mark.parametrize(("text", "env"), [("${A:?say A}", {"A": ""}), ("${A?}", {}), ("$", {})])
+def test_interpolation_errors(text: str, env: dict[str, str]) -> None:
+    with pytest.raises(compose_file.InterpolationError):
+        compose_file.interpolate_text(text, env)
 
 
 def test_nothing_pins_a_replica(services: dict[str, Any]) -> None:

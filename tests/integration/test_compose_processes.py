@@ -1,16 +1,21 @@
 """docker-compose.yml, run: every service's command and environment as local processes.
 
 There is no Docker engine here, so the test stands in for it. docker-compose.yml is
-parsed and each kapi service is started from its own ``command`` and ``environment``
-exactly as written, with only what a container network and volumes would provide
-substituted:
+parsed and interpolated as Compose does with no variables set (its defaults:
+tests/compose_file.py), and each kapi service is started from its own ``command``
+and ``environment`` exactly as written, with only what a container network and
+volumes would provide substituted:
 
 * a compose service name in an address (``storage:7001``, ``http://etcd:2379``)
   becomes ``127.0.0.1``;
 * every port a service listens on (its wildcard or loopback addresses, its health
   check's, the container side of ``ports``) becomes a free local port, consistently for
   its listen address, its health check and every peer address naming it; the
-  gateway's published host port likewise (the kubeconfig ``kapi init`` writes names it);
+  gateway's published host port likewise (the kubeconfig ``kapi init`` writes names it),
+  and a wildcard listen address of a published port becomes the host address it is
+  published on (so the gateway listens on loopback here, as compose publishes it);
+  a loopback address in a one-shot's command (init's ``--server``) is the host's,
+  the published port, and is kept;
 * paths under a service's volume mount points become the volume's temporary directory,
   and a volume mounted inside another (init writes each holder's certificates into its
   own volume under /var/lib/kapi) is a symbolic link there;
@@ -56,15 +61,16 @@ import pytest
 import yaml
 
 from kapi import etcd_process, pki, probes, rundir
+from tests import compose_file
 from tests.mtls import grpc_answers, http_answers, refused_attempts
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = ROOT / "docker-compose.yml"
+ROOT = compose_file.ROOT
 
 # Hosts by which a service means itself: its listen addresses and health checks.
 SELF_HOSTS = frozenset({"0.0.0.0", "127.0.0.1", "localhost", "::", "[::]", "::1", "[::1]"})
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "[::]"})
 # HOST:PORT anywhere in a string (also inside URLs), HOST a name, IPv4 or [IPv6].
 ADDRESS = re.compile(
     r"(?<![\w.\-\[])(?P<host>\[[0-9A-Fa-f:]*\]|[A-Za-z0-9][A-Za-z0-9.\-]*):(?P<port>\d{1,5})"
@@ -133,6 +139,18 @@ def _published(service: dict[str, Any]) -> list[tuple[int, int]]:
     return result
 
 
+def _published_addresses(service: dict[str, Any]) -> dict[int, str]:
+    """Container port -> the host address ``ports`` publishes it on (all: 0.0.0.0)."""
+    result = {}
+    for entry in service.get("ports") or []:
+        if isinstance(entry, dict):
+            result[int(entry["target"])] = str(entry.get("host_ip") or "0.0.0.0")
+            continue
+        parts = str(entry).split("/")[0].rsplit(":", 2)
+        result[int(parts[-1])] = parts[0] if len(parts) == 3 else "0.0.0.0"
+    return result
+
+
 def _mounts(service: dict[str, Any]) -> dict[str, str]:
     """Container path -> named volume (or host path)."""
     mounts = {}
@@ -189,15 +207,18 @@ class Network:
     """Local ports for the services' container ports, local dirs for the volumes."""
 
     services: dict[str, dict[str, Any]]
+    # Run to completion, listening on nothing: a loopback address in one names the host
+    # (init's --server: the published port), and is left as written.
+    one_shot: set[str] = field(default_factory=set)
     listen: dict[tuple[str, int], int] = field(default_factory=dict)
     published: dict[int, int] = field(default_factory=dict)
     volumes: dict[str, Path] = field(default_factory=dict)
 
     @classmethod
     def build(cls, services: dict[str, dict[str, Any]], tmp: Path) -> Network:
-        network = cls(services)
+        network = cls(services, _one_shot(services))
         for name, service in services.items():
-            for port in sorted(_listen_ports(service)):
+            for port in sorted(_listen_ports(service) if name not in network.one_shot else ()):
                 network.listen[(name, port)] = _free_port()
             for host_port, container_port in _published(service):
                 network.published[host_port] = network.listen[(name, container_port)]
@@ -252,8 +273,12 @@ class Network:
         host, port = match["host"], int(match["port"])
         if host in self.services:
             key, local_host = (host, port), "127.0.0.1"
+        elif host in SELF_HOSTS and name in self.one_shot:
+            return match[0]
         elif host in SELF_HOSTS:
             key, local_host = (name, port), host
+            if host in WILDCARD_HOSTS:
+                local_host = _published_addresses(self.services[name]).get(port, host)
         else:
             return match[0]
         if key not in self.listen:
@@ -471,7 +496,7 @@ class Fleet:
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
     """docker-compose.yml's services, none started yet; all killed at the end."""
-    services: dict[str, dict[str, Any]] = yaml.safe_load(COMPOSE.read_text())["services"]
+    services: dict[str, dict[str, Any]] = compose_file.load()["services"]
     network = Network.build(services, tmp_path)
     logs = tmp_path / "logs"
     logs.mkdir()

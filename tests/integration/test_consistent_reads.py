@@ -383,11 +383,14 @@ async def test_held_objects_that_do_not_catch_up_leave_reads_to_etcd_for_a_while
     sees the write), and the resource's next reads go there too for a while without
     asking storage each time (a feed that stays behind must not cost every read a
     wait)."""
+    # The feed opens in ``held``: lag it far more than a loaded machine takes between a
+    # write and the read after it (at 20 ms, a slow round let the feed catch up first),
+    # and let "a while" outlast the five rounds however slow they are.
+    monkeypatch.setitem(globals(), "LAG", 2.0)
     writes = Behind(plane)
     await writes.create("x", "0")
     await held(plane)
     monkeypatch.setattr(resources, "FRESH_WAIT", LAG / 20)  # far less than the lag
-    # "A while" outlasts the five rounds however slow a loaded machine makes them.
     monkeypatch.setattr(resources, "UNCONFIRMED_SECONDS", 600.0)
     storage = plane.cp.app.state.peers.storage
     asked = 0

@@ -29,6 +29,7 @@ from services.registry import limits
 from services.registry.patching import json_patch, policy
 from services.registry.patching import schema as schemas
 from services.registry.patching.fieldpath import FieldSet, make_path
+from services.registry.patching.goformat import json_kind
 from services.registry.patching.managed_fields import FieldManager
 from services.registry.patching.strategic import PatchError, strategic_merge_patch
 from services.registry.patching.typed import Typed
@@ -130,7 +131,7 @@ def apply_patch(
     if patch_type == STRATEGIC_MERGE_PATCH:
         if not isinstance(patch, dict):
             raise errors.bad_request(
-                f"json: cannot unmarshal {_json_kind(patch)} into Go value of type "
+                f"json: cannot unmarshal {json_kind(patch)} into Go value of type "
                 "map[string]interface {}"
             )
         try:
@@ -144,18 +145,6 @@ def apply_patch(
         except PatchError as exc:
             raise _patch_error(exc) from None
     raise errors.unsupported_media_type(patch_type)
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return "null" if value is None else "object"
 
 
 def decode_apply(patch: bytes) -> Obj:
@@ -174,7 +163,7 @@ def decode_apply(patch: bytes) -> Obj:
     if not isinstance(decoded, dict):
         raise errors.bad_request(
             "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot "
-            f"unmarshal {_json_kind(decoded)} into Go value of type map[string]interface {{}}"
+            f"unmarshal {json_kind(decoded)} into Go value of type map[string]interface {{}}"
         )
     return decoded
 

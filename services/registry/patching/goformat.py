@@ -71,3 +71,17 @@ def go_type(value: Any) -> str:
     if isinstance(value, dict):
         return "map[string]interface {}"
     return type(value).__name__
+
+
+def json_kind(value: Any) -> str:
+    """How Go's JSON decoder names a decoded value in ``json: cannot unmarshal <kind>
+    into Go value of type ...``."""
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "null"

@@ -27,6 +27,7 @@ import orjson
 
 from kapi import errors
 from services.registry import limits
+from services.registry.patching.goformat import json_kind
 from services.registry.patching.typed import json_equal
 
 Obj = dict[str, Any]
@@ -55,18 +56,6 @@ def rejected() -> errors.StatusError:
     )
 
 
-def _json_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return "null" if value is None else "object"
-
-
 def apply(doc: Obj, operations: Any) -> Obj:
     """``doc`` (a private copy: it is changed) after ``operations`` (a decoded JSON patch).
 
@@ -75,12 +64,12 @@ def apply(doc: Obj, operations: Any) -> Obj:
     """
     if not isinstance(operations, list):
         raise errors.bad_request(
-            f"json: cannot unmarshal {_json_kind(operations)} into Go value of type jsonpatch.Patch"
+            f"json: cannot unmarshal {json_kind(operations)} into Go value of type jsonpatch.Patch"
         )
     for operation in operations:
         if not isinstance(operation, dict):
             raise errors.bad_request(
-                f"json: cannot unmarshal {_json_kind(operation)} into Go value of type "
+                f"json: cannot unmarshal {json_kind(operation)} into Go value of type "
                 "jsonpatch.Operation"
             )
     if len(operations) > limits.MAX_JSON_PATCH_OPERATIONS:
@@ -194,7 +183,7 @@ class _Patcher:
             return container[token]
         if isinstance(container, list):
             return container[_index(token, len(container))]
-        raise PatchFailed(f"cannot go into a {_json_kind(container)}")
+        raise PatchFailed(f"cannot go into a {json_kind(container)}")
 
     def _get(self, path: list[str]) -> Any:
         return self._child(self._parent(path), path[-1])
@@ -210,7 +199,7 @@ class _Patcher:
             else:
                 container.insert(_index(token, len(container), insert=True), value)
         else:
-            raise PatchFailed(f"cannot add into a {_json_kind(container)}")
+            raise PatchFailed(f"cannot add into a {json_kind(container)}")
 
     def _set(self, path: list[str], value: Any) -> None:
         container = self._parent(path)
@@ -228,4 +217,4 @@ class _Patcher:
             return container.pop(token)
         if isinstance(container, list):
             return container.pop(_index(token, len(container)))
-        raise PatchFailed(f"cannot remove from a {_json_kind(container)}")
+        raise PatchFailed(f"cannot remove from a {json_kind(container)}")

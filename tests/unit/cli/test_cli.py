@@ -68,11 +68,129 @@ def test_up_refuses_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert not (tmp_path / "pki").exists()  # refused before doing anything
 
 
-@pytest.mark.parametrize("port", ["0", "70000"])
-def test_up_rejects_impossible_ports(tmp_path: Path, port: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "port", "said"),
+    [
+        ("up", "0", "0 is not a port number (1-65535)"),
+        ("up", "99999", "99999 is not a port number (1-65535)"),
+        ("init", "70000", "70000 is not a port number (1-65535)"),
+        ("up", "https", "'https' is not a port number"),
+    ],
+)
+def test_impossible_ports_are_the_commands_usage_error(
+    tmp_path: Path, command: str, port: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as info:
-        cli.run(["up", "--data-dir", str(tmp_path), "--port", port])
+        cli.run([command, "--data-dir", str(tmp_path), "--port", port])
     assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: kapi {command} ")  # the command's usage, not kapi's
+    assert err.endswith(f"kapi {command}: error: argument --port: {said}\n")
+
+
+def test_a_bad_port_in_the_environment_is_a_usage_error_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KAPI_PORT", "99999")
+    parser = cli.build_parser()  # building it does not fail: the value is parsed later
+    with pytest.raises(SystemExit) as info:
+        parser.parse_args(["up"])
+    assert info.value.code == 2
+    assert "kapi up: error: argument --port: 99999 is not a port number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--ready-timeout", "--timeout"])
+def test_timeouts_must_be_positive(
+    tmp_path: Path, flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = "up" if flag == "--ready-timeout" else "down"
+    with pytest.raises(SystemExit) as info:
+        cli.run([command, "--data-dir", str(tmp_path), flag, "0"])
+    assert info.value.code == 2
+    assert f"kapi {command}: error: argument {flag}: 0 is not a positive" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["up", "down", "init"])
+def test_a_data_dir_that_is_a_file(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "file"
+    file.write_text("not a directory\n")
+    assert cli.run([command, "--data-dir", str(file)]) == 2
+    assert capsys.readouterr().out == f"kapi: --data-dir {file}: not a directory\n"
+    assert file.read_text() == "not a directory\n"
+
+
+@pytest.mark.parametrize("command", ["up", "init"])
+def test_a_data_dir_that_cannot_be_created(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "file"
+    file.write_text("")
+    data_dir = file / "kapi"
+    assert cli.run([command, "--data-dir", str(data_dir)]) == 2
+    assert capsys.readouterr().out == (
+        f"kapi: --data-dir {data_dir}: cannot be created: {file} is not a directory\n"
+    )
+
+
+def test_down_of_a_data_dir_under_a_file_finds_nothing_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("")
+    assert cli.run(["down", "--data-dir", str(tmp_path / "file" / "kapi")]) == 0
+    assert "kapi: nothing running in" in capsys.readouterr().out
+
+
+def test_a_file_system_error_is_one_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A directory we may not create in (or, as root, one the kernel refuses): either
+    refused up front (exit 2) or when it is created (exit 1), in one line."""
+    data_dir = Path("/proc/kapi-test-data")
+    code = cli.run(["init", "--data-dir", str(data_dir)])
+    out = capsys.readouterr().out
+    assert code in (1, 2), out
+    assert out.startswith(
+        ("kapi: --data-dir /proc/kapi-test-data: ", "kapi: /proc/kapi-test-data: ")
+    )
+    assert out.count("\n") == 1, out
+
+
+@pytest.mark.parametrize(
+    ("argv0", "on_path", "expected"),
+    [
+        (".venv/bin/kapi", False, ".venv/bin/kapi"),  # make up
+        ("/opt/kapi env/bin/kapi", False, "'/opt/kapi env/bin/kapi'"),
+        ("SELF", True, "kapi"),  # this very kapi is the one on PATH
+        ("/work/kapi/cli.py", False, f"{sys.executable} -m kapi.cli"),  # python -m kapi.cli
+    ],
+)
+def test_the_commands_kapi_suggests_exist(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv0: str,
+    on_path: bool,
+    expected: str,
+) -> None:
+    script = tmp_path / "bin" / "kapi"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(script.parent) if on_path else str(tmp_path / "empty"))
+    monkeypatch.setattr(sys, "argv", [str(script) if argv0 == "SELF" else argv0, "up"])
+    assert cli.invocation() == expected
+
+
+def test_the_down_command_names_the_data_dir_unless_it_is_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [".venv/bin/kapi", "up", "--detach"])
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert cli.down_command(rundir.RunDir.at(".kapi")) == ".venv/bin/kapi down"
+    other = rundir.RunDir.at("other dir")
+    assert cli.down_command(other) == f".venv/bin/kapi down --data-dir '{tmp_path}/other dir'"
 
 
 def test_up_rejects_bad_etcd_endpoints(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -254,3 +255,62 @@ def test_failed_start_reports_the_log_and_leaves_nothing_running(
     assert up.returncode == 1
     assert "no healthy etcd" in up.stdout
     assert not rundir.is_locked(rundir.RunDir.at(kapi.data_dir))
+
+
+def test_a_deleted_data_dir_stops_the_control_plane(
+    tmp_path: Path, kapi_env: dict[str, str], make_kapi: Callable[[str], Kapi]
+) -> None:
+    """Deleting the data directory of a running `kapi up` stops it: nothing is left
+    that `kapi down` could not find, and `kapi up` there starts afresh on the port."""
+    data, port = tmp_path / "gone", ports.free_port()
+    process = subprocess.Popen(
+        kapi_argv("up", "--data-dir", str(data), "--port", str(port)),
+        env=kapi_env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        output = []
+        for line in process.stdout:
+            output.append(line)
+            if line.startswith("kapi: ready"):
+                break
+        assert output[-1].startswith("kapi: ready"), "".join(output)
+        children = [c["pid"] for c in _state(data)["children"].values()]
+
+        shutil.rmtree(data)
+        rest, _ = process.communicate(timeout=60)
+
+        assert process.returncode == 1
+        assert rest.splitlines() == [
+            f"kapi: {data} was removed or replaced; stopping",
+            "kapi: stopped",
+        ]
+        assert not any(_alive(pid) for pid in children)
+        assert not data.exists()  # not written again on the way out
+        assert ports.port_available("127.0.0.1", port)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    again = make_kapi("gone")
+    again.port = port
+    up = again.up()
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert again.readyz()[0] == 200
+
+
+def test_the_services_get_kapis_environment(
+    make_kapi: Callable[[str], Kapi],
+) -> None:
+    """`KAPI_IDLE_TIMEOUT=30 kapi up`: a service flag's variable reaches the service."""
+    kapi = make_kapi("env")
+    kapi.env = {**kapi.env, "KAPI_IDLE_TIMEOUT": "30"}
+    assert kapi.up().returncode == 0
+    gateway = _state(kapi.data_dir)["children"]["gateway"]["pid"]
+    environ = Path(f"/proc/{gateway}/environ").read_bytes().split(b"\0")
+    assert b"KAPI_IDLE_TIMEOUT=30" in environ

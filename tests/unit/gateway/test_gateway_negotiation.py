@@ -25,8 +25,7 @@ from services.gateway.negotiation import (
 )
 
 REPO = Path(__file__).resolve().parents[3]
-LOCAL_WIRE = REPO / "tests" / "data" / "kubectl-1.32-protobuf"
-WIRE = LOCAL_WIRE if LOCAL_WIRE.is_dir() else REPO.parent / "shared" / "wire" / LOCAL_WIRE.name
+WIRE = REPO / "tests" / "data" / "kubectl-1.32-protobuf"
 
 KUBECTL_GET = (
     "application/json;as=Table;v=v1;g=meta.k8s.io,"

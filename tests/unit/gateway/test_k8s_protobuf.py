@@ -29,9 +29,7 @@ from services.gateway.codec.k8s_protobuf import (
 )
 
 REPO = Path(__file__).resolve().parents[3]
-LOCAL_WIRE = REPO / "tests" / "data" / "kubectl-1.32-protobuf"
-SHARED_WIRE = REPO.parent / "shared" / "wire" / "kubectl-1.32-protobuf"
-WIRE = LOCAL_WIRE if LOCAL_WIRE.is_dir() else SHARED_WIRE
+WIRE = REPO / "tests" / "data" / "kubectl-1.32-protobuf"
 VECTORS = sorted(p.name for p in WIRE.glob("*.bin"))
 GOLDEN = sorted(p.name for p in WIRE.glob("*.kubectl-dry-run.json"))
 RBAC = "rbac.authorization.k8s.io"
@@ -111,14 +109,6 @@ def decodes_or_400(data: bytes) -> None:
 
 def test_vectors_are_there() -> None:
     assert len(VECTORS) == 20, WIRE
-
-
-def test_local_copy_matches_shared() -> None:
-    if not SHARED_WIRE.is_dir() or WIRE != LOCAL_WIRE:
-        pytest.skip("no shared/ beside the repository")
-    for name in VECTORS:
-        assert vector(name) == (SHARED_WIRE / name).read_bytes(), name
-    assert sorted(p.name for p in SHARED_WIRE.glob("*.bin")) == VECTORS
 
 
 @pytest.mark.parametrize("golden", GOLDEN)

@@ -1,0 +1,70 @@
+"""The CEL environment kube-apiserver gives its expressions, on cel-cpp.
+
+kube's base environment (k8s.io/apiserver/pkg/cel/environment/base.go) is cel's standard
+library with cross-type numeric comparisons, optional types, the strings extension
+(version 2), ``cel.bind``, the sets extension and kube's own libraries: lists, regex, URLs,
+quantity, IP and CIDR. cel-cpp provides the standard library, optionals, strings and
+bindings; ``kapi.cel.library`` provides the rest.
+
+An ``Environment`` is one set of declared variables; compiling in it type-checks
+against those declarations. Building one costs a few milliseconds, so callers build
+one per variable set (per schema node for CRD rules) and compile every expression of
+that set in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cel_expr_python import cel
+from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
+
+from kapi.cel import library, opaque
+
+
+@dataclass(frozen=True)
+class CompileError(Exception):
+    """An expression that does not compile: ``detail`` is cel's issue text
+    (``ERROR: <input>:1:6: undeclared reference to 'x' ...``)."""
+
+    detail: str
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class Environment:
+    """Declared variables (name → ``cel.Type``) and every library."""
+
+    def __init__(self, variables: Mapping[str, cel.Type]) -> None:
+        self.variables = dict(variables)
+        self._env = cel.NewEnv(
+            opaque.POOL,
+            variables=dict(variables),
+            extensions=[
+                ext_strings.ExtStrings(),
+                ext_optional.ExtOptional(),
+                ext_bindings.ExtBindings(),
+                cel.CelExtension("kubernetes", library.DECLS),
+            ],
+        )
+
+    def compile(self, source: str) -> cel.Expression:
+        """The type-checked expression, or ``CompileError`` with cel's issue text."""
+        try:
+            return self._env.compile(source)
+        except RuntimeError as exc:
+            raise CompileError(issue_text(str(exc))) from None
+
+
+def issue_text(message: str) -> str:
+    """cel-cpp's status text without its status code prefix and suffix
+    (``INVALID_ARGUMENT: ERROR: ... [INVALID_ARGUMENT]`` → ``ERROR: ...``)."""
+    for code in ("INVALID_ARGUMENT", "UNKNOWN", "INTERNAL"):
+        prefix, suffix = f"{code}: ", f" [{code}]"
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+        if message.endswith(suffix):
+            message = message[: -len(suffix)]
+    return message
