@@ -894,6 +894,16 @@ class Registry:
             return orjson.dumps(current)
         return None
 
+    async def _lease(self, name: str) -> Obj | None:
+        """A leader election Lease in kube-system (component statuses), or None."""
+        rt = self.resolve(Target("coordination.k8s.io", "v1", "leases"))
+        try:
+            return _loads(await self.storage.get(_where(rt), "kube-system", name))
+        except errors.StatusError as err:
+            if err.code == 404:
+                return None
+            raise
+
     # --- reads --------------------------------------------------------------------
 
     async def get(self, target: Target, options: ReadOptions) -> Result:
@@ -901,7 +911,7 @@ class Registry:
         if "get" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "get")
         if not rt.stored:
-            obj = await component_status.read(target.name, self.storage.health)
+            obj = await component_status.read(target.name, self.storage.health, self._lease)
             return self._computed(rt, [obj], options, single=True)
         namespace = target.namespace if rt.namespaced else ""
         data = self._to_served(
@@ -982,7 +992,7 @@ class Registry:
             chosen = selectors.parse_field_selector(fields)
             objects = [
                 obj
-                for obj in await component_status.read_all(self.storage.health)
+                for obj in await component_status.read_all(self.storage.health, self._lease)
                 if labels.matches(obj) and chosen.matches(obj)
             ]
             return self._computed(rt, objects, options, single=False)
