@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from services.controllers.daemonset import DaemonSetController
 from services.controllers.deployment import DeploymentController
+from services.controllers.disruption import DisruptionController
 from services.controllers.endpoints import EndpointsController, EndpointSliceController
 from services.controllers.framework import Controller
 from services.controllers.garbagecollector import GarbageCollector
@@ -21,6 +22,7 @@ from services.controllers.replicaset import ReplicaSetController
 from services.controllers.rootca import RootCAPublisher
 from services.controllers.serviceaccount import ServiceAccountController
 from services.controllers.statefulset import StatefulSetController
+from services.controllers.ttlafterfinished import TTLAfterFinishedController
 
 CONTROLLERS: tuple[type[Controller], ...] = (
     NamespaceController,
@@ -34,6 +36,8 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     JobController,
     EndpointsController,
     EndpointSliceController,
+    DisruptionController,
+    TTLAfterFinishedController,
 )
 
 

@@ -307,3 +307,35 @@ def test_a_service_gets_endpoint_slices_with_its_pods_ips(cluster: Cluster, ns: 
     assert one["ports"] == [{"name": "", "port": 80, "protocol": "TCP"}]
     assert all(e["conditions"]["ready"] for e in one["endpoints"])
     assert one["metadata"]["ownerReferences"][0]["kind"] == "Service"
+
+
+def test_budget_status_and_finished_job_ttl(cluster: Cluster, ns: str) -> None:
+    cluster.kubectl("-n", ns, "create", "deployment", "web", "--image=nginx", "--replicas=2")
+    cluster.kubectl("-n", ns, "create", "pdb", "web", "--selector=app=web", "--min-available=1")
+    cluster.kubectl("-n", ns, "rollout", "status", "deploy/web", f"--timeout={WAIT}")
+    cluster.kubectl(
+        "-n",
+        ns,
+        "wait",
+        "--for=jsonpath={.status.disruptionsAllowed}=1",
+        "pdb/web",
+        f"--timeout={WAIT}",
+    )
+    pdb = rows(cluster.kubectl("-n", ns, "get", "pdb", "web").stdout)
+    assert pdb[1][:4] == ["web", "1", "N/A", "1"]
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "brief"},
+        "spec": {
+            "ttlSecondsAfterFinished": 1,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "c", "image": "busybox"}],
+                }
+            },
+        },
+    }
+    cluster.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(job))
+    cluster.kubectl("-n", ns, "wait", "--for=delete", "job/brief", f"--timeout={WAIT}")
