@@ -182,14 +182,19 @@ def _kubelet_answer(pod: Obj, container: str, name: str, *, previous: bool) -> b
 SIMULATED_CONTAINER = "kapi://"  # services.nodes' container IDs
 
 
+def _simulated(pod: Obj, container: str) -> bool:
+    status = _container_status(pod, container) or {}
+    return str(status.get("containerID") or "").startswith(SIMULATED_CONTAINER)
+
+
 def simulated_log(pod: Obj, container: str, options: Options) -> Answer:
     """The log of a container a simulated node runs (its containerID is ``kapi://``):
     one line saying where it runs, and one when it has exited; ``timestamps``,
     ``tailLines`` and ``limitBytes`` apply as a kubelet applies them. Any other
     container's log is empty: no kubelet runs it for kapi."""
-    status = _container_status(pod, container) or {}
-    if not str(status.get("containerID") or "").startswith(SIMULATED_CONTAINER):
+    if not _simulated(pod, container):
         return Answer()
+    status = _container_status(pod, container) or {}
     state = status.get("state") or {}
     meta = pod.get("metadata") or {}
     running = state.get("running") or {}
@@ -254,10 +259,19 @@ def pod(subresource: str, obj: Obj, name: str, options: Options) -> Answer:
         if not node:
             raise errors.bad_request(f"pod {name} does not have a host assigned")
         _kubelet_answer(obj, container, name, previous=False)
+        if _simulated(obj, container):
+            raise errors.bad_request(
+                f"container {errors.quote(container)} in pod {errors.quote(name)} is simulated "
+                f"by kapi: no process runs in it to {subresource} to"
+            )
         raise _no_kubelet(node)
     if subresource == "portforward":
         if not node:
             raise errors.bad_request(f"pod {name} does not have a host assigned")
+        if any(_simulated(obj, c) for c in _all_container_names(obj)):
+            raise errors.bad_request(
+                f"pod {errors.quote(name)} is simulated by kapi: nothing listens to forward to"
+            )
         raise _no_kubelet(node)
     raise errors.not_found_path()
 

@@ -42,6 +42,8 @@ async def test_a_component_is_healthy_while_its_leader_renews_its_lease(
         "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15, "renewTime": micro_time()},
     }
     path = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
+    for name in ("kube-controller-manager", "kube-scheduler"):  # other tests' (shared etcd)
+        await control_plane.api.delete(f"{path}/{name}")
     assert (await control_plane.api.post(path, json=lease)).status_code == 201
     got = (await control_plane.api.get("/api/v1/componentstatuses/controller-manager")).json()
     assert got["conditions"][0] == {"type": "Healthy", "status": "True", "message": "ok"}
@@ -54,6 +56,8 @@ async def test_a_component_is_healthy_while_its_leader_renews_its_lease(
         "status": "False",
         "error": "kube-scheduler leader a last renewed its lease at 2020-01-01T00:00:00.000000Z",
     }
+    for name in ("kube-controller-manager", "kube-scheduler"):
+        await control_plane.api.delete(f"{path}/{name}")
 
 
 async def test_get_and_table(control_plane: ControlPlane) -> None:

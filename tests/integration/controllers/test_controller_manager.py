@@ -137,3 +137,27 @@ async def _none(client: ApiClient, ns: str, rs: str) -> bool:
 
 async def _gone(client: ApiClient, res: Any, ns: str, name: str) -> bool:
     return await _get(client, res, ns, name) is None
+
+
+async def test_the_namespace_controller_deletes_every_type(
+    control_plane: ControlPlane, client: ApiClient, controllers: Any
+) -> None:
+    """Content of every namespaced type goes (a Job here), then the namespace."""
+    from kapi.kube.resources import JOBS
+
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}}
+    await client.create(NAMESPACES, "", body)
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j"},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x"}]}
+            }
+        },
+    }
+    await client.create(JOBS, "doomed", job)
+    await client.delete(NAMESPACES, "", "doomed")
+    await eventually(lambda: _gone(client, JOBS, "doomed", "j"))
+    await eventually(lambda: _gone(client, NAMESPACES, "", "doomed"))

@@ -781,7 +781,5 @@ async def test_a_value_larger_than_etcd_takes_is_refused(store: Store, pods: Res
             pods, "ns", "a", padded("a", LARGE + 1), expected_revision=created.resource_version
         )
     with pytest.raises(storage_errors.TooLarge):
-        await store.guaranteed_update(
-            pods, "ns", "a", lambda obj: {**obj, "x": "x" * LARGE}
-        )
+        await store.guaranteed_update(pods, "ns", "a", lambda obj: {**obj, "x": "x" * LARGE})
     assert await store.get(pods, "ns", "a") == created
