@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import orjson
 
-from kapi import batching, errors, pki, rpc
+from kapi import batching, errors, metrics_service, pki, rpc
 from kapi_proto import authz_pb2, authz_pb2_grpc, common_pb2
 
 DEADLINE = 10.0
@@ -46,6 +46,10 @@ class AuthzClient:
     async def ready(self, timeout: float = 2.0) -> None:
         """Return once the channel is connected; raise TimeoutError otherwise."""
         await asyncio.wait_for(self._channel.channel_ready(), timeout)
+
+    async def metrics(self) -> bytes:
+        """The service's Prometheus metrics, as text (``kapi.metrics_service``)."""
+        return await metrics_service.scrape(self._channel, "authz")
 
     async def authenticate(
         self,

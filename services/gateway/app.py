@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -23,12 +25,13 @@ from starlette.routing import request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kapi import errors
+from kapi import metrics as exposition
 from services.authz.client import AuthzClient
 from services.gateway import discovery, feeds, health, negotiation, watch_hub
 from services.gateway.audit import WithAuditId, answer_bug
-from services.gateway.auth import Gatekeeper
 from services.gateway.codec import openapi_v2_protobuf
 from services.gateway.inflight import Limiter
+from services.gateway.metrics import GatewayMetrics, MeteredGatekeeper
 from services.gateway.request_info import parse
 from services.gateway.resources import Resources
 from services.gateway.responses import (
@@ -104,7 +107,9 @@ def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
     inflight = inflight if inflight is not None else Limiter()
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(GzipUnlessWatch)
-    gate = Gatekeeper(peers.authz)
+    metrics = GatewayMetrics(inflight)
+    app.state.metrics = metrics
+    gate = MeteredGatekeeper(peers.authz, metrics)
     hub = watch_hub.Hub(prev_objects=feeds.PREV_OBJECTS)
     app.state.hub = hub
     app.state.peers = peers
@@ -134,7 +139,7 @@ def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
             return status_response(errors.not_found_path())
         return status_response(errors.bad_request(str(exc.detail)))
 
-    resources = Resources(peers.registry, peers.storage, gate, hub, types, inflight)
+    resources = Resources(peers.registry, peers.storage, gate, hub, types, inflight, metrics)
     who = resources.who
 
     # --- non-resource endpoints ---------------------------------------------------
@@ -166,7 +171,12 @@ def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
 
         def bind(ep: str) -> None:
             async def whole(request: Request) -> Response:
-                return await _health(request, ep)
+                start = time.perf_counter()
+                reply = await _health(request, ep)
+                metrics.health(
+                    f"/{ep}", reply.status_code, len(reply.body), time.perf_counter() - start
+                )
+                return reply
 
             async def single(request: Request, check: str) -> Response:
                 return await _health(request, ep, check)
@@ -212,6 +222,27 @@ def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
     @app.get("/apis/")
     async def apis_root(request: Request) -> Response:
         return await root(request, legacy=False)
+
+    @app.get("/metrics")
+    async def served_metrics(request: Request) -> Response:
+        """The gateway's metrics and every service's, merged; read access to the
+        non-resource URL ``/metrics`` is authorized like any other, as kube's."""
+        await who(request, parse("GET", "/metrics"))
+        scraped = await asyncio.gather(
+            peers.storage.metrics(),
+            peers.authz.metrics(),
+            peers.registry.metrics(),
+            return_exceptions=True,
+        )
+        texts = [metrics.registry.exposition()]
+        for peer, text in zip(("storage", "authz", "registry"), scraped, strict=True):
+            if isinstance(text, bytes):
+                texts.append(text)
+            elif isinstance(text, errors.StatusError):
+                log.warning("/metrics without the %s service's: %s", peer, text.message)
+            else:
+                raise text
+        return Response(exposition.merge(texts), media_type=exposition.CONTENT_TYPE)
 
     v2_protobuf: dict[str, bytes] = {}  # the document's Protobuf form, by its hash
 
@@ -291,7 +322,10 @@ def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
         raise errors.not_found_path()
 
     return WithAuditId(
-        ResourceFastPath(app, inflight.wrap(request_response(serve_or_status))), app.state
+        ResourceFastPath(
+            app, inflight.wrap(request_response(serve_or_status)), measure=metrics.instrumented
+        ),
+        app.state,
     )
 
 
@@ -302,11 +336,14 @@ class ResourceFastPath:
     (discovery roots, OpenAPI, health, version) goes through FastAPI. The handler gets
     the same two exception renderings as FastAPI's handlers give."""
 
-    def __init__(self, app: FastAPI, resources: ASGIApp) -> None:
+    def __init__(
+        self, app: FastAPI, resources: ASGIApp, *, measure: Callable[[ASGIApp], ASGIApp]
+    ) -> None:
         self.app = app
-        self.resources = resources
+        # Measured outside the compression, so a reply's size is the bytes sent, as kube's.
+        self.resources = measure(resources)
         # Only a client that accepts gzip pays for the middleware that may compress.
-        self.compressing = GzipUnlessWatch(resources)
+        self.compressing = measure(GzipUnlessWatch(resources))
         self.state = app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

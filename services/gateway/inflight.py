@@ -15,6 +15,7 @@ sent, not when the handler returns: ``Limiter.wrap`` puts a holder in the ASGI s
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -65,6 +66,11 @@ class Limiter:
         self.mutating_limit = mutating
         self.read_only = 0
         self.mutating = 0
+        # The most in use during this second and the one before (whole seconds of the
+        # monotonic clock), for apiserver_current_inflight_requests.
+        self._second = 0
+        self._peaks = [0, 0]
+        self._previous = (0, (0, 0))
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """``app`` with a slot holder in each request's scope, released when it returns."""
@@ -104,3 +110,26 @@ class Limiter:
         else:
             self.read_only += 1
         slot.mutating = mutating
+        self._note_peak()
+
+    def _note_peak(self) -> None:
+        second = int(time.monotonic())
+        if second != self._second:
+            self._previous = (self._second, (self._peaks[0], self._peaks[1]))
+            self._second, self._peaks = second, [self.read_only, self.mutating]
+        else:
+            if self.read_only > self._peaks[0]:
+                self._peaks[0] = self.read_only
+            if self.mutating > self._peaks[1]:
+                self._peaks[1] = self.mutating
+
+    def peak_last_second(self) -> tuple[int, int]:
+        """(read-only, mutating): the most requests in flight at once within about the
+        last second, as kube-apiserver's gauge reports the high-water mark of the last
+        second (maxinflight.go's watermark, sampled each second)."""
+        now = int(time.monotonic())
+        read_only, mutating = self.read_only, self.mutating
+        for second, (ro, mut) in ((self._second, (self._peaks[0], self._peaks[1])), self._previous):
+            if second >= now - 1:
+                read_only, mutating = max(read_only, ro), max(mutating, mut)
+        return read_only, mutating

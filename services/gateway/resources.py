@@ -24,6 +24,7 @@ from services.gateway import discovery, feeds, impersonation, negotiation, optio
 from services.gateway.auth import Gatekeeper
 from services.gateway.inflight import Limiter
 from services.gateway.list_response import ListResponse
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.object_state import ObjectState
 from services.gateway.request_info import RequestInfo, parse
 from services.gateway.responses import (
@@ -65,9 +66,11 @@ class Resources:
         hub: watch_hub.Hub,
         types: TypeCache,
         inflight: Limiter,
+        metrics: GatewayMetrics,
     ) -> None:
         self.registry = registry
         self.inflight = inflight
+        self.metrics = metrics
         self.storage = storage
         # Resources whose consistent reads storage could not confirm, and when.
         self._unconfirmed: dict[str, float] = {}
@@ -104,7 +107,13 @@ class Resources:
         info = parse(request.method, request.scope["path"], watch=params.get("watch"))
         # kube's order: authentication, impersonation, max in-flight, authorization.
         user = await self.authenticated(request)
-        self.inflight.admit(request.scope, info, user)
+        try:
+            self.inflight.admit(request.scope, info, user)
+        except errors.StatusError:
+            table = self.types.table
+            known = table.lookup(info.group, info.version, info.resource) if table else None
+            self.metrics.dropped(request.scope, info, known)
+            raise
         await self.gate.authorize(user, info)
         table = await self.types.get()
         if not info.is_resource_request:
@@ -134,6 +143,7 @@ class Resources:
         )
         if handler is None:
             raise method_not_allowed()
+        self.metrics.begin(request.scope, info, rt)
         return await handler(request, info, rt, target)
 
     async def group_discovery(
@@ -304,7 +314,7 @@ class Resources:
         if lines is None:
             lines = feeds.watch_lines(await self.registry.open_watch(read))
         return StreamingResponse(
-            lines,
+            self.metrics.counted_events(rt, lines),
             media_type=negotiation.JSON,
             headers={"Cache-Control": "no-cache, private"},
         )

@@ -9,7 +9,7 @@ from typing import Any, cast
 import grpc
 import grpc.aio
 
-from kapi import audit_id, batching, errors, pki, rpc
+from kapi import audit_id, batching, errors, metrics_service, pki, rpc
 from kapi_proto import common_pb2, registry_pb2, registry_pb2_grpc
 
 DEADLINE = 30.0
@@ -48,6 +48,10 @@ class RegistryClient:
     async def ready(self, timeout: float = 2.0) -> None:
         """Return once the channel is connected; raise TimeoutError otherwise."""
         await asyncio.wait_for(self._channel.channel_ready(), timeout)
+
+    async def metrics(self) -> bytes:
+        """The service's Prometheus metrics, as text (``kapi.metrics_service``)."""
+        return await metrics_service.scrape(self._channel, PEER)
 
     async def _call(
         self, method: Any, request: Any, timeout: float = DEADLINE, *, write: bool = False

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import grpc.aio
 
-from kapi import errors, pki, rpc
+from kapi import errors, metrics_service, pki, rpc
 from kapi_proto import common_pb2, registry_pb2_grpc
 from services.authz.client import AuthzClient
 from services.registry.grpc.servicer import RegistryServicer
+from services.registry.metrics import MeteredAdmission, RegistryMetrics
 from services.registry.openapi import OpenAPIV3
 from services.registry.peers import AuthzAdmission, StorageAdapter
 from services.registry.service import Registry
@@ -65,10 +66,14 @@ async def create_server(config: RegistryConfig) -> RegistryServer:
     table = builtin_table()
     storage = StorageClient(config.storage, tls=config.tls)
     authz = AuthzClient(config.authz, tls=config.tls)
-    registry = Registry(table, StorageAdapter(storage), AuthzAdmission(authz))
+    metrics = RegistryMetrics()
+    registry = Registry(
+        table, StorageAdapter(storage), MeteredAdmission(AuthzAdmission(authz), metrics)
+    )
     openapi = OpenAPIV3(table)
     server, port = rpc.server(config.listen, tls=config.tls)
     registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(registry, openapi), server)
+    metrics_service.serve(server, metrics.registry)
     await server.start()
     task = asyncio.create_task(bootstrap(registry))
     return RegistryServer(server, port, registry, storage, authz, task)

@@ -97,10 +97,24 @@ class WatchCache:
     """The cache of one resource (keys under ``root``, which ends with ``/``)."""
 
     def __init__(
-        self, backend: Backend, root: str, *, namespaced: bool, config: CacheConfig
+        self,
+        backend: Backend,
+        root: str,
+        *,
+        namespaced: bool,
+        config: CacheConfig,
+        resource: str = "",
     ) -> None:
         self._backend = backend
         self._root = root
+        # For the metrics (services/storage/metrics.py): the resource as kube labels it,
+        # and counts kept as plain ints, read when scraped.
+        self.resource = resource
+        self.events_received = 0
+        self.events_dispatched = 0
+        self.initializations = 0
+        self.terminated_watchers = 0
+        self.progress_notifications = 0
         self._namespaced = namespaced
         self._config = config
         self._loop = asyncio.get_running_loop()
@@ -332,6 +346,7 @@ class WatchCache:
         self._max_modified = max((c.revision for c in cached), default=0)
         self._window_start = self._revision = revision
         self._ready = True
+        self.initializations += 1
         self._resolve_ready(None)
         self._advance()
 
@@ -363,7 +378,10 @@ class WatchCache:
         return CachedObject(key, data, revision, namespace, name, labels), obj
 
     def _apply(self, batch: WatchBatch) -> None:
-        if batch.events:
+        if not batch.events:
+            self.progress_notifications += 1
+        else:
+            self.events_received += len(batch.events)
             now = self._loop.time()
             for event in batch.events:
                 if event.revision <= self._revision:
@@ -410,6 +428,7 @@ class WatchCache:
             event = CacheEvent(DELETED, gone, prev, now)
         self._append(event)
         if self._watcher_count:
+            self.events_dispatched += 1
             self._dispatch(event, Decoded(event, decoded))
 
     def _append(self, event: CacheEvent) -> None:
@@ -502,6 +521,8 @@ class WatchCache:
 
     def forget(self, watcher: CacheWatcher) -> None:
         """Unregister a watcher (it ended, was closed, or fell behind)."""
+        if watcher.overflowed:
+            self.terminated_watchers += 1
         self._index(watcher, add=False)
 
     def _terminate_all(self) -> None:
@@ -549,20 +570,30 @@ class CacheSet:
     def config(self) -> CacheConfig:
         return self._config
 
-    async def get(self, root: str, *, namespaced: bool, from_revision: int = 0) -> WatchCache:
+    async def get(
+        self, root: str, *, namespaced: bool, from_revision: int = 0, resource: str = ""
+    ) -> WatchCache:
         """The ready cache of the keys under ``root``; ``Unavailable`` if it cannot list.
 
         A cache started here lists at ``from_revision`` when given and still kept, so a
         watch from it (e.g. an informer resuming after a restart) need not relist.
+        ``resource`` names it in the metrics.
         """
         cache = self._caches.get(root)
         if cache is None:
             cache = self._caches[root] = WatchCache(
-                self._backend, root, namespaced=namespaced, config=self._config
+                self._backend, root, namespaced=namespaced, config=self._config, resource=resource
             )
             cache.start(from_revision)
         await cache.wait_ready()
         return cache
+
+    def peek(self, root: str) -> WatchCache | None:
+        """The cache of ``root`` if one was started (ready or not); never starts one."""
+        return self._caches.get(root)
+
+    def all(self) -> list[WatchCache]:
+        return list(self._caches.values())
 
     async def close(self) -> None:
         caches, self._caches = list(self._caches.values()), {}

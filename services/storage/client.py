@@ -19,7 +19,7 @@ from typing import Any, cast
 import grpc
 import grpc.aio
 
-from kapi import audit_id, batching, errors, pki, rpc
+from kapi import audit_id, batching, errors, metrics_service, pki, rpc
 from kapi_proto import common_pb2, storage_pb2, storage_pb2_grpc
 from services.storage.grpc import convert
 from services.storage.model import Health, ObjectList, ResourceRef, StoredObject, WatchEvent
@@ -71,6 +71,10 @@ class StorageClient:
             await asyncio.wait_for(self._channel.channel_ready(), timeout)
         except TimeoutError:
             raise errors.service_unavailable(f"the {PEER} service is not reachable") from None
+
+    async def metrics(self) -> bytes:
+        """The service's Prometheus metrics, as text (``kapi.metrics_service``)."""
+        return await metrics_service.scrape(self._channel, PEER)
 
     async def create(
         self, ref: ResourceRef, namespace: str, name: str, obj: bytes, *, dry_run: bool = False

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import grpc.aio
 
-from kapi import pki, rpc
+from kapi import metrics_service, pki, rpc
 from kapi_proto import storage_pb2_grpc
 from services.storage.backend import Backend
 from services.storage.cache import DEFAULT_BOOKMARK_INTERVAL, DEFAULT_WATCHER_BUFFER, CacheConfig
@@ -74,6 +74,7 @@ async def create_server(
     store = store or create_store(config, backend or create_backend(config))
     server, port = rpc.server(config.listen, tls=config.tls)
     storage_pb2_grpc.add_StorageServicer_to_server(StorageServicer(store), server)
+    metrics_service.serve(server, store.metrics.registry, store.metrics.refresh)
     return server, port
 
 

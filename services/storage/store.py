@@ -52,6 +52,7 @@ from services.storage.cache import CacheConfig, CacheSet, WatchCache
 from services.storage.cache_watcher import CacheWatcher, WatcherOptions
 from services.storage.cached import CachedObject
 from services.storage.compactor import Compactor
+from services.storage.metrics import StorageMetrics, type_label
 from services.storage.model import (
     Health,
     ObjectList,
@@ -137,8 +138,10 @@ class Store:
         bookmark_interval: float | None = None,
         future_wait: float = DEFAULT_FUTURE_WAIT,
         compaction_interval: float = 0.0,
+        metrics: StorageMetrics | None = None,
     ) -> None:
-        """``bookmark_interval``, when given, overrides ``cache.bookmark_interval``."""
+        """``bookmark_interval``, when given, overrides ``cache.bookmark_interval``;
+        ``metrics`` (else a registry of its own) counts each etcd call."""
         self._backend = backend
         config = cache or CacheConfig()
         if bookmark_interval is not None:
@@ -150,6 +153,19 @@ class Store:
         # all asked (a read begun before a caller asked could miss what it must see).
         self._revisions: batching.Batcher[None, int] = batching.Batcher(self._read_revisions)
         self._writes = WriteLog()  # what this process wrote, for consistent reads
+        # Each resource asked about, by its metrics label (key prefix -> label, and back).
+        self._labels: dict[str, str] = {}
+        self._refs: dict[str, ResourceRef] = {}
+        self.metrics = metrics if metrics is not None else StorageMetrics()
+        self.metrics.bind(self._caches, backend, self._refs)
+
+    def _type(self, ref: ResourceRef) -> str:
+        """The resource's label in the etcd metrics (``GroupResource.String()``)."""
+        label = self._labels.get(ref.key_prefix)
+        if label is None:
+            label = self._labels[ref.key_prefix] = type_label(ref)
+            self._refs[label] = ref
+        return label
 
     @property
     def backend(self) -> Backend:
@@ -192,7 +208,10 @@ class Store:
 
     async def _cache(self, ref: ResourceRef, from_revision: int = 0) -> WatchCache:
         return await self._caches.get(
-            keys.root(ref) + "/", namespaced=ref.namespaced, from_revision=from_revision
+            keys.root(ref) + "/",
+            namespaced=ref.namespaced,
+            from_revision=from_revision,
+            resource=self._type(ref),
         )
 
     async def _reach(self, revision: int) -> int:
@@ -223,13 +242,14 @@ class Store:
         _check_size(key, obj)
         decoded = objects.decode(obj)
         data = objects.for_storage(decoded)
+        etcd, type_ = self.metrics.etcd, self._type(ref)
         if dry_run:
             try:
-                await self._backend.get(key)
+                await etcd("get", type_, self._backend.get(key))
             except storage_errors.KeyNotFound:
                 return StoredObject(data, 0)
             raise storage_errors.KeyExists(key)
-        revision = await self._backend.create(key, data)
+        revision = await etcd("create", type_, self._backend.create(key, data))
         self._writes.record(revision, key)
         return StoredObject(objects.with_revision(decoded, revision), revision)
 
@@ -256,8 +276,9 @@ class Store:
         _check_size(key, obj)
         decoded = objects.decode(obj)
         data = objects.for_storage(decoded)
+        etcd, type_ = self.metrics.etcd, self._type(ref)
         if dry_run:
-            current = await self._backend.get(key)
+            current = await etcd("get", type_, self._backend.get(key))
             if current.mod_revision != expected_revision:
                 raise storage_errors.Conflict(
                     key, expected=expected_revision, actual=current.mod_revision
@@ -265,7 +286,7 @@ class Store:
             return StoredObject(
                 objects.with_revision(decoded, expected_revision), expected_revision
             )
-        revision = await self._backend.update(key, data, expected_revision)
+        revision = await etcd("update", type_, self._backend.update(key, data, expected_revision))
         self._writes.record(revision, key)
         return StoredObject(objects.with_revision(decoded, revision), revision)
 
@@ -287,8 +308,9 @@ class Store:
         ``KeyNotFound`` if absent, ``PreconditionFailed`` if a precondition fails.
         """
         key = keys.object_key(ref, namespace, name)
+        etcd, type_ = self.metrics.etcd, self._type(ref)
         while True:
-            kv = await self._backend.get(key)
+            kv = await etcd("get", type_, self._backend.get(key))
             current = orjson.loads(objects.stored_with_revision(kv.value, kv.mod_revision))
             _check_preconditions(key, current, preconditions)
             result = try_update(copy.deepcopy(current))
@@ -298,7 +320,9 @@ class Store:
                 return _stored(kv)
             _check_size(key, data)
             try:
-                revision = await self._backend.update(key, data, kv.mod_revision)
+                revision = await etcd(
+                    "update", type_, self._backend.update(key, data, kv.mod_revision)
+                )
                 self._writes.record(revision, key)
             except storage_errors.Conflict:
                 continue
@@ -324,9 +348,10 @@ class Store:
         """
         key = keys.object_key(ref, namespace, name)
         expected = expected_revision or None
+        etcd, type_ = self.metrics.etcd, self._type(ref)
         while True:
             if preconditions is not None or dry_run:
-                current = await self._backend.get(key)
+                current = await etcd("get", type_, self._backend.get(key))
                 if expected is not None and current.mod_revision != expected:
                     raise storage_errors.Conflict(
                         key, expected=expected, actual=current.mod_revision
@@ -342,7 +367,7 @@ class Store:
             else:
                 at = expected
             try:
-                previous, revision = await self._backend.delete(key, at)
+                previous, revision = await etcd("delete", type_, self._backend.delete(key, at))
                 self._writes.record(revision, key)
             except storage_errors.Conflict:
                 if preconditions is not None and expected is None:
@@ -366,7 +391,7 @@ class Store:
         key = keys.object_key(ref, namespace, name)
         minimum = parse_resource_version(resource_version)
         if resource_version == "":
-            return _stored(await self._backend.get(key))
+            return _stored(await self.metrics.etcd("get", self._type(ref), self._backend.get(key)))
         cache = await self._cache(ref)
         if cache.revision >= minimum:
             cached = cache.get(key)
@@ -374,7 +399,7 @@ class Store:
                 raise storage_errors.KeyNotFound(key)
             return StoredObject(cached.data, cached.revision)
         await self._reach(minimum)
-        return _stored(await self._backend.get(key))
+        return _stored(await self.metrics.etcd("get", self._type(ref), self._backend.get(key)))
 
     async def list(
         self,
@@ -411,7 +436,13 @@ class Store:
             token = tokens.decode(continue_token, prefix)
             try:
                 return await self._list_backend(
-                    prefix, labels, fields, limit, start=token.start_key, at=max(token.revision, 0)
+                    prefix,
+                    labels,
+                    fields,
+                    limit,
+                    start=token.start_key,
+                    at=max(token.revision, 0),
+                    type_=self._type(ref),
                 )
             except storage_errors.Compacted:
                 fresh = tokens.encode(token.start_key, prefix, -1)
@@ -427,7 +458,13 @@ class Store:
         if requested:
             await self._reach(requested)
         return await self._list_backend(
-            prefix, labels, fields, limit, at=requested if exact else 0, minimum=requested
+            prefix,
+            labels,
+            fields,
+            limit,
+            at=requested if exact else 0,
+            minimum=requested,
+            type_=self._type(ref),
         )
 
     @staticmethod
@@ -473,6 +510,7 @@ class Store:
         start: str = "",
         at: int = 0,
         minimum: int = 0,
+        type_: str,
     ) -> ObjectList:
         """A list read from the backend at ``at`` (0: the latest, not older than
         ``minimum``), filled past non-matching keys for a selector."""
@@ -481,7 +519,9 @@ class Store:
         items: list[bytes] = []
         fetch, key, last_key, more = limit, start or prefix, "", False
         while True:
-            page = await self._backend.list(prefix, revision=at, start_key=key, limit=fetch)
+            page = await self.metrics.etcd(
+                "list", type_, self._backend.list(prefix, revision=at, start_key=key, limit=fetch)
+            )
             if not at:
                 at = page.revision  # later rounds and pages read this same snapshot
                 if page.revision < minimum:
@@ -614,8 +654,10 @@ class Store:
         out: builtins.list[CachedObject] = []
         start = prefix
         while True:
-            page = await self._backend.list(
-                prefix, revision=revision, start_key=start, limit=MAX_FETCH
+            page = await self.metrics.etcd(
+                "list",
+                cache.resource,
+                self._backend.list(prefix, revision=revision, start_key=start, limit=MAX_FETCH),
             )
             out.extend(cache.to_cached(kv) for kv in page.items)
             if not page.more or not page.items:

@@ -162,3 +162,28 @@ async def test_the_429_is_kubes() -> None:
         "details": {"retryAfterSeconds": 1},
         "code": 429,
     }
+
+
+async def test_the_gauge_reports_the_most_in_flight_within_the_last_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """apiserver_current_inflight_requests: kube's watermark of the last second, so a
+    burst that has ended by the scrape is still seen."""
+    now = [100.0]
+    monkeypatch.setattr("services.gateway.inflight.time.monotonic", lambda: now[0])
+    requests = Requests(Limiter(read_only=10, mutating=10))
+    release = asyncio.Event()
+    for _ in range(3):
+        assert await requests.start(GET, release=release) == "admitted"
+    assert await requests.start(CREATE, release=release) == "admitted"
+    release.set()
+    await asyncio.gather(*requests.tasks)
+    assert (requests.limiter.read_only, requests.limiter.mutating) == (0, 0)
+    assert requests.limiter.peak_last_second() == (3, 1)
+    now[0] = 101.5  # the next second: the burst was within the last one
+    assert requests.limiter.peak_last_second() == (3, 1)
+    assert await requests.start(GET, release=release) == "admitted"  # a new second begins
+    await asyncio.gather(*requests.tasks)
+    assert requests.limiter.peak_last_second() == (3, 1)
+    now[0] = 103.0  # two seconds on: only what is in flight now
+    assert requests.limiter.peak_last_second() == (0, 0)

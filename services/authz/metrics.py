@@ -1,0 +1,98 @@
+"""The authz service's metrics: kube-apiserver's authorizer decisions and admission
+controller latencies, with its names, labels and buckets.
+
+Sources (kubernetes/kubernetes, staging/src/k8s.io/apiserver/pkg/):
+``authorization/metrics/metrics.go`` — ``apiserver_authorization_decisions_total``
+(``type``, ``name``, ``decision``: allowed or denied; no opinion is not terminal and
+not counted), each configured authorizer wrapped on its own; ``admission/metrics/
+metrics.go`` — ``apiserver_admission_controller_admission_duration_seconds``
+(``name``, ``type``: admit or validate, ``operation``, ``rejected``), each plugin
+wrapped on its own and observed when it handles the operation.
+
+The gateway caches authorization decisions for a few seconds, so the decisions counted
+here are those the authorizers made, not one per request (``authorization_attempts_total``
+at the gateway counts those).
+"""
+
+from __future__ import annotations
+
+import time
+
+from kapi import metrics
+from services.authz import admission, authorization
+
+ADMISSION_BUCKETS = (0.005, 0.025, 0.1, 0.5, 1.0, 2.5)
+
+
+class AuthzMetrics:
+    def __init__(self, registry: metrics.Registry | None = None) -> None:
+        self.registry = registry if registry is not None else metrics.Registry("authz")
+        self.decisions = self.registry.counter(
+            "apiserver_authorization_decisions_total",
+            "Total number of terminal decisions made by an authorizer split by authorizer "
+            "type, name, and decision.",
+            ("type", "name", "decision"),
+        )
+        self.admission = self.registry.histogram(
+            "apiserver_admission_controller_admission_duration_seconds",
+            "Admission controller latency histogram in seconds, identified by name and "
+            "broken out for each operation and API resource and type (validate or admit).",
+            ("name", "type", "operation", "rejected"),
+            buckets=ADMISSION_BUCKETS,
+        )
+
+    def authorizer(
+        self, kind: str, delegate: authorization.Authorizer, name: str = ""
+    ) -> authorization.Authorizer:
+        """``delegate`` with its decisions counted; ``kind`` as ``--authorization-mode``
+        names it (RBAC, AlwaysAllow), ``name`` by default its lower case, as kube's."""
+        return InstrumentedAuthorizer(self, kind, name or kind.lower(), delegate)
+
+    def plugin(self, name: str, step: str, delegate: admission.Plugin) -> admission.Plugin:
+        """``delegate`` (a mutating plugin: ``step`` "admit"; validating: "validate")
+        with its latency observed."""
+        return InstrumentedPlugin(self, name, step, delegate)
+
+
+class InstrumentedAuthorizer:
+    def __init__(
+        self, owner: AuthzMetrics, kind: str, name: str, delegate: authorization.Authorizer
+    ) -> None:
+        self.delegate = delegate
+        self._allowed = owner.decisions.labels(kind, name, "allowed")
+        self._denied = owner.decisions.labels(kind, name, "denied")
+
+    def authorize(self, attributes: authorization.Attributes) -> tuple[authorization.Decision, str]:
+        decision, reason = self.delegate.authorize(attributes)
+        if decision == authorization.Decision.ALLOW:
+            self._allowed.inc()
+        elif decision == authorization.Decision.DENY:
+            self._denied.inc()
+        return decision, reason
+
+
+class InstrumentedPlugin:
+    def __init__(
+        self, owner: AuthzMetrics, name: str, step: str, delegate: admission.Plugin
+    ) -> None:
+        self.delegate = delegate
+        self.operations = delegate.operations
+        self._owner = owner
+        self._name = name
+        self._step = step
+        self._cells: dict[tuple[str, bool], metrics.HistogramCell] = {}
+
+    async def admit(self, attributes: admission.Attributes) -> None:
+        start = time.perf_counter()
+        rejected = True
+        try:
+            await self.delegate.admit(attributes)
+            rejected = False
+        finally:
+            key = (attributes.operation, rejected)
+            cell = self._cells.get(key)
+            if cell is None:
+                cell = self._cells[key] = self._owner.admission.labels(
+                    self._name, self._step, attributes.operation, "true" if rejected else "false"
+                )
+            cell.observe(time.perf_counter() - start)
