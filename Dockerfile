@@ -25,13 +25,15 @@ RUN pip install --no-deps . \
 
 # Unprivileged; /var/lib/kapi is where `kapi init` writes credentials, and each
 # directory under pki/ that docker-compose.yml mounts a volume on exists here, so that
-# every such volume starts out owned by this user (init writes into all of them).
+# every such volume starts out owned by this user (init writes into all of them); so
+# does /var/log/kapi, where the gateway writes its audit log.
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/kapi --no-create-home kapi \
     && mkdir -p /var/lib/kapi/pki/authority /var/lib/kapi/pki/etcd \
        /var/lib/kapi/pki/services/storage /var/lib/kapi/pki/services/authz \
        /var/lib/kapi/pki/services/registry /var/lib/kapi/pki/services/gateway \
-    && chmod 700 /var/lib/kapi/pki/authority \
-    && chown -R kapi:kapi /var/lib/kapi
+       /var/log/kapi \
+    && chmod 700 /var/lib/kapi/pki/authority /var/log/kapi \
+    && chown -R kapi:kapi /var/lib/kapi /var/log/kapi
 USER kapi
 WORKDIR /var/lib/kapi
 

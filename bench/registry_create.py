@@ -30,10 +30,11 @@ import orjson
 
 from bench import measure
 from services.registry import pipeline
+from services.registry.catalog import Catalog
 from services.registry.patching.managed_fields import FieldManager
 from services.registry.ports import AdmissionTarget, StoredList, Where
 from services.registry.service import Registry, Target
-from services.registry.types import builtin_table
+from services.registry.strategies import BUILTIN
 from services.storage.memory_backend import MemoryBackend
 from services.storage.model import ResourceRef
 from services.storage.store import Store
@@ -45,7 +46,7 @@ NAMESPACE = "bench"
 
 
 def _ref(where: Where) -> ResourceRef:
-    return ResourceRef(where.group, where.resource, where.key_prefix, where.namespaced)
+    return ResourceRef(where.group, where.resource, where.namespaced)
 
 
 class MemoryStorage:
@@ -182,7 +183,7 @@ async def _creates(registry: Registry, case: Case, prefix: str, count: int) -> N
 
 async def _fresh(case: Case, warmup: int) -> tuple[Registry, MemoryStorage]:
     storage = MemoryStorage()
-    registry = Registry(builtin_table(), storage, AdmitAll())
+    registry = Registry(Catalog(BUILTIN), storage, AdmitAll())
     await _creates(registry, case, "w", warmup)
     storage.seconds = 0.0
     return registry, storage

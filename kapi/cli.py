@@ -2,6 +2,8 @@
 
     kapi up   [--data-dir DIR] [--port PORT] [--bind-address ADDR]
               [--etcd-endpoints URLS [--etcd-cafile F] [--etcd-certfile F --etcd-keyfile F]]
+              [--audit-policy-file F [--audit-log-path F] [--audit-log-maxage DAYS]
+               [--audit-log-maxbackup N] [--audit-log-maxsize MB] [--audit-log-mode M]]
               [--controllers LIST] [--nodes N] [--detach] [--ready-timeout SECONDS]
               [--san NAME ...]
     kapi down [--data-dir DIR] [--timeout SECONDS]
@@ -12,9 +14,9 @@
 supervisor that ``down`` stops; either stops by itself if its data directory is
 deleted. ``init`` only writes credentials (CA, serving
 certificate, token file, kubeconfig, and the certificates the services and etcd use
-among themselves): docker-compose.yml's one-shot ``init`` service runs it into the
-volumes the other containers mount. Flags fall back to ``KAPI_*`` environment
-variables, as every kapi service's flags do.
+among themselves) and a default audit policy: docker-compose.yml's one-shot ``init``
+service runs it into the volumes the other containers mount. Flags fall back to
+``KAPI_*`` environment variables, as every kapi service's flags do.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kapi import config, controlplane, pki, ports, probes, rundir, supervisor
+from kapi import audit_policy, config, controlplane, pki, ports, probes, rundir, supervisor
 from kapi.etcd_process import split_endpoints
 from kapi.supervisor import say
 
@@ -95,6 +97,7 @@ def _up_flags(up: argparse.ArgumentParser) -> None:
         help="comma-separated etcd client URLs to use instead of an embedded etcd",
     )
     config.add_etcd_tls(up)
+    config.add_audit(up)
     up.add_argument(
         "--detach",
         action="store_true",
@@ -215,6 +218,7 @@ def cmd_init(args: argparse.Namespace, argv: list[str]) -> int:
     say(f"kapi: token file {run_dir.token_file}")
     say(f"kapi: kubeconfig {creds.kubeconfig} (server {server})")
     say(f"kapi: the services' and etcd's certificates under {run_dir.pki_dir}")
+    say(f"kapi: audit policy {audit_policy.ensure(run_dir.root)} (docker-compose.yml's gateway)")
     return 0
 
 
@@ -246,6 +250,11 @@ def cmd_up(args: argparse.Namespace, argv: list[str]) -> int:
     ):
         say("kapi: --etcd-cafile/--etcd-certfile/--etcd-keyfile need https:// --etcd-endpoints")
         return USAGE
+    audit = _audit_flags(args)
+    policy = dict(audit).get("--audit-policy-file")
+    if policy and not Path(policy).is_file():
+        say(f"kapi: --audit-policy-file: no such file: {policy}")
+        return USAGE
     pid = rundir.running_pid(run_dir)
     if pid is not None:
         shown = pid if pid != rundir.UNKNOWN_PID else "unknown"
@@ -265,10 +274,22 @@ def cmd_up(args: argparse.Namespace, argv: list[str]) -> int:
         extra_sans=tuple(args.san),
         controllers=args.controllers,
         nodes=args.nodes,
+        audit=audit,
     )
     if args.detach:
         return detach(opts, [a for a in argv if a != "--detach"])
     return controlplane.run(opts)
+
+
+def _audit_flags(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    """The audit flags given, their files made absolute."""
+    given = []
+    for flag in config.AUDIT_FLAGS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value:
+            absolute = flag in config.AUDIT_FILE_FLAGS and value != "-"
+            given.append((flag, (_absolute(value) or "") if absolute else value))
+    return tuple(given)
 
 
 def invocation() -> str:

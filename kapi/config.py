@@ -90,6 +90,33 @@ def etcd_tls(parser: argparse.ArgumentParser, args: argparse.Namespace) -> pki.T
         parser.error("--etcd-certfile and --etcd-keyfile go together")
 
 
+# kube-apiserver's audit flags that ``kapi up`` passes on to the gateway (whose own flags
+# are services/gateway/auditing/options.py): the policy, the log file and its rotation.
+AUDIT_FLAGS = (
+    "--audit-policy-file",
+    "--audit-log-path",
+    "--audit-log-maxage",
+    "--audit-log-maxbackup",
+    "--audit-log-maxsize",
+    "--audit-log-mode",
+)
+AUDIT_FILE_FLAGS = ("--audit-policy-file", "--audit-log-path")
+
+
+def add_audit(parser: argparse.ArgumentParser) -> None:
+    """kube-apiserver's ``--audit-policy-file`` and ``--audit-log-*`` (see the README)."""
+    helps = {
+        "--audit-policy-file": "audit.k8s.io/v1 Policy file: audit the requests it selects",
+        "--audit-log-path": "audit log file (default DATA_DIR/logs/audit.log with a policy)",
+        "--audit-log-maxage": "days to keep rotated audit logs (default 0: no limit)",
+        "--audit-log-maxbackup": "rotated audit logs to keep (default 0: all)",
+        "--audit-log-maxsize": "megabytes of audit log before it rotates (default 0: 100)",
+        "--audit-log-mode": "blocking (default), blocking-strict or batch",
+    }
+    for flag in AUDIT_FLAGS:
+        add(parser, flag, default="", help=helps[flag])
+
+
 def setup_logging(name: str) -> None:
     level = os.environ.get("KAPI_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(

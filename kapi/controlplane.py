@@ -86,6 +86,8 @@ class Options:
     controllers: str = "*"
     # Simulated nodes (services.nodes); 0 runs no node simulator.
     nodes: int = 1
+    # The gateway's audit flags (config.AUDIT_FLAGS), as given; files made absolute.
+    audit: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def embedded_etcd(self) -> bool:
@@ -216,6 +218,7 @@ def service_flags(
     }
     for name, service in flags.items():
         service.update(tls_flags(config.PEER_TLS_FLAGS, creds.internal.service(name)))
+    flags["gateway"].update(audit_flags(opts))
     return flags
 
 
@@ -238,6 +241,15 @@ def component_flags(opts: Options) -> dict[str, dict[str, str]]:
     if opts.nodes <= 0:
         del flags["nodes"]
     return flags
+
+
+def audit_flags(opts: Options) -> dict[str, str]:
+    """The gateway's audit flags: as given, the log in ``DIR/logs/audit.log`` when a
+    policy is given without one."""
+    given = dict(opts.audit)
+    if given.get("--audit-policy-file") and not given.get("--audit-log-path"):
+        given["--audit-log-path"] = str(opts.run_dir.log("audit"))
+    return given
 
 
 def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:

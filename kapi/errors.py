@@ -172,11 +172,16 @@ def bad_request(message: str) -> StatusError:
     return StatusError(code=400, reason="BadRequest", message=message, details={})
 
 
-def method_not_supported(resource: str, group: str, action: str) -> StatusError:
+def method_not_supported(
+    resource: str, group: str, action: str, *, message: str = ""
+) -> StatusError:
+    """405 MethodNotAllowed; ``message`` replaces kube's default words where kube does
+    (a custom resource created while its definition is terminating)."""
     return StatusError(
         code=405,
         reason="MethodNotAllowed",
-        message=(
+        message=message
+        or (
             f"{action} is not supported on resources of kind "
             f"{quote(qualified_resource(resource, group))}"
         ),
@@ -188,7 +193,19 @@ def not_acceptable(message: str) -> StatusError:
     return StatusError(code=406, reason="NotAcceptable", message=message, details={})
 
 
-def unsupported_media_type(content_type: str) -> StatusError:
+def unsupported_media_type(
+    content_type: str, accepted: tuple[str, ...] | list[str] | None = None
+) -> StatusError:
+    """415 for a body in ``content_type``; ``accepted`` lists what is taken instead
+    (kube's NewUnsupportedMediaTypeError words: a patch type a resource refuses)."""
+    if accepted is not None:
+        return StatusError(
+            code=415,
+            reason="UnsupportedMediaType",
+            message="the body of the request was in an unknown format - accepted media "
+            "types include: " + ", ".join(accepted),
+            details={},
+        )
     return StatusError(
         code=415,
         reason="UnsupportedMediaType",

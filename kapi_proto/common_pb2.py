@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17kapi_proto/common.proto\x12\nkapi_proto\"\x1a\n\nKubeStatus\x12\x0c\n\x04json\x18\x01 \x01(\x0c\"\xaf\x01\n\x08UserInfo\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\x12.\n\x05\x65xtra\x18\x04 \x03(\x0b\x32\x1f.kapi_proto.UserInfo.ExtraEntry\x1a\x44\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.kapi_proto.StringList:\x02\x38\x01\"\x1c\n\nStringList\x12\x0e\n\x06values\x18\x01 \x03(\t\"V\n\x0bResourceRef\x12\r\n\x05group\x18\x01 \x01(\t\x12\x10\n\x08resource\x18\x02 \x01(\t\x12\x12\n\nkey_prefix\x18\x03 \x01(\t\x12\x12\n\nnamespaced\x18\x04 \x01(\x08\"D\n\nWatchEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\x0c\x12\x18\n\x10resource_version\x18\x03 \x01(\x03\"\x07\n\x05\x45mpty\"G\n\tFreshness\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12(\n\x06\x63\x61\x63hes\x18\x02 \x03(\x0b\x32\x18.kapi_proto.CacheSummary\"3\n\x0c\x43\x61\x63heSummary\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\x12\x14\n\x0cmax_modified\x18\x02 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17kapi_proto/common.proto\x12\nkapi_proto\"\x1a\n\nKubeStatus\x12\x0c\n\x04json\x18\x01 \x01(\x0c\"\xaf\x01\n\x08UserInfo\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\x12.\n\x05\x65xtra\x18\x04 \x03(\x0b\x32\x1f.kapi_proto.UserInfo.ExtraEntry\x1a\x44\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.kapi_proto.StringList:\x02\x38\x01\"\x1c\n\nStringList\x12\x0e\n\x06values\x18\x01 \x03(\t\"H\n\x0bResourceRef\x12\r\n\x05group\x18\x01 \x01(\t\x12\x10\n\x08resource\x18\x02 \x01(\t\x12\x12\n\nnamespaced\x18\x04 \x01(\x08J\x04\x08\x03\x10\x04\"D\n\nWatchEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\x0c\x12\x18\n\x10resource_version\x18\x03 \x01(\x03\"\x07\n\x05\x45mpty\"G\n\tFreshness\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12(\n\x06\x63\x61\x63hes\x18\x02 \x03(\x0b\x32\x18.kapi_proto.CacheSummary\"3\n\x0c\x43\x61\x63heSummary\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\x12\x14\n\x0cmax_modified\x18\x02 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,13 +42,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STRINGLIST']._serialized_start=245
   _globals['_STRINGLIST']._serialized_end=273
   _globals['_RESOURCEREF']._serialized_start=275
-  _globals['_RESOURCEREF']._serialized_end=361
-  _globals['_WATCHEVENT']._serialized_start=363
-  _globals['_WATCHEVENT']._serialized_end=431
-  _globals['_EMPTY']._serialized_start=433
-  _globals['_EMPTY']._serialized_end=440
-  _globals['_FRESHNESS']._serialized_start=442
-  _globals['_FRESHNESS']._serialized_end=513
-  _globals['_CACHESUMMARY']._serialized_start=515
-  _globals['_CACHESUMMARY']._serialized_end=566
+  _globals['_RESOURCEREF']._serialized_end=347
+  _globals['_WATCHEVENT']._serialized_start=349
+  _globals['_WATCHEVENT']._serialized_end=417
+  _globals['_EMPTY']._serialized_start=419
+  _globals['_EMPTY']._serialized_end=426
+  _globals['_FRESHNESS']._serialized_start=428
+  _globals['_FRESHNESS']._serialized_end=499
+  _globals['_CACHESUMMARY']._serialized_start=501
+  _globals['_CACHESUMMARY']._serialized_end=552
 # @@protoc_insertion_point(module_scope)

@@ -38,16 +38,14 @@ class StringList(_message.Message):
     def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ResourceRef(_message.Message):
-    __slots__ = ("group", "resource", "key_prefix", "namespaced")
+    __slots__ = ("group", "resource", "namespaced")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
-    KEY_PREFIX_FIELD_NUMBER: _ClassVar[int]
     NAMESPACED_FIELD_NUMBER: _ClassVar[int]
     group: str
     resource: str
-    key_prefix: str
     namespaced: bool
-    def __init__(self, group: _Optional[str] = ..., resource: _Optional[str] = ..., key_prefix: _Optional[str] = ..., namespaced: _Optional[bool] = ...) -> None: ...
+    def __init__(self, group: _Optional[str] = ..., resource: _Optional[str] = ..., namespaced: _Optional[bool] = ...) -> None: ...
 
 class WatchEvent(_message.Message):
     __slots__ = ("type", "object", "resource_version")

@@ -29,7 +29,7 @@ INCLUDE_NONE: IncludeObject
 INCLUDE_OBJECT: IncludeObject
 
 class RequestTarget(_message.Message):
-    __slots__ = ("group", "version", "resource", "subresource", "namespace", "name", "user", "user_agent")
+    __slots__ = ("group", "version", "resource", "subresource", "namespace", "name", "user", "user_agent", "catalog_revision")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class RequestTarget(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     USER_AGENT_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_REVISION_FIELD_NUMBER: _ClassVar[int]
     group: str
     version: str
     resource: str
@@ -46,7 +47,8 @@ class RequestTarget(_message.Message):
     name: str
     user: _common_pb2.UserInfo
     user_agent: str
-    def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., user_agent: _Optional[str] = ...) -> None: ...
+    catalog_revision: int
+    def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., user_agent: _Optional[str] = ..., catalog_revision: _Optional[int] = ...) -> None: ...
 
 class WriteRequest(_message.Message):
     __slots__ = ("target", "object", "dry_run", "field_manager", "field_validation", "duplicate_fields")
@@ -121,14 +123,16 @@ class DeleteObjectRequest(_message.Message):
     def __init__(self, target: _Optional[_Union[RequestTarget, _Mapping]] = ..., options: _Optional[bytes] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class TypesResponse(_message.Message):
-    __slots__ = ("types", "hash", "bootstrapped")
+    __slots__ = ("types", "hash", "bootstrapped", "revision")
     TYPES_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
     BOOTSTRAPPED_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
     types: bytes
     hash: str
     bootstrapped: bool
-    def __init__(self, types: _Optional[bytes] = ..., hash: _Optional[str] = ..., bootstrapped: _Optional[bool] = ...) -> None: ...
+    revision: int
+    def __init__(self, types: _Optional[bytes] = ..., hash: _Optional[str] = ..., bootstrapped: _Optional[bool] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class OpenAPIRequest(_message.Message):
     __slots__ = ("path", "openapi_version")

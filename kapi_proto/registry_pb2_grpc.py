@@ -40,6 +40,11 @@ class RegistryStub:
                 request_serializer=kapi__proto_dot_common__pb2.Empty.SerializeToString,
                 response_deserializer=kapi__proto_dot_registry__pb2.TypesResponse.FromString,
                 _registered_method=True)
+        self.WatchCatalog = channel.unary_stream(
+                '/kapi_proto.Registry/WatchCatalog',
+                request_serializer=kapi__proto_dot_common__pb2.Empty.SerializeToString,
+                response_deserializer=kapi__proto_dot_registry__pb2.TypesResponse.FromString,
+                _registered_method=True)
         self.OpenAPI = channel.unary_unary(
                 '/kapi_proto.Registry/OpenAPI',
                 request_serializer=kapi__proto_dot_registry__pb2.OpenAPIRequest.SerializeToString,
@@ -106,7 +111,15 @@ class RegistryServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Types(self, request, context):
-        """The type table (JSON list of resource descriptors) and its hash.
+        """The type table (JSON list of resource descriptors), its hash and revision.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchCatalog(self, request, context):
+        """The type table now, then each new revision of it as the catalog changes
+        (CustomResourceDefinitions added, changed, removed).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -199,6 +212,11 @@ def add_RegistryServicer_to_server(servicer, server):
                     request_deserializer=kapi__proto_dot_common__pb2.Empty.FromString,
                     response_serializer=kapi__proto_dot_registry__pb2.TypesResponse.SerializeToString,
             ),
+            'WatchCatalog': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchCatalog,
+                    request_deserializer=kapi__proto_dot_common__pb2.Empty.FromString,
+                    response_serializer=kapi__proto_dot_registry__pb2.TypesResponse.SerializeToString,
+            ),
             'OpenAPI': grpc.unary_unary_rpc_method_handler(
                     servicer.OpenAPI,
                     request_deserializer=kapi__proto_dot_registry__pb2.OpenAPIRequest.FromString,
@@ -285,6 +303,33 @@ class Registry:
             request,
             target,
             '/kapi_proto.Registry/Types',
+            kapi__proto_dot_common__pb2.Empty.SerializeToString,
+            kapi__proto_dot_registry__pb2.TypesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchCatalog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/kapi_proto.Registry/WatchCatalog',
             kapi__proto_dot_common__pb2.Empty.SerializeToString,
             kapi__proto_dot_registry__pb2.TypesResponse.FromString,
             options,

@@ -30,9 +30,7 @@ from services.storage.model import ObjectList, ResourceRef, StoredObject, WatchE
 
 log = logging.getLogger(__name__)
 
-NAMESPACES = ResourceRef(
-    group="", resource="namespaces", key_prefix="/registry/namespaces", namespaced=False
-)
+NAMESPACES = ResourceRef(group="", resource="namespaces", namespaced=False)
 
 LIST_PAGE_SIZE = 500
 BACKOFF_INITIAL = 0.2  # seconds before the first retry; doubled on each failure in a row

@@ -6,6 +6,7 @@ import argparse
 
 from kapi import config, serving
 from services.gateway import connections, inflight, listener
+from services.gateway.auditing import options as audit_options
 from services.gateway.server import GatewayConfig, serve
 
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=inflight.MAX_MUTATING_REQUESTS_INFLIGHT,
         help="mutating requests served at once (429 beyond); 0: no limit",
     )
+    audit_options.add_flags(parser)
     config.add_peer_tls(parser)
     return parser
 
@@ -82,6 +84,10 @@ def main() -> None:
     if not args.tls_cert_file or not args.tls_private_key_file:
         raise SystemExit("gateway: --tls-cert-file and --tls-private-key-file are required")
     config.setup_logging("gateway")
+    try:
+        audit = audit_options.build(audit_options.from_args(args))
+    except audit_options.AuditConfigError as exc:
+        raise SystemExit(f"gateway: {exc}") from None
     listener.raise_open_files_limit()
     serving.run(
         serve(
@@ -101,7 +107,8 @@ def main() -> None:
                 max_requests_inflight=args.max_requests_inflight,
                 max_mutating_requests_inflight=args.max_mutating_requests_inflight,
                 peer_tls=config.peer_tls(args),
-            )
+            ),
+            audit,
         )
     )
 

@@ -29,12 +29,14 @@ from kapi import metrics as exposition
 from services.authz.client import AuthzClient
 from services.gateway import discovery, feeds, health, negotiation, watch_hub
 from services.gateway.audit import WithAuditId, answer_bug
+from services.gateway.auditing.middleware import Auditor, WithAudit
 from services.gateway.codec import openapi_v2_protobuf
 from services.gateway.inflight import Limiter
 from services.gateway.metrics import GatewayMetrics, MeteredGatekeeper
 from services.gateway.request_info import parse
 from services.gateway.resources import Resources
 from services.gateway.responses import (
+    discovery_document,
     discovery_response,
     json_response,
     method_not_allowed,
@@ -101,9 +103,12 @@ def _is_watch(scope: Scope) -> bool:
     return False
 
 
-def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
+def create_app(
+    peers: Peers, *, inflight: Limiter | None = None, audit: Auditor | None = None
+) -> WithAuditId:
     """The gateway's ASGI app; ``inflight`` caps the resource requests served at once
-    (kube-apiserver's defaults when not given)."""
+    (kube-apiserver's defaults when not given); ``audit``: the audit policy and log
+    (none: nothing is audited, and no request pays for it)."""
     inflight = inflight if inflight is not None else Limiter()
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(GzipUnlessWatch)
@@ -125,12 +130,15 @@ def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
     async def on_bug(request: Request, exc: Exception) -> Response:
         return answer_bug(request, exc)
 
+    resources = Resources(peers.registry, peers.storage, gate, hub, types, inflight, metrics)
+    who = resources.who
+
     @app.exception_handler(StarletteHTTPException)
     async def on_unrouted(request: Request, exc: StarletteHTTPException) -> Response:
         """What the router refused itself (a method a route lacks, a path no route
         matches) is answered as kube answers it: a Status, after authentication."""
         try:
-            await gate.authenticate(request.headers.get("authorization"), request.url.path)
+            await resources.authenticated(request)
         except errors.StatusError as err:
             return status_response(err)
         if exc.status_code == 405:
@@ -138,9 +146,6 @@ def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
         if exc.status_code == 404:
             return status_response(errors.not_found_path())
         return status_response(errors.bad_request(str(exc.detail)))
-
-    resources = Resources(peers.registry, peers.storage, gate, hub, types, inflight, metrics)
-    who = resources.who
 
     # --- non-resource endpoints ---------------------------------------------------
 
@@ -204,14 +209,22 @@ def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
         table = await types.get()
         aggregated = _wants_aggregated(request)
         if aggregated:
-            body = discovery.aggregated(table, legacy=legacy)
-            body["apiVersion"] = (
-                aggregated.split("v=")[1].split(";")[0].join(("apidiscovery.k8s.io/", ""))
-            )
-            return discovery_response(request, body, aggregated)
+
+            def build() -> tuple[bytes, str]:
+                body = discovery.aggregated(table, legacy=legacy)
+                body["apiVersion"] = (
+                    aggregated.split("v=")[1].split(";")[0].join(("apidiscovery.k8s.io/", ""))
+                )
+                return discovery_document(body)
+
+            document = discovery.cached(table, (aggregated, legacy), build)
+            return discovery_response(request, document, aggregated)
         if legacy:
             return discovery_response(request, discovery.api_versions(peers.server_address))
-        return discovery_response(request, discovery.api_group_list(table))
+        groups = discovery.cached(
+            table, "groups", lambda: discovery_document(discovery.api_group_list(table))
+        )
+        return discovery_response(request, groups)
 
     @app.get("/api")
     @app.get("/api/")  # as kube answers it; a popular client library asks with the slash
@@ -318,15 +331,15 @@ def create_app(peers: Peers, *, inflight: Limiter | None = None) -> WithAuditId:
 
     @app.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def not_served(request: Request, rest: str) -> Response:
-        await gate.authenticate(request.headers.get("authorization"), request.url.path)
+        await resources.authenticated(request)
         raise errors.not_found_path()
 
-    return WithAuditId(
-        ResourceFastPath(
-            app, inflight.wrap(request_response(serve_or_status)), measure=metrics.instrumented
-        ),
-        app.state,
+    served: ASGIApp = ResourceFastPath(
+        app, inflight.wrap(request_response(serve_or_status)), measure=metrics.instrumented
     )
+    if audit is not None:
+        served = WithAudit(served, audit)
+    return WithAuditId(served, app.state)
 
 
 class ResourceFastPath:

@@ -8,7 +8,8 @@ the services behind.
 
 A bug (any exception but a ``StatusError``) is logged once, with the audit ID, by the
 app's exception handler (``answer_bug``), and the client gets a 500 InternalError that
-names only the id. Starlette's outermost handler re-raises what it answered "so that
+names only the id (and the audit log, when there is one, its Panic event:
+services/gateway/auditing/). Starlette's outermost handler re-raises what it answered "so that
 servers can log it": that second log (uvicorn's traceback) is what ``WithAuditId``
 stops.
 """
@@ -23,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kapi import audit_id, errors
+from services.gateway import auditing
 from services.gateway.responses import status_response
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,9 @@ def answer_bug(request: Request, exc: Exception) -> Response:
     """Log a bug once, with its request's audit ID; the client's 500."""
     _log_bug(request.method, request.url.path, exc)
     request.scope[_ANSWERED] = True
+    recorder = auditing.current()
+    if recorder is not None:
+        recorder.panicked(exc)
     return status_response(errors.unexpected(audit_id.current()))
 
 

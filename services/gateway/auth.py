@@ -16,6 +16,7 @@ import orjson
 from kapi import errors
 from kapi_proto import authz_pb2, common_pb2
 from services.authz.client import AuthzClient
+from services.gateway import auditing
 from services.gateway.request_info import RequestInfo
 
 CACHE_SECONDS = 10.0
@@ -86,14 +87,35 @@ class Gatekeeper:
 
     async def authorize(self, user: common_pb2.UserInfo, info: RequestInfo) -> None:
         """Raise 403 Forbidden, worded as kube-apiserver, unless the user may do this.
-        An anonymous caller only reaches the public paths, which anyone may read."""
+        An anonymous caller only reaches the public paths, which anyone may read. The
+        decision and its reason go to the request's audit event (kube's
+        WithAuthorization annotations)."""
+        recorder = auditing.current()
         if user is ANONYMOUS:
+            if recorder is not None:
+                recorder.authorized(True, "")
             return
-        await self.check(user, info)
+        try:
+            allowed, reason = await self.decide(user, info)
+        except errors.StatusError:
+            if recorder is not None:
+                recorder.authorization_failed()
+            raise
+        if recorder is not None:
+            recorder.authorized(allowed, reason)
+        if not allowed:
+            raise _forbidden(user, info, reason)
 
     async def check(self, user: common_pb2.UserInfo, info: RequestInfo) -> None:
-        """Ask the authorizer (or the recent decisions) whether ``user`` may do ``info``;
-        raise 403 Forbidden unless it may."""
+        """Raise 403 Forbidden unless ``user`` may do ``info`` (no audit annotation: kube
+        records only the request's own authorization, not impersonation's checks)."""
+        allowed, reason = await self.decide(user, info)
+        if not allowed:
+            raise _forbidden(user, info, reason)
+
+    async def decide(self, user: common_pb2.UserInfo, info: RequestInfo) -> tuple[bool, str]:
+        """Whether ``user`` may do ``info`` and the authorizer's reason, from the
+        authorizer or its recent allowing decisions."""
         # Keyed by a digest: the names, path and impersonated groups in a key are the
         # client's to choose (up to a 1 MiB head), and 10,000 such keys must not pin GiBs.
         key = hashlib.blake2b(
@@ -115,8 +137,8 @@ class Gatekeeper:
             digest_size=32,
         ).digest()
         cached = self._decisions.get(key)
-        if cached is True:
-            return
+        if isinstance(cached, str):
+            return True, cached
         allowed, reason = await self.authz.authorize(
             authz_pb2.AuthorizeRequest(
                 user=user,
@@ -132,9 +154,8 @@ class Gatekeeper:
             )
         )
         if allowed:
-            self._decisions.put(key, True)
-            return
-        raise _forbidden(user, info, reason)
+            self._decisions.put(key, reason)
+        return allowed, reason
 
 
 def _forbidden(user: common_pb2.UserInfo, info: RequestInfo, reason: str) -> errors.StatusError:

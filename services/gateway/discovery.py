@@ -8,9 +8,28 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from services.registry.types import ResourceType, Subresource, TypeTable
+
+# Documents made from one table, by what was asked: each is built once per table (with
+# 200 CRDs, aggregated discovery is ~1,000 resources), and goes with its table.
+_DOCUMENTS: weakref.WeakKeyDictionary[TypeTable[ResourceType], dict[Any, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def cached(table: TypeTable[ResourceType], key: Any, build: Callable[[], Any]) -> Any:
+    """``build()`` for ``table`` and ``key``, made once per table."""
+    documents = _DOCUMENTS.get(table)
+    if documents is None:
+        documents = _DOCUMENTS[table] = {}
+    if key not in documents:
+        documents[key] = build()
+    return documents[key]
+
 
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
@@ -60,7 +79,7 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
     return out
 
 
-def aggregated(table: TypeTable, *, legacy: bool) -> dict[str, Any]:
+def aggregated(table: TypeTable[ResourceType], *, legacy: bool) -> dict[str, Any]:
     """``/api`` (legacy=True: the core group) or ``/apis`` as an APIGroupDiscoveryList."""
     groups: dict[str, dict[str, list[ResourceType]]] = {}
     for rt in table.types:
@@ -99,7 +118,7 @@ def api_versions(server_address: str) -> dict[str, Any]:
     }
 
 
-def _group(table: TypeTable, group: str) -> dict[str, Any] | None:
+def _group(table: TypeTable[ResourceType], group: str) -> dict[str, Any] | None:
     versions = [v for g, v in table.group_versions() if g == group]
     if not versions:
         return None
@@ -107,7 +126,7 @@ def _group(table: TypeTable, group: str) -> dict[str, Any] | None:
     return {"name": group, "versions": listed, "preferredVersion": listed[0]}
 
 
-def api_group_list(table: TypeTable) -> dict[str, Any]:
+def api_group_list(table: TypeTable[ResourceType]) -> dict[str, Any]:
     groups = []
     for group in dict.fromkeys(g for g, _ in table.group_versions() if g):
         found = _group(table, group)
@@ -116,14 +135,16 @@ def api_group_list(table: TypeTable) -> dict[str, Any]:
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def api_group(table: TypeTable, group: str) -> dict[str, Any] | None:
+def api_group(table: TypeTable[ResourceType], group: str) -> dict[str, Any] | None:
     found = _group(table, group)
     if found is None:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **found}
 
 
-def api_resource_list(table: TypeTable, group: str, version: str) -> dict[str, Any] | None:
+def api_resource_list(
+    table: TypeTable[ResourceType], group: str, version: str
+) -> dict[str, Any] | None:
     types = table.in_group_version(group, version)
     if not types:
         return None

@@ -114,7 +114,7 @@ OPENAPI_V2_PROTOBUF = (
 
 
 def openapi_v2_format(header: str | None) -> str | None:
-    """"json" or "protobuf" for ``/openapi/v2``, by the first media range of the Accept
+    """ "json" or "protobuf" for ``/openapi/v2``, by the first media range of the Accept
     header that either matches (a wildcard is JSON, as kube-openapi's handler has it);
     None when none does (406)."""
     for media in parse_accept(header):
@@ -125,7 +125,6 @@ def openapi_v2_format(header: str | None) -> str | None:
         if media.type in (JSON, "application/*", "*/*"):
             return "json"
     return None
-
 
 
 class Decoded(NamedTuple):

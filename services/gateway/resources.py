@@ -20,7 +20,16 @@ from starlette.responses import Response, StreamingResponse
 from kapi import errors, selectors
 from kapi.json_bytes import ListItems, list_body
 from kapi_proto import common_pb2, registry_pb2
-from services.gateway import discovery, feeds, impersonation, negotiation, options, watch_hub
+from services.gateway import (
+    auditing,
+    discovery,
+    feeds,
+    impersonation,
+    negotiation,
+    options,
+    warning_headers,
+    watch_hub,
+)
 from services.gateway.auth import Gatekeeper
 from services.gateway.inflight import Limiter
 from services.gateway.list_response import ListResponse
@@ -97,9 +106,14 @@ class Resources:
         """The caller (401 otherwise), or the user it impersonates (403 if it may not)."""
         path = request.scope["path"]  # as request.url.path, without building the URL
         user = await self.gate.authenticate(request.headers.get("authorization"), path)
+        recorder = auditing.current()  # kube's WithAudit sits here: after authentication
+        if recorder is not None:
+            await recorder.authenticated(user)
         headers = request.scope["headers"]
         if impersonation.wants_to_impersonate(headers):
             user = await impersonation.act_as(self.gate, user, headers)
+            if recorder is not None:
+                recorder.impersonated(user)
         return user
 
     async def serve(self, request: Request) -> Response:
@@ -137,6 +151,7 @@ class Resources:
             name=info.name,
             user=user,
             user_agent=request.headers.get("user-agent", ""),
+            catalog_revision=table.revision,
         )
         handler: Handler | None = (
             self.do_connect if sub is not None and sub.connect else self.handlers.get(info.verb)
@@ -144,10 +159,21 @@ class Resources:
         if handler is None:
             raise method_not_allowed()
         self.metrics.begin(request.scope, info, rt)
-        return await handler(request, info, rt, target)
+        response = await handler(request, info, rt, target)
+        if rt.deprecation_warning:
+            # kube adds a deprecated version's warning before the handler's own
+            deprecated = [
+                (b"warning", v) for v in warning_headers.headers([rt.deprecation_warning])
+            ]
+            first = next(
+                (i for i, (k, _) in enumerate(response.raw_headers) if k == b"warning"),
+                len(response.raw_headers),
+            )
+            response.raw_headers[first:first] = deprecated
+        return response
 
     async def group_discovery(
-        self, request: Request, info: RequestInfo, table: TypeTable
+        self, request: Request, info: RequestInfo, table: TypeTable[ResourceType]
     ) -> Response:
         if request.method != "GET":
             raise method_not_allowed()
@@ -246,7 +272,9 @@ class Resources:
                 )
             if held is not None:
                 objects, revision = held
-                items = [*map(ListItems(rt.kind, rt.api_version), objects)]
+                items = (
+                    objects if rt.custom else [*map(ListItems(rt.kind, rt.api_version), objects)]
+                )
                 head = orjson.dumps(
                     {
                         "kind": rt.list_kind,
@@ -364,6 +392,9 @@ class Resources:
                 f"the object provided is unrecognized (must be of type {rt.kind}): "
                 "couldn't get version/kind; json parse error: expected a JSON object"
             )
+        recorder = auditing.current()
+        if recorder is not None:
+            recorder.request_object(decoded.value, decoded.json)
         reply = await call(
             registry_pb2.WriteRequest(
                 target=target,
@@ -400,11 +431,15 @@ class Resources:
                 "",
                 [errors.forbidden_field("force", "may not be specified for non-apply patch")],
             )
+        patch = await negotiation.decode_patch(await read_body(request), patch_type)
+        recorder = auditing.current()
+        if recorder is not None:
+            recorder.request_patch(patch)
         reply = await self.registry.patch(
             registry_pb2.PatchRequest(
                 target=target,
                 patch_type=patch_type,
-                patch=await negotiation.decode_patch(await read_body(request), patch_type),
+                patch=patch,
                 dry_run=options.dry_run(params),
                 field_manager=params.get("fieldManager", ""),
                 force=force == "true",
@@ -436,6 +471,9 @@ class Resources:
             delete_options = decoded
             if "All" in (delete_options.get("dryRun") or []):
                 dry_run = True
+            recorder = auditing.current()
+            if recorder is not None:
+                recorder.request_object(*_as_sent_delete_options(delete_options))
         else:
             delete_options = options.delete_options(params)  # kube reads them then
         reply = await self.registry.delete(
@@ -444,6 +482,17 @@ class Resources:
             )
         )
         return rendered(reply, rendering.media_type)
+
+
+def _as_sent_delete_options(options: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """DeleteOptions as kube's audit encodes them: with their kind and apiVersion (the
+    version sent, else meta.k8s.io/v1)."""
+    value = {
+        "kind": "DeleteOptions",
+        "apiVersion": options.get("apiVersion") or "meta.k8s.io/v1",
+        **{k: v for k, v in options.items() if k not in ("kind", "apiVersion")},
+    }
+    return value, orjson.dumps(value)
 
 
 async def read_body(request: Request) -> bytes:

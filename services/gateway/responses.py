@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from kapi import errors
 from kapi_proto import registry_pb2
-from services.gateway import negotiation, warning_headers
+from services.gateway import auditing, negotiation, warning_headers
 
 
 def json_response(
@@ -22,6 +22,9 @@ def json_response(
     warnings: list[str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    recorder = auditing.current()
+    if recorder is not None:
+        recorder.response_object(body, len(body))
     out = Response(
         content=negotiation.encode(body, media_type),
         status_code=code,
@@ -42,8 +45,12 @@ def rendered(reply: registry_pb2.RenderedObject, media_type: str) -> Response:
 
 def status_response(err: errors.StatusError) -> Response:
     headers = {"Retry-After": str(err.retry_after)} if err.retry_after else None
+    body = err.to_json()
+    recorder = auditing.current()
+    if recorder is not None:
+        recorder.response_object(body, len(body))
     return Response(
-        content=err.to_json(), status_code=err.code, media_type=negotiation.JSON, headers=headers
+        content=body, status_code=err.code, media_type=negotiation.JSON, headers=headers
     )
 
 
@@ -56,12 +63,20 @@ def method_not_allowed() -> errors.StatusError:
     )
 
 
-def discovery_response(
-    request: Request, body: dict[str, Any], aggregated_type: str = ""
-) -> Response:
-    """A discovery document with its ETag (304 when the client has it)."""
+def discovery_document(body: dict[str, Any]) -> tuple[bytes, str]:
+    """A discovery document's bytes and ETag."""
     data = orjson.dumps(body)
-    etag = '"' + hashlib.sha256(data).hexdigest().upper() + '"'
+    return data, '"' + hashlib.sha256(data).hexdigest().upper() + '"'
+
+
+def discovery_response(
+    request: Request,
+    body: dict[str, Any] | tuple[bytes, str],
+    aggregated_type: str = "",
+) -> Response:
+    """A discovery document (or its ``discovery_document`` form) with its ETag (304 when
+    the client has it)."""
+    data, etag = body if isinstance(body, tuple) else discovery_document(body)
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
     out = json_response(data, headers={"ETag": etag})

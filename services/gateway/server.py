@@ -15,6 +15,7 @@ from kapi import pki
 from services.authz.client import AuthzClient
 from services.gateway import connections, health, inflight, listener
 from services.gateway.app import Peers, create_app
+from services.gateway.auditing.middleware import Auditor
 from services.registry.client import RegistryClient
 from services.storage.client import StorageClient
 
@@ -122,16 +123,20 @@ def build_server(
     )
 
 
-async def serve(config: GatewayConfig) -> None:
+async def serve(config: GatewayConfig, audit: Auditor | None = None) -> None:
+    """Serve until stopped; ``audit`` (from ``auditing.options.build``): the audit policy
+    and log, whose queued events are written before this returns."""
     peers = build_peers(config)
-    app = create_app(peers, inflight=config.inflight_limiter())
+    app = create_app(peers, inflight=config.inflight_limiter(), audit=audit)
     server = build_server(app, config)
     try:
         await server.serve()
     finally:
+        await app.state.types.close()
         await asyncio.gather(
             peers.registry.close(),
             peers.authz.close(),
             peers.storage.close(),
+            *([audit.close()] if audit is not None else []),
             return_exceptions=True,
         )

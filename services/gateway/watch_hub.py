@@ -519,9 +519,7 @@ class Hub:
         feed.listed_at = time.monotonic()
         return feed.state
 
-    async def current(
-        self, key: str, freshness: Freshness, timeout: float
-    ) -> ObjectState | None:
+    async def current(self, key: str, freshness: Freshness, timeout: float) -> ObjectState | None:
         """The objects of ``key`` once they are known to be current at
         ``freshness.revision`` (see ``Freshness``), waiting up to ``timeout`` for the
         feed's events to get there; None if the hub does not hold them, or they do not

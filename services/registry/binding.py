@@ -143,7 +143,7 @@ async def bind(registry: Registry, target: Target, binding: Obj, *, dry_run: boo
     )
     await registry.admission.admit("mutating", admission, binding)
     await registry.admission.admit("validating", admission, binding)
-    where = Where(group="", resource="pods", key_prefix=pods.etcd_prefix, namespaced=True)
+    where = Where(group="", resource="pods", namespaced=True)
     node = str(binding["target"]["name"])
     annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
     for _attempt in range(GUARANTEED_UPDATE_ATTEMPTS):

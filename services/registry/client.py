@@ -63,6 +63,17 @@ class RegistryClient:
             registry_pb2.TypesResponse, await self._call(self._stub.Types, common_pb2.Empty(), 10.0)
         )
 
+    async def watch_catalog(self) -> AsyncIterator[registry_pb2.TypesResponse]:
+        """The type table now, then each new one; ends (StatusError) when the stream does."""
+        call = self._stub.WatchCatalog(common_pb2.Empty(), metadata=audit_id.metadata())
+        try:
+            async for reply in call:
+                yield reply
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, PEER) from None
+        finally:
+            call.cancel()
+
     async def openapi(self, path: str) -> registry_pb2.OpenAPIResponse:
         return cast(
             registry_pb2.OpenAPIResponse,

@@ -542,3 +542,23 @@ def convert_json(data: bytes, *, kind: str, from_api_version: str, to_api_versio
         to_api_version=to_api_version,
     )
     return orjson.dumps(converted)
+
+
+class BuiltinConverter:
+    """The conversions of a built-in kind between its served versions (``convert``)."""
+
+    rewrites_reads = False
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    async def convert(self, objects: list[Obj], to_api_version: str) -> list[Obj]:
+        return [
+            convert(
+                obj,
+                kind=self.kind,
+                from_api_version=str(obj.get("apiVersion") or to_api_version),
+                to_api_version=to_api_version,
+            )
+            for obj in objects
+        ]

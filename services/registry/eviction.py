@@ -164,7 +164,7 @@ class _Eviction:
         rt = self.registry.table.lookup(group, "v1", resource)
         if rt is None:
             raise errors.not_found_path()
-        return Where(group=group, resource=resource, key_prefix=rt.etcd_prefix, namespaced=True)
+        return Where(group=group, resource=resource, namespaced=True)
 
     async def pod(self) -> Obj:
         data = await self.registry.storage.get(self.pods, self.namespace, self.name)

@@ -6,10 +6,13 @@ a ``fieldValidation`` query parameter, kubectl leaves validation to the server (
 ``fieldValidation=Strict``) instead of falling back to protobuf ``/openapi/v2``.
 ``kubectl explain`` and client-side strategic merge read the component schemas.
 
-Everything is driven by the type table: one document per served group-version, with the
-operations each ResourceType's verbs and subresources allow (the operation ids, actions,
+Everything is driven by the catalog's table: one document per served group-version, with
+the operations each definition's verbs and subresources allow (the operation ids, actions,
 parameters and responses kube-apiserver's installer publishes), and only the component
-schemas those operations reach (see ``openapi_schemas``), so each document stays small.
+schemas those operations reach (see ``openapi_schemas``; a custom resource's come from its
+CRD's schema, ``services/registry/crd``), so each document stays small. When the catalog
+changes, only the documents of the group-versions whose definitions changed are rebuilt,
+and their hashes change with them.
 
 Documents are serialised once per process, with sorted keys, so their bytes — and the
 hash in the index, kube's uppercase hex SHA-512 of the document — are stable across
@@ -26,12 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from services.registry import openapi_schemas
-from services.registry.openapi_schemas import REF_PREFIX, Definitions
+from services.registry.openapi_schemas import REF_PREFIX, Definitions, Overlay
 from services.registry.types import ResourceType, TypeTable
 
 Obj = dict[str, Any]
@@ -308,6 +312,7 @@ class _DocumentBuilder:
         self.prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
         self.infix, self.tag = _gv_names(group, version)
         self.paths: Obj = {}
+        self.patch_media_types: tuple[str, ...] = PATCH_MEDIA_TYPES
 
     # -- parameters ------------------------------------------------------------------
 
@@ -381,6 +386,10 @@ class _DocumentBuilder:
 
     def add_resource(self, rt: ResourceType) -> None:
         """The collection, item, all-namespaces and subresource paths of one resource."""
+        model = getattr(rt, "model", None)  # a definition's: the patch types it takes
+        self.patch_media_types = tuple(
+            m for m in PATCH_MEDIA_TYPES if model is None or m in model.patch_types
+        )
         if rt.schema not in self.definitions:
             raise LookupError(
                 f"no Kubernetes 1.32 OpenAPI definition {rt.schema!r} for {rt.resource}"
@@ -525,7 +534,10 @@ class _DocumentBuilder:
                 gvk=gvk,
                 description=f"partially update {of} {kind}",
                 params=_PATCH_PARAMS,
-                body={"content": _content(PATCH_SCHEMA, PATCH_MEDIA_TYPES), "required": True},
+                body={
+                    "content": _content(PATCH_SCHEMA, self.patch_media_types),
+                    "required": True,
+                },
                 responses={"200": _response("OK", schema), "201": _response("Created", schema)},
             )
         return ops
@@ -564,38 +576,70 @@ def serialize(document: Obj) -> tuple[bytes, str]:
     return data, hashlib.sha512(data).hexdigest().upper()
 
 
-class OpenAPIV3:
-    """The ``/openapi/v3`` index and its per-group-version documents for one type table.
+TableSource = TypeTable[Any] | Callable[[], TypeTable[Any]]
 
-    All documents are built on the first call of either method (once per process, ~15 ms;
-    call ``index()`` at startup to take that off the first request), then served from
-    memory. Thread-safe.
+
+def _source(table: TableSource) -> Callable[[], TypeTable[Any]]:
+    if isinstance(table, TypeTable):
+        return lambda: table
+    return table
+
+
+def with_components(definitions: Definitions, resources: list[ResourceType]) -> Definitions:
+    """``definitions`` with the component schemas ``resources`` bring (custom resources')."""
+    v3: Obj = {}
+    v2: Obj = {}
+    for rt in resources:
+        model = getattr(rt, "model", None)
+        if model is not None:
+            v3.update(model.components())
+            v2.update(model.components_v2())
+    return Overlay(definitions, v3, v2) if v3 else definitions
+
+
+class OpenAPIV3:
+    """The ``/openapi/v3`` index and its per-group-version documents for the current table
+    of ``source`` (a table, or a function giving the catalog's current one).
+
+    A document is built when first asked for after its group-version's definitions
+    changed (the built-in ones, once per process: ~15 ms; call ``index()`` at startup to
+    take that off the first request), then served from memory. Thread-safe.
     """
 
-    def __init__(self, table: TypeTable, *, definitions: Definitions | None = None) -> None:
-        self._table = table
+    def __init__(self, source: TableSource, *, definitions: Definitions | None = None) -> None:
+        self._source = _source(source)
         self._definitions = definitions
-        self._documents: dict[str, tuple[bytes, str]] | None = None
+        # path -> (the definitions it was built from, by identity; JSON; hash)
+        self._documents: dict[str, tuple[tuple[int, ...], bytes, str]] = {}
+        self._built_for: TypeTable[Any] | None = None
         self._lock = threading.Lock()
 
-    def _built(self) -> dict[str, tuple[bytes, str]]:
-        documents = self._documents
-        if documents is None:
-            with self._lock:
-                if self._documents is None:
-                    self._documents = self._build()
-                documents = self._documents
-        return documents
+    def _built(self) -> dict[str, tuple[tuple[int, ...], bytes, str]]:
+        table = self._source()
+        if self._built_for is table:
+            return self._documents
+        with self._lock:
+            if self._built_for is not table:
+                self._documents = self._build(table)
+                self._built_for = table
+            return self._documents
 
-    def _build(self) -> dict[str, tuple[bytes, str]]:
+    def _build(self, table: TypeTable[Any]) -> dict[str, tuple[tuple[int, ...], bytes, str]]:
         definitions = self._definitions or openapi_schemas.builtin()
-        out: dict[str, tuple[bytes, str]] = {}
-        for group, version in self._table.group_versions():
-            resources = self._table.in_group_version(group, version)
-            if resources:
-                out[resources[0].group_version_path] = serialize(
-                    build_document(definitions, resources)
-                )
+        out: dict[str, tuple[tuple[int, ...], bytes, str]] = {}
+        for group, version in table.group_versions():
+            resources = table.in_group_version(group, version)
+            if not resources:
+                continue
+            path = resources[0].group_version_path
+            key = tuple(id(rt) for rt in resources)
+            known = self._documents.get(path)
+            if known is not None and known[0] == key:
+                out[path] = known
+                continue
+            document = build_document(with_components(definitions, resources), resources)
+            data, digest = serialize(document)
+            out[path] = (key, data, digest)
         return out
 
     def index(self) -> dict[str, Any]:
@@ -603,13 +647,14 @@ class OpenAPIV3:
         return {
             "paths": {
                 path: {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest}"}
-                for path, (_, digest) in self._built().items()
+                for path, (_, _, digest) in self._built().items()
             }
         }
 
     def document(self, path: str) -> tuple[bytes, str] | None:
         """``GET /openapi/v3/<path>`` (``api/v1``, ``apis/apps/v1``): (JSON, hash) or None."""
-        return self._built().get(path.strip("/"))
+        found = self._built().get(path.strip("/"))
+        return None if found is None else (found[1], found[2])
 
 
 # --- /openapi/v2 (Swagger 2.0) -------------------------------------------------------
@@ -679,23 +724,31 @@ def v2_paths(paths: Obj) -> Obj:
     return out
 
 
-def build_v2_document(definitions: Definitions, table: TypeTable) -> Obj:
+def build_v2_document(definitions: Definitions, table: TypeTable[Any]) -> Obj:
     """``/openapi/v2``: every served group-version's operations and the definitions they
     reach, as one Swagger 2.0 document (what ``kubectl`` falls back to, and what older
     clients read). Definitions carry ``x-kubernetes-group-version-kind`` and the patch
     strategy extensions, converted from the same shipped definitions as v3."""
     paths: Obj = {}
     roots: set[str] = set()
+    all_v3: Obj = {}
+    all_v2: Obj = {}
     for group, version in table.group_versions():
         resources = table.in_group_version(group, version)
         if not resources:
             continue
-        builder = _DocumentBuilder(definitions, group, version)
+        gv_definitions = with_components(definitions, resources)
+        builder = _DocumentBuilder(gv_definitions, group, version)
         builder.add_root()
         for rt in resources:
             builder.add_resource(rt)
         roots |= openapi_schemas.refs_in(builder.paths)
         paths.update(v2_paths(builder.paths))
+        if isinstance(gv_definitions, Overlay):
+            all_v3.update(gv_definitions.extra)
+            all_v2.update(gv_definitions.extra_v2)
+    if all_v3:
+        definitions = Overlay(definitions, all_v3, all_v2)
     names = definitions.closure(roots)
     return {
         "definitions": {name: definitions.schema_v2(name) for name in sorted(names)},
@@ -708,21 +761,25 @@ def build_v2_document(definitions: Definitions, table: TypeTable) -> Obj:
 
 
 class OpenAPIV2:
-    """The ``/openapi/v2`` JSON document for one type table, built on first use and kept
-    (serialised with sorted keys, hashed as kube does: uppercase hex SHA-512)."""
+    """The ``/openapi/v2`` JSON document for the current table of ``source``, built on
+    first use after each change and kept (serialised with sorted keys, hashed as kube
+    does: uppercase hex SHA-512)."""
 
-    def __init__(self, table: TypeTable, *, definitions: Definitions | None = None) -> None:
-        self._table = table
+    def __init__(self, source: TableSource, *, definitions: Definitions | None = None) -> None:
+        self._source = _source(source)
         self._definitions = definitions
         self._document: tuple[bytes, str] | None = None
+        self._built_for: TypeTable[Any] | None = None
         self._lock = threading.Lock()
 
     def document(self) -> tuple[bytes, str]:
+        table = self._source()
         found = self._document
-        if found is None:
+        if found is None or self._built_for is not table:
             with self._lock:
-                if self._document is None:
+                if self._document is None or self._built_for is not table:
                     definitions = self._definitions or openapi_schemas.builtin()
-                    self._document = serialize(build_v2_document(definitions, self._table))
+                    self._document = serialize(build_v2_document(definitions, table))
+                    self._built_for = table
                 found = self._document
         return found

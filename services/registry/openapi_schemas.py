@@ -317,3 +317,52 @@ def load() -> Definitions:
 def builtin() -> Definitions:
     """The shipped definitions, loaded once per process and shared."""
     return load()
+
+
+class Overlay(Definitions):
+    """The built-in definitions with more components laid over them (a custom resource's
+    object and list schemas, already in OpenAPI v3 and Swagger 2.0 form). The extra
+    components may refer to built-in ones (ObjectMeta, ListMeta)."""
+
+    def __init__(self, base: Definitions, v3: Mapping[str, Schema], v2: Mapping[str, Schema]):
+        super().__init__(base.raw())
+        self._base = base
+        self.extra = dict(v3)
+        self.extra_v2 = dict(v2)
+        self._extra_refs = {name: frozenset(refs_in(schema)) for name, schema in v3.items()}
+        self._extra_gvk: dict[tuple[str, str, str], str] = {}
+        for name, schema in v3.items():
+            for gvk in schema.get("x-kubernetes-group-version-kind", ()):
+                self._extra_gvk.setdefault((gvk["group"], gvk["version"], gvk["kind"]), name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.extra or name in self._base
+
+    def schema(self, name: str) -> Schema:
+        found = self.extra.get(name)
+        return found if found is not None else self._base.schema(name)
+
+    def schema_v2(self, name: str) -> Schema:
+        found = self.extra_v2.get(name)
+        return found if found is not None else self._base.schema_v2(name)
+
+    def closure(self, roots: Iterable[str]) -> dict[str, Schema]:
+        roots = list(roots)
+        out: dict[str, Schema] = {}
+        base_roots: set[str] = set()
+        for name in roots:
+            if name in self.extra:
+                out[name] = self.extra[name]
+                base_roots |= self._extra_refs[name] - self.extra.keys()
+            else:
+                base_roots.add(name)
+        out.update(self._base.closure(base_roots))
+        return out
+
+    def by_gvk(self, group: str, version: str, kind: str) -> str | None:
+        return self._extra_gvk.get((group, version, kind)) or self._base.by_gvk(
+            group, version, kind
+        )
+
+    def field_description(self, name: str, field: str) -> str:
+        return self._base.field_description(name, field)

@@ -15,7 +15,6 @@ def _ref(where: Where) -> ResourceRef:
     return ResourceRef(
         group=where.group,
         resource=where.resource,
-        key_prefix=where.key_prefix,
         namespaced=where.namespaced,
     )
 

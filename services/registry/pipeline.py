@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 from kapi import errors
 from kapi.errors import FieldError
 from services.registry import schema_validation, validation
+from services.registry.definition import Definition
 from services.registry.strategy import Strategy
 from services.registry.types import ResourceType
 
@@ -165,10 +166,10 @@ def prepare_create(
     return obj
 
 
-def validate_create(rt: ResourceType, strategy: Strategy, obj: Obj) -> None:
-    """Resource rules first, then ObjectMeta, as one 422 Invalid."""
+def validate_create(rt: Definition, strategy: Strategy, obj: Obj) -> None:
+    """Resource rules first, then the schema's, then ObjectMeta, as one 422 Invalid."""
     problems: list[FieldError] = strategy.validate(obj)
-    problems = schema_validation.merge(problems, schema_validation.validate(rt.schema, obj))
+    problems = schema_validation.merge(problems, rt.model.validate(obj))
     problems += validation.validate_object_meta(
         metadata_of(obj),
         namespaced=rt.namespaced,
@@ -214,14 +215,14 @@ def prepare_update(
 
 
 def validate_update(
-    rt: ResourceType, strategy: Strategy, new: Obj, old: Obj, *, subresource: str = ""
+    rt: Definition, strategy: Strategy, new: Obj, old: Obj, *, subresource: str = ""
 ) -> None:
     problems = (
         strategy.validate_subresource_update(subresource, new, old)
         if subresource
         else strategy.validate_update(new, old)
     )
-    problems = schema_validation.merge(problems, schema_validation.validate(rt.schema, new))
+    problems = schema_validation.merge(problems, rt.model.validate(new, old))
     meta = metadata_of(new)
     problems += validation.validate_object_meta(
         meta,

@@ -20,11 +20,11 @@ class StoredList:
 
 @dataclass(frozen=True)
 class Where:
-    """Which stored resource: qualified name for errors, key prefix for etcd."""
+    """Which stored resource, by the group and resource it is served as (errors name it
+    so); storage alone knows where its objects live in etcd."""
 
     group: str
     resource: str
-    key_prefix: str
     namespaced: bool
 
 

@@ -7,11 +7,12 @@ descriptions, and the way each cell is computed, are kube's
 (pkg/printers/internalversion/printers.go): the server always prints the wide form and
 kubectl drops the ``priority: 1`` columns unless ``-o wide``.
 
-Printers are keyed by (group, kind), like kube's per-type handlers; a type without one
-gets kube's default table convertor (Name, Created At). Cells are computed from the stored
-object with kube's API defaults where the stored object may lack them (a Service without
-``type`` prints ClusterIP, a Deployment without ``replicas`` wants 1), since kube prints
-defaulted objects.
+Printers are keyed by (group, kind), like kube's per-type handlers (``for_kind``); a type
+without one gets kube's default table convertor (Name, Created At). Each definition
+carries its printer (a custom resource's prints its CRD's additionalPrinterColumns).
+Cells are computed from the stored object with kube's API defaults where the stored
+object may lack them (a Service without ``type`` prints ClusterIP, a Deployment without
+``replicas`` wants 1), since kube prints defaulted objects.
 
 Every function here is pure: objects are read, never mutated.
 """
@@ -19,13 +20,12 @@ Every function here is pure: objects are read, never mutated.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from kapi import errors
 from services.registry import openapi_schemas
-from services.registry.types import ResourceType
 
 Obj = dict[str, Any]
 
@@ -72,7 +72,7 @@ def human_duration(delta: timedelta) -> str:
     return f"{hours // 24 // 365}y"
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     """An RFC 3339 (micro)timestamp as an aware datetime; None when absent or unparsable."""
     if not isinstance(value, str) or not value:
         return None
@@ -87,9 +87,9 @@ def _aware(now: datetime) -> datetime:
     return now if now.tzinfo else now.replace(tzinfo=UTC)
 
 
-def _since(value: Any, now: datetime) -> str:
+def since(value: Any, now: datetime) -> str:
     """kube's translateTimestampSince: HumanDuration(now - t), ``<unknown>`` for no time."""
-    moment = _parse_time(value)
+    moment = parse_time(value)
     if moment is None:
         return "<unknown>"
     return human_duration(_aware(now) - moment)
@@ -160,7 +160,7 @@ def _name(obj: Obj) -> str:
 
 
 def _age(obj: Obj, now: datetime) -> str:
-    return _since(_get(obj, "metadata", "creationTimestamp"), now)
+    return since(_get(obj, "metadata", "creationTimestamp"), now)
 
 
 def _is_restartable_init_container(container: Any) -> bool:
@@ -175,7 +175,7 @@ def _condition_true(status: Mapping[str, Any], condition_type: str) -> bool:
 
 
 def _later(current: datetime | None, state: Any) -> datetime | None:
-    finished = _parse_time(_get(state, "terminated", "finishedAt"))
+    finished = parse_time(_get(state, "terminated", "finishedAt"))
     if finished is None or (current is not None and finished <= current):
         return current
     return finished
@@ -377,17 +377,17 @@ def _as_core_event(event: Obj) -> Obj:
 def _event_row(event: Obj, now: datetime) -> Row:
     event = _as_core_event(event)
     first_seen = (
-        _since(event.get("firstTimestamp"), now)
+        since(event.get("firstTimestamp"), now)
         if event.get("firstTimestamp")
-        else _since(event.get("eventTime"), now)
+        else since(event.get("eventTime"), now)
     )
     last_seen = (
-        _since(event.get("lastTimestamp"), now) if event.get("lastTimestamp") else (first_seen)
+        since(event.get("lastTimestamp"), now) if event.get("lastTimestamp") else (first_seen)
     )
     count = int(event.get("count") or 0)
     series = event.get("series")
     if isinstance(series, Mapping):
-        last_seen = _since(series.get("lastObservedTime"), now)
+        last_seen = since(series.get("lastObservedTime"), now)
         count = int(series.get("count") or 0)
     elif count == 0:
         count = 1  # singleton events of the new API carry no count
@@ -450,7 +450,7 @@ def _deployment_row(deploy: Obj, now: datetime) -> Row:
 
 def _default_row(obj: Obj, now: datetime) -> Row:
     """kube's default table convertor: name and the creation time, RFC 3339 in UTC."""
-    created = _parse_time(_get(obj, "metadata", "creationTimestamp"))
+    created = parse_time(_get(obj, "metadata", "creationTimestamp"))
     stamp = (
         created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         if created
@@ -591,8 +591,8 @@ def _job_row(job: Obj, now: datetime) -> Row:
         done = f"{succeeded}/1 of {_int(parallelism)}"
     else:
         done = f"{succeeded}/1"
-    started = _parse_time(status.get("startTime"))
-    finished = _parse_time(status.get("completionTime"))
+    started = parse_time(status.get("startTime"))
+    finished = parse_time(status.get("completionTime"))
     duration = ""
     if started is not None:
         duration = human_duration((finished or _aware(now)) - started)
@@ -627,7 +627,7 @@ def _cron_job_row(cj: Obj, now: datetime) -> Row:
         str(spec.get("timeZone")) if spec.get("timeZone") is not None else "<none>",
         _bool_text(spec.get("suspend")),
         len(_list(status.get("active"))),
-        _since(last, now) if last else "<none>",
+        since(last, now) if last else "<none>",
         _age(cj, now),
         names,
         images,
@@ -1213,8 +1213,18 @@ _IMAGES = _Column(
 
 @dataclass(frozen=True)
 class _Printer:
+    """A built-in type's printer: its columns and the function computing a row."""
+
     columns: tuple[_Column, ...]
     row: Callable[[Obj, datetime], Row]
+    _definitions: list[Obj] = field(default_factory=list, compare=False, repr=False)
+
+    def column_definitions(self) -> list[Obj]:
+        """{name, type, format, description, priority} per column: fresh dicts each call
+        (built once per printer)."""
+        if not self._definitions:
+            self._definitions.extend(column.definition() for column in self.columns)
+        return [dict(column) for column in self._definitions]
 
 
 _PRINTERS: dict[tuple[str, str], _Printer] = {
@@ -1844,33 +1854,22 @@ _DEFAULT = _Printer(
     _default_row,
 )
 
-_COLUMN_CACHE: dict[tuple[str, str], list[Obj]] = {}
+
+def for_kind(group: str, kind: str) -> TablePrinter:
+    """The printer kube-apiserver uses for ``kind`` of ``group`` (its default one when the
+    type has none of its own)."""
+    return _PRINTERS.get((group, kind), _DEFAULT)
 
 
-def _printer(rt: ResourceType) -> _Printer:
-    return _PRINTERS.get((rt.group, rt.kind), _DEFAULT)
+class TablePrinter(Protocol):
+    """What ``table`` prints with: columns, and each object's cells and conditions."""
+
+    def column_definitions(self) -> list[Obj]: ...
+
+    def row(self, obj: Obj, now: datetime) -> Row: ...
 
 
 # --- public API ------------------------------------------------------------------------
-
-
-def column_definitions(rt: ResourceType) -> list[dict[str, Any]]:
-    """The Table's ``columnDefinitions`` for ``rt``: {name, type, format, description, priority}.
-
-    Returns a fresh list each call (the definitions themselves are built once per type).
-    """
-    key = (rt.group, rt.kind)
-    cached = _COLUMN_CACHE.get(key)
-    if cached is None:
-        cached = [column.definition() for column in _printer(rt).columns]
-        _COLUMN_CACHE[key] = cached
-    return [dict(column) for column in cached]
-
-
-def row_cells(rt: ResourceType, obj: dict[str, Any], now: datetime) -> list[Any]:
-    """One row's cells, aligned with ``column_definitions(rt)`` (all priorities)."""
-    cells, _ = _printer(rt).row(obj, now)
-    return cells
 
 
 def partial_metadata(obj: dict[str, Any], api_version: str = "meta.k8s.io/v1") -> dict[str, Any]:
@@ -1883,7 +1882,7 @@ def partial_metadata(obj: dict[str, Any], api_version: str = "meta.k8s.io/v1") -
 
 
 def table(
-    rt: ResourceType,
+    printer: TablePrinter,
     objects: list[dict[str, Any]],
     *,
     now: datetime,
@@ -1902,7 +1901,6 @@ def table(
     """
     if include_object not in INCLUDE_OBJECT:
         raise errors.bad_request(f'unrecognized includeObject value: "{include_object}"')
-    printer = _printer(rt)
     rows: list[Obj] = []
     for obj in objects:
         cells, conditions = printer.row(obj, now)
@@ -1920,6 +1918,6 @@ def table(
         "kind": "Table",
         "apiVersion": api_version,
         "metadata": list_metadata,
-        "columnDefinitions": column_definitions(rt) if with_columns else None,
+        "columnDefinitions": printer.column_definitions() if with_columns else None,
         "rows": rows,
     }

@@ -1,4 +1,4 @@
-"""Composition root of the registry: type table, peers, servicer, gRPC server."""
+"""Composition root of the registry: catalog, peers, CRD serving, servicer, gRPC server."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ import grpc.aio
 from kapi import errors, metrics_service, pki, rpc
 from kapi_proto import common_pb2, registry_pb2_grpc
 from services.authz.client import AuthzClient
+from services.registry.catalog import Catalog
+from services.registry.crd.serving import CustomResources
 from services.registry.grpc.servicer import RegistryServicer
 from services.registry.metrics import MeteredAdmission, RegistryMetrics
 from services.registry.openapi import OpenAPIV3
 from services.registry.peers import AuthzAdmission, StorageAdapter
 from services.registry.service import Registry
-from services.registry.types import builtin_table
+from services.registry.strategies import BUILTIN
 from services.storage.client import StorageClient
 
 log = logging.getLogger(__name__)
@@ -41,9 +43,11 @@ class RegistryServer:
     storage: StorageClient
     authz: AuthzClient
     bootstrap: asyncio.Task[None]
+    custom_resources: CustomResources
 
     async def close(self) -> None:
         self.bootstrap.cancel()
+        await self.custom_resources.close()
         await asyncio.gather(self.storage.close(), self.authz.close(), return_exceptions=True)
 
 
@@ -63,17 +67,19 @@ async def bootstrap(registry: Registry) -> None:
 
 
 async def create_server(config: RegistryConfig) -> RegistryServer:
-    table = builtin_table()
+    catalog = Catalog(BUILTIN)
     storage = StorageClient(config.storage, tls=config.tls)
     authz = AuthzClient(config.authz, tls=config.tls)
     metrics = RegistryMetrics()
     registry = Registry(
-        table, StorageAdapter(storage), MeteredAdmission(AuthzAdmission(authz), metrics)
+        catalog, StorageAdapter(storage), MeteredAdmission(AuthzAdmission(authz), metrics)
     )
-    openapi = OpenAPIV3(table)
+    openapi = OpenAPIV3(lambda: catalog.table)
     server, port = rpc.server(config.listen, tls=config.tls)
     registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(registry, openapi), server)
     metrics_service.serve(server, metrics.registry)
     await server.start()
+    custom_resources = CustomResources(registry, user=SYSTEM_USER)
+    custom_resources.start()
     task = asyncio.create_task(bootstrap(registry))
-    return RegistryServer(server, port, registry, storage, authz, task)
+    return RegistryServer(server, port, registry, storage, authz, task, custom_resources)

@@ -1,14 +1,22 @@
-"""The registry domain: resolves a request to its type and runs it through the strategy,
-admission and storage. Knows nothing of gRPC or HTTP.
+"""The registry domain: resolves a request to its definition (``catalog``) and runs it
+through the definition's strategy, schema, admission and storage. Knows nothing of gRPC
+or HTTP.
+
+Versions: a built-in type's writes run in the version it is stored in (the body is
+converted to it first, as kube converts to the internal version); a custom resource's
+run in the version it was sent in and are converted to the CRD's storage version at
+storage's door, as kube's custom resource handler does. ``_hub`` names the version a
+write runs in; ``_stored_form`` and ``_hub_form`` cross storage's door.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import contextlib
 import copy
 import dataclasses
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +30,6 @@ from services.registry import (
     binding,
     component_status,
     connect,
-    conversion,
     deletion,
     eviction,
     field_validation,
@@ -31,16 +38,13 @@ from services.registry import (
     pipeline,
     printers,
 )
+from services.registry.catalog import Catalog
+from services.registry.definition import Definition
 from services.registry.ports import AdmissionPort, AdmissionTarget, StoragePort, Where
-from services.registry.strategies import bootstrap, selectable_terms, strategy_for
+from services.registry.strategies import bootstrap
 from services.registry.strategies import scale as scale_subresource
-from services.registry.strategies.core import ServiceStrategy
-from services.registry.types import (
-    ResourceType,
-    TypeTable,
-    field_selector_error,
-    field_selector_path,
-)
+from services.registry.strategy import Strategy
+from services.registry.types import ResourceType, TypeTable
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,10 @@ Obj = dict[str, Any]
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 RENDERINGS = ("object", "table", "table-v1beta1", "metadata")
 SCALE_SCHEMA = "io.k8s.api.autoscaling.v1.Scale"
+SCALE_PRINTER = printers.for_kind("autoscaling", "Scale")
 GUARANTEED_UPDATE_ATTEMPTS = 64
+# How long a request routed with a newer catalog than this replica's waits for it.
+CATALOG_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,8 @@ class Target:
     name: str = ""
     user: Any = None
     user_agent: str = ""  # the default field manager comes from it (patching.policy)
+    # The catalog revision the request was routed with (0: any).
+    catalog_revision: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,9 +95,6 @@ class Result:
     warnings: list[str] = field(default_factory=list)
 
 
-_FIELD_TERM = re.compile(r"^\s*([^!=\s]+)\s*(==|!=|=)")
-
-
 @dataclass(frozen=True)
 class _Action:
     """A create that acts on another object instead of storing one (kube's Binding and
@@ -111,10 +117,11 @@ ACTIONS: dict[tuple[str, str, str], _Action] = {
 }
 
 
+Change = Callable[[Obj], Awaitable[Obj]]  # the object an update makes of the current one
+
+
 def _where(rt: ResourceType) -> Where:
-    return Where(
-        group=rt.group, resource=rt.resource, key_prefix=rt.etcd_prefix, namespaced=rt.namespaced
-    )
+    return Where(group=rt.group, resource=rt.resource, namespaced=rt.namespaced)
 
 
 def _is_missing(err: errors.StatusError, target: Target) -> bool:
@@ -168,16 +175,26 @@ def _loads(data: bytes) -> Obj:
 
 
 class Registry:
-    def __init__(self, table: TypeTable, storage: StoragePort, admission: AdmissionPort) -> None:
-        self.table = table
+    def __init__(self, catalog: Catalog, storage: StoragePort, admission: AdmissionPort) -> None:
+        self.catalog = catalog
         self.storage = storage
         self.admission = admission
         self.bootstrapped = False
 
     # --- resolution ---------------------------------------------------------------
 
-    def resolve(self, target: Target) -> ResourceType:
+    @property
+    def table(self) -> TypeTable[Definition]:
+        """The catalog's current table."""
+        return self.catalog.table
+
+    async def resolve(self, target: Target) -> Definition:
+        """The definition ``target`` names (404 when none is served). A request routed
+        with a catalog newer than this replica's waits a moment for it."""
         rt = self.table.lookup(target.group, target.version, target.resource)
+        if rt is None and target.catalog_revision > self.catalog.reached:
+            await self.catalog.wait_for(target.catalog_revision, CATALOG_WAIT)
+            rt = self.table.lookup(target.group, target.version, target.resource)
         if rt is None:
             raise errors.not_found_path()
         if target.subresource and rt.subresource(target.subresource) is None:
@@ -186,10 +203,12 @@ class Registry:
 
     # --- versions and decoding (conversion.py, field_validation.py) ----------------------
 
-    def stored_type(self, rt: ResourceType) -> ResourceType:
-        """The ResourceType whose form is kept in storage: ``rt`` unless it is served
-        converted (autoscaling/v1 HPAs are stored as autoscaling/v2)."""
-        if not rt.storage_version or rt.storage_version == rt.api_version:
+    def stored_type(self, rt: Definition) -> Definition:
+        """The definition a write of ``rt`` runs in (its "hub"): ``rt`` itself unless a
+        built-in type is served converted (autoscaling/v1 HPAs are written as
+        autoscaling/v2, events.k8s.io Events as core v1 ones). A custom resource is
+        written in the version it was sent in, converted at storage's door."""
+        if rt.crd or not rt.storage_version or rt.storage_version == rt.api_version:
             return rt
         group, _, version = rt.storage_version.rpartition("/")
         stored = self.table.lookup(group, version, rt.resource)
@@ -197,17 +216,41 @@ class Registry:
             raise errors.internal(f"no storage version {rt.storage_version} for {rt.resource}")
         return stored
 
-    def _to_served(self, rt: ResourceType, data: bytes) -> bytes:
+    async def _to_served(self, rt: Definition, data: bytes) -> bytes:
         """Stored JSON as the version the client asked for (unchanged if the same)."""
-        if not rt.storage_version or rt.storage_version == rt.api_version:
+        if rt.stored_api_version == rt.api_version and not rt.converter.rewrites_reads:
             return data
-        return conversion.convert_json(
-            data, kind=rt.kind, from_api_version=rt.storage_version, to_api_version=rt.api_version
-        )
+        converted = await rt.converter.convert([orjson.loads(data)], rt.api_version)
+        return orjson.dumps(converted[0])
 
-    def _decode(
+    async def _all_to_served(
+        self, rt: Definition, items: builtins.list[bytes]
+    ) -> builtins.list[bytes]:
+        """A list's stored items as the version asked for (one conversion call)."""
+        if not items or (
+            rt.stored_api_version == rt.api_version and not rt.converter.rewrites_reads
+        ):
+            return items
+        converted = await rt.converter.convert([orjson.loads(i) for i in items], rt.api_version)
+        return [orjson.dumps(obj) for obj in converted]
+
+    async def _stored_form(self, hub: Definition, obj: Obj) -> Obj:
+        """An object about to be stored, in the storage version (a custom resource
+        written in another version is converted here)."""
+        if hub.stored_api_version == hub.api_version:
+            return obj
+        return (await hub.converter.convert([obj], hub.stored_api_version))[0]
+
+    async def _hub_form(self, hub: Definition, obj: Obj) -> Obj:
+        """A stored object in the version a write of ``hub`` runs in (defaulted, as
+        kube defaults what it reads, where the type has defaults)."""
+        if hub.stored_api_version == hub.api_version and not hub.converter.rewrites_reads:
+            return obj
+        return (await hub.converter.convert([obj], hub.api_version))[0]
+
+    async def _decode(
         self,
-        rt: ResourceType,
+        rt: Definition,
         body: bytes,
         directive: str,
         duplicates: tuple[str, ...],
@@ -228,25 +271,16 @@ class Registry:
             )
             return obj, warnings
         pipeline.check_type_meta(rt, obj)  # another kind or version is refused first
-        warnings = field_validation.decode(
-            obj,
-            definition=rt.schema,
-            kind=rt.kind,
-            version=rt.version,
-            directive=directive,
-            duplicates=duplicates,
+        warnings = rt.model.decode(
+            obj, kind=rt.kind, version=rt.version, directive=directive, duplicates=duplicates
         )
-        if rt.storage_version and rt.storage_version != rt.api_version:
-            obj = conversion.convert(
-                obj,
-                kind=rt.kind,
-                from_api_version=rt.api_version,
-                to_api_version=rt.storage_version,
-            )
+        hub = self.stored_type(rt)
+        if hub is not rt:
+            obj = (await rt.converter.convert([obj], hub.api_version))[0]
         return obj, warnings
 
     def _admission_target(
-        self, rt: ResourceType, target: Target, operation: str, name: str, dry_run: bool
+        self, rt: Definition, target: Target, operation: str, name: str, dry_run: bool
     ) -> AdmissionTarget:
         return AdmissionTarget(
             operation=operation,
@@ -275,7 +309,7 @@ class Registry:
         managed_fields: builtins.list[Obj] | None = None,
     ) -> Result:
         """``managed_fields``: the entries an apply computed (else the creator's are)."""
-        rt = self.resolve(target)
+        rt = await self.resolve(target)
         action = ACTIONS.get((rt.group, rt.resource, target.subresource))
         if action is not None:
             return await self._act(
@@ -283,12 +317,19 @@ class Registry:
             )
         if target.subresource or "create" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "create")
+        if rt.terminating:
+            raise errors.method_not_supported(
+                rt.resource,
+                rt.group,
+                "create",
+                message="create not allowed while custom resource definition is terminating",
+            )
         patching.policy.check_write_options("CreateOptions", field_manager)
-        decoded, decode_warnings = self._decode(
+        decoded, decode_warnings = await self._decode(
             rt, body, field_validation, duplicate_fields, target.subresource
         )
         served, rt = rt, self.stored_type(rt)
-        strategy = strategy_for(served.group, served.resource)  # the served group's rules
+        strategy = served.strategy  # the served group's rules
         sent_fields = patching.sent_managed_fields(decoded)  # prepare_create drops them
         obj = pipeline.prepare_create(rt, strategy, decoded, target.namespace, user=target.user)
         obj = self._track_create(rt, target, obj, sent_fields, field_manager, managed_fields)
@@ -296,8 +337,7 @@ class Registry:
         admission = self._admission_target(rt, target, "CREATE", name, dry_run)
         mutated, warnings = await self.admission.admit("mutating", admission, obj)
         obj = mutated if mutated is not None else obj
-        if isinstance(strategy, ServiceStrategy):
-            await self._allocate_cluster_ip(strategy, obj)
+        await self._allocate(rt, strategy, obj)
         pipeline.validate_create(rt, strategy, obj)
         _, more = await self.admission.admit("validating", admission, obj)
         warnings += more
@@ -305,11 +345,11 @@ class Registry:
             _where(rt),
             obj["metadata"].get("namespace", ""),
             name,
-            orjson.dumps(obj),
+            orjson.dumps(await self._stored_form(rt, obj)),
             dry_run=dry_run,
         )
         return Result(
-            self._to_served(served, stored),
+            await self._to_served(served, stored),
             201,
             decode_warnings + warnings + strategy.warnings(obj),
         )
@@ -335,30 +375,22 @@ class Registry:
         )
         return Result(await action.run(self, target, obj, dry_run=dry_run), 201, warnings)
 
-    async def _allocate_cluster_ip(self, strategy: ServiceStrategy, obj: Obj) -> None:
-        """Cluster IP and node ports: free ones from what the other services hold (an
-        address or port is released when its service is deleted or changes type)."""
-        rt = self.table.lookup("", "v1", "services")
-        assert rt is not None
+    async def _allocate(self, rt: Definition, strategy: Strategy, obj: Obj) -> None:
+        """What the strategy allocates among the resource's objects (a Service's cluster
+        IP and node ports), from every other object of the resource."""
+        if not strategy.allocates:
+            return
         listed = await self.storage.list(_where(rt), "")
         meta = obj.get("metadata") or {}
         others = [
-            service
-            for service in (orjson.loads(item) for item in listed.items)
-            if (service["metadata"].get("namespace"), service["metadata"].get("name"))
+            other
+            for other in (orjson.loads(item) for item in listed.items)
+            if (other["metadata"].get("namespace"), other["metadata"].get("name"))
             != (meta.get("namespace"), meta.get("name"))
         ]
-        taken = {(s.get("spec") or {}).get("clusterIP", "") for s in others}
-        strategy.allocate_cluster_ip(obj, taken)
-        ports = {
-            port["nodePort"]
-            for s in others
-            for port in (s.get("spec") or {}).get("ports") or []
-            if isinstance(port, dict) and port.get("nodePort")
-        }
-        problems = strategy.allocate_node_ports(obj, ports)
+        problems = strategy.allocate(obj, others)
         if problems:
-            raise errors.invalid("Service", "", str(meta.get("name") or ""), problems)
+            raise errors.invalid(rt.kind, rt.group, str(meta.get("name") or ""), problems)
 
     async def update(
         self,
@@ -370,12 +402,12 @@ class Registry:
         duplicate_fields: tuple[str, ...] = (),
         field_manager: str = "",
     ) -> Result:
-        rt = self.resolve(target)
+        rt = await self.resolve(target)
         if "update" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "update")
         patching.policy.check_write_options("UpdateOptions", field_manager)
         manager = patching.policy.manager_for(field_manager, target.user_agent)
-        new, decode_warnings = self._decode(
+        new, decode_warnings = await self._decode(
             rt, body, field_validation, duplicate_fields, target.subresource
         )
         served, rt = rt, self.stored_type(rt)
@@ -390,7 +422,7 @@ class Registry:
         kept = b"" if wanted_rv else orjson.dumps(new)
         bodies = [new]
 
-        def replace(current: Obj) -> Obj:
+        async def replace(current: Obj) -> Obj:
             uid = str(current["metadata"].get("uid") or "")
             if wanted_uid and wanted_uid != uid:
                 raise errors.conflict(
@@ -406,14 +438,26 @@ class Registry:
 
         if target.subresource == "scale":
             return await self._scale_update(
-                rt, target, replace, dry_run=dry_run, retry=not wanted_rv, manager=manager
+                rt,
+                target,
+                replace,
+                dry_run=dry_run,
+                retry=not wanted_rv,
+                manager=manager,
+                strategy=served.strategy,
             )
         try:
             result = await self._guaranteed_update(
-                rt, target, replace, dry_run=dry_run, retry=not wanted_rv, manager=manager
+                rt,
+                target,
+                replace,
+                dry_run=dry_run,
+                retry=not wanted_rv,
+                manager=manager,
+                strategy=served.strategy,
             )
         except errors.StatusError as err:
-            if not self._creates_on_update(rt, target, err):
+            if not self._creates_on_update(served, target, err):
                 raise
             return await self.create(
                 dataclasses.replace(target, name=""),
@@ -423,7 +467,7 @@ class Registry:
                 duplicate_fields=duplicate_fields,
                 field_manager=field_manager,
             )
-        result.body = self._to_served(served, result.body)
+        result.body = await self._to_served(served, result.body)
         result.warnings = decode_warnings + result.warnings
         return result
 
@@ -440,11 +484,13 @@ class Registry:
     ) -> Result:
         """JSON, merge and strategic merge patches of an existing object (404 when it is
         missing), and server-side apply, which creates a missing object (201)."""
-        rt = self.resolve(target)
+        rt = await self.resolve(target)
         if "patch" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "patch")
         if patch_type not in patching.PATCH_TYPES:
             raise errors.unsupported_media_type(patch_type)
+        if patch_type not in rt.model.patch_types:
+            raise errors.unsupported_media_type(patch_type, rt.model.patch_types)
         is_apply = patch_type == patching.APPLY_PATCH
         patching.policy.check_patch_options(is_apply=is_apply, field_manager=field_manager)
         manager = patching.policy.manager_for(field_manager, target.user_agent)
@@ -455,13 +501,13 @@ class Registry:
             )
         elif is_apply:
             fields = self._field_manager(rt, target.subresource)
-        definition = SCALE_SCHEMA if target.subresource == "scale" else rt.schema
+        definition = SCALE_SCHEMA if target.subresource == "scale" else rt.model.definition
         body = _PatchBody(_decode_apply if is_apply else patching.decode_patch, patch)
         # JSON and strategic merge patches change the object they are given: it is theirs
         # (_guaranteed_update decodes the stored one again), which saves a copy of it.
         consumes = not is_apply and patching.changes_in_place(patch_type)
 
-        def apply(current: Obj) -> Obj:
+        async def apply(current: Obj) -> Obj:
             current_rv = current["metadata"]["resourceVersion"]
             if fields is not None:
                 patched = fields.apply(current, body.take(), field_manager, force=force)
@@ -484,10 +530,16 @@ class Registry:
         tracked = None if is_apply and target.subresource != "scale" else manager
         if target.subresource == "scale":
             return await self._scale_update(
-                stored, target, apply, dry_run=dry_run, retry=True, manager=tracked
+                stored,
+                target,
+                apply,
+                dry_run=dry_run,
+                retry=True,
+                manager=tracked,
+                strategy=rt.strategy,
             )
         decode_warnings: builtins.list[str] = []
-        change: Callable[[Obj], Obj] = apply
+        change: Change = apply
         if target.subresource in ("", "status"):
             change = self._served_change(rt, apply, field_validation, decode_warnings)
         try:
@@ -499,6 +551,7 @@ class Registry:
                 retry=True,
                 manager=tracked,
                 consumes=consumes,
+                strategy=rt.strategy,
             )
         except errors.StatusError as err:
             if fields is None or target.subresource or not _is_missing(err, target):
@@ -512,7 +565,7 @@ class Registry:
                 dry_run=dry_run,
                 field_validation=field_validation,
             )
-        result.body = self._to_served(rt, result.body)
+        result.body = await self._to_served(rt, result.body)
         result.warnings = decode_warnings + result.warnings
         return result
 
@@ -531,7 +584,7 @@ class Registry:
         then created with its managedFields (kube's applyPatcher.createNewObject)."""
         uid = (config.get("metadata") or {}).get("uid") if isinstance(config, dict) else None
         if uid:
-            rt = self.resolve(target)
+            rt = await self.resolve(target)
             raise errors.conflict(
                 rt.resource,
                 rt.group,
@@ -553,9 +606,8 @@ class Registry:
 
     # --- managedFields (patching.managed_fields) -------------------------------------------
 
-    def _field_manager(self, rt: ResourceType, subresource: str) -> patching.FieldManager:
-        return patching.field_manager(
-            rt.schema,
+    def _field_manager(self, rt: Definition, subresource: str) -> patching.FieldManager:
+        return rt.model.field_manager(
             api_version=rt.api_version,
             kind=rt.kind,
             subresource=subresource,
@@ -564,7 +616,7 @@ class Registry:
 
     def _track_create(
         self,
-        rt: ResourceType,
+        rt: Definition,
         target: Target,
         obj: Obj,
         sent: Any,
@@ -583,93 +635,85 @@ class Registry:
         manager = patching.policy.manager_for(field_manager, target.user_agent)
         return self._field_manager(rt, "").update({}, obj, manager)
 
-    def _creates_on_update(self, rt: ResourceType, target: Target, err: errors.StatusError) -> bool:
+    def _creates_on_update(self, rt: Definition, target: Target, err: errors.StatusError) -> bool:
         """A PUT of a missing object creates it where kube's strategy allows it."""
         return (
             not target.subresource
             and _is_missing(err, target)
-            and patching.policy.allows_create_on_update(
-                rt.group, rt.resource, strategy_for(rt.group, rt.resource)
-            )
+            and patching.policy.allows_create_on_update(rt.group, rt.resource, rt.strategy)
         )
 
     def _served_change(
         self,
-        rt: ResourceType,
-        change: Callable[[Obj], Obj],
+        rt: Definition,
+        change: Change,
         directive: str,
         warnings: builtins.list[str],
-    ) -> Callable[[Obj], Obj]:
+    ) -> Change:
         """``change`` (a patch) applied to the stored object as the client sees it (its
         version), the result decoded as a write body is (unknown fields dropped or refused
         per fieldValidation; the warnings of the last attempt in ``warnings``), then back
         in the stored form."""
-        stored = self.stored_type(rt)
+        hub = self.stored_type(rt)
 
-        def run(current: Obj) -> Obj:
-            shown = conversion.convert(
-                current,
-                kind=rt.kind,
-                from_api_version=stored.api_version,
-                to_api_version=rt.api_version,
+        async def run(current: Obj) -> Obj:
+            shown = current
+            if hub is not rt:
+                shown = (await rt.converter.convert([current], rt.api_version))[0]
+            changed = await change(shown)
+            warnings[:] = rt.model.decode_patched(
+                changed, kind=rt.kind, version=rt.version, directive=directive
             )
-            changed = change(shown)
-            warnings[:] = field_validation.decode_patched(
-                changed,
-                definition=rt.schema,
-                kind=rt.kind,
-                version=rt.version,
-                directive=directive,
-            )
-            return conversion.convert(
-                changed,
-                kind=rt.kind,
-                from_api_version=rt.api_version,
-                to_api_version=stored.api_version,
-            )
+            if hub is not rt:
+                changed = (await rt.converter.convert([changed], hub.api_version))[0]
+            return changed
 
         return run
 
     async def _scale_update(
         self,
-        rt: ResourceType,
+        rt: Definition,
         target: Target,
-        change_scale: Callable[[Obj], Obj],
+        change_scale: Change,
         *,
         dry_run: bool,
         retry: bool,
+        strategy: Strategy,
         manager: str | None = None,
     ) -> Result:
         """PUT or PATCH of ``/scale``: ``change_scale`` (the body, or the patch) applied to
         the parent's autoscaling/v1 Scale; only its spec.replicas reaches the parent, which
         is then prepared, admitted, validated and stored as any update. Answers the Scale."""
-        if (rt.group, rt.resource) not in scale_subresource.SCALABLE:
+        facts = rt.scale
+        if facts is None:
             raise errors.not_found_path()
 
-        def change(current: Obj) -> Obj:
-            wanted = change_scale(scale_subresource.to_scale(rt.group, rt.resource, current))
+        async def change(current: Obj) -> Obj:
+            wanted = await change_scale(scale_subresource.to_scale(facts, current))
             scale_subresource.check_type_meta(wanted)
             problems = scale_subresource.validate(wanted)
             if problems:
                 raise errors.invalid(
                     scale_subresource.KIND, scale_subresource.GROUP, target.name, problems
                 )
-            return scale_subresource.apply(current, wanted)
+            return scale_subresource.apply(facts, current, wanted)
 
         result = await self._guaranteed_update(
-            rt, target, change, dry_run=dry_run, retry=retry, manager=manager
+            rt, target, change, dry_run=dry_run, retry=retry, manager=manager, strategy=strategy
         )
-        scaled = scale_subresource.to_scale(rt.group, rt.resource, _loads(result.body))
+        shown = await self._hub_form(rt, _loads(result.body))
+        scaled = scale_subresource.to_scale(facts, shown)
         return Result(orjson.dumps(scaled), 200, result.warnings)
 
     async def _guaranteed_update(
         self,
-        rt: ResourceType,
+        rt: Definition,
         target: Target,
-        change: Callable[[Obj], Obj],
+        change: Change,
         *,
         dry_run: bool,
         retry: bool,
+        strategy: Strategy,
         manager: str | None = None,
         consumes: bool = False,
     ) -> Result:
@@ -677,18 +721,18 @@ class Registry:
         on a conflict, start again from the latest object when ``retry``. The fields the
         change makes are recorded under ``manager`` in managedFields (not when ``None``:
         an apply records its own). With ``consumes``, ``change`` may change the object it
-        is given (it gets the only copy; the stored one is decoded again after it)."""
-        strategy = strategy_for(target.group, target.resource)  # the served group's rules
+        is given (it gets the only copy; the stored one is decoded again after it).
+        ``rt`` is the definition the write runs in; ``strategy`` the served group's rules."""
         where = _where(rt)
         namespace = target.namespace if rt.namespaced else ""
         # kube's storage retries a conflicting update until it lands; bounded here.
         for _attempt in range(GUARANTEED_UPDATE_ATTEMPTS if retry else 1):
             data = await self.storage.get(where, namespace, target.name)
-            current = _loads(data)
+            current = await self._hub_form(rt, _loads(data))
             current_rv = int(current["metadata"]["resourceVersion"])
-            candidate = change(current)
+            candidate = await change(current)
             if consumes:
-                current = _loads(data)
+                current = await self._hub_form(rt, _loads(data))
             pipeline.set_namespace(rt, candidate, target.namespace)
             candidate = pipeline.prepare_update(
                 rt, strategy, candidate, current, subresource=target.subresource
@@ -696,8 +740,8 @@ class Registry:
             if manager is not None:
                 fields = self._field_manager(rt, target.subresource)
                 candidate = fields.update(current, candidate, manager)
-            if isinstance(strategy, ServiceStrategy) and not target.subresource:
-                await self._allocate_cluster_ip(strategy, candidate)
+            if not target.subresource:
+                await self._allocate(rt, strategy, candidate)
             admission = self._admission_target(rt, target, "UPDATE", target.name, dry_run)
             mutated, warnings = await self.admission.admit(
                 "mutating", admission, candidate, current
@@ -746,7 +790,7 @@ class Registry:
                     where,
                     namespace,
                     target.name,
-                    orjson.dumps(candidate),
+                    orjson.dumps(await self._stored_form(rt, candidate)),
                     expected_revision=current_rv,
                     dry_run=dry_run,
                 )
@@ -760,11 +804,11 @@ class Registry:
     async def delete(self, target: Target, options: Obj, *, dry_run: bool = False) -> Result:
         """kube's store.Delete: graceful deletion, propagation finalizers and finalizers
         decide whether the object goes now or is only marked (``deletion``)."""
-        rt = self.resolve(target)
+        rt = await self.resolve(target)
         if target.subresource or "delete" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "delete")
         deletion.validate_options(options)
-        strategy = strategy_for(rt.group, rt.resource)
+        strategy = rt.strategy
         where = _where(rt)
         namespace = target.namespace if rt.namespaced else ""
         for _attempt in range(GUARANTEED_UPDATE_ATTEMPTS):
@@ -783,8 +827,12 @@ class Registry:
                     current, options, grace_period=None, default_policy=strategy.default_gc_policy
                 )
             else:
+                # The finalizers the owner's cleanup needs (a CRD's), then kube's rules.
+                marked = None if meta.get("deletionTimestamp") else strategy.mark_for_deletion(
+                    current
+                )
                 plan = deletion.plan(
-                    current,
+                    marked if marked is not None else current,
                     options,
                     grace_period=strategy.grace_period(current, options),
                     default_policy=strategy.default_gc_policy,
@@ -793,19 +841,19 @@ class Registry:
                 if plan.action == "pending":
                     return self._deleted_reply(rt, strategy, target.name, plan.obj)
                 if plan.action == "update" and plan.obj == current:
-                    return Result(orjson.dumps(current), 200)  # nothing changes: no write
+                    return Result(await self._to_served(rt, orjson.dumps(current)), 200)
                 if plan.action == "update":
-                    marked = copy.deepcopy(plan.obj)
-                    marked["metadata"].pop("resourceVersion", None)
+                    changed = copy.deepcopy(plan.obj)
+                    changed["metadata"].pop("resourceVersion", None)
                     stored = await self.storage.update(
                         where,
                         namespace,
                         target.name,
-                        orjson.dumps(marked),
+                        orjson.dumps(changed),
                         expected_revision=revision,
                         dry_run=dry_run,
                     )
-                    return Result(stored, 200)
+                    return Result(await self._to_served(rt, stored), 200)
                 deleted = await self.storage.delete(
                     where, namespace, target.name, expected_revision=revision, dry_run=dry_run
                 )
@@ -817,7 +865,9 @@ class Registry:
         raise errors.conflict(rt.resource, rt.group, target.name)
 
     @staticmethod
-    def _check_delete_preconditions(rt: ResourceType, name: str, meta: Obj, options: Obj) -> None:
+    def _check_delete_preconditions(
+        rt: ResourceType, name: str, meta: Obj, options: Obj
+    ) -> None:
         preconditions = options.get("preconditions") or {}
         if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
             raise errors.conflict(
@@ -896,7 +946,7 @@ class Registry:
 
     async def _lease(self, name: str) -> Obj | None:
         """A leader election Lease in kube-system (component statuses), or None."""
-        rt = self.resolve(Target("coordination.k8s.io", "v1", "leases"))
+        rt = await self.resolve(Target("coordination.k8s.io", "v1", "leases"))
         try:
             return _loads(await self.storage.get(_where(rt), "kube-system", name))
         except errors.StatusError as err:
@@ -907,38 +957,38 @@ class Registry:
     # --- reads --------------------------------------------------------------------
 
     async def get(self, target: Target, options: ReadOptions) -> Result:
-        rt = self.resolve(target)
+        rt = await self.resolve(target)
         if "get" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "get")
         if not rt.stored:
             obj = await component_status.read(target.name, self.storage.health, self._lease)
             return self._computed(rt, [obj], options, single=True)
         namespace = target.namespace if rt.namespaced else ""
-        data = self._to_served(
+        data = await self._to_served(
             rt,
             await self.storage.get(
                 _where(rt), namespace, target.name, resource_version=options.resource_version
             ),
         )
+        printer = rt.printer
         if target.subresource == "scale":
-            if (rt.group, rt.resource) not in scale_subresource.SCALABLE:
+            if rt.scale is None:
                 raise errors.not_found_path()
-            scaled = scale_subresource.to_scale(rt.group, rt.resource, _loads(data))
-            data = orjson.dumps(scaled)
-            rt = dataclasses.replace(rt, group="autoscaling", version="v1", kind="Scale")
+            data = orjson.dumps(scale_subresource.to_scale(rt.scale, _loads(data)))
+            printer = SCALE_PRINTER
         if options.rendering == "object":
             return Result(data)
         obj = orjson.loads(data)
-        return Result(orjson.dumps(self._render_items(rt, [obj], options, {}, single=True)))
+        return Result(orjson.dumps(self._render_items(printer, [obj], options, {}, single=True)))
 
     def _computed(
-        self, rt: ResourceType, objects: builtins.list[Obj], options: ReadOptions, *, single: bool
+        self, rt: Definition, objects: builtins.list[Obj], options: ReadOptions, *, single: bool
     ) -> Result:
         """Objects computed when read (component statuses: the only resource kapi lists
         without storing it), rendered as asked, with kube's deprecation warning."""
         warnings = [component_status.DEPRECATED]
         if options.rendering != "object":
-            rendered = self._render_items(rt, objects, options, {}, single=single)
+            rendered = self._render_items(rt.printer, objects, options, {}, single=single)
             return Result(orjson.dumps(rendered), warnings=warnings)
         if single:
             return Result(orjson.dumps(objects[0]), warnings=warnings)
@@ -950,7 +1000,7 @@ class Registry:
     ) -> connect.Answer:
         """A connect subresource (logs, exec, attach, port forwarding, proxies) of the
         object ``target`` names: kube-apiserver's answer where no kubelet serves it."""
-        rt = self.resolve(target)
+        rt = await self.resolve(target)
         sub = rt.subresource(target.subresource)
         answer = connect.CONNECTERS.get((rt.group, rt.resource))
         if sub is None or not sub.connect or answer is None:
@@ -960,33 +1010,11 @@ class Registry:
         obj = _loads(await self.storage.get(_where(rt), namespace, name))
         return answer(sub.name, obj, target.name, options)
 
-    def _check_field_selector(self, rt: ResourceType, selector: str) -> str:
-        """400 for a field the type cannot be selected by; the selector storage applies
-        (labels that are not the stored object's paths translated, as kube's
-        field label conversion and ToSelectableFields do; a boolean field absent from
-        the stored JSON reads "false", as kube prints it: ``selectable_terms``)."""
-        allowed = {"metadata.name", "metadata.namespace", *rt.field_selectors}
-        for term in filter(None, (t.strip() for t in selector.split(","))):
-            match = _FIELD_TERM.match(term)
-            field_name = match.group(1) if match else term
-            if field_name not in allowed:
-                # kube-apiserver's words (ConvertFieldLabel); kubectl itself prefixes them
-                # with 'Unable to find "/v1, Resource=pods" that match label selector ...'.
-                raise errors.bad_request(field_selector_error(rt, field_name))
-        parsed = selectors.parse_field_selector(selector)
-        paths = tuple(
-            dataclasses.replace(t, path=field_selector_path(rt, t.path)) for t in parsed.terms
-        )
-        terms = selectable_terms(rt.group, rt.resource, paths)
-        if terms == parsed.terms:
-            return selector
-        return str(selectors.FieldSelector(terms))
-
     async def list(self, target: Target, options: ReadOptions) -> Result:
-        rt = self.resolve(target)
+        rt = await self.resolve(target)
         if "list" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "list")
-        fields = self._check_field_selector(rt, options.field_selector)
+        fields = rt.selection.for_storage(options.field_selector)
         if not rt.stored:
             labels = selectors.parse_label_selector(options.label_selector)
             chosen = selectors.parse_field_selector(fields)
@@ -1006,7 +1034,7 @@ class Registry:
             resource_version=options.resource_version,
             resource_version_match=options.resource_version_match,
         )
-        items = [self._to_served(rt, item) for item in listed.items]
+        items = await self._all_to_served(rt, listed.items)
         list_meta: Obj = {"resourceVersion": str(listed.resource_version)}
         if listed.continue_token:
             list_meta["continue"] = listed.continue_token
@@ -1016,13 +1044,15 @@ class Registry:
             head = orjson.dumps(
                 {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": list_meta}
             )
-            return Result(list_body(head, [*map(ListItems(rt.kind, rt.api_version), items)]))
+            if not rt.custom:  # typed lists' items carry no type (kubernetes#3030)
+                items = [*map(ListItems(rt.kind, rt.api_version), items)]
+            return Result(list_body(head, items))
         objects = [orjson.loads(item) for item in items]
-        return Result(orjson.dumps(self._render_items(rt, objects, options, list_meta)))
+        return Result(orjson.dumps(self._render_items(rt.printer, objects, options, list_meta)))
 
     def _render_items(
         self,
-        rt: ResourceType,
+        printer: printers.TablePrinter,
         objects: builtins.list[Obj],
         options: ReadOptions,
         list_meta: Obj,
@@ -1044,7 +1074,7 @@ class Registry:
             "meta.k8s.io/v1beta1" if options.rendering == "table-v1beta1" else ("meta.k8s.io/v1")
         )
         return printers.table(
-            rt,
+            printer,
             objects,
             now=datetime.now(UTC),
             list_metadata=list_meta,
@@ -1061,10 +1091,10 @@ class Registry:
         Errors in the request raise here, before any event, so the gateway can answer
         them as a plain Status; later failures arrive as in-band ERROR events.
         """
-        rt = self.resolve(target)
+        rt = await self.resolve(target)
         if "watch" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "watch")
-        field_selector = self._check_field_selector(rt, options.field_selector)
+        field_selector = rt.selection.for_storage(options.field_selector)
         selectors.parse_label_selector(options.label_selector)
         if target.name:
             by_name = f"metadata.name={target.name}"
@@ -1079,10 +1109,39 @@ class Registry:
             timeout_seconds=options.timeout_seconds,
             send_initial_events=options.send_initial_events,
         )
+        if rt.custom:
+            events = self._while_served(rt, events)
         return self._render_events(rt, options, events)
 
+    async def _while_served(
+        self, rt: Definition, events: AsyncIterator[tuple[str, bytes]]
+    ) -> AsyncIterator[tuple[str, bytes]]:
+        """The events of a custom resource's watch until its CRD changes what is served
+        (or goes): then the watch ends, as kube's CRD handler ends the watches of the
+        storage it replaces, and the client watches again under the new definition."""
+        replaced = asyncio.ensure_future(self.catalog.replaced(rt))
+        events = aiter(events)
+        try:
+            while True:
+                following = asyncio.ensure_future(anext(events))
+                await asyncio.wait({following, replaced}, return_when=asyncio.FIRST_COMPLETED)
+                if not following.done():
+                    following.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await following
+                    return
+                try:
+                    yield following.result()
+                except StopAsyncIteration:
+                    return
+        finally:
+            replaced.cancel()
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
     async def _render_events(
-        self, rt: ResourceType, options: ReadOptions, events: AsyncIterator[tuple[str, bytes]]
+        self, rt: Definition, options: ReadOptions, events: AsyncIterator[tuple[str, bytes]]
     ) -> AsyncIterator[tuple[str, bytes]]:
         first = True
         try:
@@ -1095,12 +1154,12 @@ class Registry:
                     bookmark["kind"], bookmark["apiVersion"] = rt.kind, rt.api_version
                     yield kind, orjson.dumps(bookmark)
                     continue
-                data = self._to_served(rt, data)
+                data = await self._to_served(rt, data)
                 if options.rendering == "object":
                     yield kind, data
                     continue
                 rendered = self._render_items(
-                    rt, [orjson.loads(data)], options, {}, single=True, with_columns=first
+                    rt.printer, [orjson.loads(data)], options, {}, single=True, with_columns=first
                 )
                 first = False
                 yield kind, orjson.dumps(rendered)

@@ -19,8 +19,9 @@ Obj = dict[str, Any]
 class Strategy:
     """Default behaviour: no defaults, status kept apart from spec, names are subdomains."""
 
-    # Whether the object has a status that only the /status subresource may change.
-    has_status: ClassVar[bool] = False
+    # Whether the object has a status that only the /status subresource may change (a
+    # class fact for built-in types; per CRD version for custom resources).
+    has_status: bool = False
     # Whether metadata.generation tracks spec changes.
     tracks_generation: ClassVar[bool] = False
     # Whether DELETE answers with the object (True) or a Status "Success" (False).
@@ -42,6 +43,9 @@ class Strategy:
         requested (namespaces also wait for spec.finalizers: kube's
         ShouldDeleteNamespaceDuringUpdate)."""
         return True
+    # Whether ``allocate`` needs the resource's other objects (a Service's cluster IP and
+    # node ports are free ones among those the other services hold).
+    allocates: ClassVar[bool] = False
 
     def validate_name(self, name: str) -> list[str]:
         """Why a name is not valid for this resource (most resources: a DNS subdomain)."""
@@ -101,6 +105,19 @@ class Strategy:
         return self.validate_update(new, old)
 
     def warnings(self, obj: Obj) -> list[str]:
+        return []
+
+    def mark_for_deletion(self, obj: Obj) -> Obj | None:
+        """What a delete of ``obj`` (not yet being deleted) makes of it instead of removing
+        it: a copy with the finalizers its owner's cleanup needs, or None to delete as
+        usual. Kube's CRD storage adds its custom resource cleanup finalizer."""
+        return None
+
+    def allocate(self, obj: Obj, others: list[Obj]) -> list[FieldError]:
+        """Assign what must be unique among the resource's objects (``others``: every
+        other one, as stored), before validation; why what was asked for cannot be had.
+        Runs only where ``allocates`` says so, on create and on an update of the object
+        itself."""
         return []
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "validate_labels",
     "validate_object_meta",
     "validate_object_meta_update",
+    "validate_owner_references",
 ]
 
 # metav1.FinalizerOrphanDependents, FinalizerDeleteDependents; core's FinalizerKubernetes.
@@ -119,10 +120,74 @@ def validate_object_meta(
         out.append(errors.forbidden_field("metadata.namespace", "not allowed on this type"))
     out.extend(validate_labels(meta.get("labels"), "metadata.labels"))
     out.extend(validate_annotations(meta.get("annotations"), "metadata.annotations"))
+    out.extend(validate_owner_references(meta.get("ownerReferences"), "metadata.ownerReferences"))
     out.extend(validate_finalizers(meta.get("finalizers"), "metadata.finalizers"))
     if kube_finalizer_names:
         out.extend(validate_kube_finalizer_names(meta.get("finalizers"), "metadata.finalizers"))
     return out
+
+
+# metav1.OwnerReference's fields in their Go order (how kube prints a reference).
+OWNER_REFERENCE_FIELDS = ("apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion")
+# Kinds that may own nothing (apimachinery's BannedOwners), by (apiVersion, kind).
+BANNED_OWNERS = {("v1", "Event"): "/v1, Kind=Event"}
+
+
+def validate_owner_references(references: Any, path: str) -> list[FieldError]:
+    """apimachinery's ValidateOwnerReferences: each names its owner's apiVersion (with a
+    version), kind, name and uid, is not an Event, and at most one is the controller.
+    Every error is at ``path`` itself, not at the item."""
+    if not isinstance(references, list):
+        return []
+    out: list[FieldError] = []
+    first_controller = ""
+    for ref in references:
+        if not isinstance(ref, dict):
+            continue
+        api_version = str(ref.get("apiVersion") or "")
+        kind = str(ref.get("kind") or "")
+        # schema.FromAPIVersionAndKind: "group/version" or "version"; more parts: none
+        version = "" if api_version.count("/") > 1 else api_version.rpartition("/")[2]
+        if not version:
+            out.append(
+                errors.invalid_value(f"{path}.apiVersion", api_version, "version must not be empty")
+            )
+        for key in ("kind", "name", "uid"):
+            if not ref.get(key):
+                out.append(
+                    errors.invalid_value(
+                        f"{path}.{key}", str(ref.get(key) or ""), "must not be empty"
+                    )
+                )
+        banned = BANNED_OWNERS.get((api_version, kind))
+        if banned is not None:
+            out.append(
+                errors.invalid_value(
+                    path, _as_go(ref), f"{banned} is disallowed from being an owner"
+                )
+            )
+        if ref.get("controller") is True:
+            name = f"{kind}/{ref.get('name') or ''}"
+            if first_controller:
+                out.append(
+                    errors.invalid_value(
+                        path,
+                        [_as_go(r) if isinstance(r, dict) else r for r in references],
+                        'Only one reference can have Controller set to true. Found "true" in '
+                        f"references for {first_controller} and {name}",
+                    )
+                )
+            else:
+                first_controller = name
+    return out
+
+
+def _as_go(ref: dict[str, Any]) -> dict[str, Any]:
+    """An owner reference as kube prints a metav1.OwnerReference: its fields in Go order,
+    the four strings always there, the two flags when set, unknown ones dropped."""
+    go = {k: ref.get(k) or "" for k in OWNER_REFERENCE_FIELDS[:4]}
+    go.update((k, ref[k]) for k in OWNER_REFERENCE_FIELDS[4:] if ref.get(k) is not None)
+    return go
 
 
 def validate_finalizers(finalizers: Any, path: str) -> list[FieldError]:

@@ -19,6 +19,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="http://127.0.0.1:2379",
         help="comma-separated etcd client URLs",
     )
+    config.add(
+        parser,
+        "--etcd-prefix",
+        default="/registry",
+        help="where every key begins in etcd (kube-apiserver's --etcd-prefix)",
+    )
     config.add_etcd_tls(parser)
     config.add(parser, "--backend", default="etcd", help="etcd or memory")
     config.add(
@@ -66,9 +72,12 @@ def parse_args(argv: list[str] | None = None) -> StorageConfig:
             parser.error(f"--etcd-endpoints: {exc}")
         if etcd_tls is not None and not https:
             parser.error("--etcd-cafile/--etcd-certfile/--etcd-keyfile need https:// endpoints")
+    if not args.etcd_prefix.startswith("/"):
+        parser.error(f"--etcd-prefix must start with '/', not {args.etcd_prefix!r}")
     return StorageConfig(
         listen=args.listen,
         etcd_endpoints=endpoints,
+        etcd_prefix=args.etcd_prefix,
         backend=args.backend,
         compaction_interval=compaction,
         tls=config.peer_tls(args),

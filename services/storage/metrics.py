@@ -84,11 +84,20 @@ class StorageMetrics:
         self._caches: CacheSet | None = None
         self._backend: Backend | None = None
         self._refs: Mapping[str, ResourceRef] = {}
+        self._keys = keys.KeyLayout()
 
-    def bind(self, caches: CacheSet, backend: Backend, refs: Mapping[str, ResourceRef]) -> None:
+    def bind(
+        self,
+        caches: CacheSet,
+        backend: Backend,
+        refs: Mapping[str, ResourceRef],
+        layout: keys.KeyLayout,
+    ) -> None:
         """Read ``caches`` when scraped, and count the objects of ``refs`` (by type
-        label: the resources this store has been asked about) on ``refresh``."""
+        label: the resources this store has been asked about, their keys as ``layout``
+        places them) on ``refresh``."""
         self._caches, self._backend, self._refs = caches, backend, refs
+        self._keys = layout
         r = self.registry
         for name, documentation, kind, read in (
             (
@@ -174,14 +183,13 @@ class StorageMetrics:
         if self._backend is None:
             return
         for label, ref in list(self._refs.items()):
-            root = keys.root(ref) + "/"
+            root = self._keys.root(ref) + "/"
             cache = self._caches.peek(root) if self._caches is not None else None
             if cache is not None and cache.ready:
                 self.objects.labels(label).set(len(cache))
                 continue
-            prefix = ref.key_prefix.rstrip("/") + "/"
             try:
-                page = await self.etcd("listWithCount", label, self._backend.list(prefix, limit=1))
+                page = await self.etcd("listWithCount", label, self._backend.list(root, limit=1))
             except storage_errors.StorageError:
                 self.objects.labels(label).set(-1)
                 continue

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 class ResourceRef:
     """Which stored resource a call addresses (``common.proto`` ``ResourceRef``).
 
-    ``key_prefix`` is where its objects live in etcd, e.g. ``/registry/configmaps`` or
-    ``/registry/apps/deployments`` (no trailing slash needed).
+    ``group`` and ``resource`` name it as it is stored (errors name it so too); where its
+    objects live in etcd is storage's business (``keys``).
     """
 
     group: str
     resource: str
-    key_prefix: str
     namespaced: bool
 
 

@@ -16,6 +16,7 @@ from services.storage.cache import DEFAULT_BOOKMARK_INTERVAL, DEFAULT_WATCHER_BU
 from services.storage.compactor import DEFAULT_INTERVAL as DEFAULT_COMPACTION_INTERVAL
 from services.storage.etcd_backend import EtcdBackend
 from services.storage.grpc.servicer import StorageServicer
+from services.storage.keys import DEFAULT_PREFIX
 from services.storage.memory_backend import MemoryBackend
 from services.storage.store import DEFAULT_FUTURE_WAIT, Store
 
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 class StorageConfig:
     listen: str = "0.0.0.0:7001"
     etcd_endpoints: list[str] = field(default_factory=lambda: ["http://127.0.0.1:2379"])
+    # Where every key begins (kube-apiserver's --etcd-prefix): services/storage/keys.py.
+    etcd_prefix: str = DEFAULT_PREFIX
     backend: str = "etcd"  # or "memory"
     bookmark_interval: float = DEFAULT_BOOKMARK_INTERVAL
     # Seconds between compactions of etcd's history (kube-apiserver: 5 minutes); 0: never.
@@ -58,6 +61,7 @@ def create_store(config: StorageConfig, backend: Backend) -> Store:
         cache=cache,
         future_wait=config.future_wait,
         compaction_interval=config.compaction_interval,
+        etcd_prefix=config.etcd_prefix,
     )
     store.start()
     return store

@@ -138,11 +138,14 @@ class Store:
         bookmark_interval: float | None = None,
         future_wait: float = DEFAULT_FUTURE_WAIT,
         compaction_interval: float = 0.0,
+        etcd_prefix: str = keys.DEFAULT_PREFIX,
         metrics: StorageMetrics | None = None,
     ) -> None:
         """``bookmark_interval``, when given, overrides ``cache.bookmark_interval``;
+        ``etcd_prefix`` is where every key begins (kube-apiserver's ``--etcd-prefix``);
         ``metrics`` (else a registry of its own) counts each etcd call."""
         self._backend = backend
+        self._keys = keys.KeyLayout(etcd_prefix)
         config = cache or CacheConfig()
         if bookmark_interval is not None:
             config = dataclasses.replace(config, bookmark_interval=bookmark_interval)
@@ -154,22 +157,27 @@ class Store:
         self._revisions: batching.Batcher[None, int] = batching.Batcher(self._read_revisions)
         self._writes = WriteLog()  # what this process wrote, for consistent reads
         # Each resource asked about, by its metrics label (key prefix -> label, and back).
-        self._labels: dict[str, str] = {}
+        self._labels: dict[ResourceRef, str] = {}
         self._refs: dict[str, ResourceRef] = {}
         self.metrics = metrics if metrics is not None else StorageMetrics()
-        self.metrics.bind(self._caches, backend, self._refs)
+        self.metrics.bind(self._caches, backend, self._refs, self._keys)
 
     def _type(self, ref: ResourceRef) -> str:
         """The resource's label in the etcd metrics (``GroupResource.String()``)."""
-        label = self._labels.get(ref.key_prefix)
+        label = self._labels.get(ref)
         if label is None:
-            label = self._labels[ref.key_prefix] = type_label(ref)
+            label = self._labels[ref] = type_label(ref)
             self._refs[label] = ref
         return label
 
     @property
     def backend(self) -> Backend:
         return self._backend
+
+    @property
+    def keys(self) -> keys.KeyLayout:
+        """Where each resource's objects live in the backend."""
+        return self._keys
 
     @property
     def caches(self) -> CacheSet:
@@ -208,7 +216,7 @@ class Store:
 
     async def _cache(self, ref: ResourceRef, from_revision: int = 0) -> WatchCache:
         return await self._caches.get(
-            keys.root(ref) + "/",
+            self._keys.root(ref) + "/",
             namespaced=ref.namespaced,
             from_revision=from_revision,
             resource=self._type(ref),
@@ -238,7 +246,7 @@ class Store:
         A dry run checks the key is free and returns the object as it would be stored,
         without a resourceVersion (nothing was written).
         """
-        key = keys.object_key(ref, namespace, name)
+        key = self._keys.object_key(ref, namespace, name)
         _check_size(key, obj)
         decoded = objects.decode(obj)
         data = objects.for_storage(decoded)
@@ -268,7 +276,7 @@ class Store:
         ``KeyNotFound`` if absent, ``Conflict`` if it moved on. A dry run checks the
         same and returns the object at its current revision.
         """
-        key = keys.object_key(ref, namespace, name)
+        key = self._keys.object_key(ref, namespace, name)
         if expected_revision <= 0:
             raise errors.bad_request(
                 "storage: an update needs the revision it replaces (expected_revision)"
@@ -307,7 +315,7 @@ class Store:
         already is, nothing is written and the resourceVersion does not move.
         ``KeyNotFound`` if absent, ``PreconditionFailed`` if a precondition fails.
         """
-        key = keys.object_key(ref, namespace, name)
+        key = self._keys.object_key(ref, namespace, name)
         etcd, type_ = self.metrics.etcd, self._type(ref)
         while True:
             kv = await etcd("get", type_, self._backend.get(key))
@@ -346,7 +354,7 @@ class Store:
         last resourceVersion; ``resource_version`` is the delete's revision (the dry
         run's: the object's current one).
         """
-        key = keys.object_key(ref, namespace, name)
+        key = self._keys.object_key(ref, namespace, name)
         expected = expected_revision or None
         etcd, type_ = self.metrics.etcd, self._type(ref)
         while True:
@@ -388,7 +396,7 @@ class Store:
         once it has reached N, else from the backend once that has
         (``FutureRevision`` if it does not within ``future_wait``).
         """
-        key = keys.object_key(ref, namespace, name)
+        key = self._keys.object_key(ref, namespace, name)
         minimum = parse_resource_version(resource_version)
         if resource_version == "":
             return _stored(await self.metrics.etcd("get", self._type(ref), self._backend.get(key)))
@@ -422,7 +430,7 @@ class Store:
         """
         labels = selectors.parse_label_selector(label_selector)
         fields = selectors.parse_field_selector(field_selector)
-        prefix = keys.list_prefix(ref, namespace)
+        prefix = self._keys.list_prefix(ref, namespace)
         requested = parse_resource_version(resource_version)
         if resource_version_match not in MATCHES:
             raise errors.bad_request(
@@ -575,7 +583,7 @@ class Store:
         labels = selectors.parse_label_selector(label_selector)
         fields = selectors.parse_field_selector(field_selector)
         requested = parse_resource_version(resource_version)
-        prefix = keys.list_prefix(ref, namespace)
+        prefix = self._keys.list_prefix(ref, namespace)
         predicate = Predicate.build(labels, fields, namespace=namespace if ref.namespaced else "")
         config = self._caches.config
         options = WatcherOptions(

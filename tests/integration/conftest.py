@@ -130,6 +130,7 @@ async def control_plane(
     server.should_exit = True
     await serving
     await app.state.hub.close()
+    await app.state.types.close()
     await asyncio.gather(peers.registry.close(), peers.authz.close(), peers.storage.close())
     await registry.server.stop(None)
     await registry.close()

@@ -225,6 +225,7 @@ async def capped_gateway(
         server.should_exit = True
         await serving
         await app.state.hub.close()
+        await app.state.types.close()
 
 
 @pytest.fixture

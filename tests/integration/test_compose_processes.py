@@ -654,6 +654,7 @@ def _bring_up_and_use(procs: Fleet, tmp_path: Path) -> None:
         version = json.loads(response.read())
     assert (version["major"], version["minor"]) == ("1", KUBE_MINOR), version
 
+    _audited(procs, services[gateway], name)
     _inside_is_closed(procs, run_dir, tmp_path)
 
     # Nothing crashed meanwhile; and each stops on SIGTERM as `docker compose down` asks.
@@ -662,6 +663,30 @@ def _bring_up_and_use(procs: Fleet, tmp_path: Path) -> None:
     codes = procs.stop(long_running)
     slow = [n for n, code in codes.items() if code is None]
     assert not slow, f"{slow} did not exit within {STOP_GRACE:g}s of SIGTERM\n{procs.tails()}"
+
+
+def _audited(procs: Fleet, gateway: dict[str, Any], configmap: str) -> None:
+    """The gateway audits with the policy init wrote, into its audit volume: the
+    ConfigMap's create at Metadata level (never its data), the /version read not at all."""
+    path = Path(procs.network.localize("gateway", _env(gateway)["KAPI_AUDIT_LOG_PATH"]))
+    deadline = time.monotonic() + 10
+    while True:
+        events = (
+            [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        )
+        created = [
+            e
+            for e in events
+            if e["verb"] == "create" and e.get("objectRef", {}).get("name") == configmap
+        ]
+        if created or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert [(e["level"], e["stage"], e["responseStatus"]["code"]) for e in created] == [
+        ("Metadata", "ResponseComplete", 201)
+    ], events
+    assert "requestObject" not in created[0]
+    assert not [e for e in events if e["requestURI"].startswith("/version")]
 
 
 def _inside_is_closed(procs: Fleet, run_dir: rundir.RunDir, tmp_path: Path) -> None:

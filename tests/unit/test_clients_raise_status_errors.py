@@ -45,7 +45,7 @@ async def test_authz_client_unavailable_is_503() -> None:
 
 async def test_storage_client_unavailable_is_503() -> None:
     client = StorageClient(closed_port())
-    ref = ResourceRef("", "configmaps", "/registry/configmaps", namespaced=True)
+    ref = ResourceRef("", "configmaps", namespaced=True)
     try:
         with pytest.raises(errors.StatusError) as caught:
             await client.get(ref, "default", "x")

@@ -23,7 +23,7 @@ from tests.unit.peer_that_dies import EXIT_CODE
 from tests.unit.test_clients_raise_status_errors import closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
-REF = ResourceRef("", "configmaps", "/registry/configmaps", namespaced=True)
+REF = ResourceRef("", "configmaps", namespaced=True)
 SECRET = "boom at 10.9.8.7:2379"  # what a bug's message might hold: never for clients
 
 

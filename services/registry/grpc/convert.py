@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import weakref
+from typing import Any
+
+import orjson
+
 from kapi_proto import registry_pb2
 from services.registry.service import ReadOptions, Target
+from services.registry.types import TypeTable
 
 RENDERING = {
     registry_pb2.OBJECT: "object",
@@ -28,6 +35,7 @@ def target_from_pb(t: registry_pb2.RequestTarget) -> Target:
         name=t.name,
         user=t.user,
         user_agent=t.user_agent,
+        catalog_revision=t.catalog_revision,
     )
 
 
@@ -45,3 +53,24 @@ def read_options_from_pb(r: registry_pb2.ReadRequest) -> ReadOptions:
         timeout_seconds=r.timeout_seconds,
         send_initial_events=r.send_initial_events,
     )
+
+
+def types_reply(table: TypeTable[Any], *, bootstrapped: bool) -> registry_pb2.TypesResponse:
+    """A table as the gateway gets it: its descriptors (JSON, sorted keys), their hash and
+    the table's revision. The encoding is made once per table."""
+    types, digest = _encoded(table)
+    return registry_pb2.TypesResponse(
+        types=types, hash=digest, bootstrapped=bootstrapped, revision=table.revision
+    )
+
+
+_ENCODED: weakref.WeakKeyDictionary[TypeTable[Any], tuple[bytes, str]] = weakref.WeakKeyDictionary()
+
+
+def _encoded(table: TypeTable[Any]) -> tuple[bytes, str]:
+    found = _ENCODED.get(table)
+    if found is None:
+        data = orjson.dumps([t.to_json() for t in table.types], option=orjson.OPT_SORT_KEYS)
+        found = (data, hashlib.sha256(data).hexdigest())
+        _ENCODED[table] = found
+    return found

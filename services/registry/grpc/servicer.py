@@ -10,7 +10,7 @@ import orjson
 
 from kapi import errors, rpc
 from kapi_proto import common_pb2, registry_pb2, registry_pb2_grpc
-from services.registry.grpc.convert import read_options_from_pb, target_from_pb
+from services.registry.grpc.convert import read_options_from_pb, target_from_pb, types_reply
 from services.registry.openapi import OpenAPIV2, OpenAPIV3
 from services.registry.service import Registry, Result
 
@@ -34,21 +34,20 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     def __init__(self, registry: Registry, openapi: OpenAPIV3) -> None:
         self.registry = registry
         self.openapi = openapi
-        self.openapi_v2 = OpenAPIV2(registry.table)
-        types = [t.to_json() for t in registry.table.types]
-        self._types = orjson.dumps(types, option=orjson.OPT_SORT_KEYS)
+        self.openapi_v2 = OpenAPIV2(lambda: registry.catalog.table)
 
     @rpc.unary_errors
     async def Types(
         self, request: common_pb2.Empty, context: rpc.Context
     ) -> registry_pb2.TypesResponse:
-        import hashlib
+        return types_reply(self.registry.table, bootstrapped=self.registry.bootstrapped)
 
-        return registry_pb2.TypesResponse(
-            types=self._types,
-            hash=hashlib.sha256(self._types).hexdigest(),
-            bootstrapped=self.registry.bootstrapped,
-        )
+    @rpc.stream_errors
+    async def WatchCatalog(
+        self, request: common_pb2.Empty, context: rpc.Context
+    ) -> AsyncIterator[registry_pb2.TypesResponse]:
+        async for table in self.registry.catalog.tables():
+            yield types_reply(table, bootstrapped=self.registry.bootstrapped)
 
     @rpc.unary_errors
     async def OpenAPI(

@@ -8,7 +8,8 @@ from typing import ClassVar
 
 from kapi import errors
 from kapi.errors import FieldError
-from services.registry import validation
+from services.registry import types, validation
+from services.registry.definition import Definition, grouped
 from services.registry.strategies import common
 from services.registry.strategies.common import StatusStrategy, spec_of
 from services.registry.strategy import Obj, Strategy
@@ -209,3 +210,29 @@ class ValidatingAdmissionPolicyBindingStrategy(Strategy):
                 )
             )
         return out
+
+
+_ADMISSION = "admissionregistration.k8s.io"
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        _ADMISSION, "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration",
+        MutatingWebhookConfigurationStrategy(), schema_group="admissionregistration",
+        namespaced=False, categories=types.API_EXTENSIONS,
+    ),
+    grouped(
+        _ADMISSION, "v1", "validatingadmissionpolicies", "ValidatingAdmissionPolicy",
+        ValidatingAdmissionPolicyStrategy(), schema_group="admissionregistration",
+        namespaced=False, categories=types.API_EXTENSIONS, subresources=types.STATUS,
+    ),
+    grouped(
+        _ADMISSION, "v1", "validatingadmissionpolicybindings",
+        "ValidatingAdmissionPolicyBinding", ValidatingAdmissionPolicyBindingStrategy(),
+        schema_group="admissionregistration", namespaced=False,
+        categories=types.API_EXTENSIONS,
+    ),
+    grouped(
+        _ADMISSION, "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration",
+        ValidatingWebhookConfigurationStrategy(), schema_group="admissionregistration",
+        namespaced=False, categories=types.API_EXTENSIONS,
+    ),
+)  # fmt: skip

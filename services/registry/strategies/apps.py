@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from kapi import errors
 from kapi.errors import FieldError
-from services.registry.strategies import common
+from services.registry import types
+from services.registry.definition import Definition, grouped
+from services.registry.field_selection import FieldSelection
+from services.registry.strategies import common, scale
 from services.registry.strategies.common import StatusStrategy, get_path, spec_of
 from services.registry.strategy import Obj, Strategy
 
@@ -319,3 +322,32 @@ class ControllerRevisionStrategy(Strategy):
         out = self.validate(new)
         out += common.immutable(new.get("data"), old.get("data"), "data")
         return out
+
+
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        "apps", "v1", "controllerrevisions", "ControllerRevision", ControllerRevisionStrategy(),
+        schema_group="apps",
+    ),
+    grouped(
+        "apps", "v1", "daemonsets", "DaemonSet", DaemonSetStrategy(),
+        schema_group="apps", short_names=("ds",), categories=types.ALL,
+        subresources=types.STATUS,
+    ),
+    grouped(
+        "apps", "v1", "deployments", "Deployment", DeploymentStrategy(),
+        schema_group="apps", short_names=("deploy",), categories=types.ALL,
+        subresources=types.STATUS_SCALE, scale=scale.CONTROLLER,
+    ),
+    grouped(
+        "apps", "v1", "replicasets", "ReplicaSet", ReplicaSetStrategy(),
+        schema_group="apps", short_names=("rs",), categories=types.ALL,
+        subresources=types.STATUS_SCALE, scale=scale.CONTROLLER,
+        selection=FieldSelection(("status.replicas",), zero_ints=frozenset({"status.replicas"})),
+    ),
+    grouped(
+        "apps", "v1", "statefulsets", "StatefulSet", StatefulSetStrategy(),
+        schema_group="apps", short_names=("sts",), categories=types.ALL,
+        subresources=types.STATUS_SCALE, scale=scale.CONTROLLER,
+    ),
+)  # fmt: skip

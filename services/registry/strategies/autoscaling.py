@@ -16,7 +16,8 @@ from typing import Any
 
 from kapi import errors
 from kapi.errors import FieldError
-from services.registry import conversion
+from services.registry import conversion, types
+from services.registry.definition import Definition, grouped
 from services.registry.strategies import common
 from services.registry.strategies.common import StatusStrategy
 from services.registry.strategy import Obj
@@ -236,3 +237,15 @@ def _validate_rules(rules: Obj, path: str) -> list[FieldError]:
                 )
             )
     return out
+
+
+def _hpa(version: str, **kw: Any) -> Definition:
+    return grouped(
+        "autoscaling", version, "horizontalpodautoscalers", "HorizontalPodAutoscaler",
+        HorizontalPodAutoscalerStrategy(), schema_group="autoscaling", short_names=("hpa",),
+        categories=types.ALL, subresources=types.STATUS, **kw,
+    )  # fmt: skip
+
+
+# v2 preferred and stored, v1 converted.
+DEFINITIONS: tuple[Definition, ...] = (_hpa("v2"), _hpa("v1", storage_version="autoscaling/v2"))

@@ -12,6 +12,9 @@ from typing import Any
 
 from kapi import errors
 from kapi.errors import FieldError
+from services.registry import types
+from services.registry.definition import Definition, grouped
+from services.registry.field_selection import FieldSelection
 from services.registry.strategies import common
 from services.registry.strategies.common import StatusStrategy, get_path, spec_of
 from services.registry.strategy import Obj
@@ -490,3 +493,23 @@ def _validate_time_zone(zone: Any) -> list[FieldError]:
     if not _time_zone_exists(zone):
         return [errors.invalid_value(path, zone, f"unknown time zone {zone}")]
     return []
+
+
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        "batch", "v1", "cronjobs", "CronJob", CronJobStrategy(),
+        schema_group="batch", short_names=("cj",), categories=types.ALL,
+        subresources=types.STATUS,
+    ),
+    grouped(
+        "batch", "v1", "jobs", "Job", JobStrategy(),
+        schema_group="batch", categories=types.ALL, subresources=types.STATUS,
+        # kube's Job selectable field "status.successful" is its status.succeeded
+        selection=FieldSelection(
+            ("status.successful",),
+            paths={"status.successful": "status.succeeded"},
+            zero_ints=frozenset({"status.succeeded"}),
+            unknown='field label "{label}" not supported for batchv1.Job',
+        ),
+    ),
+)  # fmt: skip

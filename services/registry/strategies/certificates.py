@@ -14,10 +14,12 @@ import copy
 
 from kapi import errors
 from kapi.errors import FieldError
-from services.registry import validation
+from services.registry import types, validation
+from services.registry.definition import Definition, grouped
 from services.registry.pipeline import Requester, now_rfc3339
 from services.registry.strategies.common import StatusStrategy, spec_of
 from services.registry.strategy import Obj
+from services.registry.types import Subresource
 
 _REQUESTER_FIELDS = ("username", "uid", "groups", "extra")
 
@@ -261,3 +263,13 @@ def _validate_conditions(conditions: list[Obj], old: list[Obj]) -> list[FieldErr
 
 
 _EXCLUSIVE = "Approved and Denied conditions are mutually exclusive"
+
+
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        "certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest",
+        CertificateSigningRequestStrategy(), schema_group="certificates", namespaced=False,
+        short_names=("csr",),
+        subresources=(Subresource("approval", types.GET_PATCH_UPDATE), *types.STATUS),
+    ),
+)  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kapi import errors
 from kapi.errors import FieldError
+from services.registry.definition import Definition, grouped
 from services.registry.strategies import common
 from services.registry.strategies.common import spec_of
 from services.registry.strategy import Obj, Strategy
@@ -25,3 +26,11 @@ class LeaseStrategy(Strategy):
         if strategy is not None:
             out += common.one_of(strategy, "spec.strategy", ("OldestEmulationVersion",))
         return out
+
+
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        "coordination.k8s.io", "v1", "leases", "Lease", LeaseStrategy(),
+        schema_group="coordination",
+    ),
+)  # fmt: skip

@@ -11,9 +11,11 @@ from typing import Any, ClassVar
 
 from kapi import errors
 from kapi.errors import FieldError
-from services.registry import deletion, validation
+from services.registry import deletion, types, validation
+from services.registry.definition import Definition, core
+from services.registry.field_selection import FieldSelection
 from services.registry.pipeline import now_rfc3339
-from services.registry.strategies import common, events
+from services.registry.strategies import common, events, scale
 from services.registry.strategies.common import StatusStrategy, get_path, spec_of
 from services.registry.strategies.pod_spec import (
     default_pod_spec,
@@ -21,6 +23,7 @@ from services.registry.strategies.pod_spec import (
     validate_pod_spec,
 )
 from services.registry.strategy import Obj, Strategy
+from services.registry.types import Subresource
 
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 # kube-apiserver's --service-node-port-range default.
@@ -376,7 +379,21 @@ class ServiceStrategy(Strategy):
 
     has_status = True
     return_deleted_object = True  # kube's service storage: ReturnDeletedObject
+    allocates = True
     types: ClassVar[tuple[str, ...]] = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
+
+    def allocate(self, obj: Obj, others: list[Obj]) -> list[FieldError]:
+        """Cluster IP and node ports: free ones from what the other services hold (an
+        address or port is released when its service is deleted or changes type)."""
+        taken = {(s.get("spec") or {}).get("clusterIP", "") for s in others}
+        self.allocate_cluster_ip(obj, taken)
+        ports = {
+            port["nodePort"]
+            for s in others
+            for port in (s.get("spec") or {}).get("ports") or []
+            if isinstance(port, dict) and port.get("nodePort")
+        }
+        return self.allocate_node_ports(obj, ports)
 
     def default(self, obj: Obj) -> None:
         spec = obj.get("spec")
@@ -896,3 +913,153 @@ class LimitRangeStrategy(Strategy):
             for key in ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio"):
                 out += common.validate_resource_list(item.get(key), f"{path}.{key}")
         return out
+
+
+# --- core/v1 definitions, in kube's discovery order -----------------------------------
+
+_EVENT_FIELDS = (
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+)
+
+# kube-apiserver 1.32's subresources of pods, namespaces, nodes and services
+# (pkg/registry/core/*/storage): verbs and kinds as its discovery lists them.
+_POD_SUBRESOURCES = (
+    types.connect("attach", "PodAttachOptions"),
+    Subresource("binding", ("create",), kind="Binding"),
+    Subresource("ephemeralcontainers", types.GET_PATCH_UPDATE),
+    Subresource("eviction", ("create",), kind="Eviction", group="policy", version="v1"),
+    types.connect("exec", "PodExecOptions"),
+    types.connect("log", "", ("get",)),
+    types.connect("portforward", "PodPortForwardOptions"),
+    types.connect("proxy", "PodProxyOptions", types.PROXY_VERBS),
+    *types.STATUS,
+)
+_NAMESPACE_SUBRESOURCES = (Subresource("finalize", ("update",)), *types.STATUS)
+_NODE_SUBRESOURCES = (types.connect("proxy", "NodeProxyOptions", types.PROXY_VERBS), *types.STATUS)
+_SERVICE_SUBRESOURCES = (
+    types.connect("proxy", "ServiceProxyOptions", types.PROXY_VERBS),
+    *types.STATUS,
+)
+
+DEFINITIONS: tuple[Definition, ...] = (
+    # Bindings are the old way to bind a pod (pods/binding the new one); component
+    # statuses are read from the components themselves. Neither is stored.
+    core("bindings", "Binding", verbs=("create",), stored=False),
+    core(
+        "componentstatuses",
+        "ComponentStatus",
+        namespaced=False,
+        verbs=("get", "list"),
+        short_names=("cs",),
+        stored=False,
+    ),
+    core("configmaps", "ConfigMap", ConfigMapStrategy(), short_names=("cm",)),
+    core("endpoints", "Endpoints", EndpointsStrategy(), short_names=("ep",)),
+    core(
+        "events",
+        "Event",
+        EventStrategy(),
+        short_names=("ev",),
+        selection=FieldSelection(_EVENT_FIELDS, paths={"source": "source.component"}),
+    ),
+    core("limitranges", "LimitRange", LimitRangeStrategy(), short_names=("limits",)),
+    core(
+        "namespaces",
+        "Namespace",
+        NamespaceStrategy(),
+        namespaced=False,
+        verbs=types.NO_COLLECTION_VERBS,
+        short_names=("ns",),
+        subresources=_NAMESPACE_SUBRESOURCES,
+        selection=FieldSelection(("status.phase",)),
+    ),
+    core(
+        "nodes",
+        "Node",
+        NodeStrategy(),
+        namespaced=False,
+        short_names=("no",),
+        subresources=_NODE_SUBRESOURCES,
+        # fmt.Sprint(node.Spec.Unschedulable): "false" when the stored JSON has nothing
+        selection=FieldSelection(
+            ("spec.unschedulable",), booleans=frozenset({"spec.unschedulable"})
+        ),
+    ),
+    core(
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        PersistentVolumeClaimStrategy(),
+        short_names=("pvc",),
+        subresources=types.STATUS,
+    ),
+    core(
+        "persistentvolumes",
+        "PersistentVolume",
+        PersistentVolumeStrategy(),
+        namespaced=False,
+        short_names=("pv",),
+        subresources=types.STATUS,
+    ),
+    core(
+        "pods",
+        "Pod",
+        PodStrategy(),
+        short_names=("po",),
+        categories=types.ALL,
+        subresources=_POD_SUBRESOURCES,
+        selection=FieldSelection(
+            (
+                "spec.nodeName",
+                "spec.restartPolicy",
+                "spec.schedulerName",
+                "spec.serviceAccountName",
+                "spec.hostNetwork",
+                "status.phase",
+                "status.podIP",
+                "status.nominatedNodeName",
+            ),
+            # strconv.FormatBool(pod.Spec.HostNetwork)
+            booleans=frozenset({"spec.hostNetwork"}),
+        ),
+    ),
+    core("podtemplates", "PodTemplate", PodTemplateStrategy()),
+    core(
+        "replicationcontrollers",
+        "ReplicationController",
+        ReplicationControllerStrategy(),
+        short_names=("rc",),
+        categories=types.ALL,
+        subresources=types.STATUS_SCALE,
+        selection=FieldSelection(("status.replicas",), zero_ints=frozenset({"status.replicas"})),
+        scale=scale.REPLICATION_CONTROLLER,
+    ),
+    core(
+        "resourcequotas",
+        "ResourceQuota",
+        ResourceQuotaStrategy(),
+        short_names=("quota",),
+        subresources=types.STATUS,
+    ),
+    core("secrets", "Secret", SecretStrategy(), selection=FieldSelection(("type",))),
+    core("serviceaccounts", "ServiceAccount", ServiceAccountStrategy(), short_names=("sa",)),
+    core(
+        "services",
+        "Service",
+        ServiceStrategy(),
+        verbs=types.NO_COLLECTION_VERBS,
+        short_names=("svc",),
+        categories=types.ALL,
+        subresources=_SERVICE_SUBRESOURCES,
+        selection=FieldSelection(("spec.clusterIP", "spec.type")),
+    ),
+)

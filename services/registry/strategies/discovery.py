@@ -9,6 +9,7 @@ from typing import Any
 from kapi import errors
 from kapi.errors import FieldError
 from services.registry import validation
+from services.registry.definition import Definition, grouped
 from services.registry.strategies import common
 from services.registry.strategy import Obj, Strategy
 
@@ -87,3 +88,11 @@ def _validate_address(kind: str, address: Any, path: str) -> list[FieldError]:
     return [
         errors.invalid_value(path, address, m) for m in validation.dns1123_subdomain(str(address))
     ]
+
+
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        "discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", EndpointSliceStrategy(),
+        schema_group="discovery",
+    ),
+)  # fmt: skip

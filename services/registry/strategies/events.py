@@ -22,6 +22,8 @@ from typing import Any
 from kapi import errors
 from kapi.errors import FieldError
 from services.registry import validation
+from services.registry.definition import Definition, grouped
+from services.registry.field_selection import FieldSelection
 from services.registry.strategies import common
 from services.registry.strategy import Obj, Strategy
 
@@ -190,3 +192,30 @@ class EventStrategy(Strategy):
                 path = _IMMUTABLE_PATHS.get(key, key)
                 out.append(errors.invalid_value(path, new.get(key), common.IMMUTABLE))
         return out
+
+
+# events.k8s.io/v1: the core Events, seen through the new API (stored as core v1 Events;
+# the labels of its field selectors name the core fields they read).
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        "events.k8s.io", "v1", "events", "Event", EventStrategy(),
+        schema_group="events", short_names=("ev",), storage_version="v1",
+        selection=FieldSelection(
+            (
+                "regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid",
+                "regarding.apiVersion", "regarding.resourceVersion", "regarding.fieldPath",
+                "reason", "reportingController", "type",
+            ),
+            paths={
+                "regarding.kind": "involvedObject.kind",
+                "regarding.namespace": "involvedObject.namespace",
+                "regarding.name": "involvedObject.name",
+                "regarding.uid": "involvedObject.uid",
+                "regarding.apiVersion": "involvedObject.apiVersion",
+                "regarding.resourceVersion": "involvedObject.resourceVersion",
+                "regarding.fieldPath": "involvedObject.fieldPath",
+                "reportingController": "reportingComponent",
+            },
+        ),
+    ),
+)  # fmt: skip

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from kapi import errors
 from kapi.errors import FieldError
+from services.registry import types
+from services.registry.definition import Definition, grouped
 from services.registry.strategies import common
 from services.registry.strategies.common import StatusStrategy, get_path, spec_of
 from services.registry.strategy import Obj
@@ -91,3 +93,17 @@ class PriorityLevelConfigurationStrategy(StatusStrategy):
                 )
             )
         return out
+
+
+_FLOWCONTROL = "flowcontrol.apiserver.k8s.io"
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        _FLOWCONTROL, "v1", "flowschemas", "FlowSchema", FlowSchemaStrategy(),
+        schema_group="flowcontrol", namespaced=False, subresources=types.STATUS,
+    ),
+    grouped(
+        _FLOWCONTROL, "v1", "prioritylevelconfigurations", "PriorityLevelConfiguration",
+        PriorityLevelConfigurationStrategy(), schema_group="flowcontrol", namespaced=False,
+        subresources=types.STATUS,
+    ),
+)  # fmt: skip

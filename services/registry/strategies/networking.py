@@ -8,7 +8,8 @@ from typing import Any
 
 from kapi import errors
 from kapi.errors import FieldError
-from services.registry import validation
+from services.registry import types, validation
+from services.registry.definition import Definition, grouped
 from services.registry.strategies import common
 from services.registry.strategies.common import StatusStrategy, get_path, spec_of
 from services.registry.strategy import Obj, Strategy
@@ -247,3 +248,19 @@ class NetworkPolicyStrategy(Strategy):
                     for key in ("podSelector", "namespaceSelector"):
                         out += common.validate_label_selector(peer.get(key), f"{ppath}.{key}")
         return out
+
+
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        "networking.k8s.io", "v1", "ingressclasses", "IngressClass", IngressClassStrategy(),
+        schema_group="networking", namespaced=False,
+    ),
+    grouped(
+        "networking.k8s.io", "v1", "ingresses", "Ingress", IngressStrategy(),
+        schema_group="networking", short_names=("ing",), subresources=types.STATUS,
+    ),
+    grouped(
+        "networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", NetworkPolicyStrategy(),
+        schema_group="networking", short_names=("netpol",),
+    ),
+)  # fmt: skip

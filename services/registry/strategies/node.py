@@ -5,6 +5,7 @@ from __future__ import annotations
 from kapi import errors
 from kapi.errors import FieldError
 from services.registry import validation
+from services.registry.definition import Definition, grouped
 from services.registry.strategies import common
 from services.registry.strategy import Obj, Strategy
 
@@ -29,3 +30,11 @@ class RuntimeClassStrategy(Strategy):
         return self.validate(new) + common.immutable(
             new.get("handler"), old.get("handler"), "handler"
         )
+
+
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        "node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", RuntimeClassStrategy(),
+        schema_group="node", namespaced=False,
+    ),
+)  # fmt: skip

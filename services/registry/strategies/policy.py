@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kapi import errors
 from kapi.errors import FieldError
+from services.registry import types
+from services.registry.definition import Definition, grouped
 from services.registry.strategies import common
 from services.registry.strategies.common import StatusStrategy, spec_of
 from services.registry.strategy import Obj
@@ -42,3 +44,12 @@ class PodDisruptionBudgetStrategy(StatusStrategy):
             ("AlwaysAllow", "IfHealthyBudget"),
         )
         return out
+
+
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        "policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget",
+        PodDisruptionBudgetStrategy(), schema_group="policy", short_names=("pdb",),
+        subresources=types.STATUS,
+    ),
+)  # fmt: skip

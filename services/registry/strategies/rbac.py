@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from kapi import errors
 from kapi.errors import FieldError
 from services.registry import validation
+from services.registry.definition import Definition, grouped
 from services.registry.strategies import common
 from services.registry.strategy import Obj, Strategy
 
@@ -167,3 +168,18 @@ class RoleBindingStrategy(_RBACStrategy):
 class ClusterRoleBindingStrategy(RoleBindingStrategy):
     namespaced: ClassVar[bool] = False
     role_kinds: ClassVar[tuple[str, ...]] = ("ClusterRole",)
+
+
+_RBAC = "rbac.authorization.k8s.io"
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        _RBAC, "v1", "clusterrolebindings", "ClusterRoleBinding", ClusterRoleBindingStrategy(),
+        schema_group="rbac", namespaced=False,
+    ),
+    grouped(
+        _RBAC, "v1", "clusterroles", "ClusterRole", ClusterRoleStrategy(),
+        schema_group="rbac", namespaced=False,
+    ),
+    grouped(_RBAC, "v1", "rolebindings", "RoleBinding", RoleBindingStrategy(), schema_group="rbac"),
+    grouped(_RBAC, "v1", "roles", "Role", RoleStrategy(), schema_group="rbac"),
+)  # fmt: skip

@@ -1,8 +1,11 @@
-"""The ``/scale`` subresource: a controller seen as an ``autoscaling/v1`` Scale.
+"""The ``/scale`` subresource: an object seen as an ``autoscaling/v1`` Scale.
 
 What kube's ``scaleFromDeployment`` (and its ReplicaSet, StatefulSet and
-ReplicationController twins) build, and what a Scale written back changes: only the
-parent's ``spec.replicas``. Pure functions over plain dicts.
+ReplicationController twins, and ``scaleFromCustomResource``) build, and what a Scale
+written back changes: only the parent's desired replicas. Where those live is the
+definition's ``ScaleFacts``: ``spec.replicas``, ``status.replicas`` and the label
+selector for the built-in controllers, the paths a CRD names for a custom resource.
+Pure functions over plain dicts.
 """
 
 from __future__ import annotations
@@ -13,40 +16,51 @@ from typing import Any
 from kapi import errors
 from kapi.errors import FieldError
 from services.registry import printers, validation
+from services.registry.definition import ScaleFacts
 from services.registry.strategy import Obj
 
 API_VERSION = "autoscaling/v1"
 KIND = "Scale"
 GROUP = "autoscaling"
 
-# The resources whose /scale reads spec.replicas and a label selector.
-SCALABLE = frozenset(
-    {
-        ("apps", "deployments"),
-        ("apps", "replicasets"),
-        ("apps", "statefulsets"),
-        ("", "replicationcontrollers"),
-    }
-)
 
-
-def _selector(group: str, resource: str, spec: Obj) -> str:
-    selector = spec.get("selector")
+def label_selector(obj: Obj) -> str:
+    """A controller's ``spec.selector`` (a LabelSelector) as the Scale's selector text."""
+    selector = _get(obj, ("spec", "selector"))
     if not isinstance(selector, dict) or not selector:
         return ""
-    if (group, resource) == ("", "replicationcontrollers"):
-        # labels.SelectorFromSet(rc.Spec.Selector).String()
-        return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
     text = printers.format_label_selector(selector)
     return "" if text == "<invalid>" else text
 
 
-def to_scale(group: str, resource: str, obj: Obj) -> Obj:
+def map_selector(obj: Obj) -> str:
+    """A ReplicationController's map selector: ``labels.SelectorFromSet(...).String()``."""
+    selector = _get(obj, ("spec", "selector"))
+    if not isinstance(selector, dict) or not selector:
+        return ""
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
+def _get(obj: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+# The built-in controllers: desired and current replicas, and their label selector.
+CONTROLLER = ScaleFacts(("spec", "replicas"), ("status", "replicas"), label_selector)
+REPLICATION_CONTROLLER = ScaleFacts(("spec", "replicas"), ("status", "replicas"), map_selector)
+
+
+def _replicas(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def to_scale(facts: ScaleFacts, obj: Obj) -> Obj:
     """The Scale of ``obj``: its identity, desired and current replicas and selector."""
     meta = obj.get("metadata") or {}
-    given_spec, given_status = obj.get("spec"), obj.get("status")
-    spec: Obj = given_spec if isinstance(given_spec, dict) else {}
-    status: Obj = given_status if isinstance(given_status, dict) else {}
     scale_meta: Obj = {"name": meta.get("name")}
     if meta.get("namespace"):
         scale_meta["namespace"] = meta["namespace"]
@@ -54,11 +68,11 @@ def to_scale(group: str, resource: str, obj: Obj) -> Obj:
         if key in meta:
             scale_meta[key] = meta[key]
     scale_spec: Obj = {}
-    replicas = spec.get("replicas")
+    replicas = _replicas(_get(obj, facts.spec_replicas))
     if replicas:  # ScaleSpec.replicas is omitempty
         scale_spec["replicas"] = replicas
-    scale_status: Obj = {"replicas": int(status.get("replicas") or 0)}
-    selector = _selector(group, resource, spec)
+    scale_status: Obj = {"replicas": _replicas(_get(obj, facts.status_replicas))}
+    selector = facts.selector(obj)
     if selector:
         scale_status["selector"] = selector
     return {
@@ -120,11 +134,14 @@ def validate(scale: Obj) -> list[FieldError]:
     return out
 
 
-def apply(obj: Obj, scale: Obj) -> Obj:
-    """A copy of the parent with the Scale's replicas as its spec.replicas."""
+def apply(facts: ScaleFacts, obj: Obj, scale: Obj) -> Obj:
+    """A copy of the parent with the Scale's replicas at its desired-replicas path."""
     out = copy.deepcopy(obj)
-    spec: Any = out.get("spec")
-    if not isinstance(spec, dict):
-        spec = out["spec"] = {}
-    spec["replicas"] = desired_replicas(scale)
+    node: Any = out
+    for key in facts.spec_replicas[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[facts.spec_replicas[-1]] = desired_replicas(scale)
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kapi import errors
 from kapi.errors import FieldError
 from services.registry import validation
+from services.registry.definition import Definition, grouped
 from services.registry.strategies import common
 from services.registry.strategy import Obj, Strategy
 
@@ -63,3 +64,11 @@ class PriorityClassStrategy(Strategy):
 
     def validate_name(self, name: str) -> list[str]:
         return validation.dns1123_subdomain(name)
+
+
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        "scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", PriorityClassStrategy(),
+        schema_group="scheduling", namespaced=False, short_names=("pc",),
+    ),
+)  # fmt: skip

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from kapi import errors
 from kapi.errors import FieldError
-from services.registry import validation
+from services.registry import types, validation
+from services.registry.definition import Definition, grouped
 from services.registry.strategies import common
 from services.registry.strategies.common import StatusStrategy, spec_of
 from services.registry.strategy import Obj, Strategy
@@ -157,3 +158,28 @@ class CSIStorageCapacityStrategy(Strategy):
         return self.validate(new) + common.immutable(
             new.get("storageClassName"), old.get("storageClassName"), "storageClassName"
         )
+
+
+DEFINITIONS: tuple[Definition, ...] = (
+    grouped(
+        "storage.k8s.io", "v1", "csidrivers", "CSIDriver", CSIDriverStrategy(),
+        schema_group="storage", namespaced=False,
+    ),
+    grouped(
+        "storage.k8s.io", "v1", "csinodes", "CSINode", CSINodeStrategy(),
+        schema_group="storage", namespaced=False,
+    ),
+    grouped(
+        "storage.k8s.io", "v1", "csistoragecapacities", "CSIStorageCapacity",
+        CSIStorageCapacityStrategy(), schema_group="storage",
+    ),
+    grouped(
+        "storage.k8s.io", "v1", "storageclasses", "StorageClass", StorageClassStrategy(),
+        schema_group="storage", namespaced=False, short_names=("sc",),
+    ),
+    grouped(
+        "storage.k8s.io", "v1", "volumeattachments", "VolumeAttachment",
+        VolumeAttachmentStrategy(), schema_group="storage", namespaced=False,
+        subresources=types.STATUS,
+    ),
+)  # fmt: skip

@@ -11,13 +11,11 @@ from services.storage.model import Health, ObjectList, ResourceRef, StoredObject
 
 
 def ref_from_pb(ref: common_pb2.ResourceRef) -> ResourceRef:
-    return ResourceRef(ref.group, ref.resource, ref.key_prefix, ref.namespaced)
+    return ResourceRef(ref.group, ref.resource, ref.namespaced)
 
 
 def ref_to_pb(ref: ResourceRef) -> common_pb2.ResourceRef:
-    return common_pb2.ResourceRef(
-        group=ref.group, resource=ref.resource, key_prefix=ref.key_prefix, namespaced=ref.namespaced
-    )
+    return common_pb2.ResourceRef(group=ref.group, resource=ref.resource, namespaced=ref.namespaced)
 
 
 def stored_to_pb(stored: StoredObject) -> storage_pb2.StoredObject:

@@ -52,7 +52,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # What errors name when a call names no resource.
-NO_RESOURCE = ResourceRef("", "", "", False)
+NO_RESOURCE = ResourceRef("", "", False)
 
 
 @contextmanager

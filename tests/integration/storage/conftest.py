@@ -34,7 +34,7 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
 
 
 @pytest.fixture
-async def make_store(backend: Backend) -> AsyncIterator[StoreFactory]:
+async def make_store(backend: Backend, prefix: str) -> AsyncIterator[StoreFactory]:
     """Stores on the test's backend (closed at the end): ``make_store(**Store kwargs)``.
 
     ``make_store(backend=...)`` puts a store on another backend (e.g. a wrapper).
@@ -47,6 +47,7 @@ async def make_store(backend: Backend) -> AsyncIterator[StoreFactory]:
         on = kwargs.pop("backend", backend)
         kwargs.setdefault("bookmark_interval", 0.05)
         kwargs.setdefault("future_wait", 0.3)
+        kwargs.setdefault("etcd_prefix", prefix)
         made.append(Store(on, **kwargs))
         return made[-1]
 
@@ -64,15 +65,15 @@ def store(make_store: StoreFactory) -> Store:
 
 @pytest.fixture
 def prefix() -> str:
-    """A fresh key space per test: tests share one etcd."""
+    """A fresh key space per test (the stores' ``etcd_prefix``): tests share one etcd."""
     return f"/registry-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
 def pods(prefix: str) -> ResourceRef:
-    return ResourceRef("", "pods", f"{prefix}/pods", namespaced=True)
+    return ResourceRef("", "pods", namespaced=True)
 
 
 @pytest.fixture
 def nodes(prefix: str) -> ResourceRef:
-    return ResourceRef("", "nodes", f"{prefix}/nodes", namespaced=False)
+    return ResourceRef("", "nodes", namespaced=False)

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from services.storage import keys, storage_errors
+from services.storage import storage_errors
 from services.storage.backend import Backend, KeyValue, Page, WatchBatch, WatchStream
 from services.storage.cache import WatchCache
 from services.storage.model import ResourceRef, WatchEvent
@@ -41,7 +41,7 @@ def names(items: list[bytes]) -> list[str]:
 
 async def cache_of(store: Store, ref: ResourceRef) -> WatchCache:
     """The store's watch cache of ``ref`` (started if it was not)."""
-    return await store.caches.get(keys.root(ref) + "/", namespaced=ref.namespaced)
+    return await store.caches.get(store.keys.root(ref) + "/", namespaced=ref.namespaced)
 
 
 async def caught_up(store: Store, ref: ResourceRef, revision: int) -> WatchCache:

@@ -258,17 +258,20 @@ def test_etcd_progress_is_trusted_from_fixed_versions(version: str, safe: bool) 
 
 @pytest.mark.integration
 async def test_etcd_progress_notifications(
-    etcd: EtcdProcess, pods: ResourceRef, nodes: ResourceRef
+    etcd: EtcdProcess,
+    pods: ResourceRef,
+    nodes: ResourceRef,
+    prefix: str,
 ) -> None:
     """The etcd watch stream's progress request plumbing (forced on: this etcd is older
     than the versions whose progress is trusted by default)."""
     backend = etcd.backend(trust_progress=True)
     try:
         current = await backend.current_revision()
-        stream = backend.watch(pods.key_prefix + "/", current + 1)
+        stream = backend.watch(f"{prefix}/pods/", current + 1)
         pending = asyncio.ensure_future(stream.__anext__())
         await asyncio.sleep(0)
-        other = await backend.create(nodes.key_prefix + "/n1", b"{}")
+        other = await backend.create(f"{prefix}/minions/n1", b"{}")
         while not stream.request_progress():  # the stream is being created
             await asyncio.sleep(0.01)
         batch = await asyncio.wait_for(pending, 5)

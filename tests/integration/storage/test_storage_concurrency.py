@@ -32,7 +32,7 @@ async def test_read_modify_write_loses_nothing(
     make_store: StoreFactory, backend: Backend, prefix: str
 ) -> None:
     store = make_store(backend=Cuttable(backend, interleave=True))
-    configmaps = ResourceRef("", "configmaps", f"{prefix}/configmaps", True)
+    configmaps = ResourceRef("", "configmaps", True)
     tries = 0
 
     def increment(obj: dict[str, Any]) -> dict[str, Any]:

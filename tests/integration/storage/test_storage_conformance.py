@@ -26,7 +26,7 @@ from services.storage.store import Store
 # --- store_tests.go --------------------------------------------------------------------
 
 
-async def test_create(store: Store, pods: ResourceRef) -> None:
+async def test_create(store: Store, pods: ResourceRef, prefix: str) -> None:
     """RunTestCreate: stored with a revision; the stored bytes carry no resourceVersion."""
     obj = orjson.loads(pod("a"))
     obj["metadata"]["resourceVersion"] = "999"  # cleared on the way in
@@ -34,7 +34,7 @@ async def test_create(store: Store, pods: ResourceRef) -> None:
     assert created.resource_version > 0
     assert meta(created.object)["resourceVersion"] == str(created.resource_version)
 
-    raw = await store.backend.get(f"{pods.key_prefix}/ns/a")  # the layout kube uses
+    raw = await store.backend.get(f"{prefix}/pods/ns/a")  # the layout kube uses
     assert "resourceVersion" not in meta(raw.value)
     assert raw.mod_revision == created.resource_version
 
@@ -42,10 +42,10 @@ async def test_create(store: Store, pods: ResourceRef) -> None:
     assert got == created
 
 
-async def test_create_cluster_scoped_key(store: Store, nodes: ResourceRef) -> None:
+async def test_create_cluster_scoped_key(store: Store, nodes: ResourceRef, prefix: str) -> None:
     """RunTestClusterScopedWatch's layout: ``{prefix}/{name}`` without a namespace."""
     await store.create(nodes, "", "n1", orjson.dumps({"metadata": {"name": "n1"}}))
-    raw = await store.backend.get(f"{nodes.key_prefix}/n1")
+    raw = await store.backend.get(f"{prefix}/minions/n1")
     assert meta(raw.value)["name"] == "n1"
 
 
@@ -637,7 +637,10 @@ async def test_delete_with_preconditions(store: Store, pods: ResourceRef) -> Non
 
 
 async def test_delete_with_conflict_rechecks_the_latest(
-    make_store: StoreFactory, backend: Backend, pods: ResourceRef
+    make_store: StoreFactory,
+    backend: Backend,
+    pods: ResourceRef,
+    prefix: str,
 ) -> None:
     """RunTestDeleteWithConflict: the object changes between the precondition check and
     the delete: the delete re-reads, re-checks and deletes the latest."""
@@ -647,7 +650,7 @@ async def test_delete_with_conflict_rechecks_the_latest(
 
     async def concurrent_update() -> None:
         await backend.update(
-            f"{pods.key_prefix}/ns/a", with_uid("a", "u1", v="2"), created.resource_version
+            f"{prefix}/pods/ns/a", with_uid("a", "u1", v="2"), created.resource_version
         )
 
     hooked.before["delete"] = concurrent_update
@@ -694,7 +697,10 @@ async def test_guaranteed_update(store: Store, pods: ResourceRef) -> None:
 
 
 async def test_guaranteed_update_with_conflict(
-    make_store: StoreFactory, backend: Backend, pods: ResourceRef
+    make_store: StoreFactory,
+    backend: Backend,
+    pods: ResourceRef,
+    prefix: str,
 ) -> None:
     """RunTestGuaranteedUpdateWithConflict: a write lands between the read and the
     compare-and-swap: the change is applied again to the latest object, losing nothing."""
@@ -703,9 +709,7 @@ async def test_guaranteed_update_with_conflict(
     created = await store.create(pods, "ns", "a", pod("a"))
 
     async def concurrent_update() -> None:
-        await backend.update(
-            f"{pods.key_prefix}/ns/a", pod("a", other="x"), created.resource_version
-        )
+        await backend.update(f"{prefix}/pods/ns/a", pod("a", other="x"), created.resource_version)
 
     hooked.before["update"] = concurrent_update
     calls: list[dict[str, Any]] = []
@@ -739,21 +743,21 @@ async def test_periodic_compaction(make_store: StoreFactory, pods: ResourceRef) 
         )
 
 
-async def test_compaction_is_coordinated(backend: Backend, pods: ResourceRef) -> None:
+async def test_compaction_is_coordinated(backend: Backend, pods: ResourceRef, prefix: str) -> None:
     """Two storage replicas on one etcd: in an interval only the one that wins the
     compare-and-swap on compact_rev_key compacts; it compacts to the revision it saw one
     interval earlier."""
     first, second = Compactor(backend), Compactor(backend)
     assert await first.compact_once() == 0  # records where history stands; no compaction
     assert await second.compact_once() == 0  # lost the swap: learns first's write
-    key = f"{pods.key_prefix}/ns/a"
+    key = f"{prefix}/pods/ns/a"
     written = await backend.create(key, b"{}")
     compacted = await first.compact_once()
     assert 0 < compacted < written  # the revision of its previous swap
     with pytest.raises(storage_errors.Compacted):
-        await backend.list(pods.key_prefix + "/", revision=compacted - 1)
+        await backend.list(f"{prefix}/pods/", revision=compacted - 1)
     assert await second.compact_once() == 0  # the key moved again: first compacted
-    assert (await backend.list(pods.key_prefix + "/", revision=written)).items
+    assert (await backend.list(f"{prefix}/pods/", revision=written)).items
 
 
 # --- what one write may store (not in store_tests.go: etcd's request limit) ---------------

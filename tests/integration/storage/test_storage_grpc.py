@@ -39,18 +39,22 @@ def prefix() -> str:
 
 
 @pytest.fixture
-def configmaps(prefix: str) -> ResourceRef:
-    return ResourceRef("", "configmaps", f"{prefix}/configmaps", namespaced=True)
+def configmaps() -> ResourceRef:
+    return ResourceRef("", "configmaps", namespaced=True)
 
 
 @pytest.fixture
-def deployments(prefix: str) -> ResourceRef:
-    return ResourceRef("apps", "deployments", f"{prefix}/apps/deployments", namespaced=True)
+def deployments() -> ResourceRef:
+    return ResourceRef("apps", "deployments", namespaced=True)
 
 
-async def serve(etcd: EtcdProcess) -> tuple[StorageClient, Callable[[], Awaitable[None]]]:
+async def serve(
+    etcd: EtcdProcess, prefix: str
+) -> tuple[StorageClient, Callable[[], Awaitable[None]]]:
     backend = etcd.backend()
-    config = StorageConfig(listen="127.0.0.1:0", bookmark_interval=0.05, future_wait=0.3)
+    config = StorageConfig(
+        listen="127.0.0.1:0", bookmark_interval=0.05, future_wait=0.3, etcd_prefix=prefix
+    )
     store = create_store(config, backend)
     server, port = await create_server(config, store=store)
     await server.start()
@@ -66,8 +70,8 @@ async def serve(etcd: EtcdProcess) -> tuple[StorageClient, Callable[[], Awaitabl
 
 
 @pytest.fixture
-async def client(etcd: EtcdProcess) -> AsyncIterator[StorageClient]:
-    storage, stop = await serve(etcd)
+async def client(etcd: EtcdProcess, prefix: str) -> AsyncIterator[StorageClient]:
+    storage, stop = await serve(etcd, prefix)
     try:
         yield storage
     finally:
@@ -286,7 +290,7 @@ async def test_etcd_down_then_back(
     and resourceVersion=0 reads are served from the watch cache; etcd restarted on the
     same data and port: calls work, data intact, and the watch goes on with no gap."""
     etcd = etcd_factory()
-    client, stop = await serve(etcd)
+    client, stop = await serve(etcd, "/registry")
     try:
         created = await client.create(configmaps, "ns", "c", cm("c"))
         watch = client.watch(configmaps, "ns", resource_version=str(created.resource_version))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kapi import cli, rundir
+from kapi import cli, controlplane, rundir
 
 from .conftest import kapi_argv
 
@@ -213,6 +213,31 @@ def test_up_rejects_etcd_tls_files_it_cannot_use(
     assert not (tmp_path / "pki").exists()  # refused before doing anything
 
 
+def test_up_refuses_a_policy_file_that_is_not_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "policy.yaml"
+    assert cli.run(["up", "--data-dir", str(tmp_path), "--audit-policy-file", str(missing)]) == 2
+    assert f"--audit-policy-file: no such file: {missing}" in capsys.readouterr().out
+    assert not (tmp_path / "pki").exists()
+
+
+def test_the_audit_flags_go_to_the_gateway_with_a_default_log(tmp_path: Path) -> None:
+    run_dir = rundir.RunDir.at(tmp_path)
+    policy = ("--audit-policy-file", "/etc/policy.yaml")
+    opts = controlplane.Options(
+        run_dir=run_dir, port=6443, audit=(policy, ("--audit-log-maxsize", "5"))
+    )
+    assert controlplane.audit_flags(opts) == {
+        "--audit-policy-file": "/etc/policy.yaml",
+        "--audit-log-maxsize": "5",
+        "--audit-log-path": str(tmp_path.absolute() / "logs" / "audit.log"),
+    }
+    given = (policy, ("--audit-log-path", "-"))
+    assert controlplane.audit_flags(controlplane.Options(run_dir, 6443, audit=given)) == dict(given)
+    assert controlplane.audit_flags(controlplane.Options(run_dir, 6443)) == {}
+
+
 def test_flags_fall_back_to_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAPI_DATA_DIR", "/somewhere")
     monkeypatch.setenv("KAPI_PORT", "7443")
@@ -228,6 +253,7 @@ def test_init_writes_credentials_once(tmp_path: Path, capsys: pytest.CaptureFixt
     assert {p.relative_to(tmp_path).as_posix() for p in files} == {
         "kubeconfig",
         "tokens.csv",
+        "audit-policy.yaml",  # docker-compose.yml's gateway audits with it
         "pki/ca.crt",
         "pki/ca.key",
         "pki/gateway.crt",

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from services.gateway import discovery
-from services.registry.types import ResourceType, TypeTable, builtin_table
+from services.registry.strategies import builtin_table
+from services.registry.types import ResourceType, TypeTable
 
 TABLE = builtin_table()
 Obj = dict[str, Any]
@@ -142,7 +143,6 @@ WIDGET = ResourceType(
     singular="widget",
     namespaced=False,
     schema="com.example.v1.Widget",
-    etcd_prefix="/registry/example.com/widgets",
     subresources=("status", "scale"),
 )
 WIDGET_BETA = ResourceType(
@@ -153,7 +153,6 @@ WIDGET_BETA = ResourceType(
     singular="widget",
     namespaced=False,
     schema="com.example.v1beta1.Widget",
-    etcd_prefix="/registry/example.com/widgets",
 )
 
 

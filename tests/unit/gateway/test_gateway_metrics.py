@@ -22,7 +22,7 @@ from services.gateway.metrics import (
     scope_of,
 )
 from services.gateway.request_info import parse
-from services.registry.types import builtin_table
+from services.registry.strategies import builtin_table
 
 NS = "/api/v1/namespaces/ns"
 APPLY = "application/apply-patch+yaml"

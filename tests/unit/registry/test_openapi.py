@@ -15,7 +15,8 @@ import pytest
 
 from services.registry import openapi_schemas
 from services.registry.openapi import OpenAPIV3, operation_id_part
-from services.registry.types import NO_COLLECTION_VERBS, ResourceType, TypeTable, builtin_table
+from services.registry.strategies import builtin_table
+from services.registry.types import NO_COLLECTION_VERBS, ResourceType, TypeTable
 
 Doc = dict[str, Any]
 REF = "#/components/schemas/"
@@ -103,7 +104,7 @@ def test_documents_are_identical_between_two_builds(openapi: OpenAPIV3) -> None:
 def test_hash_is_stable_across_processes(openapi: OpenAPIV3) -> None:
     script = (
         "from services.registry.openapi import OpenAPIV3\n"
-        "from services.registry.types import builtin_table\n"
+        "from services.registry.strategies import builtin_table\n"
         "import json; print(json.dumps(OpenAPIV3(builtin_table()).index()))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
@@ -352,7 +353,6 @@ def test_verbs_and_groups_come_from_the_table() -> None:
         singular="clusterrole",
         namespaced=False,
         schema="io.k8s.api.rbac.v1.ClusterRole",
-        etcd_prefix="/registry/clusterroles",
         verbs=("get", "list"),
     )
     doc = json.loads(OpenAPIV3(TypeTable([role])).document("apis/rbac.authorization.k8s.io/v1")[0])  # type: ignore[index]
@@ -403,7 +403,6 @@ def test_unknown_schema_fails_loudly() -> None:
         singular="widget",
         namespaced=True,
         schema="com.example.v1.Widget",
-        etcd_prefix="/registry/widgets",
     )
     with pytest.raises(LookupError, match=r"com\.example\.v1\.Widget"):
         OpenAPIV3(TypeTable([bogus])).index()

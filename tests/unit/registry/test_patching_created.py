@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
+from builtin_definitions import strategy_for
 
 from kapi import errors
 from services.registry import patching, pipeline
@@ -26,8 +27,8 @@ from services.registry.patching.fieldpath import FieldSet, SetBuilder
 from services.registry.patching.managed_fields import FieldManager
 from services.registry.patching.schema import LIST, MAP, SCALAR, UNTYPED
 from services.registry.patching.typed import Typed, TypeRef
-from services.registry.strategies import bootstrap, strategy_for
-from services.registry.types import ResourceType, builtin_table
+from services.registry.strategies import bootstrap, builtin_table
+from services.registry.types import ResourceType
 
 Obj = dict[str, Any]
 TESTS = Path(__file__).resolve().parents[2]

@@ -10,7 +10,8 @@ import pytest
 
 from kapi import errors
 from services.registry import openapi_schemas, printers
-from services.registry.types import ResourceType, builtin_table
+from services.registry.strategies import builtin_table
+from services.registry.types import ResourceType
 
 NOW = datetime(2025, 1, 10, 12, 0, 0, tzinfo=UTC)
 TYPES = {t.resource: t for t in builtin_table().types}
@@ -24,8 +25,12 @@ ROLE = ResourceType(
     singular="role",
     namespaced=True,
     schema="io.k8s.api.rbac.v1.Role",
-    etcd_prefix="/registry/roles",
 )
+
+
+def _cells(rt: Any, obj: dict[str, Any], now: Any) -> list[Any]:
+    cells, _ = printers.for_kind(rt.group, rt.kind).row(obj, now)
+    return cells
 
 
 def ago(**delta: float) -> str:
@@ -139,7 +144,7 @@ COLUMNS = {
 
 @pytest.mark.parametrize("resource", sorted(COLUMNS))
 def test_column_names_and_priorities(resource: str) -> None:
-    columns = printers.column_definitions(TYPES[resource])
+    columns = printers.for_kind(TYPES[resource].group, TYPES[resource].kind).column_definitions()
     assert [(c["name"], c["priority"]) for c in columns] == COLUMNS[resource]
     for column in columns:
         assert set(column) == {"name", "type", "format", "description", "priority"}
@@ -150,7 +155,10 @@ def test_column_names_and_priorities(resource: str) -> None:
 
 def test_column_descriptions_are_kubes_swagger_docs() -> None:
     definitions = openapi_schemas.builtin()
-    pods = {c["name"]: c for c in printers.column_definitions(TYPES["pods"])}
+    pods = {
+        c["name"]: c
+        for c in printers.for_kind(TYPES["pods"].group, TYPES["pods"].kind).column_definitions()
+    }
     assert pods["Name"]["description"] == definitions.field_description(META, "name")
     assert pods["Age"]["description"].startswith("CreationTimestamp is a timestamp")
     assert pods["Ready"]["description"] == (
@@ -159,14 +167,22 @@ def test_column_descriptions_are_kubes_swagger_docs() -> None:
     assert pods["Node"]["description"] == definitions.field_description(
         "io.k8s.api.core.v1.PodSpec", "nodeName"
     )
-    events = {c["name"]: c for c in printers.column_definitions(TYPES["events"])}
+    events = {
+        c["name"]: c
+        for c in printers.for_kind(TYPES["events"].group, TYPES["events"].kind).column_definitions()
+    }
     assert events["Object"]["description"] == "The object that this event is about."
-    namespaces = {c["name"]: c for c in printers.column_definitions(TYPES["namespaces"])}
+    namespaces = {
+        c["name"]: c
+        for c in printers.for_kind(
+            TYPES["namespaces"].group, TYPES["namespaces"].kind
+        ).column_definitions()
+    }
     assert namespaces["Status"]["description"] == "The status of the namespace"
 
 
 def test_default_columns_for_types_without_a_printer() -> None:
-    columns = printers.column_definitions(ROLE)
+    columns = printers.for_kind(ROLE.group, ROLE.kind).column_definitions()
     assert [(c["name"], c["type"], c["format"]) for c in columns] == [
         ("Name", "string", "name"),
         ("Created At", "date", ""),
@@ -174,10 +190,10 @@ def test_default_columns_for_types_without_a_printer() -> None:
 
 
 def test_column_definitions_are_fresh_copies() -> None:
-    first = printers.column_definitions(TYPES["pods"])
+    first = printers.for_kind(TYPES["pods"].group, TYPES["pods"].kind).column_definitions()
     first[0]["name"] = "mutated"
     first.pop()
-    again = printers.column_definitions(TYPES["pods"])
+    again = printers.for_kind(TYPES["pods"].group, TYPES["pods"].kind).column_definitions()
     assert again[0]["name"] == "Name" and len(again) == 9
 
 
@@ -399,7 +415,7 @@ POD_ROWS: dict[str, tuple[dict[str, Any], list[Any]]] = {
 @pytest.mark.parametrize("case", list(POD_ROWS))
 def test_pod_rows(case: str) -> None:
     obj, expected = POD_ROWS[case]
-    assert printers.row_cells(TYPES["pods"], obj, NOW) == expected
+    assert _cells(TYPES["pods"], obj, NOW) == expected
 
 
 def service(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -485,7 +501,7 @@ SERVICE_ROWS: dict[str, tuple[dict[str, Any], list[Any]]] = {
 @pytest.mark.parametrize("case", list(SERVICE_ROWS))
 def test_service_rows(case: str) -> None:
     obj, expected = SERVICE_ROWS[case]
-    assert printers.row_cells(TYPES["services"], obj, NOW) == expected
+    assert _cells(TYPES["services"], obj, NOW) == expected
 
 
 EVENT_ROWS: dict[str, tuple[dict[str, Any], list[Any]]] = {
@@ -577,7 +593,7 @@ EVENT_ROWS: dict[str, tuple[dict[str, Any], list[Any]]] = {
 @pytest.mark.parametrize("case", list(EVENT_ROWS))
 def test_event_rows(case: str) -> None:
     obj, expected = EVENT_ROWS[case]
-    assert printers.row_cells(TYPES["events"], obj, NOW) == expected
+    assert _cells(TYPES["events"], obj, NOW) == expected
 
 
 DEPLOYMENT: dict[str, Any] = {
@@ -684,7 +700,7 @@ OTHER_ROWS: dict[str, tuple[str, dict[str, Any], list[Any]]] = {
 @pytest.mark.parametrize("case", list(OTHER_ROWS))
 def test_other_rows(case: str) -> None:
     resource, obj, expected = OTHER_ROWS[case]
-    assert printers.row_cells(TYPES[resource], obj, NOW) == expected
+    assert _cells(TYPES[resource], obj, NOW) == expected
 
 
 @pytest.mark.parametrize(
@@ -697,7 +713,7 @@ def test_other_rows(case: str) -> None:
 )
 def test_default_rows(created: str | None, expected: str) -> None:
     metadata = {"name": "reader", **({"creationTimestamp": created} if created else {})}
-    assert printers.row_cells(ROLE, {"metadata": metadata}, NOW) == ["reader", expected]
+    assert _cells(ROLE, {"metadata": metadata}, NOW) == ["reader", expected]
 
 
 def test_rows_align_with_columns() -> None:
@@ -708,9 +724,11 @@ def test_rows_align_with_columns() -> None:
         **{resource: [obj] for resource, obj, _ in OTHER_ROWS.values()},
     }
     for resource, objects in samples.items():
-        width = len(printers.column_definitions(TYPES[resource]))
+        width = len(
+            printers.for_kind(TYPES[resource].group, TYPES[resource].kind).column_definitions()
+        )
         for obj in objects:
-            assert len(printers.row_cells(TYPES[resource], obj, NOW)) == width, resource
+            assert len(_cells(TYPES[resource], obj, NOW)) == width, resource
 
 
 @pytest.mark.parametrize(
@@ -742,12 +760,15 @@ def test_table_with_partial_object_metadata() -> None:
     completed = POD_ROWS["completed"][0]
     list_meta = {"resourceVersion": "42", "continue": "abc", "remainingItemCount": 3}
     result = printers.table(
-        TYPES["pods"], [RUNNING_POD, completed], now=NOW, list_metadata=list_meta
+        TYPES["pods"].printer, [RUNNING_POD, completed], now=NOW, list_metadata=list_meta
     )
     assert list(result) == ["kind", "apiVersion", "metadata", "columnDefinitions", "rows"]
     assert result["kind"] == "Table" and result["apiVersion"] == "meta.k8s.io/v1"
     assert result["metadata"] == list_meta
-    assert result["columnDefinitions"] == printers.column_definitions(TYPES["pods"])
+    assert (
+        result["columnDefinitions"]
+        == printers.for_kind(TYPES["pods"].group, TYPES["pods"].kind).column_definitions()
+    )
     first, second = result["rows"]
     assert first["cells"] == POD_ROWS["running with one restart"][1]
     assert "conditions" not in first
@@ -769,28 +790,36 @@ def test_table_with_partial_object_metadata() -> None:
 def test_table_include_object_and_versions() -> None:
     cm = OTHER_ROWS["configmap"][1]
     whole = printers.table(
-        TYPES["configmaps"], [cm], now=NOW, list_metadata={}, include_object="Object"
+        TYPES["configmaps"].printer, [cm], now=NOW, list_metadata={}, include_object="Object"
     )
     assert whole["rows"][0]["object"] is cm
     none = printers.table(
-        TYPES["configmaps"], [cm], now=NOW, list_metadata={}, include_object="None"
+        TYPES["configmaps"].printer, [cm], now=NOW, list_metadata={}, include_object="None"
     )
     assert none["rows"][0] == {"cells": ["cfg", 3, "60m"], "object": None}
     beta = printers.table(
-        TYPES["configmaps"], [cm], now=NOW, list_metadata={}, api_version="meta.k8s.io/v1beta1"
+        TYPES["configmaps"].printer,
+        [cm],
+        now=NOW,
+        list_metadata={},
+        api_version="meta.k8s.io/v1beta1",
     )
     assert beta["apiVersion"] == "meta.k8s.io/v1beta1"
     assert beta["rows"][0]["object"]["apiVersion"] == "meta.k8s.io/v1beta1"
     with pytest.raises(errors.StatusError) as raised:
         printers.table(
-            TYPES["configmaps"], [cm], now=NOW, list_metadata={}, include_object="Everything"
+            TYPES["configmaps"].printer,
+            [cm],
+            now=NOW,
+            list_metadata={},
+            include_object="Everything",
         )
     assert raised.value.code == 400
 
 
 def test_watch_events_after_the_first_have_no_columns() -> None:
     result = printers.table(
-        TYPES["namespaces"],
+        TYPES["namespaces"].printer,
         [{"metadata": meta("a")}],
         now=NOW,
         list_metadata={"resourceVersion": "9"},
@@ -801,16 +830,23 @@ def test_watch_events_after_the_first_have_no_columns() -> None:
 
 
 def test_empty_table_and_default_printer() -> None:
-    empty = printers.table(TYPES["secrets"], [], now=NOW, list_metadata={"resourceVersion": "1"})
+    empty = printers.table(
+        TYPES["secrets"].printer, [], now=NOW, list_metadata={"resourceVersion": "1"}
+    )
     assert empty["rows"] == [] and len(empty["columnDefinitions"]) == 4
-    role = printers.table(ROLE, [{"metadata": meta("r")}], now=NOW, list_metadata={})
+    role = printers.table(
+        printers.for_kind(ROLE.group, ROLE.kind),
+        [{"metadata": meta("r")}],
+        now=NOW,
+        list_metadata={},
+    )
     assert role["rows"][0]["cells"] == ["r", "2025-01-10T11:00:00Z"]
 
 
 def test_printing_does_not_mutate_objects() -> None:
     objects = [copy.deepcopy(obj) for obj, _ in POD_ROWS.values()]
     before = copy.deepcopy(objects)
-    printers.table(TYPES["pods"], objects, now=NOW, list_metadata={})
+    printers.table(TYPES["pods"].printer, objects, now=NOW, list_metadata={})
     assert objects == before
 
 

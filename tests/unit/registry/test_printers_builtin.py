@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from services.registry import printers
-from services.registry.types import builtin_table
+from services.registry.strategies import builtin_table
 
 Obj = dict[str, Any]
 NOW = datetime(2025, 1, 10, 12, 0, 0, tzinfo=UTC)
@@ -19,16 +19,24 @@ CREATED = "2025-01-10T11:00:00Z"  # one hour before NOW: Age "60m"
 TYPES = {(t.group, t.version, t.resource): t for t in builtin_table().types}
 
 
+def _cells(rt: Any, obj: dict[str, Any], now: Any) -> list[Any]:
+    cells, _ = printers.for_kind(rt.group, rt.kind).row(obj, now)
+    return cells
+
+
 def meta(name: str, **extra: Any) -> Obj:
     return {"name": name, "namespace": "ns", "creationTimestamp": CREATED, **extra}
 
 
 def columns(key: tuple[str, str, str]) -> list[tuple[str, int]]:
-    return [(c["name"], c["priority"]) for c in printers.column_definitions(TYPES[key])]
+    return [
+        (c["name"], c["priority"])
+        for c in printers.for_kind(TYPES[key].group, TYPES[key].kind).column_definitions()
+    ]
 
 
 def cells(key: tuple[str, str, str], obj: Obj) -> list[Any]:
-    return printers.row_cells(TYPES[key], obj, NOW)
+    return _cells(TYPES[key], obj, NOW)
 
 
 WIDE = ("Containers", "Images")
@@ -243,7 +251,7 @@ def test_columns_are_kube_s(key: tuple[str, str, str]) -> None:
 def test_every_type_has_a_table_whose_rows_fit_its_columns() -> None:
     empty: Obj = {"metadata": {"name": "x", "creationTimestamp": CREATED}}
     for key, rt in TYPES.items():
-        definitions = printers.column_definitions(rt)
+        definitions = printers.for_kind(rt.group, rt.kind).column_definitions()
         assert definitions, key
         for definition in definitions:
             # kube describes a RuntimeClass's Handler with ObjectMeta's absent "handler" doc

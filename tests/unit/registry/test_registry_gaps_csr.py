@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
+from builtin_definitions import strategy_for
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,8 +25,7 @@ from kapi_proto import common_pb2, registry_pb2
 from services.registry import pipeline
 from services.registry.grpc import convert
 from services.registry.service import ReadOptions, Registry, Target
-from services.registry.strategies import strategy_for
-from services.registry.types import builtin_table
+from services.registry.strategies import builtin_table
 
 Obj = dict[str, Any]
 CSRS = next(t for t in builtin_table().types if t.resource == "certificatesigningrequests")

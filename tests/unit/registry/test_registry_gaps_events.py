@@ -13,13 +13,13 @@ from typing import Any
 
 import orjson
 import pytest
+from builtin_definitions import strategy_for
 from test_registry_service import World, failure, loads, make_namespace
 
 from kapi import errors
 from services.registry import conversion, pipeline
 from services.registry.service import ReadOptions, Registry, Target
-from services.registry.strategies import core, events, strategy_for
-from services.registry.types import builtin_table
+from services.registry.strategies import builtin_table, core, events
 
 Obj = dict[str, Any]
 STORED = next(t for t in builtin_table().types if (t.group, t.resource) == ("", "events"))

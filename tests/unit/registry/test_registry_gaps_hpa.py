@@ -11,13 +11,13 @@ from typing import Any
 
 import orjson
 import pytest
+from builtin_definitions import strategy_for
 from test_registry_service import World, loads, make_namespace
 
 from kapi import errors
 from services.registry import conversion, pipeline
 from services.registry.service import ReadOptions, Registry, Target
-from services.registry.strategies import autoscaling, strategy_for
-from services.registry.types import builtin_table
+from services.registry.strategies import autoscaling, builtin_table
 
 Obj = dict[str, Any]
 V2 = next(

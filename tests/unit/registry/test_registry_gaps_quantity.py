@@ -12,11 +12,11 @@ import copy
 from typing import Any
 
 import pytest
+from builtin_definitions import strategy_for
 
 from kapi import errors
 from services.registry import field_validation, pipeline, quantity, schema_validation
-from services.registry.strategies import strategy_for
-from services.registry.types import builtin_table
+from services.registry.strategies import builtin_table
 
 Obj = dict[str, Any]
 TYPES = {(t.group, t.version, t.resource): t for t in builtin_table().types}

@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from builtin_definitions import strategy_for
 
 from kapi import errors
 from services.registry import pipeline
-from services.registry.strategies import strategy_for
-from services.registry.types import ResourceType, builtin_table
+from services.registry.strategies import builtin_table
+from services.registry.types import ResourceType
 
 TABLE = builtin_table()
 ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # kube's util/rand alphanums: no vowels, no 0/1/3

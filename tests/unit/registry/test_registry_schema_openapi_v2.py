@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from services.registry import openapi, openapi_schemas
-from services.registry.types import builtin_table
+from services.registry.strategies import builtin_table
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 
 from kapi import errors
 from services.registry import field_validation, schema_validation
-from services.registry.types import builtin_table
+from services.registry.strategies import builtin_table
 
 DEPLOYMENT = "io.k8s.api.apps.v1.Deployment"
 CONFIGMAP = "io.k8s.api.core.v1.ConfigMap"

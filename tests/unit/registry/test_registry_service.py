@@ -20,9 +20,10 @@ import orjson
 import pytest
 
 from kapi import errors
+from services.registry.catalog import Catalog
 from services.registry.ports import AdmissionTarget, StoredList, Where
 from services.registry.service import ReadOptions, Registry, Result, Target
-from services.registry.types import builtin_table
+from services.registry.strategies import BUILTIN
 from services.storage.grpc.servicer import translated
 from services.storage.memory_backend import MemoryBackend
 from services.storage.model import ResourceRef
@@ -33,7 +34,7 @@ EVENT_TIMEOUT = 5.0
 
 
 def _ref(where: Where) -> ResourceRef:
-    return ResourceRef(where.group, where.resource, where.key_prefix, where.namespaced)
+    return ResourceRef(where.group, where.resource, where.namespaced)
 
 
 class MemoryStorage:
@@ -181,7 +182,7 @@ class World:
         self.log: list[str] = []
         self.storage = MemoryStorage(self.log)
         self.admission = RecordingAdmission(self.log)
-        self.registry = Registry(builtin_table(), self.storage, self.admission)
+        self.registry = Registry(Catalog(BUILTIN), self.storage, self.admission)
 
 
 @pytest.fixture

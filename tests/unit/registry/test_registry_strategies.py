@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from builtin_definitions import strategy_for
 
 from kapi.errors import FieldError
-from services.registry.strategies import apps, core, strategy_for
+from services.registry.strategies import apps, core
 from services.registry.strategy import Strategy
 
 Obj = dict[str, Any]

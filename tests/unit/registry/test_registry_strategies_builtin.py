@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from builtin_definitions import strategy_for
 
 from kapi import errors
 from services.registry import conversion, pipeline
-from services.registry.strategies import STRATEGIES, batch, scale, strategy_for
+from services.registry.strategies import batch, builtin_table, scale
 from services.registry.strategies.apps import TEMPLATE_GENERATION
 from services.registry.strategies.core import NODE_PORT_RANGE
-from services.registry.types import builtin_table
+from services.registry.strategy import Strategy
 
 Obj = dict[str, Any]
 TYPES = {(t.group, t.version, t.resource): t for t in builtin_table().types}
@@ -87,14 +88,39 @@ POD_SPEC_DEFAULTS: Obj = {
 # --- the table and the strategies agree -----------------------------------------------------
 
 
-def test_every_type_has_its_strategy_and_they_agree_with_the_table() -> None:
+# The resources whose strategies keep metadata.generation (kube 1.32's strategies).
+GENERATION_TRACKED = {
+    ("", "replicationcontrollers"),
+    ("apps", "daemonsets"),
+    ("apps", "deployments"),
+    ("apps", "replicasets"),
+    ("apps", "statefulsets"),
+    ("batch", "cronjobs"),
+    ("batch", "jobs"),
+    ("networking.k8s.io", "ingressclasses"),
+    ("networking.k8s.io", "ingresses"),
+    ("networking.k8s.io", "networkpolicies"),
+    ("policy", "poddisruptionbudgets"),
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+    ("apiextensions.k8s.io", "customresourcedefinitions"),
+    ("discovery.k8s.io", "endpointslices"),
+    ("flowcontrol.apiserver.k8s.io", "flowschemas"),
+    ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"),
+}
+
+
+def test_every_definition_has_its_strategy_and_they_agree() -> None:
     for rt in TYPES.values():
         if not rt.stored:  # bindings and component statuses: nothing to prepare or keep
-            assert (rt.group, rt.resource) not in STRATEGIES
+            assert type(rt.strategy) is Strategy
             continue
-        strategy = STRATEGIES[(rt.group, rt.resource)]
-        assert strategy.tracks_generation == rt.has_generation, rt.resource
-        assert strategy.has_status == (rt.subresource("status") is not None), rt.resource
+        assert type(rt.strategy) is not Strategy, rt.resource
+        tracked = (rt.group, rt.resource) in GENERATION_TRACKED
+        assert rt.strategy.tracks_generation == tracked, rt.resource
+        assert rt.strategy.has_status == (rt.subresource("status") is not None), rt.resource
 
 
 # --- apps ----------------------------------------------------------------------------------
@@ -1532,7 +1558,7 @@ def test_scale_of_a_deployment() -> None:
         },
         "status": {"replicas": 1},
     }
-    assert scale.to_scale("apps", "deployments", deployment) == {
+    assert scale.to_scale(scale.CONTROLLER, deployment) == {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": {
@@ -1545,7 +1571,7 @@ def test_scale_of_a_deployment() -> None:
         "spec": {"replicas": 2},
         "status": {"replicas": 1, "selector": "app=web,tier in (a,b)"},
     }
-    scaled = scale.apply(deployment, {"spec": {"replicas": 5}})
+    scaled = scale.apply(scale.CONTROLLER, deployment, {"spec": {"replicas": 5}})
     assert scaled["spec"]["replicas"] == 5
     assert deployment["spec"]["replicas"] == 2  # not mutated
 
@@ -1555,7 +1581,7 @@ def test_scale_of_a_replication_controller_and_zero() -> None:
         "metadata": {"name": "rc"},
         "spec": {"replicas": 0, "selector": {"b": "2", "a": "1"}},
     }
-    assert scale.to_scale("", "replicationcontrollers", rc) == {
+    assert scale.to_scale(scale.REPLICATION_CONTROLLER, rc) == {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": {"name": "rc"},

@@ -345,3 +345,28 @@ OLD = {
 )
 def test_validate_object_meta_update(change: dict[str, Any], expected: list[str]) -> None:
     assert messages(validation.validate_object_meta_update({**OLD, **change}, OLD)) == expected
+
+
+def test_owner_references_as_apimachinery_validates_them() -> None:
+    path = "metadata.ownerReferences"
+    good = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "r", "uid": "1"}
+    assert validation.validate_owner_references([good], path) == []
+    empty = validation.validate_owner_references([{"apiVersion": "a/b/c"}], path)
+    assert [str(e) for e in empty] == [
+        'metadata.ownerReferences.apiVersion: Invalid value: "a/b/c": version must not be empty',
+        'metadata.ownerReferences.kind: Invalid value: "": must not be empty',
+        'metadata.ownerReferences.name: Invalid value: "": must not be empty',
+        'metadata.ownerReferences.uid: Invalid value: "": must not be empty',
+    ]
+    event = {"apiVersion": "v1", "kind": "Event", "name": "e", "uid": "2", "x": 1}
+    assert [str(e) for e in validation.validate_owner_references([event], path)] == [
+        'metadata.ownerReferences: Invalid value: {"apiVersion":"v1","kind":"Event","name":"e",'
+        '"uid":"2"}: /v1, Kind=Event is disallowed from being an owner'
+    ]
+    two = [good | {"controller": True}, good | {"name": "s", "uid": "3", "controller": True}]
+    (error,) = validation.validate_owner_references(two, path)
+    assert error.field == path
+    assert error.detail == (
+        'Only one reference can have Controller set to true. Found "true" in references for '
+        "ReplicaSet/r and ReplicaSet/s"
+    )

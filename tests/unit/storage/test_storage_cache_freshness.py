@@ -14,15 +14,15 @@ from typing import Any
 import orjson
 import pytest
 
-from services.storage import keys, storage_errors
+from services.storage import storage_errors
 from services.storage.backend import WatchBatch
 from services.storage.cache import CacheConfig, WatchCache
 from services.storage.memory_backend import MemoryBackend, MemoryWatch
 from services.storage.model import ResourceRef
 from services.storage.store import Store
 
-CONFIGMAPS = ResourceRef("", "configmaps", "/registry/configmaps", True)
-SECRETS = ResourceRef("", "secrets", "/registry/secrets", True)
+CONFIGMAPS = ResourceRef("", "configmaps", True)
+SECRETS = ResourceRef("", "secrets", True)
 
 # Waiting for something to happen at all (a hang fails here), not a latency budget.
 HANG = 5.0
@@ -361,7 +361,7 @@ async def test_current_revision_is_unavailable_when_a_cache_cannot_confirm() -> 
     store = Store(backend)
     try:
         made = await store.create(CONFIGMAPS, "ns", "a", configmap("a"))
-        cache = await store.caches.get(keys.root(CONFIGMAPS) + "/", namespaced=True)
+        cache = await store.caches.get(store.keys.root(CONFIGMAPS) + "/", namespaced=True)
         await caught_up(cache, made.resource_version)
         await backend.inner.create(secret_key("s"), b"{}")  # behind the store's back
         with pytest.raises(storage_errors.Unavailable):
@@ -378,7 +378,7 @@ async def test_current_revision_is_confirmed_by_the_stores_own_writes_elsewhere(
     store = Store(backend)
     try:
         made = await store.create(CONFIGMAPS, "ns", "a", configmap("a"))
-        cache = await store.caches.get(keys.root(CONFIGMAPS) + "/", namespaced=True)
+        cache = await store.caches.get(store.keys.root(CONFIGMAPS) + "/", namespaced=True)
         await caught_up(cache, made.resource_version)
         last = 0
         for i in range(5):

@@ -8,9 +8,10 @@ from kapi import errors
 from services.storage import keys
 from services.storage.model import ResourceRef
 
-PODS = ResourceRef("", "pods", "/registry/pods", namespaced=True)
-NODES = ResourceRef("", "nodes", "/registry/minions/", namespaced=False)
-WIDGETS = ResourceRef("example.com", "widgets", "/registry/example.com/widgets", True)
+LAYOUT = keys.DEFAULT_LAYOUT
+PODS = ResourceRef("", "pods", namespaced=True)
+NODES = ResourceRef("", "nodes", namespaced=False)
+WIDGETS = ResourceRef("example.com", "widgets", True)
 
 
 @pytest.mark.parametrize(
@@ -18,12 +19,22 @@ WIDGETS = ResourceRef("example.com", "widgets", "/registry/example.com/widgets",
     [
         (PODS, "default", "web", "/registry/pods/default/web"),
         (WIDGETS, "ns", "w", "/registry/example.com/widgets/ns/w"),
+        (ResourceRef("", "services", True), "ns", "s", "/registry/services/specs/ns/s"),
+        (ResourceRef("apps", "deployments", True), "ns", "d", "/registry/deployments/ns/d"),
+        (ResourceRef("events.k8s.io", "events", True), "ns", "e", "/registry/events/ns/e"),
+        (ResourceRef("networking.k8s.io", "ingresses", True), "ns", "i", "/registry/ingress/ns/i"),
+        (
+            ResourceRef("apiextensions.k8s.io", "customresourcedefinitions", False),
+            "",
+            "crontabs.stable.example.com",
+            "/registry/apiextensions.k8s.io/customresourcedefinitions/crontabs.stable.example.com",
+        ),
         (NODES, "", "n1", "/registry/minions/n1"),
         (NODES, "ignored", "n1", "/registry/minions/n1"),  # cluster-scoped: no namespace
     ],
 )
 def test_object_key(ref: ResourceRef, namespace: str, name: str, key: str) -> None:
-    assert keys.object_key(ref, namespace, name) == key
+    assert LAYOUT.object_key(ref, namespace, name) == key
 
 
 @pytest.mark.parametrize(
@@ -36,7 +47,7 @@ def test_object_key(ref: ResourceRef, namespace: str, name: str, key: str) -> No
     ],
 )
 def test_list_prefix(ref: ResourceRef, namespace: str, prefix: str) -> None:
-    assert keys.list_prefix(ref, namespace) == prefix
+    assert LAYOUT.list_prefix(ref, namespace) == prefix
 
 
 @pytest.mark.parametrize(
@@ -55,14 +66,21 @@ def test_list_prefix(ref: ResourceRef, namespace: str, prefix: str) -> None:
         ),
         (PODS, "..", "a", """Namespace parameter invalid: "..": may not be '..'"""),
         (
-            ResourceRef("", "x", "registry/x", False),
+            ResourceRef("", "a/../b", False),
             "",
             "a",
-            'storage: resource "x" has no valid key prefix ("registry/x")',
+            'storage: no valid resource named "a/../b"',
         ),
     ],
 )
 def test_object_key_rejects(ref: ResourceRef, namespace: str, name: str, message: str) -> None:
     with pytest.raises(errors.StatusError) as err:
-        keys.object_key(ref, namespace, name)
+        LAYOUT.object_key(ref, namespace, name)
     assert (err.value.code, err.value.message) == (400, message)
+
+
+def test_another_etcd_prefix() -> None:
+    layout = keys.KeyLayout("/kapi-test/")
+    assert layout.object_key(PODS, "ns", "p") == "/kapi-test/pods/ns/p"
+    with pytest.raises(ValueError):
+        keys.KeyLayout("registry")

@@ -13,8 +13,8 @@ from services.storage.memory_backend import MemoryBackend
 from services.storage.model import ResourceRef
 from services.storage.store import Store
 
-CONFIGMAPS = ResourceRef("", "configmaps", "/registry/configmaps", True)
-DEPLOYMENTS = ResourceRef("apps", "deployments", "/registry/deployments", True)
+CONFIGMAPS = ResourceRef("", "configmaps", True)
+DEPLOYMENTS = ResourceRef("apps", "deployments", True)
 
 
 def configmap(name: str) -> bytes:

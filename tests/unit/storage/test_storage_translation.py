@@ -9,8 +9,8 @@ from services.storage import storage_errors
 from services.storage.grpc.servicer import LIST_EXPIRED, translated
 from services.storage.model import ResourceRef
 
-CONFIGMAPS = ResourceRef("", "configmaps", "/registry/configmaps", True)
-DEPLOYMENTS = ResourceRef("apps", "deployments", "/registry/deployments", True)
+CONFIGMAPS = ResourceRef("", "configmaps", True)
+DEPLOYMENTS = ResourceRef("apps", "deployments", True)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Boolean field selectors select as kube does (strategies.selectable_terms): kube compares
+"""Boolean field selectors select as kube does (FieldSelection.selectable_terms): kube compares
 the printed Go bool, "true" or "false", so ``spec.unschedulable=false`` selects the nodes
 whose stored JSON has no such field. The registry rewrites the term before storage, which
 compares the stored JSON, applies it.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from builtin_definitions import BY_GROUP_RESOURCE
 from test_registry_service import World, loads, make_namespace
 
 from kapi import selectors
 from services.registry.service import ReadOptions, Registry, Target
-from services.registry.strategies import selectable_terms
 
 # (case, group, resource, selector, what storage is asked)
 REWRITTEN: list[tuple[str, str, str, str, str]] = [
@@ -41,12 +41,13 @@ REWRITTEN: list[tuple[str, str, str, str, str]] = [
 )
 def test_selectable_terms(group: str, resource: str, selector: str, expected: str) -> None:
     terms = selectors.parse_field_selector(selector).terms
-    assert str(selectors.FieldSelector(selectable_terms(group, resource, terms))) == expected
+    selection = BY_GROUP_RESOURCE[(group, resource)].selection
+    assert str(selectors.FieldSelector(selection.selectable_terms(terms))) == expected
 
 
 def test_terms_without_booleans_are_the_same_tuple() -> None:
     terms = selectors.parse_field_selector("spec.nodeName=n1").terms
-    assert selectable_terms("", "pods", terms) is terms
+    assert BY_GROUP_RESOURCE[("", "pods")].selection.selectable_terms(terms) is terms
 
 
 # --- through the registry -------------------------------------------------------------------
@@ -110,7 +111,7 @@ async def test_registry_selects_pods_without_host_network(registry: Registry) ->
 
 def test_zero_integer_fields_read_as_0_in_storage() -> None:
     terms = selectors.parse_field_selector("status.succeeded=0").terms
-    (term,) = selectable_terms("batch", "jobs", terms)
+    (term,) = BY_GROUP_RESOURCE[("batch", "jobs")].selection.selectable_terms(terms)
     assert term.path == "status.succeeded|0"
     assert term.matches({"status": {}})  # omitted: kube prints 0
     assert term.matches({"status": {"succeeded": 0}})

@@ -1,8 +1,10 @@
-"""The built-in type table (services/registry/types.py) holds kube-apiserver 1.32's facts.
+"""The built-in definitions (``strategies/<group>.py`` ``DEFINITIONS``) hold kube-apiserver
+1.32's facts.
 
 Scope, verbs, short names, categories, subresources, etcd key prefixes (kube's storage
-factory), OpenAPI definition names, field selectors and the discovery order; each row of
-``FACTS`` is what a 1.32 cluster's discovery and etcd show for that resource.
+factory, as services/storage/keys.py lays them out), OpenAPI definition names, field
+selectors and the discovery order; each row of ``FACTS`` is what a 1.32 cluster's
+discovery and etcd show for that resource.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ import orjson
 import pytest
 
 from services.registry import openapi_schemas
-from services.registry.types import (
-    NO_COLLECTION_VERBS,
-    STANDARD_VERBS,
-    ResourceType,
-    TypeTable,
-    builtin_table,
-    field_selector_error,
-    field_selector_path,
-)
+from services.registry.strategies import builtin_table
+from services.registry.types import NO_COLLECTION_VERBS, STANDARD_VERBS, ResourceType, TypeTable
+from services.storage.keys import DEFAULT_LAYOUT
+from services.storage.model import ResourceRef
+
+
+def etcd_prefix(rt: ResourceType) -> str:
+    return DEFAULT_LAYOUT.root(ResourceRef(rt.group, rt.resource, rt.namespaced))
+
 
 TABLE = builtin_table()
 BY_KEY = {(t.group, t.version, t.resource): t for t in TABLE.types}
@@ -361,7 +363,7 @@ def test_each_type_s_facts(key: tuple[str, str, str]) -> None:
     kind, namespaced, short_names, prefix, subresources = FACTS[key]
     rt = BY_KEY[key]
     subs = tuple(sub.name for sub in rt.subresources)
-    assert (rt.kind, rt.namespaced, rt.short_names, rt.etcd_prefix, subs) == (
+    assert (rt.kind, rt.namespaced, rt.short_names, etcd_prefix(rt), subs) == (
         kind,
         namespaced,
         short_names,
@@ -372,7 +374,7 @@ def test_each_type_s_facts(key: tuple[str, str, str]) -> None:
     group, resource = key[0], key[2]
     assert ("all" in rt.categories) == ((group, resource) in ALL_CATEGORY)
     assert ("api-extensions" in rt.categories) == ((group, resource) in API_EXTENSIONS_CATEGORY)
-    assert rt.has_generation == ((group, resource) in GENERATION)
+    assert rt.strategy.tracks_generation == ((group, resource) in GENERATION)
 
 
 ONLY_VERBS = {("", "bindings"): ("create",), ("", "componentstatuses"): ("get", "list")}
@@ -427,7 +429,7 @@ def test_subresource_facts(key: tuple[str, str]) -> None:
 def test_subresources_cross_the_wire_as_they_are() -> None:
     for rt in TABLE.types:
         sent = orjson.loads(orjson.dumps(rt.to_json()))  # as the Types reply carries it
-        assert ResourceType.from_json(sent) == rt, rt.resource
+        assert ResourceType.from_json(sent) == rt.descriptor(), rt.resource
 
 
 def test_every_schema_is_a_1_32_definition_of_the_right_kind() -> None:
@@ -476,7 +478,7 @@ def test_storage_versions() -> None:
     """events.k8s.io Events are core Events; autoscaling/v1 HPAs are stored as v2."""
     events = BY_KEY[("events.k8s.io", "v1", "events")]
     assert (events.storage_version, events.stored_api_version) == ("v1", "v1")
-    assert events.etcd_prefix == BY_KEY[("", "v1", "events")].etcd_prefix
+    assert etcd_prefix(events) == etcd_prefix(BY_KEY[("", "v1", "events")])
     hpa_v1 = BY_KEY[("autoscaling", "v1", "horizontalpodautoscalers")]
     hpa_v2 = BY_KEY[("autoscaling", "v2", "horizontalpodautoscalers")]
     assert hpa_v1.stored_api_version == "autoscaling/v2"
@@ -490,7 +492,7 @@ def test_storage_versions() -> None:
 
 def test_json_round_trip_and_older_tables() -> None:
     for rt in TABLE.types:
-        assert ResourceType.from_json(rt.to_json()) == rt
+        assert ResourceType.from_json(rt.to_json()) == rt.descriptor()
     older = BY_KEY[("", "v1", "configmaps")].to_json()
     del older["storage_version"]  # a table from before the field existed still loads
     assert ResourceType.from_json(older).storage_version == ""
@@ -517,27 +519,25 @@ def test_json_round_trip_and_older_tables() -> None:
     ],
 )
 def test_field_selectors(key: tuple[str, str, str], fields: set[str]) -> None:
-    assert fields <= set(BY_KEY[key].field_selectors)
+    assert fields <= set(BY_KEY[key].selection.labels)
 
 
 def test_field_selector_paths_and_errors() -> None:
-    jobs = BY_KEY[("batch", "v1", "jobs")]
-    assert field_selector_path(jobs, "status.successful") == "status.succeeded"
-    assert field_selector_path(jobs, "metadata.name") == "metadata.name"
-    events = BY_KEY[("", "v1", "events")]
-    assert field_selector_path(events, "source") == "source.component"
-    new_events = BY_KEY[("events.k8s.io", "v1", "events")]
-    assert field_selector_path(new_events, "regarding.kind") == "involvedObject.kind"
-    assert field_selector_path(new_events, "reportingController") == "reportingComponent"
+    jobs = BY_KEY[("batch", "v1", "jobs")].selection
+    assert jobs.for_storage("status.successful=1") == "status.succeeded|0=1"
+    assert jobs.for_storage("metadata.name=a") == "metadata.name=a"
+    events = BY_KEY[("", "v1", "events")].selection
+    assert events.for_storage("source=kubelet") == "source.component=kubelet"
+    new_events = BY_KEY[("events.k8s.io", "v1", "events")].selection
+    assert new_events.for_storage("regarding.kind=Pod") == "involvedObject.kind=Pod"
+    assert new_events.for_storage("reportingController=x") == "reportingComponent=x"
     # core types with a label conversion of their own
-    assert field_selector_error(BY_KEY[("", "v1", "pods")], "x") == "field label not supported: x"
+    assert BY_KEY[("", "v1", "pods")].selection.error("x") == "field label not supported: x"
     # types without one: apimachinery's DefaultMetaV1FieldSelectorConversion
-    assert field_selector_error(BY_KEY[("", "v1", "configmaps")], "foo.bar") == (
+    assert BY_KEY[("", "v1", "configmaps")].selection.error("foo.bar") == (
         '"foo.bar" is not a known field selector: only "metadata.name", "metadata.namespace"'
     )
-    assert field_selector_error(jobs, "spec.x") == (
-        'field label "spec.x" not supported for batchv1.Job'
-    )
+    assert jobs.error("spec.x") == 'field label "spec.x" not supported for batchv1.Job'
 
 
 def test_a_table_of_other_types_works_alike() -> None:

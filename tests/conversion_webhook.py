@@ -1,0 +1,101 @@
+"""A CRD conversion webhook for the tests: ConversionReview v1 over HTTPS.
+
+It converts ``Widget`` objects between ``v1beta1`` (``spec.size`` a string like "3") and
+``v1`` (``spec.replicas`` an integer), as a real project's webhook converts between
+schema versions, and counts the reviews it answered. ``fail`` makes it answer Failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from kapi import pki
+
+Obj = dict[str, Any]
+
+
+def convert(obj: Obj, to: str) -> Obj:
+    out = {**obj, "apiVersion": to, "spec": dict(obj.get("spec") or {})}
+    spec = out["spec"]
+    if to.endswith("/v1") and "size" in spec:
+        spec["replicas"] = int(spec.pop("size"))
+    elif to.endswith("/v1beta1") and "replicas" in spec:
+        spec["size"] = str(spec.pop("replicas"))
+    return out
+
+
+@dataclass
+class Webhook:
+    url: str
+    ca_bundle: bytes
+    reviews: list[Obj] = field(default_factory=list)
+    fail: bool = False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def serve(tmp: Path) -> AsyncIterator[Webhook]:
+    """Run the webhook on 127.0.0.1 with a certificate of its own CA (its ``ca_bundle``)."""
+    ca = pki.ensure_ca(tmp / "webhook-pki", common_name="webhook-ca")
+    serving = pki.ensure_serving_cert(tmp / "webhook-pki", ca, hosts=["127.0.0.1", "localhost"])
+    port = _free_port()
+    hook = Webhook(f"https://127.0.0.1:{port}/convert", ca.cert_pem)
+
+    async def review(request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        hook.reviews.append(body)
+        request_part = body["request"]
+        response: Obj = {"uid": request_part["uid"]}
+        if hook.fail:
+            response["result"] = {"status": "Failure", "message": "the webhook says no"}
+        else:
+            response["convertedObjects"] = [
+                convert(o, request_part["desiredAPIVersion"]) for o in request_part["objects"]
+            ]
+            response["result"] = {"status": "Success"}
+        answer = {
+            "apiVersion": body["apiVersion"],
+            "kind": "ConversionReview",
+            "response": response,
+        }
+        return Response(orjson.dumps(answer), media_type="application/json")
+
+    app = Starlette(routes=[Route("/convert", review, methods=["POST"])])
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            ssl_certfile=str(serving.cert_path),
+            ssl_keyfile=str(serving.key_path),
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        yield hook
+    finally:
+        server.should_exit = True
+        await task

@@ -1,0 +1,1 @@
+"""Operators the end-to-end suite runs against kapi."""

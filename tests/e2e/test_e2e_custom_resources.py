@@ -1,0 +1,254 @@
+"""CustomResourceDefinitions end to end: ``kapi up`` and the real kubectl.
+
+A CRD applied and waited for, its resources in ``api-resources``, custom resources
+created, listed (with the CRD's printer columns, short names and categories), watched,
+validated strictly and by schema (422 in kube's words), defaulted and pruned, scaled
+and given a status, explained, read in another version, and removed with their CRD.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+
+from tests.e2e.conftest import Cluster
+
+pytestmark = pytest.mark.e2e
+
+
+def crd_yaml(
+    group: str, *, kind: str = "CronTab", short: str = "ct", open_status: bool = False
+) -> str:
+    """kube's CronTab example (as ``kind``, short name ``short``); ``open_status``: the
+    status keeps fields its schema does not name (what an operator framework writes)."""
+    status_extra = "x-kubernetes-preserve-unknown-fields: true" if open_status else ""
+    return f"""
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: {kind.lower()}s.{group}
+spec:
+  group: {group}
+  scope: Namespaced
+  names:
+    plural: {kind.lower()}s
+    singular: {kind.lower()}
+    kind: {kind}
+    shortNames: [{short}]
+    categories: [all]
+  versions:
+  - name: v1beta1
+    served: true
+    storage: false
+    deprecated: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            x-kubernetes-preserve-unknown-fields: true
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: CronTab runs an image on a schedule.
+        properties:
+          spec:
+            type: object
+            description: What to run, and when.
+            properties:
+              cronSpec:
+                type: string
+                description: When to run, in cron format.
+                pattern: '^(\\d+|\\*)(/\\d+)?(\\s+(\\d+|\\*)(/\\d+)?){{4}}$'
+              image:
+                type: string
+              replicas:
+                type: integer
+                minimum: 0
+                maximum: 10
+                default: 1
+            required: [cronSpec]
+          status:
+            type: object
+            {status_extra}
+            properties:
+              replicas: {{type: integer}}
+              selector: {{type: string}}
+    subresources:
+      status: {{}}
+      scale:
+        specReplicasPath: .spec.replicas
+        statusReplicasPath: .status.replicas
+        labelSelectorPath: .status.selector
+    additionalPrinterColumns:
+    - name: Spec
+      type: string
+      jsonPath: .spec.cronSpec
+    - name: Replicas
+      type: integer
+      jsonPath: .spec.replicas
+    - name: Image
+      type: string
+      priority: 1
+      jsonPath: .spec.image
+    - name: Age
+      type: date
+      jsonPath: .metadata.creationTimestamp
+"""
+
+
+def crontab_yaml(group: str, name: str, extra: str = "", *, kind: str = "CronTab") -> str:
+    return f"""
+apiVersion: {group}/v1
+kind: {kind}
+metadata:
+  name: {name}
+spec:
+  cronSpec: "* * * * */5"
+  image: my-awesome-cron-image
+{extra}"""
+
+
+def refused(cluster: Cluster, *args: str, input: str) -> str:
+    result = cluster.kubectl(*args, input=input, check=False)
+    assert result.returncode != 0, result.stdout
+    return result.stderr.strip()
+
+
+@pytest.fixture(scope="module")
+def group() -> str:
+    return f"e{uuid.uuid4().hex[:8]}.example.com"
+
+
+@pytest.fixture(scope="module")
+def crd(cluster: Cluster, group: str) -> str:
+    applied = cluster.kubectl("apply", "-f", "-", input=crd_yaml(group))
+    assert applied.stdout.strip() == (
+        f"customresourcedefinition.apiextensions.k8s.io/crontabs.{group} created"
+    )
+    waited = cluster.kubectl(
+        "wait", "--for=condition=Established", f"crd/crontabs.{group}", "--timeout=30s"
+    )
+    assert waited.stdout.strip() == (
+        f"customresourcedefinition.apiextensions.k8s.io/crontabs.{group} condition met"
+    )
+    return f"crontabs.{group}"
+
+
+def test_api_resources(cluster: Cluster, crd: str, group: str) -> None:
+    out = cluster.kubectl("api-resources", f"--api-group={group}").stdout.splitlines()
+    assert out[0].split() == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
+    assert out[1].split() == ["crontabs", "ct", f"{group}/v1", "true", "CronTab"]
+
+
+def test_create_get_list_with_printer_columns(cluster: Cluster, crd: str, group: str) -> None:
+    created = cluster.kubectl("create", "-f", "-", input=crontab_yaml(group, "listed"))
+    assert created.stdout.strip() == f"crontab.{group}/listed created"
+    table = cluster.kubectl("get", "ct").stdout.splitlines()
+    assert table[0].split() == ["NAME", "SPEC", "REPLICAS", "AGE"]
+    row = next(line for line in table if line.startswith("listed "))
+    assert row.split()[1:7] == ["*", "*", "*", "*", "*/5", "1"]
+    wide = cluster.kubectl("get", "crontabs", "-o", "wide").stdout.splitlines()
+    assert wide[0].split() == ["NAME", "SPEC", "REPLICAS", "IMAGE", "AGE"]
+    assert "my-awesome-cron-image" in next(line for line in wide if line.startswith("listed "))
+    replicas = cluster.kubectl("get", "crontab", "listed", "-o", "jsonpath={.spec.replicas}")
+    assert replicas.stdout == "1"  # defaulted
+    everything = cluster.kubectl("get", "all").stdout
+    assert f"crontab.{group}/listed" in everything  # the "all" category
+
+
+def test_strict_validation_and_pruning(cluster: Cluster, crd: str, group: str) -> None:
+    body = crontab_yaml(group, "strict", "  unknownField: 1\n")
+    error = refused(cluster, "create", "-f", "-", input=body)
+    assert error == (
+        'Error from server (BadRequest): error when creating "STDIN": CronTab in version "v1" '
+        'cannot be handled as a CronTab: strict decoding error: unknown field "spec.unknownField"'
+    )
+    lenient = cluster.kubectl("create", "--validate=false", "-f", "-", input=body)
+    assert lenient.returncode == 0
+    stored = json.loads(cluster.kubectl("get", "ct", "strict", "-o", "json").stdout)
+    assert "unknownField" not in stored["spec"]  # pruned
+
+
+def test_invalid_objects_are_422(cluster: Cluster, crd: str, group: str) -> None:
+    body = crontab_yaml(group, "invalid", "  replicas: 11\n").replace("* * * * */5", "bad")
+    error = refused(cluster, "create", "-f", "-", input=body)
+    assert error == (
+        'The CronTab "invalid" is invalid: \n'
+        '* spec.cronSpec: Invalid value: "bad": spec.cronSpec in body should match '
+        "'^(\\d+|\\*)(/\\d+)?(\\s+(\\d+|\\*)(/\\d+)?){4}$'\n"
+        "* spec.replicas: Invalid value: 11: spec.replicas in body should be less than or "
+        "equal to 10"
+    )
+
+
+def test_scale_and_status(cluster: Cluster, crd: str, group: str) -> None:
+    cluster.kubectl("create", "-f", "-", input=crontab_yaml(group, "scaled"))
+    scaled = cluster.kubectl("scale", "crontab", "scaled", "--replicas=3")
+    assert scaled.stdout.strip() == f"crontab.{group}/scaled scaled"
+    patched = cluster.kubectl(
+        "patch", "ct", "scaled", "--subresource=status", "--type=merge",
+        "-p", '{"status":{"replicas":3,"selector":"app=scaled"}}',
+    )  # fmt: skip
+    assert patched.stdout.strip() == f"crontab.{group}/scaled patched"
+    got = json.loads(cluster.kubectl("get", "ct", "scaled", "-o", "json").stdout)
+    assert got["spec"]["replicas"] == 3
+    assert got["status"] == {"replicas": 3, "selector": "app=scaled"}
+    assert got["metadata"]["generation"] == 2  # the spec changed once
+
+
+def test_explain(cluster: Cluster, crd: str, group: str) -> None:
+    out = cluster.kubectl("explain", "crontabs.spec").stdout
+    assert f"GROUP:      {group}" in out
+    assert "What to run, and when." in out
+    assert "cronSpec\t<string> -required-" in out
+    field = cluster.kubectl("explain", "crontab.spec.cronSpec").stdout
+    assert "When to run, in cron format." in field
+
+
+def test_another_version_and_its_warning(cluster: Cluster, crd: str, group: str) -> None:
+    cluster.kubectl("create", "-f", "-", input=crontab_yaml(group, "versioned"))
+    result = cluster.kubectl("get", f"crontabs.v1beta1.{group}", "versioned", "-o", "json")
+    assert json.loads(result.stdout)["apiVersion"] == f"{group}/v1beta1"
+    assert f"Warning: {group}/v1beta1 CronTab is deprecated; use {group}/v1 CronTab" in (
+        result.stderr
+    )
+
+
+def test_watch(cluster: Cluster, crd: str, group: str) -> None:
+    watching = cluster.popen("get", "ct", "--watch", "-o", "name", "--request-timeout=10s")
+    try:
+        time.sleep(1.5)
+        cluster.kubectl("create", "-f", "-", input=crontab_yaml(group, "watched"))
+        deadline = time.monotonic() + 10
+        lines: list[str] = []
+        assert watching.stdout is not None
+        while time.monotonic() < deadline:
+            line = watching.stdout.readline().strip()
+            lines.append(line)
+            if line == f"crontab.{group}/watched":
+                break
+        assert f"crontab.{group}/watched" in lines
+    finally:
+        watching.kill()
+        watching.wait()
+
+
+def test_deleting_the_crd_removes_its_objects(cluster: Cluster, group: str) -> None:
+    other = f"d{group}"
+    cluster.kubectl("apply", "-f", "-", input=crd_yaml(other))
+    cluster.kubectl("wait", "--for=condition=Established", f"crd/crontabs.{other}")
+    cluster.kubectl("create", "-f", "-", input=crontab_yaml(other, "doomed"))
+    deleted = cluster.kubectl("delete", "crd", f"crontabs.{other}", timeout=90)
+    assert deleted.stdout.strip() == (
+        f'customresourcedefinition.apiextensions.k8s.io "crontabs.{other}" deleted'
+    )
+    error = cluster.kubectl_fails("get", f"crontabs.{other}")
+    assert error == 'error: the server doesn\'t have a resource type "crontabs"'

@@ -1,0 +1,164 @@
+"""A CRD served in several versions: one stored, others converted (None, or a webhook over
+HTTPS), deprecated ones warning as kube warns."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import conversion_webhook
+from tests.integration.conftest import ControlPlane
+from tests.integration.test_custom_resources import CRDS, install
+
+pytestmark = pytest.mark.integration
+
+Obj = dict[str, Any]
+
+
+def widget_crd(group: str, *, webhook: Obj | None = None) -> Obj:
+    """Widgets: v1beta1 (deprecated, ``spec.size`` a string) and v1 (stored,
+    ``spec.replicas``); converted by ``webhook`` when given, else by None."""
+    beta = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {"size": {"type": "string"}, "color": {"type": "string"}},
+            }
+        },
+    }
+    ga = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {"replicas": {"type": "integer"}, "color": {"type": "string"}},
+            }
+        },
+    }
+    spec: Obj = {
+        "group": group,
+        "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+        "versions": [
+            {
+                "name": "v1beta1",
+                "served": True,
+                "storage": False,
+                "deprecated": True,
+                "schema": {"openAPIV3Schema": beta if webhook else ga},
+            },
+            {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": ga}},
+        ],
+    }
+    if webhook is not None:
+        spec["conversion"] = {"strategy": "Webhook", "webhook": webhook}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": spec,
+    }
+
+
+@pytest.fixture
+def group() -> str:
+    return f"v{uuid.uuid4().hex[:8]}.example.com"
+
+
+async def test_none_conversion_and_deprecation(control_plane: ControlPlane, group: str) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    crd = await install(api, widget_crd(group))
+    assert crd["status"]["storedVersions"] == ["v1"]
+    beta = f"/apis/{group}/v1beta1/namespaces/{ns}/widgets"
+    ga = f"/apis/{group}/v1/namespaces/{ns}/widgets"
+    body = {"apiVersion": f"{group}/v1beta1", "kind": "Widget", "metadata": {"name": "w"},
+            "spec": {"replicas": 2, "color": "red"}}  # fmt: skip
+    created = await api.post(beta, json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["apiVersion"] == f"{group}/v1beta1"
+    assert created.headers["warning"] == (
+        f'299 - "{group}/v1beta1 Widget is deprecated; use {group}/v1 Widget"'
+    )
+    got = (await api.get(f"{ga}/w")).json()
+    assert (got["apiVersion"], got["spec"]) == (f"{group}/v1", {"replicas": 2, "color": "red"})
+    assert "warning" not in (await api.get(f"{ga}/w")).headers
+    listed = (await api.get(beta)).json()
+    assert [i["apiVersion"] for i in listed["items"]] == [f"{group}/v1beta1"]
+    discovery = (await api.get(f"/apis/{group}")).json()
+    assert discovery["preferredVersion"]["version"] == "v1"
+    assert [v["version"] for v in discovery["versions"]] == ["v1", "v1beta1"]
+
+
+async def test_webhook_conversion(control_plane: ControlPlane, group: str, tmp_path: Path) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    async with conversion_webhook.serve(tmp_path) as hook:
+        webhook = {
+            "conversionReviewVersions": ["v1"],
+            "clientConfig": {
+                "url": hook.url,
+                "caBundle": base64.b64encode(hook.ca_bundle).decode(),
+            },
+        }
+        await install(api, widget_crd(group, webhook=webhook))
+        beta = f"/apis/{group}/v1beta1/namespaces/{ns}/widgets"
+        ga = f"/apis/{group}/v1/namespaces/{ns}/widgets"
+        body = {"apiVersion": f"{group}/v1beta1", "kind": "Widget", "metadata": {"name": "w"},
+                "spec": {"size": "3"}}  # fmt: skip
+        created = await api.post(beta, json=body)
+        assert created.status_code == 201, created.text
+        assert created.json()["spec"] == {"size": "3"}
+        stored = (await api.get(f"{ga}/w")).json()
+        assert stored["spec"] == {"replicas": 3}
+        review = hook.reviews[0]
+        assert (review["apiVersion"], review["kind"]) == (
+            "apiextensions.k8s.io/v1",
+            "ConversionReview",
+        )
+        assert review["request"]["desiredAPIVersion"] == f"{group}/v1"
+        listed = (await api.get(beta)).json()
+        assert [i["spec"] for i in listed["items"]] == [{"size": "3"}]
+
+
+async def test_a_failing_webhook_is_kube_s_500(
+    control_plane: ControlPlane, group: str, tmp_path: Path
+) -> None:
+    api, ns = control_plane.api, control_plane.namespace
+    async with conversion_webhook.serve(tmp_path) as hook:
+        webhook = {
+            "conversionReviewVersions": ["v1"],
+            "clientConfig": {
+                "url": hook.url,
+                "caBundle": base64.b64encode(hook.ca_bundle).decode(),
+            },
+        }
+        await install(api, widget_crd(group, webhook=webhook))
+        ga = f"/apis/{group}/v1/namespaces/{ns}/widgets"
+        body = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w"},
+                "spec": {"replicas": 1}}  # fmt: skip
+        assert (await api.post(ga, json=body)).status_code == 201  # stored: no conversion
+        hook.fail = True
+        failed = await api.get(f"/apis/{group}/v1beta1/namespaces/{ns}/widgets/w")
+        assert failed.status_code == 500
+        assert failed.json()["message"] == (
+            f"conversion webhook for {group}/v1beta1, Kind=Widget failed: conversion webhook "
+            "failed: the webhook says no"
+        )
+        assert (await api.get(f"{ga}/w")).status_code == 200  # the stored version needs none
+
+
+async def test_a_webhook_needs_a_client_config(control_plane: ControlPlane, group: str) -> None:
+    crd = widget_crd(group, webhook={"conversionReviewVersions": ["v1"]})
+    answer = await control_plane.api.post(CRDS, json=crd)
+    assert answer.status_code == 422
+    assert answer.json()["details"]["causes"] == [
+        {
+            "reason": "FieldValueRequired",
+            "message": "Required value: exactly one of url or service is required",
+            "field": "spec.conversion.webhook.clientConfig",
+        }
+    ]
