@@ -13,12 +13,6 @@ def build_parser() -> argparse.ArgumentParser:
     config.add(parser, "--listen", default="0.0.0.0:7003", help="gRPC address to serve on")
     config.add(parser, "--storage", default="127.0.0.1:7001", help="storage service address")
     config.add(parser, "--authz", default="127.0.0.1:7002", help="authz service address")
-    config.add(
-        parser,
-        "--root-ca-file",
-        default="",
-        help="cluster CA (PEM) to publish as kube-root-ca.crt in every namespace",
-    )
     config.add_peer_tls(parser)
     return parser
 
@@ -29,7 +23,6 @@ async def _serve(args: argparse.Namespace) -> None:
             listen=args.listen,
             storage=args.storage,
             authz=args.authz,
-            root_ca_file=args.root_ca_file,
             tls=config.peer_tls(args),
         )
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import grpc.aio
@@ -37,7 +36,6 @@ class RegistryConfig:
     listen: str
     storage: str
     authz: str
-    root_ca_file: str = ""
     # Mutual TLS with the peers (None: plaintext, in-process tests only).
     tls: pki.TLSFiles | None = None
 
@@ -89,8 +87,6 @@ async def create_server(config: RegistryConfig) -> RegistryServer:
         MeteredAdmission(AuthzAdmission(authz), metrics),
         AuthzAccess(authz),
     )
-    if config.root_ca_file:
-        registry.root_ca_pem = Path(config.root_ca_file).read_text()
     openapi = OpenAPIV3(lambda: catalog.table)
     server, port = rpc.server(config.listen, tls=config.tls)
     registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(registry, openapi), server)

@@ -525,7 +525,38 @@ CLUSTER_ROLES: tuple[Obj, ...] = (
     cluster_role("view", [], labels={AGGREGATE_TO_EDIT: "true"}, aggregate_from=AGGREGATE_TO_VIEW),
 )
 
+# kapi's own components beside the API server (services/controllers, services/nodes;
+# the scheduler has kube's system:kube-scheduler). kapi's controller manager runs every
+# controller as system:kube-controller-manager, where kube-controller-manager gives each
+# controller a ServiceAccount and a system:controller:* role: their union — the garbage
+# collector and the namespace controller alone act on every resource — is this role. The
+# node simulator is every kubelet at once: kube's system:node (which kube's Node
+# authorizer narrows to one node's objects), with the node leases it renews and the
+# nodes and pods it lists.
+KAPI_CLUSTER_ROLES: tuple[Obj, ...] = (
+    cluster_role(
+        "system:kapi:controller-manager",
+        [rule(READ_WRITE, "*", "*")],
+    ),
+    cluster_role(
+        "system:kapi:node-simulator",
+        [
+            rule(READ_WRITE, CORE, ("nodes", "pods")),
+            rule(("patch", "update"), CORE, ("nodes/status", "pods/status")),
+            rule("create", CORE, "pods/eviction"),
+            rule(READ_WRITE, COORDINATION, "leases"),
+            rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            rule(READ, CORE, ("configmaps", "secrets", "services", "endpoints")),
+            rule(READ, NODE, "runtimeclasses"),
+        ],
+    ),
+)
+
+CLUSTER_ROLES = (*CLUSTER_ROLES, *KAPI_CLUSTER_ROLES)
+
 CLUSTER_ROLE_BINDINGS: tuple[Obj, ...] = (
+    cluster_binding("system:kapi:controller-manager", "User:system:kube-controller-manager"),
+    cluster_binding("system:kapi:node-simulator", "User:system:kapi-node-simulator"),
     cluster_binding("cluster-admin", "Group:system:masters"),
     cluster_binding("system:basic-user", "Group:system:authenticated"),
     cluster_binding("system:discovery", "Group:system:authenticated"),
