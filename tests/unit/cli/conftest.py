@@ -26,10 +26,11 @@ from kapi.probes import etcd_healthy, parse_address
 PEER = ["--peer-ca-file", "--peer-cert-file", "--peer-key-file"]
 FLAGS = {
     "storage": ["--listen", "--etcd-endpoints", *PEER],
-    "authz": ["--listen", "--storage", "--token-file", *PEER],
+    "authz": ["--listen", "--storage", "--token-file", "--client-ca-file",
+              "--service-account-signing-key-file", *PEER],
     "registry": ["--listen", "--storage", "--authz", *PEER],
     "gateway": ["--listen", "--registry", "--authz", "--storage", "--tls-cert-file",
-                "--tls-private-key-file", *PEER],
+                "--tls-private-key-file", "--client-ca-file", *PEER],
     "controllers": ["--kubeconfig", "--controllers", "--root-ca-file"],
     "scheduler": ["--kubeconfig"],
     "nodes": ["--kubeconfig", "--nodes"],

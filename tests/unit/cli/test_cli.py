@@ -274,6 +274,10 @@ def test_init_writes_credentials_once(tmp_path: Path, capsys: pytest.CaptureFixt
         "pki/services/storage/etcd-ca.crt",
         "pki/services/storage/etcd-client.crt",
         "pki/services/storage/etcd-client.key",
+        "pki/services/authz/sa.key",
+        "pki/services/authz/sa.pub",
+        "pki/admin.crt",
+        "pki/admin.key",
         # The gateway's clients: each its kubeconfig (its own token) and the cluster CA.
         *(
             f"components/{name}/{file}"
