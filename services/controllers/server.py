@@ -61,6 +61,8 @@ class Running:
     client: ApiClient
     context: Context
     elector: leaderelection.LeaderElector | None
+    # The controllers --controllers turned on (kube's canonical names), in start order.
+    controllers: tuple[str, ...] = ()
 
     @property
     def leading(self) -> bool:
@@ -129,6 +131,8 @@ async def create_server(config: ControllersConfig) -> Running:
         options=Options(concurrent_syncs=config.concurrent_syncs, root_ca_pem=config.root_ca_pem),
     )
     entries = tuple(catalog.parse(",".join(config.controllers)))
-    return await start(
+    running = await start(
         context, config.leader_election, identity, lambda: run_controllers(context, entries)
     )
+    running.controllers = tuple(c.name for c in catalog.enabled(list(entries)))
+    return running
