@@ -5,7 +5,8 @@ finalizers:
 
 * Active pods (not terminated, not being deleted) are kept at
   ``min(parallelism, completions - succeeded)``; without ``completions`` (a work queue)
-  at ``parallelism`` until one succeeds, then none are added. Pods are named
+  at ``parallelism`` until one succeeds, then none are added and those running are left
+  to finish. ``status.active`` counts the pods just created. Pods are named
   ``JOB-xxxxx`` (``JOB-INDEX-xxxxx`` with ``completionMode: Indexed``, whose pods carry
   the ``batch.kubernetes.io/job-completion-index`` annotation and label and the index as
   their hostname); a pod that failed is replaced after a backoff of 10 s doubling (at
@@ -207,7 +208,9 @@ class JobController(QueueController):
         completions = spec.get("completions")
         parallelism = int(spec.get("parallelism", 1) or 0)
         if completions is None:
-            wanted = parallelism if succeeded == 0 else 0
+            # A work queue: parallelism pods until one succeeds, then whatever is
+            # running is left running (kube's manageJob).
+            wanted = parallelism if succeeded == 0 else len(active)
         else:
             wanted = max(0, min(parallelism, int(completions) - succeeded))
         if len(active) > wanted:
@@ -235,11 +238,14 @@ class JobController(QueueController):
             free = [i for i in range(int(completions or 0)) if i not in taken]
             indexes = list(free[:missing])
         self.expectations.expect(key, adds=len(indexes))
+        created: list[Obj] = []
         for index in indexes:
-            await self._create(key, job, index)
-        return active
+            if (pod := await self._create(key, job, index)) is not None:
+                created.append(pod)
+        # status.active counts the pods just created too (manageJob's active += diff).
+        return active + created
 
-    async def _create(self, key: str, job: Obj, index: int | None) -> None:
+    async def _create(self, key: str, job: Obj, index: int | None) -> Obj | None:
         template = objects.spec(job).get("template") or {}
         prefix = f"{objects.name(job)}-" if index is None else f"{objects.name(job)}-{index}-"
         body = pods.from_template(template, job, generate_name=prefix)
@@ -253,10 +259,11 @@ class JobController(QueueController):
         except errors.StatusError as err:
             self.expectations.creation_failed(key)
             if err.code == 403 and "being terminated" in err.message:
-                return
+                return None
             self.recorder.warning(job, "FailedCreate", f"Error creating: {err.message}")
             raise
         self.recorder.normal(job, "SuccessfulCreate", f"Created pod: {objects.name(pod)}")
+        return pod
 
     async def _delete(self, victims: list[Obj]) -> None:
         for pod in victims:

@@ -25,6 +25,12 @@ class FakeClient:
         self.deletes: list[tuple[str, str, str, str]] = []
         self._uids = itertools.count(1)
 
+    def created(self, resource: str = "pods") -> list[str]:
+        return [name for verb, res, name in self.actions if verb == "create" and res == resource]
+
+    def deleted(self, resource: str = "pods") -> list[str]:
+        return [name for verb, res, name in self.actions if verb == "delete" and res == resource]
+
     def put(self, res: Resource, obj: Obj) -> Obj:
         meta = obj["metadata"]
         self.objects[(res.resource, meta.get("namespace", ""), meta["name"])] = obj
@@ -38,7 +44,11 @@ class FakeClient:
         return found
 
     async def create(self, res: Resource, namespace: str, obj: Obj, **_: Any) -> Obj:
-        name = obj["metadata"]["name"]
+        name = (
+            obj["metadata"].get("name")
+            or f"{obj['metadata']['generateName']}{next(self._uids):05d}"
+        )
+        obj = {**obj, "metadata": {**obj["metadata"], "name": name, "namespace": namespace}}
         self.actions.append(("create", res.resource, name))
         if (res.resource, namespace, name) in self.objects:
             raise errors.already_exists(res.resource, res.group, name)
