@@ -214,12 +214,13 @@ def _start_order(job: Obj) -> tuple[int, str, str]:
 
 class CronJobController(QueueController):
     name: ClassVar[str] = "cronjob-controller"
+    service_account: ClassVar[str] = "cronjob-controller"
     aliases: ClassVar[tuple[str, ...]] = ("cronjob",)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.now: Callable[[], datetime.datetime] = objects.now
-        self.recorder = ctx.recorder(self.name)
+        self.recorder = ctx.recorder(self.name, self.client)
         self.cronjobs = self.watch(
             ctx.informers.informer(CRONJOBS),
             Handler(on_add=self.enqueue, on_update=self._cronjob_updated, on_delete=self.enqueue),

@@ -29,6 +29,7 @@ def _scaled(value: Any, total: int) -> int:
 
 class DisruptionController(QueueController):
     name: ClassVar[str] = "disruption-controller"
+    service_account: ClassVar[str] = "disruption-controller"
     aliases: ClassVar[tuple[str, ...]] = ("disruption",)
 
     def __init__(self, ctx: Context) -> None:

@@ -168,6 +168,7 @@ class _ServiceController(QueueController):
 
 class EndpointsController(_ServiceController):
     name: ClassVar[str] = "endpoints-controller"
+    service_account: ClassVar[str] = "endpoint-controller"
     aliases: ClassVar[tuple[str, ...]] = ("endpoint",)
 
     def __init__(self, ctx: Context) -> None:
@@ -220,6 +221,7 @@ class EndpointsController(_ServiceController):
 
 class EndpointSliceController(_ServiceController):
     name: ClassVar[str] = "endpointslice-controller"
+    service_account: ClassVar[str] = "endpointslice-controller"
     aliases: ClassVar[tuple[str, ...]] = ("endpointslice",)
 
     def __init__(self, ctx: Context) -> None:

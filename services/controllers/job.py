@@ -85,11 +85,12 @@ def _index(pod: Obj) -> int | None:
 
 class JobController(QueueController):
     name: ClassVar[str] = "job-controller"
+    service_account: ClassVar[str] = "job-controller"
     aliases: ClassVar[tuple[str, ...]] = ("job",)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.recorder = ctx.recorder(self.name)
+        self.recorder = ctx.recorder(self.name, self.client)
         self.expectations = Expectations()
         self.jobs = self.watch(ctx.informers.informer(JOBS), self.enqueue_handler())
         self.pods = self.watch(

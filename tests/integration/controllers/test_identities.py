@@ -118,3 +118,24 @@ async def test_what_no_role_grants_is_forbidden(
     assert refused.value.code == 403
     assert refused.value.reason == "Forbidden"
     assert f'User "{user}" cannot {verb} resource "{resource.resource}"' in refused.value.message
+
+
+async def test_each_controller_writes_as_its_own_service_account(
+    control_plane: ControlPlane, client: ApiClient, controllers: Any
+) -> None:
+    """kube's --use-service-account-credentials: kube-system/NAME per controller, whose
+    token the controller's client bears (a SelfSubjectReview says who it is)."""
+    from kapi.kube.resources import SERVICEACCOUNTS
+
+    whoami = Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview")
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    for name in ("deployment-controller", "generic-garbage-collector", "namespace-controller"):
+        answer = await controllers.context.client_for(name).create(whoami, "", review)
+        user = answer["status"]["userInfo"]
+        assert user["username"] == f"system:serviceaccount:kube-system:{name}"
+        assert "system:serviceaccounts:kube-system" in user["groups"]
+        account = await client.get(SERVICEACCOUNTS, "kube-system", name)
+        assert user["uid"] == account["metadata"]["uid"]
+    # the shared informers list and watch as the manager itself
+    answer = await controllers.client.create(whoami, "", review)
+    assert answer["status"]["userInfo"]["username"] == "system:kube-controller-manager"

@@ -691,25 +691,15 @@ CONTROLLER_ROLES: tuple[Obj, ...] = tuple(
     )
 )
 
-# kapi's own components beside the API server. kapi's controller manager authenticates as
-# system:kube-controller-manager (kube's role: leader election, list/watch of everything
-# for the shared informers, tokens) and runs every controller on that one credential,
-# where kube-controller-manager hands each controller its ServiceAccount's: this role is
-# the union of the controller roles above — what those controllers may do, nothing more
-# (no create beyond theirs; the garbage collector and namespace controller alone act on
-# every resource). The node simulator is every kubelet at once: it is given kube's
-# system:node role (which kube's Node authorizer narrows to one node's objects).
-KAPI_CLUSTER_ROLES: tuple[Obj, ...] = (
-    cluster_role(
-        "system:kapi:controller-manager",
-        [r for role in CONTROLLER_ROLES for r in role["rules"]],
-    ),
-)
-
-CLUSTER_ROLES = (*CLUSTER_ROLES, *CONTROLLER_ROLES, *KAPI_CLUSTER_ROLES)
+# kapi's own components beside the API server: the controller manager runs as kube's
+# does with --use-service-account-credentials (its own user, system:kube-controller-manager,
+# with kube's role of that name; each controller as kube-system/NAME with the role above);
+# the scheduler is system:kube-scheduler. The node simulator is every kubelet at once: it
+# is given kube's system:node role (which kube's Node authorizer narrows to one node's
+# objects) through the binding below.
+CLUSTER_ROLES = (*CLUSTER_ROLES, *CONTROLLER_ROLES)
 
 CLUSTER_ROLE_BINDINGS: tuple[Obj, ...] = (
-    cluster_binding("system:kapi:controller-manager", "User:system:kube-controller-manager"),
     *(
         cluster_binding(
             role["metadata"]["name"],
