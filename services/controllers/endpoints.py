@@ -5,8 +5,9 @@ with a selector, the pods it selects that have an IP and are not terminated beco
 backends — ready ones as ``addresses`` (Endpoints) or endpoints with condition
 ``ready: true``; not-ready ones as ``notReadyAddresses`` / ``ready: false`` (both
 ready with ``publishNotReadyAddresses``); terminating ones are left out of Endpoints
-(kept with ``publishNotReadyAddresses``) and kept in slices with ``terminating: true``. Ports are the Service's, each
-``targetPort`` resolved against the pod's named container ports.
+(kept with ``publishNotReadyAddresses``) and kept in slices with ``terminating: true``.
+Ports are the Service's, each ``targetPort`` resolved against the pod's named container
+ports.
 
 * Endpoints: named as the Service, with the ``endpoints.kubernetes.io/last-change-
   trigger-time`` annotation; deleted with the Service (a Service without selector is left

@@ -136,20 +136,48 @@ async def test_backoff_limit(limit: int, failed: int, fails: bool) -> None:
         ]
 
 
-@pytest.mark.parametrize(("failed_ago", "creates"), [(2, 0), (3600, 1)])
-async def test_a_failed_pod_is_replaced_after_the_backoff(failed_ago: float, creates: int) -> None:
-    """10 s after the first failure (doubling), not at once."""
-    client, _, ctl = await sync(job(backoffLimit=6), [pod("f", "Failed", created=failed_ago)])
+def finished(name: str, phase: str, seconds_ago: float) -> Obj:
+    """A pod whose container finished ``seconds_ago``."""
+    p = pod(name, phase, created=seconds_ago + 30)
+    p["status"]["containerStatuses"] = [
+        {"name": "c", "state": {"terminated": {"finishedAt": ago(seconds_ago)}}}
+    ]
+    return p
+
+
+@pytest.mark.parametrize(
+    ("finished_pods", "creates"),
+    [
+        ([finished("f", "Failed", 2)], 0),  # 1 failure: 10 s from when it finished
+        ([finished("f", "Failed", 12)], 1),
+        ([finished("f1", "Failed", 40), finished("f2", "Failed", 15)], 0),  # 2: 20 s
+        ([finished("f1", "Failed", 40), finished("f2", "Failed", 25)], 1),
+        # a success resets the count: one failure since, 10 s
+        (
+            [
+                finished("f1", "Failed", 90),
+                finished("f2", "Failed", 80),
+                finished("s", "Succeeded", 70),
+                finished("f3", "Failed", 12),
+            ],
+            1,
+        ),
+    ],
+)
+async def test_a_failed_pod_is_replaced_after_the_backoff(
+    finished_pods: list[Obj], creates: int
+) -> None:
+    """kube's backoffRecord: 10 s doubling per failure since the last success, counted
+    from the last failure's finish time."""
+    client, _, ctl = await sync(job(backoffLimit=6, completions=5), finished_pods)
     assert len(client.created()) == creates
     if not creates:
         assert "default/pi" in ctl.queue._waiting
 
 
-def test_backoff_doubles_up_to_six_minutes() -> None:
-    delays = [
-        min(job_module.BACKOFF_MAX, job_module.BACKOFF_BASE * 2 ** (n - 1)) for n in range(1, 8)
-    ]
-    assert delays == [10, 20, 40, 80, 160, 320, 360]
+def test_backoff_doubles_up_to_ten_minutes() -> None:
+    delays = [job_module.backoff_delay(n) for n in range(0, 9)]
+    assert delays == [0, 10, 20, 40, 80, 160, 320, 600, 600]
 
 
 async def test_active_deadline_fails_the_job() -> None:
