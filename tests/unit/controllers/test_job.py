@@ -148,28 +148,29 @@ def finished(name: str, phase: str, seconds_ago: float) -> Obj:
 @pytest.mark.parametrize(
     ("finished_pods", "creates"),
     [
-        ([finished("f", "Failed", 2)], 0),  # 1 failure: 10 s from when it finished
-        ([finished("f", "Failed", 12)], 1),
-        ([finished("f1", "Failed", 40), finished("f2", "Failed", 15)], 0),  # 2: 20 s
-        ([finished("f1", "Failed", 40), finished("f2", "Failed", 25)], 1),
+        ([("f", "Failed", 2)], 0),  # 1 failure: 10 s from when it finished
+        ([("f", "Failed", 12)], 1),
+        ([("f1", "Failed", 40), ("f2", "Failed", 15)], 0),  # 2 failures: 20 s
+        ([("f1", "Failed", 40), ("f2", "Failed", 25)], 1),
         # a success resets the count: one failure since, 10 s
         (
             [
-                finished("f1", "Failed", 90),
-                finished("f2", "Failed", 80),
-                finished("s", "Succeeded", 70),
-                finished("f3", "Failed", 12),
+                ("f1", "Failed", 90),
+                ("f2", "Failed", 80),
+                ("s", "Succeeded", 70),
+                ("f3", "Failed", 12),
             ],
             1,
         ),
     ],
 )
 async def test_a_failed_pod_is_replaced_after_the_backoff(
-    finished_pods: list[Obj], creates: int
+    finished_pods: list[tuple[str, str, float]], creates: int
 ) -> None:
     """kube's backoffRecord: 10 s doubling per failure since the last success, counted
     from the last failure's finish time."""
-    client, _, ctl = await sync(job(backoffLimit=6, completions=5), finished_pods)
+    the_pods = [finished(name, phase, seconds) for name, phase, seconds in finished_pods]
+    client, _, ctl = await sync(job(backoffLimit=6, completions=5), the_pods)
     assert len(client.created()) == creates
     if not creates:
         assert "default/pi" in ctl.queue._waiting
