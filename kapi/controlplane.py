@@ -165,6 +165,13 @@ def service_flags(
             "--storage": storage,
             "--authz": authz,
             "--root-ca-file": str(creds.ca.cert_path),
+            # extension-apiserver-authentication: client certificates are the cluster
+            # CA's; the front proxy's, the front-proxy CA's.
+            "--client-ca-file": str(creds.ca.cert_path),
+            "--requestheader-client-ca-file": str(creds.internal.front_proxy_ca_copy),
+            "--requestheader-allowed-names": pki.FRONT_PROXY_CLIENT_NAME,
+            # Extension API servers run beside a local control plane, on loopback.
+            "--allow-loopback-endpoints": "true",
         },
         "gateway": {
             "--listen": ports.format_address(opts.bind_address, ports_.gateway),
@@ -173,6 +180,8 @@ def service_flags(
             "--storage": storage,
             "--tls-cert-file": str(creds.serving.cert_path),
             "--tls-private-key-file": str(creds.serving.key_path),
+            "--proxy-client-cert-file": str(creds.internal.front_proxy_client.cert_path),
+            "--proxy-client-key-file": str(creds.internal.front_proxy_client.key_path),
         },
     }
     for name, service in flags.items():

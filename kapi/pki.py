@@ -16,10 +16,18 @@ services nor etcd. kube-apiserver's deployments keep etcd's CA apart the same wa
 can give each container only its own (one volume each)::
 
     ca.crt ca.key gateway.crt gateway.key      cluster CA, the gateway's HTTPS certificate
-    authority/                                 services-ca.*, etcd-ca.*: ``kapi init`` only
+    authority/                                 services-ca.*, etcd-ca.*, front-proxy-ca.*
     etcd/                                      ca.crt, server.crt, server.key
     services/NAME/                             ca.crt, tls.crt, tls.key (NAME: the four)
     services/storage/                          + etcd-ca.crt, etcd-client.crt, .key
+    services/gateway/                          + front-proxy-client.crt, .key
+    services/registry/                         + front-proxy-ca.crt
+
+The front-proxy CA is kube's ``--requestheader-client-ca-file`` (kubeadm's
+``front-proxy-ca``): the gateway presents its ``front-proxy-client`` certificate when it
+proxies a request to an extension API server (an APIService with a service), which
+trusts the user named in ``X-Remote-User`` only from a client with that certificate.
+The registry publishes the CA in ``kube-system/extension-apiserver-authentication``.
 
 Rotation is by restarting: every ``kapi up`` and ``kapi init`` reissues a certificate
 that is missing, unreadable, signed by another CA, short of a host name, or within
@@ -52,6 +60,9 @@ SERVING_NAME = "gateway"
 # The services that hold a certificate of the services CA, and their compose names.
 SERVICE_NAMES = ("storage", "authz", "registry", "gateway")
 ETCD_NAME = "etcd"
+# kubeadm's name for the front proxy's client certificate: the common name extension
+# API servers are told to accept (``requestheader-allowed-names``).
+FRONT_PROXY_CLIENT_NAME = "front-proxy-client"
 # Every internal certificate is good for these, so `kapi up`'s peers on loopback and
 # compose's by service name both verify.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -158,6 +169,22 @@ class InternalPKI:
         return TLSFiles(folder / "ca.crt", folder / "tls.crt", folder / "tls.key")
 
     @property
+    def front_proxy_ca(self) -> KeyPair:
+        return paths(self.authority_dir, "front-proxy-ca")
+
+    @property
+    def front_proxy_client(self) -> KeyPair:
+        """The gateway's certificate towards extension API servers (kube-apiserver's
+        ``--proxy-client-cert-file`` and ``--proxy-client-key-file``)."""
+        return paths(self.service_dir("gateway"), FRONT_PROXY_CLIENT_NAME)
+
+    @property
+    def front_proxy_ca_copy(self) -> Path:
+        """The front-proxy CA as the registry reads it, to publish it
+        (``--requestheader-client-ca-file``)."""
+        return self.service_dir("registry") / "front-proxy-ca.crt"
+
+    @property
     def etcd_dir(self) -> Path:
         return self.pki_dir / ETCD_NAME
 
@@ -212,6 +239,23 @@ def ensure_internal(pki_dir: Path) -> InternalPKI:
         layout.etcd_client,
         etcd_ca,
         common_name="kapi-storage",
+        hosts=[],
+        usages=(ExtendedKeyUsageOID.CLIENT_AUTH,),
+    )
+    front_proxy_ca = ensure_ca(
+        layout.authority_dir,
+        name="front-proxy-ca",
+        common_name="kapi-front-proxy-ca",
+        renew=True,
+    )
+    _ensure_leaf(
+        TLSFiles(
+            layout.front_proxy_ca_copy,
+            layout.front_proxy_client.cert_path,
+            layout.front_proxy_client.key_path,
+        ),
+        front_proxy_ca,
+        common_name=FRONT_PROXY_CLIENT_NAME,
         hosts=[],
         usages=(ExtendedKeyUsageOID.CLIENT_AUTH,),
     )

@@ -20,6 +20,13 @@ def build_parser() -> argparse.ArgumentParser:
     config.add(parser, "--tls-private-key-file", help="serving key (PEM)")
     config.add(
         parser,
+        "--proxy-client-cert-file",
+        default="",
+        help="front-proxy client certificate (PEM) shown to extension API servers",
+    )
+    config.add(parser, "--proxy-client-key-file", default="", help="its private key (PEM)")
+    config.add(
+        parser,
         "--read-header-timeout",
         type=float,
         default=connections.READ_HEADER_TIMEOUT,
@@ -98,6 +105,8 @@ def main() -> None:
                 storage=args.storage,
                 tls_cert_file=args.tls_cert_file,
                 tls_private_key_file=args.tls_private_key_file,
+                proxy_client_cert_file=args.proxy_client_cert_file,
+                proxy_client_key_file=args.proxy_client_key_file,
                 read_header_timeout=args.read_header_timeout,
                 idle_timeout=args.idle_timeout,
                 request_body_timeout=args.request_body_timeout,

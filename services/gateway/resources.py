@@ -30,6 +30,7 @@ from services.gateway import (
     warning_headers,
     watch_hub,
 )
+from services.gateway.aggregator import Aggregator
 from services.gateway.auth import Gatekeeper
 from services.gateway.inflight import Limiter
 from services.gateway.list_response import ListResponse
@@ -76,8 +77,10 @@ class Resources:
         types: TypeCache,
         inflight: Limiter,
         metrics: GatewayMetrics,
+        aggregator: Aggregator,
     ) -> None:
         self.registry = registry
+        self.aggregator = aggregator
         self.inflight = inflight
         self.metrics = metrics
         self.storage = storage
@@ -129,6 +132,11 @@ class Resources:
             self.metrics.dropped(request.scope, info, known)
             raise
         await self.gate.authorize(user, info)
+        self.aggregator.start()
+        if info.prefix == "apis" and info.version:
+            remote = self.aggregator.remote(info.group, info.version)
+            if remote is not None:  # an extension API server's group-version
+                return await self.aggregator.proxy.forward(request, user, remote)
         table = await self.types.get()
         if not info.is_resource_request:
             return await self.group_discovery(request, info, table)
@@ -181,7 +189,7 @@ class Resources:
         if info.prefix == "api" and info.version:
             body = discovery.api_resource_list(table, "", info.version)
         elif info.prefix == "apis" and info.group and not info.version:
-            body = discovery.api_group(table, info.group)
+            body = discovery.api_group(table, info.group, self.aggregator.remote_groups())
         elif info.prefix == "apis" and info.version:
             body = discovery.api_resource_list(table, info.group, info.version)
         if body is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,19 +13,25 @@ import grpc.aio
 from kapi import errors, metrics_service, pki, rpc
 from kapi_proto import common_pb2, registry_pb2_grpc
 from services.authz.client import AuthzClient
+from services.registry import authentication_trust
+from services.registry.authentication_trust import AuthenticationTrust
 from services.registry.catalog import Catalog
 from services.registry.crd.serving import CustomResources
+from services.registry.definition import Definition
 from services.registry.grpc.servicer import RegistryServicer
+from services.registry.local_apiservices import LocalAPIServices
 from services.registry.metrics import MeteredAdmission, RegistryMetrics
 from services.registry.openapi import OpenAPIV3
 from services.registry.peers import AuthzAdmission, StorageAdapter
 from services.registry.service import Registry
 from services.registry.strategies import BUILTIN
+from services.registry.strategies.discovery import EndpointSliceStrategy
 from services.storage.client import StorageClient
 
 log = logging.getLogger(__name__)
 
 SYSTEM_USER = common_pb2.UserInfo(username="system:apiserver", groups=["system:masters"])
+TRUST_RESYNC = 60.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,10 @@ class RegistryConfig:
     root_ca_file: str = ""
     # Mutual TLS with the peers (None: plaintext, in-process tests only).
     tls: pki.TLSFiles | None = None
+    # What kube-system/extension-apiserver-authentication publishes (None: nothing).
+    authentication_trust: AuthenticationTrust | None = None
+    # EndpointSlices may name loopback addresses (kapi up: extension servers beside it).
+    allow_loopback_endpoints: bool = False
 
 
 @dataclass
@@ -46,30 +57,54 @@ class RegistryServer:
     authz: AuthzClient
     bootstrap: asyncio.Task[None]
     custom_resources: CustomResources
+    local_apiservices: LocalAPIServices
 
     async def close(self) -> None:
         self.bootstrap.cancel()
+        await self.local_apiservices.close()
         await self.custom_resources.close()
         await asyncio.gather(self.storage.close(), self.authz.close(), return_exceptions=True)
 
 
-async def bootstrap(registry: Registry) -> None:
-    """Create the system namespaces, retrying while storage or authz are not up yet."""
+async def bootstrap(registry: Registry, trust: AuthenticationTrust | None = None) -> None:
+    """Create the system namespaces, retrying while storage or authz are not up yet;
+    then keep extension-apiserver-authentication current, as kube checks it every
+    minute."""
     delay = 0.2
     while True:
         try:
             await registry.ensure_system_namespaces(SYSTEM_USER)
             registry.bootstrapped = True
             log.info("system namespaces present")
-            return
+            break
         except errors.StatusError as err:
             log.info("bootstrap waiting for peers: %s", err.message)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+    while trust is not None:
+        try:
+            if await authentication_trust.publish(registry, trust, SYSTEM_USER):
+                log.info("%s written", authentication_trust.NAME)
+            await asyncio.sleep(TRUST_RESYNC)
+        except errors.StatusError as err:
+            log.info("%s: %s; retrying", authentication_trust.NAME, err.message)
+            await asyncio.sleep(2.0)
+
+
+def builtin(*, allow_loopback_endpoints: bool) -> tuple[Definition, ...]:
+    """The built-in definitions, EndpointSlices' loopback rule as configured."""
+    if not allow_loopback_endpoints:
+        return BUILTIN
+    return tuple(
+        dataclasses.replace(d, strategy=EndpointSliceStrategy(allow_loopback=True))
+        if isinstance(d.strategy, EndpointSliceStrategy)
+        else d
+        for d in BUILTIN
+    )
 
 
 async def create_server(config: RegistryConfig) -> RegistryServer:
-    catalog = Catalog(BUILTIN)
+    catalog = Catalog(builtin(allow_loopback_endpoints=config.allow_loopback_endpoints))
     storage = StorageClient(config.storage, tls=config.tls)
     authz = AuthzClient(config.authz, tls=config.tls)
     metrics = RegistryMetrics()
@@ -85,5 +120,11 @@ async def create_server(config: RegistryConfig) -> RegistryServer:
     await server.start()
     custom_resources = CustomResources(registry, user=SYSTEM_USER)
     custom_resources.start()
-    task = asyncio.create_task(bootstrap(registry))
-    return RegistryServer(server, port, registry, storage, authz, task, custom_resources)
+    local_apiservices = LocalAPIServices(
+        registry, user=SYSTEM_USER, ready=custom_resources.informer.synced.wait
+    )
+    local_apiservices.start()
+    task = asyncio.create_task(bootstrap(registry, config.authentication_trust))
+    return RegistryServer(
+        server, port, registry, storage, authz, task, custom_resources, local_apiservices
+    )

@@ -19,7 +19,14 @@ MAX_PORTS = 20000
 
 
 class EndpointSliceStrategy(Strategy):
+    """``allow_loopback``: take loopback addresses, which kube refuses (kapi up's choice,
+    so that an extension API server on this machine can be reached through its
+    EndpointSlice; compose and clusters keep kube's rule)."""
+
     tracks_generation = True
+
+    def __init__(self, *, allow_loopback: bool = False) -> None:
+        self.allow_loopback = allow_loopback
 
     def default(self, obj: Obj) -> None:
         for port in common.dicts(obj.get("ports")):
@@ -54,7 +61,7 @@ class EndpointSliceStrategy(Strategy):
             if not addresses:
                 out.append(errors.required(path, "must contain at least 1 address"))
             for j, address in enumerate(addresses or []):
-                out += _validate_address(kind, address, f"{path}[{j}]")
+                out += _validate_address(kind, address, f"{path}[{j}]", self.allow_loopback)
         for i, port in enumerate(common.dicts(obj.get("ports"))):
             path = f"ports[{i}]"
             name = port.get("name")
@@ -76,7 +83,9 @@ def _content(obj: Obj) -> Any:
     return {k: v for k, v in obj.items() if k not in ("metadata", "apiVersion", "kind")}
 
 
-def _validate_address(kind: str, address: Any, path: str) -> list[FieldError]:
+def _validate_address(
+    kind: str, address: Any, path: str, allow_loopback: bool = False
+) -> list[FieldError]:
     if kind in ("IPv4", "IPv6"):
         try:
             parsed = ipaddress.ip_address(str(address))
@@ -84,10 +93,36 @@ def _validate_address(kind: str, address: Any, path: str) -> list[FieldError]:
             return [errors.invalid_value(path, address, "must be a valid IP address")]
         if (kind == "IPv4") != (parsed.version == 4):
             return [errors.invalid_value(path, address, f"must be an {kind} address")]
-        return []
+        return [
+            errors.invalid_value(path, address, message)
+            for message in non_special_ip(parsed)
+            if not (allow_loopback and message == LOOPBACK)
+        ]
     return [
         errors.invalid_value(path, address, m) for m in validation.dns1123_subdomain(str(address))
     ]
+
+
+LOOPBACK = "may not be in the loopback range (127.0.0.0/8, ::1/128)"
+_LINK_LOCAL_MULTICAST = (
+    ipaddress.ip_network("224.0.0.0/24"),
+    ipaddress.ip_network("ff02::/16"),
+)
+
+
+def non_special_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[str]:
+    """kube's ValidateNonSpecialIP (pkg/apis/core/validation): no unspecified, loopback
+    or link-local address is an endpoint."""
+    out: list[str] = []
+    if ip.is_unspecified:
+        out.append(f"may not be unspecified ({ip})")
+    if ip.is_loopback:
+        out.append(LOOPBACK)
+    if ip.is_link_local:
+        out.append("may not be in the link-local range (169.254.0.0/16, fe80::/10)")
+    if any(ip in net for net in _LINK_LOCAL_MULTICAST):
+        out.append("may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)")
+    return out
 
 
 DEFINITIONS: tuple[Definition, ...] = (

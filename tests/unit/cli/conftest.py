@@ -3,7 +3,8 @@
 Each fake honours the services' contract (flags with ``KAPI_*`` fallbacks, listen on
 ``--listen``, exit 0 on SIGTERM/SIGINT) and checks what ``kapi up`` hands it: storage
 that etcd answers at ``--etcd-endpoints`` (to its ``--etcd-*`` client certificate),
-authz that the token file parses, the gateway that its TLS files load and, for
+authz that the token file parses, the gateway that its TLS files (serving and front
+proxy) load and, for
 ``/readyz``, that its peers listen; each that its ``--peer-*`` files make a mutual-TLS
 identity (a certificate, its key, a CA that signed it).
 """
@@ -27,9 +28,12 @@ PEER = ["--peer-ca-file", "--peer-cert-file", "--peer-key-file"]
 FLAGS = {
     "storage": ["--listen", "--etcd-endpoints", *PEER],
     "authz": ["--listen", "--storage", "--token-file", *PEER],
-    "registry": ["--listen", "--storage", "--authz", "--root-ca-file", *PEER],
+    "registry": ["--listen", "--storage", "--authz", "--root-ca-file", "--client-ca-file",
+                 "--requestheader-client-ca-file", "--requestheader-allowed-names",
+                 "--allow-loopback-endpoints", *PEER],
     "gateway": ["--listen", "--registry", "--authz", "--storage", "--tls-cert-file",
-                "--tls-private-key-file", *PEER],
+                "--tls-private-key-file", "--proxy-client-cert-file",
+                "--proxy-client-key-file", *PEER],
 }
 
 
@@ -89,6 +93,9 @@ def serve(name):
         def log_message(self, *_):
             pass
 
+    # The front-proxy client certificate loads, and is the requestheader CA's.
+    front_proxy = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    front_proxy.load_cert_chain(args.proxy_client_cert_file, args.proxy_client_key_file)
     httpd = http.server.HTTPServer((host, port), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.tls_cert_file, args.tls_private_key_file)

@@ -274,6 +274,13 @@ def test_init_writes_credentials_once(tmp_path: Path, capsys: pytest.CaptureFixt
         "pki/services/storage/etcd-ca.crt",
         "pki/services/storage/etcd-client.crt",
         "pki/services/storage/etcd-client.key",
+        # The front proxy: its CA, the gateway's client certificate towards extension
+        # API servers, and the CA the registry publishes for them.
+        "pki/authority/front-proxy-ca.crt",
+        "pki/authority/front-proxy-ca.key",
+        "pki/services/gateway/front-proxy-client.crt",
+        "pki/services/gateway/front-proxy-client.key",
+        "pki/services/registry/front-proxy-ca.crt",
     }
     config = yaml.safe_load((tmp_path / "kubeconfig").read_text())
     assert config["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:7443"
