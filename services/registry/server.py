@@ -58,37 +58,46 @@ class RegistryServer:
     bootstrap: asyncio.Task[None]
     custom_resources: CustomResources
     local_apiservices: LocalAPIServices
+    background: list[asyncio.Task[None]]
 
     async def close(self) -> None:
         self.bootstrap.cancel()
+        for task in self.background:
+            task.cancel()
         await self.local_apiservices.close()
         await self.custom_resources.close()
         await asyncio.gather(self.storage.close(), self.authz.close(), return_exceptions=True)
 
 
 async def bootstrap(registry: Registry, trust: AuthenticationTrust | None = None) -> None:
-    """Create the system namespaces, retrying while storage or authz are not up yet;
-    then keep extension-apiserver-authentication current, as kube checks it every
-    minute."""
+    """Create the system namespaces and extension-apiserver-authentication, retrying
+    while storage or authz are not up yet."""
     delay = 0.2
     while True:
         try:
             await registry.ensure_system_namespaces(SYSTEM_USER)
             registry.bootstrapped = True
             log.info("system namespaces present")
-            break
+            if trust is not None and await authentication_trust.publish(
+                registry, trust, SYSTEM_USER
+            ):
+                log.info("%s written", authentication_trust.NAME)
+            return
         except errors.StatusError as err:
             log.info("bootstrap waiting for peers: %s", err.message)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
-    while trust is not None:
+
+
+async def keep_trust(registry: Registry, trust: AuthenticationTrust) -> None:
+    """extension-apiserver-authentication kept as configured: kube looks every minute."""
+    while True:
+        await asyncio.sleep(TRUST_RESYNC)
         try:
             if await authentication_trust.publish(registry, trust, SYSTEM_USER):
-                log.info("%s written", authentication_trust.NAME)
-            await asyncio.sleep(TRUST_RESYNC)
+                log.info("%s written again", authentication_trust.NAME)
         except errors.StatusError as err:
-            log.info("%s: %s; retrying", authentication_trust.NAME, err.message)
-            await asyncio.sleep(2.0)
+            log.info("%s: %s", authentication_trust.NAME, err.message)
 
 
 def builtin(*, allow_loopback_endpoints: bool) -> tuple[Definition, ...]:
@@ -124,7 +133,9 @@ async def create_server(config: RegistryConfig) -> RegistryServer:
         registry, user=SYSTEM_USER, ready=custom_resources.informer.synced.wait
     )
     local_apiservices.start()
-    task = asyncio.create_task(bootstrap(registry, config.authentication_trust))
+    trust = config.authentication_trust
+    task = asyncio.create_task(bootstrap(registry, trust))
+    tasks = [asyncio.create_task(keep_trust(registry, trust))] if trust is not None else []
     return RegistryServer(
-        server, port, registry, storage, authz, task, custom_resources, local_apiservices
+        server, port, registry, storage, authz, task, custom_resources, local_apiservices, tasks
     )

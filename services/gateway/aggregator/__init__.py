@@ -35,8 +35,8 @@ class Aggregator:
     def __init__(self, registry: RegistryClient, *, front_proxy: pki.KeyPair | None) -> None:
         self.state = State(registry)
         self.transports = Transports(front_proxy)
-        self.proxy = Proxy(self.state, self.transports)
         self.availability = Availability(self.state, self.transports, registry)
+        self.proxy = Proxy(self.state, self.transports, self.availability.enqueue)
         self.discovery = RemoteDiscovery(self.state, self.proxy)
         self.openapi = RemoteOpenAPI(self.state, self.proxy)
         self._started = False

@@ -16,9 +16,11 @@ kube-aggregator's local and remote AvailableConditionControllers
 
 The status is written (through the registry's ``/status``) only when it changed; the
 condition's lastTransitionTime moves only when its status does. Every APIService is
-checked again every ``RESYNC`` seconds (kube: 30 s) and whenever it, its Service or the
-Service's EndpointSlices change. Each gateway replica runs it, as each kube-apiserver
-does; writes are compare-and-swap, and a replica that lost a race looks again.
+checked again every ``RESYNC`` seconds (kube: 30 s), whenever it, its Service or the
+Service's EndpointSlices change, after a failed check with kube's backoff, and (kapi's
+addition) as soon as the proxy fails to reach it. Each gateway replica runs it, as each
+kube-apiserver does; writes are compare-and-swap, and a replica that lost a race looks
+again.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from services.registry.client import RegistryClient
 log = logging.getLogger(__name__)
 
 RESYNC = 30.0
+RETRY_INITIAL = 0.005
+RETRY_MAX = 30.0
 ATTEMPTS = 5
 ATTEMPT_TIMEOUT = 6.0  # kube's "insurance" beyond the client's 5 s
 WORKERS = 5
@@ -83,6 +87,7 @@ class Availability:
         self.resync = resync
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
+        self._failures: dict[str, int] = {}  # failed discovery checks in a row, by name
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -111,6 +116,14 @@ class Availability:
         if name and name not in self._queued:
             self._queued.add(name)
             self._queue.put_nowait(name)
+
+    def _retry(self, name: str) -> None:
+        """A failed discovery check is tried again soon, then less and less often (kube's
+        per-item exponential backoff: 5 ms doubling, at most 30 s)."""
+        failures = self._failures.get(name, 0)
+        self._failures[name] = failures + 1
+        delay = min(RETRY_INITIAL * 2**failures, RETRY_MAX)
+        asyncio.get_running_loop().call_later(delay, self.enqueue, name)
 
     def _apiservice_changed(self, kind: str, obj: Obj) -> None:
         self.enqueue(str((obj.get("metadata") or {}).get("name") or ""))
@@ -164,6 +177,10 @@ class Availability:
             found = condition("True", reg.LOCAL_REASON, reg.LOCAL_MESSAGE)
         else:
             found = await self.judge(remote)
+        if found["reason"] == "FailedDiscoveryCheck":
+            self._retry(name)
+        else:
+            self._failures.pop(name, None)
         updated = copy.deepcopy(obj)
         reg.set_condition(updated.setdefault("status", {}), found)
         if updated.get("status") == obj.get("status"):

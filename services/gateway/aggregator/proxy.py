@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import httpx
 from starlette.requests import ClientDisconnect, Request
@@ -123,9 +123,18 @@ def incoming_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, by
 
 
 class Proxy:
-    def __init__(self, state: State, transports: Transports) -> None:
+    """``unreachable``: told the name of an Available APIService whose server could not be
+    reached (the availability controller looks at it at once)."""
+
+    def __init__(
+        self,
+        state: State,
+        transports: Transports,
+        unreachable: Callable[[str], None] = lambda name: None,
+    ) -> None:
         self.state = state
         self.transports = transports
+        self.unreachable = unreachable
 
     async def forward(
         self, request: Request, user: common_pb2.UserInfo, remote: Remote
@@ -142,12 +151,13 @@ class Proxy:
             log.info("error resolving %s/%s: %s", remote.namespace, remote.service, err.message)
             return plain_error(SERVICE_UNAVAILABLE, 503)
         scope = request.scope
+        query = scope.get("query_string", b"")
         url = httpx.URL(
             scheme="https",
             host=host,
             port=port,
             path=scope["path"],
-            query=scope.get("query_string", b""),
+            **({"query": query} if query else {}),
         )
         peer = scope.get("client")
         sent = client.build_request(
@@ -162,6 +172,8 @@ class Proxy:
         except httpx.HTTPError as exc:
             text = transport.errors_text(exc, host, port)
             log.info("proxying to %s (%s:%d): %s", remote.name, host, port, text)
+            if isinstance(exc, httpx.TransportError):
+                self.unreachable(remote.name)
             return plain_error(text, 503)
         return _streamed(reply)
 

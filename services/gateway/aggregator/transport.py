@@ -15,6 +15,7 @@ round trip with its text: ``dial tcp 10.0.0.1:443: connect: connection refused``
 from __future__ import annotations
 
 import errno
+import logging
 import ssl
 from dataclasses import dataclass
 
@@ -22,6 +23,9 @@ import httpx
 
 from kapi import pki
 from services.gateway.aggregator.state import Remote
+
+# Each proxied request would be an INFO line of httpx's.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 # kube's dialer gives up after 30 s; a request has no other deadline here (a watch may
 # last as long as it likes: the extension server ends it).
