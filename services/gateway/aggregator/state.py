@@ -163,7 +163,7 @@ class State:
             )
         kind = (svc.get("spec") or {}).get("type") or "ClusterIP"
         if kind not in ROUTABLE_TYPES:
-            raise errors.internal(f'unsupported service type "{kind}"')
+            raise errors.service_unavailable(f'unsupported service type "{kind}"')
         port_name = port.get("name") or ""
         found: list[tuple[str, int]] = []
         for slice_ in self.slices_of(remote.namespace, remote.service):
