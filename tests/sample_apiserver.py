@@ -34,9 +34,10 @@ from urllib.parse import unquote
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kapi import pki
@@ -213,22 +214,44 @@ class SampleAPIServer:
                 self.item,
                 methods=["GET", "PUT", "DELETE"],
             ),
+            WebSocketRoute(f"{base}/namespaces/{{namespace}}/{RESOURCE}/{{name}}/echo", self.echo),
         ]
         app = Starlette(routes=routes)
 
         async def authenticated(scope: Any, receive: Any, send: Any) -> None:
-            if scope["type"] == "http":
-                request = Request(scope, receive)
-                who = self._authenticate(request)
+            if scope["type"] in ("http", "websocket"):
+                who = self._authenticate(HTTPConnection(scope, receive))
                 if who is None:
-                    await _status(401, "Unauthorized", "Unauthorized")(scope, receive, send)
+                    refusal = _status(401, "Unauthorized", "Unauthorized")
+                    if scope["type"] == "websocket":
+                        await WebSocket(scope, receive, send).send_denial_response(refusal)
+                    else:
+                        await refusal(scope, receive, send)
                     return
                 self.seen.append(who)
             await app(scope, receive, send)
 
         return authenticated  # type: ignore[return-value]
 
-    def _authenticate(self, request: Request) -> Seen | None:
+    async def echo(self, socket: WebSocket) -> None:
+        """An upgraded connection (as exec or attach would be): the first message names
+        who asked, then every message comes back as it was sent."""
+        offered = socket.scope.get("subprotocols") or []
+        await socket.accept(subprotocol=offered[0] if offered else None)
+        await socket.send_text(f"hello {self.seen[-1].user}")
+        try:
+            while True:
+                message = await socket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if message.get("bytes") is not None:
+                    await socket.send_bytes(message["bytes"])
+                else:
+                    await socket.send_text(message.get("text") or "")
+        except WebSocketDisconnect:
+            return
+
+    def _authenticate(self, request: HTTPConnection) -> Seen | None:
         """k8s.io/apiserver's request-header authenticator: a verified front-proxy client
         certificate of an allowed name, then the user the headers name."""
         cert = (request.scope.get("state") or {}).get("peercert") or {}
@@ -245,7 +268,7 @@ class SampleAPIServer:
                 name = unquote(key[len("x-remote-extra-") :])
                 extra[name] = (*extra.get(name, ()), value)
         return Seen(
-            request.method,
+            request.scope.get("method", "GET"),
             request.url.path,
             user,
             tuple(headers.getlist("x-remote-group")),

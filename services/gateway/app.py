@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -362,7 +362,10 @@ def create_app(
         raise errors.not_found_path()
 
     served: ASGIApp = ResourceFastPath(
-        app, inflight.wrap(request_response(serve_or_status)), measure=metrics.instrumented
+        app,
+        inflight.wrap(request_response(serve_or_status)),
+        measure=metrics.instrumented,
+        upgrade=resources.upgrade,
     )
     if audit is not None:
         served = WithAudit(served, audit)
@@ -377,16 +380,27 @@ class ResourceFastPath:
     the same two exception renderings as FastAPI's handlers give."""
 
     def __init__(
-        self, app: FastAPI, resources: ASGIApp, *, measure: Callable[[ASGIApp], ASGIApp]
+        self,
+        app: FastAPI,
+        resources: ASGIApp,
+        *,
+        measure: Callable[[ASGIApp], ASGIApp],
+        upgrade: Callable[[Scope, Receive, Send, ASGIApp], Awaitable[None]] | None = None,
     ) -> None:
         self.app = app
         # Measured outside the compression, so a reply's size is the bytes sent, as kube's.
         self.resources = measure(resources)
         # Only a client that accepts gzip pays for the middleware that may compress.
         self.compressing = measure(GzipUnlessWatch(resources))
+        self.upgrade = upgrade
         self.state = app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and self.upgrade is not None:
+            # A WebSocket handshake (kubectl exec, attach, port-forward): an extension
+            # server's is proxied; any other is served as the GET it also is.
+            await self.upgrade(scope, receive, send, self.resources)
+            return
         # Every method: one the resource does not take is a 405 Status from its handler.
         path = scope["path"] if scope["type"] == "http" else ""
         if path.startswith(("/api/", "/apis/")) and path not in _ROOTS:

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
+from websockets.typing import Subprotocol
 
 from tests.integration.conftest import ControlPlane
 from tests.sample_apiserver import API_VERSION, GROUP, KIND, RESOURCE, VERSION, SampleAPIServer
@@ -484,3 +486,43 @@ async def test_openapi_v3_includes_the_extension_group_version(
     assert patch["x-kubernetes-group-version-kind"]["kind"] == KIND
     stale = await cp.api.get(f"/openapi/v3/{path}?hash=0000")
     assert stale.status_code == 301 and stale.headers["location"] == url
+
+
+async def test_an_upgraded_connection_is_spliced_to_the_extension_server(
+    control_plane: ControlPlane, registered: SampleAPIServer
+) -> None:
+    """A WebSocket (as kubectl exec and port-forward open one): the subprotocol the
+    extension server picks, its messages both ways, the caller in the front proxy's
+    headers."""
+    cp = control_plane
+    base = f"/apis/{GROUP}/{VERSION}/namespaces/{cp.namespace}/{RESOURCE}"
+    await created(cp, base, {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": "e"}})
+    url = cp.base_url.replace("http://", "ws://") + f"{base}/e/echo"
+    async with websockets.connect(
+        url,
+        additional_headers={"Authorization": cp.api.headers["Authorization"]},
+        subprotocols=[Subprotocol("v5.channel.k8s.io"), Subprotocol("v4.channel.k8s.io")],
+    ) as socket:
+        assert socket.subprotocol == "v5.channel.k8s.io"
+        assert await socket.recv() == "hello kapi-admin"
+        await socket.send(b"\x00ls\n")
+        assert await socket.recv() == b"\x00ls\n"
+        await socket.send("text too")
+        assert await socket.recv() == "text too"
+    assert registered.seen[-1].path == f"{base}/e/echo"
+    # Not authenticated: refused as the gateway refuses any request, with a Status.
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(url):
+            pass
+    assert refused.value.response.status_code == 401
+    # An upgrade kapi serves itself is answered as its GET would be (no kubelet here).
+    pod_exec = cp.base_url.replace("http://", "ws://") + (
+        f"/api/v1/namespaces/{cp.namespace}/pods/nope/exec?command=ls"
+    )
+    with pytest.raises(websockets.InvalidStatus) as missing:
+        async with websockets.connect(
+            pod_exec, additional_headers={"Authorization": cp.api.headers["Authorization"]}
+        ):
+            pass
+    assert missing.value.response.status_code == 404
+    assert json.loads(missing.value.response.body)["message"] == 'pods "nope" not found'

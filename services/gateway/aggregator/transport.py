@@ -51,6 +51,7 @@ class Transports:
     def __init__(self, front_proxy: pki.KeyPair | None) -> None:
         self.front_proxy = front_proxy
         self._clients: dict[_TLSKey, httpx.AsyncClient] = {}
+        self._contexts: dict[_TLSKey, ssl.SSLContext] = {}
         self._check: httpx.AsyncClient | None = None
 
     def _context(self, key: _TLSKey) -> ssl.SSLContext:
@@ -77,8 +78,16 @@ class Transports:
         found = self._clients.get(key)
         if found is None:
             found = self._clients[key] = httpx.AsyncClient(
-                verify=self._context(key), timeout=TIMEOUT, follow_redirects=False
+                verify=self.context(remote), timeout=TIMEOUT, follow_redirects=False
             )
+        return found
+
+    def context(self, remote: Remote) -> ssl.SSLContext:
+        """``remote``'s TLS configuration as a context (for an upgraded connection)."""
+        key = _TLSKey(remote.ca_bundle, remote.insecure)
+        found = self._contexts.get(key)
+        if found is None:
+            found = self._contexts[key] = self._context(key)
         return found
 
     def check_client(self) -> httpx.AsyncClient:
