@@ -163,6 +163,9 @@ def create_app(
         return json_response(orjson.dumps(VERSION_INFO, option=orjson.OPT_INDENT_2))
 
     async def _health(request: Request, endpoint: str, only: str = "") -> Response:
+        # The first request an app sees is a probe (kapi up's, compose's): the aggregator's
+        # controllers start with it rather than with the first client's.
+        aggregator.start()
         await who(request, parse("GET", request.url.path))
         params = request.query_params
         code, body = await health.report(

@@ -4,7 +4,8 @@ kube-apiserver is a chain of three servers, the aggregator in front; kapi's gate
 the front here. Its parts:
 
 - ``state``: the APIServices, Services and EndpointSlices, followed by watch
-  (``informer``); where a remote APIService's requests go (``--enable-aggregator-routing``);
+  (``services/registry/informer_client.py``); where a remote APIService's requests go
+  (``--enable-aggregator-routing``);
 - ``proxy``: a request for a remote group-version sent on over HTTPS with the caller in
   ``X-Remote-*`` headers and the front-proxy certificate (``transport``);
 - ``availability``: each APIService's Available condition, with kube's reasons;

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kapi import errors
-from services.gateway.aggregator.informer import Informer
+from services.gateway import feeds
 from services.registry import aggregation as reg
 from services.registry.client import RegistryClient
+from services.registry.informer_client import Informer
 from services.registry.types import ResourceType
 
 Obj = dict[str, Any]
@@ -106,9 +107,10 @@ class State:
     """The three informers, and what the aggregator asks of them."""
 
     def __init__(self, registry: RegistryClient) -> None:
-        self.apiservices = Informer(registry, APISERVICES)
-        self.services = Informer(registry, SERVICES)
-        self.endpoint_slices = Informer(registry, ENDPOINT_SLICES)
+        user = feeds.FEED_USER
+        self.apiservices = Informer(registry, APISERVICES, user)
+        self.services = Informer(registry, SERVICES, user)
+        self.endpoint_slices = Informer(registry, ENDPOINT_SLICES, user)
 
     def start(self) -> None:
         for informer in self._informers():

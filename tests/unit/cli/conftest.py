@@ -1,4 +1,4 @@
-"""Stand-ins for the four services, so ``kapi up`` can be tested on its own.
+"""Stand-ins for the services, so ``kapi up`` can be tested on its own.
 
 Each fake honours the services' contract (flags with ``KAPI_*`` fallbacks, listen on
 ``--listen``, exit 0 on SIGTERM/SIGINT) and checks what ``kapi up`` hands it: storage
@@ -34,6 +34,9 @@ FLAGS = {
     "gateway": ["--listen", "--registry", "--authz", "--storage", "--tls-cert-file",
                 "--tls-private-key-file", "--proxy-client-cert-file",
                 "--proxy-client-key-file", *PEER],
+    "metrics": ["--listen", "--registry", "--tls-cert-file", "--tls-private-key-file",
+                "--ca-bundle-file", "--requestheader-client-ca-file",
+                "--requestheader-allowed-names", *PEER],
 }
 
 
@@ -129,7 +132,7 @@ def fake_services(tmp_path_factory: pytest.TempPathFactory) -> Path:
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "_fake.py").write_text(FAKE)
-    for name in ("storage", "authz", "registry", "gateway"):
+    for name in ("storage", "authz", "registry", "gateway", "metrics"):
         (package / name).mkdir()
         (package / name / "__init__.py").write_text("")
         (package / name / "__main__.py").write_text(MAIN.format(name=name))

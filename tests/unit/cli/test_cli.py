@@ -268,7 +268,7 @@ def test_init_writes_credentials_once(tmp_path: Path, capsys: pytest.CaptureFixt
         "pki/etcd/server.key",
         *(
             f"pki/services/{name}/{file}"
-            for name in ("storage", "authz", "registry", "gateway")
+            for name in ("storage", "authz", "registry", "gateway", "metrics")
             for file in ("ca.crt", "tls.crt", "tls.key")
         ),
         "pki/services/storage/etcd-ca.crt",
@@ -281,6 +281,7 @@ def test_init_writes_credentials_once(tmp_path: Path, capsys: pytest.CaptureFixt
         "pki/services/gateway/front-proxy-client.crt",
         "pki/services/gateway/front-proxy-client.key",
         "pki/services/registry/front-proxy-ca.crt",
+        "pki/services/metrics/front-proxy-ca.crt",
     }
     config = yaml.safe_load((tmp_path / "kubeconfig").read_text())
     assert config["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:7443"

@@ -187,7 +187,8 @@ def test_internal_certificates_per_holder(tmp_path: Path) -> None:
         assert files.ca_file.read_bytes() == layout.services_ca.cert_pem
         cert = x509.load_pem_x509_certificate(files.cert_file.read_bytes())
         cert.verify_directly_issued_by(services_ca)
-        assert _sans(cert) == ({"localhost", name}, {"127.0.0.1", "::1"})
+        extra = set(pki.SERVICE_HOSTS.get(name, ()))
+        assert _sans(cert) == ({"localhost", name, *extra}, {"127.0.0.1", "::1"})
         assert _usages(cert) == both
         assert _mode(files.key_file) == 0o600
     assert layout.etcd_server.cert_file and layout.etcd_client.cert_file
@@ -206,6 +207,7 @@ def test_internal_certificates_per_holder(tmp_path: Path) -> None:
         "authz": [],
         "registry": ["front-proxy-ca.crt"],
         "gateway": ["front-proxy-client.crt", "front-proxy-client.key"],
+        "metrics": ["front-proxy-ca.crt"],  # an extension API server: it checks the proxy
     }
     for name, more in extra.items():
         assert sorted(p.name for p in layout.service_dir(name).iterdir()) == sorted(

@@ -96,7 +96,7 @@ def test_up_detach_supervises_and_down_stops_everything(
     data = kapi.data_dir
     # Progress, in dependency order.
     started = [line.split()[1] for line in lines if " ready on " in line]
-    assert started == ["etcd", "storage", "authz", "registry", "gateway"]
+    assert started == ["etcd", "storage", "authz", "registry", "gateway", "metrics"]
     assert any(line.startswith("kapi: etcd ready on https://127.0.0.1:") for line in lines)
     assert f"kapi: ready — export KUBECONFIG={data / 'kubeconfig'}" in lines
 
@@ -106,7 +106,14 @@ def test_up_detach_supervises_and_down_stops_everything(
     assert rundir.read_pid(rundir.RunDir.at(data)) == supervisor_pid
     assert state["phase"] == "ready"
     assert state["ports"]["gateway"] == kapi.port
-    assert set(state["children"]) == {"etcd", "storage", "authz", "registry", "gateway"}
+    assert set(state["children"]) == {
+        "etcd",
+        "storage",
+        "authz",
+        "registry",
+        "gateway",
+        "metrics",
+    }
     assert (data / "etcd").is_dir()
     for name in state["children"]:
         assert (data / "logs" / f"{name}.log").stat().st_size > 0

@@ -1,11 +1,12 @@
-"""One resource's objects, kept in the gateway's memory: listed, then watched.
+"""One resource's objects, kept in a client's memory: listed, then watched, through the
+registry client (a client-go informer for the services inside the control plane).
 
-What the aggregator reads to route and to judge availability (APIServices, Services,
-EndpointSlices), as kube-aggregator's shared informers do. Listed through the registry
-as the gateway itself (``feeds.FEED_USER``), then watched from the list's revision; a
-watch that ends is resumed from the last revision seen, an in-band ERROR (410 once the
-window moved on) lists again, a failure retries after a jittered, growing delay.
-``on_change`` callbacks run for every change, in order, after the objects took it.
+The gateway's aggregator follows APIServices, Services and EndpointSlices with it, as
+kube-aggregator's shared informers do; kapi's metrics server follows Nodes and Pods.
+Listed as ``user``, then watched from the list's revision; a watch that ends is resumed
+from the last revision seen, an in-band ERROR (410 once the window moved on) lists again,
+a failure retries after a jittered, growing delay. ``on_change`` callbacks run for every
+change, in order, after the objects took it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from typing import Any
 import orjson
 
 from kapi import errors
-from kapi_proto import registry_pb2
-from services.gateway import feeds
+from kapi_proto import common_pb2, registry_pb2
 from services.registry.client import RegistryClient
 from services.registry.types import ResourceType
 
@@ -45,9 +45,12 @@ def key_of(obj: Obj) -> Key:
 class Informer:
     """``start()`` begins listing and watching ``rt``; ``objects`` is the current state."""
 
-    def __init__(self, registry: RegistryClient, rt: ResourceType) -> None:
+    def __init__(
+        self, registry: RegistryClient, rt: ResourceType, user: common_pb2.UserInfo
+    ) -> None:
         self.registry = registry
         self.rt = rt
+        self.user = user
         self.objects: dict[Key, Obj] = {}
         self.revision = 0
         self.synced = asyncio.Event()
@@ -95,7 +98,10 @@ class Informer:
             delay = min(delay * 2, BACKOFF_MAX)
 
     def _target(self) -> registry_pb2.RequestTarget:
-        return feeds.feed_target(self.rt)
+        rt = self.rt
+        return registry_pb2.RequestTarget(
+            group=rt.group, version=rt.version, resource=rt.resource, user=self.user
+        )
 
     async def _list(self) -> None:
         found: dict[Key, Obj] = {}
