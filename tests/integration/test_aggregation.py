@@ -19,6 +19,8 @@ import pytest
 import websockets
 from websockets.typing import Subprotocol
 
+from services.metrics.server import MetricsConfig, MetricsServer
+from services.metrics.server import create_server as create_metrics
 from tests.integration.conftest import ControlPlane
 from tests.sample_apiserver import API_VERSION, GROUP, KIND, RESOURCE, VERSION, SampleAPIServer
 
@@ -526,3 +528,75 @@ async def test_an_upgraded_connection_is_spliced_to_the_extension_server(
             pass
     assert missing.value.response.status_code == 404
     assert json.loads(missing.value.response.body)["message"] == 'pods "nope" not found'
+
+
+# --- kapi's metrics server ------------------------------------------------------------------
+
+
+@pytest.fixture
+async def metrics(control_plane: ControlPlane) -> AsyncIterator[MetricsServer]:
+    """kapi's metrics server, as kapi up runs it, registering itself."""
+    layout = control_plane.pki
+    own = layout.service("metrics")
+    assert own.cert_file and own.key_file and own.ca_file
+    running = await create_metrics(
+        MetricsConfig(
+            listen="127.0.0.1:0",
+            registry=control_plane.addresses["registry"],
+            tls_cert_file=str(own.cert_file),
+            tls_private_key_file=str(own.key_file),
+            ca_bundle_file=str(own.ca_file),
+            requestheader_client_ca_file=str(layout.front_proxy_ca_for("metrics")),
+            requestheader_allowed_names=("front-proxy-client",),
+            peer_tls=own,
+        )
+    )
+    try:
+        yield running
+    finally:
+        await running.close()
+        await control_plane.api.delete(f"{APISERVICES}/v1beta1.metrics.k8s.io")
+
+
+async def test_node_and_pod_metrics_through_the_aggregator(
+    control_plane: ControlPlane, metrics: MetricsServer
+) -> None:
+    cp = control_plane
+    node = f"node-{cp.namespace}"
+    await created(
+        cp,
+        "/api/v1/nodes",
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node},
+         "status": {"allocatable": {"cpu": "4", "memory": "8Gi"}}},
+    )  # fmt: skip
+    await created(
+        cp,
+        f"/api/v1/namespaces/{cp.namespace}/pods",
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "busy"},
+         "spec": {"nodeName": node, "containers": [
+             {"name": "app", "image": "app", "resources": {"requests": {"cpu": "1"}}}]}},
+    )  # fmt: skip
+    running = await cp.api.patch(
+        f"/api/v1/namespaces/{cp.namespace}/pods/busy/status",
+        json={"status": {"phase": "Running"}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert running.status_code == 200, running.text
+    await reason_is(cp, "Passed", "v1beta1.metrics.k8s.io")
+    base = "/apis/metrics.k8s.io/v1beta1"
+
+    async def node_metrics() -> Obj | None:
+        got = await cp.api.get(f"{base}/nodes/{node}")
+        if got.status_code != 200:
+            return None
+        used = int(got.json()["usage"]["cpu"].removesuffix("n"))
+        return dict(got.json()) if used > 500_000_000 else None  # the pod's half core counts
+
+    found = await until(node_metrics, "the node's metrics with its running pod")
+    assert found["kind"] == "NodeMetrics"
+    pods = (await cp.api.get(f"{base}/namespaces/{cp.namespace}/pods")).json()
+    assert [(p["metadata"]["name"], p["containers"][0]["name"]) for p in pods["items"]] == [
+        ("busy", "app")
+    ]
+    doc = (await cp.api.get("/apis", headers={"Accept": AGGREGATED})).json()
+    assert doc["items"][-1]["metadata"]["name"] == "metrics.k8s.io"  # priority 100: last
