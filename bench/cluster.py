@@ -55,8 +55,9 @@ def _wait(predicate: Any, timeout: float, what: str) -> None:
 
 
 @contextlib.contextmanager
-def started(*, keep: bool = False) -> Iterator[Cluster]:
-    """etcd + kapi on free loopback ports; everything stopped and removed afterwards."""
+def started(*, keep: bool = False, up_args: tuple[str, ...] = ()) -> Iterator[Cluster]:
+    """etcd + kapi on free loopback ports; everything stopped and removed afterwards.
+    ``up_args``: more ``kapi up`` flags (``--nodes 100``)."""
     root = Path(tempfile.mkdtemp(prefix="kapi-bench-"))
     client_port, peer_port, gateway_port = ports.free_ports(3)
     etcd_pki = pki.ensure_internal(root / "etcd-pki")
@@ -94,6 +95,7 @@ def started(*, keep: bool = False) -> Iterator[Cluster]:
             str(client.cert_file),
             "--etcd-keyfile",
             str(client.key_file),
+            *up_args,
         ]
         subprocess.run(up, check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
         state = json.loads((data_dir / "state.json").read_text())

@@ -4,7 +4,8 @@
               [--etcd-endpoints URLS [--etcd-cafile F] [--etcd-certfile F --etcd-keyfile F]]
               [--audit-policy-file F [--audit-log-path F] [--audit-log-maxage DAYS]
                [--audit-log-maxbackup N] [--audit-log-maxsize MB] [--audit-log-mode M]]
-              [--detach] [--ready-timeout SECONDS] [--san NAME ...]
+              [--controllers LIST] [--nodes N] [--detach] [--ready-timeout SECONDS]
+              [--san NAME ...]
     kapi down [--data-dir DIR] [--timeout SECONDS]
     kapi init [--data-dir DIR] [--port PORT] [--bind-address ADDR] [--server URL]
               [--san NAME ...]
@@ -109,6 +110,20 @@ def _up_flags(up: argparse.ArgumentParser) -> None:
         help="seconds to wait for readiness before giving up (default 60)",
     )
     _san(up)
+    config.add(
+        up,
+        "--controllers",
+        default="*",
+        help="controllers to run, as kube-controller-manager's flag: '*' every one on by "
+        "default, 'foo' on, '-foo' off (e.g. '*,-job'); '' none",
+    )
+    config.add(
+        up,
+        "--nodes",
+        default=1,
+        type=int,
+        help="simulated nodes to run pods on (default 1; 0 for none)",
+    )
 
 
 def _down_flags(down: argparse.ArgumentParser) -> None:
@@ -215,6 +230,9 @@ def _absolute(path: str | None) -> str | None:
 def cmd_up(args: argparse.Namespace, argv: list[str]) -> int:
     """Refuse if already running or the port is taken; else run, here or detached."""
     run_dir = rundir.RunDir.at(args.data_dir)
+    if args.nodes < 0:
+        say("kapi: --nodes must be 0 or more")
+        return 2
     try:
         endpoints = tuple(split_endpoints(args.etcd_endpoints or ""))
     except ValueError as exc:
@@ -254,6 +272,8 @@ def cmd_up(args: argparse.Namespace, argv: list[str]) -> int:
         etcd_tls=etcd_tls,
         ready_timeout=args.ready_timeout,
         extra_sans=tuple(args.san),
+        controllers=args.controllers,
+        nodes=args.nodes,
         audit=audit,
     )
     if args.detach:

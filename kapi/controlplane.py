@@ -40,6 +40,35 @@ from kapi.supervisor import say
 # metrics-server, an extension API server) registers itself once the gateway is up.
 SERVICES = ("storage", "authz", "registry", "gateway", "metrics")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# A component that is still running this long after its start has read its flags.
+COMPONENT_SETTLE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Component:
+    """A client of the gateway beside the API server (kube-controller-manager's kind):
+    its user, whose token is in the token file. ``kapi up`` and ``kapi init`` write its
+    kubeconfig and the cluster CA into a directory of its own,
+    ``DIR/components/NAME/{kubeconfig,ca.crt}`` (a volume of its own in compose)."""
+
+    name: str
+    user: str
+
+    def directory(self, root: Path) -> Path:
+        return root / "components" / self.name
+
+    def kubeconfig(self, root: Path) -> Path:
+        return self.directory(root) / "kubeconfig"
+
+    def ca_file(self, root: Path) -> Path:
+        return self.directory(root) / "ca.crt"
+
+
+COMPONENTS = (
+    Component("controllers", "system:kube-controller-manager"),
+    Component("scheduler", "system:kube-scheduler"),
+    Component("nodes", "system:kapi-node-simulator"),
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +84,10 @@ class Options:
     etcd_tls: pki.TLSFiles | None = None
     ready_timeout: float = 60.0
     extra_sans: tuple[str, ...] = field(default=())
+    # kube-controller-manager's --controllers ("*": every one on by default).
+    controllers: str = "*"
+    # Simulated nodes (services.nodes); 0 runs no node simulator.
+    nodes: int = 1
     # The gateway's audit flags (config.AUDIT_FLAGS), as given; files made absolute.
     audit: tuple[tuple[str, str], ...] = field(default=())
 
@@ -119,6 +152,15 @@ def prepare_credentials(
     token = tokens.ensure_user(run_dir.token_file)
     admin = kubeconfig.build(server=server, ca_pem=ca.cert_pem, user=tokens.ADMIN_USER, token=token)
     kubeconfig.write(run_dir.kubeconfig, admin)
+    for component in COMPONENTS:
+        own = tokens.ensure_user(
+            run_dir.token_file, user=component.user, uid=component.user, groups=()
+        )
+        kubeconfig.write(
+            component.kubeconfig(run_dir.root),
+            kubeconfig.build(server=server, ca_pem=ca.cert_pem, user=component.user, token=own),
+        )
+        pki.write_atomic(component.ca_file(run_dir.root), ca.cert_pem, mode=0o644)
     return Credentials(
         ca=ca, serving=serving, token=token, kubeconfig=run_dir.kubeconfig, internal=internal
     )
@@ -168,7 +210,6 @@ def service_flags(
             "--listen": registry,
             "--storage": storage,
             "--authz": authz,
-            "--root-ca-file": str(creds.ca.cert_path),
             # extension-apiserver-authentication: client certificates are the cluster
             # CA's; the front proxy's, the front-proxy CA's.
             "--client-ca-file": str(creds.ca.cert_path),
@@ -200,6 +241,27 @@ def service_flags(
     for name, service in flags.items():
         service.update(tls_flags(config.PEER_TLS_FLAGS, creds.internal.service(name)))
     flags["gateway"].update(audit_flags(opts))
+    return flags
+
+
+def component_flags(opts: Options) -> dict[str, dict[str, str]]:
+    """The gateway's clients' flags: each its kubeconfig (see docker-compose.yml)."""
+    root = opts.run_dir.root
+    by_name = {c.name: c for c in COMPONENTS}
+    flags = {
+        "controllers": {
+            "--kubeconfig": str(by_name["controllers"].kubeconfig(root)),
+            "--controllers": opts.controllers,
+            "--root-ca-file": str(by_name["controllers"].ca_file(root)),
+        },
+        "scheduler": {"--kubeconfig": str(by_name["scheduler"].kubeconfig(root))},
+        "nodes": {
+            "--kubeconfig": str(by_name["nodes"].kubeconfig(root)),
+            "--nodes": str(opts.nodes),
+        },
+    }
+    if opts.nodes <= 0:
+        del flags["nodes"]
     return flags
 
 
@@ -326,6 +388,8 @@ class ControlPlane:
             env = child_env()
             for name in SERVICES:
                 self._start_service(name, flags[name], env=env, creds=creds, deadline=deadline)
+            for name, component in component_flags(opts).items():
+                self._start_component(name, component, env=env, deadline=deadline)
         except supervisor.Interrupted:
             return 0  # 1 if the directory went: run() says so
         except supervisor.StartupError as exc:
@@ -404,6 +468,27 @@ class ControlPlane:
         )
         self.supervisor.start(spec, timeout=_left(deadline), should_stop=self.should_stop)
         say(f"kapi: {name} ready on {address}")
+
+    def _start_component(
+        self, name: str, flags: Mapping[str, str], *, env: Mapping[str, str], deadline: float
+    ) -> None:
+        """A client of the gateway: it serves no port, so it counts as ready once it has
+        stayed up a moment (a bad flag, such as an unknown controller, makes it exit at
+        once); it waits for the API itself, and campaigns for its Lease."""
+        started = time.monotonic()
+
+        def ready() -> bool:
+            return time.monotonic() - started >= COMPONENT_SETTLE_SECONDS
+
+        spec = supervisor.ChildSpec(
+            name=name,
+            argv=service_argv(name, flags),
+            log_path=self.run_dir.log(name),
+            env=env,
+            ready=ready,
+        )
+        self.supervisor.start(spec, timeout=_left(deadline), should_stop=self.stop)
+        say(f"kapi: {name} started")
 
     def _write_state(self) -> None:
         # Writing would create the directory anew: nobody is there to read it.

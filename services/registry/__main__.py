@@ -16,12 +16,6 @@ def build_parser() -> argparse.ArgumentParser:
     config.add(parser, "--authz", default="127.0.0.1:7002", help="authz service address")
     config.add(
         parser,
-        "--root-ca-file",
-        default="",
-        help="cluster CA (PEM) to publish as kube-root-ca.crt in every namespace",
-    )
-    config.add(
-        parser,
         "--client-ca-file",
         default="",
         help="CA (PEM) of client certificates, published in "
@@ -58,7 +52,6 @@ async def _serve(args: argparse.Namespace) -> None:
             listen=args.listen,
             storage=args.storage,
             authz=args.authz,
-            root_ca_file=args.root_ca_file,
             tls=config.peer_tls(args),
             authentication_trust=_trust(args),
             allow_loopback_endpoints=args.allow_loopback_endpoints,

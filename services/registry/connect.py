@@ -7,9 +7,10 @@ kube-apiserver checks a connect request itself before it hands it to the node's 
 node ``ResourceLocation`` in their storage): the object must exist (404), a named
 container must be the pod's (400), a pod must have a node (400 "pod p does not have a
 host assigned"; the log of an unscheduled pod is a 204 No Content). Those answers are
-kube's. Past them kapi has no kubelet to hand the request to, and answers what a kubelet
-answers while the pod's containers have not started (kubelet's
-``validateContainerLogStatus``):
+kube's. Past them kapi has no kubelet to hand the request to; the log of a container that a
+simulated node runs (``services.nodes``, container IDs ``kapi://``) is answered here, a
+line per container start and exit. Otherwise it answers what a kubelet answers while
+the pod's containers have not started (kubelet's ``validateContainerLogStatus``):
 400 ``container "c" in pod "p" is waiting to start: ContainerCreating`` (the reason of
 the container's waiting state where its status has one). Anything a kubelet or a
 backend would have to serve (a running container's stream, a proxied request) is a 503
@@ -178,6 +179,58 @@ def _kubelet_answer(pod: Obj, container: str, name: str, *, previous: bool) -> b
     raise errors.bad_request(f"{prefix} is waiting to start - no logs yet")
 
 
+SIMULATED_CONTAINER = "kapi://"  # services.nodes' container IDs
+
+
+def _simulated(pod: Obj, container: str) -> bool:
+    status = _container_status(pod, container) or {}
+    return str(status.get("containerID") or "").startswith(SIMULATED_CONTAINER)
+
+
+def simulated_log(pod: Obj, container: str, options: Options) -> Answer:
+    """The log of a container a simulated node runs (its containerID is ``kapi://``):
+    one line saying where it runs, and one when it has exited; ``timestamps``,
+    ``tailLines`` and ``limitBytes`` apply as a kubelet applies them. Any other
+    container's log is empty: no kubelet runs it for kapi."""
+    if not _simulated(pod, container):
+        return Answer()
+    status = _container_status(pod, container) or {}
+    state = status.get("state") or {}
+    meta = pod.get("metadata") or {}
+    running = state.get("running") or {}
+    terminated = state.get("terminated") or {}
+    started = str(running.get("startedAt") or terminated.get("startedAt") or "")
+    where = (
+        f"{meta.get('namespace', '')}/{meta.get('name', '')} on node "
+        f"{get_path(pod, 'spec', 'nodeName')} (image {status.get('image', '')})"
+    )
+    lines = [(started, f"kapi simulated container {container} started in pod {where}")]
+    if terminated:
+        lines.append(
+            (
+                str(terminated.get("finishedAt") or started),
+                f"kapi simulated container {container} exited with code "
+                f"{terminated.get('exitCode', 0)}",
+            )
+        )
+    tail = _int_option(options, "tailLines")
+    if tail is not None:
+        lines = lines[-tail:] if tail else []
+    stamps = _true(options, "timestamps")
+    text = "".join(
+        f"{_nanos(at)} {line}\n" if stamps else f"{line}\n" for at, line in lines
+    ).encode()
+    limit = _int_option(options, "limitBytes")
+    if limit is not None:
+        text = text[:limit]
+    return Answer(body=text)
+
+
+def _nanos(rfc3339: str) -> str:
+    """A kubelet's timestamp prefix: RFC 3339 with nanoseconds."""
+    return rfc3339.replace("Z", ".000000000Z") if rfc3339.endswith("Z") else rfc3339
+
+
 def _no_kubelet(node: str) -> errors.StatusError:
     return errors.service_unavailable(
         f"error dialing backend: no kubelet serves node {errors.quote(node)} (kapi runs none)"
@@ -200,16 +253,25 @@ def pod(subresource: str, obj: Obj, name: str, options: Options) -> Answer:
         if not node:  # kube: no host, no location to stream from: 204 No Content
             return Answer(code=204, content_type="")
         _kubelet_answer(obj, container, name, previous=_true(options, "previous"))
-        return Answer()  # a running container, and no kubelet to read its log from
+        return simulated_log(obj, container, options)
     if subresource in ("exec", "attach"):
         container = validate_container(_option(options, "container"), obj, name)
         if not node:
             raise errors.bad_request(f"pod {name} does not have a host assigned")
         _kubelet_answer(obj, container, name, previous=False)
+        if _simulated(obj, container):
+            raise errors.bad_request(
+                f"container {errors.quote(container)} in pod {errors.quote(name)} is simulated "
+                f"by kapi: no process runs in it to {subresource} to"
+            )
         raise _no_kubelet(node)
     if subresource == "portforward":
         if not node:
             raise errors.bad_request(f"pod {name} does not have a host assigned")
+        if any(_simulated(obj, c) for c in _all_container_names(obj)):
+            raise errors.bad_request(
+                f"pod {errors.quote(name)} is simulated by kapi: nothing listens to forward to"
+            )
         raise _no_kubelet(node)
     raise errors.not_found_path()
 

@@ -183,7 +183,9 @@ class Compiler:
             node.fields = {
                 prop: self.compile(sub) for prop, sub in (schema.get("properties") or {}).items()
             }
-            node.required = tuple(schema.get("required") or ())
+            node.required = tuple(
+                r for r in schema.get("required") or () if (name, r) not in _GO_OPTIONAL
+            )
             if name:
                 for prop in node.fields:
                     found = schema_enums.lookup(name, prop)
@@ -570,6 +572,12 @@ def _has_checks(node: Node, seen: set[int] | None = None) -> bool:
         found = False
     node.checks = found
     return found
+
+
+# Fields the OpenAPI marks required whose Go validation accepts them empty or absent:
+# kube's ValidateEndpointSlice only walks the endpoints it is given (an empty slice is the
+# endpointslice controller's placeholder for a service with no pods).
+_GO_OPTIONAL = {("io.k8s.api.discovery.v1.EndpointSlice", "endpoints")}
 
 
 def _missing(value: Any) -> bool:

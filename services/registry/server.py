@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc.aio
 
@@ -39,7 +38,6 @@ class RegistryConfig:
     listen: str
     storage: str
     authz: str
-    root_ca_file: str = ""
     # Mutual TLS with the peers (None: plaintext, in-process tests only).
     tls: pki.TLSFiles | None = None
     # What kube-system/extension-apiserver-authentication publishes (None: nothing).
@@ -120,8 +118,6 @@ async def create_server(config: RegistryConfig) -> RegistryServer:
     registry = Registry(
         catalog, StorageAdapter(storage), MeteredAdmission(AuthzAdmission(authz), metrics)
     )
-    if config.root_ca_file:
-        registry.root_ca_pem = Path(config.root_ca_file).read_text()
     openapi = OpenAPIV3(lambda: catalog.table)
     server, port = rpc.server(config.listen, tls=config.tls)
     registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(registry, openapi), server)

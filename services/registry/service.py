@@ -30,6 +30,7 @@ from services.registry import (
     binding,
     component_status,
     connect,
+    deletion,
     eviction,
     field_validation,
     limits,
@@ -49,11 +50,6 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 
-ROOT_CA_DESCRIPTION = (
-    "Contains a CA bundle that can be used to verify the kube-apiserver when using internal "
-    "endpoints such as the internal service IP or kubernetes.default.svc. No other usage is "
-    "guaranteed across distributions of Kubernetes clusters."
-)
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 RENDERINGS = ("object", "table", "table-v1beta1", "metadata")
 SCALE_SCHEMA = "io.k8s.api.autoscaling.v1.Scale"
@@ -183,9 +179,6 @@ class Registry:
         self.catalog = catalog
         self.storage = storage
         self.admission = admission
-        # The cluster CA (PEM) published in every namespace as kube-root-ca.crt, as
-        # kube-controller-manager's root-ca-cert-publisher does; "" publishes nothing.
-        self.root_ca_pem = ""
         self.bootstrapped = False
 
     # --- resolution ---------------------------------------------------------------
@@ -355,8 +348,6 @@ class Registry:
             orjson.dumps(await self._stored_form(rt, obj)),
             dry_run=dry_run,
         )
-        if rt.resource == "namespaces" and not rt.group and not dry_run:
-            await self._after_namespace_created(name, target.user)
         return Result(
             await self._to_served(served, stored),
             201,
@@ -400,39 +391,6 @@ class Registry:
         problems = strategy.allocate(obj, others)
         if problems:
             raise errors.invalid(rt.kind, rt.group, str(meta.get("name") or ""), problems)
-
-    async def _after_namespace_created(self, namespace: str, user: Any) -> None:
-        """What kube's controllers do for a new namespace: the ``default`` service account
-        and, with a cluster CA, the ``kube-root-ca.crt`` config map."""
-        made: list[tuple[str, Obj]] = [
-            (
-                "serviceaccounts",
-                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}},
-            ),
-        ]
-        if self.root_ca_pem:
-            made.append(
-                (
-                    "configmaps",
-                    {
-                        "apiVersion": "v1",
-                        "kind": "ConfigMap",
-                        "metadata": {
-                            "name": "kube-root-ca.crt",
-                            "annotations": {"kubernetes.io/description": ROOT_CA_DESCRIPTION},
-                        },
-                        "data": {"ca.crt": self.root_ca_pem},
-                    },
-                )
-            )
-        for resource, obj in made:
-            try:
-                await self.create(
-                    Target("", "v1", resource, namespace=namespace, user=user), orjson.dumps(obj)
-                )
-            except errors.StatusError as err:
-                if err.reason != "AlreadyExists":
-                    log.warning("%s in %s: %s", resource, namespace, err.message)
 
     async def update(
         self,
@@ -810,8 +768,9 @@ class Registry:
             }
             if candidate == unchanged:
                 return Result(orjson.dumps(current), 200, warnings)
-            candidate_meta = candidate["metadata"]
-            if candidate_meta.get("deletionTimestamp") and not candidate_meta.get("finalizers"):
+            if strategy.finalized(candidate) and deletion.delete_during_update(
+                candidate["metadata"], current["metadata"]
+            ):
                 # The last finalizer of an object marked for deletion went: it goes now.
                 try:
                     deleted = await self.storage.delete(
@@ -843,20 +802,78 @@ class Registry:
         raise errors.conflict(rt.resource, rt.group, target.name)
 
     async def delete(self, target: Target, options: Obj, *, dry_run: bool = False) -> Result:
+        """kube's store.Delete: graceful deletion, propagation finalizers and finalizers
+        decide whether the object goes now or is only marked (``deletion``)."""
         rt = await self.resolve(target)
         if target.subresource or "delete" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "delete")
+        deletion.validate_options(options)
         strategy = rt.strategy
         where = _where(rt)
         namespace = target.namespace if rt.namespaced else ""
-        current = _loads(await self.storage.get(where, namespace, target.name))
-        meta = current.get("metadata") or {}
+        for _attempt in range(GUARANTEED_UPDATE_ATTEMPTS):
+            current = _loads(await self.storage.get(where, namespace, target.name))
+            meta = current.get("metadata") or {}
+            self._check_delete_preconditions(rt, target.name, meta, options)
+            admission = self._admission_target(rt, target, "DELETE", target.name, dry_run)
+            await self.admission.admit("mutating", admission, None, current)
+            await self.admission.admit("validating", admission, None, current)
+            revision = int(meta["resourceVersion"])
+            if rt.resource == "namespaces" and not rt.group:
+                kept = await self._terminate_namespace(where, current, options, dry_run=dry_run)
+                if kept is not None:
+                    return Result(kept, 200)
+                plan = deletion.plan(
+                    current, options, grace_period=None, default_policy=strategy.default_gc_policy
+                )
+            else:
+                # The finalizers the owner's cleanup needs (a CRD's), then kube's rules.
+                marked = None if meta.get("deletionTimestamp") else strategy.mark_for_deletion(
+                    current
+                )
+                plan = deletion.plan(
+                    marked if marked is not None else current,
+                    options,
+                    grace_period=strategy.grace_period(current, options),
+                    default_policy=strategy.default_gc_policy,
+                )
+            try:
+                if plan.action == "pending":
+                    return self._deleted_reply(rt, strategy, target.name, plan.obj)
+                if plan.action == "update" and plan.obj == current:
+                    return Result(await self._to_served(rt, orjson.dumps(current)), 200)
+                if plan.action == "update":
+                    changed = copy.deepcopy(plan.obj)
+                    changed["metadata"].pop("resourceVersion", None)
+                    stored = await self.storage.update(
+                        where,
+                        namespace,
+                        target.name,
+                        orjson.dumps(changed),
+                        expected_revision=revision,
+                        dry_run=dry_run,
+                    )
+                    return Result(await self._to_served(rt, stored), 200)
+                deleted = await self.storage.delete(
+                    where, namespace, target.name, expected_revision=revision, dry_run=dry_run
+                )
+            except errors.StatusError as err:
+                if err.reason == "Conflict":
+                    continue
+                raise
+            return self._deleted_reply(rt, strategy, target.name, _loads(deleted))
+        raise errors.conflict(rt.resource, rt.group, target.name)
+
+    @staticmethod
+    def _check_delete_preconditions(
+        rt: ResourceType, name: str, meta: Obj, options: Obj
+    ) -> None:
         preconditions = options.get("preconditions") or {}
         if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
             raise errors.conflict(
                 rt.resource,
                 rt.group,
-                target.name,
+                name,
                 f"Precondition failed: UID in precondition: {preconditions['uid']}, "
                 f"UID in object meta: {meta.get('uid')}",
             )
@@ -866,35 +883,22 @@ class Registry:
             raise errors.conflict(
                 rt.resource,
                 rt.group,
-                target.name,
+                name,
                 f"Precondition failed: ResourceVersion in precondition: "
                 f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
                 f"{meta.get('resourceVersion')}",
             )
-        admission = self._admission_target(rt, target, "DELETE", target.name, dry_run)
-        await self.admission.admit("mutating", admission, None, current)
-        await self.admission.admit("validating", admission, None, current)
-        revision = int(meta["resourceVersion"])
-        kept = None if meta.get("deletionTimestamp") else strategy.mark_for_deletion(current)
-        if kept is not None:  # the object stays until its finalizers are done
-            deleted = await self._mark_deleted(where, namespace, kept, dry_run=dry_run)
-            return Result(await self._to_served(rt, deleted), 200)
-        if rt.resource == "namespaces" and not rt.group:
-            deleted = await self._delete_namespace(target, current, dry_run=dry_run)
-        elif meta.get("finalizers"):
-            deleted = await self._mark_deleted(where, namespace, current, dry_run=dry_run)
-            return Result(await self._to_served(rt, deleted), 200)
-        else:
-            deleted = await self.storage.delete(
-                where, namespace, target.name, expected_revision=revision, dry_run=dry_run
-            )
+
+    @staticmethod
+    def _deleted_reply(rt: ResourceType, strategy: Any, name: str, obj: Obj) -> Result:
+        """finalizeDelete: the object, or a Status "Success" naming it."""
         if strategy.return_deleted_object:
-            return Result(deleted, 200)
-        details: Obj = {"name": target.name}
+            return Result(orjson.dumps(obj), 200)
+        details: Obj = {"name": name}
         if rt.group:
             details["group"] = rt.group
         details["kind"] = rt.resource
-        details["uid"] = meta.get("uid", "")
+        details["uid"] = (obj.get("metadata") or {}).get("uid", "")
         status = {
             "kind": "Status",
             "apiVersion": "v1",
@@ -904,69 +908,51 @@ class Registry:
         }
         return Result(orjson.dumps(status), 200)
 
-    async def _mark_deleted(
-        self, where: Where, namespace: str, current: Obj, *, dry_run: bool
-    ) -> bytes:
-        """Objects with finalizers are marked, not removed (graceful deletion)."""
+    async def _terminate_namespace(
+        self, where: Where, current: Obj, options: Obj, *, dry_run: bool
+    ) -> bytes | None:
+        """kube's namespace REST Delete: the first DELETE marks the namespace Terminating
+        (and sets the orphan/foreground finalizers its options ask for); it stays while
+        ``spec.finalizers`` is not empty: the namespace controller deletes its content,
+        empties them through ``/finalize`` and deletes it again. ``None``: delete it now."""
         meta = current["metadata"]
-        if meta.get("deletionTimestamp"):
+        name = meta["name"]
+        if not meta.get("deletionTimestamp"):
+            marked = copy.deepcopy(current)
+            marked_meta = marked["metadata"]
+            marked_meta["deletionTimestamp"] = pipeline.now_rfc3339()
+            marked.setdefault("status", {})["phase"] = "Terminating"
+            finalizers = deletion.namespace_gc_finalizers(marked_meta, options)
+            if finalizers is not None:
+                if finalizers:
+                    marked_meta["finalizers"] = finalizers
+                else:
+                    marked_meta.pop("finalizers", None)
+            revision = int(marked_meta.pop("resourceVersion"))
+            stored = await self.storage.update(
+                where,
+                "",
+                name,
+                orjson.dumps(marked),
+                expected_revision=revision,
+                dry_run=dry_run,
+            )
+            if (marked.get("spec") or {}).get("finalizers"):
+                return stored
+            return None if not dry_run else stored
+        if (current.get("spec") or {}).get("finalizers"):
             return orjson.dumps(current)
-        marked = copy.deepcopy(current)
-        marked["metadata"]["deletionTimestamp"] = pipeline.now_rfc3339()
-        marked["metadata"]["deletionGracePeriodSeconds"] = 0
-        revision = int(marked["metadata"].pop("resourceVersion"))
-        return await self.storage.update(
-            where,
-            namespace,
-            meta["name"],
-            orjson.dumps(marked),
-            expected_revision=revision,
-            dry_run=dry_run,
-        )
+        return None
 
-    async def _delete_namespace(self, target: Target, current: Obj, *, dry_run: bool) -> bytes:
-        """What the namespace controller does, done in the request: mark the namespace
-        Terminating, delete its content, then remove it."""
-        rt = await self.resolve(target)
-        where = _where(rt)
-        terminating = copy.deepcopy(current)
-        terminating["metadata"]["deletionTimestamp"] = pipeline.now_rfc3339()
-        terminating.setdefault("status", {})["phase"] = "Terminating"
-        revision = int(terminating["metadata"].pop("resourceVersion"))
-        marked = await self.storage.update(
-            where,
-            "",
-            target.name,
-            orjson.dumps(terminating),
-            expected_revision=revision,
-            dry_run=dry_run,
-        )
-        if dry_run:
-            return marked
-        stored: set[tuple[str, str]] = set()
-        for content in self.table.types:
-            # Several served versions (and groups) of a resource share its stored objects:
-            # delete once.
-            if not content.namespaced or not content.stored:
-                continue
-            hub = self.stored_type(content)
-            if (hub.group, hub.resource) in stored:
-                continue
-            stored.add((hub.group, hub.resource))
-            listed = await self.storage.list(_where(content), target.name)
-            for item in listed.items:
-                name = orjson.loads(item)["metadata"]["name"]
-                try:
-                    await self.storage.delete(_where(content), target.name, name)
-                except errors.StatusError as err:
-                    if err.code != 404:
-                        raise
+    async def _lease(self, name: str) -> Obj | None:
+        """A leader election Lease in kube-system (component statuses), or None."""
+        rt = await self.resolve(Target("coordination.k8s.io", "v1", "leases"))
         try:
-            await self.storage.delete(where, "", target.name)
+            return _loads(await self.storage.get(_where(rt), "kube-system", name))
         except errors.StatusError as err:
-            if err.code != 404:
-                raise
-        return marked
+            if err.code == 404:
+                return None
+            raise
 
     # --- reads --------------------------------------------------------------------
 
@@ -975,7 +961,7 @@ class Registry:
         if "get" not in rt.verbs:
             raise errors.method_not_supported(rt.resource, rt.group, "get")
         if not rt.stored:
-            obj = await component_status.read(target.name, self.storage.health)
+            obj = await component_status.read(target.name, self.storage.health, self._lease)
             return self._computed(rt, [obj], options, single=True)
         namespace = target.namespace if rt.namespaced else ""
         data = await self._to_served(
@@ -1034,7 +1020,7 @@ class Registry:
             chosen = selectors.parse_field_selector(fields)
             objects = [
                 obj
-                for obj in await component_status.read_all(self.storage.health)
+                for obj in await component_status.read_all(self.storage.health, self._lease)
                 if labels.matches(obj) and chosen.matches(obj)
             ]
             return self._computed(rt, objects, options, single=False)
@@ -1191,7 +1177,6 @@ class Registry:
             except errors.StatusError as err:
                 if err.reason != "AlreadyExists":
                     raise
-            await self._after_namespace_created(name, user)
         for group, version, resource, namespace, obj in bootstrap.BOOTSTRAP:
             try:
                 await self.create(

@@ -29,6 +29,20 @@ class Strategy:
     # Whether a finalizer without a domain must be a standard one (kube's built-in types
     # validate ObjectMeta with pkg/apis/core/validation; CRDs with the generic rules).
     kube_finalizer_names: ClassVar[bool] = True
+    # rest.GarbageCollectionPolicy: which finalizer a DELETE without a propagation policy
+    # leaves for the garbage collector (services.registry.deletion).
+    default_gc_policy: ClassVar[str] = "DeleteDependents"
+
+    def grace_period(self, obj: Obj, options: Obj) -> int | None:
+        """CheckGracefulDelete: the seconds ``obj`` is given to terminate when deleted
+        with ``options``, or ``None`` for a resource without graceful deletion."""
+        return None
+
+    def finalized(self, obj: Obj) -> bool:
+        """Whether nothing but metadata.finalizers keeps ``obj`` once its deletion was
+        requested (namespaces also wait for spec.finalizers: kube's
+        ShouldDeleteNamespaceDuringUpdate)."""
+        return True
     # Whether ``allocate`` needs the resource's other objects (a Service's cluster IP and
     # node ports are free ones among those the other services hold).
     allocates: ClassVar[bool] = False

@@ -66,7 +66,13 @@ def get(cluster: Cluster, ns: str, *what: str) -> dict[str, Any]:
 
 
 def managers(obj: dict[str, Any]) -> dict[str, str]:
-    return {e["manager"]: e["operation"] for e in obj["metadata"].get("managedFields", [])}
+    """The managers of the object's main resource: the deployment controller also owns
+    the status it writes (an Update of the ``status`` subresource), as in kube."""
+    return {
+        e["manager"]: e["operation"]
+        for e in obj["metadata"].get("managedFields", [])
+        if e.get("subresource", "") != "status"
+    }
 
 
 # --- client-side apply ------------------------------------------------------------------
@@ -358,6 +364,8 @@ def test_client_side_apply_converges_on_random_manifest_edits(cluster: Cluster, 
         assert live["metadata"]["labels"] == manifest["metadata"]["labels"], step
         live_annotations = dict(live["metadata"].get("annotations") or {})
         live_annotations.pop("kubectl.kubernetes.io/last-applied-configuration")
+        # The deployment controller's own annotation, which apply leaves alone.
+        live_annotations.pop("deployment.kubernetes.io/revision", None)
         assert live_annotations == manifest["metadata"].get("annotations", {}), step
         live_containers = live["spec"]["template"]["spec"]["containers"]
         assert [c["name"] for c in live_containers] == [c["name"] for c in containers], step

@@ -157,6 +157,7 @@ def test_get_all_as_on_1_32(cluster: Cluster, ns: str, tmp_path: Path) -> None:
     path.write_text(MANIFEST)
     cluster.kubectl("-n", ns, "create", "-f", str(path))
     cluster.kubectl("-n", ns, "create", "job", "once", "--image=busybox", "--", "true")
+    cluster.kubectl("-n", ns, "wait", "--for=condition=complete", "job/once", "--timeout=60s")
     out = AGE.sub("AGE", cluster.kubectl("get", "all", "-A").stdout)
     sections = [block.splitlines() for block in out.strip().split("\n\n")]
     headers = [rows(block[0])[0] for block in sections]
@@ -164,6 +165,7 @@ def test_get_all_as_on_1_32(cluster: Cluster, ns: str, tmp_path: Path) -> None:
     # apps (daemonsets, deployments, replicasets, statefulsets), autoscaling, batch.
     kinds = [rows(block[1])[0][1].split("/")[0] for block in sections]
     order = [
+        "pod",  # the controllers make the Deployment's and the Job's
         "replicationcontroller",
         "service",
         "daemonset.apps",
@@ -199,7 +201,7 @@ def test_get_all_as_on_1_32(cluster: Cluster, ns: str, tmp_path: Path) -> None:
         "AGE",
     ]
     jobs = [r for r in rows("\n".join(sections[kinds.index("job.batch")][1:])) if r[0] == ns]
-    assert jobs == [[ns, "job.batch/once", "Running", "0/1", "AGE"]]
+    assert [r[:4] for r in jobs] == [[ns, "job.batch/once", "Complete", "1/1"]]
     assert headers[kinds.index("cronjob.batch")] == [
         "NAMESPACE",
         "NAME",
@@ -286,7 +288,8 @@ def test_kubectl_scale(cluster: Cluster, ns: str) -> None:
     deployment = json.loads(cluster.kubectl("-n", ns, "get", "deploy", "web", "-o", "json").stdout)
     assert deployment["spec"]["replicas"] == 3
     assert deployment["metadata"]["generation"] == 2
-    assert rows(cluster.kubectl("-n", ns, "get", "deploy", "web").stdout)[1][1] == "0/3"
+    cluster.kubectl("-n", ns, "rollout", "status", "deploy/web", "--timeout=60s")
+    assert rows(cluster.kubectl("-n", ns, "get", "deploy", "web").stdout)[1][1] == "3/3"
     again = cluster.kubectl(
         "-n", ns, "scale", "deploy", "web", "--current-replicas=3", "--replicas=5"
     )
@@ -351,14 +354,24 @@ spec:
     ):
         out = cluster.kubectl("-n", ns, "scale", kind, "--replicas=4").stdout.strip()
         assert out == f"{shown} scaled"
+    # The replicaset controller makes the pods, which the simulated node runs.
+    cluster.kubectl(
+        "-n",
+        ns,
+        "wait",
+        "--for=jsonpath={.status.readyReplicas}=4",
+        "rs/frontend",
+        "--timeout=60s",
+    )
     table = rows(cluster.kubectl("-n", ns, "get", "sts,rs,rc").stdout)
-    assert table[1][:2] == ["statefulset.apps/db", "0/4"]
-    assert table[3][:4] == ["replicaset.apps/frontend", "4", "0", "0"]
+    assert table[1][:2] == ["statefulset.apps/db", "4/4"]
+    assert table[3][:4] == ["replicaset.apps/frontend", "4", "4", "4"]
     assert table[5][:4] == ["replicationcontroller/nginx", "4", "0", "0"]
 
 
 def test_wide_tables_of_new_types(cluster: Cluster, ns: str) -> None:
     cluster.kubectl("-n", ns, "create", "job", "pi", "--image=perl:5.34.0", "--", "true")
+    cluster.kubectl("-n", ns, "wait", "--for=condition=complete", "job/pi", "--timeout=60s")
     wide = rows(cluster.kubectl("-n", ns, "get", "jobs", "-o", "wide").stdout)
     assert wide[0] == [
         "NAME",
@@ -370,7 +383,7 @@ def test_wide_tables_of_new_types(cluster: Cluster, ns: str) -> None:
         "IMAGES",
         "SELECTOR",
     ]
-    assert wide[1][:3] == ["pi", "Running", "0/1"]
+    assert wide[1][:3] == ["pi", "Complete", "1/1"]
     assert wide[1][-1].startswith("batch.kubernetes.io/controller-uid=")
     cluster.kubectl("-n", ns, "create", "rolebinding", "rb", "--clusterrole=view", "--user=jane")
     bindings = rows(cluster.kubectl("-n", ns, "get", "rolebinding", "-o", "wide").stdout)

@@ -23,6 +23,16 @@ pytestmark = pytest.mark.e2e
 def ns(cluster: Cluster) -> str:
     name = f"e2e-{uuid.uuid4().hex[:6]}"
     assert cluster.kubectl("create", "ns", name).stdout.strip() == f"namespace/{name} created"
+    # What the controller manager puts in every namespace, a moment after it is created.
+    cluster.kubectl(
+        "-n",
+        name,
+        "wait",
+        "--for=create",
+        "configmap/kube-root-ca.crt",
+        "sa/default",
+        "--timeout=30s",
+    )
     return name
 
 
@@ -127,9 +137,10 @@ def test_create_from_file_and_duplicate(cluster: Cluster, ns: str) -> None:
 def test_deployment_and_get_across_namespaces(cluster: Cluster, ns: str) -> None:
     out = cluster.kubectl("-n", ns, "create", "deployment", "web", "--image=nginx")
     assert out.stdout.strip() == "deployment.apps/web created"
+    cluster.kubectl("-n", ns, "rollout", "status", "deploy/web", "--timeout=60s")
     rows = [line.split() for line in cluster.kubectl("get", "deploy", "-A").stdout.splitlines()]
     assert rows[0] == ["NAMESPACE", "NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
-    assert [ns, "web", "0/1", "0", "0"] in [row[:5] for row in rows[1:]]
+    assert [ns, "web", "1/1", "1", "1"] in [row[:5] for row in rows[1:]]
     obj = json.loads(cluster.kubectl("-n", ns, "get", "deploy", "web", "-o", "json").stdout)
     spec = obj["spec"]
     assert spec["replicas"] == 1
@@ -157,6 +168,8 @@ def test_secret_serviceaccount_pod_service(cluster: Cluster, ns: str) -> None:
     assert cluster.kubectl("-n", ns, "create", "serviceaccount", "sa").stdout.strip() == (
         "serviceaccount/sa created"
     )
+    # The default one is the serviceaccount controller's.
+    cluster.kubectl("-n", ns, "wait", "--for=create", "sa/default", "--timeout=30s")
     accounts = cluster.kubectl("-n", ns, "get", "sa", "-o", "name").stdout.split()
     assert sorted(accounts) == ["serviceaccount/default", "serviceaccount/sa"]
     assert cluster.kubectl("-n", ns, "run", "p", "--image=busybox").stdout.strip() == (
@@ -166,10 +179,11 @@ def test_secret_serviceaccount_pod_service(cluster: Cluster, ns: str) -> None:
     assert pod["spec"]["containers"][0]["image"] == "busybox"
     assert pod["spec"]["restartPolicy"] == "Always"
     assert pod["spec"]["serviceAccountName"] == "default"
-    assert pod["status"]["phase"] == "Pending"
+    # Scheduled to the simulated node, which runs it.
+    cluster.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/p", "--timeout=60s")
     pods = cluster.kubectl("-n", ns, "get", "pods").stdout.splitlines()
     assert pods[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
-    assert pods[1].split()[:4] == ["p", "0/1", "Pending", "0"]
+    assert pods[1].split()[:4] == ["p", "1/1", "Running", "0"]
     assert (
         cluster.kubectl(
             "-n", ns, "create", "service", "clusterip", "svc", "--tcp=80:80"

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from cryptography import x509
 
-from kapi import cli, config, pki, rundir
+from kapi import cli, config, controlplane, pki, rundir
 from tests import compose_file
 
 ROOT = compose_file.ROOT
@@ -36,6 +36,8 @@ PUBLISH = {
 }
 
 KAPI_SERVICES = ("storage", "authz", "registry", "gateway", "metrics")
+# The gateway's clients: no port, a kubeconfig of their own, the gateway as --master.
+COMPONENTS = ("controllers", "scheduler", "nodes")
 LISTEN_PORT = {"storage": 7001, "authz": 7002, "registry": 7003, "gateway": 6443, "metrics": 4443}
 ETCD_CLIENT_PORT = 2379
 
@@ -64,6 +66,9 @@ REQUIRED = {
         "--requestheader-client-ca-file",
         *PEER_TLS,
     ],
+    "controllers": ["--kubeconfig", "--master", "--root-ca-file"],
+    "scheduler": ["--kubeconfig", "--master"],
+    "nodes": ["--kubeconfig", "--master", "--nodes"],
 }
 PEER_FLAGS = ("--storage", "--authz", "--registry")
 FILE_FLAGS = (
@@ -76,6 +81,7 @@ FILE_FLAGS = (
     "--proxy-client-cert-file",
     "--proxy-client-key-file",
     "--ca-bundle-file",
+    "--kubeconfig",
     *PEER_TLS,
     *ETCD_TLS,
 )
@@ -150,10 +156,10 @@ def _init_data_dir(services: dict[str, dict[str, Any]]) -> str:
 
 
 def test_the_expected_services_exist(services: dict[str, dict[str, Any]]) -> None:
-    assert set(services) == {"etcd", "init", *KAPI_SERVICES}
+    assert set(services) == {"etcd", "init", *KAPI_SERVICES, *COMPONENTS}
 
 
-@pytest.mark.parametrize("name", KAPI_SERVICES)
+@pytest.mark.parametrize("name", [*KAPI_SERVICES, *COMPONENTS])
 def test_command_runs_the_service_module(services: dict[str, Any], name: str) -> None:
     assert services[name]["command"] == ["python", "-m", f"services.{name}"]
 
@@ -179,7 +185,7 @@ def test_dockerfile_installs_the_project() -> None:
     assert "kapi" not in ignored and "services" not in ignored
 
 
-@pytest.mark.parametrize("name", KAPI_SERVICES)
+@pytest.mark.parametrize("name", [*KAPI_SERVICES, *COMPONENTS])
 def test_environment_sets_every_required_flag(services: dict[str, Any], name: str) -> None:
     env = _env(services[name])
     for flag in REQUIRED[name]:
@@ -187,7 +193,7 @@ def test_environment_sets_every_required_flag(services: dict[str, Any], name: st
     assert all(k.startswith("KAPI_") for k in env)
 
 
-@pytest.mark.parametrize("name", KAPI_SERVICES)
+@pytest.mark.parametrize("name", [*KAPI_SERVICES, *COMPONENTS])
 def test_environment_matches_the_services_own_parser(
     services: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -301,7 +307,7 @@ def _named_files(service: dict[str, Any], data_dir: str) -> list[str]:
     return [p for p in paths if p.startswith(data_dir.rstrip("/") + "/")]
 
 
-@pytest.mark.parametrize("name", ["etcd", *KAPI_SERVICES])
+@pytest.mark.parametrize("name", ["etcd", *KAPI_SERVICES, *COMPONENTS])
 def test_credential_files_come_from_init_through_the_volumes(
     services: dict[str, Any], name: str, tmp_path: Path
 ) -> None:
@@ -330,6 +336,12 @@ def test_credential_files_come_from_init_through_the_volumes(
         "KAPI_TLS_PRIVATE_KEY_FILE": pki.paths(Path(data_dir) / "pki", pki.SERVING_NAME).key_path,
         "KAPI_ROOT_CA_FILE": pki.paths(Path(data_dir) / "pki", pki.CA_NAME).cert_path,
     }
+    if name in COMPONENTS:
+        component = {c.name: c for c in controlplane.COMPONENTS}[name]
+        expected |= {
+            "KAPI_KUBECONFIG": component.kubeconfig(Path(data_dir)),
+            "KAPI_ROOT_CA_FILE": component.ca_file(Path(data_dir)),
+        }
     if name in KAPI_SERVICES:
         own = layout.service(name)
         expected |= {
@@ -377,6 +389,9 @@ def test_only_its_holder_sees_a_key(services: dict[str, Any], tmp_path: Path) ->
     }
     for name in KAPI_SERVICES:
         holders[str(layout.service(name).key_file)] = {name}
+    # A component's kubeconfig holds its token: its container alone sees it.
+    for component in controlplane.COMPONENTS:
+        holders[str(component.kubeconfig(Path(_init_data_dir(services))))] = {component.name}
     for key, expected in holders.items():
         assert key in written, f"kapi init writes no {key}"
         seen_by = {n for n in services if n != "init" and key in _visible(services[n], written)}
@@ -395,6 +410,21 @@ def test_etcd_requires_client_certificates(services: dict[str, Any]) -> None:
     test = services["etcd"]["healthcheck"]["test"]
     assert any(part.startswith("--endpoints=https://") for part in test)
     assert {"--cacert", "--cert", "--key"} <= {p.split("=", 1)[0] for p in test}
+
+
+@pytest.mark.parametrize("name", COMPONENTS)
+def test_components_reach_the_gateway_after_it_is_healthy(
+    services: dict[str, Any], name: str
+) -> None:
+    """A client of the API goes through the gateway's HTTPS port, never to a gRPC peer."""
+    master = urlsplit(_env(services[name])["KAPI_MASTER"])
+    assert (master.scheme, master.hostname, master.port) == (
+        "https",
+        "gateway",
+        LISTEN_PORT["gateway"],
+    )
+    assert services[name]["depends_on"]["gateway"]["condition"] == "service_healthy"
+    assert "ports" not in services[name]
 
 
 def test_serving_certificate_names_the_gateway_service(services: dict[str, Any]) -> None:

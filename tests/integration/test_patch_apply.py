@@ -520,13 +520,12 @@ async def test_status_and_scale_patches_go_through_the_same_code(cp: ControlPlan
         json=deployment("sub"),
     )
     base = f"/apis/apps/v1/namespaces/{ns}/deployments/sub"
-    scaled = await patch(api, base + "/scale", {"spec": {"replicas": 4}}, MERGE,
-                         headers={"User-Agent": KUBECTL_UA})
+    scaled = await patch(
+        api, base + "/scale", {"spec": {"replicas": 4}}, MERGE, headers={"User-Agent": KUBECTL_UA}
+    )
     assert scaled.status_code == 200, scaled.text
     assert (scaled.json()["kind"], scaled.json()["spec"]["replicas"]) == ("Scale", 4)
-    status = {"status": {"replicas": 2, "conditions": [
-        {"type": "Available", "status": "True"}
-    ]}}
+    status = {"status": {"replicas": 2, "conditions": [{"type": "Available", "status": "True"}]}}
     reply = await patch(api, base + "/status", status, SMP, params={"fieldManager": "kcm"})
     assert reply.status_code == 200, reply.text
     assert reply.json()["status"]["replicas"] == 2
@@ -535,8 +534,12 @@ async def test_status_and_scale_patches_go_through_the_same_code(cp: ControlPlan
     applied = await patch(
         api,
         base + "/scale",
-        {"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "sub"},
-         "spec": {"replicas": 6}},
+        {
+            "apiVersion": "autoscaling/v1",
+            "kind": "Scale",
+            "metadata": {"name": "sub"},
+            "spec": {"replicas": 6},
+        },
         APPLY,
         params={"fieldManager": "autoscaler"},
     )

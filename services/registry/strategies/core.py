@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from kapi import errors
 from kapi.errors import FieldError
-from services.registry import types, validation
+from services.registry import deletion, types, validation
 from services.registry.definition import Definition, core
 from services.registry.field_selection import FieldSelection
 from services.registry.pipeline import now_rfc3339
@@ -39,6 +39,9 @@ class NamespaceStrategy(Strategy):
 
     has_status = True
     return_deleted_object = True
+
+    def finalized(self, obj: Obj) -> bool:
+        return not spec_of(obj).get("finalizers")
 
     def default(self, obj: Obj) -> None:
         name = obj.get("metadata", {}).get("name")
@@ -246,6 +249,9 @@ class EventStrategy(Strategy):
 class PodStrategy(Strategy):
     has_status = True
     return_deleted_object = True
+
+    def grace_period(self, obj: Obj, options: Obj) -> int | None:
+        return deletion.pod_grace_period(obj, options)
 
     def default(self, obj: Obj) -> None:
         spec = obj.get("spec")
@@ -763,6 +769,8 @@ class PersistentVolumeClaimStrategy(StatusStrategy):
 
 class ReplicationControllerStrategy(StatusStrategy):
     tracks_generation = True
+    # kube's rcStrategy: v1 orphans by default, "for back compatibility".
+    default_gc_policy = deletion.ORPHAN_DEPENDENTS
 
     def default(self, obj: Obj) -> None:
         """SetDefaults_ReplicationController: selector and labels from the template's labels."""

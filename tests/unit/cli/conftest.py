@@ -28,7 +28,7 @@ PEER = ["--peer-ca-file", "--peer-cert-file", "--peer-key-file"]
 FLAGS = {
     "storage": ["--listen", "--etcd-endpoints", *PEER],
     "authz": ["--listen", "--storage", "--token-file", *PEER],
-    "registry": ["--listen", "--storage", "--authz", "--root-ca-file", "--client-ca-file",
+    "registry": ["--listen", "--storage", "--authz", "--client-ca-file",
                  "--requestheader-client-ca-file", "--requestheader-allowed-names",
                  "--allow-loopback-endpoints", *PEER],
     "gateway": ["--listen", "--registry", "--authz", "--storage", "--tls-cert-file",
@@ -37,7 +37,12 @@ FLAGS = {
     "metrics": ["--listen", "--registry", "--tls-cert-file", "--tls-private-key-file",
                 "--ca-bundle-file", "--requestheader-client-ca-file",
                 "--requestheader-allowed-names", *PEER],
+    "controllers": ["--kubeconfig", "--controllers", "--root-ca-file"],
+    "scheduler": ["--kubeconfig"],
+    "nodes": ["--kubeconfig", "--nodes"],
 }
+# The gateway's clients: no port; a kubeconfig whose credential is in the token file.
+COMPONENTS = ("controllers", "scheduler", "nodes")
 
 
 def build_parser(name):
@@ -66,6 +71,12 @@ def serve(name):
             sys.exit(f"{name}: {flag} is required")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    if name in COMPONENTS:
+        from kapi.kube.connection import from_kubeconfig
+        conn = from_kubeconfig(args.kubeconfig)
+        assert conn.token and conn.server.startswith("https://"), conn
+        print(f"{name}: kubeconfig for {conn.server}", flush=True)
+        signal.pause()
     host, port = parse_address(args.listen)
     check_peer_tls(args)
     etcd_tls = dict(ca_file=args.etcd_cafile or None, cert_file=args.etcd_certfile or None,
@@ -132,7 +143,8 @@ def fake_services(tmp_path_factory: pytest.TempPathFactory) -> Path:
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "_fake.py").write_text(FAKE)
-    for name in ("storage", "authz", "registry", "gateway", "metrics"):
+    for name in ("storage", "authz", "registry", "gateway", "metrics", "controllers",
+                 "scheduler", "nodes"):
         (package / name).mkdir()
         (package / name / "__init__.py").write_text("")
         (package / name / "__main__.py").write_text(MAIN.format(name=name))

@@ -282,6 +282,12 @@ def test_init_writes_credentials_once(tmp_path: Path, capsys: pytest.CaptureFixt
         "pki/services/gateway/front-proxy-client.key",
         "pki/services/registry/front-proxy-ca.crt",
         "pki/services/metrics/front-proxy-ca.crt",
+        # The gateway's clients: each its kubeconfig (its own token) and the cluster CA.
+        *(
+            f"components/{name}/{file}"
+            for name in ("controllers", "scheduler", "nodes")
+            for file in ("kubeconfig", "ca.crt")
+        ),
     }
     config = yaml.safe_load((tmp_path / "kubeconfig").read_text())
     assert config["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:7443"

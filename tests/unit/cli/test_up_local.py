@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from kapi import pki, ports, probes, rundir
+from kapi import controlplane, pki, ports, probes, rundir
 
 from .conftest import kapi_argv
 
@@ -97,6 +97,9 @@ def test_up_detach_supervises_and_down_stops_everything(
     # Progress, in dependency order.
     started = [line.split()[1] for line in lines if " ready on " in line]
     assert started == ["etcd", "storage", "authz", "registry", "gateway", "metrics"]
+    # Then the gateway's clients, which serve no port.
+    components = [c.name for c in controlplane.COMPONENTS]
+    assert [line.split()[1] for line in lines if line.endswith(" started")] == components
     assert any(line.startswith("kapi: etcd ready on https://127.0.0.1:") for line in lines)
     assert f"kapi: ready — export KUBECONFIG={data / 'kubeconfig'}" in lines
 
@@ -113,11 +116,12 @@ def test_up_detach_supervises_and_down_stops_everything(
         "registry",
         "gateway",
         "metrics",
+        *components,
     }
     assert (data / "etcd").is_dir()
     for name in state["children"]:
         assert (data / "logs" / f"{name}.log").stat().st_size > 0
-    assert "authz: 1 tokens" in (data / "logs" / "authz.log").read_text()
+    assert f"authz: {1 + len(components)} tokens" in (data / "logs" / "authz.log").read_text()
     assert kapi.readyz() == (200, b"ok")
 
     # A dying child is restarted on the same port.

@@ -324,21 +324,18 @@ async def test_create_with_generate_name(registry: Registry) -> None:
     assert len(obj["metadata"]["name"]) == len("gen-") + 5
 
 
-async def test_namespace_creation_creates_the_default_service_account(
+async def test_namespace_creation_leaves_its_content_to_the_controllers(
     world: World,
 ) -> None:
+    """The default ServiceAccount and kube-root-ca.crt are the controller manager's work
+    (serviceaccount-controller, root-ca-certificate-publisher-controller), not the
+    registry's."""
     ns = await make_namespace(world.registry, "team")
     assert ns["status"] == {"phase": "Active"}
     assert ns["spec"] == {"finalizers": ["kubernetes"]}
     assert ns["metadata"]["labels"] == {"kubernetes.io/metadata.name": "team"}
-    sa = loads(
-        await world.registry.get(
-            Target("", "v1", "serviceaccounts", namespace="team", name="default"), ReadOptions()
-        )
-    )
-    assert sa["kind"] == "ServiceAccount"
-    assert sa["metadata"]["namespace"] == "team"
-    assert "storage create serviceaccounts/default" in world.log
+    assert "storage create serviceaccounts/default" not in world.log
+    assert "storage create configmaps/kube-root-ca.crt" not in world.log
 
 
 async def test_system_namespaces_are_created_once(registry: Registry) -> None:
@@ -370,16 +367,6 @@ async def test_dry_run_create_stores_nothing(world: World) -> None:
     assert loads(result)["metadata"]["name"] == "c"
     assert world.admission.calls[-1][1].dry_run is True
     err = await failure(registry.get(cm_target(name="c"), ReadOptions()))
-    assert err.code == 404
-
-
-async def test_dry_run_namespace_creates_no_service_account(world: World) -> None:
-    body = {"metadata": {"name": "dry"}}
-    await world.registry.create(Target("", "v1", "namespaces"), orjson.dumps(body), dry_run=True)
-    assert "storage create serviceaccounts/default" not in world.log
-    err = await failure(
-        world.registry.get(Target("", "v1", "namespaces", name="dry"), ReadOptions())
-    )
     assert err.code == 404
 
 
@@ -738,26 +725,52 @@ async def test_delete_answers_the_object_for_pods(registry: Registry) -> None:
     assert (deleted["kind"], deleted["metadata"]["uid"]) == ("Pod", created["metadata"]["uid"])
 
 
-async def test_delete_of_a_namespace_removes_its_content(world: World) -> None:
+async def test_delete_of_a_namespace_marks_it_terminating(world: World) -> None:
+    """kube's namespace REST: the first DELETE marks it Terminating and keeps it, content
+    and all, while spec.finalizers is not empty; the namespace controller deletes the
+    content, empties the finalizers through /finalize and deletes it again."""
     registry = world.registry
     await make_namespace(registry, "team")
-    await make_namespace(registry, "other")
     await registry.create(cm_target("team"), configmap("a"))
-    await registry.create(cm_target("other"), configmap("b"))
-    result = await registry.delete(Target("", "v1", "namespaces", name="team"), {})
-    ns = loads(result)
+    namespace = Target("", "v1", "namespaces", name="team")
+    ns = loads(await registry.delete(namespace, {}))
     assert ns["kind"] == "Namespace"
     assert ns["status"]["phase"] == "Terminating"
     assert ns["metadata"]["deletionTimestamp"]
-    for target in (
-        Target("", "v1", "namespaces", name="team"),
-        Target("", "v1", "configmaps", namespace="team", name="a"),
-        Target("", "v1", "serviceaccounts", namespace="team", name="default"),
-    ):
-        err = await failure(registry.get(target, ReadOptions()))
-        assert err.code == 404, target
-    # other namespaces keep theirs
-    await registry.get(Target("", "v1", "configmaps", namespace="other", name="b"), ReadOptions())
+    assert "finalizers" not in ns["metadata"]
+    await registry.get(Target("", "v1", "configmaps", namespace="team", name="a"), ReadOptions())
+    again = loads(await registry.delete(namespace, {}))
+    assert again["metadata"]["resourceVersion"] == ns["metadata"]["resourceVersion"]
+    ns["spec"]["finalizers"] = []
+    ns["metadata"].pop("resourceVersion")
+    finalize = Target("", "v1", "namespaces", name="team", subresource="finalize")
+    # Emptying spec.finalizers of a terminating namespace deletes it (kube's
+    # ShouldDeleteNamespaceDuringUpdate); an update that leaves them does not.
+    relabelled = loads(await registry.get(namespace, ReadOptions()))
+    relabelled["metadata"]["labels"]["x"] = "y"
+    await registry.update(namespace, orjson.dumps(relabelled))
+    await registry.get(namespace, ReadOptions())
+    await registry.update(finalize, orjson.dumps(ns))
+    err = await failure(registry.get(namespace, ReadOptions()))
+    assert err.code == 404
+
+
+@pytest.mark.parametrize(
+    ("options", "finalizers"),
+    [
+        ({}, None),
+        ({"propagationPolicy": "Background"}, None),
+        ({"propagationPolicy": "Orphan"}, ["orphan"]),
+        ({"propagationPolicy": "Foreground"}, ["foregroundDeletion"]),
+        ({"orphanDependents": True}, ["orphan"]),
+    ],
+)
+async def test_namespace_delete_options_set_gc_finalizers(
+    registry: Registry, options: Obj, finalizers: list[str] | None
+) -> None:
+    await make_namespace(registry, "team")
+    ns = loads(await registry.delete(Target("", "v1", "namespaces", name="team"), options))
+    assert ns["metadata"].get("finalizers") == finalizers
 
 
 async def test_delete_with_a_wrong_uid_precondition_is_a_conflict(registry: Registry) -> None:
