@@ -101,7 +101,8 @@ def started(*, keep: bool = False, up_args: tuple[str, ...] = ()) -> Iterator[Cl
         state = json.loads((data_dir / "state.json").read_text())
         kubeconfig = yaml.safe_load(Path(state["kubeconfig"]).read_text())
         cluster = kubeconfig["clusters"][0]["cluster"]
-        user = kubeconfig["users"][0]["user"]
+        # The admin's token user (the first user has a client certificate).
+        user = next(u["user"] for u in kubeconfig["users"] if "token" in u["user"])
         pids = {name: child["pid"] for name, child in state["children"].items() if child["pid"]}
         yield Cluster(
             etcd_url=config.client_url,

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import time
+
+import orjson
 
 from bench import cluster, measure
 
@@ -26,11 +29,77 @@ def cpu_seconds(c: cluster.Cluster) -> dict[str, float]:
     return seconds
 
 
-async def measured(c: cluster.Cluster, what: str, in_flight: int, count: int) -> str:
-    api = measure.Api(c)
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
+
+
+def _binding(name: str, role: str, subject: dict[str, str]) -> dict[str, object]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [subject],
+    }
+
+
+async def as_service_account(admin: measure.Api, c: cluster.Cluster, bindings: int) -> measure.Api:
+    """A client authorized by RBAC rather than as system:masters: a ServiceAccount with
+    ``edit`` in the benchmark's namespaces, among ``bindings`` other RoleBindings and
+    ClusterRoleBindings (to other users and groups) that every decision looks through."""
+    namespaces = (NAMESPACE, f"{NAMESPACE}-created", f"{NAMESPACE}-created-warm")
+    for namespace in namespaces:
+        await admin.ensure_namespace(namespace)
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bench"}}
+    await admin.request(
+        "POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts", account, expect=201
+    )
+    subject = {"kind": "ServiceAccount", "name": "bench", "namespace": NAMESPACE}
+    for namespace in namespaces:
+        path = f"{RBAC}/namespaces/{namespace}/rolebindings"
+        await admin.request("POST", path, _binding("bench-edit", "edit", subject), expect=201)
+    # The benchmark makes sure its namespaces exist (409 once they do).
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "bench-namespaces"},
+        "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["create"]}],
+    }
+    await admin.request("POST", f"{RBAC}/clusterroles", role, expect=201)
+    binding = {
+        **_binding("bench-namespaces", "bench-namespaces", subject),
+        "kind": "ClusterRoleBinding",
+    }
+    await admin.request("POST", f"{RBAC}/clusterrolebindings", binding, expect=201)
+    for i in range(bindings):
+        other = {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": f"user-{i}"}
+        if i % 2:
+            other = {**other, "kind": "Group", "name": f"group-{i}"}
+        body = _binding(f"filler-{i}", "view" if i % 3 else "edit", other)
+        if i % 2:
+            body = {**body, "kind": "ClusterRoleBinding"}
+            await admin.request("POST", f"{RBAC}/clusterrolebindings", body, expect=201)
+        else:
+            path = f"{RBAC}/namespaces/{NAMESPACE}/rolebindings"
+            await admin.request("POST", path, body, expect=201)
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}
+    issued = await admin.request(
+        "POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/bench/token", request, expect=201
+    )
+    token = orjson.loads(issued)["status"]["token"]
+    await asyncio.sleep(1.0)  # the bindings reach authz by watch
+    return measure.Api(dataclasses.replace(c, token=token))
+
+
+async def measured(
+    c: cluster.Cluster, what: str, in_flight: int, count: int, policy: int = -1
+) -> str:
+    admin = measure.Api(c)
+    api = admin
     try:
         for namespace in (NAMESPACE, f"{NAMESPACE}-created"):
             await api.ensure_namespace(namespace)
+        if policy >= 0:
+            api = await as_service_account(admin, c, policy)
         path = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
         for i in range(100):
             await api.request("POST", path, measure.configmap(NAMESPACE, f"c{i:06d}"), expect=201)
@@ -57,6 +126,8 @@ async def measured(c: cluster.Cluster, what: str, in_flight: int, count: int) ->
         )
     finally:
         await api.close()
+        if api is not admin:
+            await admin.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,9 +135,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("what", choices=["get", "create"])
     parser.add_argument("--in-flight", type=int, default=32)
     parser.add_argument("--count", type=int, default=6000)
+    parser.add_argument(
+        "--policy",
+        type=int,
+        default=-1,
+        help="run as a ServiceAccount RBAC authorizes, among this many other bindings "
+        "(default: as the admin, in system:masters)",
+    )
     args = parser.parse_args(argv)
     with cluster.started() as c:
-        print(asyncio.run(measured(c, args.what, args.in_flight, args.count)))
+        print(asyncio.run(measured(c, args.what, args.in_flight, args.count, args.policy)))
 
 
 if __name__ == "__main__":

@@ -149,8 +149,19 @@ def prepare_credentials(
     ca = pki.ensure_ca(run_dir.pki_dir)
     serving = pki.ensure_serving_cert(run_dir.pki_dir, ca, hosts=hosts)
     internal = pki.ensure_internal(run_dir.pki_dir)
+    pki.ensure_service_account_key(internal.service_dir("authz"))
     token = tokens.ensure_user(run_dir.token_file)
-    admin = kubeconfig.build(server=server, ca_pem=ca.cert_pem, user=tokens.ADMIN_USER, token=token)
+    client = pki.issue_client_cert(
+        run_dir.pki_dir, ca, name="admin", user=tokens.ADMIN_USER, groups=tokens.ADMIN_GROUPS
+    )
+    admin = kubeconfig.admin(
+        server=server,
+        ca_pem=ca.cert_pem,
+        user=tokens.ADMIN_USER,
+        client_cert_pem=client.cert_pem,
+        client_key_pem=client.key_path.read_bytes(),
+        token=token,
+    )
     kubeconfig.write(run_dir.kubeconfig, admin)
     for component in COMPONENTS:
         own = tokens.ensure_user(
@@ -205,6 +216,10 @@ def service_flags(
             "--listen": authz,
             "--storage": storage,
             "--token-file": str(opts.run_dir.token_file),
+            "--client-ca-file": str(creds.ca.cert_path),
+            "--service-account-signing-key-file": str(
+                pki.service_account_key(creds.internal.service_dir("authz")).key_path
+            ),
         },
         "registry": {
             "--listen": registry,
@@ -225,6 +240,7 @@ def service_flags(
             "--storage": storage,
             "--tls-cert-file": str(creds.serving.cert_path),
             "--tls-private-key-file": str(creds.serving.key_path),
+            "--client-ca-file": str(creds.ca.cert_path),
             "--proxy-client-cert-file": str(creds.internal.front_proxy_client.cert_path),
             "--proxy-client-key-file": str(creds.internal.front_proxy_client.key_path),
         },

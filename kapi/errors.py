@@ -165,7 +165,9 @@ def forbidden(resource: str, group: str, name: str, detail: str) -> StatusError:
 
 
 def unauthorized(message: str = "Unauthorized") -> StatusError:
-    return StatusError(code=401, reason="Unauthorized", message=message, details={})
+    """``errors.NewUnauthorized``: a Status without details, as kube answers bad
+    credentials."""
+    return StatusError(code=401, reason="Unauthorized", message=message)
 
 
 def bad_request(message: str) -> StatusError:

@@ -1,9 +1,10 @@
 """The admin kubeconfig that ``kapi up`` and ``kapi init`` write.
 
-One cluster, one user, one context, all named ``kapi`` (the user ``kapi-admin``), with
-the CA embedded as ``certificate-authority-data`` so the file works wherever it is
-copied. The user authenticates with a bearer token (kubectl sends it only over TLS,
-which is why the gateway serves HTTPS) and optionally a client certificate.
+One cluster named ``kapi``, with the CA embedded as ``certificate-authority-data`` so
+the file works wherever it is copied, and the admin (``kapi-admin``, in
+``system:masters``) twice: context ``kapi`` with a client certificate, context
+``kapi-token`` with the static bearer token (kubectl sends either only over TLS, which
+is why the gateway serves HTTPS).
 """
 
 from __future__ import annotations
@@ -55,6 +56,47 @@ def build(
         "contexts": [{"name": name, "context": {"cluster": name, "user": user}}],
         "current-context": name,
     }
+
+
+TOKEN_SUFFIX = "-token"
+
+
+def admin(
+    *,
+    server: str,
+    ca_pem: bytes,
+    user: str,
+    client_cert_pem: bytes,
+    client_key_pem: bytes,
+    token: str,
+    name: str = CLUSTER,
+) -> dict[str, Any]:
+    """The admin kubeconfig ``kapi up`` writes, as kind and kubeadm write theirs: the
+    current context's user authenticates with a client certificate (O=system:masters);
+    the static token is a second user, ``<user>-token``, with a context of its own
+    (``<name>-token``), for clients that send only tokens."""
+    config = build(
+        server=server,
+        ca_pem=ca_pem,
+        user=user,
+        client_cert_pem=client_cert_pem,
+        client_key_pem=client_key_pem,
+        name=name,
+    )
+    config["users"].append({"name": user + TOKEN_SUFFIX, "user": {"token": token}})
+    config["contexts"].append(
+        {"name": name + TOKEN_SUFFIX, "context": {"cluster": name, "user": user + TOKEN_SUFFIX}}
+    )
+    return config
+
+
+def token_of(config: dict[str, Any]) -> str:
+    """The first bearer token among a kubeconfig's users ("" if none has one)."""
+    for entry in config.get("users") or []:
+        token = (entry.get("user") or {}).get("token")
+        if token:
+            return str(token)
+    return ""
 
 
 def dump(config: dict[str, Any]) -> str:

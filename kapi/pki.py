@@ -22,6 +22,8 @@ can give each container only its own (one volume each)::
     services/storage/                          + etcd-ca.crt, etcd-client.crt, .key
     services/gateway/                          + front-proxy-client.crt, .key
     services/registry/, services/metrics/      + front-proxy-ca.crt
+    services/authz/                            + sa.key, sa.pub (ServiceAccount tokens)
+    admin.crt admin.key                        the admin's client certificate
 
 The front-proxy CA is kube's ``--requestheader-client-ca-file`` (kubeadm's
 ``front-proxy-ca``): the gateway presents its ``front-proxy-client`` certificate when it
@@ -53,7 +55,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_NAME = "ca"
@@ -411,6 +413,45 @@ def issue_client_cert(
     if _reusable(pair, ca, hosts=()) and pair.load_cert().subject == subject:
         return pair
     _issue(pair, ca, subject=subject, usage=(ExtendedKeyUsageOID.CLIENT_AUTH,), san=[])
+    return pair
+
+
+SERVICE_ACCOUNT_KEY = "sa"
+
+
+def service_account_key(directory: Path) -> KeyPair:
+    """Where the ServiceAccount signing key lives in ``directory`` (the public key in
+    ``cert_path``)."""
+    return KeyPair(
+        cert_path=directory / f"{SERVICE_ACCOUNT_KEY}.pub",
+        key_path=directory / f"{SERVICE_ACCOUNT_KEY}.key",
+    )
+
+
+def ensure_service_account_key(directory: Path) -> KeyPair:
+    """The key pair that signs ServiceAccount tokens (``sa.key``, ``sa.pub``: kubeadm's
+    names), RSA 2048 as kubeadm's: RS256 is what every OIDC relying party accepts.
+    Created once and kept — a new key would invalidate every token issued — in
+    authz's own directory (``services/authz``), the only service that signs."""
+    pair = service_account_key(directory)
+    if pair.key_path.exists() and pair.cert_path.exists():
+        return pair
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    write_private(
+        pair.key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    write_atomic(
+        pair.cert_path,
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        mode=0o644,
+    )
     return pair
 
 

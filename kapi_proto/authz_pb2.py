@@ -25,33 +25,55 @@ _sym_db = _symbol_database.Default()
 from kapi_proto import common_pb2 as kapi__proto_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16kapi_proto/authz.proto\x12\nkapi_proto\x1a\x17kapi_proto/common.proto\"o\n\x13\x41uthenticateRequest\x12\x14\n\x0c\x62\x65\x61rer_token\x18\x01 \x01(\t\x12\x1f\n\x17\x63lient_cert_common_name\x18\x02 \x01(\t\x12!\n\x19\x63lient_cert_organizations\x18\x03 \x03(\t\"\xdc\x01\n\x10\x41uthorizeRequest\x12\"\n\x04user\x18\x01 \x01(\x0b\x32\x14.kapi_proto.UserInfo\x12\x0c\n\x04verb\x18\x02 \x01(\t\x12\x11\n\tapi_group\x18\x03 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x04 \x01(\t\x12\x10\n\x08resource\x18\x05 \x01(\t\x12\x13\n\x0bsubresource\x18\x06 \x01(\t\x12\x11\n\tnamespace\x18\x07 \x01(\t\x12\x0c\n\x04name\x18\x08 \x01(\t\x12\x18\n\x10resource_request\x18\t \x01(\x08\x12\x0c\n\x04path\x18\n \x01(\t\"K\n\x11\x41uthorizeResponse\x12&\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x14.kapi_proto.Decision\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x9b\x02\n\x0c\x41\x64mitRequest\x12)\n\x05phase\x18\x01 \x01(\x0e\x32\x1a.kapi_proto.AdmissionPhase\x12\x11\n\toperation\x18\x02 \x01(\t\x12\"\n\x04user\x18\x03 \x01(\x0b\x32\x14.kapi_proto.UserInfo\x12\r\n\x05group\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\x10\n\x08resource\x18\x07 \x01(\t\x12\x13\n\x0bsubresource\x18\x08 \x01(\t\x12\x11\n\tnamespace\x18\t \x01(\t\x12\x0c\n\x04name\x18\n \x01(\t\x12\x0e\n\x06object\x18\x0b \x01(\x0c\x12\x12\n\nold_object\x18\x0c \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\r \x01(\x08\"M\n\rAdmitResponse\x12\x0e\n\x06object\x18\x01 \x01(\x0c\x12\x10\n\x08warnings\x18\x02 \x03(\t\x12\x1a\n\x12validating_plugins\x18\x03 \x01(\x08\"<\n\x11\x41\x64mitBatchRequest\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.kapi_proto.AdmitRequest\"b\n\x0c\x41\x64mitOutcome\x12+\n\x08response\x18\x01 \x01(\x0b\x32\x19.kapi_proto.AdmitResponse\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.kapi_proto.KubeStatus\"=\n\x12\x41\x64mitBatchResponse\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.kapi_proto.AdmitOutcome*/\n\x08\x44\x65\x63ision\x12\x08\n\x04\x44\x45NY\x10\x00\x12\t\n\x05\x41LLOW\x10\x01\x12\x0e\n\nNO_OPINION\x10\x02*.\n\x0e\x41\x64missionPhase\x12\x0c\n\x08MUTATING\x10\x00\x12\x0e\n\nVALIDATING\x10\x01\x32\xa3\x02\n\x05\x41uthz\x12\x45\n\x0c\x41uthenticate\x12\x1f.kapi_proto.AuthenticateRequest\x1a\x14.kapi_proto.UserInfo\x12H\n\tAuthorize\x12\x1c.kapi_proto.AuthorizeRequest\x1a\x1d.kapi_proto.AuthorizeResponse\x12<\n\x05\x41\x64mit\x12\x18.kapi_proto.AdmitRequest\x1a\x19.kapi_proto.AdmitResponse\x12K\n\nAdmitBatch\x12\x1d.kapi_proto.AdmitBatchRequest\x1a\x1e.kapi_proto.AdmitBatchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16kapi_proto/authz.proto\x12\nkapi_proto\x1a\x17kapi_proto/common.proto\"z\n\x13\x41uthenticateRequest\x12\x14\n\x0c\x62\x65\x61rer_token\x18\x01 \x01(\t\x12\x1b\n\x13\x63lient_certificates\x18\x04 \x03(\x0c\x12\x11\n\taudiences\x18\x05 \x03(\t\x12\x11\n\tanonymous\x18\x06 \x01(\x08J\x04\x08\x02\x10\x03J\x04\x08\x03\x10\x04\"\x8e\x01\n\x14\x41uthenticateResponse\x12\x15\n\rauthenticated\x18\x01 \x01(\x08\x12\"\n\x04user\x18\x02 \x01(\x0b\x32\x14.kapi_proto.UserInfo\x12\x11\n\taudiences\x18\x03 \x03(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x19\n\x11identity_revision\x18\x05 \x01(\x03\"\xdc\x01\n\x10\x41uthorizeRequest\x12\"\n\x04user\x18\x01 \x01(\x0b\x32\x14.kapi_proto.UserInfo\x12\x0c\n\x04verb\x18\x02 \x01(\t\x12\x11\n\tapi_group\x18\x03 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x04 \x01(\t\x12\x10\n\x08resource\x18\x05 \x01(\t\x12\x13\n\x0bsubresource\x18\x06 \x01(\t\x12\x11\n\tnamespace\x18\x07 \x01(\t\x12\x0c\n\x04name\x18\x08 \x01(\t\x12\x18\n\x10resource_request\x18\t \x01(\x08\x12\x0c\n\x04path\x18\n \x01(\t\"~\n\x11\x41uthorizeResponse\x12&\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x14.kapi_proto.Decision\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x18\n\x10\x65valuation_error\x18\x03 \x01(\t\x12\x17\n\x0fpolicy_revision\x18\x04 \x01(\x03\"u\n\nPolicyRule\x12\r\n\x05verbs\x18\x01 \x03(\t\x12\x12\n\napi_groups\x18\x02 \x03(\t\x12\x11\n\tresources\x18\x03 \x03(\t\x12\x16\n\x0eresource_names\x18\x04 \x03(\t\x12\x19\n\x11non_resource_urls\x18\x05 \x03(\t\"H\n\x0fRulesForRequest\x12\"\n\x04user\x18\x01 \x01(\x0b\x32\x14.kapi_proto.UserInfo\x12\x11\n\tnamespace\x18\x02 \x01(\t\"\xa4\x01\n\x10RulesForResponse\x12.\n\x0eresource_rules\x18\x01 \x03(\x0b\x32\x16.kapi_proto.PolicyRule\x12\x32\n\x12non_resource_rules\x18\x02 \x03(\x0b\x32\x16.kapi_proto.PolicyRule\x12\x12\n\nincomplete\x18\x03 \x01(\x08\x12\x18\n\x10\x65valuation_error\x18\x04 \x01(\t\"&\n\tObjectRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\"\xe0\x01\n\x11IssueTokenRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0b\n\x03uid\x18\x03 \x01(\t\x12\x11\n\taudiences\x18\x04 \x03(\t\x12\x1a\n\x12\x65xpiration_seconds\x18\x05 \x01(\x03\x12\"\n\x03pod\x18\x06 \x01(\x0b\x32\x15.kapi_proto.ObjectRef\x12%\n\x06secret\x18\x07 \x01(\x0b\x32\x15.kapi_proto.ObjectRef\x12#\n\x04node\x18\x08 \x01(\x0b\x32\x15.kapi_proto.ObjectRef\"J\n\x12IssueTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\nexpiration\x18\x02 \x01(\x03\x12\x11\n\taudiences\x18\x03 \x03(\t\"\x1d\n\x1bServiceAccountIssuerRequest\"X\n\x1cServiceAccountIssuerResponse\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x0c\n\x04jwks\x18\x02 \x01(\x0c\x12\x1a\n\x12signing_algorithms\x18\x03 \x03(\t\"\x17\n\x15WatchRevisionsRequest\"-\n\tRevisions\x12\x0e\n\x06policy\x18\x01 \x01(\x03\x12\x10\n\x08identity\x18\x02 \x01(\x03\"\x9b\x02\n\x0c\x41\x64mitRequest\x12)\n\x05phase\x18\x01 \x01(\x0e\x32\x1a.kapi_proto.AdmissionPhase\x12\x11\n\toperation\x18\x02 \x01(\t\x12\"\n\x04user\x18\x03 \x01(\x0b\x32\x14.kapi_proto.UserInfo\x12\r\n\x05group\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\x10\n\x08resource\x18\x07 \x01(\t\x12\x13\n\x0bsubresource\x18\x08 \x01(\t\x12\x11\n\tnamespace\x18\t \x01(\t\x12\x0c\n\x04name\x18\n \x01(\t\x12\x0e\n\x06object\x18\x0b \x01(\x0c\x12\x12\n\nold_object\x18\x0c \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\r \x01(\x08\"M\n\rAdmitResponse\x12\x0e\n\x06object\x18\x01 \x01(\x0c\x12\x10\n\x08warnings\x18\x02 \x03(\t\x12\x1a\n\x12validating_plugins\x18\x03 \x01(\x08\"<\n\x11\x41\x64mitBatchRequest\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.kapi_proto.AdmitRequest\"b\n\x0c\x41\x64mitOutcome\x12+\n\x08response\x18\x01 \x01(\x0b\x32\x19.kapi_proto.AdmitResponse\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.kapi_proto.KubeStatus\"=\n\x12\x41\x64mitBatchResponse\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.kapi_proto.AdmitOutcome*/\n\x08\x44\x65\x63ision\x12\x08\n\x04\x44\x45NY\x10\x00\x12\t\n\x05\x41LLOW\x10\x01\x12\x0e\n\nNO_OPINION\x10\x02*.\n\x0e\x41\x64missionPhase\x12\x0c\n\x08MUTATING\x10\x00\x12\x0e\n\nVALIDATING\x10\x01\x32\xfc\x04\n\x05\x41uthz\x12Q\n\x0c\x41uthenticate\x12\x1f.kapi_proto.AuthenticateRequest\x1a .kapi_proto.AuthenticateResponse\x12H\n\tAuthorize\x12\x1c.kapi_proto.AuthorizeRequest\x1a\x1d.kapi_proto.AuthorizeResponse\x12\x45\n\x08RulesFor\x12\x1b.kapi_proto.RulesForRequest\x1a\x1c.kapi_proto.RulesForResponse\x12K\n\nIssueToken\x12\x1d.kapi_proto.IssueTokenRequest\x1a\x1e.kapi_proto.IssueTokenResponse\x12i\n\x14ServiceAccountIssuer\x12\'.kapi_proto.ServiceAccountIssuerRequest\x1a(.kapi_proto.ServiceAccountIssuerResponse\x12L\n\x0eWatchRevisions\x12!.kapi_proto.WatchRevisionsRequest\x1a\x15.kapi_proto.Revisions0\x01\x12<\n\x05\x41\x64mit\x12\x18.kapi_proto.AdmitRequest\x1a\x19.kapi_proto.AdmitResponse\x12K\n\nAdmitBatch\x12\x1d.kapi_proto.AdmitBatchRequest\x1a\x1e.kapi_proto.AdmitBatchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kapi_proto.authz_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DECISION']._serialized_start=1066
-  _globals['_DECISION']._serialized_end=1113
-  _globals['_ADMISSIONPHASE']._serialized_start=1115
-  _globals['_ADMISSIONPHASE']._serialized_end=1161
+  _globals['_DECISION']._serialized_start=2169
+  _globals['_DECISION']._serialized_end=2216
+  _globals['_ADMISSIONPHASE']._serialized_start=2218
+  _globals['_ADMISSIONPHASE']._serialized_end=2264
   _globals['_AUTHENTICATEREQUEST']._serialized_start=63
-  _globals['_AUTHENTICATEREQUEST']._serialized_end=174
-  _globals['_AUTHORIZEREQUEST']._serialized_start=177
-  _globals['_AUTHORIZEREQUEST']._serialized_end=397
-  _globals['_AUTHORIZERESPONSE']._serialized_start=399
-  _globals['_AUTHORIZERESPONSE']._serialized_end=474
-  _globals['_ADMITREQUEST']._serialized_start=477
-  _globals['_ADMITREQUEST']._serialized_end=760
-  _globals['_ADMITRESPONSE']._serialized_start=762
-  _globals['_ADMITRESPONSE']._serialized_end=839
-  _globals['_ADMITBATCHREQUEST']._serialized_start=841
-  _globals['_ADMITBATCHREQUEST']._serialized_end=901
-  _globals['_ADMITOUTCOME']._serialized_start=903
-  _globals['_ADMITOUTCOME']._serialized_end=1001
-  _globals['_ADMITBATCHRESPONSE']._serialized_start=1003
-  _globals['_ADMITBATCHRESPONSE']._serialized_end=1064
-  _globals['_AUTHZ']._serialized_start=1164
-  _globals['_AUTHZ']._serialized_end=1455
+  _globals['_AUTHENTICATEREQUEST']._serialized_end=185
+  _globals['_AUTHENTICATERESPONSE']._serialized_start=188
+  _globals['_AUTHENTICATERESPONSE']._serialized_end=330
+  _globals['_AUTHORIZEREQUEST']._serialized_start=333
+  _globals['_AUTHORIZEREQUEST']._serialized_end=553
+  _globals['_AUTHORIZERESPONSE']._serialized_start=555
+  _globals['_AUTHORIZERESPONSE']._serialized_end=681
+  _globals['_POLICYRULE']._serialized_start=683
+  _globals['_POLICYRULE']._serialized_end=800
+  _globals['_RULESFORREQUEST']._serialized_start=802
+  _globals['_RULESFORREQUEST']._serialized_end=874
+  _globals['_RULESFORRESPONSE']._serialized_start=877
+  _globals['_RULESFORRESPONSE']._serialized_end=1041
+  _globals['_OBJECTREF']._serialized_start=1043
+  _globals['_OBJECTREF']._serialized_end=1081
+  _globals['_ISSUETOKENREQUEST']._serialized_start=1084
+  _globals['_ISSUETOKENREQUEST']._serialized_end=1308
+  _globals['_ISSUETOKENRESPONSE']._serialized_start=1310
+  _globals['_ISSUETOKENRESPONSE']._serialized_end=1384
+  _globals['_SERVICEACCOUNTISSUERREQUEST']._serialized_start=1386
+  _globals['_SERVICEACCOUNTISSUERREQUEST']._serialized_end=1415
+  _globals['_SERVICEACCOUNTISSUERRESPONSE']._serialized_start=1417
+  _globals['_SERVICEACCOUNTISSUERRESPONSE']._serialized_end=1505
+  _globals['_WATCHREVISIONSREQUEST']._serialized_start=1507
+  _globals['_WATCHREVISIONSREQUEST']._serialized_end=1530
+  _globals['_REVISIONS']._serialized_start=1532
+  _globals['_REVISIONS']._serialized_end=1577
+  _globals['_ADMITREQUEST']._serialized_start=1580
+  _globals['_ADMITREQUEST']._serialized_end=1863
+  _globals['_ADMITRESPONSE']._serialized_start=1865
+  _globals['_ADMITRESPONSE']._serialized_end=1942
+  _globals['_ADMITBATCHREQUEST']._serialized_start=1944
+  _globals['_ADMITBATCHREQUEST']._serialized_end=2004
+  _globals['_ADMITOUTCOME']._serialized_start=2006
+  _globals['_ADMITOUTCOME']._serialized_end=2104
+  _globals['_ADMITBATCHRESPONSE']._serialized_start=2106
+  _globals['_ADMITBATCHRESPONSE']._serialized_end=2167
+  _globals['_AUTHZ']._serialized_start=2267
+  _globals['_AUTHZ']._serialized_end=2903
 # @@protoc_insertion_point(module_scope)

@@ -25,14 +25,30 @@ MUTATING: AdmissionPhase
 VALIDATING: AdmissionPhase
 
 class AuthenticateRequest(_message.Message):
-    __slots__ = ("bearer_token", "client_cert_common_name", "client_cert_organizations")
+    __slots__ = ("bearer_token", "client_certificates", "audiences", "anonymous")
     BEARER_TOKEN_FIELD_NUMBER: _ClassVar[int]
-    CLIENT_CERT_COMMON_NAME_FIELD_NUMBER: _ClassVar[int]
-    CLIENT_CERT_ORGANIZATIONS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCES_FIELD_NUMBER: _ClassVar[int]
+    ANONYMOUS_FIELD_NUMBER: _ClassVar[int]
     bearer_token: str
-    client_cert_common_name: str
-    client_cert_organizations: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, bearer_token: _Optional[str] = ..., client_cert_common_name: _Optional[str] = ..., client_cert_organizations: _Optional[_Iterable[str]] = ...) -> None: ...
+    client_certificates: _containers.RepeatedScalarFieldContainer[bytes]
+    audiences: _containers.RepeatedScalarFieldContainer[str]
+    anonymous: bool
+    def __init__(self, bearer_token: _Optional[str] = ..., client_certificates: _Optional[_Iterable[bytes]] = ..., audiences: _Optional[_Iterable[str]] = ..., anonymous: _Optional[bool] = ...) -> None: ...
+
+class AuthenticateResponse(_message.Message):
+    __slots__ = ("authenticated", "user", "audiences", "error", "identity_revision")
+    AUTHENTICATED_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCES_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_REVISION_FIELD_NUMBER: _ClassVar[int]
+    authenticated: bool
+    user: _common_pb2.UserInfo
+    audiences: _containers.RepeatedScalarFieldContainer[str]
+    error: str
+    identity_revision: int
+    def __init__(self, authenticated: _Optional[bool] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., audiences: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ..., identity_revision: _Optional[int] = ...) -> None: ...
 
 class AuthorizeRequest(_message.Message):
     __slots__ = ("user", "verb", "api_group", "api_version", "resource", "subresource", "namespace", "name", "resource_request", "path")
@@ -59,12 +75,114 @@ class AuthorizeRequest(_message.Message):
     def __init__(self, user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., verb: _Optional[str] = ..., api_group: _Optional[str] = ..., api_version: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., resource_request: _Optional[bool] = ..., path: _Optional[str] = ...) -> None: ...
 
 class AuthorizeResponse(_message.Message):
-    __slots__ = ("decision", "reason")
+    __slots__ = ("decision", "reason", "evaluation_error", "policy_revision")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_ERROR_FIELD_NUMBER: _ClassVar[int]
+    POLICY_REVISION_FIELD_NUMBER: _ClassVar[int]
     decision: Decision
     reason: str
-    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+    evaluation_error: str
+    policy_revision: int
+    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., reason: _Optional[str] = ..., evaluation_error: _Optional[str] = ..., policy_revision: _Optional[int] = ...) -> None: ...
+
+class PolicyRule(_message.Message):
+    __slots__ = ("verbs", "api_groups", "resources", "resource_names", "non_resource_urls")
+    VERBS_FIELD_NUMBER: _ClassVar[int]
+    API_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    NON_RESOURCE_URLS_FIELD_NUMBER: _ClassVar[int]
+    verbs: _containers.RepeatedScalarFieldContainer[str]
+    api_groups: _containers.RepeatedScalarFieldContainer[str]
+    resources: _containers.RepeatedScalarFieldContainer[str]
+    resource_names: _containers.RepeatedScalarFieldContainer[str]
+    non_resource_urls: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, verbs: _Optional[_Iterable[str]] = ..., api_groups: _Optional[_Iterable[str]] = ..., resources: _Optional[_Iterable[str]] = ..., resource_names: _Optional[_Iterable[str]] = ..., non_resource_urls: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RulesForRequest(_message.Message):
+    __slots__ = ("user", "namespace")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    user: _common_pb2.UserInfo
+    namespace: str
+    def __init__(self, user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., namespace: _Optional[str] = ...) -> None: ...
+
+class RulesForResponse(_message.Message):
+    __slots__ = ("resource_rules", "non_resource_rules", "incomplete", "evaluation_error")
+    RESOURCE_RULES_FIELD_NUMBER: _ClassVar[int]
+    NON_RESOURCE_RULES_FIELD_NUMBER: _ClassVar[int]
+    INCOMPLETE_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_ERROR_FIELD_NUMBER: _ClassVar[int]
+    resource_rules: _containers.RepeatedCompositeFieldContainer[PolicyRule]
+    non_resource_rules: _containers.RepeatedCompositeFieldContainer[PolicyRule]
+    incomplete: bool
+    evaluation_error: str
+    def __init__(self, resource_rules: _Optional[_Iterable[_Union[PolicyRule, _Mapping]]] = ..., non_resource_rules: _Optional[_Iterable[_Union[PolicyRule, _Mapping]]] = ..., incomplete: _Optional[bool] = ..., evaluation_error: _Optional[str] = ...) -> None: ...
+
+class ObjectRef(_message.Message):
+    __slots__ = ("name", "uid")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    uid: str
+    def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ...) -> None: ...
+
+class IssueTokenRequest(_message.Message):
+    __slots__ = ("namespace", "name", "uid", "audiences", "expiration_seconds", "pod", "secret", "node")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    POD_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    name: str
+    uid: str
+    audiences: _containers.RepeatedScalarFieldContainer[str]
+    expiration_seconds: int
+    pod: ObjectRef
+    secret: ObjectRef
+    node: ObjectRef
+    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ..., uid: _Optional[str] = ..., audiences: _Optional[_Iterable[str]] = ..., expiration_seconds: _Optional[int] = ..., pod: _Optional[_Union[ObjectRef, _Mapping]] = ..., secret: _Optional[_Union[ObjectRef, _Mapping]] = ..., node: _Optional[_Union[ObjectRef, _Mapping]] = ...) -> None: ...
+
+class IssueTokenResponse(_message.Message):
+    __slots__ = ("token", "expiration", "audiences")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRATION_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCES_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    expiration: int
+    audiences: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, token: _Optional[str] = ..., expiration: _Optional[int] = ..., audiences: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ServiceAccountIssuerRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ServiceAccountIssuerResponse(_message.Message):
+    __slots__ = ("issuer", "jwks", "signing_algorithms")
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    JWKS_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_ALGORITHMS_FIELD_NUMBER: _ClassVar[int]
+    issuer: str
+    jwks: bytes
+    signing_algorithms: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, issuer: _Optional[str] = ..., jwks: _Optional[bytes] = ..., signing_algorithms: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WatchRevisionsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Revisions(_message.Message):
+    __slots__ = ("policy", "identity")
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    policy: int
+    identity: int
+    def __init__(self, policy: _Optional[int] = ..., identity: _Optional[int] = ...) -> None: ...
 
 class AdmitRequest(_message.Message):
     __slots__ = ("phase", "operation", "user", "group", "version", "kind", "resource", "subresource", "namespace", "name", "object", "old_object", "dry_run")

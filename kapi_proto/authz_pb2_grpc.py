@@ -4,7 +4,6 @@ import grpc
 import warnings
 
 from kapi_proto import authz_pb2 as kapi__proto_dot_authz__pb2
-from kapi_proto import common_pb2 as kapi__proto_dot_common__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -38,12 +37,32 @@ class AuthzStub:
         self.Authenticate = channel.unary_unary(
                 '/kapi_proto.Authz/Authenticate',
                 request_serializer=kapi__proto_dot_authz__pb2.AuthenticateRequest.SerializeToString,
-                response_deserializer=kapi__proto_dot_common__pb2.UserInfo.FromString,
+                response_deserializer=kapi__proto_dot_authz__pb2.AuthenticateResponse.FromString,
                 _registered_method=True)
         self.Authorize = channel.unary_unary(
                 '/kapi_proto.Authz/Authorize',
                 request_serializer=kapi__proto_dot_authz__pb2.AuthorizeRequest.SerializeToString,
                 response_deserializer=kapi__proto_dot_authz__pb2.AuthorizeResponse.FromString,
+                _registered_method=True)
+        self.RulesFor = channel.unary_unary(
+                '/kapi_proto.Authz/RulesFor',
+                request_serializer=kapi__proto_dot_authz__pb2.RulesForRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_authz__pb2.RulesForResponse.FromString,
+                _registered_method=True)
+        self.IssueToken = channel.unary_unary(
+                '/kapi_proto.Authz/IssueToken',
+                request_serializer=kapi__proto_dot_authz__pb2.IssueTokenRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_authz__pb2.IssueTokenResponse.FromString,
+                _registered_method=True)
+        self.ServiceAccountIssuer = channel.unary_unary(
+                '/kapi_proto.Authz/ServiceAccountIssuer',
+                request_serializer=kapi__proto_dot_authz__pb2.ServiceAccountIssuerRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_authz__pb2.ServiceAccountIssuerResponse.FromString,
+                _registered_method=True)
+        self.WatchRevisions = channel.unary_stream(
+                '/kapi_proto.Authz/WatchRevisions',
+                request_serializer=kapi__proto_dot_authz__pb2.WatchRevisionsRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_authz__pb2.Revisions.FromString,
                 _registered_method=True)
         self.Admit = channel.unary_unary(
                 '/kapi_proto.Authz/Admit',
@@ -61,7 +80,8 @@ class AuthzServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Authenticate(self, request, context):
-        """Unauthenticated (401) when no authenticator accepts the credentials.
+        """Who presented these credentials: the user, or why they are not good (never an
+        error for bad credentials: the caller answers 401, or a TokenReview's status).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -69,6 +89,37 @@ class AuthzServicer:
 
     def Authorize(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RulesFor(self, request, context):
+        """The rules a user holds in a namespace (SelfSubjectRulesReview).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueToken(self, request, context):
+        """A ServiceAccount token, signed by authz's key (TokenRequest). The registry has
+        checked that the ServiceAccount and the bound object exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ServiceAccountIssuer(self, request, context):
+        """The issuer and the keys verifying its tokens (OIDC discovery, JWKS).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchRevisions(self, request, context):
+        """The revisions of the policy and of the identities authz decides with: one message
+        at once, then one after each change. Callers caching decisions or users drop those
+        made at an older revision.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -94,12 +145,32 @@ def add_AuthzServicer_to_server(servicer, server):
             'Authenticate': grpc.unary_unary_rpc_method_handler(
                     servicer.Authenticate,
                     request_deserializer=kapi__proto_dot_authz__pb2.AuthenticateRequest.FromString,
-                    response_serializer=kapi__proto_dot_common__pb2.UserInfo.SerializeToString,
+                    response_serializer=kapi__proto_dot_authz__pb2.AuthenticateResponse.SerializeToString,
             ),
             'Authorize': grpc.unary_unary_rpc_method_handler(
                     servicer.Authorize,
                     request_deserializer=kapi__proto_dot_authz__pb2.AuthorizeRequest.FromString,
                     response_serializer=kapi__proto_dot_authz__pb2.AuthorizeResponse.SerializeToString,
+            ),
+            'RulesFor': grpc.unary_unary_rpc_method_handler(
+                    servicer.RulesFor,
+                    request_deserializer=kapi__proto_dot_authz__pb2.RulesForRequest.FromString,
+                    response_serializer=kapi__proto_dot_authz__pb2.RulesForResponse.SerializeToString,
+            ),
+            'IssueToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueToken,
+                    request_deserializer=kapi__proto_dot_authz__pb2.IssueTokenRequest.FromString,
+                    response_serializer=kapi__proto_dot_authz__pb2.IssueTokenResponse.SerializeToString,
+            ),
+            'ServiceAccountIssuer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ServiceAccountIssuer,
+                    request_deserializer=kapi__proto_dot_authz__pb2.ServiceAccountIssuerRequest.FromString,
+                    response_serializer=kapi__proto_dot_authz__pb2.ServiceAccountIssuerResponse.SerializeToString,
+            ),
+            'WatchRevisions': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchRevisions,
+                    request_deserializer=kapi__proto_dot_authz__pb2.WatchRevisionsRequest.FromString,
+                    response_serializer=kapi__proto_dot_authz__pb2.Revisions.SerializeToString,
             ),
             'Admit': grpc.unary_unary_rpc_method_handler(
                     servicer.Admit,
@@ -138,7 +209,7 @@ class Authz:
             target,
             '/kapi_proto.Authz/Authenticate',
             kapi__proto_dot_authz__pb2.AuthenticateRequest.SerializeToString,
-            kapi__proto_dot_common__pb2.UserInfo.FromString,
+            kapi__proto_dot_authz__pb2.AuthenticateResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -166,6 +237,114 @@ class Authz:
             '/kapi_proto.Authz/Authorize',
             kapi__proto_dot_authz__pb2.AuthorizeRequest.SerializeToString,
             kapi__proto_dot_authz__pb2.AuthorizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RulesFor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kapi_proto.Authz/RulesFor',
+            kapi__proto_dot_authz__pb2.RulesForRequest.SerializeToString,
+            kapi__proto_dot_authz__pb2.RulesForResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kapi_proto.Authz/IssueToken',
+            kapi__proto_dot_authz__pb2.IssueTokenRequest.SerializeToString,
+            kapi__proto_dot_authz__pb2.IssueTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ServiceAccountIssuer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kapi_proto.Authz/ServiceAccountIssuer',
+            kapi__proto_dot_authz__pb2.ServiceAccountIssuerRequest.SerializeToString,
+            kapi__proto_dot_authz__pb2.ServiceAccountIssuerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchRevisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/kapi_proto.Authz/WatchRevisions',
+            kapi__proto_dot_authz__pb2.WatchRevisionsRequest.SerializeToString,
+            kapi__proto_dot_authz__pb2.Revisions.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,14 +5,66 @@ from __future__ import annotations
 import argparse
 
 from kapi import config, serving
-from services.authz.server import AuthzConfig, create_server
+from services.authz.authentication.service_accounts import DEFAULT_ISSUER
+from services.authz.server import AUTHORIZATION_MODES, AuthzConfig, create_server
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.authz", description=__doc__)
     config.add(parser, "--listen", default="0.0.0.0:7002", help="gRPC address to serve on")
     config.add(parser, "--storage", default="127.0.0.1:7001", help="storage service address")
-    config.add(parser, "--token-file", default="", help="static token file (CSV)")
+    config.add(
+        parser,
+        "--token-file",
+        default="",
+        help="static bearer tokens, kube-apiserver's --token-auth-file format (CSV)",
+    )
+    config.add(
+        parser,
+        "--client-ca-file",
+        default="",
+        help="CA (PEM) of client certificates: CN is the user, O the groups",
+    )
+    config.add(
+        parser,
+        "--service-account-signing-key-file",
+        default="",
+        help="private key (PEM, RSA or ECDSA) that signs ServiceAccount tokens",
+    )
+    config.add(
+        parser,
+        "--service-account-key-file",
+        default="",
+        help="comma-separated PEM files of more keys verifying ServiceAccount tokens",
+    )
+    config.add(
+        parser,
+        "--service-account-issuer",
+        default=DEFAULT_ISSUER,
+        help="the iss of ServiceAccount tokens",
+    )
+    config.add(
+        parser,
+        "--api-audiences",
+        default="",
+        help="comma-separated audiences of the API (default: the issuer)",
+    )
+    config.add(
+        parser,
+        "--authorization-mode",
+        default="RBAC",
+        help=f"one of {', '.join(AUTHORIZATION_MODES)}",
+    )
+    config.add(
+        parser,
+        "--anonymous-auth",
+        default="true",
+        help="whether requests without credentials are the anonymous user (else 401)",
+    )
     config.add_peer_tls(parser)
     return parser
 
@@ -24,6 +76,13 @@ async def _serve(args: argparse.Namespace) -> None:
             storage=args.storage,
             token_file=args.token_file,
             tls=config.peer_tls(args),
+            client_ca_file=args.client_ca_file,
+            service_account_signing_key_file=args.service_account_signing_key_file,
+            service_account_key_files=_list(args.service_account_key_file),
+            service_account_issuer=args.service_account_issuer,
+            api_audiences=_list(args.api_audiences),
+            authorization_mode=args.authorization_mode,
+            anonymous_auth=args.anonymous_auth.lower() not in ("false", "0", "no"),
         )
     )
     await serving.run_until_signalled(running.server, "authz", running.port, running.close)

@@ -3,21 +3,68 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import grpc
 import orjson
 
 from kapi import batching, errors, metrics_service, pki, rpc
+from kapi.user import UserInfo
 from kapi_proto import authz_pb2, authz_pb2_grpc, common_pb2
 
 DEADLINE = 10.0
 
 
+def user_to_pb(user: UserInfo | None) -> common_pb2.UserInfo:
+    if user is None:
+        return common_pb2.UserInfo()
+    return common_pb2.UserInfo(
+        username=user.username,
+        uid=user.uid,
+        groups=list(user.groups),
+        extra={k: common_pb2.StringList(values=list(v)) for k, v in user.extra.items()},
+    )
+
+
+def user_from_pb(info: common_pb2.UserInfo) -> UserInfo:
+    return UserInfo(
+        username=info.username,
+        uid=info.uid,
+        groups=tuple(info.groups),
+        extra={k: tuple(v.values) for k, v in info.extra.items()},
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """authz's authorization decision: ``decision`` is ALLOW, DENY or NO_OPINION (only
+    ALLOW allows); ``reason`` is kube's (audit's ``authorization.k8s.io/reason``)."""
+
+    decision: str
+    reason: str = ""
+    evaluation_error: str = ""
+    policy_revision: int = 0
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "ALLOW"
+
+    def audit_annotations(self) -> dict[str, str]:
+        """What kube's authorization filter records in the audit event:
+        ``authorization.k8s.io/decision`` (``allow`` or ``forbid``) and
+        ``authorization.k8s.io/reason``."""
+        return {
+            "authorization.k8s.io/decision": "allow" if self.allowed else "forbid",
+            "authorization.k8s.io/reason": self.reason,
+        }
+
+
 @dataclass(frozen=True)
 class AdmissionRequest:
     operation: str
-    user: common_pb2.UserInfo
+    user: UserInfo | None
     group: str
     version: str
     kind: str
@@ -55,20 +102,60 @@ class AuthzClient:
         self,
         *,
         bearer_token: str = "",
-        cert_common_name: str = "",
-        cert_organizations: tuple[str, ...] = (),
-    ) -> common_pb2.UserInfo:
-        """The caller, or StatusError 401."""
+        client_certificates: Sequence[bytes] = (),
+        audiences: Sequence[str] = (),
+        anonymous: bool = True,
+    ) -> authz_pb2.AuthenticateResponse:
+        """Who presented these credentials (``authenticated``, ``user``), or why they
+        are not good (``error``). ``anonymous``: a request nobody recognises is the
+        anonymous user (requests), or not authenticated (TokenReview)."""
         request = authz_pb2.AuthenticateRequest(
             bearer_token=bearer_token,
-            client_cert_common_name=cert_common_name,
-            client_cert_organizations=list(cert_organizations),
+            client_certificates=list(client_certificates),
+            audiences=list(audiences),
+            anonymous=anonymous,
         )
-        return cast(common_pb2.UserInfo, await self._call(self._stub.Authenticate, request))
+        return cast(
+            authz_pb2.AuthenticateResponse, await self._call(self._stub.Authenticate, request)
+        )
 
-    async def authorize(self, request: authz_pb2.AuthorizeRequest) -> tuple[bool, str]:
+    async def authorize(self, request: authz_pb2.AuthorizeRequest) -> Verdict:
         reply = await self._call(self._stub.Authorize, request)
-        return reply.decision == authz_pb2.ALLOW, reply.reason
+        return Verdict(
+            decision=authz_pb2.Decision.Name(reply.decision),
+            reason=reply.reason,
+            evaluation_error=reply.evaluation_error,
+            policy_revision=reply.policy_revision,
+        )
+
+    async def rules_for(self, user: UserInfo, namespace: str) -> authz_pb2.RulesForResponse:
+        request = authz_pb2.RulesForRequest(user=user_to_pb(user), namespace=namespace)
+        return cast(authz_pb2.RulesForResponse, await self._call(self._stub.RulesFor, request))
+
+    async def issue_token(
+        self, request: authz_pb2.IssueTokenRequest
+    ) -> authz_pb2.IssueTokenResponse:
+        return cast(authz_pb2.IssueTokenResponse, await self._call(self._stub.IssueToken, request))
+
+    async def service_account_issuer(self) -> authz_pb2.ServiceAccountIssuerResponse:
+        return cast(
+            authz_pb2.ServiceAccountIssuerResponse,
+            await self._call(
+                self._stub.ServiceAccountIssuer, authz_pb2.ServiceAccountIssuerRequest()
+            ),
+        )
+
+    async def watch_revisions(self) -> AsyncIterator[authz_pb2.Revisions]:
+        """The policy and identity revisions authz decides with: at once, then after
+        each change. Ends (StatusError 503) when authz goes away."""
+        call = self._stub.WatchRevisions(authz_pb2.WatchRevisionsRequest())
+        try:
+            async for revisions in call:
+                yield revisions
+        except grpc.RpcError as exc:
+            raise rpc.from_rpc_error(exc, "authz") from None
+        finally:
+            call.cancel()
 
     async def admit(
         self,
@@ -81,7 +168,7 @@ class AuthzClient:
         message = authz_pb2.AdmitRequest(
             phase=authz_pb2.MUTATING if phase == "mutating" else authz_pb2.VALIDATING,
             operation=request.operation,
-            user=request.user,
+            user=user_to_pb(request.user),
             group=request.group,
             version=request.version,
             kind=request.kind,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 
 from kapi import metrics
+from kapi.user import UserInfo
 from services.authz import admission, authorization
 
 ADMISSION_BUCKETS = (0.005, 0.025, 0.1, 0.5, 1.0, 2.5)
@@ -62,13 +63,16 @@ class InstrumentedAuthorizer:
         self._allowed = owner.decisions.labels(kind, name, "allowed")
         self._denied = owner.decisions.labels(kind, name, "denied")
 
-    def authorize(self, attributes: authorization.Attributes) -> tuple[authorization.Decision, str]:
-        decision, reason = self.delegate.authorize(attributes)
-        if decision == authorization.Decision.ALLOW:
+    def authorize(self, attributes: authorization.Attributes) -> authorization.Outcome:
+        outcome = self.delegate.authorize(attributes)
+        if outcome.decision == authorization.Decision.ALLOW:
             self._allowed.inc()
-        elif decision == authorization.Decision.DENY:
+        elif outcome.decision == authorization.Decision.DENY:
             self._denied.inc()
-        return decision, reason
+        return outcome
+
+    def rules_for(self, user: UserInfo, namespace: str) -> authorization.Rules:
+        return self.delegate.rules_for(user, namespace)
 
 
 class InstrumentedPlugin:

@@ -27,6 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
     config.add(parser, "--proxy-client-key-file", default="", help="its private key (PEM)")
     config.add(
         parser,
+        "--client-ca-file",
+        default="",
+        help="CA (PEM) of client certificates: asked of every client, verified against it",
+    )
+    config.add(
+        parser,
+        "--service-account-jwks-uri",
+        default="",
+        help="the jwks_uri of /.well-known/openid-configuration (default: this server's)",
+    )
+    config.add(
+        parser,
         "--read-header-timeout",
         type=float,
         default=connections.READ_HEADER_TIMEOUT,
@@ -107,6 +119,8 @@ def main() -> None:
                 tls_private_key_file=args.tls_private_key_file,
                 proxy_client_cert_file=args.proxy_client_cert_file,
                 proxy_client_key_file=args.proxy_client_key_file,
+                client_ca_file=args.client_ca_file,
+                service_account_jwks_uri=args.service_account_jwks_uri,
                 read_header_timeout=args.read_header_timeout,
                 idle_timeout=args.idle_timeout,
                 request_body_timeout=args.request_body_timeout,

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from kapi import errors, pki
 from kapi import metrics as exposition
 from services.authz.client import AuthzClient
-from services.gateway import discovery, feeds, health, negotiation, watch_hub
+from services.gateway import discovery, feeds, health, negotiation, oidc, watch_hub
 from services.gateway.aggregator import Aggregator
 from services.gateway.audit import WithAuditId, answer_bug
 from services.gateway.auditing.middleware import Auditor, WithAudit
@@ -71,6 +71,9 @@ class Peers:
     server_address: str = "127.0.0.1:6443"
     # The front-proxy client certificate shown to extension API servers (None: none).
     front_proxy: pki.KeyPair | None = None
+    # --service-account-jwks-uri: where the discovery document says the keys are
+    # (default: https://<server address>/openid/v1/jwks, as kube derives it).
+    jwks_uri: str = ""
 
 
 # kube-apiserver gzips a reply whose first write is over 128 KiB, at level 1, when the
@@ -118,6 +121,7 @@ def create_app(
     metrics = GatewayMetrics(inflight)
     app.state.metrics = metrics
     gate = MeteredGatekeeper(peers.authz, metrics)
+    app.state.gate = gate
     hub = watch_hub.Hub(prev_objects=feeds.PREV_OBJECTS)
     app.state.hub = hub
     app.state.peers = peers
@@ -143,9 +147,10 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def on_unrouted(request: Request, exc: StarletteHTTPException) -> Response:
         """What the router refused itself (a method a route lacks, a path no route
-        matches) is answered as kube answers it: a Status, after authentication."""
+        matches) is answered as kube answers it: a Status, after authentication and
+        authorization (an anonymous caller's is a 403)."""
         try:
-            await resources.authenticated(request)
+            await resources.who(request, parse(request.method, request.scope["path"]))
         except errors.StatusError as err:
             return status_response(err)
         if exc.status_code == 405:
@@ -350,6 +355,43 @@ def create_app(
             headers["Cache-Control"] = "no-cache, private"
         return json_response(content, headers=headers)
 
+    oidc_documents: dict[str, bytes] = {}
+
+    async def service_account_issuer() -> dict[str, bytes]:
+        """The discovery document and the JWKS, as authz's key makes them (once: the key
+        does not change while authz runs)."""
+        if not oidc_documents:
+            reply = await peers.authz.service_account_issuer()
+            if not reply.issuer:
+                raise errors.not_found_path()
+            oidc_documents["jwks"] = reply.jwks
+            oidc_documents["configuration"] = oidc.configuration(
+                reply.issuer,
+                peers.jwks_uri or oidc.default_jwks_uri(peers.server_address),
+                list(reply.signing_algorithms),
+            )
+        return oidc_documents
+
+    @app.get(oidc.CONFIGURATION_PATH)
+    async def openid_configuration(request: Request) -> Response:
+        await who(request, parse("GET", oidc.CONFIGURATION_PATH))
+        documents = await service_account_issuer()
+        return Response(
+            documents["configuration"],
+            media_type="application/json",
+            headers={"Cache-Control": oidc.CACHE_CONTROL},
+        )
+
+    @app.get(oidc.JWKS_PATH)
+    async def openid_jwks(request: Request) -> Response:
+        await who(request, parse("GET", oidc.JWKS_PATH))
+        documents = await service_account_issuer()
+        return Response(
+            documents["jwks"],
+            media_type=oidc.JWKS_MEDIA_TYPE,
+            headers={"Cache-Control": oidc.CACHE_CONTROL},
+        )
+
     async def serve_or_status(request: Request) -> Response:
         """``Resources.serve`` with the app's two exception renderings."""
         try:
@@ -361,7 +403,7 @@ def create_app(
 
     @app.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def not_served(request: Request, rest: str) -> Response:
-        await resources.authenticated(request)
+        await resources.who(request, parse(request.method, request.scope["path"]))
         raise errors.not_found_path()
 
     served: ASGIApp = ResourceFastPath(

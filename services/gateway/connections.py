@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from cryptography import x509
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
@@ -108,6 +110,39 @@ class Deadline:
         self._passed()
 
 
+_TLS_VERSIONS = {"TLSv1.3": 0x0304, "TLSv1.2": 0x0303, "TLSv1.1": 0x0302, "TLSv1": 0x0301}
+
+
+def tls_extension(transport: asyncio.BaseTransport) -> dict[str, Any] | None:
+    """The ASGI TLS extension (asgiref's "TLS Extension") of a connection: the client
+    certificate chain (PEM, the leaf only: Python's ssl keeps no more of it) that the
+    handshake verified against ``--client-ca-file``, its subject, and the TLS version;
+    None for a plain connection. Made once per connection, shared by its requests.
+
+    uvicorn gives the app no peer certificate; the gateway's authentication
+    (services/gateway/auth.py) reads it from here."""
+    tls = transport.get_extra_info("ssl_object")
+    if not isinstance(tls, ssl.SSLObject | ssl.SSLSocket):
+        return None
+    der = tls.getpeercert(binary_form=True)
+    chain: list[str] = []
+    name: str | None = None
+    if der:
+        chain.append(ssl.DER_cert_to_PEM_cert(der))
+        try:
+            name = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+        except ValueError:
+            name = None
+    return {
+        "server_cert": None,
+        "client_cert_chain": chain,
+        "client_cert_name": name,
+        "client_cert_error": None,
+        "tls_version": _TLS_VERSIONS.get(tls.version() or ""),
+        "cipher_suite": None,
+    }
+
+
 class GuardedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the deadlines and head limits of
     ``ConnectionLimits``."""
@@ -133,11 +168,13 @@ class GuardedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_fields = 0
         self._refused = False  # a head over the limits was refused: the connection ends
+        self._tls: dict[str, Any] | None = None  # the ASGI TLS extension of this connection
 
     # --- the connection -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._tls = tls_extension(transport)
         self._head_deadline.arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -180,6 +217,8 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._refused:
             return
         super().on_message_begin()
+        if self._tls is not None:
+            self.scope["extensions"] = {"tls": self._tls}  # type: ignore[dict-item]
         self._head_started = True
         self._head_fields = 0
 

@@ -26,7 +26,7 @@ and two or three cell updates (``kapi.metrics`` says why cells).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kapi import errors, metrics
 from kapi_proto import common_pb2
-from services.authz.client import AuthzClient
+from services.authz.client import AuthzClient, Verdict
 from services.gateway.auth import Gatekeeper
 from services.gateway.inflight import Limiter, is_long_running
 from services.gateway.request_info import RequestInfo
@@ -448,12 +448,10 @@ class MeteredGatekeeper(Gatekeeper):
         super().__init__(authz)
         self.recorder = recorder
 
-    async def authenticate(
-        self, authorization_header: str | None, path: str
-    ) -> common_pb2.UserInfo:
+    async def authenticate(self, scope: Mapping[str, Any]) -> common_pb2.UserInfo:
         start = time.perf_counter()
         try:
-            user = await super().authenticate(authorization_header, path)
+            user = await super().authenticate(scope)
         except errors.StatusError as err:
             result = "failure" if err.code == 401 else "error"
             self.recorder.authenticated(result, time.perf_counter() - start)
@@ -461,13 +459,19 @@ class MeteredGatekeeper(Gatekeeper):
         self.recorder.authenticated("success", time.perf_counter() - start, user.username)
         return user
 
-    async def authorize(self, user: common_pb2.UserInfo, info: RequestInfo) -> None:
+    async def authorize(
+        self,
+        user: common_pb2.UserInfo,
+        info: RequestInfo,
+        scope: MutableMapping[str, Any] | None = None,
+    ) -> Verdict:
         start = time.perf_counter()
         try:
-            await super().authorize(user, info)
+            verdict = await super().authorize(user, info, scope)
         except errors.StatusError as err:
             self.recorder.authorized(
                 "denied" if err.code == 403 else "error", time.perf_counter() - start
             )
             raise
         self.recorder.authorized("allowed", time.perf_counter() - start)
+        return verdict

@@ -104,13 +104,12 @@ class Resources:
     async def who(self, request: Request, info: RequestInfo) -> common_pb2.UserInfo:
         """The caller, authenticated and authorized for ``info`` (401/403 otherwise)."""
         user = await self.authenticated(request)
-        await self.gate.authorize(user, info)
+        await self.gate.authorize(user, info, request.scope)
         return user
 
     async def authenticated(self, request: Request) -> common_pb2.UserInfo:
         """The caller (401 otherwise), or the user it impersonates (403 if it may not)."""
-        path = request.scope["path"]  # as request.url.path, without building the URL
-        user = await self.gate.authenticate(request.headers.get("authorization"), path)
+        user = await self.gate.authenticate(request.scope)
         recorder = auditing.current()  # kube's WithAudit sits here: after authentication
         if recorder is not None:
             await recorder.authenticated(user)
@@ -165,7 +164,7 @@ class Resources:
             known = table.lookup(info.group, info.version, info.resource) if table else None
             self.metrics.dropped(request.scope, info, known)
             raise
-        await self.gate.authorize(user, info)
+        await self.gate.authorize(user, info, request.scope)
         self.aggregator.start()
         if info.prefix == "apis" and info.version:
             remote = self.aggregator.remote(info.group, info.version)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,10 @@ class GatewayConfig:
     storage: str
     tls_cert_file: str
     tls_private_key_file: str
+    # kube-apiserver's --client-ca-file: client certificates are asked for and verified
+    # against it ("": none asked for).
+    client_ca_file: str = ""
+    service_account_jwks_uri: str = ""
     # Mutual TLS towards the other services (None: plaintext, in-process tests only).
     peer_tls: pki.TLSFiles | None = None
     # kube-apiserver's --proxy-client-cert-file / --proxy-client-key-file: what the
@@ -101,6 +106,7 @@ def build_peers(config: GatewayConfig) -> Peers:
         checks=checks,
         server_address=config.listen,
         front_proxy=front_proxy,
+        jwks_uri=config.service_account_jwks_uri,
     )
 
 
@@ -122,6 +128,10 @@ def build_server(
             http="httptools",  # the C HTTP parser (h11, the default, is pure Python)
             ssl_certfile=config.tls_cert_file or None,
             ssl_keyfile=config.tls_private_key_file or None,
+            # Ask every client for a certificate, verified against the client CA; a
+            # client without one is served all the same (kube's RequestClientCert).
+            ssl_cert_reqs=ssl.CERT_OPTIONAL if config.client_ca_file else ssl.CERT_NONE,
+            ssl_ca_certs=config.client_ca_file or None,
             log_level="warning",
             access_log=False,
             # X-Forwarded-* are not trusted for anything (kube-apiserver takes the
@@ -143,6 +153,7 @@ async def serve(config: GatewayConfig, audit: Auditor | None = None) -> None:
     try:
         await server.serve()
     finally:
+        await app.state.gate.close()
         await app.state.types.close()
         await app.state.aggregator.close()
         await asyncio.gather(

@@ -5,8 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from services.authz.client import AdmissionRequest, AuthzClient
-from services.registry.ports import AdmissionTarget, StoredList, Where
+from kapi.user import UserInfo
+from kapi_proto import authz_pb2
+from services.authz.client import AdmissionRequest, AuthzClient, user_from_pb, user_to_pb
+from services.registry.ports import (
+    AccessAnswer,
+    AccessQuestion,
+    AdmissionTarget,
+    HeldRules,
+    IssuedToken,
+    StoredList,
+    TokenReviewResult,
+    Where,
+)
 from services.storage.client import StorageClient
 from services.storage.model import ResourceRef
 
@@ -152,3 +163,93 @@ class StorageAdapter:
             send_initial_events=send_initial_events,
         ):
             yield event.type, event.object
+
+
+class AuthzAccess:
+    """The reviews' and TokenRequest's view of authz."""
+
+    def __init__(self, authz: AuthzClient) -> None:
+        self.authz = authz
+
+    async def review_token(self, token: str, audiences: tuple[str, ...]) -> TokenReviewResult:
+        reply = await self.authz.authenticate(
+            bearer_token=token, audiences=audiences, anonymous=False
+        )
+        return TokenReviewResult(
+            user=user_from_pb(reply.user) if reply.authenticated else None,
+            audiences=tuple(reply.audiences),
+            error=reply.error,
+        )
+
+    async def review_access(self, question: AccessQuestion) -> AccessAnswer:
+        verdict = await self.authz.authorize(
+            authz_pb2.AuthorizeRequest(
+                user=user_to_pb(question.user),
+                verb=question.verb,
+                api_group=question.group,
+                api_version=question.version,
+                resource=question.resource,
+                subresource=question.subresource,
+                namespace=question.namespace,
+                name=question.name,
+                resource_request=question.resource_request,
+                path=question.path,
+            )
+        )
+        return AccessAnswer(
+            allowed=verdict.allowed,
+            denied=verdict.decision == "DENY",
+            reason=verdict.reason,
+            evaluation_error=verdict.evaluation_error,
+        )
+
+    async def rules_for(self, user: UserInfo, namespace: str) -> HeldRules:
+        reply = await self.authz.rules_for(user, namespace)
+        return HeldRules(
+            resource_rules=[_rule_json(r, resource=True) for r in reply.resource_rules],
+            non_resource_rules=[_rule_json(r, resource=False) for r in reply.non_resource_rules],
+            incomplete=reply.incomplete,
+            evaluation_error=reply.evaluation_error,
+        )
+
+    async def issue_token(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        uid: str,
+        audiences: tuple[str, ...],
+        expiration_seconds: int,
+        bound: dict[str, tuple[str, str]],
+    ) -> IssuedToken:
+        refs = {
+            kind: authz_pb2.ObjectRef(name=ref_name, uid=ref_uid)
+            for kind, (ref_name, ref_uid) in bound.items()
+        }
+        reply = await self.authz.issue_token(
+            authz_pb2.IssueTokenRequest(
+                namespace=namespace,
+                name=name,
+                uid=uid,
+                audiences=list(audiences),
+                expiration_seconds=expiration_seconds,
+                **refs,
+            )
+        )
+        return IssuedToken(reply.token, reply.expiration, tuple(reply.audiences))
+
+
+def _rule_json(rule: authz_pb2.PolicyRule, *, resource: bool) -> dict[str, Any]:
+    """A ResourceRule (verbs, apiGroups, resources, resourceNames) or NonResourceRule
+    (verbs, nonResourceURLs), empty lists left out as kube's omitempty leaves them."""
+    out: dict[str, Any] = {"verbs": list(rule.verbs)}
+    if resource:
+        if rule.api_groups:
+            out["apiGroups"] = list(rule.api_groups)
+        if rule.resources:
+            out["resources"] = list(rule.resources)
+        if rule.resource_names:
+            out["resourceNames"] = list(rule.resource_names)
+    elif rule.non_resource_urls:
+        out["nonResourceURLs"] = list(rule.non_resource_urls)
+    return out

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kapi.user import UserInfo
+
 
 @dataclass(frozen=True)
 class StoredList:
@@ -92,7 +94,7 @@ class StoragePort(Protocol):
 @dataclass(frozen=True)
 class AdmissionTarget:
     operation: str
-    user: Any  # opaque to the domain: passed through to admission
+    user: UserInfo | None  # who asks: passed through to admission
     group: str
     version: str
     kind: str
@@ -112,4 +114,79 @@ class AdmissionPort(Protocol):
         old: dict[str, Any] | None = None,
     ) -> tuple[dict[str, Any] | None, list[str]]:
         """Run the ``phase`` ("mutating"/"validating") plugins: (object, warnings)."""
+        ...
+
+
+@dataclass(frozen=True)
+class TokenReviewResult:
+    """Who a token is (``user`` None: not authenticated), the audiences it is good for
+    among those asked, and why it is not good (``error``)."""
+
+    user: UserInfo | None
+    audiences: tuple[str, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class AccessQuestion:
+    """One SubjectAccessReview's question: may ``user`` do this?"""
+
+    user: UserInfo
+    verb: str
+    resource_request: bool
+    group: str = ""
+    version: str = ""
+    resource: str = ""
+    subresource: str = ""
+    namespace: str = ""
+    name: str = ""
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class AccessAnswer:
+    allowed: bool
+    denied: bool = False
+    reason: str = ""
+    evaluation_error: str = ""
+
+
+@dataclass(frozen=True)
+class HeldRules:
+    """What a user may do in a namespace: rules as their JSON (resource rules:
+    verbs, apiGroups, resources, resourceNames; non-resource: verbs, nonResourceURLs)."""
+
+    resource_rules: list[dict[str, Any]]
+    non_resource_rules: list[dict[str, Any]]
+    incomplete: bool = False
+    evaluation_error: str = ""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expiration: int  # Unix seconds
+    audiences: tuple[str, ...]
+
+
+class AccessPort(Protocol):
+    """What the reviews and TokenRequest ask of authz. Failures raise ``StatusError``."""
+
+    async def review_token(self, token: str, audiences: tuple[str, ...]) -> TokenReviewResult: ...
+
+    async def review_access(self, question: AccessQuestion) -> AccessAnswer: ...
+
+    async def rules_for(self, user: UserInfo, namespace: str) -> HeldRules: ...
+
+    async def issue_token(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        uid: str,
+        audiences: tuple[str, ...],
+        expiration_seconds: int,
+        bound: dict[str, tuple[str, str]],
+    ) -> IssuedToken:
+        """``bound``: "pod", "secret", "node" -> (name, uid) of what the token is bound to."""
         ...

@@ -6,13 +6,16 @@ import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import grpc.aio
+import orjson
 
 from kapi import errors, metrics_service, pki, rpc
-from kapi_proto import common_pb2, registry_pb2_grpc
+from kapi.user import UserInfo
+from kapi_proto import registry_pb2_grpc
 from services.authz.client import AuthzClient
-from services.registry import authentication_trust
+from services.registry import authentication_trust, rbac_bootstrap
 from services.registry.authentication_trust import AuthenticationTrust
 from services.registry.catalog import Catalog
 from services.registry.crd.serving import CustomResources
@@ -21,15 +24,16 @@ from services.registry.grpc.servicer import RegistryServicer
 from services.registry.local_apiservices import LocalAPIServices
 from services.registry.metrics import MeteredAdmission, RegistryMetrics
 from services.registry.openapi import OpenAPIV3
-from services.registry.peers import AuthzAdmission, StorageAdapter
-from services.registry.service import Registry
+from services.registry.peers import AuthzAccess, AuthzAdmission, StorageAdapter
+from services.registry.ports import Where
+from services.registry.service import Registry, Target
 from services.registry.strategies import BUILTIN
 from services.registry.strategies.discovery import EndpointSliceStrategy
 from services.storage.client import StorageClient
 
 log = logging.getLogger(__name__)
 
-SYSTEM_USER = common_pb2.UserInfo(username="system:apiserver", groups=["system:masters"])
+SYSTEM_USER = UserInfo("system:apiserver", groups=("system:masters",))
 TRUST_RESYNC = 60.0
 
 
@@ -57,6 +61,7 @@ class RegistryServer:
     custom_resources: CustomResources
     local_apiservices: LocalAPIServices
     background: list[asyncio.Task[None]]
+    aggregation: rbac_bootstrap.ClusterRoleAggregation | None = None
 
     async def close(self) -> None:
         self.bootstrap.cancel()
@@ -64,16 +69,20 @@ class RegistryServer:
             task.cancel()
         await self.local_apiservices.close()
         await self.custom_resources.close()
+        if self.aggregation is not None:
+            await self.aggregation.close()
         await asyncio.gather(self.storage.close(), self.authz.close(), return_exceptions=True)
 
 
 async def bootstrap(registry: Registry, trust: AuthenticationTrust | None = None) -> None:
-    """Create the system namespaces and extension-apiserver-authentication, retrying
+    """Create the system namespaces, reconcile the bootstrap RBAC policy and write
+    extension-apiserver-authentication, retrying
     while storage or authz are not up yet."""
     delay = 0.2
     while True:
         try:
             await registry.ensure_system_namespaces(SYSTEM_USER)
+            await rbac_bootstrap.reconcile_policy(registry, SYSTEM_USER)
             registry.bootstrapped = True
             log.info("system namespaces present")
             if trust is not None and await authentication_trust.publish(
@@ -116,7 +125,10 @@ async def create_server(config: RegistryConfig) -> RegistryServer:
     authz = AuthzClient(config.authz, tls=config.tls)
     metrics = RegistryMetrics()
     registry = Registry(
-        catalog, StorageAdapter(storage), MeteredAdmission(AuthzAdmission(authz), metrics)
+        catalog,
+        StorageAdapter(storage),
+        MeteredAdmission(AuthzAdmission(authz), metrics),
+        AuthzAccess(authz),
     )
     openapi = OpenAPIV3(lambda: catalog.table)
     server, port = rpc.server(config.listen, tls=config.tls)
@@ -126,12 +138,47 @@ async def create_server(config: RegistryConfig) -> RegistryServer:
     custom_resources = CustomResources(registry, user=SYSTEM_USER)
     custom_resources.start()
     local_apiservices = LocalAPIServices(
-        registry, user=SYSTEM_USER, ready=custom_resources.informer.synced.wait
+        registry, user=SYSTEM_USER, ready=custom_resources.informer.wait_synced
     )
     local_apiservices.start()
     trust = config.authentication_trust
     task = asyncio.create_task(bootstrap(registry, trust))
     tasks = [asyncio.create_task(keep_trust(registry, trust))] if trust is not None else []
+    aggregation = aggregation_controller(registry)
+    aggregation.start()
     return RegistryServer(
-        server, port, registry, storage, authz, task, custom_resources, local_apiservices, tasks
+        server,
+        port,
+        registry,
+        storage,
+        authz,
+        task,
+        custom_resources,
+        local_apiservices,
+        tasks,
+        aggregation,
     )
+
+
+def aggregation_controller(registry: Registry) -> rbac_bootstrap.ClusterRoleAggregation:
+    """ClusterRole aggregation, writing through the registry as the apiserver."""
+    rt = registry.catalog.table.lookup("rbac.authorization.k8s.io", "v1", "clusterroles")
+    assert rt is not None
+    where = Where(group=rt.group, resource=rt.resource, namespaced=False)
+
+    async def write(role: dict[str, Any]) -> None:
+        name = str(role["metadata"]["name"])
+        await registry.update(
+            Target(
+                rt.group,
+                rt.version,
+                rt.resource,
+                name=name,
+                user=SYSTEM_USER,
+                user_agent=rbac_bootstrap.AGGREGATION_MANAGER,
+            ),
+            orjson.dumps(role),
+        )
+
+    roles = rbac_bootstrap.cluster_role_informer(registry.storage, where)
+    return rbac_bootstrap.ClusterRoleAggregation(roles, write)

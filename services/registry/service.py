@@ -26,6 +26,7 @@ import orjson
 
 from kapi import errors, selectors
 from kapi.json_bytes import ListItems, list_body
+from kapi.user import UserInfo
 from services.registry import (
     binding,
     component_status,
@@ -37,10 +38,17 @@ from services.registry import (
     patching,
     pipeline,
     printers,
+    reviews,
 )
 from services.registry.catalog import Catalog
 from services.registry.definition import Definition
-from services.registry.ports import AdmissionPort, AdmissionTarget, StoragePort, Where
+from services.registry.ports import (
+    AccessPort,
+    AdmissionPort,
+    AdmissionTarget,
+    StoragePort,
+    Where,
+)
 from services.registry.strategies import bootstrap
 from services.registry.strategies import scale as scale_subresource
 from services.registry.strategy import Strategy
@@ -67,7 +75,7 @@ class Target:
     subresource: str = ""
     namespace: str = ""
     name: str = ""
-    user: Any = None
+    user: UserInfo | None = None
     user_agent: str = ""  # the default field manager comes from it (patching.policy)
     # The catalog revision the request was routed with (0: any).
     catalog_revision: int = 0
@@ -114,6 +122,10 @@ ACTIONS: dict[tuple[str, str, str], _Action] = {
     ("", "pods", "eviction"): _Action(
         "io.k8s.api.policy.v1.Eviction", "Eviction", "v1", eviction.evict
     ),
+    **{
+        key: _Action(reviews.schema_of(kind), kind, "v1", run)
+        for key, (kind, run) in reviews.REVIEWS.items()
+    },
 }
 
 
@@ -175,10 +187,18 @@ def _loads(data: bytes) -> Obj:
 
 
 class Registry:
-    def __init__(self, catalog: Catalog, storage: StoragePort, admission: AdmissionPort) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        storage: StoragePort,
+        admission: AdmissionPort,
+        access: AccessPort | None = None,
+    ) -> None:
         self.catalog = catalog
         self.storage = storage
         self.admission = admission
+        # authz's reviews and token issuing (None: the reviews answer 503).
+        self.access = access
         self.bootstrapped = False
 
     # --- resolution ---------------------------------------------------------------

@@ -159,7 +159,10 @@ def test_kubectl_create_get_and_watch_are_logged_as_kube_logs_them(audited: Clus
 
 
 def test_a_bad_token_and_a_forbidden_delete_are_logged(audited: Cluster) -> None:
-    audited.kubectl_fails("--token=not-a-token", "get", "pods", "-n", "kube-public")
+    # The token context: the default one's client certificate would authenticate first.
+    audited.kubectl_fails(
+        "--context=kapi-token", "--token=not-a-token", "get", "pods", "-n", "kube-public"
+    )
     [refused] = events(
         audited,
         lambda e: (
@@ -185,6 +188,30 @@ def test_a_bad_token_and_a_forbidden_delete_are_logged(audited: Cluster) -> None
 
 
 def test_kubectl_as_records_the_impersonated_user(audited: Cluster) -> None:
+    # RBAC lets the group qa read the namespace (once authz has the binding).
+    audited.kubectl(
+        "create",
+        "rolebinding",
+        "qa-view",
+        "-n",
+        "kube-node-lease",
+        "--clusterrole=view",
+        "--group=qa",
+    )
+    for _ in range(50):
+        allowed = audited.kubectl(
+            "auth",
+            "can-i",
+            "list",
+            "pods",
+            "-n",
+            "kube-node-lease",
+            "--as=jane",
+            "--as-group=qa",
+            check=False,
+        )
+        if allowed.stdout.strip() == "yes":
+            break
     audited.kubectl("--as=jane", "--as-group=qa", "get", "pods", "-n", "kube-node-lease")
     [event] = events(
         audited,

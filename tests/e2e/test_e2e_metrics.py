@@ -14,6 +14,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from kapi import kubeconfig
 from tests.e2e.conftest import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -90,11 +91,13 @@ def test_metrics_over_https_need_credentials(cluster: Cluster, tmp_path: Path) -
     server = config["clusters"][0]["cluster"]["server"]
     ca = tmp_path / "ca.crt"
     ca.write_bytes(base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]))
-    token = config["users"][0]["user"]["token"]
+    token = kubeconfig.token_of(config)
     with httpx.Client(base_url=server, verify=ssl.create_default_context(cafile=ca)) as client:
-        anonymous = client.get("/metrics")
-        assert anonymous.status_code == 401
-        assert anonymous.json()["reason"] == "Unauthorized"
+        anonymous = client.get("/metrics")  # RBAC gives /metrics to system:monitoring
+        assert anonymous.status_code == 403
+        assert anonymous.json()["message"] == (
+            'forbidden: User "system:anonymous" cannot get path "/metrics"'
+        )
         admin = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
     assert admin.status_code == 200
     assert admin.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"

@@ -30,6 +30,7 @@ import schemathesis
 import yaml
 from hypothesis import HealthCheck, Phase, settings
 
+from kapi import kubeconfig
 from tests.e2e.conftest import Cluster, cluster  # the e2e suite's `kapi up`, reused
 from tests.fuzz.wire import Target, describe
 
@@ -91,7 +92,7 @@ def _children(c: Cluster) -> dict[str, tuple[Any, Any]]:
 def target(cluster: Cluster) -> Iterator[Target]:
     config = yaml.safe_load(cluster.kubeconfig.read_text())
     server = config["clusters"][0]["cluster"]["server"]
-    token = config["users"][0]["user"]["token"]
+    token = kubeconfig.token_of(config)
     client = Target(server, token, str(cluster.data_dir / "pki" / "ca.crt"))
     try:
         yield client

@@ -76,12 +76,14 @@ async def control_plane(
 ) -> AsyncIterator[ControlPlane]:
     tokens = tmp_path / "tokens.csv"
     tokens.write_text(f'{ADMIN_TOKEN},kapi-admin,kapi-admin,"system:masters"\n')
+    signing = pki.ensure_service_account_key(tmp_path / "sa")
     authz = await create_authz(
         AuthzConfig(
             listen="127.0.0.1:0",
             storage=storage_addr,
             token_file=str(tokens),
             tls=etcd.pki.service("authz"),
+            service_account_signing_key_file=str(signing.key_path),
         )
     )
     authz_addr = f"127.0.0.1:{authz.port}"
@@ -140,6 +142,7 @@ async def control_plane(
     server.should_exit = True
     await serving
     await app.state.hub.close()
+    await app.state.gate.close()
     await app.state.types.close()
     await app.state.aggregator.close()
     await asyncio.gather(peers.registry.close(), peers.authz.close(), peers.storage.close())

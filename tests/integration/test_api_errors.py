@@ -232,10 +232,26 @@ async def test_system_namespaces_cannot_be_deleted(control_plane: ControlPlane, 
 
 
 async def test_bad_credentials_are_401(control_plane: ControlPlane) -> None:
-    for headers in ({"Authorization": "Bearer wrong"}, {"Authorization": "Basic eDp5"}, {}):
+    async with httpx.AsyncClient(
+        base_url=control_plane.base_url, headers={"Authorization": "Bearer wrong"}
+    ) as client:
+        response = await client.get("/api/v1/namespaces")
+    assert_status(response, 401, "Unauthorized", "Unauthorized")
+
+
+async def test_no_credentials_are_the_anonymous_users_403(control_plane: ControlPlane) -> None:
+    """kube's anonymous authenticator: no credential (nor another scheme than Bearer) is
+    the anonymous user, whom RBAC refuses all but public information."""
+    for headers in ({"Authorization": "Basic eDp5"}, {}):
         async with httpx.AsyncClient(base_url=control_plane.base_url, headers=headers) as anon:
             response = await anon.get("/api/v1/namespaces")
-        assert_status(response, 401, "Unauthorized", "Unauthorized")
+        assert_status(
+            response,
+            403,
+            "Forbidden",
+            'namespaces is forbidden: User "system:anonymous" cannot list resource '
+            '"namespaces" in API group "" at the cluster scope',
+        )
 
 
 async def test_stale_resource_version_is_409_conflict(control_plane: ControlPlane) -> None:

@@ -19,7 +19,7 @@ import asyncio
 import base64
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -51,6 +51,71 @@ def assert_status(response: httpx.Response, code: int, reason: str, message: str
         assert body["message"] == message
 
 
+async def grant(cp: ControlPlane, user: str, rules: list[dict[str, Any]]) -> None:
+    """A ClusterRole of ``rules`` bound to ``user`` (cluster-wide), made by the admin."""
+    name = f"grant-{uuid.uuid4().hex[:8]}"
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole"}
+    made = await cp.api.post(
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        json={**role, "metadata": {"name": name}, "rules": rules},
+    )
+    assert made.status_code == 201, made.text
+    bound = await cp.api.post(
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        json={
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": name,
+            },
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+        },
+    )
+    assert bound.status_code == 201, bound.text
+
+
+async def let_edit(cp: ControlPlane, user: str) -> None:
+    """``user`` may edit the test namespace (kube's ``edit`` role), once authz knows."""
+    bound = await cp.api.post(
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{cp.namespace}/rolebindings",
+        json={
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": f"{user}-edit"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "edit",
+            },
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+        },
+    )
+    assert bound.status_code == 201, bound.text
+    listed = await until_allowed(
+        lambda: cp.api.get(
+            f"/api/v1/namespaces/{cp.namespace}/configmaps", headers={"Impersonate-User": user}
+        )
+    )
+    assert listed.status_code == 200, listed.text
+
+
+async def until_allowed(
+    send: Callable[[], Awaitable[httpx.Response]], deadline: float = 10.0
+) -> httpx.Response:
+    """``send()``'s reply once it is no longer 403: a new binding takes effect when
+    authz's watch has brought it (milliseconds; the deadline only bounds a hang)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while True:
+        reply = await send()
+        if reply.status_code != 403 or loop.time() > end:
+            return reply
+        await asyncio.sleep(0.02)
+
+
 async def assert_still_serving(cp: ControlPlane) -> None:
     ready = await cp.api.get("/readyz")
     assert ready.status_code == 200, ready.text
@@ -67,7 +132,6 @@ async def assert_still_serving(cp: ControlPlane) -> None:
         b"Bearer \xc3\xa9\xc3\xa9",  # UTF-8 "éé"
         b"Bearer \xe9\xe9",  # latin-1 "éé"
         b"Bearer \xff\xfe\x80",
-        b"Basic \xe9\xe9",
     ],
 )
 async def test_a_token_of_non_ascii_bytes_is_401(
@@ -78,6 +142,24 @@ async def test_a_token_of_non_ascii_bytes_is_401(
         for path in (f"/api/v1/namespaces/{cp.namespace}/configmaps", "/version"):
             got = await anonymous.get(path, headers={"Authorization": authorization})
             assert_status(got, 401, "Unauthorized", "Unauthorized")
+    await assert_still_serving(cp)
+
+
+async def test_another_scheme_is_anonymous(control_plane: ControlPlane) -> None:
+    """kube-apiserver 1.32 reads only bearer tokens: ``Basic`` (gone since 1.19) is no
+    credential, so the request is the anonymous user's."""
+    cp = control_plane
+    async with httpx.AsyncClient(base_url=cp.base_url, timeout=20) as anonymous:
+        headers = {"Authorization": b"Basic \xe9\xe9"}
+        got = await anonymous.get(f"/api/v1/namespaces/{cp.namespace}/configmaps", headers=headers)
+        assert_status(
+            got,
+            403,
+            "Forbidden",
+            'configmaps is forbidden: User "system:anonymous" cannot list resource '
+            f'"configmaps" in API group "" in the namespace "{cp.namespace}"',
+        )
+        assert (await anonymous.get("/version", headers=headers)).status_code == 200
     await assert_still_serving(cp)
 
 
@@ -151,19 +233,28 @@ def csr(name: str) -> dict[str, Any]:
 
 
 async def test_a_request_runs_as_the_impersonated_user(control_plane: ControlPlane) -> None:
-    """The CSR strategy records who asked: the impersonated user, not the caller."""
+    """The CSR strategy records who asked: the impersonated user, not the caller (whom
+    RBAC lets create CSRs)."""
     cp = control_plane
     name = f"imp-{uuid.uuid4().hex[:8]}"
-    created = await cp.api.post(
-        "/apis/certificates.k8s.io/v1/certificatesigningrequests",
-        json=csr(name),
-        headers=[
-            ("Impersonate-User", "alice"),
-            ("Impersonate-Group", "devs"),
-            ("Impersonate-Group", "ops"),
-            ("Impersonate-Uid", "uid-alice"),
-            ("Impersonate-Extra-Scopes", "view"),
-        ],
+    await grant(
+        cp,
+        "alice",
+        [{"apiGroups": ["certificates.k8s.io"], "resources": ["*"], "verbs": ["*"]}],
+    )
+    headers = [
+        ("Impersonate-User", "alice"),
+        ("Impersonate-Group", "devs"),
+        ("Impersonate-Group", "ops"),
+        ("Impersonate-Uid", "uid-alice"),
+        ("Impersonate-Extra-Scopes", "view"),
+    ]
+    created = await until_allowed(
+        lambda: cp.api.post(
+            "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+            json=csr(name),
+            headers=headers,
+        )
     )
     assert created.status_code == 201, created.text
     spec = created.json()["spec"]
@@ -225,6 +316,7 @@ async def capped_gateway(
         server.should_exit = True
         await serving
         await app.state.hub.close()
+        await app.state.gate.close()
         await app.state.types.close()
 
 
@@ -248,6 +340,7 @@ async def test_mutating_requests_past_the_cap_get_429(
     collection = f"/api/v1/namespaces/{cp.namespace}/configmaps"
     token = cp.api.headers["authorization"]
     alice = {"Authorization": token, "Impersonate-User": "alice"}  # not system:masters
+    await let_edit(cp, "alice")
     body_sent = asyncio.Event()
 
     async def slow_body() -> AsyncIterator[bytes]:
@@ -296,6 +389,7 @@ async def test_a_body_that_never_ends_gives_its_place_back(
     cp = control_plane
     collection = f"/api/v1/namespaces/{cp.namespace}/configmaps"
     alice = {"Authorization": cp.api.headers["authorization"], "Impersonate-User": "alice"}
+    await let_edit(cp, "alice")
     never = asyncio.Event()  # set only once the server has hung up
 
     async def endless_body() -> AsyncIterator[bytes]:

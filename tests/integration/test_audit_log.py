@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from kapi_proto import authz_pb2
-from services.authz.client import AuthzClient
+from services.authz.client import AuthzClient, Verdict
 from services.authz.server import AuthzConfig
 from services.authz.server import create_server as create_authz
 from services.gateway import health
@@ -67,9 +67,9 @@ BOB = {"username": "bob", "uid": "u-bob", "groups": ["devs", "system:authenticat
 class RefusingAuthz(AuthzClient):
     """authz's client, but bob may not read secrets (the gateway's one authz hop)."""
 
-    async def authorize(self, request: authz_pb2.AuthorizeRequest) -> tuple[bool, str]:
+    async def authorize(self, request: authz_pb2.AuthorizeRequest) -> Verdict:
         if request.user.username == "bob" and request.resource == "secrets":
-            return False, DENIED_REASON
+            return Verdict("NO_OPINION", DENIED_REASON)
         return await super().authorize(request)
 
 
@@ -112,6 +112,7 @@ async def audited(control_plane: ControlPlane, tmp_path: Path) -> AsyncIterator[
             storage=control_plane.addresses["storage"],
             token_file=str(tokens),
             tls=control_plane.pki.service("authz"),
+            authorization_mode="AlwaysAllow",
         )
     )
     policy = tmp_path / "policy.yaml"
@@ -294,7 +295,6 @@ async def test_a_bad_token_is_one_response_started_event_without_a_user(
             "status": "Failure",
             "message": "Unauthorized",
             "reason": "Unauthorized",
-            "details": {},
             "code": 401,
         },
     }

@@ -389,6 +389,8 @@ def test_only_its_holder_sees_a_key(services: dict[str, Any], tmp_path: Path) ->
     }
     for name in KAPI_SERVICES:
         holders[str(layout.service(name).key_file)] = {name}
+    # The key that signs ServiceAccount tokens: authz's alone.
+    holders[str(pki.service_account_key(layout.service_dir("authz")).key_path)] = {"authz"}
     # A component's kubeconfig holds its token: its container alone sees it.
     for component in controlplane.COMPONENTS:
         holders[str(component.kubeconfig(Path(_init_data_dir(services))))] = {component.name}

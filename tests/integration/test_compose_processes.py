@@ -61,6 +61,7 @@ import pytest
 import yaml
 
 from kapi import etcd_process, pki, probes, rundir
+from kapi import kubeconfig as kubeconfigs
 from tests import compose_file
 from tests.mtls import grpc_answers, http_answers, refused_attempts
 
@@ -646,8 +647,8 @@ def _bring_up_and_use(procs: Fleet, tmp_path: Path) -> None:
             time.sleep(HEALTH_INTERVAL)
 
     # /version, as kubectl asks for it: the kubeconfig's token, the CA from init.
-    [user] = yaml.safe_load(kubeconfig.read_text())["users"]
-    auth = {"Authorization": f"Bearer {user['user']['token']}"}
+    token = kubeconfigs.token_of(yaml.safe_load(kubeconfig.read_text()))
+    auth = {"Authorization": f"Bearer {token}"}
     request = urllib.request.Request(f"{url}/version", headers=auth)
     context = ssl.create_default_context(cafile=str(ca))
     with urllib.request.urlopen(request, timeout=10, context=context) as response:

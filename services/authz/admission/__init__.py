@@ -6,7 +6,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from services.authz.authentication import User
+from kapi.user import UserInfo
 
 
 @dataclass
@@ -14,7 +14,7 @@ class Attributes:
     """What admission sees of a request. ``object`` is the plugin's own copy."""
 
     operation: str  # CREATE, UPDATE, DELETE, CONNECT
-    user: User
+    user: UserInfo
     group: str
     version: str
     kind: str

@@ -2,58 +2,117 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import orjson
 
 from kapi import errors, rpc
-from kapi_proto import authz_pb2, authz_pb2_grpc, common_pb2
-from services.authz import admission, authentication, authorization
-from services.authz.grpc.convert import user_from_pb, user_to_pb
+from kapi_proto import authz_pb2, authz_pb2_grpc
+from services.authz import admission, authentication
+from services.authz.access import AccessControl
+from services.authz.authentication.service_accounts import Bound
+from services.authz.authorization import aggregate
+from services.authz.grpc.convert import (
+    attributes_from_pb,
+    rule_to_pb,
+    user_from_pb,
+    user_to_pb,
+)
+
+
+def _ref(ref: authz_pb2.ObjectRef, present: bool) -> tuple[str, str] | None:
+    return (ref.name, ref.uid) if present and ref.name else None
 
 
 class AuthzServicer(authz_pb2_grpc.AuthzServicer):
-    def __init__(
-        self,
-        *,
-        authenticator: authentication.Union,
-        authorizer: authorization.Authorizer,
-        admission_chain: admission.Chain,
-    ) -> None:
-        self.authenticator = authenticator
-        self.authorizer = authorizer
+    def __init__(self, *, access: AccessControl, admission_chain: admission.Chain) -> None:
+        self.access = access
         self.admission = admission_chain
 
     @rpc.unary_errors
     async def Authenticate(
         self, request: authz_pb2.AuthenticateRequest, context: rpc.Context
-    ) -> common_pb2.UserInfo:
-        user = self.authenticator.authenticate(
+    ) -> authz_pb2.AuthenticateResponse:
+        identity = self.access.revisions.current.identity
+        outcome = await self.access.authenticate(
             authentication.Credentials(
                 bearer_token=request.bearer_token,
-                cert_common_name=request.client_cert_common_name,
-                cert_organizations=tuple(request.client_cert_organizations),
-            )
+                client_certificates=tuple(request.client_certificates),
+                audiences=tuple(request.audiences),
+            ),
+            anonymous=request.anonymous,
         )
-        return user_to_pb(user)
+        if isinstance(outcome, authentication.Authenticated):
+            return authz_pb2.AuthenticateResponse(
+                authenticated=True,
+                user=user_to_pb(outcome.user),
+                audiences=list(outcome.audiences),
+                identity_revision=identity,
+            )
+        return authz_pb2.AuthenticateResponse(
+            error=outcome.reason if outcome is not None else "", identity_revision=identity
+        )
 
     @rpc.unary_errors
     async def Authorize(
         self, request: authz_pb2.AuthorizeRequest, context: rpc.Context
     ) -> authz_pb2.AuthorizeResponse:
-        decision, reason = self.authorizer.authorize(
-            authorization.Attributes(
-                user=user_from_pb(request.user),
-                verb=request.verb,
-                api_group=request.api_group,
-                api_version=request.api_version,
-                resource=request.resource,
-                subresource=request.subresource,
-                namespace=request.namespace,
-                name=request.name,
-                resource_request=request.resource_request,
-                path=request.path,
-            )
+        policy = self.access.revisions.current.policy
+        outcome = self.access.authorize(attributes_from_pb(request))
+        return authz_pb2.AuthorizeResponse(
+            decision=outcome.decision.name,
+            reason=outcome.reason,
+            evaluation_error=outcome.error,
+            policy_revision=policy,
         )
-        return authz_pb2.AuthorizeResponse(decision=decision.name, reason=reason)
+
+    @rpc.unary_errors
+    async def RulesFor(
+        self, request: authz_pb2.RulesForRequest, context: rpc.Context
+    ) -> authz_pb2.RulesForResponse:
+        rules = self.access.rules_for(user_from_pb(request.user), request.namespace)
+        return authz_pb2.RulesForResponse(
+            resource_rules=[rule_to_pb(r) for r in rules.resource_rules],
+            non_resource_rules=[rule_to_pb(r) for r in rules.non_resource_rules],
+            incomplete=rules.incomplete,
+            evaluation_error=aggregate(rules.errors),
+        )
+
+    @rpc.unary_errors
+    async def IssueToken(
+        self, request: authz_pb2.IssueTokenRequest, context: rpc.Context
+    ) -> authz_pb2.IssueTokenResponse:
+        issued, audiences = self.access.issue_token(
+            namespace=request.namespace,
+            name=request.name,
+            uid=request.uid,
+            audiences=tuple(request.audiences),
+            expiration_seconds=request.expiration_seconds,
+            bound=Bound(
+                pod=_ref(request.pod, request.HasField("pod")),
+                secret=_ref(request.secret, request.HasField("secret")),
+                node=_ref(request.node, request.HasField("node")),
+            ),
+        )
+        return authz_pb2.IssueTokenResponse(
+            token=issued.token, expiration=issued.expiration, audiences=list(audiences)
+        )
+
+    @rpc.unary_errors
+    async def ServiceAccountIssuer(
+        self, request: authz_pb2.ServiceAccountIssuerRequest, context: rpc.Context
+    ) -> authz_pb2.ServiceAccountIssuerResponse:
+        issuer, jwks, algorithms = self.access.oidc()
+        return authz_pb2.ServiceAccountIssuerResponse(
+            issuer=issuer, jwks=jwks, signing_algorithms=list(algorithms)
+        )
+
+    @rpc.stream_errors
+    async def WatchRevisions(
+        self, request: authz_pb2.WatchRevisionsRequest, context: rpc.Context
+    ) -> AsyncIterator[authz_pb2.Revisions]:
+        async for revisions in self.access.revisions.follow():
+            yield authz_pb2.Revisions(policy=revisions.policy, identity=revisions.identity)
 
     @rpc.unary_errors
     async def Admit(

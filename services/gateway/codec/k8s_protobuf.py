@@ -239,7 +239,15 @@ _INLINE = frozenset(
 _JSON_NAMES: dict[str, str] = {"authentication.v1.BoundObjectReference.uID": "uid"}
 
 # Messages whose JSON is the list of their single `repeated string items = 1`.
-_LIST_WRAPPERS = frozenset({"authentication.v1.ExtraValue", "authorization.v1.ExtraValue"})
+# (certificates.v1's: a CSR a client certificate's user made carries its credential id as
+# an extra, and `kubectl certificate approve` sends the CSR back as Protobuf.)
+_LIST_WRAPPERS = frozenset(
+    {
+        "authentication.v1.ExtraValue",
+        "authorization.v1.ExtraValue",
+        "certificates.v1.ExtraValue",
+    }
+)
 
 # --- wire format ----------------------------------------------------------------------------
 

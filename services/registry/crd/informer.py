@@ -1,34 +1,18 @@
-"""The CustomResourceDefinitions, kept in memory: one reflector lists them from storage,
-then watches from the list's revision.
-
-As the namespace informer in authz: a watch that fails is resumed from the last revision
-seen after a jittered backoff; an in-band ERROR event (410 Expired once storage's window
-has moved past that revision) means events were lost, so the reflector lists again.
-Every change reaches ``Handler`` in order, each with the storage revision it brings the
-informer to; bookmarks move the revision on (``progressed``).
+"""The CustomResourceDefinitions, kept in memory: ``kapi.informer`` over the registry's
+storage port, followed in order by the CRD serving (``Handler``: every change, with the
+storage revision it brings the informer to; bookmarks move the revision on).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import random
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
-import orjson
-
-from kapi import errors
-from services.registry.ports import StoragePort, Where
-
-log = logging.getLogger(__name__)
+from kapi import informer
+from services.registry.ports import StoragePort, StoredList, Where
 
 CRDS = Where(group="apiextensions.k8s.io", resource="customresourcedefinitions", namespaced=False)
-LIST_PAGE_SIZE = 500
-BACKOFF_INITIAL = 0.2
-BACKOFF_MAX = 5.0
-WATCH_TIMEOUT_SECONDS = (300, 600)
 
 Obj = dict[str, Any]
 
@@ -51,107 +35,65 @@ def name_of(obj: Obj) -> str:
     return name if isinstance(name, str) else ""
 
 
+@dataclasses.dataclass(frozen=True)
+class _Event:
+    type: str
+    object: bytes
+    resource_version: int = 0
+
+
+class _ByName:
+    """The handler, told of CRDs by name (they are cluster-scoped)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+
+    async def listed(self, objects: Mapping[informer.Key, Obj], revision: int) -> None:
+        await self.handler.listed({name: obj for (_, name), obj in objects.items()}, revision)
+
+    async def changed(self, kind: str, obj: Obj, revision: int) -> None:
+        await self.handler.changed(kind, obj, revision)
+
+    async def progressed(self, revision: int) -> None:
+        await self.handler.progressed(revision)
+
+
 class CRDInformer:
     """``start()`` begins the reflector in the background; ``close()`` cancels it."""
 
     def __init__(self, storage: StoragePort, handler: Handler) -> None:
-        self._storage = storage
-        self._handler = handler
-        self.crds: dict[str, Obj] = {}
-        self.revision = 0
-        self.synced = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._delay = BACKOFF_INITIAL
-        self._failing = False
+        async def list_page(limit: int, continue_token: str) -> StoredList:
+            return await storage.list(CRDS, "", limit=limit, continue_token=continue_token)
+
+        async def watch(revision: int, timeout_seconds: int) -> AsyncIterator[_Event]:
+            async for kind, data in storage.watch(
+                CRDS,
+                "",
+                resource_version=str(revision),
+                allow_bookmarks=True,
+                timeout_seconds=timeout_seconds,
+            ):
+                yield _Event(kind, data)
+
+        self._informer = informer.Informer("crd", list_page, watch, follower=_ByName(handler))
+
+    @property
+    def crds(self) -> dict[str, Obj]:
+        return {name: obj for (_, name), obj in _pairs(self._informer)}
+
+    @property
+    def revision(self) -> int:
+        return self._informer.revision
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="crd informer")
+        self._informer.start()
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._informer.close()
 
-    async def _run(self) -> None:
-        need_list = True
-        while True:
-            try:
-                if need_list:
-                    await self._relist()
-                    need_list = False
-                need_list = await self._watch()
-            except errors.StatusError as err:
-                if not self._failing:
-                    log.warning("crd informer: %s; retrying", err.message)
-                self._failing = True
-                need_list = need_list or err.code == 410
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("crd informer failed; listing again")
-                need_list = True
-            await asyncio.sleep(self._delay * random.uniform(0.5, 1.0))
-            self._delay = min(self._delay * 2, BACKOFF_MAX)
+    async def wait_synced(self) -> None:
+        await self._informer.wait_synced()
 
-    async def _relist(self) -> None:
-        found: dict[str, Obj] = {}
-        token, revision = "", 0
-        while True:
-            page = await self._storage.list(CRDS, "", limit=LIST_PAGE_SIZE, continue_token=token)
-            revision = revision or page.resource_version
-            for raw in page.items:
-                obj = orjson.loads(raw)
-                if isinstance(obj, dict) and name_of(obj):
-                    found[name_of(obj)] = obj
-            token = page.continue_token
-            if not token:
-                break
-        self.crds, self.revision = found, revision
-        await self._handler.listed(dict(found), revision)
-        self.synced.set()
-        self._failing = False
-        self._delay = BACKOFF_INITIAL
 
-    async def _watch(self) -> bool:
-        """Apply events after the last revision until the watch ends; True: list again."""
-        stream = self._storage.watch(
-            CRDS,
-            "",
-            resource_version=str(self.revision),
-            allow_bookmarks=True,
-            timeout_seconds=random.randint(*WATCH_TIMEOUT_SECONDS),
-        )
-        async with contextlib.aclosing(stream) as events:  # type: ignore[type-var]
-            async for kind, data in events:
-                if kind == "ERROR":
-                    log.info("crd informer: watch ended: %s", data[:200])
-                    return True
-                await self._apply(kind, orjson.loads(data))
-                self._delay = BACKOFF_INITIAL
-                self._failing = False
-        return False
-
-    async def _apply(self, kind: str, obj: Any) -> None:
-        if not isinstance(obj, dict):
-            return
-        try:
-            revision = int((obj.get("metadata") or {}).get("resourceVersion") or 0)
-        except (TypeError, ValueError):
-            return
-        if revision <= self.revision:
-            return  # never go backwards, never apply an event twice
-        self.revision = revision
-        if kind == "BOOKMARK":
-            await self._handler.progressed(revision)
-            return
-        name = name_of(obj)
-        if not name:
-            return
-        if kind == "DELETED":
-            self.crds.pop(name, None)
-        else:
-            self.crds[name] = obj
-        await self._handler.changed(kind, obj, revision)
+def _pairs(source: informer.Informer) -> list[tuple[informer.Key, Obj]]:
+    return [(informer.object_key(obj), obj) for obj in source.items()]

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from kapi_proto import registry_pb2
+from services.authz.client import user_from_pb
 from services.registry.service import ReadOptions, Target
 from services.registry.types import TypeTable
 
@@ -33,7 +34,7 @@ def target_from_pb(t: registry_pb2.RequestTarget) -> Target:
         subresource=t.subresource,
         namespace=t.namespace,
         name=t.name,
-        user=t.user,
+        user=user_from_pb(t.user),
         user_agent=t.user_agent,
         catalog_revision=t.catalog_revision,
     )

@@ -1051,7 +1051,22 @@ DEFINITIONS: tuple[Definition, ...] = (
         subresources=types.STATUS,
     ),
     core("secrets", "Secret", SecretStrategy(), selection=FieldSelection(("type",))),
-    core("serviceaccounts", "ServiceAccount", ServiceAccountStrategy(), short_names=("sa",)),
+    core(
+        "serviceaccounts",
+        "ServiceAccount",
+        ServiceAccountStrategy(),
+        short_names=("sa",),
+        # TokenRequest (services/registry/reviews.py): a token, never stored.
+        subresources=(
+            Subresource(
+                "token",
+                ("create",),
+                kind="TokenRequest",
+                group="authentication.k8s.io",
+                version="v1",
+            ),
+        ),
+    ),
     core(
         "services",
         "Service",

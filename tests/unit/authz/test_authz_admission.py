@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from kapi import errors
+from kapi.user import UserInfo as User
 from services.authz.admission import Attributes, Chain
 from services.authz.admission.namespace_lifecycle import (
     FORCE_LIVE_LOOKUP_ENTRIES,
@@ -18,7 +19,6 @@ from services.authz.admission.namespace_lifecycle import (
     NamespaceLifecycle,
 )
 from services.authz.admission.service_account import ServiceAccount
-from services.authz.authentication import User
 
 Obj = dict[str, Any]
 

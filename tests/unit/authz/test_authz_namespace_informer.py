@@ -17,9 +17,9 @@ import orjson
 import pytest
 
 from kapi import errors
+from kapi.user import UserInfo as User
 from services.authz.admission import Attributes
 from services.authz.admission.namespace_lifecycle import NamespaceLifecycle
-from services.authz.authentication import User
 from services.authz.namespace_informer import NAMESPACES, NamespaceInformer
 from services.authz.server import AuthzConfig, create_server
 from services.storage.client import StorageClient
@@ -195,7 +195,7 @@ def create_in(namespace_name: str) -> Attributes:
 
 
 def informer_tasks() -> list[asyncio.Task[Any]]:
-    return [t for t in asyncio.all_tasks() if t.get_name() == "namespace informer"]
+    return [t for t in asyncio.all_tasks() if t.get_name() == "namespaces informer"]
 
 
 # --- lookups ---------------------------------------------------------------------------------

@@ -27,12 +27,13 @@ from kapi.probes import etcd_healthy, parse_address
 PEER = ["--peer-ca-file", "--peer-cert-file", "--peer-key-file"]
 FLAGS = {
     "storage": ["--listen", "--etcd-endpoints", *PEER],
-    "authz": ["--listen", "--storage", "--token-file", *PEER],
+    "authz": ["--listen", "--storage", "--token-file", "--client-ca-file",
+              "--service-account-signing-key-file", *PEER],
     "registry": ["--listen", "--storage", "--authz", "--client-ca-file",
                  "--requestheader-client-ca-file", "--requestheader-allowed-names",
                  "--allow-loopback-endpoints", *PEER],
     "gateway": ["--listen", "--registry", "--authz", "--storage", "--tls-cert-file",
-                "--tls-private-key-file", "--proxy-client-cert-file",
+                "--tls-private-key-file", "--client-ca-file", "--proxy-client-cert-file",
                 "--proxy-client-key-file", *PEER],
     "metrics": ["--listen", "--registry", "--tls-cert-file", "--tls-private-key-file",
                 "--ca-bundle-file", "--requestheader-client-ca-file",

@@ -282,6 +282,10 @@ def test_init_writes_credentials_once(tmp_path: Path, capsys: pytest.CaptureFixt
         "pki/services/gateway/front-proxy-client.key",
         "pki/services/registry/front-proxy-ca.crt",
         "pki/services/metrics/front-proxy-ca.crt",
+        "pki/services/authz/sa.key",
+        "pki/services/authz/sa.pub",
+        "pki/admin.crt",
+        "pki/admin.key",
         # The gateway's clients: each its kubeconfig (its own token) and the cluster CA.
         *(
             f"components/{name}/{file}"

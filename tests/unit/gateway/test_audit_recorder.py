@@ -292,7 +292,6 @@ async def test_a_failed_authentication_is_one_response_started_event_without_a_u
         "status": "Failure",
         "message": "Unauthorized",
         "reason": "Unauthorized",
-        "details": {},
         "code": 401,
     }
     assert event["responseObject"]["kind"] == "Status"

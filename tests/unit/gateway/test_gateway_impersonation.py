@@ -14,11 +14,12 @@ import pytest
 
 from kapi import errors
 from kapi_proto import authz_pb2, common_pb2
-from services.authz.client import AuthzClient
-from services.gateway.auth import ANONYMOUS, Gatekeeper
+from services.authz.client import AuthzClient, Verdict
+from services.gateway.auth import Gatekeeper
 from services.gateway.impersonation import act_as, requested
 
 BOB = common_pb2.UserInfo(username="bob", uid="u-bob", groups=["dev", "system:authenticated"])
+ANONYMOUS = common_pb2.UserInfo(username="system:anonymous", groups=["system:unauthenticated"])
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -31,11 +32,11 @@ class Authorizer:
         self.deny = deny or (lambda request: False)
         self.asked: list[authz_pb2.AuthorizeRequest] = []
 
-    async def authorize(self, request: authz_pb2.AuthorizeRequest) -> tuple[bool, str]:
+    async def authorize(self, request: authz_pb2.AuthorizeRequest) -> Verdict:
         self.asked.append(request)
         if self.deny(request):
-            return False, "no impersonation for you"
-        return True, ""
+            return Verdict("NO_OPINION", "no impersonation for you")
+        return Verdict("ALLOW")
 
     def questions(self) -> list[tuple[str, str, str, str, str, str, str]]:
         return [

@@ -748,3 +748,15 @@ def test_the_issues_pieces_body_is_a_bad_request() -> None:
     assert err.message == (
         'ResourceQuota in version "v1" cannot be handled as a ResourceQuota: ' + kp._QUANTITY_ERROR
     )
+
+
+def test_extra_values_are_lists_of_strings() -> None:
+    """A CSR's spec.extra (a client certificate's user carries its credential id there),
+    as `kubectl certificate approve` sends the CSR back: each ExtraValue message is the
+    list of its items, as Go writes it."""
+    entry = st(1, "authentication.kubernetes.io/credential-id") + ld(2, st(1, "X509SHA256=ab"))
+    spec = st(7, "kubernetes.io/kube-apiserver-client") + ld(6, entry)
+    obj = decode(
+        body("certificates.k8s.io/v1", "CertificateSigningRequest", meta("c") + ld(2, spec))
+    )
+    assert obj["spec"]["extra"] == {"authentication.kubernetes.io/credential-id": ["X509SHA256=ab"]}

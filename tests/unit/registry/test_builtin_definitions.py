@@ -101,7 +101,7 @@ FACTS: dict[tuple[str, str, str], tuple[str, bool, tuple[str, ...], str, tuple[s
         True,
         ("sa",),
         "/registry/serviceaccounts",
-        (),
+        ("token",),
     ),
     ("", "v1", "services"): (
         "Service",
@@ -140,6 +140,23 @@ FACTS: dict[tuple[str, str, str], tuple[str, bool, tuple[str, ...], str, tuple[s
         ("status", "scale"),
     ),
     ("events.k8s.io", "v1", "events"): ("Event", True, ("ev",), "/registry/events", ()),
+    **{
+        (group, "v1", resource): (
+            kind,
+            resource == "localsubjectaccessreviews",
+            (),
+            f"/registry/{resource}",
+            (),
+        )
+        for group, resource, kind in (
+            ("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview"),
+            ("authentication.k8s.io", "tokenreviews", "TokenReview"),
+            ("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview"),
+            ("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+            ("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview"),
+            ("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview"),
+        )
+    },
     ("autoscaling", "v2", "horizontalpodautoscalers"): (
         "HorizontalPodAutoscaler",
         True,
@@ -385,7 +402,21 @@ def test_each_type_s_facts(key: tuple[str, str, str]) -> None:
     assert rt.strategy.tracks_generation == ((group, resource) in GENERATION)
 
 
-ONLY_VERBS = {("", "bindings"): ("create",), ("", "componentstatuses"): ("get", "list")}
+ONLY_VERBS = {
+    ("", "bindings"): ("create",),
+    ("", "componentstatuses"): ("get", "list"),
+    **{
+        (group, resource): ("create",)
+        for group, resource in (
+            ("authentication.k8s.io", "selfsubjectreviews"),
+            ("authentication.k8s.io", "tokenreviews"),
+            ("authorization.k8s.io", "localsubjectaccessreviews"),
+            ("authorization.k8s.io", "selfsubjectaccessreviews"),
+            ("authorization.k8s.io", "selfsubjectrulesreviews"),
+            ("authorization.k8s.io", "subjectaccessreviews"),
+        )
+    },
+}
 
 
 def test_verbs() -> None:
@@ -418,6 +449,7 @@ SUBRESOURCES = {
         "",
     ),
     ("certificatesigningrequests", "approval"): (("get", "patch", "update"), "", ""),
+    ("serviceaccounts", "token"): (("create",), "TokenRequest", "authentication.k8s.io/v1"),
 }
 
 
@@ -457,6 +489,8 @@ def test_discovery_order_is_kube_s() -> None:
         ("apiregistration.k8s.io", "v1"),
         ("apps", "v1"),
         ("events.k8s.io", "v1"),
+        ("authentication.k8s.io", "v1"),
+        ("authorization.k8s.io", "v1"),
         ("autoscaling", "v2"),
         ("autoscaling", "v1"),
         ("batch", "v1"),
@@ -478,10 +512,12 @@ def test_discovery_order_is_kube_s() -> None:
         assert names == sorted(names), (group, version)
 
 
-def test_access_reviews_are_not_served_yet() -> None:
-    groups = {t.group for t in TABLE.types}
-    assert "authorization.k8s.io" not in groups
-    assert "authentication.k8s.io" not in groups
+def test_access_reviews_are_created_never_stored() -> None:
+    reviews = [
+        t for t in TABLE.types if t.group in ("authentication.k8s.io", "authorization.k8s.io")
+    ]
+    assert len(reviews) == 6
+    assert all(t.verbs == ("create",) and not t.stored for t in reviews)
 
 
 def test_storage_versions() -> None:
