@@ -285,3 +285,17 @@ def test_kubectl_top_through_kapi_s_metrics_server(cluster: Cluster) -> None:
     assert (pod, container) == ("web", "web")
     assert 760 <= int(pod_cpu.removesuffix("m")) <= 840, pods[1]
     assert 778 <= int(pod_memory.removesuffix("Mi")) <= 861, pods[1]  # 0.8 Gi ± 5%
+
+    # Under RBAC: a ServiceAccount without rights gets kube's Forbidden from the
+    # aggregator, before anything reaches the metrics server.
+    cluster.kubectl("-n", "top", "create", "serviceaccount", "nobody")
+    nobody = "system:serviceaccount:top:nobody"
+    assert cluster.kubectl_fails("-n", "top", "top", "pods", f"--as={nobody}") == (
+        f'Error from server (Forbidden): pods.metrics.k8s.io is forbidden: User "{nobody}" '
+        'cannot list resource "pods" in API group "metrics.k8s.io" in the namespace "top"'
+    )
+    assert cluster.kubectl_fails("top", "node", node, f"--as={nobody}") == (
+        f'Error from server (Forbidden): nodes.metrics.k8s.io "{node}" is forbidden: User '
+        f'"{nobody}" cannot get resource "nodes" in API group "metrics.k8s.io" at the '
+        "cluster scope"
+    )

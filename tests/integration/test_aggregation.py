@@ -293,6 +293,35 @@ async def test_extension_apiserver_authentication_is_published(
 # --- the proxy -------------------------------------------------------------------------------
 
 
+async def _ok(reply: Awaitable[httpx.Response]) -> httpx.Response | None:
+    got = await reply
+    return got if got.status_code != 403 else None
+
+
+async def grant_group_read(cp: ControlPlane, group: str) -> None:
+    """A Role reading flunders in the test's namespace, bound to ``group``."""
+    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{cp.namespace}"
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "flunder-reader"},
+        "rules": [{"apiGroups": [GROUP], "resources": [RESOURCE], "verbs": ["get", "list"]}],
+    }
+    await created(cp, f"{rbac}/roles", role)
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "flunder-readers"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": role["metadata"]["name"],
+        },
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+    }
+    await created(cp, f"{rbac}/rolebindings", binding)
+
+
 async def test_requests_reach_the_extension_server_as_the_caller(
     control_plane: ControlPlane, registered: SampleAPIServer
 ) -> None:
@@ -309,10 +338,21 @@ async def test_requests_reach_the_extension_server_as_the_caller(
     seen = registered.seen[-1]
     assert (seen.method, seen.path, seen.user) == ("POST", base, "kapi-admin")
     assert set(seen.groups) == {"system:masters", "system:authenticated"}
+    # The aggregator authorizes before it proxies: alice may not read flunders, and gets
+    # kube's Forbidden without the extension server hearing of it.
+    as_alice = {"Impersonate-User": "alice", "Impersonate-Group": "wardle-readers"}
+    heard = len(registered.seen)
+    refused = await cp.api.get(f"{base}/f1", headers=as_alice)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["message"] == (
+        f'flunders.{GROUP} "f1" is forbidden: User "alice" cannot get resource "flunders" '
+        f'in API group "{GROUP}" in the namespace "{cp.namespace}"'
+    )
+    assert len(registered.seen) == heard
+    await grant_group_read(cp, "wardle-readers")
     # Impersonation: the server sees whom the caller acts as.
-    acting = await cp.api.get(
-        f"{base}/f1",
-        headers={"Impersonate-User": "alice", "Impersonate-Group": "wardle-readers"},
+    acting = await until(
+        lambda: _ok(cp.api.get(f"{base}/f1", headers=as_alice)), "alice's read allowed"
     )
     assert acting.status_code == 200, acting.text
     assert (registered.seen[-1].user, registered.seen[-1].groups) == (
@@ -512,11 +552,17 @@ async def test_an_upgraded_connection_is_spliced_to_the_extension_server(
         await socket.send("text too")
         assert await socket.recv() == "text too"
     assert registered.seen[-1].path == f"{base}/e/echo"
-    # Not authenticated: refused as the gateway refuses any request, with a Status.
+    # Without credentials: the anonymous user, refused by RBAC before anything is
+    # proxied, with kube's Forbidden Status.
+    heard = len(registered.seen)
     with pytest.raises(websockets.InvalidStatus) as refused:
         async with websockets.connect(url):
             pass
-    assert refused.value.response.status_code == 401
+    assert refused.value.response.status_code == 403
+    assert json.loads(refused.value.response.body)["message"].startswith(
+        f'flunders.{GROUP} "e" is forbidden: User "system:anonymous" cannot '
+    )
+    assert len(registered.seen) == heard
     # An upgrade kapi serves itself is answered as its GET would be (no kubelet here).
     pod_exec = cp.base_url.replace("http://", "ws://") + (
         f"/api/v1/namespaces/{cp.namespace}/pods/nope/exec?command=ls"
@@ -600,3 +646,70 @@ async def test_node_and_pod_metrics_through_the_aggregator(
     ]
     doc = (await cp.api.get("/apis", headers={"Accept": AGGREGATED})).json()
     assert doc["items"][-1]["metadata"]["name"] == "metrics.k8s.io"  # priority 100: last
+
+
+async def _allowed(cp: ControlPlane, user: str, groups: list[str], attributes: Obj) -> bool:
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {"user": user, "groups": groups, "resourceAttributes": attributes},
+    }
+    reply = await cp.api.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", json=review)
+    assert reply.status_code == 201, reply.text
+    return bool(reply.json()["status"].get("allowed"))
+
+
+async def test_metrics_under_rbac(control_plane: ControlPlane, metrics: MetricsServer) -> None:
+    """The metrics server's ServiceAccount holds what metrics-server's manifest grants
+    (kube's bootstrap system:auth-delegator and extension-apiserver-authentication-reader
+    among it); a ServiceAccount without rights gets kube's Forbidden for metrics.k8s.io,
+    and ``view`` in its namespace (into which system:aggregated-metrics-reader is
+    aggregated) lets it read pod metrics."""
+    cp = control_plane
+    await reason_is(cp, "Passed", "v1beta1.metrics.k8s.io")
+    server = "system:serviceaccount:kube-system:metrics-server"
+    groups = ["system:serviceaccounts", "system:serviceaccounts:kube-system"]
+    needs = [
+        {"verb": "list", "resource": "nodes"},
+        {"verb": "watch", "resource": "pods"},
+        {"verb": "get", "resource": "configmaps", "namespace": "kube-system",
+         "name": "extension-apiserver-authentication"},
+        {"verb": "create", "group": "authentication.k8s.io", "resource": "tokenreviews"},
+        {"verb": "create", "group": "authorization.k8s.io", "resource": "subjectaccessreviews"},
+    ]  # fmt: skip
+    for attributes in needs:
+        assert await until(
+            lambda a=attributes: _allowed(cp, server, groups, a), f"metrics-server may {attributes}"
+        )
+    assert not await _allowed(cp, server, groups, {"verb": "delete", "resource": "pods"})
+
+    viewer = f"system:serviceaccount:{cp.namespace}:viewer"
+    await created(
+        cp,
+        f"/api/v1/namespaces/{cp.namespace}/serviceaccounts",
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "viewer"}},
+    )
+    as_viewer = {"Impersonate-User": viewer}
+    pods = f"/apis/metrics.k8s.io/v1beta1/namespaces/{cp.namespace}/pods"
+    refused = await cp.api.get(pods, headers=as_viewer)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["message"] == (
+        f'pods.metrics.k8s.io is forbidden: User "{viewer}" cannot list resource "pods" in '
+        f'API group "metrics.k8s.io" in the namespace "{cp.namespace}"'
+    )
+    await created(
+        cp,
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{cp.namespace}/rolebindings",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "viewer-view"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": "view"},
+            "subjects": [{"kind": "ServiceAccount", "name": "viewer",
+                          "namespace": cp.namespace}],
+        },
+    )  # fmt: skip
+    allowed = await until(lambda: _ok(cp.api.get(pods, headers=as_viewer)), "view reads metrics")
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["kind"] == "PodMetricsList"

@@ -36,9 +36,10 @@ import httpx
 import orjson
 
 from kapi import errors
+from kapi import service_resolution as resolution
 from kapi_proto import common_pb2, registry_pb2
 from services.gateway.aggregator import transport
-from services.gateway.aggregator.state import SERVICE_NAME_LABEL, Remote, State, remote_of
+from services.gateway.aggregator.state import Remote, State, remote_of
 from services.gateway.aggregator.transport import Transports
 from services.registry import aggregation as reg
 from services.registry.client import RegistryClient
@@ -139,7 +140,7 @@ class Availability:
 
     def _slice_changed(self, kind: str, obj: Obj) -> None:
         meta = obj.get("metadata") or {}
-        service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+        service = (meta.get("labels") or {}).get(resolution.SERVICE_NAME_LABEL)
         if service:
             self._for_service(str(meta.get("namespace") or ""), str(service))
 
@@ -211,7 +212,7 @@ class Availability:
     async def judge(self, remote: Remote) -> Obj:
         """The Available condition ``remote`` earns now."""
         where = f'service/{remote.service} in "{remote.namespace}"'
-        svc = self.state.services.get(remote.namespace, remote.service)
+        svc = self.state.service_of(remote)
         if svc is None:
             return condition("False", "ServiceNotFound", f"{where} is not present")
         if ((svc.get("spec") or {}).get("type") or "ClusterIP") == "ClusterIP":
@@ -220,7 +221,7 @@ class Availability:
                 return condition(
                     "False", "ServicePortError", f"{where} is not listening on port {remote.port}"
                 )
-            slices = self.state.slices_of(remote.namespace, remote.service)
+            slices = self.state.slices_of(remote)
             if not slices:
                 return condition(
                     "False", "EndpointsNotFound", f"cannot find endpointslices for {where}"
@@ -240,10 +241,11 @@ class Availability:
     async def _attempt(self, remote: Remote) -> str:
         """One discovery check: "" when it passed, else why not."""
         try:
-            host, port = self.state.resolve(remote)
+            endpoint = self.state.resolve(remote)
         except errors.StatusError as err:
             return err.message
-        url = f"https://{host if ':' not in host else f'[{host}]'}:{port}{remote.discovery_path}"
+        host, port = endpoint.address, endpoint.port
+        url = endpoint.url(remote.discovery_path)
         headers = [("X-Remote-User", CHECKER[0])] + [("X-Remote-Group", g) for g in CHECKER[1]]
         try:
             async with asyncio.timeout(ATTEMPT_TIMEOUT):
@@ -264,15 +266,9 @@ class Availability:
         return ""
 
 
-def _serves(slice_: Obj, port_name: str) -> bool:
+def _serves(slice_: resolution.Obj, port_name: str) -> bool:
     """kube's hasAvailableEndpoint: a ready (or not unready) endpoint, and a port of the
     Service port's name."""
-    ready = any(
-        ((e or {}).get("conditions") or {}).get("ready") is not False
-        for e in slice_.get("endpoints") or []
+    return bool(resolution.ready_addresses(slice_)) and (
+        resolution.slice_port(slice_, port_name) is not None
     )
-    ports = any(
-        isinstance(p, dict) and (p.get("name") or "") == port_name and p.get("port") is not None
-        for p in slice_.get("ports") or []
-    )
-    return ready and ports

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import astuple
 
 import httpx
 from starlette.requests import ClientDisconnect, Request
@@ -146,7 +147,7 @@ class Proxy:
         except transport.TransportError as exc:
             return plain_error(str(exc), 500)
         try:
-            host, port = self.state.resolve(remote)
+            host, port = astuple(self.state.resolve(remote))
         except errors.StatusError as err:
             log.info("error resolving %s/%s: %s", remote.namespace, remote.service, err.message)
             return plain_error(SERVICE_UNAVAILABLE, 503)
@@ -227,7 +228,7 @@ async def fetch(
         raise FetchError(SERVICE_UNAVAILABLE)
     try:
         client = proxy.transports.client(remote)
-        host, port = proxy.state.resolve(remote)
+        host, port = astuple(proxy.state.resolve(remote))
     except transport.TransportError as exc:
         raise FetchError(str(exc)) from None
     except errors.StatusError as err:

@@ -2,21 +2,19 @@
 say where the remote ones run.
 
 ``Remote`` is an APIService with ``spec.service``, as the proxy and discovery use it.
-``resolve`` picks an endpoint as kube-aggregator does with ``--enable-aggregator-routing``
-(k8s.io/apiserver ``util/proxy.ResolveEndpoint`` over EndpointSlices): the Service's port
-whose ``port`` is the APIService's, then a ready endpoint of a slice labelled
-``kubernetes.io/service-name`` with a port of that port's name, chosen at random.
+``resolve`` picks an endpoint as kube-aggregator does with ``--enable-aggregator-routing``,
+through ``kapi.service_resolution`` (shared with the webhooks).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import random
 from dataclasses import dataclass
 from typing import Any
 
-from kapi import errors
+from kapi import service_resolution as resolution
+from kapi.service_resolution import Endpoint, ServiceRef
 from services.gateway import feeds
 from services.registry import aggregation as reg
 from services.registry.client import RegistryClient
@@ -42,8 +40,6 @@ ENDPOINT_SLICES = ResourceType(
     group="discovery.k8s.io", version="v1", resource="endpointslices", kind="EndpointSlice",
     singular="endpointslice", namespaced=True, schema="",
 )  # fmt: skip
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-ROUTABLE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
 
 
 @dataclass(frozen=True)
@@ -63,9 +59,13 @@ class Remote:
     available: bool
 
     @property
+    def ref(self) -> ServiceRef:
+        return ServiceRef(self.namespace, self.service, self.port)
+
+    @property
     def server_name(self) -> str:
         """The name its serving certificate is checked against (kube's ServerName)."""
-        return f"{self.service}.{self.namespace}.svc"
+        return self.ref.server_name
 
     @property
     def discovery_path(self) -> str:
@@ -136,57 +136,26 @@ class State:
     def remote_groups(self) -> set[str]:
         return {remote.group for remote in self.remotes()}
 
-    def slices_of(self, namespace: str, service: str) -> list[Obj]:
-        return [
-            obj
-            for (ns, _), obj in self.endpoint_slices.objects.items()
-            if ns == namespace
-            and ((obj.get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME_LABEL) == service
-        ]
+    def service_of(self, remote: Remote) -> resolution.Obj | None:
+        return self.services.get(remote.namespace, remote.service)
 
-    def service_port(self, remote: Remote) -> Obj | None:
+    def slices_of(self, remote: Remote) -> list[resolution.Obj]:
+        """The EndpointSlices of the remote's Service."""
+        slices = (
+            obj for (ns, _), obj in self.endpoint_slices.objects.items() if ns == remote.namespace
+        )
+        return resolution.slices_of(slices, remote.ref)
+
+    def service_port(self, remote: Remote) -> resolution.Obj | None:
         """The Service's port the APIService names, None when it has none."""
-        svc = self.services.get(remote.namespace, remote.service) or {}
-        for port in (svc.get("spec") or {}).get("ports") or []:
-            if isinstance(port, dict) and port.get("port") == remote.port:
-                return port
-        return None
+        svc = self.service_of(remote)
+        return resolution.service_port(svc, remote.port) if svc is not None else None
 
-    def endpoints(self, remote: Remote) -> list[tuple[str, int]]:
-        """Every ready address of the remote's Service with the port its APIService names
-        (503 ServiceUnavailable, kube's words, when there is none)."""
-        svc = self.services.get(remote.namespace, remote.service)
-        if svc is None:
-            raise errors.not_found("services", "", remote.service)
-        port = self.service_port(remote)
-        if port is None:
-            raise errors.service_unavailable(
-                f'no service port {remote.port} found for service "{remote.service}"'
-            )
-        kind = (svc.get("spec") or {}).get("type") or "ClusterIP"
-        if kind not in ROUTABLE_TYPES:
-            raise errors.service_unavailable(f'unsupported service type "{kind}"')
-        port_name = port.get("name") or ""
-        found: list[tuple[str, int]] = []
-        for slice_ in self.slices_of(remote.namespace, remote.service):
-            numbers = [
-                p.get("port")
-                for p in slice_.get("ports") or []
-                if isinstance(p, dict) and (p.get("name") or "") == port_name
-            ]
-            if not numbers or not isinstance(numbers[0], int):
-                continue
-            for endpoint in slice_.get("endpoints") or []:
-                ready = ((endpoint or {}).get("conditions") or {}).get("ready")
-                if ready is False:
-                    continue
-                found += [(str(address), numbers[0]) for address in endpoint.get("addresses") or []]
-        if not found:
-            raise errors.service_unavailable(
-                f'no endpoints available for service "{remote.service}"'
-            )
-        return found
+    def endpoints(self, remote: Remote) -> list[Endpoint]:
+        """Every ready endpoint of the remote's Service on the port its APIService names
+        (NotFound, or 503 ServiceUnavailable in kube's words, when there is none)."""
+        return resolution.endpoints(remote.ref, self.service_of(remote), self.slices_of(remote))
 
-    def resolve(self, remote: Remote) -> tuple[str, int]:
+    def resolve(self, remote: Remote) -> Endpoint:
         """One endpoint of the remote, at random (kube's ResolveEndpoint)."""
-        return random.choice(self.endpoints(remote))
+        return resolution.resolve(remote.ref, self.service_of(remote), self.slices_of(remote))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import astuple
 from typing import Any
 
 import websockets
@@ -76,7 +77,7 @@ async def forward(
         return
     try:
         context = proxy.transports.context(remote)
-        host, port = proxy.state.resolve(remote)
+        host, port = astuple(proxy.state.resolve(remote))
     except transport.TransportError as exc:
         await deny(send, 500, str(exc).encode() + b"\n", text)
         return

@@ -7,6 +7,7 @@ import ipaddress
 from typing import Any
 
 from kapi import errors
+from kapi import service_resolution as resolution
 from kapi.errors import FieldError
 from services.registry import validation
 from services.registry.definition import Definition, grouped
@@ -95,34 +96,13 @@ def _validate_address(
             return [errors.invalid_value(path, address, f"must be an {kind} address")]
         return [
             errors.invalid_value(path, address, message)
-            for message in non_special_ip(parsed)
-            if not (allow_loopback and message == LOOPBACK)
+            for message in resolution.special_address_problems(
+                str(parsed), allow_loopback=allow_loopback
+            )
         ]
     return [
         errors.invalid_value(path, address, m) for m in validation.dns1123_subdomain(str(address))
     ]
-
-
-LOOPBACK = "may not be in the loopback range (127.0.0.0/8, ::1/128)"
-_LINK_LOCAL_MULTICAST = (
-    ipaddress.ip_network("224.0.0.0/24"),
-    ipaddress.ip_network("ff02::/16"),
-)
-
-
-def non_special_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[str]:
-    """kube's ValidateNonSpecialIP (pkg/apis/core/validation): no unspecified, loopback
-    or link-local address is an endpoint."""
-    out: list[str] = []
-    if ip.is_unspecified:
-        out.append(f"may not be unspecified ({ip})")
-    if ip.is_loopback:
-        out.append(LOOPBACK)
-    if ip.is_link_local:
-        out.append("may not be in the link-local range (169.254.0.0/16, fe80::/10)")
-    if any(ip in net for net in _LINK_LOCAL_MULTICAST):
-        out.append("may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)")
-    return out
 
 
 DEFINITIONS: tuple[Definition, ...] = (

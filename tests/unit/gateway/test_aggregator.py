@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kapi.service_resolution import Endpoint
 from kapi_proto import common_pb2
 from services.gateway import discovery
 from services.gateway.aggregator import proxy, transport
@@ -102,8 +103,9 @@ def test_resolution_takes_ready_endpoints_on_the_port_s_name() -> None:
     )
     remote = found.remote("wardle.example.com", "v1alpha1")
     assert remote is not None
-    assert sorted(found.endpoints(remote)) == [("10.0.0.1", 8443), ("10.0.0.2", 8443)]
-    assert found.resolve(remote) in {("10.0.0.1", 8443), ("10.0.0.2", 8443)}
+    both = [Endpoint("10.0.0.1", 8443), Endpoint("10.0.0.2", 8443)]
+    assert sorted(found.endpoints(remote)) == both
+    assert found.resolve(remote) in both
 
 
 @pytest.mark.parametrize(

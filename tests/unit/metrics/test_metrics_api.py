@@ -194,3 +194,38 @@ def test_what_it_registers_is_metrics_server_s() -> None:
     assert slice_["metadata"]["name"] == "metrics-server-10-0-0-9"
     assert slice_["ports"] == [{"name": "https", "port": 4443, "protocol": "TCP"}]
     assert registration.endpoint_slice("::1", 4443)["addressType"] == "IPv6"
+
+
+def test_its_rbac_is_metrics_server_s_manifest() -> None:
+    """kubernetes-sigs/metrics-server manifests/base/rbac.yaml: names, roles, subjects."""
+    objects = {(o["kind"], o["metadata"]["name"]): o for _, _, o in registration.rbac_objects()}
+    assert set(objects) == {
+        ("ServiceAccount", "metrics-server"),
+        ("ClusterRole", "system:aggregated-metrics-reader"),
+        ("ClusterRole", "system:metrics-server"),
+        ("ClusterRoleBinding", "system:metrics-server"),
+        ("ClusterRoleBinding", "metrics-server:system:auth-delegator"),
+        ("RoleBinding", "metrics-server-auth-reader"),
+    }
+    reader = objects["ClusterRole", "system:aggregated-metrics-reader"]
+    for role in ("view", "edit", "admin"):
+        assert (
+            reader["metadata"]["labels"][f"rbac.authorization.k8s.io/aggregate-to-{role}"] == "true"
+        )
+    assert reader["rules"] == [
+        {"apiGroups": ["metrics.k8s.io"], "resources": ["pods", "nodes"],
+         "verbs": ["get", "list", "watch"]}
+    ]  # fmt: skip
+    auth_reader = objects["RoleBinding", "metrics-server-auth-reader"]
+    assert auth_reader["metadata"]["namespace"] == "kube-system"
+    assert auth_reader["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "extension-apiserver-authentication-reader",
+    }
+    subject = {"kind": "ServiceAccount", "name": "metrics-server", "namespace": "kube-system"}
+    for (kind, _), o in objects.items():
+        if kind.endswith("Binding"):
+            assert o["subjects"] == [subject]
+    assert registration.USER.username == "system:serviceaccount:kube-system:metrics-server"
+    assert "system:masters" not in registration.USER.groups
