@@ -193,7 +193,10 @@ def test_the_extension_api_is_served_through_kapi(
     assert ["ADDED", "f3"] in events and ["DELETED", "f3"] in events, out
 
     deleted = cluster.kubectl("-n", NAMESPACE, "delete", "flunder", "f1")
-    assert deleted.stdout.strip() == 'flunder.wardle.example.com "f1" deleted'
+    assert deleted.stdout.strip() in (  # kubectl 1.37 names the namespace, 1.32 does not
+        'flunder.wardle.example.com "f1" deleted',
+        f'flunder.wardle.example.com "f1" deleted from {NAMESPACE} namespace',
+    )
     assert cluster.kubectl("-n", NAMESPACE, "get", "flunders").stderr.strip() == (
         "No resources found in wardle namespace."
     )
