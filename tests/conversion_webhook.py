@@ -41,8 +41,14 @@ def convert(obj: Obj, to: str) -> Obj:
 class Webhook:
     url: str
     ca_bundle: bytes
+    port: int
     reviews: list[Obj] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)  # each call's Host header, path and query
     fail: bool = False
+    # ``answer``: sent instead of a review's right answer ("{uid}" becomes the request's
+    # uid, "{group}" the objects' group); ``metadata``: merged into converted objects'.
+    answer: Obj | None = None
+    metadata: Obj = field(default_factory=dict)
 
 
 def _free_port() -> int:
@@ -52,24 +58,35 @@ def _free_port() -> int:
 
 
 @asynccontextmanager
-async def serve(tmp: Path) -> AsyncIterator[Webhook]:
-    """Run the webhook on 127.0.0.1 with a certificate of its own CA (its ``ca_bundle``)."""
+async def serve(tmp: Path, *, hosts: tuple[str, ...] = ()) -> AsyncIterator[Webhook]:
+    """Run the webhook on 127.0.0.1 with a certificate of its own CA (its ``ca_bundle``)
+    for 127.0.0.1, localhost and ``hosts`` (e.g. the Service name it is reached by)."""
     ca = pki.ensure_ca(tmp / "webhook-pki", common_name="webhook-ca")
-    serving = pki.ensure_serving_cert(tmp / "webhook-pki", ca, hosts=["127.0.0.1", "localhost"])
+    serving = pki.ensure_serving_cert(
+        tmp / "webhook-pki", ca, hosts=["127.0.0.1", "localhost", *hosts]
+    )
     port = _free_port()
-    hook = Webhook(f"https://127.0.0.1:{port}/convert", ca.cert_pem)
+    hook = Webhook(f"https://127.0.0.1:{port}/convert", ca.cert_pem, port)
 
     async def review(request: Request) -> Response:
         body = orjson.loads(await request.body())
         hook.reviews.append(body)
+        hook.calls.append(f"{request.headers.get('host')}{request.url.path}?{request.url.query}")
         request_part = body["request"]
         response: Obj = {"uid": request_part["uid"]}
+        if hook.answer is not None:
+            group = request_part["desiredAPIVersion"].partition("/")[0]
+            text = orjson.dumps(hook.answer).decode()
+            text = text.replace("{uid}", request_part["uid"]).replace("{group}", group)
+            return Response(text.encode(), media_type="application/json")
         if hook.fail:
             response["result"] = {"status": "Failure", "message": "the webhook says no"}
         else:
             response["convertedObjects"] = [
                 convert(o, request_part["desiredAPIVersion"]) for o in request_part["objects"]
             ]
+            for converted in response["convertedObjects"]:
+                converted["metadata"] = {**converted.get("metadata", {}), **hook.metadata}
             response["result"] = {"status": "Success"}
         answer = {
             "apiVersion": body["apiVersion"],

@@ -18,6 +18,7 @@ import orjson
 from services.registry.crd.controllers import Controllers
 from services.registry.crd.definitions import definitions_of, served
 from services.registry.crd.informer import CRDInformer, name_of
+from services.registry.service_resolver import StoredServiceResolver
 
 if TYPE_CHECKING:
     from services.registry.service import Registry
@@ -50,6 +51,7 @@ class CustomResources:
         self.informer = CRDInformer(registry.storage, self)
         self.controllers = Controllers(registry, lambda: self.informer.crds, user=user)
         self._keys: dict[str, bytes] = {}
+        self.resolver = StoredServiceResolver(registry.storage)
 
     def start(self) -> None:
         self.informer.start()
@@ -95,7 +97,7 @@ class CustomResources:
 
     def _definitions(self, crd: Obj) -> list[Any]:
         try:
-            return list(definitions_of(crd))
+            return list(definitions_of(crd, resolver=self.resolver))
         except Exception:
             log.exception("crd %s: cannot serve it", name_of(crd))
             return []
