@@ -484,12 +484,9 @@ def _validate_object(x: Obj, s: Node, path: str, out: list[FieldError]) -> None:
     """As kube-openapi's object validator: the size bounds, each property's value, then
     the required properties that are missing."""
     if s.max_properties is not None and len(x) > s.max_properties:
-        unit = "item" if s.max_properties == 1 else "items"
-        out.append(
-            FieldError(
-                "FieldValueTooMany", path, len(x), f"must have at most {s.max_properties} {unit}"
-            )
-        )
+        # kube-openapi's TooManyProperties carries the maximum as its value and no
+        # maximum, so kube says "Too many: <max>: has too many items".
+        out.append(FieldError("FieldValueTooMany", path, s.max_properties, "has too many items"))
     if s.min_properties is not None and len(x) < s.min_properties:
         detail = f"{_in_body(path)} should have at least {s.min_properties} properties"
         out.append(_invalid(path, x, detail))
