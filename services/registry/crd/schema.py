@@ -470,11 +470,12 @@ def _validate_array(x: list[Any], s: Node, path: str, out: list[FieldError]) -> 
         )
     if s.min_items is not None and len(x) < s.min_items:
         detail = f"{_in_body(path)} should have at least {s.min_items} items"
-        out.append(_invalid(path, x, detail))
+        out.append(_invalid(path, len(x), detail))  # kube-openapi's value: the size
     if s.unique_items:
         seen = [orjson.dumps(v, option=orjson.OPT_SORT_KEYS) for v in x]
         if len(set(seen)) != len(seen):
-            out.append(_invalid(path, x, f"{_in_body(path)} shouldn't contain duplicates"))
+            # kube-openapi's DuplicateItems has no value: kube shows ""
+            out.append(_invalid(path, "", f"{_in_body(path)} shouldn't contain duplicates"))
     if s.items is not None:
         for i, v in enumerate(x):
             _validate(v, s.items, f"{path}[{i}]", out)
@@ -489,7 +490,7 @@ def _validate_object(x: Obj, s: Node, path: str, out: list[FieldError]) -> None:
         out.append(FieldError("FieldValueTooMany", path, s.max_properties, "has too many items"))
     if s.min_properties is not None and len(x) < s.min_properties:
         detail = f"{_in_body(path)} should have at least {s.min_properties} properties"
-        out.append(_invalid(path, x, detail))
+        out.append(_invalid(path, s.min_properties, detail))  # the minimum, as kube-openapi
     for k, v in x.items():
         if not path and k in META_FIELDS:
             continue  # the root's TypeMeta and ObjectMeta are validated apart
