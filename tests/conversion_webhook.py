@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,52 @@ def convert(obj: Obj, to: str) -> Obj:
     elif to.endswith("/v1beta1") and "replicas" in spec:
         spec["size"] = str(spec.pop("replicas"))
     return out
+
+
+def widget_crd(group: str, *, webhook: Obj | None = None) -> Obj:
+    """Widgets: v1beta1 (deprecated, ``spec.size`` a string) and v1 (stored,
+    ``spec.replicas``); converted by ``webhook`` when given, else by None."""
+    beta = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {"size": {"type": "string"}, "color": {"type": "string"}},
+            }
+        },
+    }
+    ga = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {"replicas": {"type": "integer"}, "color": {"type": "string"}},
+            }
+        },
+    }
+    spec: Obj = {
+        "group": group,
+        "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+        "versions": [
+            {
+                "name": "v1beta1",
+                "served": True,
+                "storage": False,
+                "deprecated": True,
+                "schema": {"openAPIV3Schema": beta if webhook else ga},
+            },
+            {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": ga}},
+        ],
+    }
+    if webhook is not None:
+        spec["conversion"] = {"strategy": "Webhook", "webhook": webhook}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": spec,
+    }
 
 
 @dataclass
@@ -116,3 +163,32 @@ async def serve(tmp: Path, *, hosts: tuple[str, ...] = ()) -> AsyncIterator[Webh
     finally:
         server.should_exit = True
         await task
+
+
+@contextmanager
+def running(tmp: Path, *, hosts: tuple[str, ...] = ()) -> Iterator[Webhook]:
+    """``serve`` in a thread of its own, for synchronous tests (end to end)."""
+    started: list[Webhook] = []
+    ready = threading.Event()
+    stop: asyncio.Event | None = None
+    loop = asyncio.new_event_loop()
+
+    async def run() -> None:
+        nonlocal stop
+        stop = asyncio.Event()
+        async with serve(tmp, hosts=hosts) as hook:
+            started.append(hook)
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
+    thread.start()
+    try:
+        if not ready.wait(30):
+            raise RuntimeError("the conversion webhook did not start")
+        yield started[0]
+    finally:
+        if stop is not None:
+            loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()

@@ -10,12 +10,16 @@ and 1.37 where found), so the objects it makes carry a per-run suffix.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
+from tests import conversion_webhook
+from tests.conversion_webhook import widget_crd
 from tests.e2e.conftest import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -266,3 +270,50 @@ def test_deleting_the_crd_removes_its_objects(kube: Cluster, group: str) -> None
     missing = 'error: the server doesn\'t have a resource type "crontabs"'
     # kubectl 1.37 names the group it looked in; 1.32 does not
     assert error in (missing, f'{missing} in group "{other}"')
+
+
+def test_strategic_merge_patch_is_refused(kube: Cluster, crd: str, group: str) -> None:
+    name = unique("patched")
+    kube.kubectl("create", "-f", "-", input=crontab_yaml(group, name))
+    error = kube.kubectl_fails("patch", "ct", name, "-p", '{"spec":{"image":"x"}}')
+    assert error == (  # kubectl's words around kube's 415
+        f"error: application/strategic-merge-patch+json is not supported by {group}/v1, "
+        "Kind=CronTab: the body of the request was in an unknown format - accepted media types "
+        "include: application/json-patch+json, application/merge-patch+json, "
+        "application/apply-patch+yaml"
+    )
+    merged = kube.kubectl("patch", "ct", name, "--type=merge", "-p", '{"spec":{"image":"x"}}')
+    assert merged.stdout.strip() == f"crontab.{group}/{name} patched"
+
+
+def test_webhook_conversion(kube: Cluster, tmp_path: Path) -> None:
+    """A CRD converted by a webhook (tests/conversion_webhook.py, by URL), read in both
+    versions; a failing webhook is kube's reasonless 500."""
+    group = f"w{kube.kubectl_minor}{uuid.uuid4().hex[:6]}.example.com"
+    with conversion_webhook.running(tmp_path) as hook:
+        bundle = base64.b64encode(hook.ca_bundle).decode()
+        webhook = {"conversionReviewVersions": ["v1"],
+                   "clientConfig": {"url": hook.url, "caBundle": bundle}}  # fmt: skip
+        kube.kubectl("apply", "-f", "-", input=json.dumps(widget_crd(group, webhook=webhook)))
+        kube.kubectl("wait", "--for=condition=Established", f"crd/widgets.{group}")
+        meta = {"name": "w", "namespace": "default"}
+        widget = {"apiVersion": f"{group}/v1beta1", "kind": "Widget", "metadata": meta,
+                  "spec": {"size": "3"}}  # fmt: skip
+        created = kube.kubectl("create", "-f", "-", input=json.dumps(widget))
+        assert created.stdout.strip() == f"widget.{group}/w created"
+        stored = json.loads(kube.kubectl("get", f"widgets.v1.{group}", "w", "-o", "json").stdout)
+        assert (stored["apiVersion"], stored["spec"]) == (f"{group}/v1", {"replicas": 3})
+        beta = kube.kubectl("get", f"widgets.v1beta1.{group}", "w", "-o", "jsonpath={.spec}")
+        assert json.loads(beta.stdout) == {"size": "3"}
+        assert f"Warning: {group}/v1beta1 Widget is deprecated; use {group}/v1 Widget" in (
+            beta.stderr
+        )
+        hook.fail = True
+        failed = kube.kubectl("get", f"widgets.v1beta1.{group}", "w", check=False)
+        assert failed.returncode != 0
+        assert failed.stderr.strip().splitlines()[-1] == (
+            f"Error from server: conversion webhook for {group}/v1, Kind=Widget failed: "
+            "the webhook says no"
+        )
+        hook.fail = False
+        kube.kubectl("delete", "crd", f"widgets.{group}", timeout=90)

@@ -11,58 +11,13 @@ from typing import Any
 import pytest
 
 from tests import conversion_webhook
+from tests.conversion_webhook import widget_crd
 from tests.integration.conftest import ControlPlane
 from tests.integration.test_custom_resources import CRDS, install
 
 pytestmark = pytest.mark.integration
 
 Obj = dict[str, Any]
-
-
-def widget_crd(group: str, *, webhook: Obj | None = None) -> Obj:
-    """Widgets: v1beta1 (deprecated, ``spec.size`` a string) and v1 (stored,
-    ``spec.replicas``); converted by ``webhook`` when given, else by None."""
-    beta = {
-        "type": "object",
-        "properties": {
-            "spec": {
-                "type": "object",
-                "properties": {"size": {"type": "string"}, "color": {"type": "string"}},
-            }
-        },
-    }
-    ga = {
-        "type": "object",
-        "properties": {
-            "spec": {
-                "type": "object",
-                "properties": {"replicas": {"type": "integer"}, "color": {"type": "string"}},
-            }
-        },
-    }
-    spec: Obj = {
-        "group": group,
-        "scope": "Namespaced",
-        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-        "versions": [
-            {
-                "name": "v1beta1",
-                "served": True,
-                "storage": False,
-                "deprecated": True,
-                "schema": {"openAPIV3Schema": beta if webhook else ga},
-            },
-            {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": ga}},
-        ],
-    }
-    if webhook is not None:
-        spec["conversion"] = {"strategy": "Webhook", "webhook": webhook}
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"widgets.{group}"},
-        "spec": spec,
-    }
 
 
 @pytest.fixture
