@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import orjson
 
-from kapi import errors
+from kapi import errors, service_resolution
 from services.registry.crd import schema
 
 if TYPE_CHECKING:
@@ -48,26 +48,11 @@ REVIEW_GVK = "apiextensions.k8s.io/v1, Kind=ConversionReview"
 class ServiceResolver(Protocol):
     """Where a Service's port is served: how a webhook named by ``service`` is reached."""
 
-    async def endpoint(self, namespace: str, name: str, port: int) -> tuple[str, int]:
-        """One ready endpoint (address, port) of the Service's port ``port``. Raises a
-        ``StatusError`` whose message says why there is none, in kube's words (the
-        Service not found, no such port, no endpoints available)."""
+    async def endpoint(self, ref: service_resolution.ServiceRef) -> service_resolution.Endpoint:
+        """One ready endpoint of the referenced Service port. Raises a ``StatusError``
+        whose message says why there is none, in kube's words (``kapi.service_resolution``:
+        the Service not found, no such port, no endpoints available)."""
         ...
-
-
-@dataclass(frozen=True)
-class ServiceRef:
-    """A webhook's ``clientConfig.service``."""
-
-    namespace: str
-    name: str
-    port: int = 443
-    path: str = ""
-
-    @property
-    def host(self) -> str:
-        """The name the webhook's certificate must carry (kube's ``serviceName.namespace.svc``)."""
-        return f"{self.name}.{self.namespace}.svc"
 
 
 @dataclass
@@ -78,7 +63,7 @@ class Webhook:
     url: str
     ca_bundle: bytes = b""
     review_version: str = "v1"
-    service: ServiceRef | None = None
+    service: service_resolution.ServiceRef | None = None
     _client: httpx.AsyncClient | None = field(default=None, repr=False, compare=False)
 
     def client(self) -> httpx.AsyncClient:
@@ -99,14 +84,13 @@ class Webhook:
         if resolver is None:
             raise errors.service_unavailable("no service resolver")
         ref = self.service
-        address, port = await resolver.endpoint(ref.namespace, ref.name, ref.port)
-        host = f"[{address}]" if ":" in address else address
-        headers["Host"] = f"{ref.host}:{ref.port}"
+        endpoint = await resolver.endpoint(ref)
+        headers["Host"] = f"{ref.server_name}:{ref.port}"
         return await self.client().post(
-            f"https://{host}:{port}{ref.path}?timeout={int(WEBHOOK_TIMEOUT)}s",
+            endpoint.url(f"{ref.path}?timeout={int(WEBHOOK_TIMEOUT)}s"),
             content=body,
             headers=headers,
-            extensions={"sni_hostname": ref.host},
+            extensions={"sni_hostname": ref.server_name},
         )
 
     async def close(self) -> None:
@@ -131,15 +115,9 @@ def webhook_from(conversion: Obj) -> tuple[Webhook | None, str]:
     timeout = f"timeout={int(WEBHOOK_TIMEOUT)}s"
     if isinstance(url, str) and url:
         return Webhook(f"{url}{'&' if '?' in url else '?'}{timeout}", ca, review), ""
-    service = config.get("service")
-    if isinstance(service, dict):
-        ref = ServiceRef(
-            namespace=str(service.get("namespace") or ""),
-            name=str(service.get("name") or ""),
-            port=int(service.get("port") or 443),
-            path=str(service.get("path") or ""),
-        )
-        url = f"https://{ref.host}:{ref.port}{ref.path}?{timeout}"
+    ref = service_resolution.service_ref(config.get("service"))
+    if ref is not None:
+        url = f"https://{ref.server_name}:{ref.port}{ref.path}?{timeout}"
         return Webhook(url, ca, review, service=ref), ""
     return None, "webhook clientConfig has neither url nor service"
 
