@@ -20,10 +20,11 @@ from pathlib import Path
 import uvicorn
 
 from kapi import errors, pki
+from kapi.informer import Informer
 from services.metrics import registration, usage
 from services.metrics.api import MetricsAPI, PeerCertProtocol
 from services.registry.client import RegistryClient
-from services.registry.informer_client import Informer
+from services.registry.informer_client import registry_informer
 from services.registry.types import ResourceType
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,11 @@ def advertised(config: MetricsConfig, host: str) -> str:
 
 async def create_server(config: MetricsConfig) -> MetricsServer:
     registry = RegistryClient(config.registry, tls=config.peer_tls)
-    nodes = Informer(registry, NODES, registration.USER)
-    pods = Informer(registry, PODS, registration.USER)
+    nodes = registry_informer(registry, NODES, registration.USER)
+    pods = registry_informer(registry, PODS, registration.USER)
     api = MetricsAPI(
-        lambda: nodes.objects.values(),
-        lambda: pods.objects.values(),
+        nodes.items,
+        pods.items,
         allowed_names=config.requestheader_allowed_names,
         load=config.load,
     )

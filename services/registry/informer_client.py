@@ -1,171 +1,68 @@
-"""One resource's objects, kept in a client's memory: listed, then watched, through the
-registry client (a client-go informer for the services inside the control plane).
+"""Informers over the registry client, for the processes inside the control plane that
+read through the registry rather than storage (the gateway's aggregator follows
+APIServices, Services and EndpointSlices, as kube-aggregator's shared informers do;
+kapi's metrics server follows Nodes and Pods).
 
-The gateway's aggregator follows APIServices, Services and EndpointSlices with it, as
-kube-aggregator's shared informers do; kapi's metrics server follows Nodes and Pods.
-Listed as ``user``, then watched from the list's revision; a watch that ends is resumed
-from the last revision seen, an in-band ERROR (410 once the window moved on) lists again,
-a failure retries after a jittered, growing delay. ``on_change`` callbacks run for every
-change, in order, after the objects took it.
+The reflector is ``kapi.informer.Informer``, the one every service uses; this module is
+only where its objects come from: the registry's List (paged, as ``user``) and Watch
+(from the list's revision, bookmarks allowed).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-import random
-from collections.abc import Callable
-from typing import Any
+import dataclasses
+from collections.abc import AsyncIterator
 
 import orjson
 
-from kapi import errors
+from kapi import informer
 from kapi_proto import common_pb2, registry_pb2
 from services.registry.client import RegistryClient
 from services.registry.types import ResourceType
 
-log = logging.getLogger(__name__)
 
-BACKOFF_INITIAL = 0.2
-BACKOFF_MAX = 5.0
-WATCH_TIMEOUT_SECONDS = (300, 600)
-PAGE = 500
-
-Obj = dict[str, Any]
-Key = tuple[str, str]  # (namespace, name)
-Handler = Callable[[str, Obj], None]  # (ADDED | MODIFIED | DELETED | LISTED, object)
+@dataclasses.dataclass(frozen=True)
+class _Page:
+    items: list[bytes]
+    resource_version: int
+    continue_token: str
 
 
-def key_of(obj: Obj) -> Key:
-    meta = obj.get("metadata") or {}
-    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+def registry_informer(
+    registry: RegistryClient, rt: ResourceType, user: common_pb2.UserInfo
+) -> informer.Informer:
+    """An informer of ``rt``'s objects, read through ``registry`` as ``user``."""
+    target = registry_pb2.RequestTarget(
+        group=rt.group, version=rt.version, resource=rt.resource, user=user
+    )
 
-
-class Informer:
-    """``start()`` begins listing and watching ``rt``; ``objects`` is the current state."""
-
-    def __init__(
-        self, registry: RegistryClient, rt: ResourceType, user: common_pb2.UserInfo
-    ) -> None:
-        self.registry = registry
-        self.rt = rt
-        self.user = user
-        self.objects: dict[Key, Obj] = {}
-        self.revision = 0
-        self.synced = asyncio.Event()
-        self._handlers: list[Handler] = []
-        self._task: asyncio.Task[None] | None = None
-
-    def on_change(self, handler: Handler) -> None:
-        self._handlers.append(handler)
-
-    def get(self, namespace: str, name: str) -> Obj | None:
-        return self.objects.get((namespace, name))
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"informer {self.rt.resource}")
-
-    async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        delay = BACKOFF_INITIAL
-        need_list = True
-        while True:
-            try:
-                if need_list:
-                    await self._list()
-                    need_list = False
-                    delay = BACKOFF_INITIAL
-                need_list = await self._watch()
-                if not need_list:
-                    continue  # a watch that timed out: resume at once
-            except errors.StatusError as err:
-                log.info("%s informer: %s; retrying", self.rt.resource, err.message)
-                need_list = need_list or err.code == 410
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s informer failed; listing again", self.rt.resource)
-                need_list = True
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, BACKOFF_MAX)
-
-    def _target(self) -> registry_pb2.RequestTarget:
-        rt = self.rt
-        return registry_pb2.RequestTarget(
-            group=rt.group, version=rt.version, resource=rt.resource, user=self.user
+    async def list_page(limit: int, token: str) -> _Page:
+        reply = await registry.list(
+            registry_pb2.ReadRequest(
+                target=target, rendering=registry_pb2.OBJECT, limit=limit, continue_token=token
+            )
+        )
+        page = orjson.loads(reply.object)
+        metadata = page.get("metadata") or {}
+        return _Page(
+            items=[orjson.dumps(item) for item in page.get("items") or []],
+            resource_version=int(metadata.get("resourceVersion") or 0),
+            continue_token=str(metadata.get("continue") or ""),
         )
 
-    async def _list(self) -> None:
-        found: dict[Key, Obj] = {}
-        token, revision = "", 0
-        while True:
-            reply = await self.registry.list(
-                registry_pb2.ReadRequest(
-                    target=self._target(),
-                    rendering=registry_pb2.OBJECT,
-                    limit=PAGE,
-                    continue_token=token,
-                )
-            )
-            page = orjson.loads(reply.object)
-            for item in page.get("items") or []:
-                found[key_of(item)] = item
-            metadata = page.get("metadata") or {}
-            revision = revision or int(metadata.get("resourceVersion") or 0)
-            token = metadata.get("continue") or ""
-            if not token:
-                break
-        gone = [obj for key, obj in self.objects.items() if key not in found]
-        self.objects, self.revision = found, revision
-        self.synced.set()
-        for obj in gone:
-            self._notify("DELETED", obj)
-        for obj in found.values():
-            self._notify("LISTED", obj)
-
-    async def _watch(self) -> bool:
-        """Apply events until the watch ends; True: list again."""
-        events = await self.registry.open_watch(
+    async def watch(revision: int, timeout_seconds: int) -> AsyncIterator[common_pb2.WatchEvent]:
+        events = await registry.open_watch(
             registry_pb2.ReadRequest(
-                target=self._target(),
+                target=target,
                 rendering=registry_pb2.OBJECT,
-                resource_version=str(self.revision),
+                resource_version=str(revision),
                 allow_bookmarks=True,
-                timeout_seconds=random.randint(*WATCH_TIMEOUT_SECONDS),
+                timeout_seconds=timeout_seconds,
             )
         )
         async with contextlib.aclosing(events) as stream:  # type: ignore[type-var]
             async for event in stream:
-                if event.type == "ERROR":
-                    log.info("%s informer: watch ended: %s", self.rt.resource, event.object[:200])
-                    return True
-                obj = orjson.loads(event.object)
-                if not isinstance(obj, dict):
-                    continue
-                revision = int((obj.get("metadata") or {}).get("resourceVersion") or 0)
-                if revision <= self.revision:
-                    continue
-                self.revision = revision
-                if event.type == "BOOKMARK":
-                    continue
-                if event.type == "DELETED":
-                    self.objects.pop(key_of(obj), None)
-                else:
-                    self.objects[key_of(obj)] = obj
-                self._notify(event.type, obj)
-        return False
+                yield event
 
-    def _notify(self, kind: str, obj: Obj) -> None:
-        for handler in self._handlers:
-            try:
-                handler(kind, obj)
-            except Exception:
-                log.exception("%s informer: a handler failed", self.rt.resource)
+    return informer.Informer(rt.resource, list_page, watch)

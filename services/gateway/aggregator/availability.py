@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 import orjson
 
-from kapi import errors
+from kapi import errors, informer
 from kapi import service_resolution as resolution
 from kapi_proto import common_pb2, registry_pb2
 from services.gateway.aggregator import transport
@@ -94,9 +94,9 @@ class Availability:
     def start(self) -> None:
         if self._tasks:
             return
-        self.state.apiservices.on_change(self._apiservice_changed)
-        self.state.services.on_change(self._service_changed)
-        self.state.endpoint_slices.on_change(self._slice_changed)
+        informer.on_each_object(self.state.apiservices, self._apiservice_changed)
+        informer.on_each_object(self.state.services, self._service_changed)
+        informer.on_each_object(self.state.endpoint_slices, self._slice_changed)
         self._tasks.append(asyncio.create_task(self._resync(), name="availability resync"))
         self._tasks += [
             asyncio.create_task(self._work(), name=f"availability worker {i}")
@@ -146,10 +146,10 @@ class Availability:
 
     async def _resync(self) -> None:
         informers = (self.state.apiservices, self.state.services, self.state.endpoint_slices)
-        await asyncio.gather(*(informer.synced.wait() for informer in informers))
+        await asyncio.gather(*(each.wait_synced() for each in informers))
         while True:
-            for _, name in list(self.state.apiservices.objects):
-                self.enqueue(name)
+            for obj in self.state.apiservices.items():
+                self.enqueue(str((obj.get("metadata") or {}).get("name") or ""))
             await asyncio.sleep(self.resync)
 
     async def _work(self) -> None:

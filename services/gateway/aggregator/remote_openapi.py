@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from kapi import informer
 from services.gateway.aggregator import proxy as proxying
 from services.gateway.aggregator.proxy import FetchError, Proxy
 from services.gateway.aggregator.state import Remote, State, remote_of
@@ -51,7 +52,7 @@ class RemoteOpenAPI:
     def start(self) -> None:
         if self._tasks:
             return
-        self.state.apiservices.on_change(self._changed)
+        informer.on_each_object(self.state.apiservices, self._changed)
         self._tasks = [
             asyncio.create_task(self._work(), name="remote openapi"),
             asyncio.create_task(self._tick(), name="remote openapi refresh"),

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from kapi import service_resolution as resolution
+from kapi.informer import Informer
 from kapi.service_resolution import Endpoint, ServiceRef
 from services.gateway import feeds
 from services.registry import aggregation as reg
 from services.registry.client import RegistryClient
-from services.registry.informer_client import Informer
+from services.registry.informer_client import registry_informer
 from services.registry.types import ResourceType
 
 Obj = dict[str, Any]
@@ -108,9 +109,9 @@ class State:
 
     def __init__(self, registry: RegistryClient) -> None:
         user = feeds.FEED_USER
-        self.apiservices = Informer(registry, APISERVICES, user)
-        self.services = Informer(registry, SERVICES, user)
-        self.endpoint_slices = Informer(registry, ENDPOINT_SLICES, user)
+        self.apiservices = registry_informer(registry, APISERVICES, user)
+        self.services = registry_informer(registry, SERVICES, user)
+        self.endpoint_slices = registry_informer(registry, ENDPOINT_SLICES, user)
 
     def start(self) -> None:
         for informer in self._informers():
@@ -125,7 +126,7 @@ class State:
 
     def remotes(self) -> list[Remote]:
         """Every remote APIService."""
-        found = (remote_of(obj) for obj in self.apiservices.objects.values())
+        found = (remote_of(obj) for obj in self.apiservices.items())
         return [remote for remote in found if remote is not None]
 
     def remote(self, group: str, version: str) -> Remote | None:
@@ -141,10 +142,7 @@ class State:
 
     def slices_of(self, remote: Remote) -> list[resolution.Obj]:
         """The EndpointSlices of the remote's Service."""
-        slices = (
-            obj for (ns, _), obj in self.endpoint_slices.objects.items() if ns == remote.namespace
-        )
-        return resolution.slices_of(slices, remote.ref)
+        return resolution.slices_of(self.endpoint_slices.items(), remote.ref)
 
     def service_port(self, remote: Remote) -> resolution.Obj | None:
         """The Service's port the APIService names, None when it has none."""

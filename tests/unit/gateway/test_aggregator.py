@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kapi.informer import Informer, object_key
 from kapi.service_resolution import Endpoint
 from kapi_proto import common_pb2
 from services.gateway import discovery
@@ -65,13 +66,18 @@ def endpoint_slice(
     }
 
 
+def held(into: Informer, obj: Obj) -> None:
+    """As if ``into`` had listed ``obj`` (the tests' fake store, as client-go's)."""
+    into._objects[object_key(obj)] = obj
+
+
 def state(*, svc: Obj | None = None, slices: tuple[Obj, ...] = ()) -> State:
     found = State(registry=None)  # type: ignore[arg-type]
-    found.apiservices.objects[("", "v1alpha1.wardle.example.com")] = apiservice()
+    held(found.apiservices, apiservice())
     if svc is not None:
-        found.services.objects[("wardle", "api")] = svc
+        held(found.services, svc)
     for slice_ in slices:
-        found.endpoint_slices.objects[("wardle", slice_["metadata"]["name"])] = slice_
+        held(found.endpoint_slices, slice_)
     return found
 
 
@@ -215,7 +221,7 @@ def test_the_reply_s_headers_come_back_but_hop_by_hop_ones_and_its_audit_id() ->
 
 async def test_an_unavailable_apiservice_is_plain_service_unavailable() -> None:
     found = state(svc=service())
-    found.apiservices.objects[("", "v1alpha1.wardle.example.com")] = apiservice("False")
+    held(found.apiservices, apiservice("False"))
     remote = found.remote("wardle.example.com", "v1alpha1")
     assert remote is not None
     reply = await proxy.Proxy(found, Transports(None)).forward(None, None, remote)  # type: ignore[arg-type]
