@@ -1,5 +1,5 @@
-"""``python -m bench.cpu_per_op get|create [--in-flight N] [--count N]``: where the CPU
-of one operation goes.
+"""``python -m bench.cpu_per_op get|create [--in-flight N] [--count N] [--beside-etcd]``:
+where the CPU of one operation goes.
 
 Starts etcd and kapi as ``python -m bench`` does, warms up, then runs ``count`` gets
 of 100 ConfigMaps (consistent reads) or creates of 1 KB ConfigMaps, ``in-flight`` at a
@@ -90,8 +90,37 @@ async def as_service_account(admin: measure.Api, c: cluster.Cluster, bindings: i
     return measure.Api(dataclasses.replace(c, token=token))
 
 
+async def beside_etcd(
+    c: cluster.Cluster, api: measure.Api, in_flight: int, count: int, rounds: int = 4
+) -> str:
+    """Gets' latency beside raw etcd's on the same etcd, in ``rounds`` alternating
+    slices (a busy neighbour then slows both alike): the p50 and p99 of each."""
+    raw = await measure.RawEtcd.connect(c.etcd_url, c.etcd_tls)
+    try:
+        await raw.puts("/bench-raw/gets/", 100, in_flight)
+        ours: list[float] = []
+        theirs: list[float] = []
+        for _ in range(rounds):
+            theirs += await raw.get_latencies("/bench-raw/gets/", count // rounds, in_flight)
+            ours += await api.get_latencies(NAMESPACE, count // rounds, in_flight)
+    finally:
+        await raw.close()
+    p50s = [measure.percentile(x, 0.5) * 1e3 for x in (ours, theirs)]
+    p99s = [measure.percentile(x, 0.99) * 1e3 for x in (ours, theirs)]
+    return (
+        f"beside raw etcd, {in_flight} in flight: p50 {p50s[0]:.2f} ms against "
+        f"{p50s[1]:.2f} ms ({p50s[0] / p50s[1]:.2f}x), p99 {p99s[0]:.2f} ms against "
+        f"{p99s[1]:.2f} ms ({p99s[0] / p99s[1]:.2f}x)"
+    )
+
+
 async def measured(
-    c: cluster.Cluster, what: str, in_flight: int, count: int, policy: int = -1
+    c: cluster.Cluster,
+    what: str,
+    in_flight: int,
+    count: int,
+    policy: int = -1,
+    etcd_beside: bool = False,
 ) -> str:
     admin = measure.Api(c)
     api = admin
@@ -120,10 +149,13 @@ async def measured(
         per_op = {name: (after[name] - before[name]) * 1e3 / count for name in after}
         per_op["client"] = (time.process_time() - client_before) * 1e3 / count
         cpu = ", ".join(f"{name} {ms:.3f}" for name, ms in sorted(per_op.items()))
-        return (
+        report = (
             f"{what}, {in_flight} in flight: {count / elapsed:,.0f}/s overall; {shape}\n"
             f"CPU ms per {what}: {cpu}; sum {sum(per_op.values()):.3f}"
         )
+        if etcd_beside and what == "get":
+            report += "\n" + await beside_etcd(c, api, in_flight, count)
+        return report
     finally:
         await api.close()
         if api is not admin:
@@ -142,9 +174,19 @@ def main(argv: list[str] | None = None) -> None:
         help="run as a ServiceAccount RBAC authorizes, among this many other bindings "
         "(default: as the admin, in system:masters)",
     )
+    parser.add_argument(
+        "--beside-etcd",
+        action="store_true",
+        help="get: then as many gets of raw etcd and of kapi, alternately, and their "
+        "latencies side by side (``--in-flight 1``: the consistent read one at a time)",
+    )
     args = parser.parse_args(argv)
     with cluster.started() as c:
-        print(asyncio.run(measured(c, args.what, args.in_flight, args.count, args.policy)))
+        print(
+            asyncio.run(
+                measured(c, args.what, args.in_flight, args.count, args.policy, args.beside_etcd)
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar, cast
 
 import grpc
@@ -408,3 +409,142 @@ def replies(outcomes: Iterable[Any], field: str) -> list[Any]:
         else getattr(o, field)
         for o in outcomes
     ]
+
+
+# --- asks on a long-lived stream ---------------------------------------------------------
+#
+# A unary grpc.aio call costs about twice a message on an open stream, in latency and in
+# CPU on each side (a 20-byte echo on this machine: p50 0.43 ms against 0.23 ms, client
+# CPU 0.20 against 0.13 ms). A call made once per request and waited for one at a time
+# (the consistent read's revision check) goes on a stream instead: each ask carries an
+# ``id`` and its requests' ``audit_ids``, each answer the ``id`` and a reply or an
+# ``error`` (a KubeStatus).
+
+Ask = TypeVar("Ask")
+
+
+async def answers(
+    asks: AsyncIterator[Ask],
+    handle: Callable[[Ask], Awaitable[Any]],
+    answer: Callable[..., Outcome],
+    field: str,
+) -> AsyncGenerator[Outcome, None]:
+    """Servicer side of an ``AskStream``: each ask handled in its own task, under its own
+    audit IDs, as a unary call would be; answered as ``answer(id=, <field>=reply)`` or
+    ``answer(id=, error=Status)`` (a bug's Status is a logged 500) as soon as it is ready.
+    Ends once the client has closed its side and every ask is answered."""
+    ready: asyncio.Queue[Outcome | None] = asyncio.Queue()
+    handling: set[asyncio.Task[None]] = set()
+
+    async def one(ask: Any) -> None:
+        audit_id.bind(tuple(ask.audit_ids))  # this task's own context
+        try:
+            out = answer(id=ask.id, **{field: await handle(ask)})
+        except errors.StatusError as err:
+            out = answer(id=ask.id, error=common_pb2.KubeStatus(json=err.to_json()))
+        except Exception:
+            bug = _bug(f"an ask of {getattr(handle, '__qualname__', handle)}")
+            out = answer(id=ask.id, error=common_pb2.KubeStatus(json=bug.to_json()))
+        ready.put_nowait(out)
+
+    async def read() -> None:
+        try:
+            async for ask in asks:
+                task = asyncio.create_task(one(ask))
+                handling.add(task)
+                task.add_done_callback(handling.discard)
+            while handling:
+                await asyncio.wait(list(handling))
+        finally:
+            ready.put_nowait(None)
+
+    reader = asyncio.create_task(read())
+    try:
+        while (out := await ready.get()) is not None:
+            yield out
+        await reader  # what ended the reading, if it failed
+    finally:
+        reader.cancel()
+        for task in list(handling):
+            task.cancel()
+
+
+class _OpenStream:
+    """One stream of an ``AskStream``: its call, its reader, the asks it carries."""
+
+    def __init__(self, call: Any, peer: str) -> None:
+        self.call = call
+        self.waiting: dict[int, asyncio.Future[Any]] = {}
+        self.writing = asyncio.Lock()  # grpc.aio takes one write at a time
+        self.ended = False
+        self.reader = asyncio.create_task(self._read(peer))
+
+    async def _read(self, peer: str) -> None:
+        failure = errors.service_unavailable(UNAVAILABLE, retry_after=1)
+        try:
+            async for answer in self.call:
+                future = self.waiting.get(answer.id)
+                if future is not None and not future.done():
+                    future.set_result(answer)
+            log.warning("the %s service ended a stream of asks", peer)
+        except grpc.RpcError as exc:
+            failure = from_rpc_error(exc, peer)
+        finally:
+            self.ended = True
+            for future in self.waiting.values():
+                if not future.done():
+                    future.set_exception(failure)
+
+
+class AskStream:
+    """Client side: asks to a peer on one long-lived stream (``open_call()`` opens it:
+    a stub's stream-stream method), opened at the first ask and again after it ended.
+    ``ask`` fails as a unary read would: the peer's Status; 503 (retry) when the stream
+    cannot be opened or breaks; 504 when no answer came within ``timeout``."""
+
+    def __init__(self, open_call: Callable[[], Any], peer: str, *, timeout: float) -> None:
+        self._open_call = open_call
+        self._peer = peer
+        self._timeout = timeout
+        self._stream: _OpenStream | None = None
+        self._ids = itertools.count(1)
+
+    async def ask(self, request: Any) -> Any:
+        """``request`` (a message with ``id`` and ``audit_ids``, filled in here) sent,
+        its answer returned (raised, when it is an ``error``)."""
+        stream = self._stream
+        if stream is None or stream.ended:
+            stream = self._stream = _OpenStream(self._open_call(), self._peer)
+        request.id = number = next(self._ids)
+        request.audit_ids[:] = audit_id.all_bound()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        stream.waiting[number] = future
+        try:
+            async with stream.writing:
+                await stream.call.write(request)
+            async with asyncio.timeout(self._timeout):
+                answer = await future
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc, self._peer) from None
+        except asyncio.InvalidStateError:  # the stream ended before the write
+            raise not_sent(self._peer) from None
+        except TimeoutError:
+            log.warning(
+                "a call to the %s service failed: no answer in %s s (audit ID %s)",
+                self._peer,
+                self._timeout,
+                _audit_ids(),
+            )
+            raise errors.timeout(DEADLINE) from None
+        finally:
+            stream.waiting.pop(number, None)
+        if answer.HasField("error"):
+            raise errors.StatusError.from_status(orjson.loads(answer.error.json))
+        return answer
+
+    async def close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.call.cancel()
+            stream.reader.cancel()
+            await asyncio.gather(stream.reader, return_exceptions=True)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from kapi_proto import common_pb2 as kapi__proto_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18kapi_proto/storage.proto\x12\nkapi_proto\x1a\x17kapi_proto/common.proto\"?\n\x16\x43urrentRevisionRequest\x12%\n\x04refs\x18\x01 \x03(\x0b\x32\x17.kapi_proto.ResourceRef\"w\n\rCreateRequest\x12$\n\x03ref\x18\x01 \x01(\x0b\x32\x17.kapi_proto.ResourceRef\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06object\x18\x04 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x05 \x01(\x08\">\n\x12\x43reateBatchRequest\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.kapi_proto.CreateRequest\"`\n\rStoredOutcome\x12(\n\x06object\x18\x01 \x01(\x0b\x32\x18.kapi_proto.StoredObject\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.kapi_proto.KubeStatus\"8\n\x0fGetBatchRequest\x12%\n\x05items\x18\x01 \x03(\x0b\x32\x16.kapi_proto.GetRequest\"7\n\x0bStoredBatch\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.kapi_proto.StoredOutcome\"m\n\nGetRequest\x12$\n\x03ref\x18\x01 \x01(\x0b\x32\x17.kapi_proto.ResourceRef\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x18\n\x10resource_version\x18\x04 \x01(\t\"\xd7\x01\n\x0bListRequest\x12$\n\x03ref\x18\x01 \x01(\x0b\x32\x17.kapi_proto.ResourceRef\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x03\x12\x16\n\x0e\x63ontinue_token\x18\x06 \x01(\t\x12\x18\n\x10resource_version\x18\x07 \x01(\t\x12\x1e\n\x16resource_version_match\x18\x08 \x01(\t\"\x8b\x01\n\x0cListResponse\x12\r\n\x05items\x18\x01 \x03(\x0c\x12\x18\n\x10resource_version\x18\x02 \x01(\x03\x12\x16\n\x0e\x63ontinue_token\x18\x03 \x01(\t\x12!\n\x14remaining_item_count\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x17\n\x15_remaining_item_count\"\x92\x01\n\rUpdateRequest\x12$\n\x03ref\x18\x01 \x01(\x0b\x32\x17.kapi_proto.ResourceRef\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06object\x18\x04 \x01(\x0c\x12\x19\n\x11\x65xpected_revision\x18\x05 \x01(\x03\x12\x0f\n\x07\x64ry_run\x18\x06 \x01(\x08\"\x82\x01\n\rDeleteRequest\x12$\n\x03ref\x18\x01 \x01(\x0b\x32\x17.kapi_proto.ResourceRef\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x19\n\x11\x65xpected_revision\x18\x04 \x01(\x03\x12\x0f\n\x07\x64ry_run\x18\x05 \x01(\x08\"\xe0\x01\n\x0cWatchRequest\x12$\n\x03ref\x18\x01 \x01(\x0b\x32\x17.kapi_proto.ResourceRef\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x17\n\x0f\x61llow_bookmarks\x18\x06 \x01(\x08\x12\x17\n\x0ftimeout_seconds\x18\x07 \x01(\x03\x12\x1b\n\x13send_initial_events\x18\x08 \x01(\x08\"8\n\x0cStoredObject\x12\x0e\n\x06object\x18\x01 \x01(\x0c\x12\x18\n\x10resource_version\x18\x02 \x01(\x03\"-\n\x0eHealthResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t2\x88\x05\n\x07Storage\x12=\n\x06\x43reate\x12\x19.kapi_proto.CreateRequest\x1a\x18.kapi_proto.StoredObject\x12\x46\n\x0b\x43reateBatch\x12\x1e.kapi_proto.CreateBatchRequest\x1a\x17.kapi_proto.StoredBatch\x12\x37\n\x03Get\x12\x16.kapi_proto.GetRequest\x1a\x18.kapi_proto.StoredObject\x12@\n\x08GetBatch\x12\x1b.kapi_proto.GetBatchRequest\x1a\x17.kapi_proto.StoredBatch\x12\x39\n\x04List\x12\x17.kapi_proto.ListRequest\x1a\x18.kapi_proto.ListResponse\x12=\n\x06Update\x12\x19.kapi_proto.UpdateRequest\x1a\x18.kapi_proto.StoredObject\x12=\n\x06\x44\x65lete\x12\x19.kapi_proto.DeleteRequest\x1a\x18.kapi_proto.StoredObject\x12;\n\x05Watch\x12\x18.kapi_proto.WatchRequest\x1a\x16.kapi_proto.WatchEvent0\x01\x12\x37\n\x06Health\x12\x11.kapi_proto.Empty\x1a\x1a.kapi_proto.HealthResponse\x12L\n\x0f\x43urrentRevision\x12\".kapi_proto.CurrentRevisionRequest\x1a\x15.kapi_proto.Freshnessb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18kapi_proto/storage.proto\x12\nkapi_proto\x1a\x17kapi_proto/common.proto\"?\n\x16\x43urrentRevisionRequest\x12%\n\x04refs\x18\x01 \x03(\x0b\x32\x17.kapi_proto.ResourceRef\"S\n\x0bRevisionAsk\x12\n\n\x02id\x18\x01 \x01(\x04\x12%\n\x04refs\x18\x02 \x03(\x0b\x32\x17.kapi_proto.ResourceRef\x12\x11\n\taudit_ids\x18\x03 \x03(\t\"m\n\x0eRevisionAnswer\x12\n\n\x02id\x18\x01 \x01(\x04\x12(\n\tfreshness\x18\x02 \x01(\x0b\x32\x15.kapi_proto.Freshness\x12%\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x16.kapi_proto.KubeStatus\"w\n\rCreateRequest\x12$\n\x03ref\x18\x01 \x01(\x0b\x32\x17.kapi_proto.ResourceRef\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06object\x18\x04 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x05 \x01(\x08\">\n\x12\x43reateBatchRequest\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.kapi_proto.CreateRequest\"`\n\rStoredOutcome\x12(\n\x06object\x18\x01 \x01(\x0b\x32\x18.kapi_proto.StoredObject\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.kapi_proto.KubeStatus\"8\n\x0fGetBatchRequest\x12%\n\x05items\x18\x01 \x03(\x0b\x32\x16.kapi_proto.GetRequest\"7\n\x0bStoredBatch\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.kapi_proto.StoredOutcome\"m\n\nGetRequest\x12$\n\x03ref\x18\x01 \x01(\x0b\x32\x17.kapi_proto.ResourceRef\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x18\n\x10resource_version\x18\x04 \x01(\t\"\xd7\x01\n\x0bListRequest\x12$\n\x03ref\x18\x01 \x01(\x0b\x32\x17.kapi_proto.ResourceRef\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x03\x12\x16\n\x0e\x63ontinue_token\x18\x06 \x01(\t\x12\x18\n\x10resource_version\x18\x07 \x01(\t\x12\x1e\n\x16resource_version_match\x18\x08 \x01(\t\"\x8b\x01\n\x0cListResponse\x12\r\n\x05items\x18\x01 \x03(\x0c\x12\x18\n\x10resource_version\x18\x02 \x01(\x03\x12\x16\n\x0e\x63ontinue_token\x18\x03 \x01(\t\x12!\n\x14remaining_item_count\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x17\n\x15_remaining_item_count\"\x92\x01\n\rUpdateRequest\x12$\n\x03ref\x18\x01 \x01(\x0b\x32\x17.kapi_proto.ResourceRef\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06object\x18\x04 \x01(\x0c\x12\x19\n\x11\x65xpected_revision\x18\x05 \x01(\x03\x12\x0f\n\x07\x64ry_run\x18\x06 \x01(\x08\"\x82\x01\n\rDeleteRequest\x12$\n\x03ref\x18\x01 \x01(\x0b\x32\x17.kapi_proto.ResourceRef\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x19\n\x11\x65xpected_revision\x18\x04 \x01(\x03\x12\x0f\n\x07\x64ry_run\x18\x05 \x01(\x08\"\xe0\x01\n\x0cWatchRequest\x12$\n\x03ref\x18\x01 \x01(\x0b\x32\x17.kapi_proto.ResourceRef\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x17\n\x0f\x61llow_bookmarks\x18\x06 \x01(\x08\x12\x17\n\x0ftimeout_seconds\x18\x07 \x01(\x03\x12\x1b\n\x13send_initial_events\x18\x08 \x01(\x08\"8\n\x0cStoredObject\x12\x0e\n\x06object\x18\x01 \x01(\x0c\x12\x18\n\x10resource_version\x18\x02 \x01(\x03\"-\n\x0eHealthResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t2\xd5\x05\n\x07Storage\x12=\n\x06\x43reate\x12\x19.kapi_proto.CreateRequest\x1a\x18.kapi_proto.StoredObject\x12\x46\n\x0b\x43reateBatch\x12\x1e.kapi_proto.CreateBatchRequest\x1a\x17.kapi_proto.StoredBatch\x12\x37\n\x03Get\x12\x16.kapi_proto.GetRequest\x1a\x18.kapi_proto.StoredObject\x12@\n\x08GetBatch\x12\x1b.kapi_proto.GetBatchRequest\x1a\x17.kapi_proto.StoredBatch\x12\x39\n\x04List\x12\x17.kapi_proto.ListRequest\x1a\x18.kapi_proto.ListResponse\x12=\n\x06Update\x12\x19.kapi_proto.UpdateRequest\x1a\x18.kapi_proto.StoredObject\x12=\n\x06\x44\x65lete\x12\x19.kapi_proto.DeleteRequest\x1a\x18.kapi_proto.StoredObject\x12;\n\x05Watch\x12\x18.kapi_proto.WatchRequest\x1a\x16.kapi_proto.WatchEvent0\x01\x12\x37\n\x06Health\x12\x11.kapi_proto.Empty\x1a\x1a.kapi_proto.HealthResponse\x12L\n\x0f\x43urrentRevision\x12\".kapi_proto.CurrentRevisionRequest\x1a\x15.kapi_proto.Freshness\x12K\n\x10\x43urrentRevisions\x12\x17.kapi_proto.RevisionAsk\x1a\x1a.kapi_proto.RevisionAnswer(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,32 +34,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CURRENTREVISIONREQUEST']._serialized_start=65
   _globals['_CURRENTREVISIONREQUEST']._serialized_end=128
-  _globals['_CREATEREQUEST']._serialized_start=130
-  _globals['_CREATEREQUEST']._serialized_end=249
-  _globals['_CREATEBATCHREQUEST']._serialized_start=251
-  _globals['_CREATEBATCHREQUEST']._serialized_end=313
-  _globals['_STOREDOUTCOME']._serialized_start=315
-  _globals['_STOREDOUTCOME']._serialized_end=411
-  _globals['_GETBATCHREQUEST']._serialized_start=413
-  _globals['_GETBATCHREQUEST']._serialized_end=469
-  _globals['_STOREDBATCH']._serialized_start=471
-  _globals['_STOREDBATCH']._serialized_end=526
-  _globals['_GETREQUEST']._serialized_start=528
-  _globals['_GETREQUEST']._serialized_end=637
-  _globals['_LISTREQUEST']._serialized_start=640
-  _globals['_LISTREQUEST']._serialized_end=855
-  _globals['_LISTRESPONSE']._serialized_start=858
-  _globals['_LISTRESPONSE']._serialized_end=997
-  _globals['_UPDATEREQUEST']._serialized_start=1000
-  _globals['_UPDATEREQUEST']._serialized_end=1146
-  _globals['_DELETEREQUEST']._serialized_start=1149
-  _globals['_DELETEREQUEST']._serialized_end=1279
-  _globals['_WATCHREQUEST']._serialized_start=1282
-  _globals['_WATCHREQUEST']._serialized_end=1506
-  _globals['_STOREDOBJECT']._serialized_start=1508
-  _globals['_STOREDOBJECT']._serialized_end=1564
-  _globals['_HEALTHRESPONSE']._serialized_start=1566
-  _globals['_HEALTHRESPONSE']._serialized_end=1611
-  _globals['_STORAGE']._serialized_start=1614
-  _globals['_STORAGE']._serialized_end=2262
+  _globals['_REVISIONASK']._serialized_start=130
+  _globals['_REVISIONASK']._serialized_end=213
+  _globals['_REVISIONANSWER']._serialized_start=215
+  _globals['_REVISIONANSWER']._serialized_end=324
+  _globals['_CREATEREQUEST']._serialized_start=326
+  _globals['_CREATEREQUEST']._serialized_end=445
+  _globals['_CREATEBATCHREQUEST']._serialized_start=447
+  _globals['_CREATEBATCHREQUEST']._serialized_end=509
+  _globals['_STOREDOUTCOME']._serialized_start=511
+  _globals['_STOREDOUTCOME']._serialized_end=607
+  _globals['_GETBATCHREQUEST']._serialized_start=609
+  _globals['_GETBATCHREQUEST']._serialized_end=665
+  _globals['_STOREDBATCH']._serialized_start=667
+  _globals['_STOREDBATCH']._serialized_end=722
+  _globals['_GETREQUEST']._serialized_start=724
+  _globals['_GETREQUEST']._serialized_end=833
+  _globals['_LISTREQUEST']._serialized_start=836
+  _globals['_LISTREQUEST']._serialized_end=1051
+  _globals['_LISTRESPONSE']._serialized_start=1054
+  _globals['_LISTRESPONSE']._serialized_end=1193
+  _globals['_UPDATEREQUEST']._serialized_start=1196
+  _globals['_UPDATEREQUEST']._serialized_end=1342
+  _globals['_DELETEREQUEST']._serialized_start=1345
+  _globals['_DELETEREQUEST']._serialized_end=1475
+  _globals['_WATCHREQUEST']._serialized_start=1478
+  _globals['_WATCHREQUEST']._serialized_end=1702
+  _globals['_STOREDOBJECT']._serialized_start=1704
+  _globals['_STOREDOBJECT']._serialized_end=1760
+  _globals['_HEALTHRESPONSE']._serialized_start=1762
+  _globals['_HEALTHRESPONSE']._serialized_end=1807
+  _globals['_STORAGE']._serialized_start=1810
+  _globals['_STORAGE']._serialized_end=2535
 # @@protoc_insertion_point(module_scope)

@@ -13,6 +13,26 @@ class CurrentRevisionRequest(_message.Message):
     refs: _containers.RepeatedCompositeFieldContainer[_common_pb2.ResourceRef]
     def __init__(self, refs: _Optional[_Iterable[_Union[_common_pb2.ResourceRef, _Mapping]]] = ...) -> None: ...
 
+class RevisionAsk(_message.Message):
+    __slots__ = ("id", "refs", "audit_ids")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REFS_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_IDS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    refs: _containers.RepeatedCompositeFieldContainer[_common_pb2.ResourceRef]
+    audit_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[int] = ..., refs: _Optional[_Iterable[_Union[_common_pb2.ResourceRef, _Mapping]]] = ..., audit_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RevisionAnswer(_message.Message):
+    __slots__ = ("id", "freshness", "error")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    FRESHNESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    freshness: _common_pb2.Freshness
+    error: _common_pb2.KubeStatus
+    def __init__(self, id: _Optional[int] = ..., freshness: _Optional[_Union[_common_pb2.Freshness, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.KubeStatus, _Mapping]] = ...) -> None: ...
+
 class CreateRequest(_message.Message):
     __slots__ = ("ref", "namespace", "name", "object", "dry_run")
     REF_FIELD_NUMBER: _ClassVar[int]

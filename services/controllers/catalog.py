@@ -17,6 +17,7 @@ from services.controllers.disruption import DisruptionController
 from services.controllers.endpoints import EndpointsController, EndpointSliceController
 from services.controllers.framework import Controller
 from services.controllers.garbagecollector import GarbageCollector
+from services.controllers.horizontal import HorizontalController
 from services.controllers.job import JobController
 from services.controllers.namespace import NamespaceController
 from services.controllers.replicaset import ReplicaSetController
@@ -40,6 +41,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     EndpointSliceController,
     DisruptionController,
     TTLAfterFinishedController,
+    HorizontalController,
 )
 
 

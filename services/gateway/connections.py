@@ -32,6 +32,8 @@ from cryptography import x509
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from services.gateway.write_coalescing import CoalescingTransport
+
 log = logging.getLogger(__name__)
 
 # kube-apiserver's values (secure_serving.go; Go's net/http for the handshake).
@@ -173,7 +175,7 @@ class GuardedProtocol(HttpToolsProtocol):
     # --- the connection -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(CoalescingTransport(transport, self.loop))
         self._tls = tls_extension(transport)
         self._head_deadline.arm()
 

@@ -28,9 +28,9 @@ event's previous object is known, so watchers with selectors are served too.
 Consistent reads (no resourceVersion) are answered here too, as kube-apiserver 1.31+
 answers consistent lists from its watch cache: storage reads etcd's current revision
 after the request arrived and waits until its own cache has every change up to it
-(``Storage.CurrentRevision``); the held objects serve the read once they are known to
-be as current (``Freshness`` in common.proto), which for a resource written a while
-ago is at once.
+(``Storage.CurrentRevisions``, asked on one open stream); the held objects serve the
+read once they are known to be as current (``Freshness`` in common.proto), which for a
+resource written a while ago is at once.
 """
 
 from __future__ import annotations

@@ -52,11 +52,15 @@ class StorageClient:
         self._revisions: batching.Batcher[ResourceRef, Freshness] = batching.Batcher(
             self._freshness_batch
         )
+        self._revision_asks = rpc.AskStream(
+            self._stub.CurrentRevisions, PEER, timeout=self._timeout
+        )
 
     async def close(self) -> None:
         await self._creates.close()
         await self._gets.close()
         await self._revisions.close()
+        await self._revision_asks.close()
         await self._channel.close()
 
     async def __aenter__(self) -> StorageClient:
@@ -244,8 +248,9 @@ class StorageClient:
         """etcd's revision, read after this call, and a summary of storage's watch cache
         of each of ``refs`` once it has reached it (see storage.proto); 503 when a cache
         cannot confirm it."""
-        request = storage_pb2.CurrentRevisionRequest(refs=[convert.ref_to_pb(r) for r in refs])
-        return cast(common_pb2.Freshness, await self._call(self._stub.CurrentRevision, request))
+        ask = storage_pb2.RevisionAsk(refs=[convert.ref_to_pb(r) for r in refs])
+        answer = await self._revision_asks.ask(ask)
+        return cast(common_pb2.Freshness, answer.freshness)
 
     async def health(self) -> Health:
         """Whether etcd answers through the storage service; 503 when it does not."""

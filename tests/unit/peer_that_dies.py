@@ -23,6 +23,10 @@ class DiesOnCall(storage_pb2_grpc.StorageServicer):
     async def Update(self, request: Any, context: Any) -> NoReturn:
         os._exit(EXIT_CODE)
 
+    async def CurrentRevisions(self, asks: Any, context: Any) -> NoReturn:
+        await anext(asks)  # the first ask has arrived
+        os._exit(EXIT_CODE)
+
 
 async def main() -> None:
     server, port = rpc.server("127.0.0.1:0", tls=None)

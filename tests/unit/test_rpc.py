@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import pytest
 
 from kapi import audit_id, errors, rpc
-from kapi_proto import storage_pb2, storage_pb2_grpc
+from kapi_proto import common_pb2, storage_pb2, storage_pb2_grpc
 from services.storage.client import StorageClient
 from services.storage.model import ResourceRef
 from tests.unit.peer_that_dies import EXIT_CODE
@@ -54,6 +54,22 @@ class Scripted(storage_pb2_grpc.StorageServicer):
     async def CreateBatch(self, request: Any, context: rpc.Context) -> storage_pb2.StoredBatch:
         outcomes = await rpc.each(self._create, request.items, storage_pb2.StoredOutcome, "object")
         return storage_pb2.StoredBatch(items=outcomes)
+
+    async def _freshness(self, ask: storage_pb2.RevisionAsk) -> common_pb2.Freshness:
+        """Fails with ``fail``, except for asks about "slow-N"/"fast-N" resources:
+        answered with revision N, the slow ones later than the fast ones."""
+        names = [ref.resource for ref in ask.refs]
+        if names and names[0].startswith(("slow-", "fast-")):
+            await asyncio.sleep(0.3 if names[0].startswith("slow-") else 0)
+            return common_pb2.Freshness(revision=int(names[0].split("-")[1]))
+        self._serve()
+
+    @rpc.stream_errors
+    async def CurrentRevisions(self, asks: Any, context: rpc.Context) -> AsyncIterator[Any]:
+        async for answer in rpc.answers(
+            asks, self._freshness, storage_pb2.RevisionAnswer, "freshness"
+        ):
+            yield answer
 
 
 @pytest.fixture
@@ -100,6 +116,7 @@ async def test_a_status_of_any_size_crosses_intact(
     if length == 20_000:
         stream = client.watch(REF, "ns", resource_version="7")
         assert (await failure(anext(stream))).status() == servicer.fail.status()
+        assert (await failure(client.freshness(REF))).status() == servicer.fail.status()
 
 
 async def test_a_status_too_large_even_so_is_cut_not_lost(
@@ -119,7 +136,7 @@ def bug_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
 
 
-@pytest.mark.parametrize("call", ["unary", "stream"])
+@pytest.mark.parametrize("call", ["unary", "stream", "ask"])
 async def test_a_bug_is_a_500_naming_only_the_audit_id_logged_once(
     peer: tuple[Scripted, StorageClient], caplog: pytest.LogCaptureFixture, call: str
 ) -> None:
@@ -128,12 +145,14 @@ async def test_a_bug_is_a_500_naming_only_the_audit_id_logged_once(
     audit_id.bind(("req-123",))
     if call == "unary":
         got = await failure(client.get(REF, "ns", "c", resource_version="7"))
+    elif call == "ask":  # on the stream of revision asks: the id crossed in the ask
+        got = await failure(client.freshness(REF))
     else:
         got = await failure(anext(client.watch(REF, "ns", resource_version="7")))
     assert got.status() == errors.unexpected("req-123").status()
     body = got.to_json().decode()
     assert "ValueError" not in body and "10.9.8.7" not in body and "boom" not in body
-    assert servicer.seen == ["req-123"]  # the id crossed in metadata
+    assert servicer.seen == ["req-123"]  # the id crossed
     [record] = bug_records(caplog)  # once, by the service that met it
     assert "req-123" in record.getMessage() and SECRET in str(record.exc_info)
 
@@ -165,6 +184,7 @@ async def test_an_unreachable_peer_is_503_with_retry_after_and_no_address(
         for call in (
             client.update(REF, "ns", "c", b"{}", expected_revision=3),
             client.get(REF, "ns", "c", resource_version="7"),
+            client.freshness(REF),
         ):
             got = await failure(call)
             assert (got.code, got.reason, got.retry_after) == (503, "ServiceUnavailable", 1)
@@ -175,8 +195,38 @@ async def test_an_unreachable_peer_is_503_with_retry_after_and_no_address(
     assert any(target in r.getMessage() for r in caplog.records)  # the details: logged
 
 
-@pytest.mark.parametrize("write", [True, False])
-async def test_a_call_whose_peer_dies_in_flight(write: bool) -> None:
+async def test_asks_on_one_stream_each_get_their_own_answer(
+    peer: tuple[Scripted, StorageClient],
+) -> None:
+    """Answers come back as they are ready, each to its own ask."""
+    _, client = peer
+    names = [f"slow-{i}" if i % 2 else f"fast-{i}" for i in range(10)]
+    got = await asyncio.gather(
+        *(client.current_revision([ResourceRef("", name, True)]) for name in names)
+    )
+    assert [answer.revision for answer in got] == list(range(10))
+
+
+async def test_a_stream_of_asks_that_ended_is_opened_again(
+    peer: tuple[Scripted, StorageClient],
+) -> None:
+    """An ask waiting when its stream breaks is a read that failed: 503, retry; the
+    next ask goes out on a new stream."""
+    _, client = peer
+    slow = asyncio.create_task(client.current_revision([ResourceRef("", "slow-1", True)]))
+    await asyncio.sleep(0.1)  # on its way
+    stream = client._revision_asks._stream
+    assert stream is not None
+    stream.call.cancel()
+    got = await failure(slow)
+    assert (got.code, got.reason, got.retry_after) == (503, "ServiceUnavailable", 1)
+    answer = await client.current_revision([ResourceRef("", "fast-2", True)])
+    assert answer.revision == 2
+    assert client._revision_asks._stream is not stream
+
+
+@pytest.mark.parametrize("write", [True, False, "ask"])
+async def test_a_call_whose_peer_dies_in_flight(write: bool | str) -> None:
     """A write the peer may have made before it died is an unknown outcome: 504 without
     Retry-After, which client-go does not retry (a retried generateName create stored
     two objects). A read is safe to retry: 503 with Retry-After."""
@@ -191,7 +241,9 @@ async def test_a_call_whose_peer_dies_in_flight(write: bool) -> None:
             port = int(await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 30))
             client = StorageClient(f"127.0.0.1:{port}")
             try:
-                if write:
+                if write == "ask":
+                    call = client.freshness(REF)
+                elif write:
                     call = client.update(REF, "ns", "c", b"{}", expected_revision=3)
                 else:
                     call = client.get(REF, "ns", "c", resource_version="7")
@@ -201,7 +253,7 @@ async def test_a_call_whose_peer_dies_in_flight(write: bool) -> None:
             assert await asyncio.to_thread(process.wait, 30) == EXIT_CODE  # died in the call
         finally:
             process.kill()
-    if write:
+    if write is True:
         assert (got.code, got.reason, got.retry_after) == (504, "Timeout", None)
         assert got.message == f"Timeout: {rpc.UNKNOWN_OUTCOME}"
         assert "retryAfterSeconds" not in (got.details or {})

@@ -224,6 +224,20 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
     async def CurrentRevision(
         self, request: storage_pb2.CurrentRevisionRequest, context: rpc.Context
     ) -> common_pb2.Freshness:
+        return await self._freshness(request)
+
+    @stream_errors
+    async def CurrentRevisions(
+        self, asks: AsyncIterator[storage_pb2.RevisionAsk], context: rpc.Context
+    ) -> AsyncIterator[storage_pb2.RevisionAnswer]:
+        answers = rpc.answers(asks, self._freshness, storage_pb2.RevisionAnswer, "freshness")
+        async with contextlib.aclosing(answers):
+            async for answer in answers:
+                yield answer
+
+    async def _freshness(
+        self, request: storage_pb2.CurrentRevisionRequest | storage_pb2.RevisionAsk
+    ) -> common_pb2.Freshness:
         refs = [convert.ref_from_pb(ref) for ref in request.refs]
         with translated(refs[0] if refs else NO_RESOURCE):
             revision, summaries = await self._store.current_revision(refs)

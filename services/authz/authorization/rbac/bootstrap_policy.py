@@ -621,6 +621,19 @@ CONTROLLER_ROLES: tuple[Obj, ...] = tuple(
             ],
         ),
         (
+            "horizontal-pod-autoscaler",
+            [
+                rule(READ, AUTOSCALING, "horizontalpodautoscalers"),
+                rule("update", AUTOSCALING, "horizontalpodautoscalers/status"),
+                rule(("get", "update"), "*", "*/scale"),
+                rule(("list", "watch"), CORE, "pods"),
+                rule(("list", "watch"), "metrics.k8s.io", "pods"),
+                rule(READ, "custom.metrics.k8s.io", "*"),
+                rule(READ, "external.metrics.k8s.io", "*"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
             "job-controller",
             [
                 rule(("get", "list", "patch", "update", "watch"), BATCH, "jobs"),
