@@ -89,6 +89,16 @@ def test_scale_up_and_down(cluster: Cluster, ns: str) -> None:
     for replicas in ("4", "2"):
         cluster.kubectl("-n", ns, "scale", "deploy/web", f"--replicas={replicas}")
         cluster.kubectl("-n", ns, "rollout", "status", "deploy/web", f"--timeout={WAIT}")
+        # rollout status may succeed on a scale-down before the ReplicaSet's extra pods
+        # are gone (kube's status counts them until then): wait for the count
+        cluster.kubectl(
+            "-n",
+            ns,
+            "wait",
+            "--for=jsonpath={.status.replicas}=" + replicas,
+            "deploy/web",
+            f"--timeout={WAIT}",
+        )
         ready = rows(cluster.kubectl("-n", ns, "get", "deploy", "web").stdout)[1][1]
         assert ready == f"{replicas}/{replicas}"
         cluster.kubectl(
