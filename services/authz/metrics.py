@@ -86,6 +86,9 @@ class InstrumentedPlugin:
         self._step = step
         self._cells: dict[tuple[str, bool], metrics.HistogramCell] = {}
 
+    def active(self) -> bool:
+        return self.delegate.active()
+
     async def admit(self, attributes: admission.Attributes) -> None:
         start = time.perf_counter()
         rejected = True

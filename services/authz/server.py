@@ -21,9 +21,11 @@ from kapi import errors, informer, metrics_service, pki, rpc
 from kapi_proto import authz_pb2_grpc
 from services.authz import admission, authentication, authorization, sources
 from services.authz.access import AccessControl, RevisionFeed, service_account_watcher
+from services.authz.admission import review
 from services.authz.admission.namespace_lifecycle import NamespaceLifecycle
 from services.authz.admission.rbac_escalation import RBACEscalation
 from services.authz.admission.service_account import ServiceAccount
+from services.authz.admission.validating_policy import ValidatingAdmissionPolicy
 from services.authz.authentication.service_accounts import (
     DEFAULT_ISSUER,
     ServiceAccountTokens,
@@ -37,6 +39,7 @@ from services.authz.authorization.rbac.index import PolicyIndex
 from services.authz.grpc.servicer import AuthzServicer
 from services.authz.metrics import AuthzMetrics
 from services.authz.namespace_informer import NamespaceInformer
+from services.authz.params import ParamInformers
 from services.storage.client import StorageClient
 from services.storage.model import ResourceRef
 
@@ -72,9 +75,12 @@ class AuthzServer:
     namespaces: NamespaceInformer
     informers: list[informer.Informer] = field(default_factory=list)
     access: AccessControl | None = None
+    params: ParamInformers | None = None
 
     async def close(self) -> None:
         await self.namespaces.close()
+        if self.params is not None:
+            await self.params.close()
         await asyncio.gather(*(i.close() for i in self.informers))
         await self.storage.close()
 
@@ -205,9 +211,26 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
         metrics.plugin("NamespaceLifecycle", "admit", NamespaceLifecycle(namespaces)),
         metrics.plugin("ServiceAccount", "admit", ServiceAccount()),
     ]
+    policies = sources.informer_of(storage, sources.VALIDATING_ADMISSION_POLICIES)
+    bindings = sources.informer_of(storage, sources.VALIDATING_ADMISSION_POLICY_BINDINGS)
+    informers += [policies, bindings]
+    params = ParamInformers(storage)
+    validating: list[admission.Plugin] = [
+        metrics.plugin(
+            "ValidatingAdmissionPolicy",
+            "validate",
+            ValidatingAdmissionPolicy(
+                policies=policies,
+                bindings=bindings,
+                params=params,
+                namespaces=namespaces,
+                request_object=review.request,
+            ),
+        ),
+    ]
     servicer = AuthzServicer(
         access=access,
-        admission_chain=admission.Chain(mutating=mutating, validating=[]),
+        admission_chain=admission.Chain(mutating=mutating, validating=validating),
     )
     server, port = rpc.server(config.listen, tls=config.tls)
     authz_pb2_grpc.add_AuthzServicer_to_server(servicer, server)
@@ -218,4 +241,4 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     namespaces.start()
     for each in informers:
         each.start()
-    return AuthzServer(server, port, storage, namespaces, informers, access)
+    return AuthzServer(server, port, storage, namespaces, informers, access, params)

@@ -26,10 +26,27 @@ class Attributes:
     old_object: dict[str, Any] | None
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
+    # Audit annotations for the request's audit event (shared by the plugins' views).
+    audit_annotations: dict[str, str] = field(default_factory=dict)
+    # The operation's options (CreateOptions, UpdateOptions, DeleteOptions) as JSON.
+    options: dict[str, Any] | None = None
+
+    def annotate(self, key: str, value: str) -> None:
+        """An audit annotation; a key keeps its first value (kube's AddAnnotation)."""
+        self.audit_annotations.setdefault(key, value)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
 
 
 class Plugin(Protocol):
     operations: frozenset[str]
+
+    def active(self) -> bool:
+        """Whether the plugin may act on anything now: a plugin driven by
+        configuration objects (policies, webhooks, quotas) is idle while there are none,
+        and when every validating plugin is, callers skip the validating call."""
 
     async def admit(self, attributes: Attributes) -> None:
         """Mutate ``attributes.object`` (mutating plugins) or raise a StatusError."""
@@ -45,6 +62,9 @@ class Chain:
             if attributes.operation in plugin.operations:
                 await plugin.admit(attributes)
 
+    def validating_active(self) -> bool:
+        return any(plugin.active() for plugin in self.validating)
+
     async def run_validating(self, attributes: Attributes) -> None:
         """Validating plugins see copies: they can reject, never change, the object."""
         for plugin in self.validating:
@@ -53,4 +73,3 @@ class Chain:
                 view.object = copy.deepcopy(attributes.object)
                 view.old_object = copy.deepcopy(attributes.old_object)
                 await plugin.admit(view)
-                attributes.warnings.extend(w for w in view.warnings if w not in attributes.warnings)

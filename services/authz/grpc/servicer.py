@@ -132,6 +132,7 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
         try:
             obj = orjson.loads(request.object) if request.object else None
             old = orjson.loads(request.old_object) if request.old_object else None
+            options = orjson.loads(request.options) if request.options else None
         except orjson.JSONDecodeError as exc:
             raise errors.bad_request(f"admission: undecodable object: {exc}") from exc
         attributes = admission.Attributes(
@@ -147,6 +148,7 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
             object=obj,
             old_object=old,
             dry_run=request.dry_run,
+            options=options if isinstance(options, dict) else None,
         )
         if request.phase == authz_pb2.MUTATING:
             await self.admission.run_mutating(attributes)
@@ -156,5 +158,6 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
         return authz_pb2.AdmitResponse(
             object=out,
             warnings=attributes.warnings,
-            validating_plugins=bool(self.admission.validating),
+            validating_plugins=self.admission.validating_active(),
+            audit_annotations=attributes.audit_annotations,
         )
