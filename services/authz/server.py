@@ -26,6 +26,8 @@ from services.authz.admission.namespace_lifecycle import NamespaceLifecycle
 from services.authz.admission.rbac_escalation import RBACEscalation
 from services.authz.admission.service_account import ServiceAccount
 from services.authz.admission.validating_policy import ValidatingAdmissionPolicy
+from services.authz.admission.webhooks.caller import WebhookCaller
+from services.authz.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
 from services.authz.authentication.service_accounts import (
     DEFAULT_ISSUER,
     ServiceAccountTokens,
@@ -40,6 +42,7 @@ from services.authz.grpc.servicer import AuthzServicer
 from services.authz.metrics import AuthzMetrics
 from services.authz.namespace_informer import NamespaceInformer
 from services.authz.params import ParamInformers
+from services.authz.service_endpoints import ServiceEndpoints
 from services.storage.client import StorageClient
 from services.storage.model import ResourceRef
 
@@ -76,11 +79,17 @@ class AuthzServer:
     informers: list[informer.Informer] = field(default_factory=list)
     access: AccessControl | None = None
     params: ParamInformers | None = None
+    webhooks: WebhookCaller | None = None
+    endpoints: ServiceEndpoints | None = None
 
     async def close(self) -> None:
         await self.namespaces.close()
         if self.params is not None:
             await self.params.close()
+        if self.webhooks is not None:
+            await self.webhooks.close()
+        if self.endpoints is not None:
+            await self.endpoints.close()
         await asyncio.gather(*(i.close() for i in self.informers))
         await self.storage.close()
 
@@ -207,9 +216,19 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     if index is not None:
         # Not an admission plugin in kube (its RBAC storages check it): not metered as one.
         mutating.append(RBACEscalation(index, access.authorizer))
+    endpoints = ServiceEndpoints(storage)
+    caller = WebhookCaller(endpoints)
+    mutating_hooks = sources.informer_of(storage, sources.MUTATING_WEBHOOK_CONFIGURATIONS)
+    validating_hooks = sources.informer_of(storage, sources.VALIDATING_WEBHOOK_CONFIGURATIONS)
+    informers += [mutating_hooks, validating_hooks]
     mutating += [
         metrics.plugin("NamespaceLifecycle", "admit", NamespaceLifecycle(namespaces)),
         metrics.plugin("ServiceAccount", "admit", ServiceAccount()),
+        metrics.plugin(
+            "MutatingAdmissionWebhook",
+            "admit",
+            MutatingWebhooks(configurations=mutating_hooks, caller=caller, namespaces=namespaces),
+        ),
     ]
     policies = sources.informer_of(storage, sources.VALIDATING_ADMISSION_POLICIES)
     bindings = sources.informer_of(storage, sources.VALIDATING_ADMISSION_POLICY_BINDINGS)
@@ -227,6 +246,13 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
                 request_object=review.request,
             ),
         ),
+        metrics.plugin(
+            "ValidatingAdmissionWebhook",
+            "validate",
+            ValidatingWebhooks(
+                configurations=validating_hooks, caller=caller, namespaces=namespaces
+            ),
+        ),
     ]
     servicer = AuthzServicer(
         access=access,
@@ -241,4 +267,6 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     namespaces.start()
     for each in informers:
         each.start()
-    return AuthzServer(server, port, storage, namespaces, informers, access, params)
+    return AuthzServer(
+        server, port, storage, namespaces, informers, access, params, caller, endpoints
+    )

@@ -43,6 +43,8 @@ VALIDATING_WEBHOOK_CONFIGURATIONS = _ref(
 MUTATING_WEBHOOK_CONFIGURATIONS = _ref(
     ADMISSION_GROUP, "mutatingwebhookconfigurations", namespaced=False
 )
+SERVICES = _ref("", "services", namespaced=True)
+ENDPOINT_SLICES = _ref("discovery.k8s.io", "endpointslices", namespaced=True)
 CUSTOM_RESOURCE_DEFINITIONS = _ref(
     "apiextensions.k8s.io", "customresourcedefinitions", namespaced=False
 )

@@ -31,6 +31,7 @@ import orjson
 from kapi import errors, selectors
 from kapi.cel import admission as cel
 from services.authz.admission import Attributes
+from services.authz.admission.compiled import CompiledSet, Objects
 from services.authz.admission.matching import Criteria, Namespaces, exempt
 
 log = logging.getLogger(__name__)
@@ -41,15 +42,6 @@ VALIDATION_FAILURE_ANNOTATION = "validation.policy.admission.k8s.io/validation_f
 MAX_AUDIT_ANNOTATION_VALUE_LENGTH = 10 * 1024
 PARAM_SYNC_WAIT = 1.0  # seconds (kube waits this long for a param informer to list)
 _CODES = {"Forbidden": 403, "Unauthorized": 401, "RequestEntityTooLarge": 413, "Invalid": 422}
-
-
-class Objects(Protocol):
-    """Objects kept by an informer (``kapi.informer.Informer`` is one)."""
-
-    @property
-    def changed_at(self) -> int: ...
-
-    def items(self) -> list[Obj]: ...
 
 
 class ParamLister(Protocol):
@@ -217,32 +209,6 @@ class _Outcome:
     annotation_errors: list[str] = field(default_factory=list)
 
 
-class _Compiled:
-    """Compiled objects of one informer, recompiled per resourceVersion."""
-
-    def __init__(self, objects: Objects, compile: Callable[[Obj], Any]) -> None:
-        self.objects = objects
-        self._compile = compile
-        self._revision = -1
-        self._by_key: dict[tuple[str, str], Any] = {}
-        self.current: list[Any] = []
-
-    def refresh(self) -> list[Any]:
-        revision = self.objects.changed_at
-        if revision == self._revision:
-            return self.current
-        fresh: dict[tuple[str, str], Any] = {}
-        for obj in self.objects.items():
-            meta = obj.get("metadata") or {}
-            key = (str(meta.get("name") or ""), str(meta.get("resourceVersion") or ""))
-            compiled = self._by_key.get(key)
-            fresh[key] = compiled if compiled is not None else self._compile(obj)
-        self._by_key = fresh
-        self.current = [fresh[k] for k in sorted(fresh)]
-        self._revision = revision
-        return self.current
-
-
 class ValidatingAdmissionPolicy:
     """The validating plugin. Idle (``active()`` False) while no binding exists."""
 
@@ -257,8 +223,8 @@ class ValidatingAdmissionPolicy:
         namespaces: Namespaces,
         request_object: Callable[[Attributes], Obj],
     ) -> None:
-        self._policies = _Compiled(policies, Policy.compile)
-        self._bindings = _Compiled(bindings, Binding.compile)
+        self._policies = CompiledSet(policies, Policy.compile)
+        self._bindings = CompiledSet(bindings, Binding.compile)
         self.params = params
         self.namespaces = namespaces
         self.request_object = request_object
