@@ -1,15 +1,19 @@
 """Admission end to end: `kapi up` and the real kubectl — a ValidatingAdmissionPolicy
-with params denies with kube's text and warns with Warn."""
+with params denies with kube's text and warns with Warn; webhooks served by the test
+(tests/admission_webhook.py) deny with their message, mutate, warn, see dry runs, and
+fail closed or open when down."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Cluster
+from tests import admission_webhook
+from tests.e2e.conftest import Cluster, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -29,6 +33,12 @@ def eventually(check: Callable[[], bool]) -> None:
     while not check():
         assert time.monotonic() < end, "the configuration did not take effect"
         time.sleep(0.2)
+
+
+def fails(cluster: Cluster, *args: str, input: str) -> str:
+    result = cluster.kubectl(*args, input=input, check=False)
+    assert result.returncode != 0, result.stdout
+    return result.stderr.strip()
 
 
 POLICY = """
@@ -134,3 +144,138 @@ def test_policy_with_params_denies_and_warns(cluster: Cluster, namespace: str) -
     finally:
         cluster.kubectl("delete", "-f", "-", input=manifest, check=False)
         cluster.kubectl("delete", "namespace", warn_ns, "--wait=false", check=False)
+
+
+WEBHOOKS = """
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: {name}-mutate
+webhooks:
+- name: mutate.kapi.test
+  clientConfig:
+    url: {base}/mutate
+    caBundle: {ca}
+  rules:
+  - apiGroups: [""]
+    apiVersions: ["v1"]
+    operations: ["CREATE"]
+    resources: ["configmaps"]
+  namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {ns}
+  sideEffects: None
+  admissionReviewVersions: ["v1"]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: {name}-validate
+webhooks:
+- name: deny.kapi.test
+  clientConfig:
+    url: {base}/validate
+    caBundle: {ca}
+  rules:
+  - apiGroups: [""]
+    apiVersions: ["v1"]
+    operations: ["CREATE"]
+    resources: ["configmaps"]
+  namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {ns}
+  sideEffects: NoneOnDryRun
+  admissionReviewVersions: ["v1"]
+- name: down-fail.kapi.test
+  clientConfig:
+    url: https://127.0.0.1:{down}/validate
+    caBundle: {ca}
+  rules:
+  - apiGroups: [""]
+    apiVersions: ["v1"]
+    operations: ["CREATE"]
+    resources: ["secrets"]
+  namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {ns}
+  objectSelector:
+    matchLabels:
+      policy: fail
+  failurePolicy: Fail
+  sideEffects: None
+  admissionReviewVersions: ["v1"]
+- name: down-ignore.kapi.test
+  clientConfig:
+    url: https://127.0.0.1:{down}/validate
+    caBundle: {ca}
+  rules:
+  - apiGroups: [""]
+    apiVersions: ["v1"]
+    operations: ["CREATE"]
+    resources: ["secrets"]
+  namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {ns}
+  failurePolicy: Ignore
+  sideEffects: None
+  admissionReviewVersions: ["v1"]
+"""
+
+
+def test_webhooks_deny_mutate_and_fail(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    name = f"hooks-{uuid.uuid4().hex[:6]}"
+    with admission_webhook.serve(tmp_path) as hook:
+        manifest = WEBHOOKS.format(
+            name=name, base=hook.base_url, ca=hook.ca_bundle_b64, ns=namespace, down=free_port()
+        )
+        cluster.kubectl("apply", "-f", "-", input=manifest)
+        try:
+
+            def mutating() -> bool:
+                probe = f"probe-{uuid.uuid4().hex[:6]}"
+                cluster.kubectl("-n", namespace, "create", "configmap", probe)
+                labels = cluster.kubectl(
+                    "-n", namespace, "get", "configmap", probe, "-o", "jsonpath={.metadata.labels}"
+                ).stdout
+                return "mutated-by" in labels and bool(hook.requests("/validate"))
+
+            eventually(mutating)
+            # The validating webhook refuses with its message, in kube's words.
+            manifest_cm = (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: unwelcome\n"
+                "  labels:\n    deny: 'yes'\n"
+            )
+            err = fails(cluster, "-n", namespace, "create", "-f", "-", input=manifest_cm)
+            assert err == (
+                'Error from server (Forbidden): error when creating "STDIN": admission webhook '
+                '"deny.kapi.test" denied the request: unwelcome is not welcome here'
+            )
+            # The mutating webhook's patch shows on the object; the warning is printed.
+            created = cluster.kubectl("-n", namespace, "create", "configmap", "welcome")
+            assert "Warning: validated welcome" in created.stderr
+            labels = cluster.kubectl(
+                "-n", namespace, "get", "configmap", "welcome", "-o",
+                "jsonpath={.metadata.labels.mutated-by}",
+            ).stdout  # fmt: skip
+            assert labels == "webhook"
+            # A server-side dry run reaches the side-effect-free webhook with dryRun true.
+            cluster.kubectl("-n", namespace, "create", "configmap", "dry", "--dry-run=server")
+            dry = [r for r in hook.requests("/validate") if r.get("name") == "dry"]
+            assert [r["dryRun"] for r in dry] == [True]
+            assert cluster.kubectl(
+                "-n", namespace, "get", "configmap", "dry", check=False
+            ).returncode
+            # The webhook that is down: Fail refuses (500), Ignore lets the write through.
+            err = fails(
+                cluster, "-n", namespace, "create", "-f", "-",
+                input="apiVersion: v1\nkind: Secret\nmetadata:\n  name: s1\n"
+                "  labels:\n    policy: fail\n",
+            )  # fmt: skip
+            assert err.startswith(
+                'Error from server (InternalError): error when creating "STDIN": Internal error '
+                'occurred: failed calling webhook "down-fail.kapi.test": failed to call webhook: '
+                'Post "https://127.0.0.1:'
+            )
+            cluster.kubectl("-n", namespace, "create", "secret", "generic", "s2")
+        finally:
+            cluster.kubectl("delete", "-f", "-", input=manifest, check=False)
