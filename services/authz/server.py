@@ -24,6 +24,7 @@ from services.authz.access import AccessControl, RevisionFeed, service_account_w
 from services.authz.admission import review
 from services.authz.admission.namespace_lifecycle import NamespaceLifecycle
 from services.authz.admission.rbac_escalation import RBACEscalation
+from services.authz.admission.resource_quota import ResourceQuota
 from services.authz.admission.service_account import ServiceAccount
 from services.authz.admission.validating_policy import ValidatingAdmissionPolicy
 from services.authz.admission.webhooks.caller import WebhookCaller
@@ -42,6 +43,7 @@ from services.authz.grpc.servicer import AuthzServicer
 from services.authz.metrics import AuthzMetrics
 from services.authz.namespace_informer import NamespaceInformer
 from services.authz.params import ParamInformers
+from services.authz.quotas import StoredQuotas
 from services.authz.service_endpoints import ServiceEndpoints
 from services.storage.client import StorageClient
 from services.storage.model import ResourceRef
@@ -232,7 +234,8 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     ]
     policies = sources.informer_of(storage, sources.VALIDATING_ADMISSION_POLICIES)
     bindings = sources.informer_of(storage, sources.VALIDATING_ADMISSION_POLICY_BINDINGS)
-    informers += [policies, bindings]
+    quotas = sources.informer_of(storage, sources.RESOURCE_QUOTAS)
+    informers += [policies, bindings, quotas]
     params = ParamInformers(storage)
     validating: list[admission.Plugin] = [
         metrics.plugin(
@@ -253,6 +256,7 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
                 configurations=validating_hooks, caller=caller, namespaces=namespaces
             ),
         ),
+        metrics.plugin("ResourceQuota", "validate", ResourceQuota(StoredQuotas(storage, quotas))),
     ]
     servicer = AuthzServicer(
         access=access,

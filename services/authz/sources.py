@@ -44,6 +44,8 @@ MUTATING_WEBHOOK_CONFIGURATIONS = _ref(
     ADMISSION_GROUP, "mutatingwebhookconfigurations", namespaced=False
 )
 SERVICES = _ref("", "services", namespaced=True)
+RESOURCE_QUOTAS = _ref("", "resourcequotas", namespaced=True)
+LIMIT_RANGES = _ref("", "limitranges", namespaced=True)
 ENDPOINT_SLICES = _ref("discovery.k8s.io", "endpointslices", namespaced=True)
 CUSTOM_RESOURCE_DEFINITIONS = _ref(
     "apiextensions.k8s.io", "customresourcedefinitions", namespaced=False
@@ -68,6 +70,17 @@ class Storage(Protocol):
         limit: int = 0,
         continue_token: str = "",
     ) -> ObjectList: ...
+
+    async def update(
+        self,
+        ref: ResourceRef,
+        namespace: str,
+        name: str,
+        obj: bytes,
+        *,
+        expected_revision: int,
+        dry_run: bool = False,
+    ) -> StoredObject: ...
 
     def watch(
         self,

@@ -19,6 +19,7 @@ from services.controllers.garbagecollector import GarbageCollector
 from services.controllers.job import JobController
 from services.controllers.namespace import NamespaceController
 from services.controllers.replicaset import ReplicaSetController
+from services.controllers.resourcequota import ResourceQuotaController
 from services.controllers.rootca import RootCAPublisher
 from services.controllers.serviceaccount import ServiceAccountController
 from services.controllers.statefulset import StatefulSetController
@@ -38,6 +39,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     EndpointSliceController,
     DisruptionController,
     TTLAfterFinishedController,
+    ResourceQuotaController,
 )
 
 

@@ -279,3 +279,62 @@ def test_webhooks_deny_mutate_and_fail(cluster: Cluster, namespace: str, tmp_pat
             cluster.kubectl("-n", namespace, "create", "secret", "generic", "s2")
         finally:
             cluster.kubectl("delete", "-f", "-", input=manifest, check=False)
+
+
+def test_quota_refuses_over_the_limit_and_reports_usage(cluster: Cluster, namespace: str) -> None:
+    cluster.kubectl(
+        "-n", namespace, "create", "quota", "q", "--hard=configmaps=3,pods=2,requests.cpu=1",
+    )  # fmt: skip
+
+    def counted() -> bool:
+        used = cluster.kubectl(
+            "-n", namespace, "get", "quota", "q", "-o", "jsonpath={.status.used.configmaps}"
+        ).stdout
+        return used != ""
+
+    eventually(counted)
+    # kube-root-ca.crt is one of the namespace's configmaps already.
+    used = int(cluster.kubectl(
+        "-n", namespace, "get", "quota", "q", "-o", "jsonpath={.status.used.configmaps}"
+    ).stdout)  # fmt: skip
+    for i in range(3 - used):
+        cluster.kubectl("-n", namespace, "create", "configmap", f"c{i}")
+    err = cluster.kubectl_fails("-n", namespace, "create", "configmap", "one-too-many")
+    assert err == (
+        'error: failed to create configmap: configmaps "one-too-many" is forbidden: exceeded '
+        "quota: q, requested: configmaps=1, used: configmaps=3, limited: configmaps=3"
+    )
+    # A pod must state what a compute quota limits.
+    err = cluster.kubectl_fails("-n", namespace, "run", "bare", "--image=nginx")
+    assert err == (
+        'Error from server (Forbidden): pods "bare" is forbidden: failed quota: q: must specify '
+        "requests.cpu for: bare"
+    )
+    pod = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n"
+        "  - name: c\n    image: nginx\n    resources:\n      requests:\n        cpu: 600m\n"
+    )
+    cluster.kubectl("-n", namespace, "create", "-f", "-", input=pod.format(name="p1"))
+    result = cluster.kubectl(
+        "-n", namespace, "create", "-f", "-", input=pod.format(name="p2"), check=False
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        'Error from server (Forbidden): error when creating "STDIN": pods "p2" is forbidden: '
+        "exceeded quota: q, requested: requests.cpu=600m, used: requests.cpu=600m, "
+        "limited: requests.cpu=1"
+    )
+    status = cluster.kubectl(
+        "-n", namespace, "get", "quota", "q", "-o", "jsonpath={.status.used}"
+    ).stdout
+    assert '"pods":"1"' in status and '"requests.cpu":"600m"' in status
+    # Deleting frees the usage (the controller recounts).
+    cluster.kubectl("-n", namespace, "delete", "configmap", "c0")
+
+    def freed() -> bool:
+        return (
+            cluster.kubectl("-n", namespace, "create", "configmap", "again", check=False).returncode
+            == 0
+        )
+
+    eventually(freed)
