@@ -14,6 +14,23 @@ from services.authz import sources
 Obj = dict[str, Any]
 
 
+class NamespacedObjects:
+    """An informer's objects by namespace (the namespace's LimitRanges)."""
+
+    def __init__(self, source: informer.Informer) -> None:
+        self.informer = source
+
+    def any(self) -> bool:
+        return bool(self.informer.items())
+
+    def in_namespace(self, namespace: str) -> list[Obj]:
+        return [
+            o
+            for o in self.informer.items()
+            if (o.get("metadata") or {}).get("namespace") == namespace
+        ]
+
+
 class StoredQuotas:
     def __init__(self, storage: sources.Storage, quotas: informer.Informer) -> None:
         self.storage = storage

@@ -22,6 +22,7 @@ from kapi_proto import authz_pb2_grpc
 from services.authz import admission, authentication, authorization, sources
 from services.authz.access import AccessControl, RevisionFeed, service_account_watcher
 from services.authz.admission import review
+from services.authz.admission.limit_ranger import LimitRangerDefaults, LimitRangerValidate
 from services.authz.admission.namespace_lifecycle import NamespaceLifecycle
 from services.authz.admission.rbac_escalation import RBACEscalation
 from services.authz.admission.resource_quota import ResourceQuota
@@ -43,7 +44,7 @@ from services.authz.grpc.servicer import AuthzServicer
 from services.authz.metrics import AuthzMetrics
 from services.authz.namespace_informer import NamespaceInformer
 from services.authz.params import ParamInformers
-from services.authz.quotas import StoredQuotas
+from services.authz.quotas import NamespacedObjects, StoredQuotas
 from services.authz.service_endpoints import ServiceEndpoints
 from services.storage.client import StorageClient
 from services.storage.model import ResourceRef
@@ -222,9 +223,12 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     caller = WebhookCaller(endpoints)
     mutating_hooks = sources.informer_of(storage, sources.MUTATING_WEBHOOK_CONFIGURATIONS)
     validating_hooks = sources.informer_of(storage, sources.VALIDATING_WEBHOOK_CONFIGURATIONS)
-    informers += [mutating_hooks, validating_hooks]
+    limit_ranges = sources.informer_of(storage, sources.LIMIT_RANGES)
+    informers += [mutating_hooks, validating_hooks, limit_ranges]
+    ranges = NamespacedObjects(limit_ranges)
     mutating += [
         metrics.plugin("NamespaceLifecycle", "admit", NamespaceLifecycle(namespaces)),
+        metrics.plugin("LimitRanger", "admit", LimitRangerDefaults(ranges)),
         metrics.plugin("ServiceAccount", "admit", ServiceAccount()),
         metrics.plugin(
             "MutatingAdmissionWebhook",
@@ -238,6 +242,7 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     informers += [policies, bindings, quotas]
     params = ParamInformers(storage)
     validating: list[admission.Plugin] = [
+        metrics.plugin("LimitRanger", "validate", LimitRangerValidate(ranges)),
         metrics.plugin(
             "ValidatingAdmissionPolicy",
             "validate",

@@ -5,6 +5,7 @@ fail closed or open when down."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -338,3 +339,39 @@ def test_quota_refuses_over_the_limit_and_reports_usage(cluster: Cluster, namesp
         )
 
     eventually(freed)
+
+
+def test_limit_range_defaults_land_on_a_pod(cluster: Cluster, namespace: str) -> None:
+    limits = (
+        "apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: defaults\nspec:\n  limits:\n"
+        "  - type: Container\n    default:\n      cpu: 500m\n      memory: 256Mi\n"
+        "    defaultRequest:\n      cpu: 250m\n"
+    )
+    cluster.kubectl("-n", namespace, "apply", "-f", "-", input=limits)
+
+    def defaulted() -> bool:
+        name = f"p-{uuid.uuid4().hex[:6]}"
+        cluster.kubectl("-n", namespace, "run", name, "--image=nginx")
+        got = cluster.kubectl(
+            "-n", namespace, "get", "pod", name, "-o",
+            "jsonpath={.spec.containers[0].resources.limits.cpu}",
+        ).stdout  # fmt: skip
+        return got == "500m"
+
+    eventually(defaulted)
+    cluster.kubectl("-n", namespace, "run", "web", "--image=nginx")
+    resources = cluster.kubectl(
+        "-n", namespace, "get", "pod", "web", "-o", "jsonpath={.spec.containers[0].resources}"
+    ).stdout
+    assert json.loads(resources) == {
+        "limits": {"cpu": "500m", "memory": "256Mi"},
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+    }
+    annotation = cluster.kubectl(
+        "-n", namespace, "get", "pod", "web", "-o",
+        "jsonpath={.metadata.annotations.kubernetes\\.io/limit-ranger}",
+    ).stdout  # fmt: skip
+    assert annotation == (
+        "LimitRanger plugin set: cpu, memory request for container web; "
+        "cpu, memory limit for container web"
+    )

@@ -109,8 +109,14 @@ def test_up_detach_supervises_and_down_stops_everything(
     assert rundir.read_pid(rundir.RunDir.at(data)) == supervisor_pid
     assert state["phase"] == "ready"
     assert state["ports"]["gateway"] == kapi.port
-    assert set(state["children"]) == {"etcd", "storage", "authz", "registry", "gateway",
-                                      *components}
+    assert set(state["children"]) == {
+        "etcd",
+        "storage",
+        "authz",
+        "registry",
+        "gateway",
+        *components,
+    }
     assert (data / "etcd").is_dir()
     for name in state["children"]:
         assert (data / "logs" / f"{name}.log").stat().st_size > 0
