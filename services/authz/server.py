@@ -24,6 +24,7 @@ from services.authz.access import AccessControl, RevisionFeed, service_account_w
 from services.authz.admission import review
 from services.authz.admission.limit_ranger import LimitRangerDefaults, LimitRangerValidate
 from services.authz.admission.namespace_lifecycle import NamespaceLifecycle
+from services.authz.admission.pod_security.plugin import PodSecurity
 from services.authz.admission.rbac_escalation import RBACEscalation
 from services.authz.admission.resource_quota import ResourceQuota
 from services.authz.admission.service_account import ServiceAccount
@@ -243,6 +244,7 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     params = ParamInformers(storage)
     validating: list[admission.Plugin] = [
         metrics.plugin("LimitRanger", "validate", LimitRangerValidate(ranges)),
+        metrics.plugin("PodSecurity", "validate", PodSecurity(namespaces)),
         metrics.plugin(
             "ValidatingAdmissionPolicy",
             "validate",

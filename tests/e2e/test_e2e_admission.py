@@ -375,3 +375,82 @@ def test_limit_range_defaults_land_on_a_pod(cluster: Cluster, namespace: str) ->
         "LimitRanger plugin set: cpu, memory request for container web; "
         "cpu, memory limit for container web"
     )
+
+
+PRIVILEGED_POD = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  containers:
+  - name: c
+    image: nginx
+    securityContext:
+      privileged: true
+"""
+
+RESTRICTED_VIOLATIONS = (
+    'privileged (container "c" must not set securityContext.privileged=true), '
+    'allowPrivilegeEscalation != false (container "c" must set '
+    "securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "
+    '"c" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or '
+    'container "c" must set securityContext.runAsNonRoot=true), seccompProfile (pod or '
+    'container "c" must set securityContext.seccompProfile.type to "RuntimeDefault" or '
+    '"Localhost")'
+)
+
+
+def test_pod_security_enforce_and_warn(cluster: Cluster, namespace: str) -> None:
+    warned_ns = f"{namespace}-warn"
+    cluster.kubectl("create", "namespace", warned_ns)
+    try:
+        cluster.kubectl(
+            "label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted"
+        )
+        cluster.kubectl(
+            "label", "namespace", warned_ns, "pod-security.kubernetes.io/warn=restricted"
+        )
+
+        def refused() -> bool:
+            result = cluster.kubectl(
+                "-n", namespace, "create", "-f", "-",
+                input=PRIVILEGED_POD.format(name=f"p-{uuid.uuid4().hex[:6]}"), check=False,
+            )  # fmt: skip
+            return result.returncode != 0
+
+        eventually(refused)
+        err = fails(
+            cluster, "-n", namespace, "create", "-f", "-", input=PRIVILEGED_POD.format(name="priv")
+        )
+        assert err == (
+            'Error from server (Forbidden): error when creating "STDIN": pods "priv" is '
+            f'forbidden: violates PodSecurity "restricted:latest": {RESTRICTED_VIOLATIONS}'
+        )
+        created = cluster.kubectl(
+            "-n", warned_ns, "create", "-f", "-", input=PRIVILEGED_POD.format(name="priv")
+        )
+        assert (
+            f'Warning: would violate PodSecurity "restricted:latest": {RESTRICTED_VIOLATIONS}'
+            in created.stderr
+        )
+        # A baseline namespace refuses only what baseline forbids.
+        cluster.kubectl(
+            "label", "--overwrite", "namespace", namespace,
+            "pod-security.kubernetes.io/enforce=baseline",
+        )  # fmt: skip
+        cluster.kubectl("-n", namespace, "run", "plain", "--image=nginx")
+
+        def baseline() -> bool:
+            result = cluster.kubectl(
+                "-n", namespace, "create", "-f", "-",
+                input=PRIVILEGED_POD.format(name=f"b-{uuid.uuid4().hex[:6]}"), check=False,
+            )  # fmt: skip
+            return (
+                'violates PodSecurity "baseline:latest": privileged (container "c" must '
+                "not set securityContext.privileged=true)" in result.stderr
+            )
+
+        eventually(baseline)
+    finally:
+        cluster.kubectl("delete", "namespace", warned_ns, "--wait=false", check=False)
