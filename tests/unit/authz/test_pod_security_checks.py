@@ -46,7 +46,8 @@ RESTRICTED_OK = {
         ),
         (
             "baseline",
-            spec({"name": "c", "securityContext": {"capabilities": {"add": ["NET_ADMIN", "CHOWN"]}}}),
+            spec({"name": "c",
+                  "securityContext": {"capabilities": {"add": ["NET_ADMIN", "CHOWN"]}}}),
             'non-default capabilities (container "c" must not include "NET_ADMIN" in '
             "securityContext.capabilities.add)",
         ),
