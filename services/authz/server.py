@@ -21,7 +21,7 @@ from kapi import errors, informer, metrics_service, pki, rpc
 from kapi_proto import authz_pb2_grpc
 from services.authz import admission, authentication, authorization, sources
 from services.authz.access import AccessControl, RevisionFeed, service_account_watcher
-from services.authz.admission import review
+from services.authz.admission import python_plugins, review
 from services.authz.admission.limit_ranger import LimitRangerDefaults, LimitRangerValidate
 from services.authz.admission.namespace_lifecycle import NamespaceLifecycle
 from services.authz.admission.pod_security.plugin import PodSecurity
@@ -72,6 +72,8 @@ class AuthzConfig:
     api_audiences: tuple[str, ...] = ()
     authorization_mode: str = "RBAC"
     anonymous_auth: bool = True
+    # Load the admission plugins of installed packages (the kapi.admission entry points).
+    python_admission_plugins: bool = True
 
 
 @dataclass
@@ -227,10 +229,14 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     limit_ranges = sources.informer_of(storage, sources.LIMIT_RANGES)
     informers += [mutating_hooks, validating_hooks, limit_ranges]
     ranges = NamespacedObjects(limit_ranges)
+    extra_mutating, extra_validating = python_plugins.split(
+        python_plugins.load() if config.python_admission_plugins else []
+    )
     mutating += [
         metrics.plugin("NamespaceLifecycle", "admit", NamespaceLifecycle(namespaces)),
         metrics.plugin("LimitRanger", "admit", LimitRangerDefaults(ranges)),
         metrics.plugin("ServiceAccount", "admit", ServiceAccount()),
+        *(metrics.plugin(p.loaded.name, "admit", p) for p in extra_mutating),
         metrics.plugin(
             "MutatingAdmissionWebhook",
             "admit",
@@ -245,6 +251,7 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     validating: list[admission.Plugin] = [
         metrics.plugin("LimitRanger", "validate", LimitRangerValidate(ranges)),
         metrics.plugin("PodSecurity", "validate", PodSecurity(namespaces)),
+        *(metrics.plugin(p.loaded.name, "validate", p) for p in extra_validating),
         metrics.plugin(
             "ValidatingAdmissionPolicy",
             "validate",

@@ -454,3 +454,37 @@ def test_pod_security_enforce_and_warn(cluster: Cluster, namespace: str) -> None
         eventually(baseline)
     finally:
         cluster.kubectl("delete", "namespace", warned_ns, "--wait=false", check=False)
+
+
+MANAGED_CM = """
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {name}
+  labels:
+    example.kapi.dev/managed: "true"
+data:
+  {key}: value
+"""
+
+
+def test_example_python_plugin_denies_and_mutates(cluster: Cluster, namespace: str) -> None:
+    """examples/admission-plugin, loaded by authz from its entry point (the e2e cluster
+    runs with it installed): its mutation shows on the object, its refusal is kube's."""
+    err = fails(
+        cluster, "-n", namespace, "create", "-f", "-",
+        input=MANAGED_CM.format(name="db", key="db-password"),
+    )  # fmt: skip
+    assert err == (
+        'Error from server (Forbidden): error when creating "STDIN": configmaps "db" is '
+        "forbidden: key 'db-password' looks like a password: keep it in a Secret"
+    )
+    cluster.kubectl(
+        "-n", namespace, "create", "-f", "-", input=MANAGED_CM.format(name="db", key="host")
+    )
+    owner = cluster.kubectl(
+        "-n", namespace, "get", "configmap", "db", "-o",
+        "jsonpath={.metadata.annotations.example\\.kapi\\.dev/last-written-by}",
+    ).stdout  # fmt: skip
+    me = cluster.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").stdout
+    assert me and owner == me
