@@ -21,7 +21,7 @@ class NamespacedObjects:
         self.informer = source
 
     def any(self) -> bool:
-        return bool(self.informer.items())
+        return len(self.informer) > 0
 
     def in_namespace(self, namespace: str) -> list[Obj]:
         return [
@@ -37,7 +37,7 @@ class StoredQuotas:
         self.informer = quotas
 
     def any(self) -> bool:
-        return bool(self.informer.items())
+        return len(self.informer) > 0
 
     def in_namespace(self, namespace: str) -> list[Obj]:
         return [

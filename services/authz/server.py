@@ -22,9 +22,12 @@ from kapi_proto import authz_pb2_grpc
 from services.authz import admission, authentication, authorization, sources
 from services.authz.access import AccessControl, RevisionFeed, service_account_watcher
 from services.authz.admission import python_plugins, review
+from services.authz.admission.default_storage_class import DefaultStorageClass
+from services.authz.admission.default_tolerations import DefaultTolerationSeconds
 from services.authz.admission.limit_ranger import LimitRangerDefaults, LimitRangerValidate
 from services.authz.admission.namespace_lifecycle import NamespaceLifecycle
 from services.authz.admission.pod_security.plugin import PodSecurity
+from services.authz.admission.priority import Priority
 from services.authz.admission.rbac_escalation import RBACEscalation
 from services.authz.admission.resource_quota import ResourceQuota
 from services.authz.admission.service_account import ServiceAccount
@@ -227,7 +230,9 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     mutating_hooks = sources.informer_of(storage, sources.MUTATING_WEBHOOK_CONFIGURATIONS)
     validating_hooks = sources.informer_of(storage, sources.VALIDATING_WEBHOOK_CONFIGURATIONS)
     limit_ranges = sources.informer_of(storage, sources.LIMIT_RANGES)
-    informers += [mutating_hooks, validating_hooks, limit_ranges]
+    priority_classes = sources.informer_of(storage, sources.PRIORITY_CLASSES)
+    storage_classes = sources.informer_of(storage, sources.STORAGE_CLASSES)
+    informers += [mutating_hooks, validating_hooks, limit_ranges, priority_classes, storage_classes]
     ranges = NamespacedObjects(limit_ranges)
     extra_mutating, extra_validating = python_plugins.split(
         python_plugins.load() if config.python_admission_plugins else []
@@ -236,6 +241,9 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
         metrics.plugin("NamespaceLifecycle", "admit", NamespaceLifecycle(namespaces)),
         metrics.plugin("LimitRanger", "admit", LimitRangerDefaults(ranges)),
         metrics.plugin("ServiceAccount", "admit", ServiceAccount()),
+        metrics.plugin("DefaultStorageClass", "admit", DefaultStorageClass(storage_classes)),
+        metrics.plugin("DefaultTolerationSeconds", "admit", DefaultTolerationSeconds()),
+        metrics.plugin("Priority", "admit", Priority(priority_classes)),
         *(metrics.plugin(p.loaded.name, "admit", p) for p in extra_mutating),
         metrics.plugin(
             "MutatingAdmissionWebhook",

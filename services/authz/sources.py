@@ -44,6 +44,8 @@ MUTATING_WEBHOOK_CONFIGURATIONS = _ref(
     ADMISSION_GROUP, "mutatingwebhookconfigurations", namespaced=False
 )
 SERVICES = _ref("", "services", namespaced=True)
+PRIORITY_CLASSES = _ref("scheduling.k8s.io", "priorityclasses", namespaced=False)
+STORAGE_CLASSES = _ref("storage.k8s.io", "storageclasses", namespaced=False)
 RESOURCE_QUOTAS = _ref("", "resourcequotas", namespaced=True)
 LIMIT_RANGES = _ref("", "limitranges", namespaced=True)
 ENDPOINT_SLICES = _ref("discovery.k8s.io", "endpointslices", namespaced=True)

@@ -45,8 +45,9 @@ class Plugin(Protocol):
 
     def active(self) -> bool:
         """Whether the plugin may act on anything now: a plugin driven by
-        configuration objects (policies, webhooks, quotas) is idle while there are none,
-        and when every validating plugin is, callers skip the validating call."""
+        configuration objects (policies, webhooks, quotas) is idle while there are none;
+        the chain skips an idle plugin, and when every validating plugin is idle, callers
+        skip the validating call. Asked per request: it must be cheap."""
 
     async def admit(self, attributes: Attributes) -> None:
         """Mutate ``attributes.object`` (mutating plugins) or raise a StatusError."""
@@ -59,7 +60,7 @@ class Chain:
 
     async def run_mutating(self, attributes: Attributes) -> None:
         for plugin in self.mutating:
-            if attributes.operation in plugin.operations:
+            if attributes.operation in plugin.operations and plugin.active():
                 await plugin.admit(attributes)
 
     def validating_active(self) -> bool:
@@ -68,7 +69,7 @@ class Chain:
     async def run_validating(self, attributes: Attributes) -> None:
         """Validating plugins see copies: they can reject, never change, the object."""
         for plugin in self.validating:
-            if attributes.operation in plugin.operations:
+            if attributes.operation in plugin.operations and plugin.active():
                 view = copy.copy(attributes)
                 view.object = copy.deepcopy(attributes.object)
                 view.old_object = copy.deepcopy(attributes.old_object)
