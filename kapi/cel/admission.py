@@ -2,7 +2,8 @@
 ``matchConditions``, as k8s.io/apiserver/pkg/admission/plugin/cel compiles and runs them.
 
 Expressions see ``object``, ``oldObject``, ``request`` (the AdmissionRequest),
-``params``, ``namespaceObject`` and ``variables`` (a policy's named expressions); the
+``params``, ``namespaceObject``, ``variables`` (a policy's named expressions) and
+``authorizer`` / ``authorizer.requestResource`` (``kapi.cel.library.authz``); the
 same libraries and cost model as CRD validation rules (``kapi.cel.environment``,
 ``kapi.cel.cost``). Each expression is charged its cost (computed with the sizes of the
 values it reads, see ``kapi.cel.runtime``) against ``PER_CALL_LIMIT`` and the budget of
@@ -11,8 +12,6 @@ its evaluation (``RUNTIME_CEL_COST_BUDGET`` per policy, binding and param, as ku
 Texts are kube's: ``compilation error: ...``, ``expression 'X' resulted in error: ...``,
 ``validation failed due to running out of cost budget, no further validation rules
 will be run``.
-
-Not here: the ``authorizer`` variable (kube's authorizer library).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from typing import Any
 from cel_expr_python import cel
 
 from kapi.cel import checked as checked_ast
-from kapi.cel import cost, runtime
+from kapi.cel import cost, opaque, runtime
 from kapi.cel.environment import CompileError, Environment
 
 # k8s.io/apiserver/pkg/apis/cel/config.go
@@ -46,6 +45,8 @@ VARIABLE_TYPES: dict[str, cel.Type] = {
     "params": _DYN,
     "namespaceObject": _DYN,
     "variables": cel.Type.Map(cel.Type.STRING, _DYN),
+    "authorizer": opaque.cel_type(opaque.AUTHORIZER),
+    "authorizer.requestResource": opaque.cel_type(opaque.RESOURCE_CHECK),
 }
 
 

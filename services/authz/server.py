@@ -21,7 +21,7 @@ from kapi import errors, informer, metrics_service, pki, rpc
 from kapi_proto import authz_pb2_grpc
 from services.authz import admission, authentication, authorization, sources
 from services.authz.access import AccessControl, RevisionFeed, service_account_watcher
-from services.authz.admission import python_plugins, review
+from services.authz.admission import cel_authorizer, python_plugins, review
 from services.authz.admission.default_storage_class import DefaultStorageClass
 from services.authz.admission.default_tolerations import DefaultTolerationSeconds
 from services.authz.admission.limit_ranger import LimitRangerDefaults, LimitRangerValidate
@@ -269,13 +269,17 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
                 params=params,
                 namespaces=namespaces,
                 request_object=review.request,
+                authorize=cel_authorizer.checker(access.authorizer),
             ),
         ),
         metrics.plugin(
             "ValidatingAdmissionWebhook",
             "validate",
             ValidatingWebhooks(
-                configurations=validating_hooks, caller=caller, namespaces=namespaces
+                configurations=validating_hooks,
+                caller=caller,
+                namespaces=namespaces,
+                authorize=cel_authorizer.checker(access.authorizer),
             ),
         ),
         metrics.plugin("ResourceQuota", "validate", ResourceQuota(StoredQuotas(storage, quotas))),

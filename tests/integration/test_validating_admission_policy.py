@@ -309,3 +309,50 @@ async def test_selector_params_and_failure_policy(
         await _cleanup(
             api, [("validatingadmissionpolicybindings", b), ("validatingadmissionpolicies", p)]
         )
+
+
+async def test_authorizer_in_expressions(
+    control_plane: ControlPlane, names: Callable[[str], str]
+) -> None:
+    """``authorizer`` asks authz's own authorizer: the admin (system:masters) may delete
+    nodes; a ServiceAccount nobody bound may not list pods."""
+    api, ns = control_plane.api, control_plane.namespace
+    p, b = names("authz"), names("authz-binding")
+    await make(
+        api,
+        f"{ADMISSION}/validatingadmissionpolicies",
+        policy(
+            p,
+            [
+                {
+                    "expression": "!('check' in object.metadata.labels) || "
+                    "!authorizer.group('').resource('nodes').check('delete').allowed()",
+                    "message": "node deleters may not write checked configmaps",
+                },
+                {
+                    "expression": "!authorizer.serviceAccount(request.namespace, 'nobody')"
+                    ".group('').resource('pods').check('list').allowed()",
+                },
+                {"expression": "authorizer.requestResource.check('create').allowed()"},
+            ],
+        ),
+    )
+    await make(api, f"{ADMISSION}/validatingadmissionpolicybindings", binding(b, p, ["Deny"]))
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    try:
+
+        async def denied() -> bool:
+            reply = await api.post(path, json=configmap(names("c"), check="1"))
+            return reply.status_code == 422
+
+        await eventually(denied)
+        reply = await api.post(path, json=configmap("checked", check="1"))
+        assert reply.json()["message"].endswith(
+            "denied request: node deleters may not write checked configmaps"
+        )
+        plain = await api.post(path, json=configmap("plain"))
+        assert plain.status_code == 201, plain.text
+    finally:
+        await _cleanup(
+            api, [("validatingadmissionpolicybindings", b), ("validatingadmissionpolicies", p)]
+        )

@@ -30,7 +30,8 @@ import orjson
 
 from kapi import errors, selectors
 from kapi.cel import admission as cel
-from services.authz.admission import Attributes
+from kapi.cel.library import authz as cel_authz
+from services.authz.admission import Attributes, cel_authorizer
 from services.authz.admission.compiled import CompiledSet, Objects
 from services.authz.admission.matching import Criteria, Namespaces, exempt
 
@@ -222,12 +223,14 @@ class ValidatingAdmissionPolicy:
         params: ParamSource,
         namespaces: Namespaces,
         request_object: Callable[[Attributes], Obj],
+        authorize: cel_authz.Check | None = None,
     ) -> None:
         self._policies = CompiledSet(policies, Policy.compile)
         self._bindings = CompiledSet(bindings, Binding.compile)
         self.params = params
         self.namespaces = namespaces
         self.request_object = request_object
+        self.authorize = authorize
 
     def active(self) -> bool:
         return bool(self._bindings.refresh())
@@ -272,15 +275,16 @@ class ValidatingAdmissionPolicy:
                     namespace_read = True
                     namespace_object = await self._namespace_object(attributes)
                 for param in params:
-                    activation = {
+                    activation: dict[str, Any] = {
                         "object": attributes.object,
                         "oldObject": attributes.old_object,
                         "request": request,
                         "params": param,
                         "namespaceObject": namespace_object,
                         "variables": {},
+                        **cel_authorizer.variables(attributes),
                     }
-                    outcome = _validate(policy, activation)
+                    outcome = self._evaluate(policy, activation)
                     self._act(attributes, policy, binding, outcome, denials)
                     for key, value in outcome.annotations:
                         values = collected.setdefault(key, [])
@@ -290,6 +294,12 @@ class ValidatingAdmissionPolicy:
                 attributes.annotate(f"{policy.name}/{key}", ", ".join(values))
         if denials:
             raise _denied(attributes, denials[0])
+
+    def _evaluate(self, policy: Policy, activation: dict[str, Any]) -> _Outcome:
+        if self.authorize is None:
+            return _validate(policy, activation)
+        with cel_authz.checking(self.authorize):
+            return _validate(policy, activation)
 
     def _config_error(
         self, denials: list[_Denial], policy: Policy, binding: Binding | None, message: str

@@ -25,6 +25,7 @@ from services.authz.admission.webhooks.configuration import Hook
 
 Obj = dict[str, Any]
 REVIEW_VERSIONS = ("v1", "v1beta1")  # what kapi speaks, kube's preference order
+KEEP_ALIVE = 100  # idle connections kept per client (kube: MaxIdleConnsPerHost 100)
 
 
 class CallingError(Exception):
@@ -62,7 +63,10 @@ class WebhookCaller:
                 if ca_bundle
                 else ssl.create_default_context()
             )
-            client = self._clients[ca_bundle] = httpx.AsyncClient(verify=context)
+            # Connections are kept for reuse, as kube's webhook transport keeps 100 per
+            # host: a TLS handshake per call would cost more than the call.
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=KEEP_ALIVE)
+            client = self._clients[ca_bundle] = httpx.AsyncClient(verify=context, limits=limits)
         return client
 
     async def close(self) -> None:

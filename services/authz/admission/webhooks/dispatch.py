@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import copy
 import logging
 from typing import Any
@@ -34,7 +35,8 @@ import orjson
 
 from kapi import errors
 from kapi.cel import admission as cel
-from services.authz.admission import Attributes, review
+from kapi.cel.library import authz as cel_authz
+from services.authz.admission import Attributes, cel_authorizer, review
 from services.authz.admission.compiled import CompiledSet, Objects
 from services.authz.admission.matching import Namespaces, exempt
 from services.authz.admission.webhooks.caller import CallingError, WebhookCaller
@@ -54,13 +56,19 @@ MUTATION_ANNOTATION = "mutation.webhook.admission.k8s.io/round_{}_index_{}"
 
 class _Webhooks:
     def __init__(
-        self, *, configurations: Objects, caller: WebhookCaller, namespaces: Namespaces
+        self,
+        *,
+        configurations: Objects,
+        caller: WebhookCaller,
+        namespaces: Namespaces,
+        authorize: cel_authz.Check | None = None,
     ) -> None:
         self._configurations: CompiledSet[Configuration] = CompiledSet(
             configurations, compile_configuration
         )
         self.caller = caller
         self.namespaces = namespaces
+        self.authorize = authorize
 
     operations = ALL_OPERATIONS
     mutating = False
@@ -87,16 +95,23 @@ class _Webhooks:
             "params": None,
             "namespaceObject": None,
             "variables": {},
+            **cel_authorizer.variables(attributes),
         }
         budget = cel.Budget()
         failures: list[str] = []
+        checking = (
+            cel_authz.checking(self.authorize)
+            if self.authorize is not None
+            else contextlib.nullcontext()
+        )
         try:
-            for _name, condition in hook.match_conditions:
-                value = cel.evaluate(condition, activation, budget)
-                if isinstance(value, cel.Failure):
-                    failures.append(value.message)
-                elif value is False:
-                    return False
+            with checking:
+                for _name, condition in hook.match_conditions:
+                    value = cel.evaluate(condition, activation, budget)
+                    if isinstance(value, cel.Failure):
+                        failures.append(value.message)
+                    elif value is False:
+                        return False
         except cel.OutOfBudget as exc:
             failures.append(str(exc))
         if failures:
