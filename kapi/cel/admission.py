@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from cel_expr_python import cel
 
 from kapi.cel import checked as checked_ast
@@ -70,6 +71,24 @@ class Expression:
     static_max: int = 0
     error: str = ""
     uses_variables: frozenset[str] = frozenset()
+    uses_authorizer: bool = False
+    # Charges by size bound (see ``charge``), computed once per bound.
+    charges: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def charge(self, bound: int) -> int:
+        """What an evaluation is charged when no value it reads is larger than
+        ``bound`` (elements, characters): the static estimate when that is cheap, else
+        the estimate with every size at most ``bound`` (a power of two, so one
+        estimate serves many objects). An upper bound of cel-go's actual cost."""
+        if self.static_max <= CHEAP:
+            return self.static_max
+        found = self.charges.get(bound)
+        if found is None:
+            sized = cost.Estimate(0, bound)
+            found = cost.estimate(self.checked, lambda _path: sized).max
+            if len(self.charges) < 64:
+                self.charges[bound] = found
+        return found
 
     @property
     def return_type(self) -> cel.Type | None:
@@ -101,14 +120,43 @@ def compile_expression(source: str, returns: tuple[str, ...] = ()) -> Expression
         and e.select_expr.operand.ident_expr.name == "variables"
     )
     static = cost.estimate(parsed, lambda _path: None).max
-    return Expression(source, program, parsed, static, uses_variables=used)
+    authorizer = checked_ast.uses_ident(parsed, "authorizer") or checked_ast.uses_ident(
+        parsed, "authorizer.requestResource"
+    )
+    return Expression(
+        source, program, parsed, static, uses_variables=used, uses_authorizer=authorizer
+    )
 
 
 @dataclass
 class Budget:
-    """What is left of an evaluation's cost budget."""
+    """What is left of an evaluation's cost budget, and the size bound of the values it
+    reads (``size_bound``: a power of two, see ``Expression.charge``)."""
 
     remaining: int = RUNTIME_CEL_COST_BUDGET
+    size_bound: int = 1 << 20
+
+
+def size_bound(*values: Any) -> int:
+    """A power of two at least the JSON length of every value (a bound on any string's
+    length and any list's or map's element count inside them)."""
+    longest = max((len(orjson.dumps(v)) for v in values if v is not None), default=1)
+    return 1 << max(longest - 1, 1).bit_length()
+
+
+class Activation:
+    """The variables of one evaluation (``object``, ``request``, ...), converted for
+    cel-cpp once, on first use, and shared by every expression evaluated with them: a
+    request's ten policies convert its object once, not thirty times."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = dict(data)
+        self._native: cel.Activation | None = None
+
+    def native(self) -> cel.Activation:
+        if self._native is None:
+            self._native = environment().activation(self.data)
+        return self._native
 
 
 @dataclass(frozen=True)
@@ -118,17 +166,20 @@ class Failure:
     message: str
 
 
-def evaluate(expression: Expression, activation: Mapping[str, Any], budget: Budget) -> Any:
+def evaluate(
+    expression: Expression, activation: Activation | Mapping[str, Any], budget: Budget
+) -> Any:
     """The expression's value, or ``Failure``; raises ``OutOfBudget`` when the budget
     (or the per-call limit) is spent, after which nothing else is evaluated."""
     if expression.program is None:
         return Failure(f"compilation error: {expression.error}")
-    charge = runtime.charge(expression.checked, expression.static_max, activation, None, CHEAP)
+    charge = expression.charge(budget.size_bound)
     if charge > PER_CALL_LIMIT or charge > budget.remaining:
         budget.remaining = -1
         raise OutOfBudget(OUT_OF_BUDGET)
     budget.remaining -= charge
-    value = runtime.evaluate(expression.program, activation)
+    data = activation.native() if isinstance(activation, Activation) else activation
+    value = runtime.evaluate(expression.program, data)
     if isinstance(value, runtime.EvalError):
         return Failure(f"expression '{expression.source}' resulted in error: {value.message}")
     return value

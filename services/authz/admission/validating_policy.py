@@ -83,6 +83,17 @@ class Policy:
     variables: list[tuple[str, cel.Expression]]
     validations: list[Validation]
     audit_annotations: list[tuple[str, cel.Expression]]
+    uses_authorizer: bool = False
+
+    def __post_init__(self) -> None:
+        expressions = [
+            *(e for _, e in self.match_conditions),
+            *(e for _, e in self.variables),
+            *(v.expression for v in self.validations),
+            *(v.message_expression for v in self.validations if v.message_expression),
+            *(e for _, e in self.audit_annotations),
+        ]
+        self.uses_authorizer = any(e.uses_authorizer for e in expressions)
 
     @classmethod
     def compile(cls, obj: Obj) -> Policy:
@@ -246,6 +257,8 @@ class ValidatingAdmissionPolicy:
         request: Obj | None = None
         namespace_object: Obj | None = None
         namespace_read = False
+        values_bound = 0
+        shared: dict[tuple[int, bool], cel.Activation] = {}
         for policy in self._policies.refresh():
             bound = by_policy.get(policy.name)
             if not bound:
@@ -274,17 +287,30 @@ class ValidatingAdmissionPolicy:
                 if not namespace_read:
                     namespace_read = True
                     namespace_object = await self._namespace_object(attributes)
+                    values_bound = cel.size_bound(attributes.object, attributes.old_object, request)
                 for param in params:
-                    activation: dict[str, Any] = {
+                    data: dict[str, Any] = {
                         "object": attributes.object,
                         "oldObject": attributes.old_object,
                         "request": request,
                         "params": param,
                         "namespaceObject": namespace_object,
                         "variables": {},
-                        **cel_authorizer.variables(attributes),
                     }
-                    outcome = self._evaluate(policy, activation)
+                    if policy.uses_authorizer:
+                        data.update(cel_authorizer.variables(attributes))
+                    param_bound = (
+                        max(values_bound, cel.size_bound(param)) if param else values_bound
+                    )
+                    # Policies without variables share one activation per param: the
+                    # request's values are converted for CEL once.
+                    shared_key = (id(param), policy.uses_authorizer)
+                    activation = shared.get(shared_key) if not policy.variables else None
+                    if activation is None:
+                        activation = cel.Activation(data)
+                        if not policy.variables:
+                            shared[shared_key] = activation
+                    outcome = self._evaluate(policy, activation, param_bound)
                     self._act(attributes, policy, binding, outcome, denials)
                     for key, value in outcome.annotations:
                         values = collected.setdefault(key, [])
@@ -295,11 +321,11 @@ class ValidatingAdmissionPolicy:
         if denials:
             raise _denied(attributes, denials[0])
 
-    def _evaluate(self, policy: Policy, activation: dict[str, Any]) -> _Outcome:
-        if self.authorize is None:
-            return _validate(policy, activation)
+    def _evaluate(self, policy: Policy, activation: cel.Activation, bound: int) -> _Outcome:
+        if self.authorize is None or not policy.uses_authorizer:
+            return _validate(policy, activation, bound)
         with cel_authz.checking(self.authorize):
-            return _validate(policy, activation)
+            return _validate(policy, activation, bound)
 
     def _config_error(
         self, denials: list[_Denial], policy: Policy, binding: Binding | None, message: str
@@ -418,10 +444,10 @@ def _gvk_string(api_version: str, kind: str) -> str:
     return f"{group}/{version}, Kind={kind}"
 
 
-def _validate(policy: Policy, activation: dict[str, Any]) -> _Outcome:
+def _validate(policy: Policy, activation: cel.Activation, bound: int) -> _Outcome:
     """The validator: match conditions, then validations and audit annotations."""
     error_action = policy.failure_policy != "Ignore"
-    budget = cel.Budget()
+    budget = cel.Budget(size_bound=bound)
     try:
         failures = []
         for _name, condition in policy.match_conditions:
@@ -432,14 +458,19 @@ def _validate(policy: Policy, activation: dict[str, Any]) -> _Outcome:
                 return _Outcome()
         if failures:
             return _Outcome([Decision(error_action, _aggregate(failures))])
-        variables = activation["variables"]
+        variables: dict[str, Any] = {}
         variable_errors: dict[str, str] = {}
         for name, expression in policy.variables:
-            value = cel.evaluate(expression, activation, budget)
+            # Each variable sees those before it (a fresh activation: few policies have any).
+            value = cel.evaluate(
+                expression, cel.Activation({**activation.data, "variables": variables}), budget
+            )
             if isinstance(value, cel.Failure):
                 variable_errors[name] = value.message
             else:
                 variables[name] = value
+        if policy.variables:
+            activation = cel.Activation({**activation.data, "variables": variables})
         decisions = []
         for validation in policy.validations:
             broken = [n for n in validation.expression.uses_variables if n in variable_errors]
@@ -457,7 +488,7 @@ def _validate(policy: Policy, activation: dict[str, Any]) -> _Outcome:
     except cel.OutOfBudget as exc:
         return _Outcome([Decision(error_action, str(exc))])
     outcome = _Outcome(decisions)
-    annotation_budget = cel.Budget()
+    annotation_budget = cel.Budget(size_bound=bound)
     try:
         for key, expression in policy.audit_annotations:
             value = cel.evaluate(expression, activation, annotation_budget)
@@ -478,7 +509,7 @@ def _validate(policy: Policy, activation: dict[str, Any]) -> _Outcome:
     return outcome
 
 
-def _message(validation: Validation, activation: dict[str, Any], budget: cel.Budget) -> str:
+def _message(validation: Validation, activation: cel.Activation, budget: cel.Budget) -> str:
     message = ""
     if validation.message_expression is not None:
         value = cel.evaluate(validation.message_expression, activation, budget)

@@ -88,16 +88,19 @@ class _Webhooks:
             raise errors.internal(str(exc)) from None
         if not hook.match_conditions:
             return True
+        request = review.request(attributes)
         activation = {
             "object": attributes.object,
             "oldObject": attributes.old_object,
-            "request": review.request(attributes),
+            "request": request,
             "params": None,
             "namespaceObject": None,
             "variables": {},
             **cel_authorizer.variables(attributes),
         }
-        budget = cel.Budget()
+        budget = cel.Budget(
+            size_bound=cel.size_bound(attributes.object, attributes.old_object, request)
+        )
         failures: list[str] = []
         checking = (
             cel_authz.checking(self.authorize)
