@@ -81,6 +81,7 @@ class InstrumentedPlugin:
     ) -> None:
         self.delegate = delegate
         self.operations = delegate.operations
+        self.reads_only = bool(getattr(delegate, "reads_only", False))
         self._owner = owner
         self._name = name
         self._step = step

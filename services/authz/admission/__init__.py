@@ -41,6 +41,10 @@ class Attributes:
 
 
 class Plugin(Protocol):
+    """``admit`` mutates ``attributes.object`` (mutating plugins) or raises. A validating
+    plugin may also say ``reads_only = True``: it never changes what it is shown, so it
+    may share its copy with other such plugins."""
+
     operations: frozenset[str]
 
     def active(self) -> bool:
@@ -67,10 +71,23 @@ class Chain:
         return any(plugin.active() for plugin in self.validating)
 
     async def run_validating(self, attributes: Attributes) -> None:
-        """Validating plugins see copies: they can reject, never change, the object."""
+        """Validating plugins see copies: they can reject, never change, the object.
+        kapi's own plugins that only read (``reads_only``: CEL, webhooks' JSON, counts)
+        share one copy; any other plugin gets its own."""
+        shared: Attributes | None = None
         for plugin in self.validating:
-            if attributes.operation in plugin.operations and plugin.active():
-                view = copy.copy(attributes)
-                view.object = copy.deepcopy(attributes.object)
-                view.old_object = copy.deepcopy(attributes.old_object)
-                await plugin.admit(view)
+            if attributes.operation not in plugin.operations or not plugin.active():
+                continue
+            if getattr(plugin, "reads_only", False):
+                if shared is None:
+                    shared = _view(attributes)
+                await plugin.admit(shared)
+            else:
+                await plugin.admit(_view(attributes))
+
+
+def _view(attributes: Attributes) -> Attributes:
+    view = copy.copy(attributes)
+    view.object = copy.deepcopy(attributes.object)
+    view.old_object = copy.deepcopy(attributes.old_object)
+    return view

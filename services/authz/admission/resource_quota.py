@@ -46,6 +46,7 @@ class Quotas(Protocol):
 
 class ResourceQuota:
     operations = frozenset({"CREATE", "UPDATE"})
+    reads_only = True
 
     def __init__(self, quotas: Quotas) -> None:
         self.quotas = quotas

@@ -225,6 +225,7 @@ class ValidatingAdmissionPolicy:
     """The validating plugin. Idle (``active()`` False) while no binding exists."""
 
     operations = ALL_OPERATIONS
+    reads_only = True
 
     def __init__(
         self,

@@ -152,9 +152,11 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
         )
         if request.phase == authz_pb2.MUTATING:
             await self.admission.run_mutating(attributes)
+            out = orjson.dumps(attributes.object) if attributes.object is not None else b""
         else:
+            # Validating plugins change nothing: the object is not sent back.
             await self.admission.run_validating(attributes)
-        out = orjson.dumps(attributes.object) if attributes.object is not None else b""
+            out = b""
         return authz_pb2.AdmitResponse(
             object=out,
             warnings=attributes.warnings,

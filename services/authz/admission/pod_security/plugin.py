@@ -80,6 +80,7 @@ def _dig(obj: Obj, path: tuple[str, ...]) -> Obj | None:
 
 class PodSecurity:
     operations = frozenset({"CREATE", "UPDATE"})
+    reads_only = True
 
     def __init__(
         self,

@@ -178,6 +178,8 @@ def refusal(name: str, result: object) -> errors.StatusError:
 class ValidatingWebhooks(_Webhooks):
     """ValidatingAdmissionWebhook: the matching webhooks, called concurrently."""
 
+    reads_only = True
+
     async def admit(self, attributes: Attributes) -> None:
         hooks = self.hooks()
         if not hooks or exempt(attributes):
