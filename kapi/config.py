@@ -46,6 +46,23 @@ def add(
     )
 
 
+def boolean(text: str | bool) -> bool:
+    """An argparse type: true/false (also 1/0, yes/no), as a flag or a variable's value."""
+    if isinstance(text, bool):
+        return text
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+
+
+def read_text(path: str) -> str:
+    """A file's text, "" for no file named."""
+    return Path(path).read_text() if path else ""
+
+
 # A service's identity towards its peers (kapi.pki.InternalPKI.service), the flags named
 # as etcd names its members' (--peer-cert-file, --peer-key-file).
 PEER_TLS_FLAGS = ("--peer-ca-file", "--peer-cert-file", "--peer-key-file")

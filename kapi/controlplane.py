@@ -1,4 +1,4 @@
-"""``kapi up`` in the foreground: credentials, etcd, the four services, supervision.
+"""``kapi up`` in the foreground: credentials, etcd, the services, supervision.
 
 The same services that docker-compose.yml runs in containers run here as local
 processes (``python -m services.<name>`` with flags), each on a loopback port the
@@ -36,7 +36,9 @@ from kapi import (
 )
 from kapi.supervisor import say
 
-SERVICES = ("storage", "authz", "registry", "gateway")
+# Started in this order, each once the one before is ready; the metrics server (kube's
+# metrics-server, an extension API server) registers itself once the gateway is up.
+SERVICES = ("storage", "authz", "registry", "gateway", "metrics")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A component that is still running this long after its start has read its flags.
 COMPONENT_SETTLE_SECONDS = 1.0
@@ -113,19 +115,21 @@ class Ports:
     authz: int
     registry: int
     gateway: int
+    metrics: int = 0
     etcd_client: int | None = None
     etcd_peer: int | None = None
 
     @classmethod
     def allocate(cls, *, gateway: int, embedded_etcd: bool) -> Ports:
-        free = ports.free_ports(5 if embedded_etcd else 3)
+        free = ports.free_ports(6 if embedded_etcd else 4)
         return cls(
             storage=free[0],
             authz=free[1],
             registry=free[2],
             gateway=gateway,
-            etcd_client=free[3] if embedded_etcd else None,
-            etcd_peer=free[4] if embedded_etcd else None,
+            metrics=free[3],
+            etcd_client=free[4] if embedded_etcd else None,
+            etcd_peer=free[5] if embedded_etcd else None,
         )
 
 
@@ -221,6 +225,13 @@ def service_flags(
             "--listen": registry,
             "--storage": storage,
             "--authz": authz,
+            # extension-apiserver-authentication: client certificates are the cluster
+            # CA's; the front proxy's, the front-proxy CA's.
+            "--client-ca-file": str(creds.ca.cert_path),
+            "--requestheader-client-ca-file": str(creds.internal.front_proxy_ca_copy),
+            "--requestheader-allowed-names": pki.FRONT_PROXY_CLIENT_NAME,
+            # Extension API servers run beside a local control plane, on loopback.
+            "--allow-loopback-endpoints": "true",
         },
         "gateway": {
             "--listen": ports.format_address(opts.bind_address, ports_.gateway),
@@ -230,6 +241,17 @@ def service_flags(
             "--tls-cert-file": str(creds.serving.cert_path),
             "--tls-private-key-file": str(creds.serving.key_path),
             "--client-ca-file": str(creds.ca.cert_path),
+            "--proxy-client-cert-file": str(creds.internal.front_proxy_client.cert_path),
+            "--proxy-client-key-file": str(creds.internal.front_proxy_client.key_path),
+        },
+        "metrics": {
+            "--listen": ports.format_address(loop, ports_.metrics),
+            "--registry": registry,
+            "--tls-cert-file": str(creds.internal.service("metrics").cert_file),
+            "--tls-private-key-file": str(creds.internal.service("metrics").key_file),
+            "--ca-bundle-file": str(creds.internal.service("metrics").ca_file),
+            "--requestheader-client-ca-file": str(creds.internal.front_proxy_ca_for("metrics")),
+            "--requestheader-allowed-names": pki.FRONT_PROXY_CLIENT_NAME,
         },
     }
     for name, service in flags.items():

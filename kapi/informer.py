@@ -44,6 +44,8 @@ RELISTED = "RELISTED"
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
 Handler = Callable[[str, Obj | None, Obj | None], None]
+# What ``on_each_object`` tells: ADDED, MODIFIED, DELETED or LISTED, and the object.
+ObjectHandler = Callable[[str, Obj], None]
 
 
 class Page(Protocol):
@@ -295,3 +297,28 @@ class Informer:
                 handler(kind, new, old)
             except Exception:
                 log.exception("%s informer: a change handler failed", self.name)
+
+
+def on_each_object(informer: Informer, handler: ObjectHandler) -> None:
+    """Call ``handler(kind, obj)`` for every object that changes, a relist included:
+    after one, each object gone is told as DELETED (its last state) and each present one
+    as LISTED — for handlers that keep per-object state rather than rescan."""
+    known: dict[Key, Obj] = {}
+
+    def changed(kind: str, new: Obj | None, old: Obj | None) -> None:
+        if kind == RELISTED:
+            current = {object_key(obj): obj for obj in informer.items()}
+            for key in known.keys() - current.keys():
+                handler("DELETED", known[key])
+            known.clear()
+            known.update(current)
+            for obj in current.values():
+                handler("LISTED", obj)
+        elif new is not None:
+            known[object_key(new)] = new
+            handler(kind, new)
+        elif old is not None:
+            known.pop(object_key(old), None)
+            handler(kind, old)
+
+    informer.on_change(changed)

@@ -16,12 +16,22 @@ services nor etcd. kube-apiserver's deployments keep etcd's CA apart the same wa
 can give each container only its own (one volume each)::
 
     ca.crt ca.key gateway.crt gateway.key      cluster CA, the gateway's HTTPS certificate
-    authority/                                 services-ca.*, etcd-ca.*: ``kapi init`` only
+    authority/                                 services-ca.*, etcd-ca.*, front-proxy-ca.*
     etcd/                                      ca.crt, server.crt, server.key
     services/NAME/                             ca.crt, tls.crt, tls.key (NAME: the four)
     services/storage/                          + etcd-ca.crt, etcd-client.crt, .key
+    services/gateway/                          + front-proxy-client.crt, .key
+    services/registry/, services/metrics/      + front-proxy-ca.crt
     services/authz/                            + sa.key, sa.pub (ServiceAccount tokens)
     admin.crt admin.key                        the admin's client certificate
+
+The front-proxy CA is kube's ``--requestheader-client-ca-file`` (kubeadm's
+``front-proxy-ca``): the gateway presents its ``front-proxy-client`` certificate when it
+proxies a request to an extension API server (an APIService with a service), which
+trusts the user named in ``X-Remote-User`` only from a client with that certificate.
+The registry publishes the CA in ``kube-system/extension-apiserver-authentication``;
+kapi's own metrics server (an extension API server) trusts it. The metrics server's
+certificate, of the services CA, also names ``metrics-server.kube-system.svc``.
 
 Rotation is by restarting: every ``kapi up`` and ``kapi init`` reissues a certificate
 that is missing, unreadable, signed by another CA, short of a host name, or within
@@ -52,8 +62,16 @@ CA_NAME = "ca"
 SERVING_NAME = "gateway"
 
 # The services that hold a certificate of the services CA, and their compose names.
-SERVICE_NAMES = ("storage", "authz", "registry", "gateway")
+SERVICE_NAMES = ("storage", "authz", "registry", "gateway", "metrics")
+# Names a service's certificate is also good for: the metrics server is reached by the
+# aggregator as its Service's name, as metrics-server is.
+SERVICE_HOSTS = {"metrics": ("metrics-server.kube-system.svc",)}
+# The services that check the front proxy's certificate: a copy of its CA each.
+FRONT_PROXY_TRUSTING = ("registry", "metrics")
 ETCD_NAME = "etcd"
+# kubeadm's name for the front proxy's client certificate: the common name extension
+# API servers are told to accept (``requestheader-allowed-names``).
+FRONT_PROXY_CLIENT_NAME = "front-proxy-client"
 # Every internal certificate is good for these, so `kapi up`'s peers on loopback and
 # compose's by service name both verify.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -160,6 +178,27 @@ class InternalPKI:
         return TLSFiles(folder / "ca.crt", folder / "tls.crt", folder / "tls.key")
 
     @property
+    def front_proxy_ca(self) -> KeyPair:
+        return paths(self.authority_dir, "front-proxy-ca")
+
+    @property
+    def front_proxy_client(self) -> KeyPair:
+        """The gateway's certificate towards extension API servers (kube-apiserver's
+        ``--proxy-client-cert-file`` and ``--proxy-client-key-file``)."""
+        return paths(self.service_dir("gateway"), FRONT_PROXY_CLIENT_NAME)
+
+    @property
+    def front_proxy_ca_copy(self) -> Path:
+        """The front-proxy CA as the registry reads it, to publish it
+        (``--requestheader-client-ca-file``)."""
+        return self.front_proxy_ca_for("registry")
+
+    def front_proxy_ca_for(self, name: str) -> Path:
+        """The front-proxy CA in service ``name``'s directory (one of
+        ``FRONT_PROXY_TRUSTING``)."""
+        return self.service_dir(name) / "front-proxy-ca.crt"
+
+    @property
     def etcd_dir(self) -> Path:
         return self.pki_dir / ETCD_NAME
 
@@ -198,7 +237,7 @@ def ensure_internal(pki_dir: Path) -> InternalPKI:
             layout.service(name),
             services_ca,
             common_name=f"kapi-{name}",
-            hosts=[*LOOPBACK_HOSTS, name],
+            hosts=[*LOOPBACK_HOSTS, name, *SERVICE_HOSTS.get(name, ())],
             usages=both,
         )
     # etcd's certificate also serves as its peer certificate and its own health checks'
@@ -217,6 +256,27 @@ def ensure_internal(pki_dir: Path) -> InternalPKI:
         hosts=[],
         usages=(ExtendedKeyUsageOID.CLIENT_AUTH,),
     )
+    front_proxy_ca = ensure_ca(
+        layout.authority_dir,
+        name="front-proxy-ca",
+        common_name="kapi-front-proxy-ca",
+        renew=True,
+    )
+    _ensure_leaf(
+        TLSFiles(
+            layout.front_proxy_ca_copy,
+            layout.front_proxy_client.cert_path,
+            layout.front_proxy_client.key_path,
+        ),
+        front_proxy_ca,
+        common_name=FRONT_PROXY_CLIENT_NAME,
+        hosts=[],
+        usages=(ExtendedKeyUsageOID.CLIENT_AUTH,),
+    )
+    for name in FRONT_PROXY_TRUSTING:
+        copy = layout.front_proxy_ca_for(name)
+        if not copy.exists() or copy.read_bytes() != front_proxy_ca.cert_pem:
+            write_atomic(copy, front_proxy_ca.cert_pem, mode=0o644)
     return layout
 
 

@@ -41,6 +41,7 @@ Obj = dict[str, Any]
 class Webhook:
     base_url: str
     ca_bundle: bytes
+    port: int = 0
     reviews: list[tuple[str, Obj]] = field(default_factory=list)
     slow_seconds: float = 3.0
 
@@ -90,14 +91,15 @@ def _answer(hook: Webhook, path: str, body: Obj) -> Obj:
 
 
 @contextmanager
-def serve(tmp: Path) -> Iterator[Webhook]:
-    """Run the webhook until the block ends."""
+def serve(tmp: Path, *, names: tuple[str, ...] = ()) -> Iterator[Webhook]:
+    """Run the webhook until the block ends; ``names``: more names its certificate
+    carries (``svc.ns.svc`` when it is reached through a Service)."""
     ca = pki.ensure_ca(tmp / "admission-webhook-pki", common_name="admission-webhook-ca")
     serving = pki.ensure_serving_cert(
-        tmp / "admission-webhook-pki", ca, hosts=["127.0.0.1", "localhost"]
+        tmp / "admission-webhook-pki", ca, hosts=["127.0.0.1", "localhost", *names]
     )
     port = _free_port()
-    hook = Webhook(f"https://127.0.0.1:{port}", ca.cert_pem)
+    hook = Webhook(f"https://127.0.0.1:{port}", ca.cert_pem, port)
 
     async def handle(request: Request) -> Response:
         body = orjson.loads(await request.body())

@@ -1,21 +1,20 @@
-"""Where a webhook's ``clientConfig.service`` leads: the Service's ready endpoints, from
-informers of Services and EndpointSlices started when a webhook first names a Service
-(kube-apiserver resolves webhook Services through their endpoints the same way when it
-routes to endpoints)."""
+"""Where a webhook's ``clientConfig.service`` leads: through ``kapi.service_resolution``
+(the Service's port, then a ready address of its EndpointSlices: kube's
+ResolveEndpoint, shared with the aggregator), from informers of Services and
+EndpointSlices started when a webhook first names a Service."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from typing import Any
 
 from kapi import errors, informer
+from kapi import service_resolution as resolution
 from services.authz import sources
 
 Obj = dict[str, Any]
 SYNC_WAIT = 1.0  # seconds a first resolution waits for the informers to list
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
 class ServiceEndpoints:
@@ -39,50 +38,12 @@ class ServiceEndpoints:
         return self._services, self._slices
 
     async def resolve(self, service: Obj) -> tuple[str, str]:
-        namespace, name = str(service.get("namespace") or ""), str(service.get("name") or "")
-        port = service.get("port") if isinstance(service.get("port"), int) else 443
-        path = str(service.get("path") or "")
+        ref = resolution.service_ref(service)
+        if ref is None:
+            raise errors.bad_request("webhook clientConfig.service is not an object")
         services, slices = await self._informers()
-        found = services.get(namespace, name)
-        if found is None:
-            raise errors.not_found("services", "", name)
-        service_port = next(
-            (
-                p
-                for p in (found.get("spec") or {}).get("ports") or []
-                if isinstance(p, dict) and p.get("port") == port
-            ),
-            None,
-        )
-        if service_port is None:
-            raise errors.service_unavailable(f'no service port {port} found for service "{name}"')
-        port_name = str(service_port.get("name") or "")
-        candidates: list[str] = []
-        for slice_ in slices.items():
-            meta = slice_.get("metadata") or {}
-            if meta.get("namespace") != namespace:
-                continue
-            if (meta.get("labels") or {}).get(SERVICE_NAME_LABEL) != name:
-                continue
-            number = next(
-                (
-                    p.get("port")
-                    for p in slice_.get("ports") or []
-                    if isinstance(p, dict) and (p.get("name") or "") == port_name
-                ),
-                None,
-            )
-            if not isinstance(number, int):
-                continue
-            for endpoint in slice_.get("endpoints") or []:
-                if (endpoint.get("conditions") or {}).get("ready") is False:
-                    continue
-                for address in endpoint.get("addresses") or []:
-                    host = f"[{address}]" if ":" in str(address) else str(address)
-                    candidates.append(f"https://{host}:{number}{path}")
-        if not candidates:
-            raise errors.service_unavailable(f'no endpoints available for service "{name}"')
-        return random.choice(candidates), f"{name}.{namespace}.svc"
+        url = resolution.url(ref, services.get(ref.namespace, ref.name), slices.items())
+        return url, ref.server_name
 
     async def close(self) -> None:
         for each in (self._services, self._slices):

@@ -20,6 +20,13 @@ def build_parser() -> argparse.ArgumentParser:
     config.add(parser, "--tls-private-key-file", help="serving key (PEM)")
     config.add(
         parser,
+        "--proxy-client-cert-file",
+        default="",
+        help="front-proxy client certificate (PEM) shown to extension API servers",
+    )
+    config.add(parser, "--proxy-client-key-file", default="", help="its private key (PEM)")
+    config.add(
+        parser,
         "--client-ca-file",
         default="",
         help="CA (PEM) of client certificates: asked of every client, verified against it",
@@ -110,6 +117,8 @@ def main() -> None:
                 storage=args.storage,
                 tls_cert_file=args.tls_cert_file,
                 tls_private_key_file=args.tls_private_key_file,
+                proxy_client_cert_file=args.proxy_client_cert_file,
+                proxy_client_key_file=args.proxy_client_key_file,
                 client_ca_file=args.client_ca_file,
                 service_account_jwks_uri=args.service_account_jwks_uri,
                 read_header_timeout=args.read_header_timeout,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -24,10 +24,11 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kapi import errors
+from kapi import errors, pki
 from kapi import metrics as exposition
 from services.authz.client import AuthzClient
 from services.gateway import discovery, feeds, health, negotiation, oidc, watch_hub
+from services.gateway.aggregator import Aggregator
 from services.gateway.audit import WithAuditId, answer_bug
 from services.gateway.auditing.middleware import Auditor, WithAudit
 from services.gateway.codec import openapi_v2_protobuf
@@ -68,6 +69,8 @@ class Peers:
     storage: StorageClient  # health, and the revision a consistent read needs
     checks: list[health.Check]
     server_address: str = "127.0.0.1:6443"
+    # The front-proxy client certificate shown to extension API servers (None: none).
+    front_proxy: pki.KeyPair | None = None
     # --service-account-jwks-uri: where the discovery document says the keys are
     # (default: https://<server address>/openid/v1/jwks, as kube derives it).
     jwks_uri: str = ""
@@ -125,6 +128,8 @@ def create_app(
 
     types = TypeCache(peers.registry)
     app.state.types = types
+    aggregator = Aggregator(peers.registry, front_proxy=peers.front_proxy)
+    app.state.aggregator = aggregator
 
     @app.exception_handler(errors.StatusError)
     async def on_status_error(request: Request, exc: errors.StatusError) -> Response:
@@ -134,7 +139,9 @@ def create_app(
     async def on_bug(request: Request, exc: Exception) -> Response:
         return answer_bug(request, exc)
 
-    resources = Resources(peers.registry, peers.storage, gate, hub, types, inflight, metrics)
+    resources = Resources(
+        peers.registry, peers.storage, gate, hub, types, inflight, metrics, aggregator
+    )
     who = resources.who
 
     @app.exception_handler(StarletteHTTPException)
@@ -161,6 +168,9 @@ def create_app(
         return json_response(orjson.dumps(VERSION_INFO, option=orjson.OPT_INDENT_2))
 
     async def _health(request: Request, endpoint: str, only: str = "") -> Response:
+        # The first request an app sees is a probe (kapi up's, compose's): the aggregator's
+        # controllers start with it rather than with the first client's.
+        aggregator.start()
         await who(request, parse("GET", request.url.path))
         params = request.query_params
         code, body = await health.report(
@@ -211,23 +221,29 @@ def create_app(
     async def root(request: Request, legacy: bool) -> Response:
         """``/api`` or ``/apis``: aggregated discovery when asked for, else the legacy list."""
         await who(request, parse("GET", request.url.path))
+        aggregator.start()
         table = await types.get()
+        remote = aggregator.remote_groups()
+        generation = aggregator.generation
         aggregated = _wants_aggregated(request)
         if aggregated:
 
             def build() -> tuple[bytes, str]:
-                body = discovery.aggregated(table, legacy=legacy)
+                body = discovery.aggregated(table, legacy=legacy, remote=remote)
                 body["apiVersion"] = (
                     aggregated.split("v=")[1].split(";")[0].join(("apidiscovery.k8s.io/", ""))
                 )
                 return discovery_document(body)
 
-            document = discovery.cached(table, (aggregated, legacy), build)
+            document = discovery.cached(table, (aggregated, legacy), build, generation)
             return discovery_response(request, document, aggregated)
         if legacy:
             return discovery_response(request, discovery.api_versions(peers.server_address))
         groups = discovery.cached(
-            table, "groups", lambda: discovery_document(discovery.api_group_list(table))
+            table,
+            "groups",
+            lambda: discovery_document(discovery.api_group_list(table, remote)),
+            generation,
         )
         return discovery_response(request, groups)
 
@@ -293,9 +309,18 @@ def create_app(
     @app.get("/openapi/v3")
     async def openapi_index(request: Request) -> Response:
         await who(request, parse("GET", "/openapi/v3"))
+        aggregator.start()
         reply = await peers.registry.openapi("")
+        document = reply.document
+        remote = aggregator.openapi.index_entries()
+        if remote:  # the extension servers' group-versions, as kube's aggregator lists them
+            index = orjson.loads(document)
+            paths = index.setdefault("paths", {})
+            paths.update(remote)
+            index["paths"] = dict(sorted(paths.items()))
+            document = orjson.dumps(index)
         return json_response(
-            reply.document, headers={"Cache-Control": "no-cache, private", "Vary": "Accept"}
+            document, headers={"Cache-Control": "no-cache, private", "Vary": "Accept"}
         )
 
     @app.get("/openapi/v3/{path:path}")
@@ -304,14 +329,19 @@ def create_app(
         accept = request.headers.get("accept", "")
         if "protobuf" in accept and "json" not in accept and "*/*" not in accept:
             raise errors.not_acceptable("only application/json is served for OpenAPI v3")
-        reply = await peers.registry.openapi(path)
+        served = aggregator.openapi.documents.get(path.strip("/"))
+        if served is not None:  # an extension server's group-version
+            content, digest = served
+        else:
+            reply = await peers.registry.openapi(path)
+            content, digest = reply.document, reply.hash
         wanted = request.query_params.get("hash")
-        etag = f'"{reply.hash}"'
-        if wanted and wanted != reply.hash:
+        etag = f'"{digest}"'
+        if wanted and wanted != digest:
             return Response(
                 status_code=301,
                 headers={
-                    "Location": f"/openapi/v3/{path}?hash={reply.hash}",
+                    "Location": f"/openapi/v3/{path}?hash={digest}",
                     "Cache-Control": "no-cache, private",
                 },
             )
@@ -323,7 +353,7 @@ def create_app(
             headers["Expires"] = "Fri, 01 Jan 2100 00:00:00 GMT"
         else:
             headers["Cache-Control"] = "no-cache, private"
-        return json_response(reply.document, headers=headers)
+        return json_response(content, headers=headers)
 
     oidc_documents: dict[str, bytes] = {}
 
@@ -377,7 +407,10 @@ def create_app(
         raise errors.not_found_path()
 
     served: ASGIApp = ResourceFastPath(
-        app, inflight.wrap(request_response(serve_or_status)), measure=metrics.instrumented
+        app,
+        inflight.wrap(request_response(serve_or_status)),
+        measure=metrics.instrumented,
+        upgrade=resources.upgrade,
     )
     if audit is not None:
         served = WithAudit(served, audit)
@@ -392,16 +425,27 @@ class ResourceFastPath:
     the same two exception renderings as FastAPI's handlers give."""
 
     def __init__(
-        self, app: FastAPI, resources: ASGIApp, *, measure: Callable[[ASGIApp], ASGIApp]
+        self,
+        app: FastAPI,
+        resources: ASGIApp,
+        *,
+        measure: Callable[[ASGIApp], ASGIApp],
+        upgrade: Callable[[Scope, Receive, Send, ASGIApp], Awaitable[None]] | None = None,
     ) -> None:
         self.app = app
         # Measured outside the compression, so a reply's size is the bytes sent, as kube's.
         self.resources = measure(resources)
         # Only a client that accepts gzip pays for the middleware that may compress.
         self.compressing = measure(GzipUnlessWatch(resources))
+        self.upgrade = upgrade
         self.state = app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and self.upgrade is not None:
+            # A WebSocket handshake (kubectl exec, attach, port-forward): an extension
+            # server's is proxied; any other is served as the GET it also is.
+            await self.upgrade(scope, receive, send, self.resources)
+            return
         # Every method: one the resource does not take is a 405 Status from its handler.
         path = scope["path"] if scope["type"] == "http" else ""
         if path.startswith(("/api/", "/apis/")) and path not in _ROOTS:

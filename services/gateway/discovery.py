@@ -9,9 +9,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from services.gateway.aggregator.remote_discovery import RemoteGroup
+from services.registry import aggregation as reg
+from services.registry.aggregation import version_priority
 from services.registry.types import ResourceType, Subresource, TypeTable
 
 # Documents made from one table, by what was asked: each is built once per table (with
@@ -21,14 +24,18 @@ _DOCUMENTS: weakref.WeakKeyDictionary[TypeTable[ResourceType], dict[Any, Any]] =
 )
 
 
-def cached(table: TypeTable[ResourceType], key: Any, build: Callable[[], Any]) -> Any:
-    """``build()`` for ``table`` and ``key``, made once per table."""
+def cached(
+    table: TypeTable[ResourceType], key: Any, build: Callable[[], Any], generation: int = 0
+) -> Any:
+    """``build()`` for ``table`` and ``key``, made once per table and ``generation`` (what
+    the extension servers' discovery was when it was made)."""
     documents = _DOCUMENTS.get(table)
     if documents is None:
         documents = _DOCUMENTS[table] = {}
-    if key not in documents:
-        documents[key] = build()
-    return documents[key]
+    found = documents.get(key)
+    if found is None or found[0] != generation:
+        found = documents[key] = (generation, build())
+    return found[1]
 
 
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
@@ -79,27 +86,79 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
     return out
 
 
-def aggregated(table: TypeTable[ResourceType], *, legacy: bool) -> dict[str, Any]:
-    """``/api`` (legacy=True: the core group) or ``/apis`` as an APIGroupDiscoveryList."""
-    groups: dict[str, dict[str, list[ResourceType]]] = {}
+def _version_key(version: str, priority: int) -> tuple[int, tuple[int, int, int, str]]:
+    """kube's ByVersionPriority: higher priority first, then kube-aware version order."""
+    return (-priority, version_priority(version))
+
+
+def local_priorities(group: str, version: str) -> tuple[int, int]:
+    """A served group-version's (group, version) priority: kube's table for built-in
+    ones, the aggregator's own group above all, a CRD's 1000/100."""
+    if group == reg.GROUP:
+        return reg.APIREGISTRATION_GROUP_PRIORITY, 15
+    return reg.PRIORITIES.get((group, version), (reg.CRD_GROUP_PRIORITY, reg.CRD_VERSION_PRIORITY))
+
+
+def merged(
+    table: TypeTable[ResourceType], remote: Sequence[RemoteGroup], *, legacy: bool
+) -> list[tuple[str, list[tuple[str, Any]]]]:
+    """The groups of ``/api`` (legacy=True) or ``/apis`` in kube's order, each with its
+    versions: a version is served locally (its ResourceTypes) or by an extension server
+    (its APIVersionDiscovery). Groups by priority (highest first) then name, versions by
+    priority then kube's version order; a remote APIService hides a local version of
+    the same group-version (it is what answers)."""
+    claimed = {(g.name, v.version) for g in remote for v in g.versions}
+    groups: dict[str, dict[str, tuple[int, Any]]] = {}
+    priorities: dict[str, int] = {}
     for rt in table.types:
-        if (rt.group == "") == legacy:
-            groups.setdefault(rt.group, {}).setdefault(rt.version, []).append(rt)
+        if (rt.group == "") != legacy or (rt.group, rt.version) in claimed:
+            continue
+        group_priority, version_priority_ = local_priorities(rt.group, rt.version)
+        priorities[rt.group] = max(priorities.get(rt.group, 0), group_priority)
+        versions = groups.setdefault(rt.group, {})
+        versions.setdefault(rt.version, (version_priority_, []))[1].append(rt)
+    for group in remote:
+        if (group.name == "") != legacy:
+            continue
+        priorities[group.name] = max(priorities.get(group.name, 0), group.priority)
+        versions = groups.setdefault(group.name, {})
+        for version in group.versions:
+            versions[version.version] = (version.priority, version.entry)
+    order = sorted(groups, key=lambda g: (-priorities[g], g))
+    return [
+        (
+            group,
+            [
+                (version, served)
+                for version, (_, served) in sorted(
+                    groups[group].items(), key=lambda item: _version_key(item[0], item[1][0])
+                )
+            ],
+        )
+        for group in order
+    ]
+
+
+def aggregated(
+    table: TypeTable[ResourceType], *, legacy: bool, remote: Sequence[RemoteGroup] = ()
+) -> dict[str, Any]:
+    """``/api`` (legacy=True: the core group) or ``/apis`` as an APIGroupDiscoveryList,
+    with the extension servers' groups (``remote``)."""
     items = []
-    for group, versions in groups.items():
-        items.append(
-            {
-                "metadata": {"name": group, "creationTimestamp": None},
-                "versions": [
+    for group, versions in merged(table, remote, legacy=legacy):
+        listed = []
+        for version, served in versions:
+            if isinstance(served, dict):
+                listed.append(served)  # an extension server's, freshness and all
+            else:
+                listed.append(
                     {
                         "version": version,
-                        "resources": [_aggregated_resource(rt) for rt in types],
+                        "resources": [_aggregated_resource(rt) for rt in served],
                         "freshness": "Current",
                     }
-                    for version, types in versions.items()
-                ],
-            }
-        )
+                )
+        items.append({"metadata": {"name": group, "creationTimestamp": None}, "versions": listed})
     return {
         "kind": "APIGroupDiscoveryList",
         "apiVersion": "apidiscovery.k8s.io/v2",
@@ -118,28 +177,33 @@ def api_versions(server_address: str) -> dict[str, Any]:
     }
 
 
-def _group(table: TypeTable[ResourceType], group: str) -> dict[str, Any] | None:
-    versions = [v for g, v in table.group_versions() if g == group]
-    if not versions:
-        return None
+def _group(group: str, versions: Sequence[str]) -> dict[str, Any]:
     listed = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
     return {"name": group, "versions": listed, "preferredVersion": listed[0]}
 
 
-def api_group_list(table: TypeTable[ResourceType]) -> dict[str, Any]:
-    groups = []
-    for group in dict.fromkeys(g for g, _ in table.group_versions() if g):
-        found = _group(table, group)
-        if found:
-            groups.append(found)
+def api_group_list(
+    table: TypeTable[ResourceType], remote: Sequence[RemoteGroup] = ()
+) -> dict[str, Any]:
+    groups = [
+        _group(group, [v for v, _ in versions])
+        for group, versions in merged(table, remote, legacy=False)
+        if versions
+    ]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def api_group(table: TypeTable[ResourceType], group: str) -> dict[str, Any] | None:
-    found = _group(table, group)
-    if found is None:
-        return None
-    return {"kind": "APIGroup", "apiVersion": "v1", **found}
+def api_group(
+    table: TypeTable[ResourceType], group: str, remote: Sequence[RemoteGroup] = ()
+) -> dict[str, Any] | None:
+    for name, versions in merged(table, remote, legacy=False):
+        if name == group and versions:
+            return {
+                "kind": "APIGroup",
+                "apiVersion": "v1",
+                **_group(name, [v for v, _ in versions]),
+            }
+    return None
 
 
 def api_resource_list(

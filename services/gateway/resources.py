@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kapi import errors, selectors
 from kapi.json_bytes import ListItems, list_body
@@ -30,6 +31,7 @@ from services.gateway import (
     warning_headers,
     watch_hub,
 )
+from services.gateway.aggregator import Aggregator, websocket
 from services.gateway.auth import Gatekeeper
 from services.gateway.inflight import Limiter
 from services.gateway.list_response import ListResponse
@@ -41,6 +43,7 @@ from services.gateway.responses import (
     json_response,
     method_not_allowed,
     rendered,
+    status_response,
 )
 from services.gateway.type_cache import TypeCache
 from services.registry.client import RegistryClient
@@ -76,8 +79,10 @@ class Resources:
         types: TypeCache,
         inflight: Limiter,
         metrics: GatewayMetrics,
+        aggregator: Aggregator,
     ) -> None:
         self.registry = registry
+        self.aggregator = aggregator
         self.inflight = inflight
         self.metrics = metrics
         self.storage = storage
@@ -115,6 +120,38 @@ class Resources:
                 recorder.impersonated(user)
         return user
 
+    async def upgrade(self, scope: Scope, receive: Receive, send: Send, http: ASGIApp) -> None:
+        """A WebSocket handshake. For an extension server's group-version, after kube's
+        authentication and authorization, the connection is spliced to its server
+        (``aggregator/websocket.py``); any other is served by ``http`` as the GET request
+        it also is, whose reply refuses the handshake (what a kubelet-less pod's exec
+        answers, as before)."""
+        as_get = {**scope, "type": "http", "method": "GET", "http_version": "1.1"}
+        as_get["scheme"] = {"wss": "https", "ws": "http"}.get(scope.get("scheme", ""), "http")
+        info = parse("GET", scope["path"])
+        remote = (
+            self.aggregator.remote(info.group, info.version)
+            if info.prefix == "apis" and info.version
+            else None
+        )
+        if remote is None:
+            await http(as_get, _no_body, upgrade_refusal(send))
+            return
+        self.aggregator.start()
+        try:
+            user = await self.who(Request(as_get), info)
+        except errors.StatusError as err:
+            refusal = status_response(err)
+            await upgrade_refusal(send)(
+                {"type": "http.response.start", "status": refusal.status_code,
+                 "headers": refusal.raw_headers}
+            )  # fmt: skip
+            await upgrade_refusal(send)({"type": "http.response.body", "body": refusal.body})
+            return
+        await websocket.forward(
+            scope, receive, send, user=user, remote=remote, proxy=self.aggregator.proxy
+        )
+
     async def serve(self, request: Request) -> Response:
         params = request.query_params
         info = parse(request.method, request.scope["path"], watch=params.get("watch"))
@@ -128,6 +165,11 @@ class Resources:
             self.metrics.dropped(request.scope, info, known)
             raise
         await self.gate.authorize(user, info, request.scope)
+        self.aggregator.start()
+        if info.prefix == "apis" and info.version:
+            remote = self.aggregator.remote(info.group, info.version)
+            if remote is not None:  # an extension API server's group-version
+                return await self.aggregator.proxy.forward(request, user, remote)
         table = await self.types.get()
         if not info.is_resource_request:
             return await self.group_discovery(request, info, table)
@@ -180,7 +222,7 @@ class Resources:
         if info.prefix == "api" and info.version:
             body = discovery.api_resource_list(table, "", info.version)
         elif info.prefix == "apis" and info.group and not info.version:
-            body = discovery.api_group(table, info.group)
+            body = discovery.api_group(table, info.group, self.aggregator.remote_groups())
         elif info.prefix == "apis" and info.version:
             body = discovery.api_resource_list(table, info.group, info.version)
         if body is None:
@@ -492,6 +534,36 @@ def _as_sent_delete_options(options: dict[str, Any]) -> tuple[dict[str, Any], by
         **{k: v for k, v in options.items() if k not in ("kind", "apiVersion")},
     }
     return value, orjson.dumps(value)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def upgrade_refusal(send: Send) -> Send:
+    """``send`` for an HTTP reply that refuses a WebSocket handshake (ASGI's
+    websocket.http.response extension)."""
+
+    async def refuse(message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            await send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": message["status"],
+                    "headers": message.get("headers", []),
+                }
+            )
+        elif kind == "http.response.body":
+            await send(
+                {
+                    "type": "websocket.http.response.body",
+                    "body": message.get("body", b""),
+                    "more_body": message.get("more_body", False),
+                }
+            )
+
+    return refuse
 
 
 async def read_body(request: Request) -> bytes:

@@ -9,6 +9,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 
@@ -37,6 +38,10 @@ class GatewayConfig:
     service_account_jwks_uri: str = ""
     # Mutual TLS towards the other services (None: plaintext, in-process tests only).
     peer_tls: pki.TLSFiles | None = None
+    # kube-apiserver's --proxy-client-cert-file / --proxy-client-key-file: what the
+    # aggregator shows extension API servers ("": nothing).
+    proxy_client_cert_file: str = ""
+    proxy_client_key_file: str = ""
     # Connection hygiene, kube-apiserver's values (0 disables one).
     read_header_timeout: float = connections.READ_HEADER_TIMEOUT
     idle_timeout: float = connections.IDLE_TIMEOUT
@@ -89,12 +94,18 @@ def build_peers(config: GatewayConfig) -> Peers:
         health.Check("registry", registry.ready),
         health.Check("poststarthook/system-namespaces", system_namespaces),
     ]
+    front_proxy = (
+        pki.KeyPair(Path(config.proxy_client_cert_file), Path(config.proxy_client_key_file))
+        if config.proxy_client_cert_file and config.proxy_client_key_file
+        else None
+    )
     return Peers(
         registry=registry,
         authz=authz,
         storage=storage,
         checks=checks,
         server_address=config.listen,
+        front_proxy=front_proxy,
         jwks_uri=config.service_account_jwks_uri,
     )
 
@@ -144,6 +155,7 @@ async def serve(config: GatewayConfig, audit: Auditor | None = None) -> None:
     finally:
         await app.state.gate.close()
         await app.state.types.close()
+        await app.state.aggregator.close()
         await asyncio.gather(
             peers.registry.close(),
             peers.authz.close(),

@@ -24,24 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 
+from services.registry.aggregation import version_priority
 from services.registry.definition import Definition
 from services.registry.types import TypeTable
 
-_KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
-
-
-def version_priority(version: str) -> tuple[int, int, int, str]:
-    """kube's CompareKubeAwareVersionStrings as a sort key (smaller sorts first): GA
-    before beta before alpha, higher numbers first, then anything else by name."""
-    match = _KUBE_VERSION.match(version)
-    if match is None:
-        return (3, 0, 0, version)
-    major, level, minor = int(match.group(1)), match.group(2), int(match.group(3) or 0)
-    rank = {None: 0, "beta": 1, "alpha": 2}[level]
-    return (rank, -major, -minor, "")
+__all__ = ["Catalog", "custom_order", "version_priority"]
 
 
 def custom_order(definitions: Iterable[Definition]) -> list[Definition]:
@@ -130,6 +119,17 @@ class Catalog:
         async for table in self.tables():
             if table.lookup(*key) is not definition:
                 return
+
+    async def next_table(
+        self, after: TypeTable[Definition] | None, timeout: float
+    ) -> TypeTable[Definition]:
+        """The current table once it is another than ``after``, or after ``timeout``
+        seconds whatever it is (a controller that also resyncs on a timer)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self._table is after:
+                    await self._changed.wait()
+        return self._table
 
     async def tables(self) -> AsyncIterator[TypeTable[Definition]]:
         """The current table, then each new one as it is made (a consumer that falls

@@ -1841,6 +1841,34 @@ _MORE_PRINTERS[("", "ComponentStatus")] = _Printer(
     ),
     _component_status_row,
 )
+
+
+def _apiservice_row(apiservice: Obj, now: datetime) -> Row:
+    """kube-aggregator's APIService ConvertToTable: Local or namespace/name, and the
+    Available condition ("True", or "False (Reason)")."""
+    service = _map(_get(apiservice, "spec", "service"))
+    where = f"{service.get('namespace', '')}/{service.get('name', '')}" if service else "Local"
+    status = "Unknown"
+    for condition in _list(_get(apiservice, "status", "conditions")):
+        if isinstance(condition, dict) and condition.get("type") == "Available":
+            status = str(condition.get("status") or "")
+            if status != "True" and condition.get("reason"):
+                status = f"{status} ({condition['reason']})"
+            break
+    return [_name(apiservice), where, status, _age(apiservice, now)], []
+
+
+_MORE_PRINTERS[("apiregistration.k8s.io", "APIService")] = _Printer(
+    (
+        _NAME,
+        _column("Service", "The reference to the service that hosts this API endpoint."),
+        _column("Available", "Whether this service is available."),
+        _AGE,
+    ),
+    _apiservice_row,
+)
+
+
 _PRINTERS.update(_MORE_PRINTERS)
 # events.k8s.io Events are the core Events seen through the new API: kube prints both alike.
 _PRINTERS[("events.k8s.io", "Event")] = _PRINTERS[("", "Event")]

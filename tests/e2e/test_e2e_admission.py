@@ -488,3 +488,81 @@ def test_example_python_plugin_denies_and_mutates(cluster: Cluster, namespace: s
     ).stdout  # fmt: skip
     me = cluster.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").stdout
     assert me and owner == me
+
+
+SERVICE_HOOK = """
+apiVersion: v1
+kind: Service
+metadata:
+  name: hook
+  namespace: {ns}
+spec:
+  ports:
+  - port: 443
+    targetPort: {port}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: hook-1
+  namespace: {ns}
+  labels:
+    kubernetes.io/service-name: hook
+addressType: IPv4
+ports:
+- port: {port}
+  name: ""
+endpoints:
+- addresses: ["127.0.0.1"]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: {name}
+webhooks:
+- name: service-hook.kapi.test
+  clientConfig:
+    service:
+      name: hook
+      namespace: {ns}
+      path: /validate
+    caBundle: {ca}
+  rules:
+  - apiGroups: [""]
+    apiVersions: ["v1"]
+    operations: ["CREATE"]
+    resources: ["configmaps"]
+  namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {ns}
+  sideEffects: None
+  admissionReviewVersions: ["v1"]
+"""
+
+
+def test_webhook_reached_through_its_service(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """clientConfig.service: the Service's EndpointSlices give the address, the
+    certificate is checked against hook.NAMESPACE.svc."""
+    name = f"service-hook-{uuid.uuid4().hex[:6]}"
+    with admission_webhook.serve(tmp_path, names=(f"hook.{namespace}.svc",)) as hook:
+        manifest = SERVICE_HOOK.format(
+            name=name, ns=namespace, port=hook.port, ca=hook.ca_bundle_b64
+        )
+        cluster.kubectl("apply", "-f", "-", input=manifest)
+        try:
+
+            def denying() -> bool:
+                result = cluster.kubectl(
+                    "-n", namespace, "create", "-f", "-", check=False,
+                    input="apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: "
+                    f"d-{uuid.uuid4().hex[:6]}\n  labels:\n    deny: 'yes'\n",
+                )  # fmt: skip
+                return "denied the request" in result.stderr
+
+            eventually(denying)
+            created = cluster.kubectl("-n", namespace, "create", "configmap", "through-service")
+            assert "Warning: validated through-service" in created.stderr
+        finally:
+            cluster.kubectl("delete", "-f", "-", input=manifest, check=False)

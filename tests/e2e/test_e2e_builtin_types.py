@@ -16,7 +16,7 @@ from tests.e2e.conftest import Cluster
 
 pytestmark = pytest.mark.e2e
 
-AGE = re.compile(r"\b\d+(s|m|h|d)\b")
+AGE = re.compile(r"\b(\d+[smhd])+\b")  # kubectl's ages: 45s, 2m16s, 3h4m, 5d
 
 
 @pytest.fixture

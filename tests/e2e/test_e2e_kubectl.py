@@ -71,7 +71,9 @@ def test_configmap_lifecycle(cluster: Cluster, ns: str) -> None:
     assert obj["data"] == {"a": "1"}
     assert obj["metadata"]["namespace"] == ns
     assert obj["metadata"]["uid"] and int(obj["metadata"]["resourceVersion"]) > 0
-    assert cluster.kubectl("-n", ns, "delete", "cm", "c").stdout.strip() == 'configmap "c" deleted'
+    deleted = cluster.kubectl("-n", ns, "delete", "cm", "c").stdout.strip()
+    # kubectl 1.37 names the namespace it deleted from; 1.32 does not.
+    assert deleted in ('configmap "c" deleted', f'configmap "c" deleted from {ns} namespace')
     missing = cluster.kubectl_fails("-n", ns, "get", "cm", "c")
     assert missing == 'Error from server (NotFound): configmaps "c" not found'
 

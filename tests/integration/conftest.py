@@ -26,6 +26,7 @@ from services.authz.server import AuthzConfig
 from services.authz.server import create_server as create_authz
 from services.gateway.app import create_app
 from services.gateway.server import GatewayConfig, build_peers
+from services.registry.authentication_trust import AuthenticationTrust
 from services.registry.server import RegistryConfig
 from services.registry.server import create_server as create_registry
 from services.storage.server import StorageConfig
@@ -92,6 +93,13 @@ async def control_plane(
             storage=storage_addr,
             authz=authz_addr,
             tls=etcd.pki.service("registry"),
+            # As kapi up: extension API servers on loopback, told to trust the gateway.
+            authentication_trust=AuthenticationTrust(
+                client_ca=pki.ensure_ca(etcd.pki.pki_dir).cert_pem.decode(),
+                requestheader_ca=etcd.pki.front_proxy_ca.cert_pem.decode(),
+                allowed_names=(pki.FRONT_PROXY_CLIENT_NAME,),
+            ),
+            allow_loopback_endpoints=True,
         )
     )
     await asyncio.wait_for(registry.bootstrap, 20)
@@ -104,6 +112,8 @@ async def control_plane(
         tls_cert_file="",
         tls_private_key_file="",
         peer_tls=etcd.pki.service("gateway"),
+        proxy_client_cert_file=str(etcd.pki.front_proxy_client.cert_path),
+        proxy_client_key_file=str(etcd.pki.front_proxy_client.key_path),
     )
     peers = build_peers(config)
     app = create_app(peers)
@@ -134,6 +144,7 @@ async def control_plane(
     await app.state.hub.close()
     await app.state.gate.close()
     await app.state.types.close()
+    await app.state.aggregator.close()
     await asyncio.gather(peers.registry.close(), peers.authz.close(), peers.storage.close())
     await registry.server.stop(None)
     await registry.close()

@@ -35,10 +35,10 @@ PUBLISH = {
     "KAPI_PUBLISH_HOST": "127.0.0.1",
 }
 
-KAPI_SERVICES = ("storage", "authz", "registry", "gateway")
+KAPI_SERVICES = ("storage", "authz", "registry", "gateway", "metrics")
 # The gateway's clients: no port, a kubeconfig of their own, the gateway as --master.
 COMPONENTS = ("controllers", "scheduler", "nodes")
-LISTEN_PORT = {"storage": 7001, "authz": 7002, "registry": 7003, "gateway": 6443}
+LISTEN_PORT = {"storage": 7001, "authz": 7002, "registry": 7003, "gateway": 6443, "metrics": 4443}
 ETCD_CLIENT_PORT = 2379
 
 # The contract: the flags each service needs to start (all of them addresses or files).
@@ -57,6 +57,15 @@ REQUIRED = {
         "--tls-private-key-file",
         *PEER_TLS,
     ],
+    "metrics": [
+        "--listen",
+        "--registry",
+        "--tls-cert-file",
+        "--tls-private-key-file",
+        "--ca-bundle-file",
+        "--requestheader-client-ca-file",
+        *PEER_TLS,
+    ],
     "controllers": ["--kubeconfig", "--master", "--root-ca-file"],
     "scheduler": ["--kubeconfig", "--master"],
     "nodes": ["--kubeconfig", "--master", "--nodes"],
@@ -67,6 +76,11 @@ FILE_FLAGS = (
     "--tls-cert-file",
     "--tls-private-key-file",
     "--root-ca-file",
+    "--client-ca-file",
+    "--requestheader-client-ca-file",
+    "--proxy-client-cert-file",
+    "--proxy-client-key-file",
+    "--ca-bundle-file",
     "--kubeconfig",
     *PEER_TLS,
     *ETCD_TLS,
@@ -342,6 +356,19 @@ def test_credential_files_come_from_init_through_the_volumes(
             "KAPI_ETCD_CERTFILE": etcd.cert_file,
             "KAPI_ETCD_KEYFILE": etcd.key_file,
         }
+    if name == "metrics":  # it serves with its own services certificate, and says its CA
+        own = layout.service(name)
+        expected |= {
+            "KAPI_TLS_CERT_FILE": own.cert_file,
+            "KAPI_TLS_PRIVATE_KEY_FILE": own.key_file,
+            "KAPI_CA_BUNDLE_FILE": own.ca_file,
+            "KAPI_REQUESTHEADER_CLIENT_CA_FILE": layout.front_proxy_ca_for(name),
+        }
+    if name == "gateway":
+        expected |= {
+            "KAPI_PROXY_CLIENT_CERT_FILE": layout.front_proxy_client.cert_path,
+            "KAPI_PROXY_CLIENT_KEY_FILE": layout.front_proxy_client.key_path,
+        }
     for var, path in expected.items():
         if var in env:
             assert Path(env[var]) == path, var
@@ -357,6 +384,8 @@ def test_only_its_holder_sees_a_key(services: dict[str, Any], tmp_path: Path) ->
         str(layout.etcd_server.key_file): {"etcd"},
         str(layout.services_ca.key_path): set(),
         str(layout.etcd_ca.key_path): set(),
+        str(layout.front_proxy_ca.key_path): set(),
+        str(layout.front_proxy_client.key_path): {"gateway"},
     }
     for name in KAPI_SERVICES:
         holders[str(layout.service(name).key_file)] = {name}

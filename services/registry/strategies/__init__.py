@@ -15,6 +15,7 @@ from services.registry.definition import Definition
 from services.registry.strategies import (
     admissionregistration,
     apiextensions,
+    apiregistration,
     apps,
     authentication,
     authorization,
@@ -36,11 +37,13 @@ from services.registry.strategies import (
 from services.registry.types import TypeTable
 
 # Every built-in definition, in kube's discovery order: the core group, then the groups
-# by kube-aggregator's priority (apps, events.k8s.io, autoscaling, batch, ...), each
+# by kube-aggregator's priority (apiregistration.k8s.io, the aggregator's own, first;
+# then apps, events.k8s.io, autoscaling, batch, ...), each
 # version's resources sorted by name; a group served in several versions lists the
 # preferred one first (autoscaling/v2).
 BUILTIN: tuple[Definition, ...] = (
     *core.DEFINITIONS,
+    *apiregistration.DEFINITIONS,
     *apps.DEFINITIONS,
     *events.DEFINITIONS,
     *authentication.DEFINITIONS,

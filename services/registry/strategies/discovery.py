@@ -7,6 +7,7 @@ import ipaddress
 from typing import Any
 
 from kapi import errors
+from kapi import service_resolution as resolution
 from kapi.errors import FieldError
 from services.registry import validation
 from services.registry.definition import Definition, grouped
@@ -19,7 +20,14 @@ MAX_PORTS = 20000
 
 
 class EndpointSliceStrategy(Strategy):
+    """``allow_loopback``: take loopback addresses, which kube refuses (kapi up's choice,
+    so that an extension API server on this machine can be reached through its
+    EndpointSlice; compose and clusters keep kube's rule)."""
+
     tracks_generation = True
+
+    def __init__(self, *, allow_loopback: bool = False) -> None:
+        self.allow_loopback = allow_loopback
 
     def default(self, obj: Obj) -> None:
         for port in common.dicts(obj.get("ports")):
@@ -54,7 +62,7 @@ class EndpointSliceStrategy(Strategy):
             if not addresses:
                 out.append(errors.required(path, "must contain at least 1 address"))
             for j, address in enumerate(addresses or []):
-                out += _validate_address(kind, address, f"{path}[{j}]")
+                out += _validate_address(kind, address, f"{path}[{j}]", self.allow_loopback)
         for i, port in enumerate(common.dicts(obj.get("ports"))):
             path = f"ports[{i}]"
             name = port.get("name")
@@ -76,7 +84,9 @@ def _content(obj: Obj) -> Any:
     return {k: v for k, v in obj.items() if k not in ("metadata", "apiVersion", "kind")}
 
 
-def _validate_address(kind: str, address: Any, path: str) -> list[FieldError]:
+def _validate_address(
+    kind: str, address: Any, path: str, allow_loopback: bool = False
+) -> list[FieldError]:
     if kind in ("IPv4", "IPv6"):
         try:
             parsed = ipaddress.ip_address(str(address))
@@ -84,7 +94,12 @@ def _validate_address(kind: str, address: Any, path: str) -> list[FieldError]:
             return [errors.invalid_value(path, address, "must be a valid IP address")]
         if (kind == "IPv4") != (parsed.version == 4):
             return [errors.invalid_value(path, address, f"must be an {kind} address")]
-        return []
+        return [
+            errors.invalid_value(path, address, message)
+            for message in resolution.special_address_problems(
+                str(parsed), allow_loopback=allow_loopback
+            )
+        ]
     return [
         errors.invalid_value(path, address, m) for m in validation.dns1123_subdomain(str(address))
     ]

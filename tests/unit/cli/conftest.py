@@ -1,9 +1,10 @@
-"""Stand-ins for the four services, so ``kapi up`` can be tested on its own.
+"""Stand-ins for the services, so ``kapi up`` can be tested on its own.
 
 Each fake honours the services' contract (flags with ``KAPI_*`` fallbacks, listen on
 ``--listen``, exit 0 on SIGTERM/SIGINT) and checks what ``kapi up`` hands it: storage
 that etcd answers at ``--etcd-endpoints`` (to its ``--etcd-*`` client certificate),
-authz that the token file parses, the gateway that its TLS files load and, for
+authz that the token file parses, the gateway that its TLS files (serving and front
+proxy) load and, for
 ``/readyz``, that its peers listen; each that its ``--peer-*`` files make a mutual-TLS
 identity (a certificate, its key, a CA that signed it).
 """
@@ -28,9 +29,15 @@ FLAGS = {
     "storage": ["--listen", "--etcd-endpoints", *PEER],
     "authz": ["--listen", "--storage", "--token-file", "--client-ca-file",
               "--service-account-signing-key-file", *PEER],
-    "registry": ["--listen", "--storage", "--authz", *PEER],
+    "registry": ["--listen", "--storage", "--authz", "--client-ca-file",
+                 "--requestheader-client-ca-file", "--requestheader-allowed-names",
+                 "--allow-loopback-endpoints", *PEER],
     "gateway": ["--listen", "--registry", "--authz", "--storage", "--tls-cert-file",
-                "--tls-private-key-file", "--client-ca-file", *PEER],
+                "--tls-private-key-file", "--client-ca-file", "--proxy-client-cert-file",
+                "--proxy-client-key-file", *PEER],
+    "metrics": ["--listen", "--registry", "--tls-cert-file", "--tls-private-key-file",
+                "--ca-bundle-file", "--requestheader-client-ca-file",
+                "--requestheader-allowed-names", *PEER],
     "controllers": ["--kubeconfig", "--controllers", "--root-ca-file"],
     "scheduler": ["--kubeconfig"],
     "nodes": ["--kubeconfig", "--nodes"],
@@ -101,6 +108,9 @@ def serve(name):
         def log_message(self, *_):
             pass
 
+    # The front-proxy client certificate loads, and is the requestheader CA's.
+    front_proxy = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    front_proxy.load_cert_chain(args.proxy_client_cert_file, args.proxy_client_key_file)
     httpd = http.server.HTTPServer((host, port), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.tls_cert_file, args.tls_private_key_file)
@@ -134,7 +144,16 @@ def fake_services(tmp_path_factory: pytest.TempPathFactory) -> Path:
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "_fake.py").write_text(FAKE)
-    for name in ("storage", "authz", "registry", "gateway", "controllers", "scheduler", "nodes"):
+    for name in (
+        "storage",
+        "authz",
+        "registry",
+        "gateway",
+        "metrics",
+        "controllers",
+        "scheduler",
+        "nodes",
+    ):
         (package / name).mkdir()
         (package / name / "__init__.py").write_text("")
         (package / name / "__main__.py").write_text(MAIN.format(name=name))

@@ -268,12 +268,20 @@ def test_init_writes_credentials_once(tmp_path: Path, capsys: pytest.CaptureFixt
         "pki/etcd/server.key",
         *(
             f"pki/services/{name}/{file}"
-            for name in ("storage", "authz", "registry", "gateway")
+            for name in ("storage", "authz", "registry", "gateway", "metrics")
             for file in ("ca.crt", "tls.crt", "tls.key")
         ),
         "pki/services/storage/etcd-ca.crt",
         "pki/services/storage/etcd-client.crt",
         "pki/services/storage/etcd-client.key",
+        # The front proxy: its CA, the gateway's client certificate towards extension
+        # API servers, and the CA the registry publishes for them.
+        "pki/authority/front-proxy-ca.crt",
+        "pki/authority/front-proxy-ca.key",
+        "pki/services/gateway/front-proxy-client.crt",
+        "pki/services/gateway/front-proxy-client.key",
+        "pki/services/registry/front-proxy-ca.crt",
+        "pki/services/metrics/front-proxy-ca.crt",
         "pki/services/authz/sa.key",
         "pki/services/authz/sa.pub",
         "pki/admin.crt",

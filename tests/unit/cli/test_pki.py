@@ -187,7 +187,8 @@ def test_internal_certificates_per_holder(tmp_path: Path) -> None:
         assert files.ca_file.read_bytes() == layout.services_ca.cert_pem
         cert = x509.load_pem_x509_certificate(files.cert_file.read_bytes())
         cert.verify_directly_issued_by(services_ca)
-        assert _sans(cert) == ({"localhost", name}, {"127.0.0.1", "::1"})
+        extra = set(pki.SERVICE_HOSTS.get(name, ()))
+        assert _sans(cert) == ({"localhost", name, *extra}, {"127.0.0.1", "::1"})
         assert _usages(cert) == both
         assert _mode(files.key_file) == 0o600
     assert layout.etcd_server.cert_file and layout.etcd_client.cert_file
@@ -200,12 +201,26 @@ def test_internal_certificates_per_holder(tmp_path: Path) -> None:
     # Storage's directory holds the one etcd client key; no other service's does.
     assert layout.etcd_client.key_file is not None
     assert layout.etcd_client.key_file.parent == layout.service_dir("storage")
-    for name in ("authz", "registry", "gateway"):
-        assert sorted(p.name for p in layout.service_dir(name).iterdir()) == [
-            "ca.crt",
-            "tls.crt",
-            "tls.key",
-        ]
+    # Besides their own: the gateway's front-proxy client certificate, the front-proxy CA
+    # the registry publishes for extension API servers.
+    extra = {
+        "authz": [],
+        "registry": ["front-proxy-ca.crt"],
+        "gateway": ["front-proxy-client.crt", "front-proxy-client.key"],
+        "metrics": ["front-proxy-ca.crt"],  # an extension API server: it checks the proxy
+    }
+    for name, more in extra.items():
+        assert sorted(p.name for p in layout.service_dir(name).iterdir()) == sorted(
+            ["ca.crt", "tls.crt", "tls.key", *more]
+        )
+    front_proxy_ca = layout.front_proxy_ca.load_cert()
+    assert front_proxy_ca.public_key() not in keys
+    assert layout.front_proxy_ca_copy.read_bytes() == layout.front_proxy_ca.cert_pem
+    front_proxy = layout.front_proxy_client.load_cert()
+    front_proxy.verify_directly_issued_by(front_proxy_ca)
+    assert _usages(front_proxy) == {ExtendedKeyUsageOID.CLIENT_AUTH}
+    assert front_proxy.subject.rfc4514_string() == "CN=front-proxy-client"
+    assert _mode(layout.front_proxy_client.key_path) == 0o600
     assert sorted(p.name for p in layout.etcd_dir.iterdir()) == [
         "ca.crt",
         "server.crt",

@@ -96,7 +96,7 @@ def test_up_detach_supervises_and_down_stops_everything(
     data = kapi.data_dir
     # Progress, in dependency order.
     started = [line.split()[1] for line in lines if " ready on " in line]
-    assert started == ["etcd", "storage", "authz", "registry", "gateway"]
+    assert started == ["etcd", "storage", "authz", "registry", "gateway", "metrics"]
     # Then the gateway's clients, which serve no port.
     components = [c.name for c in controlplane.COMPONENTS]
     assert [line.split()[1] for line in lines if line.endswith(" started")] == components
@@ -115,6 +115,7 @@ def test_up_detach_supervises_and_down_stops_everything(
         "authz",
         "registry",
         "gateway",
+        "metrics",
         *components,
     }
     assert (data / "etcd").is_dir()

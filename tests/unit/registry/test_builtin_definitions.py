@@ -288,6 +288,13 @@ FACTS: dict[tuple[str, str, str], tuple[str, bool, tuple[str, ...], str, tuple[s
         "/registry/apiextensions.k8s.io/customresourcedefinitions",
         ("status",),
     ),
+    ("apiregistration.k8s.io", "v1", "apiservices"): (
+        "APIService",
+        False,
+        (),
+        "/registry/apiregistration.k8s.io/apiservices",
+        ("status",),
+    ),
     ("scheduling.k8s.io", "v1", "priorityclasses"): (
         "PriorityClass",
         False,
@@ -341,6 +348,7 @@ ALL_CATEGORY = {
 }
 API_EXTENSIONS_CATEGORY = {
     ("apiextensions.k8s.io", "customresourcedefinitions"),
+    ("apiregistration.k8s.io", "apiservices"),
     ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
     ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
     ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
@@ -474,9 +482,11 @@ def test_every_schema_is_a_1_32_definition_of_the_right_kind() -> None:
 
 
 def test_discovery_order_is_kube_s() -> None:
-    """The core group, then kube-aggregator's group priorities; the preferred version first."""
+    """The core group, then kube-aggregator's group priorities (its own group first); the
+    preferred version first."""
     assert TABLE.group_versions() == [
         ("", "v1"),
+        ("apiregistration.k8s.io", "v1"),
         ("apps", "v1"),
         ("events.k8s.io", "v1"),
         ("authentication.k8s.io", "v1"),

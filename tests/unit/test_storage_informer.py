@@ -73,3 +73,34 @@ async def test_handlers_hear_the_list_then_each_change() -> None:
     assert informed.get("ns", "b") is None and informed.get("ns", "a") is not None
     assert [o["metadata"]["name"] for o in informed.items()] == ["a"]
     await informed.close()
+
+
+async def test_each_object_hears_a_relist_as_deletions_and_listings() -> None:
+    """on_each_object: after a relist (a 410 in the watch), what went is DELETED with its
+    last state and what is there is LISTED; changes in between are told one by one."""
+    pages = [Page([obj("a", 3), obj("b", 5)], 10), Page([obj("a", 12), obj("c", 14)], 20)]
+    events = asyncio.Queue[Event | None]()
+
+    async def list_page(limit: int, continue_token: str) -> Page:
+        return pages.pop(0)
+
+    async def watch(revision: int, timeout: int) -> AsyncIterator[Event]:
+        while (event := await events.get()) is not None:
+            yield event
+        await asyncio.Event().wait()
+
+    heard: list[tuple[str, str]] = []
+    informed = informer.Informer("things", list_page, watch, backoff_initial=0.001)
+    informer.on_each_object(informed, lambda kind, o: heard.append((kind, o["metadata"]["name"])))
+    informed.start()
+    await asyncio.wait_for(informed.wait_synced(), 5)
+    events.put_nowait(Event("ADDED", obj("d", 11)))
+    events.put_nowait(Event("ERROR", b'{"code": 410}'))  # events lost: list again
+    for _ in range(200):
+        if informed.revision == 20:
+            break
+        await asyncio.sleep(0.01)
+    await informed.close()
+    assert heard[:3] == [("LISTED", "a"), ("LISTED", "b"), ("ADDED", "d")]
+    assert sorted(heard[3:5]) == [("DELETED", "b"), ("DELETED", "d")]
+    assert heard[5:] == [("LISTED", "a"), ("LISTED", "c")]
