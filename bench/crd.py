@@ -12,6 +12,12 @@ every group-version's legacy resource list, as client libraries read it) and the
 every process, before and after ``N`` CRDs (kube's CronTab, each in its own group) are
 installed and Established, and the OpenAPI v3 index read (budget for 200: under 1 s more
 for discovery, under 200 MiB more across the services).
+
+``huge [--copies N]``: a CRD the size of prometheus-operator's Prometheus
+(tests/huge_crd.py; ``--copies`` adds PodSpecs), applied server-side as kubectl does: the
+apply until Established, an object's create and get, discovery, the group's OpenAPI v3
+and v2 documents (time and size, first and again), and every process's RSS before and
+after.
 """
 
 from __future__ import annotations
@@ -272,6 +278,93 @@ async def discovery_budget(c: cluster.Cluster, crds: int) -> str:
         await api.close()
 
 
+async def timed(api: measure.Api, method: str, path: str, **kwargs: Any) -> tuple[float, bytes]:
+    began = time.perf_counter()
+    body = await api.request(method, path, **kwargs)
+    return time.perf_counter() - began, body
+
+
+async def huge_crd(c: cluster.Cluster, copies: int) -> str:
+    from tests.huge_crd import GROUP, example, prometheus_like
+
+    api = measure.Api(c)
+    try:
+        await api.ensure_namespace(NAMESPACE)
+        await discover(api)
+        discovery_before = sorted(s for s, _ in [await discover(api) for _ in range(5)])[2]
+        memory_before = rss(c)
+        crd = prometheus_like(copies=copies)
+        body = orjson.dumps(crd)
+        name = crd["metadata"]["name"]
+        began = time.perf_counter()
+        async with api.session.patch(
+            f"{api.base}{CRDS}/{name}",
+            data=body,
+            params={"fieldManager": "kubectl", "force": "true"},
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        ) as reply:
+            await reply.read()
+            assert reply.status == 201, reply.status
+        applied = time.perf_counter() - began
+        await established(api, name)
+        ready = time.perf_counter() - began
+        path = f"/apis/{GROUP}/v1/namespaces/{NAMESPACE}/prometheuses"
+        create, _ = await timed(api, "POST", path, body=example("p0"), expect=201)
+        for i in range(1, 21):
+            await api.request("POST", path, example(f"p{i}"), expect=201)
+        get, _ = await timed(api, "GET", f"{path}/p0")
+        one_at_a_time = []
+        for i in range(21, 41):
+            seconds, _ = await timed(api, "POST", path, body=example(f"p{i}"), expect=201)
+            one_at_a_time.append(seconds)
+        _, cpu_cr = await creates(api, c, path, lambda i: example(f"q{i}"), 200, 8)
+        size = len(orjson.dumps(example("q0")))
+        cms = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
+
+        def configmap(i: int) -> Obj:
+            data = {"blob": "x" * size}
+            return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"h{i}"},
+                    "data": data}  # fmt: skip
+
+        _, cpu_cm = await creates(api, c, cms, configmap, 200, 8)
+        cpu = ", ".join(
+            f"{n} {cpu_cr[n]:.2f}/{cpu_cm[n]:.2f}" for n in sorted(cpu_cr) if cpu_cr[n] > 0.05
+        )
+        await asyncio.sleep(2)
+        await discover(api)
+        discovery_after = sorted(s for s, _ in [await discover(api) for _ in range(5)])[2]
+        index = orjson.loads(await api.request("GET", "/openapi/v3"))["paths"]
+        v3_path = index[f"apis/{GROUP}/v1"]["serverRelativeURL"]
+        v3_first, v3 = await timed(api, "GET", v3_path)
+        v3_again, _ = await timed(api, "GET", v3_path)
+        v2_first, v2 = await timed(api, "GET", "/openapi/v2")
+        v2_again, _ = await timed(api, "GET", "/openapi/v2")
+        memory_after = rss(c)
+        memory = ", ".join(
+            f"{n} {memory_before[n]:.0f} -> {memory_after[n]:.0f} MiB" for n in sorted(memory_after)
+        )
+        one_at_a_time.sort()
+        return (
+            f"CRD {name}: {len(body) / 1024:.0f} KiB of JSON "
+            f"({len(body) / 1024 / 1024:.2f} MiB)\n"
+            f"server-side apply answered in {applied * 1e3:.0f} ms, Established after "
+            f"{ready * 1e3:.0f} ms\n"
+            f"first create {create * 1e3:.1f} ms; 20 more one at a time: median "
+            f"{one_at_a_time[10] * 1e3:.1f} ms, worst {one_at_a_time[-1] * 1e3:.1f} ms; "
+            f"get {get * 1e3:.1f} ms\n"
+            f"CPU ms per create (200, 8 in flight), Prometheus/ConfigMap of {size} B: {cpu}\n"
+            f"discovery (median of 5): {discovery_before * 1e3:.0f} -> "
+            f"{discovery_after * 1e3:.0f} ms\n"
+            f"OpenAPI v3 {GROUP}/v1: {len(v3) / 1024:.0f} KiB, {v3_first * 1e3:.0f} ms first, "
+            f"{v3_again * 1e3:.0f} ms again\n"
+            f"OpenAPI v2 (everything): {len(v2) / 1024:.0f} KiB, {v2_first * 1e3:.0f} ms first, "
+            f"{v2_again * 1e3:.0f} ms again\n"
+            f"RSS: {memory}"
+        )
+    finally:
+        await api.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.crd", description=__doc__)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -281,10 +374,14 @@ def main(argv: list[str] | None = None) -> None:
     create.add_argument("--rounds", type=int, default=3)
     discovery = sub.add_parser("discovery")
     discovery.add_argument("--crds", type=int, default=200)
+    huge = sub.add_parser("huge")
+    huge.add_argument("--copies", type=int, default=1)
     args = parser.parse_args(argv)
     with cluster.started() as c:
         if args.what == "create":
             print(asyncio.run(create_budget(c, args.count, args.in_flight, args.rounds)))
+        elif args.what == "huge":
+            print(asyncio.run(huge_crd(c, args.copies)))
         else:
             print(asyncio.run(discovery_budget(c, args.crds)))
 

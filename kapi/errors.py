@@ -318,7 +318,6 @@ class FieldError:
                 "FieldValueRequired",
                 "FieldValueForbidden",
                 "FieldValueTooLong",
-                "FieldValueTooMany",
                 "InternalError",
             )
             or self.omit_value

@@ -136,7 +136,9 @@ def endpoints(ref: ServiceRef, service: Obj | None, slices: Iterable[Obj]) -> li
     Service, 503 ServiceUnavailable without the port, for an ExternalName Service, or
     with no ready address. ``slices`` may hold any slices: the Service's are picked."""
     if service is None:
-        raise errors.not_found("services", "", ref.name)
+        # the Service lister's NotFound: client-go listers/core/v1 names the resource
+        # "service", singular
+        raise errors.not_found("service", "", ref.name)
     port = service_port(service, ref.port)
     if port is None:
         raise errors.service_unavailable(

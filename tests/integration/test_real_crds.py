@@ -196,3 +196,46 @@ async def test_prometheus_operator_rules_and_service_monitors(
     assert relabeling["action"] == "replace"  # defaulted
     listed = (await api.get(path)).json()
     assert [i["metadata"]["name"] for i in listed["items"]] == ["example-app"]
+
+
+async def test_gateway_api_reference_grant(control_plane: ControlPlane) -> None:
+    """Two served versions, the stored one not the preferred one (None conversion), a
+    short name and a category, atomic lists with lower bounds."""
+    api, ns = control_plane.api, control_plane.namespace
+    crd = await ensure(api, load("gateway.networking.k8s.io_referencegrants.yaml"))
+    assert crd["status"]["storedVersions"] == ["v1beta1"]
+    group = (await api.get("/apis/gateway.networking.k8s.io")).json()
+    assert group["preferredVersion"]["version"] == "v1"
+    grant = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "ReferenceGrant",
+        "metadata": {"name": "allow-routes"},
+        "spec": {
+            "from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute",
+                      "namespace": "frontend"}],
+            "to": [{"group": "", "kind": "Service"}],
+        },
+    }  # fmt: skip
+    path = f"/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/referencegrants"
+    created = await api.post(path, json=grant)
+    assert created.status_code == 201, created.text
+    beta = f"/apis/gateway.networking.k8s.io/v1beta1/namespaces/{ns}/referencegrants/allow-routes"
+    read = (await api.get(beta)).json()
+    assert (read["apiVersion"], read["spec"]) == (
+        "gateway.networking.k8s.io/v1beta1",
+        grant["spec"],
+    )
+    empty = {
+        **grant,
+        "metadata": {"name": "empty"},
+        "spec": {"from": [], "to": grant["spec"]["to"]},
+    }
+    refused = await api.post(path, json=empty)
+    assert refused.status_code == 422
+    assert refused.json()["message"] == (
+        'ReferenceGrant.gateway.networking.k8s.io "empty" is invalid: spec.from: Invalid value: '
+        "0: spec.from in body should have at least 1 items"
+    )
+    resources = (await api.get("/apis/gateway.networking.k8s.io/v1")).json()["resources"]
+    (resource,) = [r for r in resources if r["name"] == "referencegrants"]
+    assert (resource["shortNames"], resource["categories"]) == (["refgrant"], ["gateway-api"])

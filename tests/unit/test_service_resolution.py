@@ -76,7 +76,7 @@ def test_ready_endpoints_on_the_port_s_name_of_the_service_s_slices() -> None:
 @pytest.mark.parametrize(
     ("svc", "slices", "code", "message"),
     [
-        (None, [], 404, 'services "webhook" not found'),
+        (None, [], 404, 'service "webhook" not found'),
         (service(port=8443), [], 503, 'no service port 443 found for service "webhook"'),
         (service(kind="ExternalName"), [], 503, 'unsupported service type "ExternalName"'),
         (service(), [], 503, 'no endpoints available for service "webhook"'),

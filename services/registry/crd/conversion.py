@@ -7,11 +7,16 @@ for and pruned to that version's schema (kube's ``schemaCoercingConverter``):
 - conversion ``None``: only ``apiVersion`` changes;
 - conversion ``Webhook``: the objects go to the CRD's webhook in one ConversionReview
   (``apiextensions.k8s.io/v1``, the first of its ``conversionReviewVersions`` kube
-  speaks), over HTTPS verified with the ``caBundle`` (the system's roots without one);
-  the answer is checked as kube checks it (uid, one object per object sent, the desired
-  apiVersion, kind, name, namespace and uid unchanged, metadata changes only in labels
-  and annotations). A failure is kube's reasonless 500: ``conversion webhook for
-  <group/version>, Kind=<Kind> failed: <why>``.
+  speaks), over HTTPS verified with the ``caBundle`` (the system's roots without one),
+  at the ``clientConfig``'s ``url``, or at its ``service``: an endpoint of that Service
+  (``ServiceResolver``), the certificate checked for ``<name>.<namespace>.svc`` as
+  kube-apiserver's webhook client checks it. The answer is checked as kube checks it
+  (``webhook_converter.go``: the review's kind and uid, one object per object sent, the
+  desired apiVersion, the kind, name, namespace and uid unchanged); the metadata is the
+  object's own again but for the labels and annotations the webhook set
+  (``restoreObjectMeta``). A failure is kube's reasonless 500 naming the object's
+  group/version/kind before conversion: ``conversion webhook for <group/version>,
+  Kind=<Kind> failed: <why>``.
 """
 
 from __future__ import annotations
@@ -21,12 +26,12 @@ import binascii
 import ssl
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import orjson
 
-from kapi import errors
+from kapi import errors, service_resolution
 from services.registry.crd import schema
 
 if TYPE_CHECKING:
@@ -34,18 +39,31 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 
-WEBHOOK_TIMEOUT = 30.0  # a CRD names no timeout: as long as an admission webhook may take
+# kube-apiserver's webhook clients time out after 30 s and say so in the URL they call.
+WEBHOOK_TIMEOUT = 30.0
 REVIEW_VERSIONS = ("v1",)
-_ALLOWED_META_CHANGES = frozenset({"labels", "annotations"})
+REVIEW_GVK = "apiextensions.k8s.io/v1, Kind=ConversionReview"
+
+
+class ServiceResolver(Protocol):
+    """Where a Service's port is served: how a webhook named by ``service`` is reached."""
+
+    async def endpoint(self, ref: service_resolution.ServiceRef) -> service_resolution.Endpoint:
+        """One ready endpoint of the referenced Service port. Raises a ``StatusError``
+        whose message says why there is none, in kube's words (``kapi.service_resolution``:
+        the Service not found, no such port, no endpoints available)."""
+        ...
 
 
 @dataclass
 class Webhook:
-    """Where a CRD's conversion webhook is and how to trust it."""
+    """Where a CRD's conversion webhook is and how to trust it. ``url`` is the URL kube
+    names in its errors; with ``service``, the request goes to an endpoint of it."""
 
     url: str
     ca_bundle: bytes = b""
     review_version: str = "v1"
+    service: service_resolution.ServiceRef | None = None
     _client: httpx.AsyncClient | None = field(default=None, repr=False, compare=False)
 
     def client(self) -> httpx.AsyncClient:
@@ -55,6 +73,25 @@ class Webhook:
                 context = ssl.create_default_context(cadata=self.ca_bundle.decode())
             self._client = httpx.AsyncClient(verify=context, timeout=WEBHOOK_TIMEOUT)
         return self._client
+
+    async def post(self, body: bytes, resolver: ServiceResolver | None) -> httpx.Response:
+        """POST ``body``; the URL of a service webhook is one of its endpoints, its TLS
+        server name and Host the service's. Raises ``StatusError`` when no endpoint is
+        found, ``httpx.HTTPError`` when the call fails."""
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.service is None:
+            return await self.client().post(self.url, content=body, headers=headers)
+        if resolver is None:
+            raise errors.service_unavailable("no service resolver")
+        ref = self.service
+        endpoint = await resolver.endpoint(ref)
+        headers["Host"] = f"{ref.server_name}:{ref.port}"
+        return await self.client().post(
+            endpoint.url(f"{ref.path}?timeout={int(WEBHOOK_TIMEOUT)}s"),
+            content=body,
+            headers=headers,
+            extensions={"sni_hostname": ref.server_name},
+        )
 
     async def close(self) -> None:
         if self._client is not None:
@@ -68,21 +105,20 @@ def webhook_from(conversion: Obj) -> tuple[Webhook | None, str]:
     versions = (conversion.get("webhook") or {}).get("conversionReviewVersions") or []
     review = next((v for v in versions if v in REVIEW_VERSIONS), "")
     if not review:
-        return None, f"no supported conversion review versions in {versions}"
+        return None, "no supported conversion review versions"
     bundle = config.get("caBundle") or ""
     try:
         ca = base64.b64decode(bundle) if bundle else b""
     except (binascii.Error, ValueError):
         return None, "invalid caBundle"
     url = config.get("url")
+    timeout = f"timeout={int(WEBHOOK_TIMEOUT)}s"
     if isinstance(url, str) and url:
-        return Webhook(url, ca, review), ""
-    service = config.get("service")
-    if isinstance(service, dict):
-        path = str(service.get("path") or "")
-        port = int(service.get("port") or 443)
-        host = f"{service.get('name')}.{service.get('namespace')}.svc"
-        return Webhook(f"https://{host}:{port}{path}", ca, review), ""
+        return Webhook(f"{url}{'&' if '?' in url else '?'}{timeout}", ca, review), ""
+    ref = service_resolution.service_ref(config.get("service"))
+    if ref is not None:
+        url = f"https://{ref.server_name}:{ref.port}{ref.path}?{timeout}"
+        return Webhook(url, ca, review, service=ref), ""
     return None, "webhook clientConfig has neither url nor service"
 
 
@@ -98,12 +134,14 @@ class CustomResourceConverter:
         models: dict[str, CustomResourceModel],
         webhook: Webhook | None = None,
         webhook_problem: str = "",
+        resolver: ServiceResolver | None = None,
     ) -> None:
         self.group = group
         self.kind = kind
         self.models = models  # by version
         self.webhook = webhook
         self.webhook_problem = webhook_problem
+        self.resolver = resolver
         self.strategy_webhook = webhook is not None or bool(webhook_problem)
         stored = models.get(storage_version)
         # Reads are rewritten even in the stored version when its schema has defaults.
@@ -142,18 +180,19 @@ class CustomResourceConverter:
             schema.prune(obj, model.root, root=True)
         return obj
 
-    def _failed(self, to_api_version: str, why: str) -> errors.StatusError:
+    def _failed(self, sent: Obj, why: str, *, verb: str = "failed:") -> errors.StatusError:
         """kube answers a conversion error as it answers any error that is not a Status:
-        500 with no reason and the error's text (kubectl: ``Error from server: ...``)."""
+        500 with no reason and the error's text (kubectl: ``Error from server: ...``),
+        naming the group/version/kind of the object it converted (kube converts one
+        object at a time as it decodes them)."""
+        gvk = f"{sent.get('apiVersion')}, Kind={sent.get('kind') or self.kind}"
         return errors.StatusError(
-            code=500,
-            reason="",
-            message=f"conversion webhook for {to_api_version}, Kind={self.kind} failed: {why}",
+            code=500, reason="", message=f"conversion webhook for {gvk} {verb} {why}"
         )
 
     async def _review(self, objects: list[Obj], to_api_version: str) -> list[Obj]:
         if self.webhook is None:
-            raise self._failed(to_api_version, self.webhook_problem)
+            raise errors.StatusError(code=500, reason="", message=self.webhook_problem)
         request_uid = str(uuid.uuid4())
         review = {
             "kind": "ConversionReview",
@@ -164,77 +203,135 @@ class CustomResourceConverter:
                 "objects": objects,
             },
         }
+        first = objects[0]
         try:
-            reply = await self.webhook.client().post(
-                self.webhook.url,
-                content=orjson.dumps(review),
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
-            )
-        except httpx.HTTPError as exc:
-            raise self._failed(to_api_version, f'Post "{self.webhook.url}": {exc}') from None
+            reply = await self.webhook.post(orjson.dumps(review), self.resolver)
+        except (httpx.HTTPError, errors.StatusError) as exc:
+            why = exc.message if isinstance(exc, errors.StatusError) else str(exc)
+            raise self._failed(first, f'Post "{self.webhook.url}": {why}') from None
         if reply.status_code != 200:
-            raise self._failed(
-                to_api_version, f"conversion webhook returned HTTP {reply.status_code}"
-            )
+            raise self._failed(first, f"conversion webhook returned HTTP {reply.status_code}")
         try:
             answer = orjson.loads(reply.content)
         except orjson.JSONDecodeError as exc:
-            raise self._failed(to_api_version, f"invalid response: {exc}") from None
-        return self._check(answer, request_uid, objects, to_api_version)
-
-    def _check(
-        self, answer: Any, request_uid: str, sent: list[Obj], to_api_version: str
-    ) -> list[Obj]:
-        response = answer.get("response") if isinstance(answer, dict) else None
-        if not isinstance(response, dict):
-            raise self._failed(to_api_version, "no response provided")
-        if response.get("uid") != request_uid:
+            raise self._failed(first, f"invalid response: {exc}") from None
+        converted = self._converted(answer, request_uid, first)
+        if len(converted) != len(objects):
+            if len(objects) == 1:
+                raise self._failed(first, "no objects returned", verb="failed,")
             raise self._failed(
-                to_api_version,
-                f"expected response.uid={request_uid}, got {response.get('uid')}",
+                first, f"{len(converted)} objects, expected {len(objects)}", verb="returned"
+            )
+        return [
+            self._checked(before, after, to_api_version)
+            for before, after in zip(objects, converted, strict=True)
+        ]
+
+    def _converted(self, answer: Any, request_uid: str, first: Obj) -> list[Any]:
+        """The converted objects of a review v1, as ``getConvertedObjectsFromResponse``."""
+        if not isinstance(answer, dict):
+            answer = {}
+        got = f"{answer.get('apiVersion') or ''}, Kind={answer.get('kind') or ''}"
+        if got != REVIEW_GVK:
+            raise self._failed(first, f"expected webhook response of {REVIEW_GVK}, got {got}")
+        response = answer.get("response")
+        if not isinstance(response, dict):
+            raise self._failed(first, "no response provided")
+        uid = response.get("uid") or ""
+        if uid != request_uid:
+            raise self._failed(
+                first, f"expected response.uid={_quoted(request_uid)}, got {_quoted(str(uid))}"
             )
         result = response.get("result") or {}
-        if result.get("status") != "Success":
-            message = result.get("message") or "conversion failed"
-            raise self._failed(to_api_version, f"conversion webhook failed: {message}")
-        converted = response.get("convertedObjects")
-        if not isinstance(converted, list) or len(converted) != len(sent):
-            count = len(converted) if isinstance(converted, list) else 0
-            raise self._failed(
-                to_api_version,
-                f"returned {count} objects, expected {len(sent)}",
+        if not isinstance(result, dict) or result.get("status") != "Success":
+            result = result if isinstance(result, dict) else {}
+            message = result.get("message") or (
+                f"response.result.status was '{result.get('status') or ''}', not 'Success'"
             )
-        for before, after in zip(sent, converted, strict=True):
-            why = _changed_identity(before, after, to_api_version)
-            if why:
-                raise self._failed(to_api_version, why)
-        return [dict(obj) for obj in converted]
+            raise self._failed(first, str(message))
+        converted = response.get("convertedObjects") or []
+        return converted if isinstance(converted, list) else []
+
+    def _checked(self, before: Obj, after: Any, to_api_version: str) -> Obj:
+        """``after`` if it is ``before`` converted (kube's checks, one object at a time),
+        with ``before``'s metadata but the labels and annotations ``after`` has."""
+        if not isinstance(after, dict):
+            raise self._failed(before, f"unexpected type {type(after).__name__} at index 0")
+        got = str(after.get("apiVersion") or "")
+        if got != to_api_version:
+            raise self._failed(
+                before,
+                f"invalid object at index 0: invalid groupVersion (expected {to_api_version}, "
+                f"received {got})",
+                verb="returned",
+            )
+        if after.get("kind") != before.get("kind"):
+            raise self._failed(
+                before,
+                f"invalid object at index 0: invalid kind (expected {before.get('kind')}, "
+                f"received {after.get('kind') or ''})",
+                verb="returned",
+            )
+        old_meta = before.get("metadata") or {}
+        new_meta = after.get("metadata")
+        for key, what in (("name", "name"), ("namespace", "namespace"), ("uid", "UID")):
+            if (old_meta.get(key) or "") != ((new_meta or {}).get(key) or ""):
+                raise self._failed(
+                    before,
+                    f"invalid object: must have the same {what}: {old_meta.get(key) or ''} != "
+                    f"{(new_meta or {}).get(key) or ''}",
+                    verb="returned",
+                )
+        why = _restore_meta(before, after)
+        if why:
+            raise self._failed(before, f"invalid metadata: {why}", verb="returned")
+        return after
 
     async def close(self) -> None:
         if self.webhook is not None:
             await self.webhook.close()
 
 
-def _changed_identity(before: Obj, after: Any, to_api_version: str) -> str:
-    """Why a converted object is not the one sent (kube's restrictions), or ""."""
-    if not isinstance(after, dict):
-        return "converted object is not an object"
-    if after.get("apiVersion") != to_api_version:
-        return (
-            f"invalid converted object: expected apiVersion {to_api_version}, "
-            f"got {after.get('apiVersion')}"
-        )
-    if after.get("kind") != before.get("kind"):
-        return (
-            f"invalid converted object: expected kind {before.get('kind')}, got {after.get('kind')}"
-        )
-    old_meta = before.get("metadata") or {}
-    new_meta = after.get("metadata") or {}
-    if not isinstance(new_meta, dict):
-        return "invalid converted object: metadata must be an object"
-    for key in set(old_meta) | set(new_meta):
-        if key in _ALLOWED_META_CHANGES:
+def _quoted(text: str) -> str:
+    """Go's ``%q`` of a plain string."""
+    return orjson.dumps(text).decode()
+
+
+def _go_type(value: Any) -> str:
+    """The Go type a JSON value decodes to (kube's ``%T`` of an unstructured value)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "int64" if isinstance(value, int) else "float64"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if isinstance(value, list):
+        return "[]interface {}"
+    return "string" if isinstance(value, str) else "<nil>"
+
+
+def _restore_meta(before: Obj, after: Obj) -> str:
+    """Give ``after`` the metadata of ``before`` but for the labels and annotations the
+    webhook set (``restoreObjectMeta``); why it cannot, or ""."""
+    meta = after.get("metadata")
+    if meta is None:
+        return "missing metadata in converted object"
+    if not isinstance(meta, dict):
+        return f"invalid metadata of type {_go_type(meta)} in converted object"
+    restored: Obj = orjson.loads(orjson.dumps(before.get("metadata") or {}))
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is None:
+            restored.pop(key, None)
             continue
-        if old_meta.get(key) != new_meta.get(key):
-            return f"invalid converted object: metadata.{key} may not be changed by conversion"
+        if not isinstance(value, dict):
+            return f"invalid metadata.{key} of type {_go_type(value)} in converted object"
+        for k, v in value.items():
+            if not isinstance(v, str):
+                return (
+                    f"metadata.{key}[{k}] must be a string, but is {_go_type(v)} "
+                    "in converted object"
+                )
+        restored[key] = value
+    after["metadata"] = restored
     return ""

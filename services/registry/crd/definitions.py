@@ -17,7 +17,11 @@ from typing import Any
 
 from services.registry import types
 from services.registry.catalog import version_priority
-from services.registry.crd.conversion import CustomResourceConverter, webhook_from
+from services.registry.crd.conversion import (
+    CustomResourceConverter,
+    ServiceResolver,
+    webhook_from,
+)
 from services.registry.crd.model import CustomResourceModel
 from services.registry.crd.printing import ColumnPrinter
 from services.registry.crd.rules import compile_rules
@@ -113,8 +117,9 @@ def storage_version(spec: Obj) -> str:
     return ""
 
 
-def definitions_of(crd: Obj) -> list[Definition]:
-    """The definitions ``crd`` serves now (none until its names are accepted)."""
+def definitions_of(crd: Obj, *, resolver: ServiceResolver | None = None) -> list[Definition]:
+    """The definitions ``crd`` serves now (none until its names are accepted);
+    ``resolver`` finds a conversion webhook addressed by ``service``."""
     if not served(crd):
         return []
     spec = crd.get("spec") or {}
@@ -163,6 +168,7 @@ def definitions_of(crd: Obj) -> list[Definition]:
         webhook_problem=problem
         if webhook is None and conversion.get("strategy") == "Webhook"
         else "",
+        resolver=resolver,
     )
     terminating = condition_true(crd, "Terminating") or bool(
         (crd.get("metadata") or {}).get("deletionTimestamp")

@@ -35,6 +35,26 @@ _OBJECT_META_REF = {"$ref": "#/components/schemas/" + OBJECT_META}
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, APPLY_PATCH)
 
 
+# Schema errors that leave an object without the shape its CEL rules were written for:
+# kube then skips the rules and says so (customresource/strategy.go ``hasBlockingErr``).
+_BLOCKING = frozenset(
+    {
+        "FieldValueNotSupported",
+        "FieldValueRequired",
+        "FieldValueTooLong",
+        "FieldValueTooMany",
+        "FieldValueTypeInvalid",
+    }
+)
+_RULES_NOT_CHECKED = FieldError(
+    "FieldValueInvalid",
+    "<nil>",
+    None,
+    "some validation rules were not checked because the object was invalid; correct the "
+    "existing errors to complete validation",
+)
+
+
 class CustomResourceModel:
     """The objects of one served version of a custom resource."""
 
@@ -144,7 +164,10 @@ class CustomResourceModel:
         problems = [] if not self.raw_schema else schema.validate(obj, self.root)
         problems += scale_problems(self.scale, obj)
         if self.rules is not None:
-            problems += self.rules.validate(obj, old)
+            if any(p.type in _BLOCKING for p in problems):
+                problems.append(_RULES_NOT_CHECKED)
+            else:
+                problems += self.rules.validate(obj, old)
         return problems
 
     # --- server-side apply ----------------------------------------------------------

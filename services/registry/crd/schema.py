@@ -470,11 +470,12 @@ def _validate_array(x: list[Any], s: Node, path: str, out: list[FieldError]) -> 
         )
     if s.min_items is not None and len(x) < s.min_items:
         detail = f"{_in_body(path)} should have at least {s.min_items} items"
-        out.append(_invalid(path, x, detail))
+        out.append(_invalid(path, len(x), detail))  # kube-openapi's value: the size
     if s.unique_items:
         seen = [orjson.dumps(v, option=orjson.OPT_SORT_KEYS) for v in x]
         if len(set(seen)) != len(seen):
-            out.append(_invalid(path, x, f"{_in_body(path)} shouldn't contain duplicates"))
+            # kube-openapi's DuplicateItems has no value: kube shows ""
+            out.append(_invalid(path, "", f"{_in_body(path)} shouldn't contain duplicates"))
     if s.items is not None:
         for i, v in enumerate(x):
             _validate(v, s.items, f"{path}[{i}]", out)
@@ -484,15 +485,12 @@ def _validate_object(x: Obj, s: Node, path: str, out: list[FieldError]) -> None:
     """As kube-openapi's object validator: the size bounds, each property's value, then
     the required properties that are missing."""
     if s.max_properties is not None and len(x) > s.max_properties:
-        unit = "item" if s.max_properties == 1 else "items"
-        out.append(
-            FieldError(
-                "FieldValueTooMany", path, len(x), f"must have at most {s.max_properties} {unit}"
-            )
-        )
+        # kube-openapi's TooManyProperties carries the maximum as its value and no
+        # maximum, so kube says "Too many: <max>: has too many items".
+        out.append(FieldError("FieldValueTooMany", path, s.max_properties, "has too many items"))
     if s.min_properties is not None and len(x) < s.min_properties:
         detail = f"{_in_body(path)} should have at least {s.min_properties} properties"
-        out.append(_invalid(path, x, detail))
+        out.append(_invalid(path, s.min_properties, detail))  # the minimum, as kube-openapi
     for k, v in x.items():
         if not path and k in META_FIELDS:
             continue  # the root's TypeMeta and ObjectMeta are validated apart

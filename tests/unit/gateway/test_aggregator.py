@@ -117,7 +117,7 @@ def test_resolution_takes_ready_endpoints_on_the_port_s_name() -> None:
 @pytest.mark.parametrize(
     ("svc", "slices", "message"),
     [
-        (None, (), 'services "api" not found'),
+        (None, (), 'service "api" not found'),
         (service(port=8443), (), 'no service port 443 found for service "api"'),
         (service(), (), 'no endpoints available for service "api"'),
         (service(), (endpoint_slice("a", ["10.0.0.1"], ready=False),),

@@ -28,7 +28,9 @@ SPEC: Obj = {
                 "ip": {"type": "string", "format": "ipv4"},
                 "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2,
                          "x-kubernetes-list-type": "set"},
-                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"},
+                           "maxProperties": 2, "minProperties": 1},
+                "pair": {"type": "array", "items": {"type": "string"}, "minItems": 2},
                 "nullable": {"type": "string", "nullable": True},
                 "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
                          "properties": {"known": {"type": "object", "properties": {
@@ -122,7 +124,15 @@ VALIDATION = [
       '"yesterday"']),
     ("a valid format", {"name": "ab", "when": "2024-01-02T03:04:05Z", "ip": "10.0.0.1"}, []),
     ("max items", {"name": "ab", "tags": ["a", "b", "c"]},
-     ["spec.tags: Too many: must have at most 2 items"]),
+     ["spec.tags: Too many: 3: must have at most 2 items"]),
+    # kube-openapi's TooManyProperties gives the maximum as the value and no maximum
+    ("max properties", {"name": "ab", "labels": {"a": "1", "b": "2", "c": "3"}},
+     ["spec.labels: Too many: 2: has too many items"]),
+    # kube-openapi's TooFewItems carries the size, TooFewProperties the minimum
+    ("min items", {"name": "ab", "pair": ["a"]},
+     ["spec.pair: Invalid value: 1: spec.pair in body should have at least 2 items"]),
+    ("min properties", {"name": "ab", "labels": {}},
+     ["spec.labels: Invalid value: 1: spec.labels in body should have at least 1 properties"]),
     ("a set's duplicates", {"name": "ab", "tags": ["a", "a"]},
      ['spec.tags[1]: Duplicate value: "a"']),
     ("a map list's duplicate keys", {"name": "ab", "items": [{"k": "1"}, {"k": "1", "v": "y"}]},

@@ -299,10 +299,11 @@ async def test_wait_fresh_times_out_when_no_answer_comes() -> None:
         await caught_up(cache, a)
         other = await backend.inner.create(secret_key("s"), b"{}")
         with pytest.raises(storage_errors.Unavailable):
-            await asyncio.wait_for(cache.wait_fresh(other, timeout=0.35), HANG)
+            await asyncio.wait_for(cache.wait_fresh(other, timeout=1.0), HANG)
         assert cache.revision == a
-        # It kept asking while it waited (an overdue answer means: ask again).
-        assert backend.progress_requests >= 3
+        # It kept asking while it waited (an overdue answer means: ask again, every
+        # PROGRESS_RESEND = 0.1 s; a loaded machine may fit fewer than ten in the second).
+        assert backend.progress_requests >= 2
     finally:
         await cache.close()
 
