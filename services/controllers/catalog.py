@@ -20,6 +20,7 @@ from services.controllers.horizontal import HorizontalController
 from services.controllers.job import JobController
 from services.controllers.namespace import NamespaceController
 from services.controllers.replicaset import ReplicaSetController
+from services.controllers.resourcequota import ResourceQuotaController
 from services.controllers.rootca import RootCAPublisher
 from services.controllers.serviceaccount import ServiceAccountController
 from services.controllers.statefulset import StatefulSetController
@@ -40,6 +41,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     DisruptionController,
     TTLAfterFinishedController,
     HorizontalController,
+    ResourceQuotaController,
 )
 
 

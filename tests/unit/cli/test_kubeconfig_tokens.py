@@ -106,9 +106,7 @@ def test_token_file_is_kube_apiserver_csv(
     admin, *components = list(csv.reader(path.open()))
     assert admin == [written.token, "kapi-admin", "kapi-admin", "system:masters"]
     # Each of the gateway's clients has its own line: its user, no groups.
-    assert [row[1:] for row in components] == [
-        [c.user, c.user] for c in controlplane.COMPONENTS
-    ]
+    assert [row[1:] for row in components] == [[c.user, c.user] for c in controlplane.COMPONENTS]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert len(written.token) >= 40
 
