@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
+import tempfile
 import time
+from pathlib import Path
 
 import orjson
 
@@ -114,13 +117,77 @@ async def beside_etcd(
     )
 
 
+ADMISSION = "/apis/admissionregistration.k8s.io/v1"
+CONFIGMAP_RULES = [
+    {
+        "apiGroups": [""],
+        "apiVersions": ["v1"],
+        "operations": ["CREATE", "UPDATE"],
+        "resources": ["configmaps"],
+    }
+]
+
+
+async def admission_policies(admin: measure.Api, count: int) -> None:
+    """``count`` ValidatingAdmissionPolicies on ConfigMaps, each bound (Deny), each
+    checking what a platform team checks (a label, the data's size), none refusing."""
+    for i in range(count):
+        policy = {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": f"bench-{i}"},
+            "spec": {
+                "matchConstraints": {"resourceRules": CONFIGMAP_RULES},
+                "validations": [
+                    {"expression": "object.metadata.name.size() < 64"},
+                    {"expression": "!has(object.data) || size(object.data) < 100"},
+                    {"expression": "!('forbidden' in object.metadata.?labels.orValue({}))"},
+                ],
+            },
+        }
+        await admin.request("POST", f"{ADMISSION}/validatingadmissionpolicies", policy, expect=201)
+        binding = {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": f"bench-{i}"},
+            "spec": {"policyName": f"bench-{i}", "validationActions": ["Deny"]},
+        }
+        await admin.request(
+            "POST", f"{ADMISSION}/validatingadmissionpolicybindings", binding, expect=201
+        )
+    await asyncio.sleep(1.0)  # the policies reach authz by watch
+
+
+async def admission_webhook(admin: measure.Api, url: str, ca_bundle: str) -> None:
+    """One validating webhook on ConfigMaps (it allows everything)."""
+    body = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "bench"},
+        "webhooks": [
+            {
+                "name": "bench.kapi.test",
+                "clientConfig": {"url": url, "caBundle": ca_bundle},
+                "rules": CONFIGMAP_RULES,
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+            }
+        ],
+    }
+    await admin.request("POST", f"{ADMISSION}/validatingwebhookconfigurations", body, expect=201)
+    await asyncio.sleep(1.0)
+
+
 async def measured(
     c: cluster.Cluster,
     what: str,
     in_flight: int,
     count: int,
     policy: int = -1,
+    *,
     etcd_beside: bool = False,
+    admission: int = 0,
+    webhook: tuple[str, str] | None = None,
 ) -> str:
     admin = measure.Api(c)
     api = admin
@@ -129,6 +196,10 @@ async def measured(
             await api.ensure_namespace(namespace)
         if policy >= 0:
             api = await as_service_account(admin, c, policy)
+        if admission:
+            await admission_policies(admin, admission)
+        if webhook is not None:
+            await admission_webhook(admin, *webhook)
         path = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
         for i in range(100):
             await api.request("POST", path, measure.configmap(NAMESPACE, f"c{i:06d}"), expect=201)
@@ -180,11 +251,40 @@ def main(argv: list[str] | None = None) -> None:
         help="get: then as many gets of raw etcd and of kapi, alternately, and their "
         "latencies side by side (``--in-flight 1``: the consistent read one at a time)",
     )
+    parser.add_argument(
+        "--admission-policies",
+        type=int,
+        default=0,
+        help="with this many ValidatingAdmissionPolicies (and bindings) on ConfigMaps",
+    )
+    parser.add_argument(
+        "--webhook",
+        action="store_true",
+        help="with a validating webhook on ConfigMaps, served by this process (its CPU is "
+        "the client's)",
+    )
     args = parser.parse_args(argv)
-    with cluster.started() as c:
+    with cluster.started() as c, contextlib.ExitStack() as stack:
+        hook = None
+        if args.webhook:
+            from tests import admission_webhook  # the tests' webhook server
+
+            served = stack.enter_context(
+                admission_webhook.serve(Path(tempfile.mkdtemp(prefix="kapi-bench-hook-")))
+            )
+            hook = (f"{served.base_url}/validate", served.ca_bundle_b64)
         print(
             asyncio.run(
-                measured(c, args.what, args.in_flight, args.count, args.policy, args.beside_etcd)
+                measured(
+                    c,
+                    args.what,
+                    args.in_flight,
+                    args.count,
+                    args.policy,
+                    admission=args.admission_policies,
+                    webhook=hook,
+                    etcd_beside=args.beside_etcd,
+                )
             )
         )
 

@@ -183,6 +183,10 @@ class Informer:
     def items(self) -> list[Obj]:
         return list(self._objects.values())
 
+    def __len__(self) -> int:
+        """How many objects are held (no copy: cheap enough to ask per request)."""
+        return len(self._objects)
+
     def on_change(self, handler: Handler) -> None:
         """Call ``handler`` after each change is applied (see ``RELISTED``)."""
         self._handlers.append(handler)

@@ -27,6 +27,7 @@ __all__ = [
     "LabelSelector",
     "Operator",
     "Requirement",
+    "from_label_selector",
     "parse_field_selector",
     "parse_label_selector",
 ]
@@ -408,6 +409,41 @@ class _LabelParser:
         if token is _Tok.IDENTIFIER:
             return {literal}
         raise _ParseError(f"found '{literal}', expected: identifier")
+
+
+_SELECTOR_OPERATORS = {
+    "In": Operator.IN,
+    "NotIn": Operator.NOT_IN,
+    "Exists": Operator.EXISTS,
+    "DoesNotExist": Operator.DOES_NOT_EXIST,
+}
+
+
+def from_label_selector(selector: Mapping[str, Any] | None) -> LabelSelector | None:
+    """``metav1.LabelSelectorAsSelector``: a ``LabelSelector`` object (``matchLabels``,
+    ``matchExpressions``) as a selector; None (kube's ``labels.Nothing``) for None, the
+    empty selector (everything) for ``{}``. A bad one raises ``errors.bad_request``."""
+    if selector is None:
+        return None
+    requirements: list[Requirement] = []
+    for key, value in sorted((selector.get("matchLabels") or {}).items()):
+        requirements.append(Requirement.new(str(key), Operator.EQUALS, [str(value)]))
+    for expr in selector.get("matchExpressions") or []:
+        if not isinstance(expr, Mapping):
+            continue
+        op = _SELECTOR_OPERATORS.get(str(expr.get("operator")))
+        if op is None:
+            raise errors.bad_request(
+                f"{go_quote(str(expr.get('operator')))} is not a valid label selector operator"
+            )
+        values = [str(v) for v in expr.get("values") or []]
+        requirements.append(Requirement.new(str(expr.get("key") or ""), op, values))
+    return LabelSelector(tuple(requirements))
+
+
+def go_quote(text: str) -> str:
+    """Go's ``%q`` for plain text."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def parse_label_selector(text: str) -> LabelSelector:

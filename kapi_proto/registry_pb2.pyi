@@ -177,14 +177,23 @@ class RenderedBatch(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[RenderedOutcome, _Mapping]]] = ...) -> None: ...
 
 class RenderedObject(_message.Message):
-    __slots__ = ("object", "status_code", "warnings")
+    __slots__ = ("object", "status_code", "warnings", "audit_annotations")
+    class AuditAnnotationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     object: bytes
     status_code: int
     warnings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, object: _Optional[bytes] = ..., status_code: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+    audit_annotations: _containers.ScalarMap[str, str]
+    def __init__(self, object: _Optional[bytes] = ..., status_code: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ..., audit_annotations: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ConnectRequest(_message.Message):
     __slots__ = ("target", "method", "path", "options")

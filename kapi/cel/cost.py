@@ -250,6 +250,9 @@ class _Coster:
                     self.paths[e.id] = [*base, field]
                 else:
                     self.paths[e.id] = [*base, "@values" if is_map else "@items"]
+        if fn in ("orValue", "value") and target is not None and target.id in self.paths:
+            # An optional's value is the value its selection reached (``x.?f.orValue(d)``).
+            self.paths[e.id] = self.paths[target.id]
         if fn == "string" and len(args) == 1:
             # kapi's bound on printed scalars; a dyn argument the schema sizes at 0 is a
             # scalar field (kube sizes scalars 0), a string one keeps its own size.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from cel_expr_python import cel
 from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
@@ -49,6 +50,11 @@ class Environment:
                 cel.CelExtension("kubernetes", library.DECLS),
             ],
         )
+
+    def activation(self, data: Mapping[str, Any]) -> cel.Activation:
+        """Values for evaluations, converted for cel-cpp once: evaluating many
+        expressions with one activation skips converting the values for each."""
+        return self._env.Activation(data=dict(data))
 
     def compile(self, source: str) -> cel.Expression:
         """The type-checked expression, or ``CompileError`` with cel's issue text."""

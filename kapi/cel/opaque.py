@@ -39,12 +39,32 @@ def _add(package: str, names: list[str]) -> None:
     POOL.Add(fdp)
 
 
+AUTHORIZER = "kubernetes.authorization.Authorizer"
+PATH_CHECK = "kubernetes.authorization.PathCheck"
+GROUP_CHECK = "kubernetes.authorization.GroupCheck"
+RESOURCE_CHECK = "kubernetes.authorization.ResourceCheck"
+DECISION = "kubernetes.authorization.Decision"
+
 _add("kubernetes", ["Quantity", "URL"])
 _add("net", ["IP", "CIDR"])
+_add(
+    "kubernetes.authorization",
+    ["Authorizer", "PathCheck", "GroupCheck", "ResourceCheck", "Decision"],
+)
 
 _CLASSES: dict[str, Any] = {
     name: message_factory.GetMessageClass(POOL.FindMessageTypeByName(name))
-    for name in (QUANTITY, URL, IP, CIDR)
+    for name in (
+        QUANTITY,
+        URL,
+        IP,
+        CIDR,
+        AUTHORIZER,
+        PATH_CHECK,
+        GROUP_CHECK,
+        RESOURCE_CHECK,
+        DECISION,
+    )
 }
 
 

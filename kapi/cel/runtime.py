@@ -54,10 +54,14 @@ def error_text(raw: str) -> str:
     return text
 
 
-def evaluate(program: cel.Expression, data: Mapping[str, Any]) -> Any:
-    """The expression's value (Python), or ``EvalError``."""
+def evaluate(program: cel.Expression, data: Mapping[str, Any] | cel.Activation) -> Any:
+    """The expression's value (Python), or ``EvalError``. ``data``: the variables, or an
+    activation made of them once (``Environment.activation``) for many expressions."""
     try:
-        result = program.eval(data=dict(data))
+        if isinstance(data, cel.Activation):
+            result = program.eval(activation=data)
+        else:
+            result = program.eval(data=dict(data))
     except RuntimeError as exc:
         return EvalError(error_text(str(exc)))
     if result.type() == cel.Type.ERROR:

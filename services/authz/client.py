@@ -163,8 +163,11 @@ class AuthzClient:
         request: AdmissionRequest,
         obj: dict[str, Any] | None,
         old: dict[str, Any] | None = None,
+        *,
+        audit_annotations: dict[str, str] | None = None,
     ) -> tuple[dict[str, Any] | None, list[str]]:
-        """Run one admission phase ("mutating" or "validating"): (object, warnings)."""
+        """Run one admission phase ("mutating" or "validating"): (object, warnings); the
+        audit annotations admission asks for are added to ``audit_annotations``."""
         message = authz_pb2.AdmitRequest(
             phase=authz_pb2.MUTATING if phase == "mutating" else authz_pb2.VALIDATING,
             operation=request.operation,
@@ -182,6 +185,9 @@ class AuthzClient:
         )
         reply = await self._admissions.call(message)
         self.validating_plugins = reply.validating_plugins
+        if audit_annotations is not None:
+            for key, value in reply.audit_annotations.items():
+                audit_annotations.setdefault(key, value)
         if obj is not None and reply.object == message.object:
             return obj, list(reply.warnings)  # unchanged: no second copy of a large object
         try:

@@ -81,10 +81,14 @@ class InstrumentedPlugin:
     ) -> None:
         self.delegate = delegate
         self.operations = delegate.operations
+        self.reads_only = bool(getattr(delegate, "reads_only", False))
         self._owner = owner
         self._name = name
         self._step = step
         self._cells: dict[tuple[str, bool], metrics.HistogramCell] = {}
+
+    def active(self) -> bool:
+        return self.delegate.active()
 
     async def admit(self, attributes: admission.Attributes) -> None:
         start = time.perf_counter()

@@ -46,6 +46,27 @@ class NamespaceInformer:
             backoff_max=backoff_max,
             page_size=page_size,
         )
+        # Namespaces with a pod-security.kubernetes.io label (PodSecurity idles without).
+        self._labelled: set[str] = set()
+        self.informer.on_change(self._track_labels)
+
+    def _track_labels(self, kind: str, new: Obj | None, old: Obj | None) -> None:
+        if kind == informer.RELISTED:
+            self._labelled = {
+                str((ns.get("metadata") or {}).get("name"))
+                for ns in self.informer.items()
+                if _pod_security_labelled(ns)
+            }
+            return
+        obj = new if new is not None else old
+        name = str(((obj or {}).get("metadata") or {}).get("name") or "")
+        if new is not None and _pod_security_labelled(new):
+            self._labelled.add(name)
+        else:
+            self._labelled.discard(name)
+
+    def labelled(self) -> bool:
+        return bool(self._labelled)
 
     @property
     def synced(self) -> bool:
@@ -86,3 +107,8 @@ class NamespaceInformer:
             raise
         found = orjson.loads(stored.object)
         return found if isinstance(found, dict) else None
+
+
+def _pod_security_labelled(namespace: Obj) -> bool:
+    labels = (namespace.get("metadata") or {}).get("labels") or {}
+    return any(str(k).startswith("pod-security.kubernetes.io/") for k in labels)

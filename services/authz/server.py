@@ -21,9 +21,19 @@ from kapi import errors, informer, metrics_service, pki, rpc
 from kapi_proto import authz_pb2_grpc
 from services.authz import admission, authentication, authorization, sources
 from services.authz.access import AccessControl, RevisionFeed, service_account_watcher
+from services.authz.admission import cel_authorizer, python_plugins, review
+from services.authz.admission.default_storage_class import DefaultStorageClass
+from services.authz.admission.default_tolerations import DefaultTolerationSeconds
+from services.authz.admission.limit_ranger import LimitRangerDefaults, LimitRangerValidate
 from services.authz.admission.namespace_lifecycle import NamespaceLifecycle
+from services.authz.admission.pod_security.plugin import PodSecurity
+from services.authz.admission.priority import Priority
 from services.authz.admission.rbac_escalation import RBACEscalation
+from services.authz.admission.resource_quota import ResourceQuota
 from services.authz.admission.service_account import ServiceAccount
+from services.authz.admission.validating_policy import ValidatingAdmissionPolicy
+from services.authz.admission.webhooks.caller import WebhookCaller
+from services.authz.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
 from services.authz.authentication.service_accounts import (
     DEFAULT_ISSUER,
     ServiceAccountTokens,
@@ -37,6 +47,9 @@ from services.authz.authorization.rbac.index import PolicyIndex
 from services.authz.grpc.servicer import AuthzServicer
 from services.authz.metrics import AuthzMetrics
 from services.authz.namespace_informer import NamespaceInformer
+from services.authz.params import ParamInformers
+from services.authz.quotas import NamespacedObjects, StoredQuotas
+from services.authz.service_endpoints import ServiceEndpoints
 from services.storage.client import StorageClient
 from services.storage.model import ResourceRef
 
@@ -62,6 +75,8 @@ class AuthzConfig:
     api_audiences: tuple[str, ...] = ()
     authorization_mode: str = "RBAC"
     anonymous_auth: bool = True
+    # Load the admission plugins of installed packages (the kapi.admission entry points).
+    python_admission_plugins: bool = True
 
 
 @dataclass
@@ -72,9 +87,18 @@ class AuthzServer:
     namespaces: NamespaceInformer
     informers: list[informer.Informer] = field(default_factory=list)
     access: AccessControl | None = None
+    params: ParamInformers | None = None
+    webhooks: WebhookCaller | None = None
+    endpoints: ServiceEndpoints | None = None
 
     async def close(self) -> None:
         await self.namespaces.close()
+        if self.params is not None:
+            await self.params.close()
+        if self.webhooks is not None:
+            await self.webhooks.close()
+        if self.endpoints is not None:
+            await self.endpoints.close()
         await asyncio.gather(*(i.close() for i in self.informers))
         await self.storage.close()
 
@@ -201,13 +225,68 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     if index is not None:
         # Not an admission plugin in kube (its RBAC storages check it): not metered as one.
         mutating.append(RBACEscalation(index, access.authorizer))
+    endpoints = ServiceEndpoints(storage)
+    caller = WebhookCaller(endpoints)
+    mutating_hooks = sources.informer_of(storage, sources.MUTATING_WEBHOOK_CONFIGURATIONS)
+    validating_hooks = sources.informer_of(storage, sources.VALIDATING_WEBHOOK_CONFIGURATIONS)
+    limit_ranges = sources.informer_of(storage, sources.LIMIT_RANGES)
+    priority_classes = sources.informer_of(storage, sources.PRIORITY_CLASSES)
+    storage_classes = sources.informer_of(storage, sources.STORAGE_CLASSES)
+    informers += [mutating_hooks, validating_hooks, limit_ranges, priority_classes, storage_classes]
+    ranges = NamespacedObjects(limit_ranges)
+    extra_mutating, extra_validating = python_plugins.split(
+        python_plugins.load() if config.python_admission_plugins else []
+    )
     mutating += [
         metrics.plugin("NamespaceLifecycle", "admit", NamespaceLifecycle(namespaces)),
+        metrics.plugin("LimitRanger", "admit", LimitRangerDefaults(ranges)),
         metrics.plugin("ServiceAccount", "admit", ServiceAccount()),
+        metrics.plugin("DefaultStorageClass", "admit", DefaultStorageClass(storage_classes)),
+        metrics.plugin("DefaultTolerationSeconds", "admit", DefaultTolerationSeconds()),
+        metrics.plugin("Priority", "admit", Priority(priority_classes)),
+        *(metrics.plugin(p.loaded.name, "admit", p) for p in extra_mutating),
+        metrics.plugin(
+            "MutatingAdmissionWebhook",
+            "admit",
+            MutatingWebhooks(configurations=mutating_hooks, caller=caller, namespaces=namespaces),
+        ),
+    ]
+    policies = sources.informer_of(storage, sources.VALIDATING_ADMISSION_POLICIES)
+    bindings = sources.informer_of(storage, sources.VALIDATING_ADMISSION_POLICY_BINDINGS)
+    quotas = sources.informer_of(storage, sources.RESOURCE_QUOTAS)
+    informers += [policies, bindings, quotas]
+    params = ParamInformers(storage)
+    validating: list[admission.Plugin] = [
+        metrics.plugin("LimitRanger", "validate", LimitRangerValidate(ranges)),
+        metrics.plugin("PodSecurity", "validate", PodSecurity(namespaces)),
+        *(metrics.plugin(p.loaded.name, "validate", p) for p in extra_validating),
+        metrics.plugin(
+            "ValidatingAdmissionPolicy",
+            "validate",
+            ValidatingAdmissionPolicy(
+                policies=policies,
+                bindings=bindings,
+                params=params,
+                namespaces=namespaces,
+                request_object=review.request,
+                authorize=cel_authorizer.checker(access.authorizer),
+            ),
+        ),
+        metrics.plugin(
+            "ValidatingAdmissionWebhook",
+            "validate",
+            ValidatingWebhooks(
+                configurations=validating_hooks,
+                caller=caller,
+                namespaces=namespaces,
+                authorize=cel_authorizer.checker(access.authorizer),
+            ),
+        ),
+        metrics.plugin("ResourceQuota", "validate", ResourceQuota(StoredQuotas(storage, quotas))),
     ]
     servicer = AuthzServicer(
         access=access,
-        admission_chain=admission.Chain(mutating=mutating, validating=[]),
+        admission_chain=admission.Chain(mutating=mutating, validating=validating),
     )
     server, port = rpc.server(config.listen, tls=config.tls)
     authz_pb2_grpc.add_AuthzServicer_to_server(servicer, server)
@@ -218,4 +297,6 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     namespaces.start()
     for each in informers:
         each.start()
-    return AuthzServer(server, port, storage, namespaces, informers, access)
+    return AuthzServer(
+        server, port, storage, namespaces, informers, access, params, caller, endpoints
+    )

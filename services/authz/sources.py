@@ -1,8 +1,9 @@
 """Informers over the storage service: what authz keeps in memory, and where from.
 
 authz reads nothing per request: namespaces (NamespaceLifecycle), the four RBAC types
-(the authorizer's index) and ServiceAccounts (their tokens' validation) are each one
-``kapi.informer.Informer`` fed by one storage watch.
+(the authorizer's index), ServiceAccounts (their tokens' validation), the admission
+configuration (ValidatingAdmissionPolicies and their bindings, webhook configurations)
+and policies' params are each one ``kapi.informer.Informer`` fed by one storage watch.
 """
 
 from __future__ import annotations
@@ -29,6 +30,28 @@ ROLES = _ref(RBAC_GROUP, "roles", namespaced=True)
 ROLE_BINDINGS = _ref(RBAC_GROUP, "rolebindings", namespaced=True)
 CLUSTER_ROLES = _ref(RBAC_GROUP, "clusterroles", namespaced=False)
 CLUSTER_ROLE_BINDINGS = _ref(RBAC_GROUP, "clusterrolebindings", namespaced=False)
+ADMISSION_GROUP = "admissionregistration.k8s.io"
+VALIDATING_ADMISSION_POLICIES = _ref(
+    ADMISSION_GROUP, "validatingadmissionpolicies", namespaced=False
+)
+VALIDATING_ADMISSION_POLICY_BINDINGS = _ref(
+    ADMISSION_GROUP, "validatingadmissionpolicybindings", namespaced=False
+)
+VALIDATING_WEBHOOK_CONFIGURATIONS = _ref(
+    ADMISSION_GROUP, "validatingwebhookconfigurations", namespaced=False
+)
+MUTATING_WEBHOOK_CONFIGURATIONS = _ref(
+    ADMISSION_GROUP, "mutatingwebhookconfigurations", namespaced=False
+)
+SERVICES = _ref("", "services", namespaced=True)
+PRIORITY_CLASSES = _ref("scheduling.k8s.io", "priorityclasses", namespaced=False)
+STORAGE_CLASSES = _ref("storage.k8s.io", "storageclasses", namespaced=False)
+RESOURCE_QUOTAS = _ref("", "resourcequotas", namespaced=True)
+LIMIT_RANGES = _ref("", "limitranges", namespaced=True)
+ENDPOINT_SLICES = _ref("discovery.k8s.io", "endpointslices", namespaced=True)
+CUSTOM_RESOURCE_DEFINITIONS = _ref(
+    "apiextensions.k8s.io", "customresourcedefinitions", namespaced=False
+)
 
 
 class Storage(Protocol):
@@ -49,6 +72,17 @@ class Storage(Protocol):
         limit: int = 0,
         continue_token: str = "",
     ) -> ObjectList: ...
+
+    async def update(
+        self,
+        ref: ResourceRef,
+        namespace: str,
+        name: str,
+        obj: bytes,
+        *,
+        expected_revision: int,
+        dry_run: bool = False,
+    ) -> StoredObject: ...
 
     def watch(
         self,

@@ -21,6 +21,7 @@ from services.controllers.horizontal import HorizontalController
 from services.controllers.job import JobController
 from services.controllers.namespace import NamespaceController
 from services.controllers.replicaset import ReplicaSetController
+from services.controllers.resourcequota import ResourceQuotaController
 from services.controllers.rootca import RootCAPublisher
 from services.controllers.serviceaccount import ServiceAccountController
 from services.controllers.statefulset import StatefulSetController
@@ -42,6 +43,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     DisruptionController,
     TTLAfterFinishedController,
     HorizontalController,
+    ResourceQuotaController,
 )
 
 

@@ -37,7 +37,13 @@ def json_response(
 
 
 def rendered(reply: registry_pb2.RenderedObject, media_type: str) -> Response:
-    """A write's reply as the registry rendered it: its code (201 on create), warnings."""
+    """A write's reply as the registry rendered it: its code (201 on create), warnings,
+    and admission's audit annotations (recorded in the request's audit event)."""
+    if reply.audit_annotations:
+        recorder = auditing.current()
+        if recorder is not None:
+            for key, value in sorted(reply.audit_annotations.items()):
+                recorder.annotate(key, value)
     return json_response(
         reply.object, reply.status_code or 200, media_type=media_type, warnings=list(reply.warnings)
     )

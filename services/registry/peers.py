@@ -56,7 +56,9 @@ class AuthzAdmission:
         if phase == "validating" and self.authz.validating_plugins is False:
             # authz runs no validating plugin: the call would change and reject nothing.
             return obj, []
-        return await self.authz.admit(phase, request, obj, old)
+        return await self.authz.admit(
+            phase, request, obj, old, audit_annotations=target.audit_annotations
+        )
 
 
 class StorageAdapter:

@@ -6,7 +6,7 @@ The gRPC clients of storage and authz satisfy these; the domain never imports gR
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kapi.user import UserInfo
@@ -103,6 +103,9 @@ class AdmissionTarget:
     namespace: str
     name: str
     dry_run: bool = False
+    # Filled by admission: what the request's audit event records (kube's
+    # Attributes.AddAnnotation).
+    audit_annotations: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 class AdmissionPort(Protocol):

@@ -101,6 +101,8 @@ class Result:
     body: bytes
     code: int = 200
     warnings: list[str] = field(default_factory=list)
+    # What admission asked to be recorded in the request's audit event.
+    audit_annotations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -372,6 +374,7 @@ class Registry:
             await self._to_served(served, stored),
             201,
             decode_warnings + warnings + strategy.warnings(obj),
+            admission.audit_annotations,
         )
 
     async def _act(
@@ -723,7 +726,7 @@ class Registry:
         )
         shown = await self._hub_form(rt, _loads(result.body))
         scaled = scale_subresource.to_scale(facts, shown)
-        return Result(orjson.dumps(scaled), 200, result.warnings)
+        return Result(orjson.dumps(scaled), 200, result.warnings, result.audit_annotations)
 
     async def _guaranteed_update(
         self,
@@ -787,7 +790,7 @@ class Registry:
                 },
             }
             if candidate == unchanged:
-                return Result(orjson.dumps(current), 200, warnings)
+                return Result(orjson.dumps(current), 200, warnings, admission.audit_annotations)
             if strategy.finalized(candidate) and deletion.delete_during_update(
                 candidate["metadata"], current["metadata"]
             ):
@@ -804,7 +807,7 @@ class Registry:
                     if err.reason == "Conflict" and retry:
                         continue
                     raise
-                return Result(deleted, 200, warnings)
+                return Result(deleted, 200, warnings, admission.audit_annotations)
             try:
                 stored = await self.storage.update(
                     where,
@@ -818,7 +821,7 @@ class Registry:
                 if err.reason == "Conflict" and retry:
                     continue
                 raise
-            return Result(stored, 200, warnings)
+            return Result(stored, 200, warnings, admission.audit_annotations)
         raise errors.conflict(rt.resource, rt.group, target.name)
 
     async def delete(self, target: Target, options: Obj, *, dry_run: bool = False) -> Result:
@@ -848,8 +851,8 @@ class Registry:
                 )
             else:
                 # The finalizers the owner's cleanup needs (a CRD's), then kube's rules.
-                marked = None if meta.get("deletionTimestamp") else strategy.mark_for_deletion(
-                    current
+                marked = (
+                    None if meta.get("deletionTimestamp") else strategy.mark_for_deletion(current)
                 )
                 plan = deletion.plan(
                     marked if marked is not None else current,
@@ -885,9 +888,7 @@ class Registry:
         raise errors.conflict(rt.resource, rt.group, target.name)
 
     @staticmethod
-    def _check_delete_preconditions(
-        rt: ResourceType, name: str, meta: Obj, options: Obj
-    ) -> None:
+    def _check_delete_preconditions(rt: ResourceType, name: str, meta: Obj, options: Obj) -> None:
         preconditions = options.get("preconditions") or {}
         if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
             raise errors.conflict(

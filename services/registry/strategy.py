@@ -43,6 +43,7 @@ class Strategy:
         requested (namespaces also wait for spec.finalizers: kube's
         ShouldDeleteNamespaceDuringUpdate)."""
         return True
+
     # Whether ``allocate`` needs the resource's other objects (a Service's cluster IP and
     # node ports are free ones among those the other services hold).
     allocates: ClassVar[bool] = False

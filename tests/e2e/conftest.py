@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.python_plugin_site import make_site
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -130,14 +132,29 @@ class Cluster:
         )
 
 
-def _kapi(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+def _kapi(
+    *args: str, timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "kapi.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=Path(__file__).resolve().parents[2],
+        env=env,
     )
+
+
+def _with_example_plugin(site: Path) -> dict[str, str]:
+    """The environment ``kapi up`` runs in: the example admission plugin
+    (examples/admission-plugin) installed, as ``pip install`` would (its entry point in a
+    site directory on PYTHONPATH): authz loads it, and the e2e suite tests it."""
+    paths = [str(p) for p in make_site(site)]
+    existing = os.environ.get("PYTHONPATH")
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([*paths, *([existing] if existing else [])]),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -145,13 +162,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     kubectl = kubectl_binary()
     data_dir = tmp_path_factory.mktemp("kapi") / "data"
     port = free_port()
-    started = _kapi("up", "--data-dir", str(data_dir), "--port", str(port), "--detach", timeout=180)
+    env = _with_example_plugin(tmp_path_factory.mktemp("plugin-site"))
+    started = _kapi(
+        "up", "--data-dir", str(data_dir), "--port", str(port), "--detach", timeout=180, env=env
+    )
     if started.returncode != 0:
         pytest.fail(f"kapi up failed ({started.returncode}):\n{started.stdout}\n{started.stderr}")
     try:
         yield Cluster(data_dir, data_dir / "kubeconfig", tmp_path_factory.mktemp("kcache"), kubectl)
     finally:
-        stopped = _kapi("down", "--data-dir", str(data_dir), timeout=120)
+        stopped = _kapi("down", "--data-dir", str(data_dir), timeout=120, env=env)
         assert stopped.returncode == 0, stopped.stderr
         logs = data_dir / "logs"
         for log in sorted(logs.glob("*.log")) if logs.exists() else []:

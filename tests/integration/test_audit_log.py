@@ -379,3 +379,85 @@ async def test_a_patch_records_the_patch_as_sent(audited: Audited) -> None:
     assert complete["requestObject"] == {"data": {"x": "1"}}
     assert complete["responseObject"]["data"] == {"x": "1"}
     assert "managedFields" not in complete["responseObject"]["metadata"]
+
+
+async def test_admission_audit_annotations_reach_the_event(
+    audited: Audited, control_plane: ControlPlane
+) -> None:
+    """A ValidatingAdmissionPolicy's auditAnnotations and its Audit action's
+    ``validation.policy.admission.k8s.io/validation_failure`` are the event's
+    annotations (kube: policy/validating/dispatcher.go)."""
+    suffix = uuid.uuid4().hex[:6]
+    policy, binding = f"audited-{suffix}", f"audited-binding-{suffix}"
+    admission = "/apis/admissionregistration.k8s.io/v1"
+    api = control_plane.api
+    created = await api.post(
+        f"{admission}/validatingadmissionpolicies",
+        json={
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": policy},
+            "spec": {
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE"],
+                            "resources": ["configmaps"],
+                        }
+                    ]
+                },
+                "validations": [{"expression": "!has(object.data)", "message": "has data"}],
+                "auditAnnotations": [
+                    {"key": "name", "valueExpression": "'named ' + object.metadata.name"}
+                ],
+            },
+        },
+    )
+    assert created.status_code == 201, created.text
+    created = await api.post(
+        f"{admission}/validatingadmissionpolicybindings",
+        json={
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": binding},
+            "spec": {"policyName": policy, "validationActions": ["Audit"]},
+        },
+    )
+    assert created.status_code == 201, created.text
+    ns = audited.namespace
+    try:
+        async with audited.client() as client:
+            deadline = time.monotonic() + 15
+            while True:
+                audit_id = new_id()
+                reply = await client.post(
+                    f"/api/v1/namespaces/{ns}/configmaps",
+                    json={
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {"name": f"a-{audit_id}"},
+                        "data": {"k": "v"},
+                    },
+                    headers={"Audit-ID": audit_id},
+                )
+                assert reply.status_code == 201, reply.text
+                _, complete = await audited.events(audit_id, 2)
+                annotations = complete.get("annotations", {})
+                if f"{policy}/name" in annotations or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+        assert annotations[f"{policy}/name"] == f"named a-{audit_id}"
+        assert json.loads(annotations["validation.policy.admission.k8s.io/validation_failure"]) == [
+            {
+                "message": "has data",
+                "policy": policy,
+                "binding": binding,
+                "expressionIndex": 0,
+                "validationActions": ["Audit"],
+            }
+        ]
+    finally:
+        await api.delete(f"{admission}/validatingadmissionpolicybindings/{binding}")
+        await api.delete(f"{admission}/validatingadmissionpolicies/{policy}")

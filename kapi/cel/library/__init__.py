@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from cel_expr_python import cel
 
-from kapi.cel.library import lists, net, quantity, regex, sets, urls
+from kapi.cel.library import authz, lists, net, quantity, regex, sets, urls
 
 DECLS: list[cel.FunctionDecl] = [
     *lists.DECLS,
@@ -20,4 +20,5 @@ DECLS: list[cel.FunctionDecl] = [
     *quantity.DECLS,
     *net.DECLS,
     *sets.DECLS,
+    *authz.DECLS,
 ]

@@ -26,10 +26,32 @@ class Attributes:
     old_object: dict[str, Any] | None
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
+    # Audit annotations for the request's audit event (shared by the plugins' views).
+    audit_annotations: dict[str, str] = field(default_factory=dict)
+    # The operation's options (CreateOptions, UpdateOptions, DeleteOptions) as JSON.
+    options: dict[str, Any] | None = None
+
+    def annotate(self, key: str, value: str) -> None:
+        """An audit annotation; a key keeps its first value (kube's AddAnnotation)."""
+        self.audit_annotations.setdefault(key, value)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
 
 
 class Plugin(Protocol):
+    """``admit`` mutates ``attributes.object`` (mutating plugins) or raises. A validating
+    plugin may also say ``reads_only = True``: it never changes what it is shown, so it
+    may share its copy with other such plugins."""
+
     operations: frozenset[str]
+
+    def active(self) -> bool:
+        """Whether the plugin may act on anything now: a plugin driven by
+        configuration objects (policies, webhooks, quotas) is idle while there are none;
+        the chain skips an idle plugin, and when every validating plugin is idle, callers
+        skip the validating call. Asked per request: it must be cheap."""
 
     async def admit(self, attributes: Attributes) -> None:
         """Mutate ``attributes.object`` (mutating plugins) or raise a StatusError."""
@@ -42,15 +64,30 @@ class Chain:
 
     async def run_mutating(self, attributes: Attributes) -> None:
         for plugin in self.mutating:
-            if attributes.operation in plugin.operations:
+            if attributes.operation in plugin.operations and plugin.active():
                 await plugin.admit(attributes)
 
+    def validating_active(self) -> bool:
+        return any(plugin.active() for plugin in self.validating)
+
     async def run_validating(self, attributes: Attributes) -> None:
-        """Validating plugins see copies: they can reject, never change, the object."""
+        """Validating plugins see copies: they can reject, never change, the object.
+        kapi's own plugins that only read (``reads_only``: CEL, webhooks' JSON, counts)
+        share one copy; any other plugin gets its own."""
+        shared: Attributes | None = None
         for plugin in self.validating:
-            if attributes.operation in plugin.operations:
-                view = copy.copy(attributes)
-                view.object = copy.deepcopy(attributes.object)
-                view.old_object = copy.deepcopy(attributes.old_object)
-                await plugin.admit(view)
-                attributes.warnings.extend(w for w in view.warnings if w not in attributes.warnings)
+            if attributes.operation not in plugin.operations or not plugin.active():
+                continue
+            if getattr(plugin, "reads_only", False):
+                if shared is None:
+                    shared = _view(attributes)
+                await plugin.admit(shared)
+            else:
+                await plugin.admit(_view(attributes))
+
+
+def _view(attributes: Attributes) -> Attributes:
+    view = copy.copy(attributes)
+    view.object = copy.deepcopy(attributes.object)
+    view.old_object = copy.deepcopy(attributes.old_object)
+    return view

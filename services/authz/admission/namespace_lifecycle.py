@@ -43,6 +43,9 @@ class NamespaceLifecycle:
         self._clock = clock
         self._deleted_at: dict[str, float] = {}  # insertion (= time) order
 
+    def active(self) -> bool:
+        return True
+
     async def admit(self, attributes: Attributes) -> None:
         if attributes.group == "" and attributes.resource == "namespaces":
             if attributes.operation == "DELETE":

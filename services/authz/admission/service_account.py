@@ -9,6 +9,9 @@ from services.authz.admission import Attributes
 class ServiceAccount:
     operations = frozenset({"CREATE"})
 
+    def active(self) -> bool:
+        return True
+
     async def admit(self, attributes: Attributes) -> None:
         if attributes.group or attributes.resource != "pods" or attributes.subresource:
             return

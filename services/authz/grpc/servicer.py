@@ -132,6 +132,7 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
         try:
             obj = orjson.loads(request.object) if request.object else None
             old = orjson.loads(request.old_object) if request.old_object else None
+            options = orjson.loads(request.options) if request.options else None
         except orjson.JSONDecodeError as exc:
             raise errors.bad_request(f"admission: undecodable object: {exc}") from exc
         attributes = admission.Attributes(
@@ -147,14 +148,18 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
             object=obj,
             old_object=old,
             dry_run=request.dry_run,
+            options=options if isinstance(options, dict) else None,
         )
         if request.phase == authz_pb2.MUTATING:
             await self.admission.run_mutating(attributes)
+            out = orjson.dumps(attributes.object) if attributes.object is not None else b""
         else:
+            # Validating plugins change nothing: the object is not sent back.
             await self.admission.run_validating(attributes)
-        out = orjson.dumps(attributes.object) if attributes.object is not None else b""
+            out = b""
         return authz_pb2.AdmitResponse(
             object=out,
             warnings=attributes.warnings,
-            validating_plugins=bool(self.admission.validating),
+            validating_plugins=self.admission.validating_active(),
+            audit_annotations=attributes.audit_annotations,
         )

@@ -17,7 +17,10 @@ from services.registry.service import Registry, Result
 
 def _rendered(result: Result) -> registry_pb2.RenderedObject:
     return registry_pb2.RenderedObject(
-        object=result.body, status_code=result.code, warnings=result.warnings
+        object=result.body,
+        status_code=result.code,
+        warnings=result.warnings,
+        audit_annotations=result.audit_annotations,
     )
 
 

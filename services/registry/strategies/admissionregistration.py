@@ -1,12 +1,14 @@
 """admissionregistration.k8s.io/v1: webhook configurations and validating admission
 policies (``pkg/apis/admissionregistration/v1/defaults.go`` and ``.../validation``).
-The policies' CEL is not compiled here."""
+A policy's CEL expressions are compiled in admission's environment (``kapi.cel.admission``)
+and one that does not compile is refused, as kube's validation does."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from kapi import errors
+from kapi.cel import admission as cel_admission
 from kapi.errors import FieldError
 from services.registry import types, validation
 from services.registry.definition import Definition, grouped
@@ -19,6 +21,18 @@ _MATCH_POLICIES = ("Equivalent", "Exact")
 _SIDE_EFFECTS = ("None", "NoneOnDryRun")
 _REVIEW_VERSIONS = ("v1", "v1beta1")
 _OPERATIONS = ("*", "CONNECT", "CREATE", "DELETE", "UPDATE")
+
+
+def _compiles(item: Obj, key: str, path: str, returns: tuple[str, ...]) -> list[FieldError]:
+    """A CEL expression that does not compile (or returns the wrong type), as kube's
+    policy validation reports it."""
+    source = item.get(key)
+    if not isinstance(source, str) or not source.strip():
+        return []
+    compiled = cel_admission.compile_expression(source, returns)
+    if not compiled.error:
+        return []
+    return [errors.invalid_value(f"{path}.{key}", source, compiled.error)]
 
 
 def _default_rules(rules: object) -> None:
@@ -169,6 +183,16 @@ class ValidatingAdmissionPolicyStrategy(StatusStrategy):
         for i, item in enumerate(common.dicts(spec.get("validations"))):
             if not item.get("expression"):
                 out.append(errors.required(f"spec.validations[{i}].expression"))
+            out += _compiles(item, "expression", f"spec.validations[{i}]", ("bool",))
+            out += _compiles(item, "messageExpression", f"spec.validations[{i}]", ("string",))
+        for i, item in enumerate(common.dicts(spec.get("matchConditions"))):
+            out += _compiles(item, "expression", f"spec.matchConditions[{i}]", ("bool",))
+        for i, item in enumerate(common.dicts(spec.get("variables"))):
+            out += _compiles(item, "expression", f"spec.variables[{i}]", ())
+        for i, item in enumerate(common.dicts(spec.get("auditAnnotations"))):
+            out += _compiles(
+                item, "valueExpression", f"spec.auditAnnotations[{i}]", ("string", "null_type")
+            )
         out += common.one_of(spec.get("failurePolicy"), "spec.failurePolicy", _FAILURE_POLICIES)
         param_kind = spec.get("paramKind")
         if isinstance(param_kind, dict):

@@ -899,6 +899,25 @@ class ResourceQuotaStrategy(StatusStrategy):
 
 
 class LimitRangeStrategy(Strategy):
+    def default(self, obj: Obj) -> None:
+        """SetDefaults_LimitRangeItem: a Container item's default limit is its max, its
+        default request the default limit, else its min."""
+        for item in common.dicts(spec_of(obj).get("limits")):
+            if item.get("type") != "Container":
+                continue
+            default = dict(item.get("default") or {})
+            request = dict(item.get("defaultRequest") or {})
+            for key, value in (item.get("max") or {}).items():
+                default.setdefault(key, value)
+            for key, value in default.items():
+                request.setdefault(key, value)
+            for key, value in (item.get("min") or {}).items():
+                request.setdefault(key, value)
+            if default:
+                item["default"] = default
+            if request:
+                item["defaultRequest"] = request
+
     def validate(self, obj: Obj) -> list[FieldError]:
         out: list[FieldError] = []
         for i, item in enumerate(common.dicts(spec_of(obj).get("limits"))):

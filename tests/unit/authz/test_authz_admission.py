@@ -53,10 +53,16 @@ def attributes(
 
 
 class Recorder:
-    def __init__(self, name: str, log: list[str], operations: frozenset[str]) -> None:
+    def __init__(
+        self, name: str, log: list[str], operations: frozenset[str], *, active: bool = True
+    ) -> None:
         self.name = name
         self.log = log
         self.operations = operations
+        self.is_active = active
+
+    def active(self) -> bool:
+        return self.is_active
 
     async def admit(self, attributes: Attributes) -> None:
         self.log.append(self.name)
@@ -95,11 +101,29 @@ async def test_chain_skips_plugins_for_other_operations() -> None:
     assert log == []
 
 
+async def test_idle_plugins_are_skipped_and_reported() -> None:
+    log: list[str] = []
+    chain = Chain(
+        mutating=[Recorder("idle-m", log, ALL, active=False), Recorder("m", log, ALL)],
+        validating=[Recorder("idle-v", log, ALL, active=False)],
+    )
+    assert not chain.validating_active()
+    attrs = attributes()
+    await chain.run_mutating(attrs)
+    await chain.run_validating(attrs)
+    assert log == ["m"]
+    chain.validating.append(Recorder("v", log, ALL))
+    assert chain.validating_active()
+
+
 async def test_validating_plugins_see_copies_of_both_objects() -> None:
     seen: list[Attributes] = []
 
     class Meddler:
         operations = ALL
+
+        def active(self) -> bool:
+            return True
 
         async def admit(self, attributes: Attributes) -> None:
             seen.append(attributes)
@@ -123,6 +147,9 @@ async def test_a_rejecting_plugin_stops_the_chain() -> None:
 
     class Reject:
         operations = ALL
+
+        def active(self) -> bool:
+            return True
 
         async def admit(self, attributes: Attributes) -> None:
             raise errors.forbidden("configmaps", "", attributes.name, "denied")

@@ -144,8 +144,16 @@ def fake_services(tmp_path_factory: pytest.TempPathFactory) -> Path:
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "_fake.py").write_text(FAKE)
-    for name in ("storage", "authz", "registry", "gateway", "metrics", "controllers",
-                 "scheduler", "nodes"):
+    for name in (
+        "storage",
+        "authz",
+        "registry",
+        "gateway",
+        "metrics",
+        "controllers",
+        "scheduler",
+        "nodes",
+    ):
         (package / name).mkdir()
         (package / name / "__init__.py").write_text("")
         (package / name / "__main__.py").write_text(MAIN.format(name=name))

@@ -73,3 +73,25 @@ async def test_a_controller_client_bears_only_its_token() -> None:
     assert one.user_agent == "kcm/v1/system:serviceaccount:kube-system:deployment-controller"
     assert await one._auth() == {"Authorization": "Bearer token-1"}
     await clients.close()
+
+
+def test_every_controller_has_its_service_account_and_kube_s_role_for_it() -> None:
+    """Each controller kapi runs writes as kube-system/NAME, bound as kube binds it to
+    system:controller:NAME — a controller without one would be refused everything."""
+    from services.authz.authorization.rbac import bootstrap_policy as policy
+    from services.controllers import catalog
+
+    roles = {r["metadata"]["name"] for r in policy.CLUSTER_ROLES}
+    bindings = {
+        b["metadata"]["name"]: b["subjects"]
+        for b in policy.CLUSTER_ROLE_BINDINGS
+        if "subjects" in b
+    }
+    for controller in catalog.CONTROLLERS:
+        account = controller.service_account
+        assert account, controller.name
+        role = f"system:controller:{account}"
+        assert role in roles, role
+        assert bindings[role] == [
+            {"kind": "ServiceAccount", "name": account, "namespace": "kube-system"}
+        ]

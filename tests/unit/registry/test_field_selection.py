@@ -122,14 +122,22 @@ async def test_jobs_select_by_status_successful_zero_through_the_registry() -> N
     registry = World().registry
     await make_namespace(registry, "ns")
     jobs = Target("batch", "v1", "jobs", namespace="ns")
-    template = {"spec": {"restartPolicy": "Never",
-                         "containers": [{"name": "c", "image": "busybox"}]}}
+    template = {
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
+    }
     for name in ("fresh", "done"):
-        body = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
-                "spec": {"template": template}}
+        body = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": name},
+            "spec": {"template": template},
+        }
         await registry.create(jobs, orjson.dumps(body))
-    done = loads(await registry.get(Target("batch", "v1", "jobs", namespace="ns", name="done"),
-                                    ReadOptions()))
+    done = loads(
+        await registry.get(
+            Target("batch", "v1", "jobs", namespace="ns", name="done"), ReadOptions()
+        )
+    )
     done["status"] = {"succeeded": 1}
     await registry.update(
         Target("batch", "v1", "jobs", subresource="status", namespace="ns", name="done"),

@@ -482,8 +482,7 @@ async def test_type_specific_field_selectors(registry: Registry) -> None:
     err = await failure(registry.list(cm_target(), ReadOptions(field_selector="spec.nodeName=n1")))
     # Types without selectors of their own answer with kube's default wording.
     assert err.message == (
-        '"spec.nodeName" is not a known field selector: only "metadata.name", '
-        '"metadata.namespace"'
+        '"spec.nodeName" is not a known field selector: only "metadata.name", "metadata.namespace"'
     )
 
 
@@ -881,8 +880,7 @@ async def test_dry_run_update_keeps_the_object(registry: Registry) -> None:
             cm_target(),
             ReadOptions(field_selector="spec.foo=x"),
             400,
-            '"spec.foo" is not a known field selector: only "metadata.name", '
-            '"metadata.namespace"',
+            '"spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace"',
         ),
         (
             Target("", "v1", "widgets"),

@@ -662,6 +662,14 @@ CONTROLLER_ROLES: tuple[Obj, ...] = tuple(
             ],
         ),
         (
+            "resourcequota-controller",
+            [
+                rule(("list", "watch"), "*", "*"),
+                rule("update", CORE, "resourcequotas/status"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
             "root-ca-cert-publisher",
             [
                 rule(("create", "update"), CORE, "configmaps"),

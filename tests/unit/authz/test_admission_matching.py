@@ -1,0 +1,165 @@
+"""Admission matching (services/authz/admission/matching.py): kube's rule matcher
+(webhook/predicates/rules/rules.go), namespace and object selectors, exempt kinds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kapi import errors
+from kapi.user import UserInfo
+from services.authz.admission import Attributes
+from services.authz.admission.matching import Criteria, Rule, exempt
+
+Obj = dict[str, Any]
+
+
+def attrs(
+    operation: str = "CREATE",
+    *,
+    group: str = "",
+    version: str = "v1",
+    kind: str = "ConfigMap",
+    resource: str = "configmaps",
+    subresource: str = "",
+    namespace: str = "ns",
+    name: str = "c",
+    obj: Obj | None = None,
+    old: Obj | None = None,
+) -> Attributes:
+    return Attributes(
+        operation=operation,
+        user=UserInfo("alice"),
+        group=group,
+        version=version,
+        kind=kind,
+        resource=resource,
+        subresource=subresource,
+        namespace=namespace,
+        name=name,
+        object=obj,
+        old_object=old,
+    )
+
+
+def rule(**overrides: Any) -> Rule:
+    base = {
+        "operations": ["CREATE"],
+        "apiGroups": [""],
+        "apiVersions": ["v1"],
+        "resources": ["configmaps"],
+    }
+    return Rule.from_json({**base, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("the_rule", "request_attributes", "matches"),
+    [
+        (rule(), attrs(), True),
+        (rule(operations=["*"]), attrs("DELETE"), True),
+        (rule(), attrs("UPDATE"), False),
+        (rule(apiGroups=["*"]), attrs(group="apps", resource="deployments"), False),
+        (rule(resources=["*"]), attrs(resource="secrets"), True),
+        (rule(resources=["*"]), attrs(resource="pods", subresource="status"), False),
+        (rule(resources=["*/*"]), attrs(resource="pods", subresource="status"), True),
+        (rule(resources=["pods/status"]), attrs(resource="pods", subresource="status"), True),
+        (rule(resources=["pods/*"]), attrs(resource="pods", subresource="exec"), True),
+        (rule(resources=["*/scale"]), attrs(resource="deployments", subresource="scale"), True),
+        (rule(resources=["pods"]), attrs(resource="pods", subresource="status"), False),
+        (rule(apiVersions=["v2"]), attrs(), False),
+        (rule(scope="Namespaced"), attrs(), True),
+        (rule(scope="Cluster"), attrs(), False),
+        (rule(scope="Cluster", resources=["namespaces"]), attrs(resource="namespaces"), True),
+        (
+            rule(scope="Namespaced", resources=["namespaces"]),
+            attrs(resource="namespaces", namespace="x"),
+            False,
+        ),
+        (rule(resourceNames=["c"]), attrs(), True),
+        (rule(resourceNames=["d"]), attrs(), False),
+    ],
+)
+def test_rules(the_rule: Rule, request_attributes: Attributes, matches: bool) -> None:
+    assert the_rule.matches(request_attributes) is matches
+
+
+class Namespaces:
+    def __init__(self, **labels: dict[str, str]) -> None:
+        self.labels = labels
+
+    async def get(self, name: str, *, live: bool = False) -> Obj | None:
+        found = self.labels.get(name)
+        return None if found is None else {"metadata": {"name": name, "labels": found}}
+
+
+def criteria(**overrides: Any) -> Criteria:
+    spec: dict[str, Any] = {
+        "rules": [
+            {"operations": ["*"], "apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*"]}
+        ],
+        "namespace_selector": {},
+        "object_selector": {},
+        "match_policy": "Equivalent",
+        **overrides,
+    }
+    return Criteria.build(**spec)
+
+
+async def test_selectors_and_exclusions() -> None:
+    namespaces = Namespaces(ns={"env": "prod"}, dev={"env": "dev"})
+    prod_only = criteria(namespace_selector={"matchLabels": {"env": "prod"}})
+    assert await prod_only.matches(attrs(), namespaces)
+    assert not await prod_only.matches(attrs(namespace="dev"), namespaces)
+    # Cluster-scoped objects are never exempted by a namespace selector...
+    assert await prod_only.matches(attrs(namespace="", resource="nodes"), namespaces)
+    # ...but a Namespace is matched by its own labels.
+    ns_obj = {"metadata": {"name": "x", "labels": {"env": "dev"}}}
+    assert not await prod_only.matches(
+        attrs(resource="namespaces", namespace="", obj=ns_obj), namespaces
+    )
+    with pytest.raises(errors.StatusError) as missing:
+        await prod_only.matches(attrs(namespace="gone"), namespaces)
+    assert missing.value.code == 404
+    labelled = criteria(
+        object_selector={"matchExpressions": [{"key": "app", "operator": "Exists"}]}
+    )
+    assert not await labelled.matches(attrs(obj={"metadata": {}}), namespaces)
+    # The old object's labels count too (an update removing the label is still seen).
+    assert await labelled.matches(
+        attrs("UPDATE", obj={"metadata": {}}, old={"metadata": {"labels": {"app": "a"}}}),
+        namespaces,
+    )
+    excluded = criteria(
+        exclude=[
+            {"operations": ["*"], "apiGroups": [""], "apiVersions": ["*"], "resources": ["secrets"]}
+        ]
+    )
+    assert not await excluded.matches(attrs(resource="secrets"), namespaces)
+    assert await excluded.matches(attrs(), namespaces)
+
+
+async def test_equivalent_match_policy_ignores_the_version() -> None:
+    rules = [
+        {
+            "operations": ["*"],
+            "apiGroups": [""],
+            "apiVersions": ["v1beta1"],
+            "resources": ["configmaps"],
+        }
+    ]
+    assert await criteria(rules=rules).matches(attrs(), Namespaces())
+    assert not await criteria(rules=rules, match_policy="Exact").matches(attrs(), Namespaces())
+
+
+async def test_a_bad_selector_is_a_configuration_error() -> None:
+    broken = criteria(object_selector={"matchExpressions": [{"key": "a", "operator": "Near"}]})
+    with pytest.raises(ValueError, match='"Near" is not a valid label selector operator'):
+        await broken.matches(attrs(), Namespaces())
+
+
+def test_admission_configuration_is_exempt() -> None:
+    group = "admissionregistration.k8s.io"
+    assert exempt(attrs(group=group, kind="ValidatingAdmissionPolicy"))
+    assert exempt(attrs(group=group, kind="MutatingWebhookConfiguration"))
+    assert not exempt(attrs())
