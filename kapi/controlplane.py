@@ -47,9 +47,10 @@ COMPONENT_SETTLE_SECONDS = 1.0
 @dataclass(frozen=True)
 class Component:
     """A client of the gateway beside the API server (kube-controller-manager's kind):
-    its user, whose token is in the token file. ``kapi up`` and ``kapi init`` write its
-    kubeconfig and the cluster CA into a directory of its own,
-    ``DIR/components/NAME/{kubeconfig,ca.crt}`` (a volume of its own in compose)."""
+    its user, the CN of the client certificate it is issued. ``kapi up`` and ``kapi
+    init`` write its kubeconfig (with that certificate) and the cluster CA into a
+    directory of its own, ``DIR/components/NAME/{kubeconfig,ca.crt}`` (a volume of its
+    own in compose)."""
 
     name: str
     user: str
@@ -164,12 +165,20 @@ def prepare_credentials(
     )
     kubeconfig.write(run_dir.kubeconfig, admin)
     for component in COMPONENTS:
-        own = tokens.ensure_user(
-            run_dir.token_file, user=component.user, uid=component.user, groups=()
+        # kubeadm's way: a client certificate, CN the component's user, no groups
+        # (a token would do too, but a certificate is what kube's components carry).
+        own = pki.issue_client_cert(
+            run_dir.pki_dir, ca, name=f"component-{component.name}", user=component.user
         )
         kubeconfig.write(
             component.kubeconfig(run_dir.root),
-            kubeconfig.build(server=server, ca_pem=ca.cert_pem, user=component.user, token=own),
+            kubeconfig.build(
+                server=server,
+                ca_pem=ca.cert_pem,
+                user=component.user,
+                client_cert_pem=own.cert_pem,
+                client_key_pem=own.key_path.read_bytes(),
+            ),
         )
         pki.write_atomic(component.ca_file(run_dir.root), ca.cert_pem, mode=0o644)
     return Credentials(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 Params = Mapping[str, str | int | bool]
+# A bearer token that may change (a ServiceAccount's, renewed before it expires).
+TokenSource = Callable[[], Awaitable[str]]
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -86,9 +88,12 @@ class ApiClient:
         user_agent: str = "kapi",
         max_in_flight: int = 32,
         timeout: float = 30.0,
+        token_source: TokenSource | None = None,
     ) -> None:
         self.connection = connection
         self.user_agent = user_agent
+        # Asked before every request (client-go's transport with a token source).
+        self.token_source = token_source
         self._timeout = timeout
         self._slots = asyncio.Semaphore(max_in_flight)
         self._session: aiohttp.ClientSession | None = None
@@ -111,6 +116,11 @@ class ApiClient:
             )
         return self._session
 
+    async def _auth(self) -> dict[str, str]:
+        if self.token_source is None:
+            return {}
+        return {"Authorization": f"Bearer {await self.token_source()}"}
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -130,6 +140,7 @@ class ApiClient:
         session = self._open()
         data = None if body is None else orjson.dumps(body)
         headers = {"Content-Type": content_type} if data is not None else {}
+        headers.update(await self._auth())
         async with self._slots:
             try:
                 async with session.request(
@@ -158,7 +169,10 @@ class ApiClient:
         async with self._slots:
             try:
                 async with session.get(
-                    path, params=_query(params), timeout=aiohttp.ClientTimeout(total=self._timeout)
+                    path,
+                    params=_query(params),
+                    headers=await self._auth(),
+                    timeout=aiohttp.ClientTimeout(total=self._timeout),
                 ) as resp:
                     raw = await resp.read()
                     if resp.status >= 300:
@@ -181,6 +195,7 @@ class ApiClient:
             async with session.get(
                 path,
                 params=_query(params),
+                headers=await self._auth(),
                 timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=self._timeout),
             ) as resp:
                 if resp.status >= 300:

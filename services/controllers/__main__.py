@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         parser, "--identity", default="", help="leader election identity (default: hostname_uuid)"
     )
     config.add(parser, "--concurrent-syncs", default=5, type=int, help="workers per controller")
+    config.add(
+        parser,
+        "--use-service-account-credentials",
+        default="true",
+        type=truthy,
+        help="each controller writes as its ServiceAccount kube-system/NAME (kube's flag)",
+    )
     return parser
 
 
@@ -109,6 +116,7 @@ async def _serve(args: argparse.Namespace) -> int:
             identity=args.identity,
             root_ca_pem=Path(args.root_ca_file).read_text() if args.root_ca_file else "",
             concurrent_syncs=args.concurrent_syncs,
+            use_service_account_credentials=args.use_service_account_credentials,
         )
     )
     return await run_until_stopped(running)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from services.controllers.cronjob import CronJobController
 from services.controllers.daemonset import DaemonSetController
 from services.controllers.deployment import DeploymentController
 from services.controllers.disruption import DisruptionController
@@ -36,6 +37,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     StatefulSetController,
     DaemonSetController,
     JobController,
+    CronJobController,
     EndpointsController,
     EndpointSliceController,
     DisruptionController,

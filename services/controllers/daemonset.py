@@ -99,11 +99,12 @@ def pin(template: Obj, node: str) -> Obj:
 
 class DaemonSetController(QueueController):
     name: ClassVar[str] = "daemonset-controller"
+    service_account: ClassVar[str] = "daemon-set-controller"
     aliases: ClassVar[tuple[str, ...]] = ("daemonset",)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.recorder = ctx.recorder(self.name)
+        self.recorder = ctx.recorder(self.name, self.client)
         self.sets = self.watch(ctx.informers.informer(DAEMONSETS), self.enqueue_handler())
         self.revisions = self.watch(ctx.informers.informer(CONTROLLERREVISIONS), Handler())
         self.nodes = self.watch(

@@ -53,11 +53,12 @@ SELECTING_ALL = "This deployment is selecting all pods. A non-empty selector is 
 
 class DeploymentController(QueueController):
     name: ClassVar[str] = "deployment-controller"
+    service_account: ClassVar[str] = "deployment-controller"
     aliases: ClassVar[tuple[str, ...]] = ("deployment",)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.recorder = ctx.recorder(self.name)
+        self.recorder = ctx.recorder(self.name, self.client)
         self.deployments = self.watch(ctx.informers.informer(DEPLOYMENTS), self.enqueue_handler())
         self.sets = self.watch(
             ctx.informers.informer(REPLICASETS),

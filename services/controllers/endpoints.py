@@ -5,8 +5,9 @@ with a selector, the pods it selects that have an IP and are not terminated beco
 backends — ready ones as ``addresses`` (Endpoints) or endpoints with condition
 ``ready: true``; not-ready ones as ``notReadyAddresses`` / ``ready: false`` (both
 ready with ``publishNotReadyAddresses``); terminating ones are left out of Endpoints
-and kept in slices with ``terminating: true``. Ports are the Service's, each
-``targetPort`` resolved against the pod's named container ports.
+(kept with ``publishNotReadyAddresses``) and kept in slices with ``terminating: true``.
+Ports are the Service's, each ``targetPort`` resolved against the pod's named container
+ports.
 
 * Endpoints: named as the Service, with the ``endpoints.kubernetes.io/last-change-
   trigger-time`` annotation; deleted with the Service (a Service without selector is left
@@ -15,7 +16,9 @@ and kept in slices with ``terminating: true``. Ports are the Service's, each
   ``kubernetes.io/service-name`` and ``endpointslice.kubernetes.io/managed-by:
   endpointslice-controller.k8s.io``, owned by the Service (deleted with it by the garbage
   collector), at most 100 endpoints each; a Service with no pods gets one placeholder
-  slice with no endpoints.
+  slice with no endpoints. Pods whose named target ports resolve differently go to
+  different slices, one per port set.
+* A pod whose ``subdomain`` is the Service's name has its ``hostname`` in both.
 """
 
 from __future__ import annotations
@@ -83,7 +86,8 @@ def endpoints_subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
     publish = bool(objects.spec(service).get("publishNotReadyAddresses"))
     groups: dict[tuple[Any, ...], Obj] = {}
     for pod in pods:
-        if objects.deleting(pod):
+        # ShouldPodBeInEndpoints: terminating pods only when not-ready ones are published
+        if objects.deleting(pod) and not publish:
             continue
         ports = []
         for port in objects.spec(service).get("ports") or []:
@@ -98,7 +102,10 @@ def endpoints_subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
             ports.append(entry)
         key = tuple(sorted((p.get("name", ""), p["port"], p["protocol"]) for p in ports))
         subset = groups.setdefault(key, {"ports": ports} if ports else {})
-        address: Obj = {"ip": objects.status(pod)["podIP"], "targetRef": _ref(pod)}
+        address: Obj = {"ip": objects.status(pod)["podIP"]}
+        if hostname := _hostname(service, pod):
+            address["hostname"] = hostname
+        address["targetRef"] = _ref(pod)
         if objects.spec(pod).get("nodeName"):
             address["nodeName"] = objects.spec(pod)["nodeName"]
         if objects.pod_ready(pod) or publish:
@@ -108,11 +115,35 @@ def endpoints_subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
     return [s for s in groups.values() if s.get("addresses") or s.get("notReadyAddresses")]
 
 
-def slice_endpoints(service: Obj, pods: list[Obj]) -> tuple[list[Obj], list[Obj]]:
-    """(endpoints, ports) of the Service's EndpointSlices."""
+def _hostname(service: Obj, pod: Obj) -> str:
+    """The pod's hostname when its subdomain is this Service (DNS for headless Services
+    and StatefulSets): endpoints' ``hostname``."""
+    spec = objects.spec(pod)
+    if spec.get("hostname") and spec.get("subdomain") == objects.name(service):
+        return str(spec["hostname"])
+    return ""
+
+
+def slice_groups(service: Obj, pods: list[Obj]) -> list[tuple[list[Obj], list[Obj]]]:
+    """(ports, endpoints) of the Service's EndpointSlices: pods whose target ports resolve
+    alike share a port set (kube's reconciler keys slices by it); a port a pod does not
+    have is left out of its set."""
     publish = bool(objects.spec(service).get("publishNotReadyAddresses"))
-    endpoints = []
+    groups: dict[tuple[Any, ...], tuple[list[Obj], list[Obj]]] = {}
     for pod in pods:
+        ports = []
+        for port in objects.spec(service).get("ports") or []:
+            number = _target_port(port, pod)
+            if number is None:
+                continue
+            entry: Obj = {
+                "name": port.get("name", ""),
+                "protocol": port.get("protocol", "TCP"),
+                "port": number,
+            }
+            if port.get("appProtocol"):
+                entry["appProtocol"] = port["appProtocol"]
+            ports.append(entry)
         terminating = objects.deleting(pod)
         ready = (objects.pod_ready(pod) or publish) and not terminating
         endpoint: Obj = {
@@ -122,23 +153,15 @@ def slice_endpoints(service: Obj, pods: list[Obj]) -> tuple[list[Obj], list[Obj]
                 "serving": objects.pod_ready(pod) or publish,
                 "terminating": terminating,
             },
-            "targetRef": _ref(pod),
         }
+        if hostname := _hostname(service, pod):
+            endpoint["hostname"] = hostname
+        endpoint["targetRef"] = _ref(pod)
         if objects.spec(pod).get("nodeName"):
             endpoint["nodeName"] = objects.spec(pod)["nodeName"]
-        endpoints.append(endpoint)
-    ports = []
-    for port in objects.spec(service).get("ports") or []:
-        number = _target_port(port, pods[0]) if pods else None
-        entry: Obj = {
-            "name": port.get("name", ""),
-            "protocol": port.get("protocol", "TCP"),
-            "port": number,
-        }
-        if port.get("appProtocol"):
-            entry["appProtocol"] = port["appProtocol"]
-        ports.append(entry)
-    return endpoints, ports
+        key = tuple((p["name"], p["protocol"], p["port"]) for p in ports)
+        groups.setdefault(key, (ports, []))[1].append(endpoint)
+    return list(groups.values())
 
 
 class _ServiceController(QueueController):
@@ -168,6 +191,7 @@ class _ServiceController(QueueController):
 
 class EndpointsController(_ServiceController):
     name: ClassVar[str] = "endpoints-controller"
+    service_account: ClassVar[str] = "endpoint-controller"
     aliases: ClassVar[tuple[str, ...]] = ("endpoint",)
 
     def __init__(self, ctx: Context) -> None:
@@ -220,6 +244,7 @@ class EndpointsController(_ServiceController):
 
 class EndpointSliceController(_ServiceController):
     name: ClassVar[str] = "endpointslice-controller"
+    service_account: ClassVar[str] = "endpointslice-controller"
     aliases: ClassVar[tuple[str, ...]] = ("endpointslice",)
 
     def __init__(self, ctx: Context) -> None:
@@ -255,15 +280,14 @@ class EndpointSliceController(_ServiceController):
             self.queue.add_after(key, 0.2)
             return
         self._unseen.pop(key, None)
-        endpoints, ports = slice_endpoints(
-            service, backends(service, self.pods.store.list(namespace))
-        )
+        groups = slice_groups(service, backends(service, self.pods.store.list(namespace)))
         chunks = [
-            endpoints[i : i + MAX_ENDPOINTS_PER_SLICE]
+            (ports, endpoints[i : i + MAX_ENDPOINTS_PER_SLICE])
+            for ports, endpoints in groups
             for i in range(0, len(endpoints), MAX_ENDPOINTS_PER_SLICE)
-        ] or [[]]
+        ] or [([], [])]
         labels = {**objects.labels(service), SERVICE_NAME_LABEL: name, MANAGED_BY_LABEL: MANAGED_BY}
-        for i, chunk in enumerate(chunks):
+        for i, (ports, chunk) in enumerate(chunks):
             wanted: Obj = {
                 "apiVersion": "discovery.k8s.io/v1",
                 "kind": "EndpointSlice",

@@ -24,6 +24,7 @@ from kapi.kube.client import ApiClient
 from kapi.kube.events import Recorder
 from kapi.kube.informer import Handler, Informer, InformerFactory, key_of
 from kapi.kube.workqueue import RateLimitingQueue
+from services.controllers.credentials import ServiceAccountClients
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +46,27 @@ class Options:
 
 @dataclass
 class Context:
-    """The shared parts: one client, one informer factory, a recorder per component."""
+    """The shared parts: one client (the manager's own credential; the informers list
+    and watch with it), one informer factory, a recorder per component, and — with
+    ServiceAccount credentials — a client per controller."""
 
     client: ApiClient
     informers: InformerFactory
     host: str = ""
     options: Options = field(default_factory=Options)
     recorders: dict[str, Recorder] = field(default_factory=dict)
+    accounts: ServiceAccountClients | None = None
 
-    def recorder(self, component: str) -> Recorder:
+    def client_for(self, service_account: str) -> ApiClient:
+        """The client a controller writes with: its ServiceAccount's, or the shared one."""
+        if self.accounts is None or not service_account:
+            return self.client
+        return self.accounts.client(service_account)
+
+    def recorder(self, component: str, client: ApiClient | None = None) -> Recorder:
         found = self.recorders.get(component)
         if found is None:
-            found = Recorder(self.client, component, self.host)
+            found = Recorder(client or self.client, component, self.host)
             self.recorders[component] = found
         return found
 
@@ -66,12 +76,14 @@ class Controller:
 
     name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
+    # kube's ServiceAccount for it (kube-system/NAME, role system:controller:NAME).
+    service_account: ClassVar[str] = ""
     # kube's disabled-by-default controllers (bootstrap-signer, token-cleaner) need "foo".
     disabled_by_default: ClassVar[bool] = False
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.client = ctx.client
+        self.client = ctx.client_for(self.service_account)
 
     async def run(self) -> None:
         raise NotImplementedError

@@ -82,6 +82,7 @@ def _identity(obj: Obj, res: Resource) -> Identity:
 
 class GarbageCollector(Controller):
     name: ClassVar[str] = "garbage-collector-controller"
+    service_account: ClassVar[str] = "generic-garbage-collector"
     aliases: ClassVar[tuple[str, ...]] = ("garbagecollector",)
 
     def __init__(self, ctx: Context) -> None:

@@ -290,6 +290,7 @@ def normalize(
 class HorizontalController(QueueController):
     name: ClassVar[str] = "horizontal-pod-autoscaler-controller"
     aliases: ClassVar[tuple[str, ...]] = ("horizontalpodautoscaling",)
+    service_account: ClassVar[str] = "horizontal-pod-autoscaler"
 
     def __init__(self, ctx: Context, clock: Callable[[], float] = time.time) -> None:
         super().__init__(ctx)
@@ -297,7 +298,7 @@ class HorizontalController(QueueController):
             ctx.informers.informer(HPAS), self.enqueue_handler(resync=SYNC_PERIOD)
         )
         self.metrics = MetricsSource(ctx)
-        self.recorder = ctx.recorder("horizontal-pod-autoscaler")
+        self.recorder = ctx.recorder("horizontal-pod-autoscaler", self.client)
         self.clock = clock
         self.history: dict[str, _History] = {}
         self._resources: dict[str, list[Obj]] = {}  # group/version -> its resource list

@@ -5,11 +5,13 @@ finalizers:
 
 * Active pods (not terminated, not being deleted) are kept at
   ``min(parallelism, completions - succeeded)``; without ``completions`` (a work queue)
-  at ``parallelism`` until one succeeds, then none are added. Pods are named
+  at ``parallelism`` until one succeeds, then none are added and those running are left
+  to finish. ``status.active`` counts the pods just created. Pods are named
   ``JOB-xxxxx`` (``JOB-INDEX-xxxxx`` with ``completionMode: Indexed``, whose pods carry
   the ``batch.kubernetes.io/job-completion-index`` annotation and label and the index as
-  their hostname); a pod that failed is replaced after a backoff of 10 s doubling (at
-  most 6 minutes), as kube's pod failure backoff.
+  their hostname); a pod that failed is replaced after kube's pod failure backoff: 10 s
+  doubling per failure since the last success (at most 10 minutes), from the last
+  failure's finish time.
 * Succeeded and failed pods are counted into ``status.succeeded`` / ``status.failed``
   (``completedIndexes`` for Indexed Jobs); ``ready`` counts ready active pods.
 * Success: ``SuccessCriteriaMet`` then ``Complete`` (reason ``CompletionsReached``,
@@ -38,8 +40,53 @@ from services.controllers.framework import Context, Obj, QueueController
 log = logging.getLogger(__name__)
 
 INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
-BACKOFF_BASE = 10.0
-BACKOFF_MAX = 360.0
+BACKOFF_BASE = 10.0  # DefaultJobPodFailureBackOff
+BACKOFF_MAX = 600.0  # MaxJobPodFailureBackOff (the docs say six minutes; the code ten)
+
+
+def finished_at(pod: Obj) -> float:
+    """getFinishedTime: the latest container finishedAt, else the deletion or creation
+    time."""
+    times = [
+        t.timestamp()
+        for c in objects.status(pod).get("containerStatuses") or []
+        if (
+            t := objects.parse_time(
+                ((c.get("state") or {}).get("terminated") or {}).get("finishedAt")
+            )
+        )
+    ]
+    if times:
+        return max(times)
+    meta = objects.meta(pod)
+    for field in ("deletionTimestamp", "creationTimestamp"):
+        if (t := objects.parse_time(meta.get(field))) is not None:
+            return t.timestamp()
+    return 0.0
+
+
+def backoff_delay(failures: int) -> float:
+    """10 s doubling per failure since the last success, at most 10 minutes."""
+    if failures <= 0:
+        return 0.0
+    return min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** (failures - 1))
+
+
+def backoff_remaining(finished: list[Obj], now: float) -> float:
+    """kube's backoffRecord: seconds until a failed pod may be replaced, counting the
+    failures since the last success, from the last failure."""
+    ordered = sorted(finished, key=finished_at)
+    failures = 0
+    last_failure = 0.0
+    for pod in ordered:
+        if objects.status(pod).get("phase") == "Succeeded":
+            failures = 0
+        else:
+            failures += 1
+            last_failure = finished_at(pod)
+    if failures == 0:
+        return 0.0
+    return max(0.0, last_failure + backoff_delay(failures) - now)
 
 
 def _condition(type_: str, reason: str, message: str) -> Obj:
@@ -84,11 +131,12 @@ def _index(pod: Obj) -> int | None:
 
 class JobController(QueueController):
     name: ClassVar[str] = "job-controller"
+    service_account: ClassVar[str] = "job-controller"
     aliases: ClassVar[tuple[str, ...]] = ("job",)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.recorder = ctx.recorder(self.name)
+        self.recorder = ctx.recorder(self.name, self.client)
         self.expectations = Expectations()
         self.jobs = self.watch(ctx.informers.informer(JOBS), self.enqueue_handler())
         self.pods = self.watch(
@@ -173,7 +221,8 @@ class JobController(QueueController):
                 cond = {**_condition("Suspended", "JobResumed", "Job resumed"), "status": "False"}
                 conditions = objects.set_condition(conditions, cond)
             if self.expectations.satisfied(key):
-                active = await self._manage(key, job, active, succeeded, completed, failed_pods)
+                finished_pods = succeeded_pods + failed_pods
+                active = await self._manage(key, job, active, succeeded, completed, finished_pods)
         status.update(
             active=len(active),
             succeeded=succeeded,
@@ -201,13 +250,15 @@ class JobController(QueueController):
         active: list[Obj],
         succeeded: int,
         completed: list[int],
-        failed: list[Obj],
+        owned_finished: list[Obj],
     ) -> list[Obj]:
         spec = objects.spec(job)
         completions = spec.get("completions")
         parallelism = int(spec.get("parallelism", 1) or 0)
         if completions is None:
-            wanted = parallelism if succeeded == 0 else 0
+            # A work queue: parallelism pods until one succeeds, then whatever is
+            # running is left running (kube's manageJob).
+            wanted = parallelism if succeeded == 0 else len(active)
         else:
             wanted = max(0, min(parallelism, int(completions) - succeeded))
         if len(active) > wanted:
@@ -217,29 +268,24 @@ class JobController(QueueController):
         missing = wanted - len(active)
         if missing <= 0:
             return active
-        if failed:
-            # kube's pod failure backoff before replacing failed pods.
-            delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (len(failed) - 1))
-            times = [
-                t.timestamp()
-                for p in failed
-                if (t := objects.parse_time(objects.meta(p).get("creationTimestamp")))
-            ]
-            wait = max(times, default=0.0) + delay - time.time()
-            if wait > 0:
-                self.queue.add_after(key, wait)
-                return active
+        wait = backoff_remaining(owned_finished, time.time())
+        if wait > 0:
+            self.queue.add_after(key, wait)
+            return active
         indexes: list[int | None] = [None] * missing
         if spec.get("completionMode") == "Indexed":
             taken = set(completed) | {i for p in active if (i := _index(p)) is not None}
             free = [i for i in range(int(completions or 0)) if i not in taken]
             indexes = list(free[:missing])
         self.expectations.expect(key, adds=len(indexes))
+        created: list[Obj] = []
         for index in indexes:
-            await self._create(key, job, index)
-        return active
+            if (pod := await self._create(key, job, index)) is not None:
+                created.append(pod)
+        # status.active counts the pods just created too (manageJob's active += diff).
+        return active + created
 
-    async def _create(self, key: str, job: Obj, index: int | None) -> None:
+    async def _create(self, key: str, job: Obj, index: int | None) -> Obj | None:
         template = objects.spec(job).get("template") or {}
         prefix = f"{objects.name(job)}-" if index is None else f"{objects.name(job)}-{index}-"
         body = pods.from_template(template, job, generate_name=prefix)
@@ -253,10 +299,11 @@ class JobController(QueueController):
         except errors.StatusError as err:
             self.expectations.creation_failed(key)
             if err.code == 403 and "being terminated" in err.message:
-                return
+                return None
             self.recorder.warning(job, "FailedCreate", f"Error creating: {err.message}")
             raise
         self.recorder.normal(job, "SuccessfulCreate", f"Created pod: {objects.name(pod)}")
+        return pod
 
     async def _delete(self, victims: list[Obj]) -> None:
         for pod in victims:

@@ -148,6 +148,7 @@ def updated_conditions(current: list[Obj], wanted: dict[str, tuple[str, str, str
 
 class NamespaceController(QueueController):
     name: ClassVar[str] = "namespace-controller"
+    service_account: ClassVar[str] = "namespace-controller"
     aliases: ClassVar[tuple[str, ...]] = ("namespace",)
 
     def __init__(self, ctx: Context) -> None:

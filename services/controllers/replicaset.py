@@ -42,13 +42,14 @@ def owner_index(obj: Obj) -> list[str]:
 
 class ReplicaSetController(QueueController):
     name: ClassVar[str] = "replicaset-controller"
+    service_account: ClassVar[str] = "replicaset-controller"
     aliases: ClassVar[tuple[str, ...]] = ("replicaset",)
     resource: ClassVar[Resource] = REPLICASETS
     kind: ClassVar[str] = "ReplicaSet"
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.recorder = ctx.recorder(self.name)
+        self.recorder = ctx.recorder(self.name, self.client)
         self.expectations = Expectations()
         self.sets = self.watch(ctx.informers.informer(self.resource), self.enqueue_handler())
         self.pods = self.watch(

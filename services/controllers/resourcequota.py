@@ -36,6 +36,7 @@ RESYNC = 300.0
 class ResourceQuotaController(QueueController):
     name: ClassVar[str] = "resourcequota-controller"
     aliases: ClassVar[tuple[str, ...]] = ("resourcequota",)
+    service_account: ClassVar[str] = "resourcequota-controller"
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)

@@ -29,6 +29,7 @@ DESCRIPTION = (
 
 class RootCAPublisher(QueueController):
     name: ClassVar[str] = "root-ca-certificate-publisher-controller"
+    service_account: ClassVar[str] = "root-ca-cert-publisher"
     aliases: ClassVar[tuple[str, ...]] = ("root-ca-cert-publisher",)
 
     def __init__(self, ctx: Context) -> None:

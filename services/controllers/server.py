@@ -3,7 +3,9 @@
 Like kube-controller-manager: with leader election (the default) the controllers start
 only once this instance holds the Lease, and if the Lease is lost the process exits
 (``leaderelection lost``) to be restarted as a candidate, so two replicas never both
-act. The controllers share one client and one set of informers.
+act. The controllers share one set of informers (listing and watching as the manager's
+own user); each writes as its own ServiceAccount (``credentials``), unless
+``use_service_account_credentials`` is off.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from kapi.kube.client import ApiClient
 from kapi.kube.connection import Connection
 from kapi.kube.informer import InformerFactory
 from services.controllers import catalog
+from services.controllers.credentials import ServiceAccountClients
 from services.controllers.framework import Context, Options
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,8 @@ class ControllersConfig:
     root_ca_pem: str = ""
     concurrent_syncs: int = 5
     min_watch_timeout: int = 300
+    # kube's --use-service-account-credentials (kubeadm turns it on; so does kapi).
+    use_service_account_credentials: bool = True
 
 
 def default_identity() -> str:
@@ -61,6 +66,8 @@ class Running:
     client: ApiClient
     context: Context
     elector: leaderelection.LeaderElector | None
+    # The controllers --controllers turned on (kube's canonical names), in start order.
+    controllers: tuple[str, ...] = ()
 
     @property
     def leading(self) -> bool:
@@ -73,6 +80,8 @@ class Running:
         await self.context.informers.stop()
         for recorder in self.context.recorders.values():
             await recorder.close()
+        if self.context.accounts is not None:
+            await self.context.accounts.close()
         await self.client.close()
 
 
@@ -127,8 +136,13 @@ async def create_server(config: ControllersConfig) -> Running:
         informers=InformerFactory(client, min_watch_timeout=config.min_watch_timeout),
         host=identity.split("_", 1)[0],
         options=Options(concurrent_syncs=config.concurrent_syncs, root_ca_pem=config.root_ca_pem),
+        accounts=ServiceAccountClients(client, config.connection, USER_AGENT)
+        if config.use_service_account_credentials
+        else None,
     )
     entries = tuple(catalog.parse(",".join(config.controllers)))
-    return await start(
+    running = await start(
         context, config.leader_election, identity, lambda: run_controllers(context, entries)
     )
+    running.controllers = tuple(c.name for c in catalog.enabled(list(entries)))
+    return running

@@ -21,6 +21,7 @@ DEFAULT = "default"
 
 class ServiceAccountController(QueueController):
     name: ClassVar[str] = "serviceaccount-controller"
+    service_account: ClassVar[str] = "service-account-controller"
     aliases: ClassVar[tuple[str, ...]] = ("serviceaccount",)
 
     def __init__(self, ctx: Context) -> None:

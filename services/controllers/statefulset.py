@@ -48,11 +48,12 @@ def _running_and_ready(pod: Obj) -> bool:
 
 class StatefulSetController(QueueController):
     name: ClassVar[str] = "statefulset-controller"
+    service_account: ClassVar[str] = "statefulset-controller"
     aliases: ClassVar[tuple[str, ...]] = ("statefulset",)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.recorder = ctx.recorder(self.name)
+        self.recorder = ctx.recorder(self.name, self.client)
         self.sets = self.watch(ctx.informers.informer(STATEFULSETS), self.enqueue_handler())
         self.revisions = self.watch(ctx.informers.informer(CONTROLLERREVISIONS), Handler())
         self.pods = self.watch(

@@ -20,6 +20,7 @@ from services.controllers.framework import Context, QueueController
 
 class TTLAfterFinishedController(QueueController):
     name: ClassVar[str] = "ttl-after-finished-controller"
+    service_account: ClassVar[str] = "ttl-after-finished-controller"
     aliases: ClassVar[tuple[str, ...]] = ("ttl-after-finished",)
 
     def __init__(self, ctx: Context) -> None:

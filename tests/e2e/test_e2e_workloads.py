@@ -89,6 +89,16 @@ def test_scale_up_and_down(cluster: Cluster, ns: str) -> None:
     for replicas in ("4", "2"):
         cluster.kubectl("-n", ns, "scale", "deploy/web", f"--replicas={replicas}")
         cluster.kubectl("-n", ns, "rollout", "status", "deploy/web", f"--timeout={WAIT}")
+        # rollout status may succeed on a scale-down before the ReplicaSet's extra pods
+        # are gone (kube's status counts them until then): wait for the count
+        cluster.kubectl(
+            "-n",
+            ns,
+            "wait",
+            "--for=jsonpath={.status.replicas}=" + replicas,
+            "deploy/web",
+            f"--timeout={WAIT}",
+        )
         ready = rows(cluster.kubectl("-n", ns, "get", "deploy", "web").stdout)[1][1]
         assert ready == f"{replicas}/{replicas}"
         cluster.kubectl(
@@ -339,3 +349,64 @@ def test_budget_status_and_finished_job_ttl(cluster: Cluster, ns: str) -> None:
     }
     cluster.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(job))
     cluster.kubectl("-n", ns, "wait", "--for=delete", "job/brief", f"--timeout={WAIT}")
+
+
+def test_a_cronjob_runs_on_its_schedule_and_by_hand(cluster: Cluster, ns: str) -> None:
+    """``kubectl create cronjob``: a Job named NAME-<minutes since the epoch> at the next
+    minute, then ``create job --from=cronjob/`` (kubectl's own Job, owned by the
+    CronJob, which the controller reports as unexpected but leaves alone)."""
+    cluster.kubectl(
+        "-n", ns, "create", "cronjob", "tick", "--image=busybox", "--schedule=* * * * *"
+    )
+    deadline = time.monotonic() + 90
+    scheduled: list[Any] = []
+    while not scheduled and time.monotonic() < deadline:
+        scheduled = get_json(cluster, "-n", ns, "get", "jobs")["items"]
+        time.sleep(1)
+    assert scheduled, "no Job within 90 s of a every-minute schedule"
+    [first] = scheduled
+    name = first["metadata"]["name"]
+    minute = int(name.removeprefix("tick-"))
+    annotations = first["metadata"]["annotations"]
+    stamp = annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+    assert stamp == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(minute * 60))
+    assert first["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
+    cluster.kubectl(
+        "-n", ns, "wait", "--for=condition=complete", f"job/{name}", f"--timeout={WAIT}"
+    )
+    cluster.kubectl(
+        "-n",
+        ns,
+        "wait",
+        "--for=jsonpath={.status.lastSuccessfulTime}",
+        "cronjob/tick",
+        f"--timeout={WAIT}",
+    )
+    cj = get_json(cluster, "-n", ns, "get", "cronjob", "tick")
+    assert cj["status"]["lastScheduleTime"] == stamp
+    assert not cj["status"].get("active")
+    table = rows(cluster.kubectl("-n", ns, "get", "cronjob", "tick").stdout)
+    assert table[0][:5] == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE"]
+    assert table[1][:2] == ["tick", "*"] and table[1][6:8] == ["<none>", "False"]
+
+    cluster.kubectl("-n", ns, "create", "job", "by-hand", "--from=cronjob/tick")
+    manual = get_json(cluster, "-n", ns, "get", "job", "by-hand")
+    assert manual["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    assert manual["metadata"]["ownerReferences"][0]["name"] == "tick"
+    cluster.kubectl(
+        "-n", ns, "wait", "--for=condition=complete", "job/by-hand", f"--timeout={WAIT}"
+    )
+    deadline = time.monotonic() + 30
+    reasons: set[str] = set()
+    while time.monotonic() < deadline:
+        events = get_json(
+            cluster, "-n", ns, "get", "events", "--field-selector=involvedObject.name=tick"
+        )["items"]
+        reasons = {e["reason"] for e in events}
+        if {"SuccessfulCreate", "SawCompletedJob"} <= reasons:
+            break
+        time.sleep(0.5)
+    assert {"SuccessfulCreate", "SawCompletedJob"} <= reasons, reasons
+    messages = {e["reason"]: e["message"] for e in events}
+    assert messages["SuccessfulCreate"] == f"Created job {name}"
+    assert messages["SawCompletedJob"] == f"Saw completed job: {name}, status: Complete"

@@ -34,6 +34,13 @@ from services.storage.server import create_server as create_storage
 from tests.conftest import EtcdProcess
 
 ADMIN_TOKEN = "integration-admin-token"
+# The components' own users (kube-controller-manager's, kube-scheduler's, the node
+# simulator's), no groups: what RBAC gives them is all they may do.
+COMPONENT_TOKENS = {
+    "system:kube-controller-manager": "integration-controller-manager-token",
+    "system:kube-scheduler": "integration-scheduler-token",
+    "system:kapi-node-simulator": "integration-node-simulator-token",
+}
 
 
 def free_port() -> int:
@@ -75,7 +82,10 @@ async def control_plane(
     etcd: EtcdProcess, storage_addr: str, tmp_path: Path
 ) -> AsyncIterator[ControlPlane]:
     tokens = tmp_path / "tokens.csv"
-    tokens.write_text(f'{ADMIN_TOKEN},kapi-admin,kapi-admin,"system:masters"\n')
+    tokens.write_text(
+        f'{ADMIN_TOKEN},kapi-admin,kapi-admin,"system:masters"\n'
+        + "".join(f"{token},{user},{user}\n" for user, token in COMPONENT_TOKENS.items())
+    )
     signing = pki.ensure_service_account_key(tmp_path / "sa")
     authz = await create_authz(
         AuthzConfig(

@@ -7,10 +7,11 @@ schedule checked as kube does, by robfig/cron's standard parser, worded as it wo
 from __future__ import annotations
 
 import re
-import zoneinfo
 from typing import Any
 
-from kapi import errors
+from kapi import cron, errors
+from kapi.cron import CronError
+from kapi.cron import time_zone_exists as _time_zone_exists
 from kapi.errors import FieldError
 from services.registry import types
 from services.registry.definition import Definition, grouped
@@ -29,124 +30,9 @@ _MAX_INDEXED_COMPLETIONS = 100_000
 _CRONJOB_NAME_MAX = 52  # DNS1035LabelMaxLength - 11: room for the jobs' suffix
 
 
-# --- cron schedules (github.com/robfig/cron/v3, ParseStandard) -----------------------------
-
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-    )
-}
-_DAYS = {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
-# (min, max, names) of minute, hour, day of month, month, day of week
-_BOUNDS: tuple[tuple[int, int, dict[str, int] | None], ...] = (
-    (0, 59, None),
-    (0, 23, None),
-    (1, 31, None),
-    (1, 12, _MONTHS),
-    (0, 6, _DAYS),
-)
-_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-_GO_DURATION = re.compile(r"([0-9]*\.?[0-9]+(ns|us|µs|ms|s|m|h))+")
-
-
-class CronError(ValueError):
-    """A schedule robfig/cron rejects, with its message."""
-
-
-def _go_fields(fields: list[str]) -> str:
-    return "[" + " ".join(fields) + "]"  # Go's %s of a []string
-
-
-def _parse_int(expr: str) -> int:
-    if not re.fullmatch(r"[+-]?[0-9]+", expr):
-        raise CronError(
-            f'failed to parse int from {expr}: strconv.Atoi: parsing "{expr}": invalid syntax'
-        )
-    number = int(expr)
-    if number < 0:
-        raise CronError(f"negative number ({number}) not allowed: {expr}")
-    return number
-
-
-def _parse_int_or_name(expr: str, names: dict[str, int] | None) -> int:
-    if names is not None and expr.lower() in names:
-        return names[expr.lower()]
-    return _parse_int(expr)
-
-
-def _check_range(expr: str, bounds: tuple[int, int, dict[str, int] | None]) -> None:
-    low_bound, high_bound, names = bounds
-    range_and_step = expr.split("/")
-    low_and_high = range_and_step[0].split("-")
-    if low_and_high[0] in ("*", "?"):
-        start, end = low_bound, high_bound
-    else:
-        start = _parse_int_or_name(low_and_high[0], names)
-        if len(low_and_high) == 1:
-            end = start
-        elif len(low_and_high) == 2:
-            end = _parse_int_or_name(low_and_high[1], names)
-        else:
-            raise CronError(f"too many hyphens: {expr}")
-    if len(range_and_step) == 1:
-        step = 1
-    elif len(range_and_step) == 2:
-        step = _parse_int(range_and_step[1])
-        if len(low_and_high) == 1:  # "N/step" means "N-max/step"
-            end = high_bound
-    else:
-        raise CronError(f"too many slashes: {expr}")
-    if start < low_bound:
-        raise CronError(f"beginning of range ({start}) below minimum ({low_bound}): {expr}")
-    if end > high_bound:
-        raise CronError(f"end of range ({end}) above maximum ({high_bound}): {expr}")
-    if start > end:
-        raise CronError(f"beginning of range ({start}) beyond end of range ({end}): {expr}")
-    if step == 0:
-        raise CronError(f"step of range should be a positive number: {expr}")
-
-
 def parse_schedule(schedule: str) -> None:
     """Raise CronError when robfig/cron's ParseStandard would reject ``schedule``."""
-    if not schedule:
-        raise CronError("empty spec string")
-    spec = schedule
-    if spec.startswith(("TZ=", "CRON_TZ=")):
-        space = spec.find(" ")
-        location = spec[spec.index("=") + 1 : space if space >= 0 else len(spec)]
-        if not _time_zone_exists(location):
-            raise CronError(f"provided bad location {location}: unknown time zone {location}")
-        spec = spec[space:].strip() if space >= 0 else ""
-    if spec.startswith("@"):
-        if spec in _DESCRIPTORS:
-            return
-        if spec.startswith("@every "):
-            duration = spec[len("@every ") :]
-            if not _GO_DURATION.fullmatch(duration) and duration != "0":
-                raise CronError(
-                    f'failed to parse duration {spec}: time: invalid duration "{duration}"'
-                )
-            return
-        raise CronError(f"unrecognized descriptor: {spec}")
-    fields = spec.split()
-    if len(fields) != len(_BOUNDS):
-        raise CronError(
-            f"expected exactly {len(_BOUNDS)} fields, found {len(fields)}: {_go_fields(fields)}"
-        )
-    for field, bounds in zip(fields, _BOUNDS, strict=True):
-        for expr in field.split(","):
-            _check_range(expr, bounds)
-
-
-def _time_zone_exists(name: str) -> bool:
-    if not name or name.startswith(("/", "-")) or ".." in name.split("/"):
-        return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    cron.parse_standard(schedule)
 
 
 # --- Jobs ----------------------------------------------------------------------------------

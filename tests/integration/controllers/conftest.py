@@ -1,5 +1,6 @@
 """The controller manager (and, where a test asks, the scheduler and simulated nodes)
-against the in-process control plane, as clients of its gateway with the admin token."""
+against the in-process control plane, as clients of its gateway, each with its own
+user's token (``COMPONENT_TOKENS``): under RBAC, with only the roles kube gives them."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ import pytest
 from kapi.kube.client import ApiClient
 from kapi.kube.connection import Connection
 from services.controllers.server import ControllersConfig, LeaderElection, create_server
-from tests.integration.conftest import ADMIN_TOKEN, ControlPlane
+from tests.integration.conftest import ADMIN_TOKEN, COMPONENT_TOKENS, ControlPlane
 
 CA_PEM = "-----BEGIN CERTIFICATE-----\nkapi-test\n-----END CERTIFICATE-----\n"
 
 
-def connection(cp: ControlPlane) -> Connection:
-    return Connection(server=cp.base_url, token=ADMIN_TOKEN)
+def connection(cp: ControlPlane, user: str = "") -> Connection:
+    """The admin's connection, or ``user``'s (one of COMPONENT_TOKENS)."""
+    return Connection(server=cp.base_url, token=COMPONENT_TOKENS[user] if user else ADMIN_TOKEN)
 
 
 async def eventually(
@@ -48,7 +50,7 @@ async def client(control_plane: ControlPlane) -> AsyncIterator[ApiClient]:
 async def controllers(control_plane: ControlPlane) -> AsyncIterator[Any]:
     running = await create_server(
         ControllersConfig(
-            connection=connection(control_plane),
+            connection=connection(control_plane, "system:kube-controller-manager"),
             leader_election=LeaderElection(enabled=False),
             root_ca_pem=CA_PEM,
             identity="test",
@@ -65,7 +67,7 @@ async def scheduler(control_plane: ControlPlane) -> AsyncIterator[Any]:
 
     running = await create_scheduler(
         SchedulerConfig(
-            connection=connection(control_plane),
+            connection=connection(control_plane, "system:kube-scheduler"),
             leader_election=LeaderElection(enabled=False),
             identity="test",
         )
@@ -80,7 +82,11 @@ async def nodes(control_plane: ControlPlane) -> AsyncIterator[Any]:
     from services.nodes.server import create_server as create_nodes
 
     running = await create_nodes(
-        NodesConfig(connection=connection(control_plane), count=2, prefix="sim-")
+        NodesConfig(
+            connection=connection(control_plane, "system:kapi-node-simulator"),
+            count=2,
+            prefix="sim-",
+        )
     )
     yield running
     await running.close()

@@ -161,3 +161,48 @@ async def test_the_namespace_controller_deletes_every_type(
     await client.delete(NAMESPACES, "", "doomed")
     await eventually(lambda: _gone(client, JOBS, "doomed", "j"))
     await eventually(lambda: _gone(client, NAMESPACES, "", "doomed"))
+
+
+async def test_a_controller_turned_off_does_nothing(
+    control_plane: ControlPlane, client: ApiClient
+) -> None:
+    """``--controllers=*,-job``: a Job gets no pods, while a ReplicaSet created after it
+    gets its own from the same manager."""
+    from kapi.kube.resources import JOBS
+    from services.controllers.server import ControllersConfig, LeaderElection, create_server
+    from tests.integration.controllers.conftest import connection
+
+    running = await create_server(
+        ControllersConfig(
+            connection=connection(control_plane, "system:kube-controller-manager"),
+            controllers=("*,-job",),
+            leader_election=LeaderElection(enabled=False),
+            identity="test",
+        )
+    )
+    try:
+        assert "job-controller" not in running.controllers
+        assert "cronjob-controller" in running.controllers
+        ns = control_plane.namespace
+        job = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "idle"},
+            "spec": {
+                "template": {
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x"}]}
+                }
+            },
+        }
+        await client.create(JOBS, ns, job)
+        await client.create(REPLICASETS, ns, _rs_body("after", 2))
+        await eventually(lambda: _two_pods(client, ns, "after"))
+        pods = (await client.list(PODS, ns))["items"]
+        assert all(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet" for p in pods)
+        assert not (await client.get(JOBS, ns, "idle")).get("status", {}).get("active")
+    finally:
+        await running.close()
+
+
+async def _two_pods(client: ApiClient, ns: str, rs: str) -> bool:
+    return len(await _pods_of(client, ns, rs)) == 2

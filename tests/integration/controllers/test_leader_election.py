@@ -18,7 +18,7 @@ import yaml
 from kapi import errors
 from kapi.kube.client import ApiClient
 from kapi.kube.resources import LEASES, NAMESPACES, SERVICEACCOUNTS
-from tests.integration.conftest import ADMIN_TOKEN, ControlPlane
+from tests.integration.conftest import COMPONENT_TOKENS, ControlPlane
 from tests.integration.controllers.conftest import eventually
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,12 @@ def _kubeconfig(cp: ControlPlane, path: Path) -> Path:
                 "kind": "Config",
                 "current-context": "c",
                 "clusters": [{"name": "c", "cluster": {"server": cp.base_url}}],
-                "users": [{"name": "u", "user": {"token": ADMIN_TOKEN}}],
+                "users": [
+                    {
+                        "name": "u",
+                        "user": {"token": COMPONENT_TOKENS["system:kube-controller-manager"]},
+                    }
+                ],
                 "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
             }
         )

@@ -75,7 +75,7 @@ def serve(name):
     if name in COMPONENTS:
         from kapi.kube.connection import from_kubeconfig
         conn = from_kubeconfig(args.kubeconfig)
-        assert conn.token and conn.server.startswith("https://"), conn
+        assert conn.cert_pem and conn.key_pem and conn.server.startswith("https://"), conn
         print(f"{name}: kubeconfig for {conn.server}", flush=True)
         signal.pause()
     host, port = parse_address(args.listen)

@@ -286,7 +286,13 @@ def test_init_writes_credentials_once(tmp_path: Path, capsys: pytest.CaptureFixt
         "pki/services/authz/sa.pub",
         "pki/admin.crt",
         "pki/admin.key",
-        # The gateway's clients: each its kubeconfig (its own token) and the cluster CA.
+        # The gateway's clients: each a client certificate (CN its user), its
+        # kubeconfig holding it, and the cluster CA.
+        *(
+            f"pki/component-{name}.{ext}"
+            for name in ("controllers", "scheduler", "nodes")
+            for ext in ("crt", "key")
+        ),
         *(
             f"components/{name}/{file}"
             for name in ("controllers", "scheduler", "nodes")

@@ -103,12 +103,27 @@ def test_token_file_is_kube_apiserver_csv(
     path = tmp_path / "data" / "tokens.csv"
     first = path.read_text().splitlines()[0]
     assert first == f'{written.token},kapi-admin,kapi-admin,"system:masters"'
-    admin, *components = list(csv.reader(path.open()))
+    [admin] = list(csv.reader(path.open()))
     assert admin == [written.token, "kapi-admin", "kapi-admin", "system:masters"]
-    # Each of the gateway's clients has its own line: its user, no groups.
-    assert [row[1:] for row in components] == [[c.user, c.user] for c in controlplane.COMPONENTS]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert len(written.token) >= 40
+
+
+@pytest.mark.parametrize("component", controlplane.COMPONENTS, ids=lambda c: c.name)
+def test_each_component_has_a_client_certificate_of_its_own_user(
+    written: controlplane.Credentials, tmp_path: Path, component: controlplane.Component
+) -> None:
+    """CN the component's user (system:kube-controller-manager, ...), no organisation (no
+    group: never system:masters), signed by the cluster CA; no token."""
+    path = component.kubeconfig(tmp_path / "data")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    config = yaml.safe_load(path.read_text())
+    [user] = config["users"]
+    assert "token" not in user["user"]
+    cert = x509.load_pem_x509_certificate(base64.b64decode(user["user"]["client-certificate-data"]))
+    names = {a.oid: a.value for a in cert.subject}
+    assert names == {x509.NameOID.COMMON_NAME: component.user}
+    assert cert.issuer == written.ca.load_cert().subject
 
 
 def test_several_groups_are_quoted_together() -> None:

@@ -20,10 +20,39 @@ ALL = catalog.known()
         # the first entry naming a controller decides
         ("-replicaset,replicaset,*", [n for n in ALL if n != "replicaset-controller"]),
         ("garbagecollector,namespace", ["namespace-controller", "garbage-collector-controller"]),
+        # the issue's example: everything but the Job controller (the CronJob one stays)
+        ("*,-job", [n for n in ALL if n != "job-controller"]),
+        ("*,-cronjob", [n for n in ALL if n != "cronjob-controller"]),
+        # a CRD-only control plane: only the namespace and garbage collector controllers
+        (
+            "namespace,garbage-collector-controller",
+            ["namespace-controller", "garbage-collector-controller"],
+        ),
+        (" * , -job ", [n for n in ALL if n != "job-controller"]),
     ],
 )
 def test_enabled(spec: str, expected: list[str]) -> None:
     assert [c.name for c in catalog.enabled(catalog.parse(spec))] == expected
+
+
+def test_the_catalog_names_are_kubes() -> None:
+    """kube-controller-manager's canonical names (cmd/kube-controller-manager/names)."""
+    assert set(ALL) >= {
+        "namespace-controller",
+        "garbage-collector-controller",
+        "serviceaccount-controller",
+        "root-ca-certificate-publisher-controller",
+        "deployment-controller",
+        "replicaset-controller",
+        "statefulset-controller",
+        "daemonset-controller",
+        "job-controller",
+        "cronjob-controller",
+        "endpoints-controller",
+        "endpointslice-controller",
+        "disruption-controller",
+        "ttl-after-finished-controller",
+    }
 
 
 def test_unknown_names_are_refused() -> None:

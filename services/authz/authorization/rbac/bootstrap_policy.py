@@ -525,38 +525,217 @@ CLUSTER_ROLES: tuple[Obj, ...] = (
     cluster_role("view", [], labels={AGGREGATE_TO_EDIT: "true"}, aggregate_from=AGGREGATE_TO_VIEW),
 )
 
-# kapi's own components beside the API server (services/controllers, services/nodes;
-# the scheduler has kube's system:kube-scheduler). kapi's controller manager runs every
-# controller as system:kube-controller-manager, where kube-controller-manager gives each
-# controller a ServiceAccount and a system:controller:* role: their union — the garbage
-# collector and the namespace controller alone act on every resource — is this role. The
-# node simulator is every kubelet at once: kube's system:node (which kube's Node
-# authorizer narrows to one node's objects), with the node leases it renews and the
-# nodes and pods it lists.
-KAPI_CLUSTER_ROLES: tuple[Obj, ...] = (
-    cluster_role(
-        "system:kapi:controller-manager",
-        [rule(READ_WRITE, "*", "*")],
-    ),
-    cluster_role(
-        "system:kapi:node-simulator",
-        [
-            rule(READ_WRITE, CORE, ("nodes", "pods")),
-            rule(("patch", "update"), CORE, ("nodes/status", "pods/status")),
-            rule("create", CORE, "pods/eviction"),
-            rule(READ_WRITE, COORDINATION, "leases"),
-            rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
-            rule(READ, CORE, ("configmaps", "secrets", "services", "endpoints")),
-            rule(READ, NODE, "runtimeclasses"),
-        ],
-    ),
+# kube-controller-manager's controller roles (``controller_policy.go``), one per controller
+# kapi runs, each bound as kube binds it: to the ServiceAccount ``kube-system/NAME`` that
+# kube-controller-manager's ``--use-service-account-credentials`` runs that controller as.
+CONTROLLER_ROLE_PREFIX = "system:controller:"
+CONTROLLER_ROLES: tuple[Obj, ...] = tuple(
+    cluster_role(CONTROLLER_ROLE_PREFIX + name, rules)
+    for name, rules in (
+        (
+            "cronjob-controller",
+            [
+                rule(("get", "list", "update", "watch"), BATCH, "cronjobs"),
+                rule(
+                    ("create", "delete", "get", "list", "patch", "update", "watch"), BATCH, "jobs"
+                ),
+                rule("update", BATCH, "cronjobs/status"),
+                rule("update", BATCH, "cronjobs/finalizers"),
+                rule(("delete", "list", "watch"), CORE, "pods"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "daemon-set-controller",
+            [
+                rule(READ, (EXTENSIONS, APPS), "daemonsets"),
+                rule("update", (EXTENSIONS, APPS), "daemonsets/status"),
+                rule("update", (EXTENSIONS, APPS), "daemonsets/finalizers"),
+                rule(("list", "watch"), CORE, "nodes"),
+                rule(("create", "delete", "list", "patch", "watch"), CORE, "pods"),
+                rule("create", CORE, "pods/binding"),
+                rule(
+                    ("create", "delete", "get", "list", "patch", "update", "watch"),
+                    APPS,
+                    "controllerrevisions",
+                ),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "deployment-controller",
+            [
+                rule(("get", "list", "update", "watch"), (EXTENSIONS, APPS), "deployments"),
+                rule("update", (EXTENSIONS, APPS), "deployments/status"),
+                rule("update", (EXTENSIONS, APPS), "deployments/finalizers"),
+                rule(
+                    ("create", "delete", "get", "list", "patch", "update", "watch"),
+                    (APPS, EXTENSIONS),
+                    "replicasets",
+                ),
+                rule(("get", "list", "update", "watch"), CORE, "pods"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "disruption-controller",
+            [
+                rule(READ, (EXTENSIONS, APPS), "deployments"),
+                rule(READ, (APPS, EXTENSIONS), "replicasets"),
+                rule(READ, CORE, "replicationcontrollers"),
+                rule(READ, POLICY, "poddisruptionbudgets"),
+                rule(READ, APPS, "statefulsets"),
+                rule("update", POLICY, "poddisruptionbudgets/status"),
+                rule(("patch", "update"), CORE, "pods/status"),
+                rule("get", "*", "*/scale"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "endpoint-controller",
+            [
+                rule(READ, CORE, ("services", "pods")),
+                rule(("create", "delete", "get", "list", "update", "watch"), CORE, "endpoints"),
+                rule("create", CORE, "endpoints/restricted"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "endpointslice-controller",
+            [
+                rule(READ, CORE, ("services", "pods", "nodes")),
+                rule("update", CORE, "services/finalizers"),
+                rule(
+                    ("create", "delete", "get", "list", "update", "watch"),
+                    DISCOVERY,
+                    "endpointslices",
+                ),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "generic-garbage-collector",
+            [
+                rule(("delete", "get", "list", "patch", "update", "watch"), "*", "*"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "horizontal-pod-autoscaler",
+            [
+                rule(READ, AUTOSCALING, "horizontalpodautoscalers"),
+                rule("update", AUTOSCALING, "horizontalpodautoscalers/status"),
+                rule(("get", "update"), "*", "*/scale"),
+                rule(("list", "watch"), CORE, "pods"),
+                rule(("list", "watch"), "metrics.k8s.io", "pods"),
+                rule(READ, "custom.metrics.k8s.io", "*"),
+                rule(READ, "external.metrics.k8s.io", "*"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "job-controller",
+            [
+                rule(("get", "list", "patch", "update", "watch"), BATCH, "jobs"),
+                rule("update", BATCH, "jobs/status"),
+                rule("update", BATCH, "jobs/finalizers"),
+                rule(("create", "delete", "list", "patch", "watch"), CORE, "pods"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "namespace-controller",
+            [
+                rule(("delete", "get", "list", "watch"), CORE, "namespaces"),
+                rule("update", CORE, ("namespaces/finalize", "namespaces/status")),
+                rule(("delete", "deletecollection", "get", "list", "watch"), "*", "*"),
+            ],
+        ),
+        (
+            "replicaset-controller",
+            [
+                rule(("get", "list", "update", "watch"), (APPS, EXTENSIONS), "replicasets"),
+                rule("update", (APPS, EXTENSIONS), "replicasets/status"),
+                rule("update", (APPS, EXTENSIONS), "replicasets/finalizers"),
+                rule(("create", "delete", "list", "patch", "watch"), CORE, "pods"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "resourcequota-controller",
+            [
+                rule(("list", "watch"), "*", "*"),
+                rule("update", CORE, "resourcequotas/status"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "root-ca-cert-publisher",
+            [
+                rule(("create", "update"), CORE, "configmaps"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "service-account-controller",
+            [
+                rule("create", CORE, "serviceaccounts"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "statefulset-controller",
+            [
+                rule(("list", "watch"), CORE, "pods"),
+                rule(READ, APPS, "statefulsets"),
+                rule("update", APPS, "statefulsets/status"),
+                rule("update", APPS, "statefulsets/finalizers"),
+                rule(("create", "delete", "get", "patch", "update"), CORE, "pods"),
+                rule(
+                    ("create", "delete", "get", "list", "patch", "update", "watch"),
+                    APPS,
+                    "controllerrevisions",
+                ),
+                rule(("create", "get", "list", "watch"), CORE, "persistentvolumeclaims"),
+                rule(("delete", "update"), CORE, "persistentvolumeclaims"),
+                rule("update", CORE, "pods/finalizers"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "ttl-after-finished-controller",
+            [
+                rule(("delete", "get", "list", "watch"), BATCH, "jobs"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+    )
 )
 
-CLUSTER_ROLES = (*CLUSTER_ROLES, *KAPI_CLUSTER_ROLES)
+# kapi's own components beside the API server: the controller manager runs as kube's
+# does with --use-service-account-credentials (its own user, system:kube-controller-manager,
+# with kube's role of that name; each controller as kube-system/NAME with the role above);
+# the scheduler is system:kube-scheduler. The node simulator is every kubelet at once: it
+# is given kube's system:node role (which kube's Node authorizer narrows to one node's
+# objects) through the binding below.
+CLUSTER_ROLES = (*CLUSTER_ROLES, *CONTROLLER_ROLES)
 
 CLUSTER_ROLE_BINDINGS: tuple[Obj, ...] = (
-    cluster_binding("system:kapi:controller-manager", "User:system:kube-controller-manager"),
-    cluster_binding("system:kapi:node-simulator", "User:system:kapi-node-simulator"),
+    *(
+        cluster_binding(
+            role["metadata"]["name"],
+            "ServiceAccount:kube-system:"
+            + role["metadata"]["name"].removeprefix(CONTROLLER_ROLE_PREFIX),
+        )
+        for role in CONTROLLER_ROLES
+    ),
+    binding(
+        "ClusterRoleBinding",
+        "system:kapi:node-simulator",
+        "ClusterRole",
+        "system:node",
+        ("User:system:kapi-node-simulator",),
+    ),
     cluster_binding("cluster-admin", "Group:system:masters"),
     cluster_binding("system:basic-user", "Group:system:authenticated"),
     cluster_binding("system:discovery", "Group:system:authenticated"),
