@@ -107,9 +107,12 @@ class Listener:
     async def _serve(self, conn: socket.socket) -> None:
         try:
             _tune(conn)
+            # The protocol is made here and waited on: uvloop hands back its SSLProtocol
+            # wrapper, not the application's protocol, for a TLS connection.
+            protocol = self._factory()
             try:
-                _, protocol = await self._loop.connect_accepted_socket(
-                    self._factory,
+                await self._loop.connect_accepted_socket(
+                    lambda: protocol,
                     conn,
                     ssl=self._tls,
                     ssl_handshake_timeout=(

@@ -368,3 +368,27 @@ async def test_a_tcp_connection_that_never_starts_its_tls_handshake_is_closed(
     assert await read_until_closed(reader) == b""
     await eventually(lambda: server.listener is not None and server.listener.open == 0)
     writer.close()
+
+
+def test_an_open_tls_connection_counts_on_uvloop(tmp_path: Path) -> None:
+    """The gateway runs on uvloop, whose connect_accepted_socket hands back its own TLS
+    protocol: an open TLS connection must still count against --max-connections until it
+    closes (it once left the count at once, with a traceback)."""
+    import uvloop
+
+    async def scenario() -> tuple[int, int]:
+        cert_file, key_file = self_signed(tmp_path)
+        config = replace(CONFIG, tls_cert_file=str(cert_file), tls_private_key_file=str(key_file))
+        client = ssl.create_default_context(cafile=str(cert_file))
+        async with serving(config) as server:
+            reader, writer = await connect(server, client)
+            writer.write(REQUEST)
+            await asyncio.wait_for(reader.readuntil(b"ok"), PATIENCE)
+            assert server.listener is not None
+            while_open = server.listener.open
+            writer.close()
+            await eventually(lambda: server.listener is not None and server.listener.open == 0)
+            return while_open, server.listener.open
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(scenario()) == (1, 0)
