@@ -10,9 +10,10 @@ polling:
   ``allowWatchBookmarks`` and a ``timeoutSeconds`` spread over 5-10 minutes, as
   client-go's reflector does.
 * A watch answered with 410 Gone/Expired (the server's window moved past our
-  resourceVersion) means events were lost: the reflector lists again at the last
-  resourceVersion, and if that list is 410 too, with no resourceVersion (a consistent
-  read). A list replaces the store: objects that vanished are reported deleted.
+  resourceVersion) means events were lost: after a backoff the reflector lists again
+  with no resourceVersion (a consistent read; a list at the expired resourceVersion may
+  be answered at it, and the watch from there expire again, round after round). A list
+  replaces the store: objects that vanished are reported deleted.
 * Other failures back off (0.8 s doubling to 30 s, jittered) before the next attempt.
 * Handlers are plain functions called on the event loop (they only enqueue keys); each
   may ask for a resync period, at which it is handed every object again as an update.
@@ -248,7 +249,12 @@ class Informer:
                         self.resource.group_resource,
                         err.message,
                     )
-                    return self.last_sync_resource_version
+                    # A list at the expired resourceVersion can be answered at that very
+                    # version (an exact read of etcd) and the watch from it expire again:
+                    # list consistently instead, after the backoff client-go's reflector
+                    # keeps between two ListAndWatch rounds.
+                    await self._sleep_backoff()
+                    return ""
                 raise
             self._backoff = BACKOFF_INITIAL
 

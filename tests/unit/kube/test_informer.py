@@ -112,16 +112,21 @@ async def test_a_bookmark_moves_the_revision_without_an_event() -> None:
 
 
 async def test_an_expired_watch_relists_and_reports_what_vanished() -> None:
+    """After a watch expired the list is a consistent one (no resourceVersion): a list
+    at the expired "10" could be answered at 10 again, and its watch expire again, round
+    after round (kapi's scheduler and nodes did so after a storage restart)."""
     gone = errors.expired("too old resource version: 10 (50)").status()
     api = FakeApi(
-        {"0": _list("10", cm("a", "5"), cm("b", "6")), "10": _list("60", cm("a", "55"))},
+        {"0": _list("10", cm("a", "5"), cm("b", "6")), "": _list("60", cm("a", "55"))},
         [[{"type": "ERROR", "object": gone}]],
     )
     informer = Informer(api, CONFIGMAPS)  # type: ignore[arg-type]
+    informer._backoff = 0.01
     seen = _recording(informer)
     await _run(informer, api)
     assert seen == [("add", "a"), ("add", "b"), ("update", "a"), ("delete", "b")]
     assert informer.lists == 2
+    assert "resourceVersion" not in api.calls[2][1]  # list, watch, then the consistent list
     assert api.calls[-1] == ("watch", {**api.calls[-1][1], "resourceVersion": "60"})
 
 
