@@ -7,7 +7,8 @@ Served by uvicorn on a thread of its own (the end-to-end tests are synchronous),
   ``validated NAME`` otherwise; annotates the audit event (``checked: NAME``);
 - ``/mutate``: a JSONPatch adding the label ``mutated-by: webhook`` (and the labels map
   when missing);
-- ``/slow``: answers allowed after ``slow_seconds``.
+- ``/slow``: answers allowed after ``slow_seconds``;
+- ``/allow``: answers allowed, without a patch.
 
 Every review received is kept in ``reviews`` (path, request).
 """
@@ -109,7 +110,9 @@ def serve(tmp: Path, *, names: tuple[str, ...] = ()) -> Iterator[Webhook]:
         return Response(orjson.dumps(answer), media_type="application/json")
 
     app = Starlette(
-        routes=[Route(p, handle, methods=["POST"]) for p in ("/validate", "/mutate", "/slow")]
+        routes=[
+            Route(p, handle, methods=["POST"]) for p in ("/validate", "/mutate", "/slow", "/allow")
+        ]
     )
     server = uvicorn.Server(
         uvicorn.Config(

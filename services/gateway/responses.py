@@ -43,7 +43,7 @@ def rendered(reply: registry_pb2.RenderedObject, media_type: str) -> Response:
         recorder = auditing.current()
         if recorder is not None:
             for key, value in sorted(reply.audit_annotations.items()):
-                recorder.annotate(key, value)
+                recorder.admission_annotation(key, value)
     return json_response(
         reply.object, reply.status_code or 200, media_type=media_type, warnings=list(reply.warnings)
     )

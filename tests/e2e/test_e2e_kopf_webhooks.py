@@ -49,7 +49,9 @@ def configuration(cluster: Cluster, kind: str, name: str) -> dict[str, Any] | No
 
 
 @pytest.fixture(scope="module")
-def operator(cluster: Cluster, group: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def operator(
+    cluster: Cluster, group: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
     tmp = tmp_path_factory.mktemp("kopf-webhooks")
     log = tmp / "kopf.log"
     env = {
@@ -101,9 +103,7 @@ def test_kopf_registers_its_webhooks(cluster: Cluster, group: str, operator: Pat
 
 
 def test_kopf_validating_webhook_denies(cluster: Cluster, group: str, operator: Path) -> None:
-    body = crontab_yaml(group, "forbidden", kind=KIND).replace(
-        "my-awesome-cron-image", "forbidden"
-    )
+    body = crontab_yaml(group, "forbidden", kind=KIND).replace("my-awesome-cron-image", "forbidden")
     result = cluster.kubectl("create", "-f", "-", input=body, check=False)
     assert result.returncode != 0, result.stdout
     # kopf's Status has a code (403) and no reason: kubectl says "Error from server:"
@@ -111,7 +111,7 @@ def test_kopf_validating_webhook_denies(cluster: Cluster, group: str, operator: 
     # whose ToStatusErr (webhook/errors/statuserror.go) adds no reason either.
     assert result.stderr.strip() == (
         'Error from server: error when creating "STDIN": admission webhook '
-        f'"check-image.kopf.{group}" denied the request: the image \'forbidden\' is not allowed'
+        f"\"check-image.kopf.{group}\" denied the request: the image 'forbidden' is not allowed"
     )
     assert cluster.kubectl("get", "wsch", "forbidden", check=False).returncode != 0
 
@@ -123,7 +123,9 @@ def test_kopf_mutating_webhook_patches(
     name = f"mutated-{version}"
     body = crontab_yaml(group, name, kind=KIND).replace(f"{group}/v1", f"{group}/{version}")
     cluster.kubectl("create", "-f", "-", input=body)
-    got = json.loads(cluster.kubectl("get", f"schedules.{version}.{group}", name, "-o", "json").stdout)
+    got = json.loads(
+        cluster.kubectl("get", f"schedules.{version}.{group}", name, "-o", "json").stdout
+    )
     assert got["apiVersion"] == f"{group}/{version}"
     assert got["metadata"]["labels"] == {"mutated-by": "kopf"}
     assert got["spec"]["image"] == "my-awesome-cron-image"

@@ -461,3 +461,123 @@ async def test_admission_audit_annotations_reach_the_event(
     finally:
         await api.delete(f"{admission}/validatingadmissionpolicybindings/{binding}")
         await api.delete(f"{admission}/validatingadmissionpolicies/{policy}")
+
+
+async def test_mutating_webhooks_reinvoked_and_annotated(
+    audited: Audited, control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """Two mutating webhooks, the first ``reinvocationPolicy: IfNeeded``, the second
+    changing the object: the first is called again, seeing the change, and the event
+    carries kube's ``mutation.webhook.admission.k8s.io/round_R_index_I`` annotations and,
+    at level Request and above only, ``patch.webhook.admission.k8s.io/...`` with the
+    patch (mutating/dispatcher.go, reinvocationcontext.go)."""
+    from tests import admission_webhook
+
+    suffix = uuid.uuid4().hex[:6]
+    configuration_name = f"reinvoke-{suffix}"
+    api, ns = control_plane.api, audited.namespace
+    selector = {"matchLabels": {"reinvoke": suffix}}
+
+    def hook(name: str, url: str, ca: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "name": name,
+            "clientConfig": {"url": url, "caBundle": ca},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "apiVersions": ["v1"],
+                    "operations": ["CREATE"],
+                    "resources": ["configmaps", "secrets"],
+                }
+            ],
+            "objectSelector": selector,
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            **extra,
+        }
+
+    path = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+    with admission_webhook.serve(tmp_path) as webhook:
+        ca = webhook.ca_bundle_b64
+        created = await api.post(
+            path,
+            json={
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "MutatingWebhookConfiguration",
+                "metadata": {"name": configuration_name},
+                "webhooks": [
+                    hook(
+                        "observe.kapi.test",
+                        f"{webhook.base_url}/allow",
+                        ca,
+                        reinvocationPolicy="IfNeeded",
+                    ),
+                    hook("mutate.kapi.test", f"{webhook.base_url}/mutate", ca),
+                ],
+            },
+        )
+        assert created.status_code == 201, created.text
+        try:
+            async with audited.client() as client:
+
+                async def create(plural: str, kind: str) -> dict[str, str]:
+                    """Create until the configuration has arrived: the event's
+                    annotations."""
+                    deadline = time.monotonic() + 15
+                    while True:
+                        audit_id = new_id()
+                        reply = await client.post(
+                            f"/api/v1/namespaces/{ns}/{plural}",
+                            json={
+                                "apiVersion": "v1",
+                                "kind": kind,
+                                "metadata": {
+                                    "name": f"r-{audit_id}",
+                                    "labels": {"reinvoke": suffix},
+                                },
+                            },
+                            headers={"Audit-ID": audit_id},
+                        )
+                        assert reply.status_code == 201, reply.text
+                        labels = reply.json()["metadata"]["labels"]
+                        if labels.get("mutated-by") == "webhook":
+                            events = await audited.events(audit_id, 2)
+                            annotations: dict[str, str] = events[-1].get("annotations", {})
+                            return annotations
+                        assert time.monotonic() < deadline, "the configuration did not arrive"
+                        await asyncio.sleep(0.1)
+
+                annotations = await create("configmaps", "ConfigMap")  # RequestResponse
+                observed = [
+                    r for r in webhook.requests("/allow") if r["name"].startswith("r-audit-")
+                ]
+                name = observed[-1]["name"]
+                first, again = [r for r in observed if r["name"] == name]
+                assert "mutated-by" not in first["object"]["metadata"]["labels"]
+                assert again["object"]["metadata"]["labels"]["mutated-by"] == "webhook"
+                assert len([r for r in webhook.requests("/mutate") if r["name"] == name]) == 1
+
+                def mutation(webhook_name: str, mutated: bool) -> str:
+                    flag = "true" if mutated else "false"
+                    return (
+                        f'{{"configuration":"{configuration_name}","webhook":"{webhook_name}",'
+                        f'"mutated":{flag}}}'
+                    )
+
+                prefix = "mutation.webhook.admission.k8s.io/"
+                assert {k: v for k, v in annotations.items() if k.startswith(prefix)} == {
+                    f"{prefix}round_0_index_0": mutation("observe.kapi.test", False),
+                    f"{prefix}round_0_index_1": mutation("mutate.kapi.test", True),
+                    f"{prefix}round_1_index_0": mutation("observe.kapi.test", False),
+                }
+                assert annotations["patch.webhook.admission.k8s.io/round_0_index_1"] == (
+                    f'{{"configuration":"{configuration_name}","webhook":"mutate.kapi.test",'
+                    '"patch":[{"op":"add","path":"/metadata/labels/mutated-by",'
+                    '"value":"webhook"}],"patchType":"JSONPatch"}'
+                )
+
+                annotations = await create("secrets", "Secret")  # level Metadata
+                assert annotations[f"{prefix}round_0_index_1"] == mutation("mutate.kapi.test", True)
+                assert not [k for k in annotations if k.startswith("patch.webhook.")]
+        finally:
+            await api.delete(f"{path}/{configuration_name}")

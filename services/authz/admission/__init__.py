@@ -10,6 +10,18 @@ from kapi.user import UserInfo
 
 
 @dataclass
+class Reinvocation:
+    """kube's ReinvocationContext: a mutating plugin that changed the object after an
+    earlier one that asked to see later changes (``reinvocationPolicy: IfNeeded``) sets
+    ``should_reinvoke``; the chain then runs its mutating plugins once more, with
+    ``is_reinvoke`` set. ``values``: each plugin's state across the two runs."""
+
+    should_reinvoke: bool = False
+    is_reinvoke: bool = False
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Attributes:
     """What admission sees of a request. ``object`` is the plugin's own copy."""
 
@@ -30,6 +42,7 @@ class Attributes:
     audit_annotations: dict[str, str] = field(default_factory=dict)
     # The operation's options (CreateOptions, UpdateOptions, DeleteOptions) as JSON.
     options: dict[str, Any] | None = None
+    reinvocation: Reinvocation = field(default_factory=Reinvocation)
 
     def annotate(self, key: str, value: str) -> None:
         """An audit annotation; a key keeps its first value (kube's AddAnnotation)."""
@@ -63,6 +76,15 @@ class Chain:
         self.validating = validating
 
     async def run_mutating(self, attributes: Attributes) -> None:
+        """The mutating plugins in order; run once more, all of them (kube's
+        ``admission/reinvocation.go``: in-tree plugins are reinvoked too), when a
+        webhook asked for it."""
+        await self._mutate(attributes)
+        if attributes.reinvocation.should_reinvoke:
+            attributes.reinvocation.is_reinvoke = True
+            await self._mutate(attributes)
+
+    async def _mutate(self, attributes: Attributes) -> None:
         for plugin in self.mutating:
             if attributes.operation in plugin.operations and plugin.active():
                 await plugin.admit(attributes)

@@ -52,6 +52,10 @@ REASON_ANNOTATION = "authorization.k8s.io/reason"
 DECISION_ALLOW = "allow"
 DECISION_FORBID = "forbid"
 REASON_ERROR = "internal error"
+# Admission's annotations recorded only from level Request up (kube adds them with
+# AddAnnotationWithLevel(LevelRequest): mutating/dispatcher.go's webhook patches, which
+# carry request content).
+REQUEST_LEVEL_ANNOTATION_PREFIXES = ("patch.webhook.admission.k8s.io/",)
 
 # kube's BasicLongRunningRequestCheck: these get a ResponseStarted event.
 LONG_RUNNING_VERBS = frozenset({"watch", "proxy"})
@@ -183,7 +187,19 @@ class Recorder:
 
     def annotate(self, key: str, value: str) -> None:
         """An audit annotation; a key once set keeps its first value (as kube)."""
-        if self.level >= Level.METADATA and key not in self._annotations:
+        self.annotate_at(Level.METADATA, key, value)
+
+    def admission_annotation(self, key: str, value: str) -> None:
+        """An annotation admission asked for, at the level its key needs."""
+        level = (
+            Level.REQUEST if key.startswith(REQUEST_LEVEL_ANNOTATION_PREFIXES) else Level.METADATA
+        )
+        self.annotate_at(level, key, value)
+
+    def annotate_at(self, level: Level, key: str, value: str) -> None:
+        """An annotation recorded only when the request's level is ``level`` or higher
+        (kube's annotation levels: ``getAnnotations(maxLevel)``)."""
+        if self.level >= level and key not in self._annotations:
             self._annotations = {**self._annotations, key: value}
 
     def request_object(self, value: Any, encoded: bytes) -> None:

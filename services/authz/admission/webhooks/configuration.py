@@ -36,6 +36,11 @@ class Hook:
     problem: str = ""  # why it cannot be called (a bad caBundle)
 
     @property
+    def uid(self) -> tuple[str, str, int]:
+        """Which webhook this is across reloads (kube: ``CONFIGURATION/NAME/INDEX``)."""
+        return (self.configuration, self.name, self.index)
+
+    @property
     def ignores_failures(self) -> bool:
         return self.failure_policy == "Ignore"
 

@@ -10,7 +10,11 @@ Ignore). Requests on the admission configuration objects themselves are never se
 
 - Mutating webhooks run one after the other; each JSONPatch answer is applied before
   the next is called. A webhook with ``reinvocationPolicy: IfNeeded`` is called once
-  more when a later webhook changed the object after it ran.
+  more, in a second round of the whole mutating chain, when a later webhook changed the
+  object after it ran (``MutatingWebhooks``). Each call is annotated for audit:
+  ``mutation.webhook.admission.k8s.io/round_R_index_I`` (configuration, webhook,
+  mutated), ``patch.webhook.admission.k8s.io/round_R_index_I`` with an applied patch
+  (recorded at level Request and above), ``failed-open.*`` when a failure is ignored.
 - Validating webhooks run concurrently; the first refusal (in configuration order) is
   the answer.
 - A webhook that cannot be called or answers badly: ignored under Ignore, else 500
@@ -29,6 +33,7 @@ import binascii
 import contextlib
 import copy
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -51,7 +56,21 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 ALL_OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
+PLUGIN_NAME = "MutatingAdmissionWebhook"
+# kube's mutating/dispatcher.go and validating/dispatcher.go audit annotation keys; the
+# patch one is recorded only at audit level Request and above (the gateway's recorder
+# knows the prefix).
 MUTATION_ANNOTATION = "mutation.webhook.admission.k8s.io/round_{}_index_{}"
+PATCH_ANNOTATION = "patch.webhook.admission.k8s.io/round_{}_index_{}"
+MUTATION_FAILED_OPEN = "failed-open.mutation.webhook.admission.k8s.io/round_{}_index_{}"
+VALIDATING_FAILED_OPEN = "failed-open.validating.webhook.admission.k8s.io/round_0_index_{}"
+_GO_ESCAPES = (
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
 
 
 class _Webhooks:
@@ -124,9 +143,12 @@ class _Webhooks:
             raise errors.forbidden(attributes.resource, attributes.group, attributes.name, detail)
         return True
 
-    async def _call(self, hook: Hook, attributes: Attributes) -> Obj | None:
-        """The webhook's response, or None when its failure is ignored; a refusal or a
-        failure under Fail raises."""
+    async def _call(
+        self, hook: Hook, attributes: Attributes, *, failed_open_key: str
+    ) -> Obj | None:
+        """The webhook's response, or None when its failure is ignored (then annotated
+        ``failed_open_key``: the webhook's name); a refusal or a failure under Fail
+        raises."""
         if attributes.dry_run and hook.side_effects not in ("None", "NoneOnDryRun"):
             raise errors.bad_request(
                 f"admission webhook {errors.quote(hook.name)} does not support dry run"
@@ -138,6 +160,7 @@ class _Webhooks:
             message = f"failed calling webhook {errors.quote(hook.name)}: {exc}"
             if hook.ignores_failures:
                 log.warning("Failed calling webhook, failing open %s: %s", hook.name, message)
+                attributes.annotate(failed_open_key, hook.name)
                 return None
             log.warning("Failed calling webhook, failing closed %s: %s", hook.name, message)
             raise errors.internal(message) from None
@@ -188,15 +211,40 @@ class ValidatingWebhooks(_Webhooks):
         if not relevant:
             return
         outcomes = await asyncio.gather(
-            *(self._call(h, attributes) for h in relevant), return_exceptions=True
+            *(
+                self._call(h, attributes, failed_open_key=VALIDATING_FAILED_OPEN.format(i))
+                for i, h in enumerate(relevant)
+            ),
+            return_exceptions=True,
         )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
 
 
+@dataclass
+class _Reinvocations:
+    """kube's webhookReinvokeContext (mutating/reinvocationcontext.go): the IfNeeded
+    webhooks called since the object last changed, the ones to call again in the second
+    round, and the object as the webhooks last left it."""
+
+    previously_invoked: set[tuple[str, str, int]] = field(default_factory=set)
+    to_reinvoke: set[tuple[str, str, int]] = field(default_factory=set)
+    last_output: Obj | None = None
+
+    def require_reinvoking(self) -> None:
+        self.to_reinvoke |= self.previously_invoked
+        self.previously_invoked = set()
+
+
 class MutatingWebhooks(_Webhooks):
-    """MutatingAdmissionWebhook: the matching webhooks in order, patches applied."""
+    """MutatingAdmissionWebhook: the matching webhooks in order, patches applied.
+
+    A webhook whose patch changed the object makes every IfNeeded webhook called before
+    it due for the second round, and asks the chain for that round (which reinvokes the
+    built-in plugins too); the second round calls only those webhooks, and also every
+    IfNeeded one called in the first if the built-in plugins changed the object since.
+    A webhook first skipped is never called in the second round."""
 
     mutating = True
 
@@ -204,32 +252,71 @@ class MutatingWebhooks(_Webhooks):
         hooks = self.hooks()
         if not hooks or exempt(attributes):
             return
-        reinvocable: list[tuple[int, Hook]] = []  # IfNeeded webhooks called so far
-        pending_reinvoke: set[int] = set()
+        context = attributes.reinvocation
+        state = context.values.get(PLUGIN_NAME)
+        if state is None:
+            state = context.values[PLUGIN_NAME] = _Reinvocations()
+        round_ = 1 if context.is_reinvoke else 0
+        if round_ and state.last_output != attributes.object:
+            state.require_reinvoking()
         for index, hook in enumerate(hooks):
             if not await self._should_call(hook, attributes):
                 continue
-            changed = await self._mutate(hook, attributes, round_=0, index=index)
+            if round_ and hook.uid not in state.to_reinvoke:
+                continue
+            changed = await self._mutate(hook, attributes, round_=round_, index=index)
             if changed:
-                pending_reinvoke.update(i for i, _ in reinvocable)
+                state.require_reinvoking()
+                context.should_reinvoke = True
             if hook.reinvoke:
-                reinvocable.append((index, hook))
-        for index, hook in reinvocable:
-            if index in pending_reinvoke and await self._should_call(hook, attributes):
-                await self._mutate(hook, attributes, round_=1, index=index)
+                state.previously_invoked.add(hook.uid)
+        if context.should_reinvoke and not round_:
+            # Only the second round reads it: copied only when there will be one.
+            state.last_output = copy.deepcopy(attributes.object)
 
     async def _mutate(self, hook: Hook, attributes: Attributes, *, round_: int, index: int) -> bool:
-        response = await self._call(hook, attributes)
-        if response is None:
-            return False
+        """Call the webhook and apply its patch: whether the object changed. Annotated
+        whatever the outcome (kube: the mutation annotation is deferred)."""
         changed = False
-        patch = response.get("patch")
-        if patch and attributes.object is not None:
+        try:
+            response = await self._call(
+                hook, attributes, failed_open_key=MUTATION_FAILED_OPEN.format(round_, index)
+            )
+            if response is None or not response.get("patch"):
+                return False
             try:
-                operations = orjson.loads(base64.b64decode(str(patch), validate=True))
-                patched = json_patch.apply(copy.deepcopy(attributes.object), operations)
+                operations = orjson.loads(base64.b64decode(str(response["patch"]), validate=True))
             except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
-                raise errors.internal(str(exc)) from None
+                # kube: a calling error, under the failure policy
+                message = (
+                    f"failed calling webhook {errors.quote(hook.name)}: received undecodable "
+                    f"patch in webhook response: {exc}"
+                )
+                if hook.ignores_failures:
+                    attributes.annotate(MUTATION_FAILED_OPEN.format(round_, index), hook.name)
+                    return False
+                raise errors.internal(message) from None
+            if not operations:
+                return False
+            if attributes.object is None:
+                raise errors.internal(
+                    f"admission webhook {errors.quote(hook.name)} attempted to modify the "
+                    "object, which is not supported for this operation"
+                )
+            # The patch as sent, before applying shares its values with the object.
+            patch_annotation = go_json(
+                {
+                    "configuration": hook.configuration,
+                    "webhook": hook.name,
+                    "patch": [
+                        dict(sorted(op.items())) if isinstance(op, dict) else op
+                        for op in operations
+                    ],
+                    "patchType": "JSONPatch",
+                }
+            )
+            try:
+                patched = json_patch.apply(copy.deepcopy(attributes.object), operations)
             except errors.StatusError as err:
                 raise errors.internal(f"{err.message}") from None
             if not isinstance(patched, dict) or patched.get("kind") != attributes.object.get(
@@ -239,11 +326,23 @@ class MutatingWebhooks(_Webhooks):
                     f"admission webhook {errors.quote(hook.name)} changed the object's kind"
                 )
             changed = patched != attributes.object
+            attributes.annotate(PATCH_ANNOTATION.format(round_, index), patch_annotation)
             attributes.object = patched
-        attributes.annotate(
-            MUTATION_ANNOTATION.format(round_, index),
-            orjson.dumps(
-                {"configuration": hook.configuration, "webhook": hook.name, "mutated": changed}
-            ).decode(),
-        )
-        return changed
+            return changed
+        finally:
+            attributes.annotate(
+                MUTATION_ANNOTATION.format(round_, index),
+                go_json(
+                    {"configuration": hook.configuration, "webhook": hook.name, "mutated": changed}
+                ),
+            )
+
+
+def go_json(value: object) -> str:
+    """JSON as Go's encoding/json writes it where kube marshals an annotation's value:
+    compact, ``<``, ``>``, ``&``, U+2028 and U+2029 escaped (maps' keys sorted: the
+    caller sorts the ones that are Go maps)."""
+    text = orjson.dumps(value).decode()
+    for char, escaped in _GO_ESCAPES:
+        text = text.replace(char, escaped)
+    return text
