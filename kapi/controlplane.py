@@ -224,6 +224,7 @@ def service_flags(
         "authz": {
             "--listen": authz,
             "--storage": storage,
+            "--registry": registry,
             "--token-file": str(opts.run_dir.token_file),
             "--client-ca-file": str(creds.ca.cert_path),
             "--service-account-signing-key-file": str(

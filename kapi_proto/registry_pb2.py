@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from kapi_proto import common_pb2 as kapi__proto_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19kapi_proto/registry.proto\x12\nkapi_proto\x1a\x17kapi_proto/common.proto\"\xc9\x01\n\rRequestTarget\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x13\n\x0bsubresource\x18\x04 \x01(\t\x12\x11\n\tnamespace\x18\x05 \x01(\t\x12\x0c\n\x04name\x18\x06 \x01(\t\x12\"\n\x04user\x18\x07 \x01(\x0b\x32\x14.kapi_proto.UserInfo\x12\x12\n\nuser_agent\x18\x08 \x01(\t\x12\x18\n\x10\x63\x61talog_revision\x18\t \x01(\x03\"\xa5\x01\n\x0cWriteRequest\x12)\n\x06target\x18\x01 \x01(\x0b\x32\x19.kapi_proto.RequestTarget\x12\x0e\n\x06object\x18\x02 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\x12\x15\n\rfield_manager\x18\x04 \x01(\t\x12\x18\n\x10\x66ield_validation\x18\x05 \x01(\t\x12\x18\n\x10\x64uplicate_fields\x18\x06 \x03(\t\"\xad\x01\n\x0cPatchRequest\x12)\n\x06target\x18\x01 \x01(\x0b\x32\x19.kapi_proto.RequestTarget\x12\x12\n\npatch_type\x18\x02 \x01(\t\x12\r\n\x05patch\x18\x03 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x15\n\rfield_manager\x18\x05 \x01(\t\x12\r\n\x05\x66orce\x18\x06 \x01(\x08\x12\x18\n\x10\x66ield_validation\x18\x07 \x01(\t\"\xf5\x02\n\x0bReadRequest\x12)\n\x06target\x18\x01 \x01(\x0b\x32\x19.kapi_proto.RequestTarget\x12(\n\trendering\x18\x02 \x01(\x0e\x32\x15.kapi_proto.Rendering\x12\x31\n\x0einclude_object\x18\x03 \x01(\x0e\x32\x19.kapi_proto.IncludeObject\x12\x16\n\x0elabel_selector\x18\x04 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x05 \x01(\t\x12\r\n\x05limit\x18\x06 \x01(\x03\x12\x16\n\x0e\x63ontinue_token\x18\x07 \x01(\t\x12\x18\n\x10resource_version\x18\x08 \x01(\t\x12\x1e\n\x16resource_version_match\x18\t \x01(\t\x12\x17\n\x0f\x61llow_bookmarks\x18\n \x01(\x08\x12\x17\n\x0ftimeout_seconds\x18\x0b \x01(\x03\x12\x1b\n\x13send_initial_events\x18\x0c \x01(\x08\"b\n\x13\x44\x65leteObjectRequest\x12)\n\x06target\x18\x01 \x01(\x0b\x32\x19.kapi_proto.RequestTarget\x12\x0f\n\x07options\x18\x02 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\"T\n\rTypesResponse\x12\r\n\x05types\x18\x01 \x01(\x0c\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12\x14\n\x0c\x62ootstrapped\x18\x03 \x01(\x08\x12\x10\n\x08revision\x18\x04 \x01(\x03\"7\n\x0eOpenAPIRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x17\n\x0fopenapi_version\x18\x02 \x01(\t\"1\n\x0fOpenAPIResponse\x12\x10\n\x08\x64ocument\x18\x01 \x01(\x0c\x12\x0c\n\x04hash\x18\x02 \x01(\t\"<\n\x11WriteBatchRequest\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.kapi_proto.WriteRequest\"d\n\x0fRenderedOutcome\x12*\n\x06object\x18\x01 \x01(\x0b\x32\x1a.kapi_proto.RenderedObject\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.kapi_proto.KubeStatus\":\n\x10ReadBatchRequest\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.kapi_proto.ReadRequest\";\n\rRenderedBatch\x12*\n\x05items\x18\x01 \x03(\x0b\x32\x1b.kapi_proto.RenderedOutcome\"\xcd\x01\n\x0eRenderedObject\x12\x0e\n\x06object\x18\x01 \x01(\x0c\x12\x13\n\x0bstatus_code\x18\x02 \x01(\x03\x12\x10\n\x08warnings\x18\x03 \x03(\t\x12K\n\x11\x61udit_annotations\x18\x04 \x03(\x0b\x32\x30.kapi_proto.RenderedObject.AuditAnnotationsEntry\x1a\x37\n\x15\x41uditAnnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"j\n\x0e\x43onnectRequest\x12)\n\x06target\x18\x01 \x01(\x0b\x32\x19.kapi_proto.RequestTarget\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0f\n\x07options\x18\x04 \x01(\x0c\"J\n\x0f\x43onnectResponse\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x13\n\x0bstatus_code\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t*C\n\tRendering\x12\n\n\x06OBJECT\x10\x00\x12\t\n\x05TABLE\x10\x01\x12\x11\n\rTABLE_V1BETA1\x10\x02\x12\x0c\n\x08METADATA\x10\x03*K\n\rIncludeObject\x12\x14\n\x10INCLUDE_METADATA\x10\x00\x12\x10\n\x0cINCLUDE_NONE\x10\x01\x12\x12\n\x0eINCLUDE_OBJECT\x10\x02\x32\x9b\x07\n\x08Registry\x12\x35\n\x05Types\x12\x11.kapi_proto.Empty\x1a\x19.kapi_proto.TypesResponse\x12>\n\x0cWatchCatalog\x12\x11.kapi_proto.Empty\x1a\x19.kapi_proto.TypesResponse0\x01\x12\x42\n\x07OpenAPI\x12\x1a.kapi_proto.OpenAPIRequest\x1a\x1b.kapi_proto.OpenAPIResponse\x12>\n\x06\x43reate\x12\x18.kapi_proto.WriteRequest\x1a\x1a.kapi_proto.RenderedObject\x12>\n\x06Update\x12\x18.kapi_proto.WriteRequest\x1a\x1a.kapi_proto.RenderedObject\x12G\n\x0b\x43reateBatch\x12\x1d.kapi_proto.WriteBatchRequest\x1a\x19.kapi_proto.RenderedBatch\x12G\n\x0bUpdateBatch\x12\x1d.kapi_proto.WriteBatchRequest\x1a\x19.kapi_proto.RenderedBatch\x12=\n\x05Patch\x12\x18.kapi_proto.PatchRequest\x1a\x1a.kapi_proto.RenderedObject\x12:\n\x03Get\x12\x17.kapi_proto.ReadRequest\x1a\x1a.kapi_proto.RenderedObject\x12\x43\n\x08GetBatch\x12\x1c.kapi_proto.ReadBatchRequest\x1a\x19.kapi_proto.RenderedBatch\x12;\n\x04List\x12\x17.kapi_proto.ReadRequest\x1a\x1a.kapi_proto.RenderedObject\x12\x45\n\x06\x44\x65lete\x12\x1f.kapi_proto.DeleteObjectRequest\x1a\x1a.kapi_proto.RenderedObject\x12:\n\x05Watch\x12\x17.kapi_proto.ReadRequest\x1a\x16.kapi_proto.WatchEvent0\x01\x12\x42\n\x07\x43onnect\x12\x1a.kapi_proto.ConnectRequest\x1a\x1b.kapi_proto.ConnectResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19kapi_proto/registry.proto\x12\nkapi_proto\x1a\x17kapi_proto/common.proto\"S\n\x0e\x43onvertRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x0f\n\x07objects\x18\x04 \x03(\x0c\"\"\n\x0f\x43onvertResponse\x12\x0f\n\x07objects\x18\x01 \x03(\x0c\"\xc9\x01\n\rRequestTarget\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x13\n\x0bsubresource\x18\x04 \x01(\t\x12\x11\n\tnamespace\x18\x05 \x01(\t\x12\x0c\n\x04name\x18\x06 \x01(\t\x12\"\n\x04user\x18\x07 \x01(\x0b\x32\x14.kapi_proto.UserInfo\x12\x12\n\nuser_agent\x18\x08 \x01(\t\x12\x18\n\x10\x63\x61talog_revision\x18\t \x01(\x03\"\xa5\x01\n\x0cWriteRequest\x12)\n\x06target\x18\x01 \x01(\x0b\x32\x19.kapi_proto.RequestTarget\x12\x0e\n\x06object\x18\x02 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\x12\x15\n\rfield_manager\x18\x04 \x01(\t\x12\x18\n\x10\x66ield_validation\x18\x05 \x01(\t\x12\x18\n\x10\x64uplicate_fields\x18\x06 \x03(\t\"\xad\x01\n\x0cPatchRequest\x12)\n\x06target\x18\x01 \x01(\x0b\x32\x19.kapi_proto.RequestTarget\x12\x12\n\npatch_type\x18\x02 \x01(\t\x12\r\n\x05patch\x18\x03 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x15\n\rfield_manager\x18\x05 \x01(\t\x12\r\n\x05\x66orce\x18\x06 \x01(\x08\x12\x18\n\x10\x66ield_validation\x18\x07 \x01(\t\"\xf5\x02\n\x0bReadRequest\x12)\n\x06target\x18\x01 \x01(\x0b\x32\x19.kapi_proto.RequestTarget\x12(\n\trendering\x18\x02 \x01(\x0e\x32\x15.kapi_proto.Rendering\x12\x31\n\x0einclude_object\x18\x03 \x01(\x0e\x32\x19.kapi_proto.IncludeObject\x12\x16\n\x0elabel_selector\x18\x04 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x05 \x01(\t\x12\r\n\x05limit\x18\x06 \x01(\x03\x12\x16\n\x0e\x63ontinue_token\x18\x07 \x01(\t\x12\x18\n\x10resource_version\x18\x08 \x01(\t\x12\x1e\n\x16resource_version_match\x18\t \x01(\t\x12\x17\n\x0f\x61llow_bookmarks\x18\n \x01(\x08\x12\x17\n\x0ftimeout_seconds\x18\x0b \x01(\x03\x12\x1b\n\x13send_initial_events\x18\x0c \x01(\x08\"b\n\x13\x44\x65leteObjectRequest\x12)\n\x06target\x18\x01 \x01(\x0b\x32\x19.kapi_proto.RequestTarget\x12\x0f\n\x07options\x18\x02 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\"T\n\rTypesResponse\x12\r\n\x05types\x18\x01 \x01(\x0c\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12\x14\n\x0c\x62ootstrapped\x18\x03 \x01(\x08\x12\x10\n\x08revision\x18\x04 \x01(\x03\"7\n\x0eOpenAPIRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x17\n\x0fopenapi_version\x18\x02 \x01(\t\"1\n\x0fOpenAPIResponse\x12\x10\n\x08\x64ocument\x18\x01 \x01(\x0c\x12\x0c\n\x04hash\x18\x02 \x01(\t\"<\n\x11WriteBatchRequest\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.kapi_proto.WriteRequest\"d\n\x0fRenderedOutcome\x12*\n\x06object\x18\x01 \x01(\x0b\x32\x1a.kapi_proto.RenderedObject\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.kapi_proto.KubeStatus\":\n\x10ReadBatchRequest\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.kapi_proto.ReadRequest\";\n\rRenderedBatch\x12*\n\x05items\x18\x01 \x03(\x0b\x32\x1b.kapi_proto.RenderedOutcome\"\xcd\x01\n\x0eRenderedObject\x12\x0e\n\x06object\x18\x01 \x01(\x0c\x12\x13\n\x0bstatus_code\x18\x02 \x01(\x03\x12\x10\n\x08warnings\x18\x03 \x03(\t\x12K\n\x11\x61udit_annotations\x18\x04 \x03(\x0b\x32\x30.kapi_proto.RenderedObject.AuditAnnotationsEntry\x1a\x37\n\x15\x41uditAnnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"j\n\x0e\x43onnectRequest\x12)\n\x06target\x18\x01 \x01(\x0b\x32\x19.kapi_proto.RequestTarget\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0f\n\x07options\x18\x04 \x01(\x0c\"J\n\x0f\x43onnectResponse\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x13\n\x0bstatus_code\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t*C\n\tRendering\x12\n\n\x06OBJECT\x10\x00\x12\t\n\x05TABLE\x10\x01\x12\x11\n\rTABLE_V1BETA1\x10\x02\x12\x0c\n\x08METADATA\x10\x03*K\n\rIncludeObject\x12\x14\n\x10INCLUDE_METADATA\x10\x00\x12\x10\n\x0cINCLUDE_NONE\x10\x01\x12\x12\n\x0eINCLUDE_OBJECT\x10\x02\x32\xdf\x07\n\x08Registry\x12\x35\n\x05Types\x12\x11.kapi_proto.Empty\x1a\x19.kapi_proto.TypesResponse\x12>\n\x0cWatchCatalog\x12\x11.kapi_proto.Empty\x1a\x19.kapi_proto.TypesResponse0\x01\x12\x42\n\x07OpenAPI\x12\x1a.kapi_proto.OpenAPIRequest\x1a\x1b.kapi_proto.OpenAPIResponse\x12>\n\x06\x43reate\x12\x18.kapi_proto.WriteRequest\x1a\x1a.kapi_proto.RenderedObject\x12>\n\x06Update\x12\x18.kapi_proto.WriteRequest\x1a\x1a.kapi_proto.RenderedObject\x12G\n\x0b\x43reateBatch\x12\x1d.kapi_proto.WriteBatchRequest\x1a\x19.kapi_proto.RenderedBatch\x12G\n\x0bUpdateBatch\x12\x1d.kapi_proto.WriteBatchRequest\x1a\x19.kapi_proto.RenderedBatch\x12=\n\x05Patch\x12\x18.kapi_proto.PatchRequest\x1a\x1a.kapi_proto.RenderedObject\x12:\n\x03Get\x12\x17.kapi_proto.ReadRequest\x1a\x1a.kapi_proto.RenderedObject\x12\x43\n\x08GetBatch\x12\x1c.kapi_proto.ReadBatchRequest\x1a\x19.kapi_proto.RenderedBatch\x12;\n\x04List\x12\x17.kapi_proto.ReadRequest\x1a\x1a.kapi_proto.RenderedObject\x12\x45\n\x06\x44\x65lete\x12\x1f.kapi_proto.DeleteObjectRequest\x1a\x1a.kapi_proto.RenderedObject\x12:\n\x05Watch\x12\x17.kapi_proto.ReadRequest\x1a\x16.kapi_proto.WatchEvent0\x01\x12\x42\n\x07\x43onnect\x12\x1a.kapi_proto.ConnectRequest\x1a\x1b.kapi_proto.ConnectResponse\x12\x42\n\x07\x43onvert\x12\x1a.kapi_proto.ConvertRequest\x1a\x1b.kapi_proto.ConvertResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,42 +34,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RENDEREDOBJECT_AUDITANNOTATIONSENTRY']._loaded_options = None
   _globals['_RENDEREDOBJECT_AUDITANNOTATIONSENTRY']._serialized_options = b'8\001'
-  _globals['_RENDERING']._serialized_start=1961
-  _globals['_RENDERING']._serialized_end=2028
-  _globals['_INCLUDEOBJECT']._serialized_start=2030
-  _globals['_INCLUDEOBJECT']._serialized_end=2105
-  _globals['_REQUESTTARGET']._serialized_start=67
-  _globals['_REQUESTTARGET']._serialized_end=268
-  _globals['_WRITEREQUEST']._serialized_start=271
-  _globals['_WRITEREQUEST']._serialized_end=436
-  _globals['_PATCHREQUEST']._serialized_start=439
-  _globals['_PATCHREQUEST']._serialized_end=612
-  _globals['_READREQUEST']._serialized_start=615
-  _globals['_READREQUEST']._serialized_end=988
-  _globals['_DELETEOBJECTREQUEST']._serialized_start=990
-  _globals['_DELETEOBJECTREQUEST']._serialized_end=1088
-  _globals['_TYPESRESPONSE']._serialized_start=1090
-  _globals['_TYPESRESPONSE']._serialized_end=1174
-  _globals['_OPENAPIREQUEST']._serialized_start=1176
-  _globals['_OPENAPIREQUEST']._serialized_end=1231
-  _globals['_OPENAPIRESPONSE']._serialized_start=1233
-  _globals['_OPENAPIRESPONSE']._serialized_end=1282
-  _globals['_WRITEBATCHREQUEST']._serialized_start=1284
-  _globals['_WRITEBATCHREQUEST']._serialized_end=1344
-  _globals['_RENDEREDOUTCOME']._serialized_start=1346
-  _globals['_RENDEREDOUTCOME']._serialized_end=1446
-  _globals['_READBATCHREQUEST']._serialized_start=1448
-  _globals['_READBATCHREQUEST']._serialized_end=1506
-  _globals['_RENDEREDBATCH']._serialized_start=1508
-  _globals['_RENDEREDBATCH']._serialized_end=1567
-  _globals['_RENDEREDOBJECT']._serialized_start=1570
-  _globals['_RENDEREDOBJECT']._serialized_end=1775
-  _globals['_RENDEREDOBJECT_AUDITANNOTATIONSENTRY']._serialized_start=1720
-  _globals['_RENDEREDOBJECT_AUDITANNOTATIONSENTRY']._serialized_end=1775
-  _globals['_CONNECTREQUEST']._serialized_start=1777
-  _globals['_CONNECTREQUEST']._serialized_end=1883
-  _globals['_CONNECTRESPONSE']._serialized_start=1885
-  _globals['_CONNECTRESPONSE']._serialized_end=1959
-  _globals['_REGISTRY']._serialized_start=2108
-  _globals['_REGISTRY']._serialized_end=3031
+  _globals['_RENDERING']._serialized_start=2082
+  _globals['_RENDERING']._serialized_end=2149
+  _globals['_INCLUDEOBJECT']._serialized_start=2151
+  _globals['_INCLUDEOBJECT']._serialized_end=2226
+  _globals['_CONVERTREQUEST']._serialized_start=66
+  _globals['_CONVERTREQUEST']._serialized_end=149
+  _globals['_CONVERTRESPONSE']._serialized_start=151
+  _globals['_CONVERTRESPONSE']._serialized_end=185
+  _globals['_REQUESTTARGET']._serialized_start=188
+  _globals['_REQUESTTARGET']._serialized_end=389
+  _globals['_WRITEREQUEST']._serialized_start=392
+  _globals['_WRITEREQUEST']._serialized_end=557
+  _globals['_PATCHREQUEST']._serialized_start=560
+  _globals['_PATCHREQUEST']._serialized_end=733
+  _globals['_READREQUEST']._serialized_start=736
+  _globals['_READREQUEST']._serialized_end=1109
+  _globals['_DELETEOBJECTREQUEST']._serialized_start=1111
+  _globals['_DELETEOBJECTREQUEST']._serialized_end=1209
+  _globals['_TYPESRESPONSE']._serialized_start=1211
+  _globals['_TYPESRESPONSE']._serialized_end=1295
+  _globals['_OPENAPIREQUEST']._serialized_start=1297
+  _globals['_OPENAPIREQUEST']._serialized_end=1352
+  _globals['_OPENAPIRESPONSE']._serialized_start=1354
+  _globals['_OPENAPIRESPONSE']._serialized_end=1403
+  _globals['_WRITEBATCHREQUEST']._serialized_start=1405
+  _globals['_WRITEBATCHREQUEST']._serialized_end=1465
+  _globals['_RENDEREDOUTCOME']._serialized_start=1467
+  _globals['_RENDEREDOUTCOME']._serialized_end=1567
+  _globals['_READBATCHREQUEST']._serialized_start=1569
+  _globals['_READBATCHREQUEST']._serialized_end=1627
+  _globals['_RENDEREDBATCH']._serialized_start=1629
+  _globals['_RENDEREDBATCH']._serialized_end=1688
+  _globals['_RENDEREDOBJECT']._serialized_start=1691
+  _globals['_RENDEREDOBJECT']._serialized_end=1896
+  _globals['_RENDEREDOBJECT_AUDITANNOTATIONSENTRY']._serialized_start=1841
+  _globals['_RENDEREDOBJECT_AUDITANNOTATIONSENTRY']._serialized_end=1896
+  _globals['_CONNECTREQUEST']._serialized_start=1898
+  _globals['_CONNECTREQUEST']._serialized_end=2004
+  _globals['_CONNECTRESPONSE']._serialized_start=2006
+  _globals['_CONNECTRESPONSE']._serialized_end=2080
+  _globals['_REGISTRY']._serialized_start=2229
+  _globals['_REGISTRY']._serialized_end=3220
 # @@protoc_insertion_point(module_scope)

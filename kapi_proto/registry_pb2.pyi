@@ -28,6 +28,24 @@ INCLUDE_METADATA: IncludeObject
 INCLUDE_NONE: IncludeObject
 INCLUDE_OBJECT: IncludeObject
 
+class ConvertRequest(_message.Message):
+    __slots__ = ("group", "version", "resource", "objects")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    version: str
+    resource: str
+    objects: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., objects: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class ConvertResponse(_message.Message):
+    __slots__ = ("objects",)
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    objects: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, objects: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
 class RequestTarget(_message.Message):
     __slots__ = ("group", "version", "resource", "subresource", "namespace", "name", "user", "user_agent", "catalog_revision")
     GROUP_FIELD_NUMBER: _ClassVar[int]

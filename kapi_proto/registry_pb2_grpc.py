@@ -105,6 +105,11 @@ class RegistryStub:
                 request_serializer=kapi__proto_dot_registry__pb2.ConnectRequest.SerializeToString,
                 response_deserializer=kapi__proto_dot_registry__pb2.ConnectResponse.FromString,
                 _registered_method=True)
+        self.Convert = channel.unary_unary(
+                '/kapi_proto.Registry/Convert',
+                request_serializer=kapi__proto_dot_registry__pb2.ConvertRequest.SerializeToString,
+                response_deserializer=kapi__proto_dot_registry__pb2.ConvertResponse.FromString,
+                _registered_method=True)
 
 
 class RegistryServicer:
@@ -204,6 +209,15 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Convert(self, request, context):
+        """Objects of one resource converted to one of its served versions (admission asks,
+        for webhooks and policies registered for another version of the request's
+        resource: kube's matchPolicy Equivalent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -276,6 +290,11 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.Connect,
                     request_deserializer=kapi__proto_dot_registry__pb2.ConnectRequest.FromString,
                     response_serializer=kapi__proto_dot_registry__pb2.ConnectResponse.SerializeToString,
+            ),
+            'Convert': grpc.unary_unary_rpc_method_handler(
+                    servicer.Convert,
+                    request_deserializer=kapi__proto_dot_registry__pb2.ConvertRequest.FromString,
+                    response_serializer=kapi__proto_dot_registry__pb2.ConvertResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -656,6 +675,33 @@ class Registry:
             '/kapi_proto.Registry/Connect',
             kapi__proto_dot_registry__pb2.ConnectRequest.SerializeToString,
             kapi__proto_dot_registry__pb2.ConnectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Convert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kapi_proto.Registry/Convert',
+            kapi__proto_dot_registry__pb2.ConvertRequest.SerializeToString,
+            kapi__proto_dot_registry__pb2.ConvertResponse.FromString,
             options,
             channel_credentials,
             insecure,

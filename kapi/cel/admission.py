@@ -197,18 +197,24 @@ def request_object(
     user: Mapping[str, Any],
     dry_run: bool,
     options: Mapping[str, Any] | None,
+    request_kind: tuple[str, str, str] | None = None,
+    request_resource: tuple[str, str, str] | None = None,
 ) -> dict[str, Any]:
     """An AdmissionRequest (admission/v1) as JSON, without object and oldObject (CEL
     reads those as variables of their own): ``kind`` and ``resource`` are (group,
-    version, kind|resource), the request's own (kapi matches no other version)."""
+    version, kind|resource) as the webhook or policy sees the request (an equivalent
+    version under matchPolicy Equivalent); ``request_kind`` and ``request_resource``
+    the request's own (the same when not given)."""
     group, version, kind_name = kind
     rgroup, rversion, rname = resource
+    qgroup, qversion, qkind = request_kind or kind
+    qrgroup, qrversion, qrname = request_resource or resource
     out: dict[str, Any] = {
         "uid": uid,
         "kind": {"group": group, "version": version, "kind": kind_name},
         "resource": {"group": rgroup, "version": rversion, "resource": rname},
-        "requestKind": {"group": group, "version": version, "kind": kind_name},
-        "requestResource": {"group": rgroup, "version": rversion, "resource": rname},
+        "requestKind": {"group": qgroup, "version": qversion, "kind": qkind},
+        "requestResource": {"group": qrgroup, "version": qrversion, "resource": qrname},
         "operation": operation,
         "userInfo": dict(user),
         "dryRun": dry_run,

@@ -19,6 +19,13 @@ def build_parser() -> argparse.ArgumentParser:
     config.add(parser, "--storage", default="127.0.0.1:7001", help="storage service address")
     config.add(
         parser,
+        "--registry",
+        default="",
+        help="registry service address: it converts objects for admission webhooks and "
+        "policies registered for another version of a resource (matchPolicy Equivalent)",
+    )
+    config.add(
+        parser,
         "--token-file",
         default="",
         help="static bearer tokens, kube-apiserver's --token-auth-file format (CSV)",
@@ -74,6 +81,7 @@ async def _serve(args: argparse.Namespace) -> None:
         AuthzConfig(
             listen=args.listen,
             storage=args.storage,
+            registry=args.registry,
             token_file=args.token_file,
             tls=config.peer_tls(args),
             client_ca_file=args.client_ca_file,

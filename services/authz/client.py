@@ -73,6 +73,9 @@ class AdmissionRequest:
     namespace: str
     name: str
     dry_run: bool = False
+    # The resource's served versions, (group, version, resource, kind) each, when it has
+    # more than one (AdmitRequest.equivalents).
+    equivalents: tuple[tuple[str, str, str, str], ...] = ()
 
 
 class AuthzClient:
@@ -182,6 +185,10 @@ class AuthzClient:
             object=orjson.dumps(obj) if obj is not None else b"",
             old_object=orjson.dumps(old) if old is not None else b"",
             dry_run=request.dry_run,
+            equivalents=[
+                authz_pb2.EquivalentResource(group=g, version=v, resource=r, kind=k)
+                for g, v, r, k in request.equivalents
+            ],
         )
         reply = await self._admissions.call(message)
         self.validating_plugins = reply.validating_plugins

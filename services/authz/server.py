@@ -49,6 +49,7 @@ from services.authz.metrics import AuthzMetrics
 from services.authz.namespace_informer import NamespaceInformer
 from services.authz.params import ParamInformers
 from services.authz.quotas import NamespacedObjects, StoredQuotas
+from services.authz.registry_conversion import RegistryConversion
 from services.authz.service_endpoints import ServiceEndpoints
 from services.storage.client import StorageClient
 from services.storage.model import ResourceRef
@@ -77,6 +78,9 @@ class AuthzConfig:
     anonymous_auth: bool = True
     # Load the admission plugins of installed packages (the kapi.admission entry points).
     python_admission_plugins: bool = True
+    # The registry, which converts objects for webhooks and policies registered for
+    # another version of the request's resource (matchPolicy Equivalent); "": none.
+    registry: str = ""
 
 
 @dataclass
@@ -90,9 +94,12 @@ class AuthzServer:
     params: ParamInformers | None = None
     webhooks: WebhookCaller | None = None
     endpoints: ServiceEndpoints | None = None
+    conversion: RegistryConversion | None = None
 
     async def close(self) -> None:
         await self.namespaces.close()
+        if self.conversion is not None:
+            await self.conversion.close()
         if self.params is not None:
             await self.params.close()
         if self.webhooks is not None:
@@ -227,6 +234,7 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
         mutating.append(RBACEscalation(index, access.authorizer))
     endpoints = ServiceEndpoints(storage)
     caller = WebhookCaller(endpoints)
+    conversion = RegistryConversion(config.registry, tls=config.tls)
     mutating_hooks = sources.informer_of(storage, sources.MUTATING_WEBHOOK_CONFIGURATIONS)
     validating_hooks = sources.informer_of(storage, sources.VALIDATING_WEBHOOK_CONFIGURATIONS)
     limit_ranges = sources.informer_of(storage, sources.LIMIT_RANGES)
@@ -248,7 +256,12 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
         metrics.plugin(
             "MutatingAdmissionWebhook",
             "admit",
-            MutatingWebhooks(configurations=mutating_hooks, caller=caller, namespaces=namespaces),
+            MutatingWebhooks(
+                configurations=mutating_hooks,
+                caller=caller,
+                namespaces=namespaces,
+                converter=conversion,
+            ),
         ),
     ]
     policies = sources.informer_of(storage, sources.VALIDATING_ADMISSION_POLICIES)
@@ -270,6 +283,7 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
                 namespaces=namespaces,
                 request_object=review.request,
                 authorize=cel_authorizer.checker(access.authorizer),
+                converter=conversion,
             ),
         ),
         metrics.plugin(
@@ -280,6 +294,7 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
                 caller=caller,
                 namespaces=namespaces,
                 authorize=cel_authorizer.checker(access.authorizer),
+                converter=conversion,
             ),
         ),
         metrics.plugin("ResourceQuota", "validate", ResourceQuota(StoredQuotas(storage, quotas))),
@@ -298,5 +313,5 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     for each in informers:
         each.start()
     return AuthzServer(
-        server, port, storage, namespaces, informers, access, params, caller, endpoints
+        server, port, storage, namespaces, informers, access, params, caller, endpoints, conversion
     )

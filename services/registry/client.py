@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import grpc
@@ -121,6 +121,17 @@ class RegistryClient:
 
     async def connect(self, request: registry_pb2.ConnectRequest) -> registry_pb2.ConnectResponse:
         return cast(registry_pb2.ConnectResponse, await self._call(self._stub.Connect, request))
+
+    async def convert(
+        self, group: str, version: str, resource: str, objects: Sequence[bytes]
+    ) -> tuple[bytes, ...]:
+        """JSON objects of a resource in another served version of it (admission's
+        matchPolicy Equivalent)."""
+        request = registry_pb2.ConvertRequest(
+            group=group, version=version, resource=resource, objects=objects
+        )
+        reply = cast(registry_pb2.ConvertResponse, await self._call(self._stub.Convert, request))
+        return tuple(reply.objects)
 
     async def open_watch(
         self, request: registry_pb2.ReadRequest

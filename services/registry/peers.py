@@ -52,6 +52,7 @@ class AuthzAdmission:
             namespace=target.namespace,
             name=target.name,
             dry_run=target.dry_run,
+            equivalents=target.equivalents,
         )
         if phase == "validating" and self.authz.validating_plugins is False:
             # authz runs no validating plugin: the call would change and reject nothing.

@@ -103,6 +103,9 @@ class AdmissionTarget:
     namespace: str
     name: str
     dry_run: bool = False
+    # The resource's other served versions, (group, version, resource, kind) each, the
+    # request's included; empty when it is served in one (``TypeTable.equivalents``).
+    equivalents: tuple[tuple[str, str, str, str], ...] = ()
     # Filled by admission: what the request's audit event records (kube's
     # Attributes.AddAnnotation).
     audit_annotations: dict[str, str] = field(default_factory=dict, compare=False)

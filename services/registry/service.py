@@ -315,7 +315,21 @@ class Registry:
             namespace=target.namespace if rt.namespaced else "",
             name=name,
             dry_run=dry_run,
+            equivalents=tuple(
+                (e.group, e.version, e.resource, e.kind) for e in self.table.equivalents(rt)
+            ),
         )
+
+    async def convert(
+        self, group: str, version: str, resource: str, objects: builtins.list[Obj]
+    ) -> builtins.list[Obj]:
+        """``objects`` of a resource (each in the version its apiVersion names) in
+        another served version of it: for admission's webhooks and policies registered
+        for that version (kube's matchPolicy Equivalent). 404 for a version not served."""
+        rt = self.table.lookup(group, version, resource)
+        if rt is None:
+            raise errors.not_found_path()
+        return await rt.converter.convert(objects, rt.api_version)
 
     # --- writes -------------------------------------------------------------------
 

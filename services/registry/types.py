@@ -164,6 +164,11 @@ class ResourceType:
 T = TypeVar("T", bound=ResourceType)
 
 
+def _storage_key(t: ResourceType) -> tuple[str, str]:
+    """(group, resource) of where ``t``'s objects are stored."""
+    return (t.stored_api_version.rpartition("/")[0], t.resource)
+
+
 class TypeTable(Generic[T]):
     """One revision of a set of resource types: lookups by URL and by group-version.
 
@@ -176,12 +181,28 @@ class TypeTable(Generic[T]):
         self.types: tuple[T, ...] = tuple(types)
         self.revision = revision
         self._by_resource = {(t.group, t.version, t.resource): t for t in self.types}
+        self._equivalents: dict[tuple[str, str], tuple[T, ...]] | None = None
         self._by_group_version: dict[tuple[str, str], list[T]] = {}
         for t in self.types:
             self._by_group_version.setdefault((t.group, t.version), []).append(t)
 
     def lookup(self, group: str, version: str, resource: str) -> T | None:
         return self._by_resource.get((group, version, resource))
+
+    def equivalents(self, t: ResourceType) -> tuple[T, ...]:
+        """The served resources kept in one stored form with ``t`` (its other versions,
+        and a resource served in another group from the same storage, as events.k8s.io
+        Events), in table order, ``t`` included; empty when ``t`` is the only one
+        (kube's EquivalentResourceMapper, keyed by storage). Computed once per table."""
+        if self._equivalents is None:
+            by_storage: dict[tuple[str, str], list[T]] = {}
+            for each in self.types:
+                if each.stored:
+                    by_storage.setdefault(_storage_key(each), []).append(each)
+            self._equivalents = {
+                key: tuple(found) for key, found in by_storage.items() if len(found) > 1
+            }
+        return self._equivalents.get(_storage_key(t), ())
 
     def group_versions(self) -> list[tuple[str, str]]:
         """Each served (group, version), core first, in table order."""

@@ -113,6 +113,8 @@ async def control_plane(
         )
     )
     await asyncio.wait_for(registry.bootstrap, 20)
+    assert authz.conversion is not None
+    authz.conversion.target = f"127.0.0.1:{registry.port}"  # known only now (port 0)
     port = free_port()
     config = GatewayConfig(
         listen=f"127.0.0.1:{port}",

@@ -9,6 +9,21 @@ from typing import Any, Protocol
 from kapi.user import UserInfo
 
 
+@dataclass(frozen=True)
+class Served:
+    """One served (group, version, resource) with its kind: the request's own, or an
+    equivalent of it (another version of the resource, kept in the same storage)."""
+
+    group: str
+    version: str
+    resource: str
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
 @dataclass
 class Reinvocation:
     """kube's ReinvocationContext: a mutating plugin that changed the object after an
@@ -43,6 +58,14 @@ class Attributes:
     # The operation's options (CreateOptions, UpdateOptions, DeleteOptions) as JSON.
     options: dict[str, Any] | None = None
     reinvocation: Reinvocation = field(default_factory=Reinvocation)
+    # The resource's served versions (the request's included) when it has several:
+    # kube's EquivalentResourceMapper, for matchPolicy Equivalent.
+    equivalents: tuple[Served, ...] = ()
+
+    @property
+    def served(self) -> Served:
+        """The request's own group, version, resource and kind."""
+        return Served(self.group, self.version, self.resource, self.kind)
 
     def annotate(self, key: str, value: str) -> None:
         """An audit annotation; a key keeps its first value (kube's AddAnnotation)."""

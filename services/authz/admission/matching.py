@@ -4,9 +4,13 @@ object selectors, and the configuration objects exempt from both — kube's
 ``webhook/predicates/{rules,namespace,object}`` and ``policy/matching``.
 
 A ``Criteria`` is built once per configuration object (selectors parsed then) and
-matched per request. ``matchPolicy: Equivalent`` matches a rule naming another version
-of the request's group and resource too (kapi converts nothing for it: the object is
-the request's version).
+matched per request (``select``): the answer is the resource the request is seen as.
+A rule matching the request itself gives the request's own; else, under
+``matchPolicy: Equivalent``, the first (rules in order, then equivalents in order) of
+the resource's other served versions a rule names (``Attributes.equivalents``: kube's
+EquivalentResourceMapper) — the caller then converts the object to it
+(``versioned``). Exclusions match the request itself only, as kube's
+``policy/matching`` excludes.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kapi import errors, selectors
-from services.authz.admission import Attributes
+from services.authz.admission import Attributes, Served
 
 ADMISSION_GROUP = "admissionregistration.k8s.io"
 # IsExemptAdmissionConfigurationResource: no webhook or policy sees writes of these.
@@ -73,13 +77,20 @@ class Rule:
             names=_strings(rule.get("resourceNames")),
         )
 
-    def matches(self, attributes: Attributes, *, any_version: bool = False) -> bool:
+    def matches(self, attributes: Attributes, *, as_: Served | None = None) -> bool:
+        """Whether the rule selects the request, or the request seen as ``as_`` (an
+        equivalent resource: its group, version and resource stand for the request's)."""
+        group, version, resource = (
+            (attributes.group, attributes.version, attributes.resource)
+            if as_ is None
+            else (as_.group, as_.version, as_.resource)
+        )
         return (
             self._scope(attributes)
             and _listed(self.operations, attributes.operation)
-            and _listed(self.groups, attributes.group)
-            and (any_version or _listed(self.versions, attributes.version))
-            and self._resource(attributes)
+            and _listed(self.groups, group)
+            and _listed(self.versions, version)
+            and self._resource(resource, attributes.subresource)
             and (not self.names or attributes.name in self.names)
         )
 
@@ -91,9 +102,9 @@ class Rule:
             return namespace_object or not attributes.namespace
         return True
 
-    def _resource(self, attributes: Attributes) -> bool:
+    def _resource(self, name: str, subresource: str) -> bool:
         for resource, sub in self.resources:
-            if resource in ("*", attributes.resource) and sub in ("*", attributes.subresource):
+            if resource in ("*", name) and sub in ("*", subresource):
                 return True
         return False
 
@@ -110,12 +121,21 @@ def rules_of(value: object) -> tuple[Rule, ...]:
     )
 
 
-def rules_match(rules: Sequence[Rule], attributes: Attributes, match_policy: str) -> bool:
+def select(rules: Sequence[Rule], attributes: Attributes, match_policy: str) -> Served | None:
+    """The resource the request is seen as by ``rules`` (None: not selected): kube's
+    ``generic/webhook.go`` ShouldCallHook and ``policy/matching`` resourceMatches."""
     if any(rule.matches(attributes) for rule in rules):
-        return True
-    return match_policy == "Equivalent" and any(
-        rule.matches(attributes, any_version=True) for rule in rules
-    )
+        return attributes.served
+    if match_policy != "Equivalent" or not attributes.equivalents:
+        return None
+    own = (attributes.group, attributes.version, attributes.resource)
+    for rule in rules:
+        for equivalent in attributes.equivalents:
+            if (equivalent.group, equivalent.version, equivalent.resource) == own:
+                continue
+            if rule.matches(attributes, as_=equivalent):
+                return equivalent
+    return None
 
 
 def labels_of(obj: Obj | None) -> dict[str, str]:
@@ -173,16 +193,26 @@ class Criteria:
     async def matches(self, attributes: Attributes, namespaces: Namespaces) -> bool:
         """Whether the request is selected; a configuration error raises ``ValueError``
         (after the checks that do not need it have said no)."""
-        if self.exclude and rules_match(self.exclude, attributes, self.match_policy):
-            return False
-        selects = bool(self.rules) or not self.all_when_no_rules
-        if selects and not rules_match(self.rules, attributes, self.match_policy):
-            return False
+        return await self.select(attributes, namespaces) is not None
+
+    async def select(self, attributes: Attributes, namespaces: Namespaces) -> Served | None:
+        """The resource the request is seen as (None: not selected); a configuration
+        error raises ``ValueError`` (after the checks that do not need it said no)."""
+        if self.exclude and any(rule.matches(attributes) for rule in self.exclude):
+            return None
+        if self.rules or not self.all_when_no_rules:
+            seen_as = select(self.rules, attributes, self.match_policy)
+            if seen_as is None:
+                return None
+        else:
+            seen_as = attributes.served
         if self.error:
             raise ValueError(self.error)
         if not self._object_matches(attributes):
-            return False
-        return await self._namespace_matches(attributes, namespaces)
+            return None
+        if not await self._namespace_matches(attributes, namespaces):
+            return None
+        return seen_as
 
     def _object_matches(self, attributes: Attributes) -> bool:
         selector = self.object_selector

@@ -9,7 +9,7 @@ from typing import Any
 
 from kapi.cel import admission as cel
 from kapi.user import UserInfo
-from services.authz.admission import Attributes
+from services.authz.admission import Attributes, Served
 
 Obj = dict[str, Any]
 
@@ -49,12 +49,25 @@ def namespace_of(attributes: Attributes) -> str:
     return attributes.namespace
 
 
-def request(attributes: Attributes, *, uid: str = "", with_objects: bool = False) -> Obj:
-    """The AdmissionRequest; ``with_objects``: with ``object`` and ``oldObject``."""
+def request(
+    attributes: Attributes,
+    *,
+    uid: str = "",
+    with_objects: bool = False,
+    seen_as: Served | None = None,
+    objects: tuple[Obj | None, Obj | None] | None = None,
+) -> Obj:
+    """The AdmissionRequest; ``with_objects``: with ``object`` and ``oldObject`` (the
+    request's, or ``objects``: them in ``seen_as``'s version). ``seen_as``: the
+    resource the webhook or policy matched (kube's invocation Kind and Resource), the
+    request's own in ``requestKind`` and ``requestResource``."""
+    seen = seen_as or attributes.served
     out = cel.request_object(
         uid=uid or str(uuid.uuid4()),
-        kind=(attributes.group, attributes.version, attributes.kind),
-        resource=(attributes.group, attributes.version, attributes.resource),
+        kind=(seen.group, seen.version, seen.kind),
+        resource=(seen.group, seen.version, seen.resource),
+        request_kind=(attributes.group, attributes.version, attributes.kind),
+        request_resource=(attributes.group, attributes.version, attributes.resource),
         subresource=attributes.subresource,
         name=attributes.name,
         namespace=namespace_of(attributes),
@@ -64,6 +77,7 @@ def request(attributes: Attributes, *, uid: str = "", with_objects: bool = False
         options=options(attributes),
     )
     if with_objects:
-        out["object"] = attributes.object
-        out["oldObject"] = attributes.old_object
+        out["object"], out["oldObject"] = (
+            objects if objects is not None else (attributes.object, attributes.old_object)
+        )
     return out

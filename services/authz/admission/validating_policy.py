@@ -31,9 +31,10 @@ import orjson
 from kapi import errors, selectors
 from kapi.cel import admission as cel
 from kapi.cel.library import authz as cel_authz
-from services.authz.admission import Attributes, cel_authorizer
+from services.authz.admission import Attributes, Served, cel_authorizer
 from services.authz.admission.compiled import CompiledSet, Objects
 from services.authz.admission.matching import Criteria, Namespaces, exempt
+from services.authz.admission.versioned import Converter, Versions
 
 log = logging.getLogger(__name__)
 
@@ -234,8 +235,9 @@ class ValidatingAdmissionPolicy:
         bindings: Objects,
         params: ParamSource,
         namespaces: Namespaces,
-        request_object: Callable[[Attributes], Obj],
+        request_object: Callable[..., Obj],
         authorize: cel_authz.Check | None = None,
+        converter: Converter | None = None,
     ) -> None:
         self._policies = CompiledSet(policies, Policy.compile)
         self._bindings = CompiledSet(bindings, Binding.compile)
@@ -243,6 +245,7 @@ class ValidatingAdmissionPolicy:
         self.namespaces = namespaces
         self.request_object = request_object
         self.authorize = authorize
+        self.converter = converter
 
     def active(self) -> bool:
         return bool(self._bindings.refresh())
@@ -255,17 +258,20 @@ class ValidatingAdmissionPolicy:
         for binding in bindings:
             by_policy.setdefault(binding.policy_name, []).append(binding)
         denials: list[_Denial] = []
-        request: Obj | None = None
+        # By the resource a policy sees the request as (its own, or an equivalent
+        # version under matchPolicy Equivalent: the objects converted to it).
+        versions = Versions(attributes, self.converter)
+        seen: dict[Served, tuple[Obj | None, Obj | None, Obj, int]] = {}
         namespace_object: Obj | None = None
         namespace_read = False
-        values_bound = 0
-        shared: dict[tuple[int, bool], cel.Activation] = {}
+        shared: dict[tuple[int, bool, Served], cel.Activation] = {}
         for policy in self._policies.refresh():
             bound = by_policy.get(policy.name)
             if not bound:
                 continue
             try:
-                if not await policy.criteria.matches(attributes, self.namespaces):
+                seen_as = await policy.criteria.select(attributes, self.namespaces)
+                if seen_as is None:
                     continue
             except ValueError as exc:
                 self._config_error(denials, policy, None, str(exc))
@@ -283,16 +289,18 @@ class ValidatingAdmissionPolicy:
                     continue
                 if not params:
                     continue
-                if request is None:
-                    request = self.request_object(attributes)
+                if seen_as not in seen:
+                    obj, old = await versions.at(seen_as)
+                    request = self.request_object(attributes, seen_as=seen_as)
+                    seen[seen_as] = (obj, old, request, cel.size_bound(obj, old, request))
+                obj, old, request, values_bound = seen[seen_as]
                 if not namespace_read:
                     namespace_read = True
                     namespace_object = await self._namespace_object(attributes)
-                    values_bound = cel.size_bound(attributes.object, attributes.old_object, request)
                 for param in params:
                     data: dict[str, Any] = {
-                        "object": attributes.object,
-                        "oldObject": attributes.old_object,
+                        "object": obj,
+                        "oldObject": old,
                         "request": request,
                         "params": param,
                         "namespaceObject": namespace_object,
@@ -305,7 +313,7 @@ class ValidatingAdmissionPolicy:
                     )
                     # Policies without variables share one activation per param: the
                     # request's values are converted for CEL once.
-                    shared_key = (id(param), policy.uses_authorizer)
+                    shared_key = (id(param), policy.uses_authorizer, seen_as)
                     activation = shared.get(shared_key) if not policy.variables else None
                     if activation is None:
                         activation = cel.Activation(data)

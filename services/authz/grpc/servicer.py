@@ -149,6 +149,10 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
             old_object=old,
             dry_run=request.dry_run,
             options=options if isinstance(options, dict) else None,
+            equivalents=tuple(
+                admission.Served(e.group, e.version, e.resource, e.kind)
+                for e in request.equivalents
+            ),
         )
         if request.phase == authz_pb2.MUTATING:
             await self.admission.run_mutating(attributes)

@@ -180,6 +180,19 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             body=answer.body, status_code=answer.code, content_type=answer.content_type
         )
 
+    @rpc.unary_errors
+    async def Convert(
+        self, request: registry_pb2.ConvertRequest, context: rpc.Context
+    ) -> registry_pb2.ConvertResponse:
+        try:
+            objects = [orjson.loads(each) for each in request.objects]
+        except orjson.JSONDecodeError as exc:
+            raise errors.bad_request(f"convert: undecodable object: {exc}") from None
+        converted = await self.registry.convert(
+            request.group, request.version, request.resource, objects
+        )
+        return registry_pb2.ConvertResponse(objects=[orjson.dumps(obj) for obj in converted])
+
     @rpc.stream_errors
     async def Watch(
         self, request: registry_pb2.ReadRequest, context: rpc.Context

@@ -9,7 +9,7 @@ import pytest
 
 from kapi import errors
 from kapi.user import UserInfo
-from services.authz.admission import Attributes
+from services.authz.admission import Attributes, Served
 from services.authz.admission.matching import Criteria, Rule, exempt
 
 Obj = dict[str, Any]
@@ -139,17 +139,74 @@ async def test_selectors_and_exclusions() -> None:
     assert await excluded.matches(attrs(), namespaces)
 
 
-async def test_equivalent_match_policy_ignores_the_version() -> None:
-    rules = [
+CRONTABS = (
+    Served("stable.example.com", "v1", "crontabs", "CronTab"),
+    Served("stable.example.com", "v1beta1", "crontabs", "CronTab"),
+)
+EVENTS = (Served("", "v1", "events", "Event"), Served("events.k8s.io", "v1", "events", "Event"))
+
+
+def crontab_request(version: str = "v1beta1") -> Attributes:
+    request = attrs(group="stable.example.com", version=version, kind="CronTab")
+    request.resource = "crontabs"
+    request.equivalents = CRONTABS
+    return request
+
+
+def rules_for(group: str, *versions: str, resource: str = "crontabs") -> list[Obj]:
+    return [
         {
             "operations": ["*"],
-            "apiGroups": [""],
-            "apiVersions": ["v1beta1"],
-            "resources": ["configmaps"],
+            "apiGroups": [group],
+            "apiVersions": list(versions),
+            "resources": [resource],
         }
     ]
-    assert await criteria(rules=rules).matches(attrs(), Namespaces())
-    assert not await criteria(rules=rules, match_policy="Exact").matches(attrs(), Namespaces())
+
+
+@pytest.mark.parametrize(
+    ("rules", "match_policy", "request_attributes", "seen_as"),
+    [
+        # A rule naming the request's own version: seen as itself.
+        (rules_for("stable.example.com", "v1beta1"), "Equivalent", crontab_request(), CRONTABS[1]),
+        # Another served version: seen as it (generic/webhook.go ShouldCallHook).
+        (rules_for("stable.example.com", "v1"), "Equivalent", crontab_request(), CRONTABS[0]),
+        (rules_for("stable.example.com", "v1"), "Exact", crontab_request(), None),
+        # A version not served is no equivalent.
+        (rules_for("stable.example.com", "v2"), "Equivalent", crontab_request(), None),
+        # The first rule's equivalent, in the mapper's order.
+        (rules_for("stable.example.com", "v2", "v1"), "Equivalent", crontab_request(), CRONTABS[0]),
+    ],
+)
+async def test_equivalent_match_policy_sees_the_request_as_a_served_version(
+    rules: list[Obj], match_policy: str, request_attributes: Attributes, seen_as: Served | None
+) -> None:
+    chosen = await criteria(rules=rules, match_policy=match_policy).select(
+        request_attributes, Namespaces()
+    )
+    assert chosen == seen_as
+
+
+async def test_an_event_is_seen_as_an_events_k8s_io_event() -> None:
+    request = attrs(kind="Event", resource="events")
+    request.equivalents = EVENTS
+    rules = rules_for("events.k8s.io", "v1", resource="events")
+    assert await criteria(rules=rules).select(request, Namespaces()) == EVENTS[1]
+    request.equivalents = ()  # a resource served once has no equivalent
+    assert await criteria(rules=rules).select(request, Namespaces()) is None
+
+
+async def test_exclusions_match_the_request_itself_only() -> None:
+    """policy/matching/matching.go: excludeResourceRules are matched exactly."""
+    excluded = Criteria.build(
+        rules=rules_for("stable.example.com", "*"),
+        exclude=rules_for("stable.example.com", "v1"),
+        namespace_selector=None,
+        object_selector=None,
+        match_policy="Equivalent",
+    )
+    assert await excluded.select(crontab_request(), Namespaces()) == CRONTABS[1]
+    assert await excluded.select(crontab_request("v1"), Namespaces()) is None
 
 
 async def test_a_bad_selector_is_a_configuration_error() -> None:

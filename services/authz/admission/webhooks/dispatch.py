@@ -41,9 +41,10 @@ import orjson
 from kapi import errors
 from kapi.cel import admission as cel
 from kapi.cel.library import authz as cel_authz
-from services.authz.admission import Attributes, cel_authorizer, review
+from services.authz.admission import Attributes, Served, cel_authorizer, review
 from services.authz.admission.compiled import CompiledSet, Objects
 from services.authz.admission.matching import Namespaces, exempt
+from services.authz.admission.versioned import Converter, Versions
 from services.authz.admission.webhooks.caller import CallingError, WebhookCaller
 from services.authz.admission.webhooks.configuration import (
     Configuration,
@@ -81,6 +82,7 @@ class _Webhooks:
         caller: WebhookCaller,
         namespaces: Namespaces,
         authorize: cel_authz.Check | None = None,
+        converter: Converter | None = None,
     ) -> None:
         self._configurations: CompiledSet[Configuration] = CompiledSet(
             configurations, compile_configuration
@@ -88,6 +90,7 @@ class _Webhooks:
         self.caller = caller
         self.namespaces = namespaces
         self.authorize = authorize
+        self.converter = converter
 
     operations = ALL_OPERATIONS
     mutating = False
@@ -98,28 +101,30 @@ class _Webhooks:
     def active(self) -> bool:
         return any(c.hooks for c in self._configurations.refresh())
 
-    async def _should_call(self, hook: Hook, attributes: Attributes) -> bool:
-        """ShouldCallHook; a matchConditions error under Fail raises 403."""
+    async def _should_call(
+        self, hook: Hook, attributes: Attributes, versions: Versions
+    ) -> Served | None:
+        """ShouldCallHook: the resource the webhook sees the request as (None: not
+        called); matchConditions read the objects in its version. A matchConditions
+        error under Fail raises 403."""
         try:
-            if not await hook.criteria.matches(attributes, self.namespaces):
-                return False
+            seen_as = await hook.criteria.select(attributes, self.namespaces)
         except ValueError as exc:
             raise errors.internal(str(exc)) from None
-        if not hook.match_conditions:
-            return True
-        request = review.request(attributes)
+        if seen_as is None or not hook.match_conditions:
+            return seen_as
+        obj, old = await versions.at(seen_as)
+        request = review.request(attributes, seen_as=seen_as)
         activation = {
-            "object": attributes.object,
-            "oldObject": attributes.old_object,
+            "object": obj,
+            "oldObject": old,
             "request": request,
             "params": None,
             "namespaceObject": None,
             "variables": {},
             **cel_authorizer.variables(attributes),
         }
-        budget = cel.Budget(
-            size_bound=cel.size_bound(attributes.object, attributes.old_object, request)
-        )
+        budget = cel.Budget(size_bound=cel.size_bound(obj, old, request))
         failures: list[str] = []
         checking = (
             cel_authz.checking(self.authorize)
@@ -133,18 +138,24 @@ class _Webhooks:
                     if isinstance(value, cel.Failure):
                         failures.append(value.message)
                     elif value is False:
-                        return False
+                        return None
         except cel.OutOfBudget as exc:
             failures.append(str(exc))
         if failures:
             if hook.ignores_failures:
-                return False
+                return None
             detail = failures[0] if len(failures) == 1 else "[" + ", ".join(failures) + "]"
             raise errors.forbidden(attributes.resource, attributes.group, attributes.name, detail)
-        return True
+        return seen_as
 
     async def _call(
-        self, hook: Hook, attributes: Attributes, *, failed_open_key: str
+        self,
+        hook: Hook,
+        attributes: Attributes,
+        *,
+        seen_as: Served,
+        objects: tuple[Obj | None, Obj | None],
+        failed_open_key: str,
     ) -> Obj | None:
         """The webhook's response, or None when its failure is ignored (then annotated
         ``failed_open_key``: the webhook's name); a refusal or a failure under Fail
@@ -153,7 +164,7 @@ class _Webhooks:
             raise errors.bad_request(
                 f"admission webhook {errors.quote(hook.name)} does not support dry run"
             )
-        request = review.request(attributes, with_objects=True)
+        request = review.request(attributes, with_objects=True, seen_as=seen_as, objects=objects)
         try:
             response = await self.caller.call(hook, request, mutating=self.mutating)
         except CallingError as exc:
@@ -207,13 +218,24 @@ class ValidatingWebhooks(_Webhooks):
         hooks = self.hooks()
         if not hooks or exempt(attributes):
             return
-        relevant = [h for h in hooks if await self._should_call(h, attributes)]
+        versions = Versions(attributes, self.converter)
+        relevant: list[tuple[Hook, Served, tuple[Obj | None, Obj | None]]] = []
+        for hook in hooks:
+            seen_as = await self._should_call(hook, attributes, versions)
+            if seen_as is not None:
+                relevant.append((hook, seen_as, await versions.at(seen_as)))
         if not relevant:
             return
         outcomes = await asyncio.gather(
             *(
-                self._call(h, attributes, failed_open_key=VALIDATING_FAILED_OPEN.format(i))
-                for i, h in enumerate(relevant)
+                self._call(
+                    hook,
+                    attributes,
+                    seen_as=seen_as,
+                    objects=objects,
+                    failed_open_key=VALIDATING_FAILED_OPEN.format(i),
+                )
+                for i, (hook, seen_as, objects) in enumerate(relevant)
             ),
             return_exceptions=True,
         )
@@ -259,12 +281,16 @@ class MutatingWebhooks(_Webhooks):
         round_ = 1 if context.is_reinvoke else 0
         if round_ and state.last_output != attributes.object:
             state.require_reinvoking()
+        versions = Versions(attributes, self.converter)
         for index, hook in enumerate(hooks):
-            if not await self._should_call(hook, attributes):
+            seen_as = await self._should_call(hook, attributes, versions)
+            if seen_as is None:
                 continue
             if round_ and hook.uid not in state.to_reinvoke:
                 continue
-            changed = await self._mutate(hook, attributes, round_=round_, index=index)
+            changed = await self._mutate(
+                hook, attributes, versions, seen_as, round_=round_, index=index
+            )
             if changed:
                 state.require_reinvoking()
                 context.should_reinvoke = True
@@ -274,13 +300,28 @@ class MutatingWebhooks(_Webhooks):
             # Only the second round reads it: copied only when there will be one.
             state.last_output = copy.deepcopy(attributes.object)
 
-    async def _mutate(self, hook: Hook, attributes: Attributes, *, round_: int, index: int) -> bool:
-        """Call the webhook and apply its patch: whether the object changed. Annotated
-        whatever the outcome (kube: the mutation annotation is deferred)."""
+    async def _mutate(
+        self,
+        hook: Hook,
+        attributes: Attributes,
+        versions: Versions,
+        seen_as: Served,
+        *,
+        round_: int,
+        index: int,
+    ) -> bool:
+        """Call the webhook and apply its patch to the object in the version it saw (then
+        converted back): whether the object changed. Annotated whatever the outcome
+        (kube: the mutation annotation is deferred)."""
         changed = False
         try:
+            objects = await versions.at(seen_as)
             response = await self._call(
-                hook, attributes, failed_open_key=MUTATION_FAILED_OPEN.format(round_, index)
+                hook,
+                attributes,
+                seen_as=seen_as,
+                objects=objects,
+                failed_open_key=MUTATION_FAILED_OPEN.format(round_, index),
             )
             if response is None or not response.get("patch"):
                 return False
@@ -298,7 +339,8 @@ class MutatingWebhooks(_Webhooks):
                 raise errors.internal(message) from None
             if not operations:
                 return False
-            if attributes.object is None:
+            current = objects[0]
+            if current is None:
                 raise errors.internal(
                     f"admission webhook {errors.quote(hook.name)} attempted to modify the "
                     "object, which is not supported for this operation"
@@ -316,18 +358,16 @@ class MutatingWebhooks(_Webhooks):
                 }
             )
             try:
-                patched = json_patch.apply(copy.deepcopy(attributes.object), operations)
+                patched = json_patch.apply(copy.deepcopy(current), operations)
             except errors.StatusError as err:
                 raise errors.internal(f"{err.message}") from None
-            if not isinstance(patched, dict) or patched.get("kind") != attributes.object.get(
-                "kind"
-            ):
+            if not isinstance(patched, dict) or patched.get("kind") != current.get("kind"):
                 raise errors.internal(
                     f"admission webhook {errors.quote(hook.name)} changed the object's kind"
                 )
-            changed = patched != attributes.object
+            changed = patched != current
             attributes.annotate(PATCH_ANNOTATION.format(round_, index), patch_annotation)
-            attributes.object = patched
+            await versions.mutated(seen_as, patched)
             return changed
         finally:
             attributes.annotate(
