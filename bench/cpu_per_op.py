@@ -1,5 +1,6 @@
 """``python -m bench.cpu_per_op get|create [--in-flight N] [--count N] [--beside-etcd]``:
-where the CPU of one operation goes.
+where the CPU of one operation goes. ``create --webhook``: what an admission webhook
+call costs kapi beyond the webhook's own time (``bench.webhook_overhead``).
 
 Starts etcd and kapi as ``python -m bench`` does, warms up, then runs ``count`` gets
 of 100 ConfigMaps (consistent reads) or creates of 1 KB ConfigMaps, ``in-flight`` at a
@@ -13,15 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
-import tempfile
 import time
-from pathlib import Path
 
 import orjson
 
-from bench import cluster, measure
+from bench import cluster, measure, webhook_overhead
 
 NAMESPACE = "cpu-per-op"
 
@@ -158,26 +156,6 @@ async def admission_policies(admin: measure.Api, count: int) -> None:
     await asyncio.sleep(1.0)  # the policies reach authz by watch
 
 
-async def admission_webhook(admin: measure.Api, url: str, ca_bundle: str) -> None:
-    """One validating webhook on ConfigMaps (it allows everything)."""
-    body = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": "bench"},
-        "webhooks": [
-            {
-                "name": "bench.kapi.test",
-                "clientConfig": {"url": url, "caBundle": ca_bundle},
-                "rules": CONFIGMAP_RULES,
-                "sideEffects": "None",
-                "admissionReviewVersions": ["v1"],
-            }
-        ],
-    }
-    await admin.request("POST", f"{ADMISSION}/validatingwebhookconfigurations", body, expect=201)
-    await asyncio.sleep(1.0)
-
-
 async def measured(
     c: cluster.Cluster,
     what: str,
@@ -187,7 +165,6 @@ async def measured(
     *,
     etcd_beside: bool = False,
     admission: int = 0,
-    webhook: tuple[str, str] | None = None,
 ) -> str:
     admin = measure.Api(c)
     api = admin
@@ -198,8 +175,6 @@ async def measured(
             api = await as_service_account(admin, c, policy)
         if admission:
             await admission_policies(admin, admission)
-        if webhook is not None:
-            await admission_webhook(admin, *webhook)
         path = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
         for i in range(100):
             await api.request("POST", path, measure.configmap(NAMESPACE, f"c{i:06d}"), expect=201)
@@ -260,19 +235,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--webhook",
         action="store_true",
-        help="with a validating webhook on ConfigMaps, served by this process (its CPU is "
-        "the client's)",
+        help="create: creates without and with a validating webhook call, alternately, "
+        "and what the call costs kapi beyond the webhook's own time (latency, CPU per "
+        "process); the webhook runs in a process of its own",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="--webhook: slices of each side, alternated"
     )
     args = parser.parse_args(argv)
-    with cluster.started() as c, contextlib.ExitStack() as stack:
-        hook = None
-        if args.webhook:
-            from tests import admission_webhook  # the tests' webhook server
-
-            served = stack.enter_context(
-                admission_webhook.serve(Path(tempfile.mkdtemp(prefix="kapi-bench-hook-")))
+    if args.webhook:
+        if args.what != "create":
+            parser.error("--webhook measures creates")
+        with cluster.started() as c, webhook_overhead.webhook_process() as served:
+            print(
+                asyncio.run(
+                    webhook_overhead.measure_overhead(
+                        c, served, in_flight=args.in_flight, count=args.count, rounds=args.rounds
+                    )
+                )
             )
-            hook = (f"{served.base_url}/validate", served.ca_bundle_b64)
+        return
+    with cluster.started() as c:
         print(
             asyncio.run(
                 measured(
@@ -282,7 +265,6 @@ def main(argv: list[str] | None = None) -> None:
                     args.count,
                     args.policy,
                     admission=args.admission_policies,
-                    webhook=hook,
                     etcd_beside=args.beside_etcd,
                 )
             )

@@ -10,7 +10,13 @@ Served by uvicorn on a thread of its own (the end-to-end tests are synchronous),
 - ``/slow``: answers allowed after ``slow_seconds``;
 - ``/allow``: answers allowed, without a patch.
 
-Every review received is kept in ``reviews`` (path, request).
+Every review received is kept in ``reviews`` (path, request), unless ``keep_reviews``
+is off; the webhook's own time per call (its application, from the request reaching it
+to its reply sent) in ``own_seconds``.
+
+``python -m tests.admission_webhook DIR`` serves it in a process of its own (the
+benchmarks: its CPU apart from theirs), printing ``{"base_url", "ca_bundle"}`` as one
+JSON line; ``GET /own-seconds`` answers the own times so far and forgets them.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +39,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kapi import pki
 
@@ -45,6 +53,8 @@ class Webhook:
     port: int = 0
     reviews: list[tuple[str, Obj]] = field(default_factory=list)
     slow_seconds: float = 3.0
+    keep_reviews: bool = True
+    own_seconds: list[float] = field(default_factory=list)
 
     @property
     def ca_bundle_b64(self) -> str:
@@ -66,7 +76,8 @@ def _labels(obj: Obj | None) -> dict[str, str]:
 
 def _answer(hook: Webhook, path: str, body: Obj) -> Obj:
     request = body["request"]
-    hook.reviews.append((path, request))
+    if hook.keep_reviews:
+        hook.reviews.append((path, request))
     obj = request.get("object")
     name = ((obj or {}).get("metadata") or {}).get("name") or request.get("name") or ""
     response: Obj = {"uid": request["uid"], "allowed": True}
@@ -91,8 +102,26 @@ def _answer(hook: Webhook, path: str, body: Obj) -> Obj:
     return {"apiVersion": body["apiVersion"], "kind": "AdmissionReview", "response": response}
 
 
+def _timed(app: ASGIApp, hook: Webhook) -> ASGIApp:
+    """``app``, each call's time from its start to its last body chunk sent recorded."""
+
+    async def timed(scope: Scope, receive: Receive, send: Send) -> None:
+        began = time.perf_counter()
+
+        async def sending(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                hook.own_seconds.append(time.perf_counter() - began)
+
+        await app(scope, receive, sending)
+
+    return timed
+
+
 @contextmanager
-def serve(tmp: Path, *, names: tuple[str, ...] = ()) -> Iterator[Webhook]:
+def serve(
+    tmp: Path, *, names: tuple[str, ...] = (), keep_reviews: bool = True
+) -> Iterator[Webhook]:
     """Run the webhook until the block ends; ``names``: more names its certificate
     carries (``svc.ns.svc`` when it is reached through a Service)."""
     ca = pki.ensure_ca(tmp / "admission-webhook-pki", common_name="admission-webhook-ca")
@@ -100,7 +129,7 @@ def serve(tmp: Path, *, names: tuple[str, ...] = ()) -> Iterator[Webhook]:
         tmp / "admission-webhook-pki", ca, hosts=["127.0.0.1", "localhost", *names]
     )
     port = _free_port()
-    hook = Webhook(f"https://127.0.0.1:{port}", ca.cert_pem, port)
+    hook = Webhook(f"https://127.0.0.1:{port}", ca.cert_pem, port, keep_reviews=keep_reviews)
 
     async def handle(request: Request) -> Response:
         body = orjson.loads(await request.body())
@@ -109,14 +138,22 @@ def serve(tmp: Path, *, names: tuple[str, ...] = ()) -> Iterator[Webhook]:
         answer = _answer(hook, request.url.path, body)
         return Response(orjson.dumps(answer), media_type="application/json")
 
+    async def own_seconds(request: Request) -> Response:
+        taken, hook.own_seconds = hook.own_seconds, []
+        return Response(orjson.dumps(taken), media_type="application/json")
+
     app = Starlette(
         routes=[
-            Route(p, handle, methods=["POST"]) for p in ("/validate", "/mutate", "/slow", "/allow")
+            *(
+                Route(p, handle, methods=["POST"])
+                for p in ("/validate", "/mutate", "/slow", "/allow")
+            ),
+            Route("/own-seconds", own_seconds, methods=["GET"]),
         ]
     )
     server = uvicorn.Server(
         uvicorn.Config(
-            app,
+            _timed(app, hook),
             host="127.0.0.1",
             port=port,
             ssl_certfile=str(serving.cert_path),
@@ -137,3 +174,17 @@ def serve(tmp: Path, *, names: tuple[str, ...] = ()) -> Iterator[Webhook]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def main() -> None:
+    """Serve until stdin closes (the parent went) or a signal ends the process."""
+    with serve(Path(sys.argv[1]), keep_reviews=False) as hook:
+        print(
+            orjson.dumps({"base_url": hook.base_url, "ca_bundle": hook.ca_bundle_b64}).decode(),
+            flush=True,
+        )
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
