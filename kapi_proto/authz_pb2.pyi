@@ -185,7 +185,7 @@ class Revisions(_message.Message):
     def __init__(self, policy: _Optional[int] = ..., identity: _Optional[int] = ...) -> None: ...
 
 class AdmitRequest(_message.Message):
-    __slots__ = ("phase", "operation", "user", "group", "version", "kind", "resource", "subresource", "namespace", "name", "object", "old_object", "dry_run", "options", "equivalents")
+    __slots__ = ("phase", "operation", "user", "group", "version", "kind", "resource", "subresource", "namespace", "name", "object", "old_object", "dry_run", "options", "equivalents", "requested")
     PHASE_FIELD_NUMBER: _ClassVar[int]
     OPERATION_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
@@ -201,6 +201,7 @@ class AdmitRequest(_message.Message):
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     EQUIVALENTS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_FIELD_NUMBER: _ClassVar[int]
     phase: AdmissionPhase
     operation: str
     user: _common_pb2.UserInfo
@@ -216,7 +217,8 @@ class AdmitRequest(_message.Message):
     dry_run: bool
     options: bytes
     equivalents: _containers.RepeatedCompositeFieldContainer[EquivalentResource]
-    def __init__(self, phase: _Optional[_Union[AdmissionPhase, str]] = ..., operation: _Optional[str] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., group: _Optional[str] = ..., version: _Optional[str] = ..., kind: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., object: _Optional[bytes] = ..., old_object: _Optional[bytes] = ..., dry_run: _Optional[bool] = ..., options: _Optional[bytes] = ..., equivalents: _Optional[_Iterable[_Union[EquivalentResource, _Mapping]]] = ...) -> None: ...
+    requested: EquivalentResource
+    def __init__(self, phase: _Optional[_Union[AdmissionPhase, str]] = ..., operation: _Optional[str] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., group: _Optional[str] = ..., version: _Optional[str] = ..., kind: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., object: _Optional[bytes] = ..., old_object: _Optional[bytes] = ..., dry_run: _Optional[bool] = ..., options: _Optional[bytes] = ..., equivalents: _Optional[_Iterable[_Union[EquivalentResource, _Mapping]]] = ..., requested: _Optional[_Union[EquivalentResource, _Mapping]] = ...) -> None: ...
 
 class EquivalentResource(_message.Message):
     __slots__ = ("group", "version", "resource", "kind")

@@ -76,6 +76,8 @@ class AdmissionRequest:
     # The resource's served versions, (group, version, resource, kind) each, when it has
     # more than one (AdmitRequest.equivalents).
     equivalents: tuple[tuple[str, str, str, str], ...] = ()
+    # The resource the request was made to, when the object is in another's form.
+    requested: tuple[str, str, str, str] | None = None
 
 
 class AuthzClient:
@@ -190,6 +192,11 @@ class AuthzClient:
                 for g, v, r, k in request.equivalents
             ],
         )
+        if request.requested is not None:
+            g, v, r, k = request.requested
+            message.requested.CopyFrom(
+                authz_pb2.EquivalentResource(group=g, version=v, resource=r, kind=k)
+            )
         reply = await self._admissions.call(message)
         self.validating_plugins = reply.validating_plugins
         if audit_annotations is not None:

@@ -53,6 +53,7 @@ class AuthzAdmission:
             name=target.name,
             dry_run=target.dry_run,
             equivalents=target.equivalents,
+            requested=target.requested,
         )
         if phase == "validating" and self.authz.validating_plugins is False:
             # authz runs no validating plugin: the call would change and reject nothing.

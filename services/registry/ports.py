@@ -106,6 +106,9 @@ class AdmissionTarget:
     # The resource's other served versions, (group, version, resource, kind) each, the
     # request's included; empty when it is served in one (``TypeTable.equivalents``).
     equivalents: tuple[tuple[str, str, str, str], ...] = ()
+    # The resource the request was made to, when the object is admitted in another's
+    # form (a built-in type served converted; a delete's stored object).
+    requested: tuple[str, str, str, str] | None = None
     # Filled by admission: what the request's audit event records (kube's
     # Attributes.AddAnnotation).
     audit_annotations: dict[str, str] = field(default_factory=dict, compare=False)

@@ -318,7 +318,23 @@ class Registry:
             equivalents=tuple(
                 (e.group, e.version, e.resource, e.kind) for e in self.table.equivalents(rt)
             ),
+            requested=self._requested(rt, target),
         )
+
+    def _requested(self, rt: Definition, target: Target) -> tuple[str, str, str, str] | None:
+        """The resource the request was made to, when admission sees the object as
+        ``rt`` (another form of it); None when it is ``rt`` itself."""
+        if (target.group, target.version, target.resource) == (rt.group, rt.version, rt.resource):
+            return None
+        served = self.table.lookup(target.group, target.version, target.resource)
+        if served is None:
+            return None
+        return (served.group, served.version, served.resource, served.kind)
+
+    def _storage_definition(self, rt: Definition) -> Definition:
+        """The definition of the version ``rt``'s objects are stored in."""
+        group, _, version = rt.stored_api_version.rpartition("/")
+        return self.table.lookup(group, version, rt.resource) or rt
 
     async def convert(
         self, group: str, version: str, resource: str, objects: builtins.list[Obj]
@@ -852,7 +868,10 @@ class Registry:
             current = _loads(await self.storage.get(where, namespace, target.name))
             meta = current.get("metadata") or {}
             self._check_delete_preconditions(rt, target.name, meta, options)
-            admission = self._admission_target(rt, target, "DELETE", target.name, dry_run)
+            # The object as stored: admitted in the storage version's form.
+            admission = self._admission_target(
+                self._storage_definition(rt), target, "DELETE", target.name, dry_run
+            )
             await self.admission.admit("mutating", admission, None, current)
             await self.admission.admit("validating", admission, None, current)
             revision = int(meta["resourceVersion"])

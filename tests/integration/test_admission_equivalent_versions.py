@@ -256,3 +256,103 @@ async def test_a_policy_for_v1_sees_a_v1beta1_request_as_v1(
         finally:
             await api.delete(f"{ADMISSION}/validatingadmissionpolicybindings/{binding}")
             await api.delete(f"{ADMISSION}/validatingadmissionpolicies/{policy}")
+
+
+async def test_a_built_in_type_served_converted(
+    control_plane: ControlPlane,
+    webhook: admission_webhook.Webhook,
+    configured: Configured,  # noqa: F811
+) -> None:
+    """autoscaling/v1 and v2 HorizontalPodAutoscalers are one stored resource: a
+    webhook registered for v1 with Exact sees v1 requests only, in v1 (``spec.
+    targetCPUUtilizationPercentage``), one for v2 sees v2 requests only, one for v2
+    with Equivalent sees both, in v2 — as kube, where the request's kind is the one it
+    was made to whatever form kapi admits it in."""
+    api, ns = control_plane.api, control_plane.namespace
+    suffix = uuid.uuid4().hex[:6]
+    ca = webhook.ca_bundle_b64
+
+    def hpa_hook(name: str, path: str, version: str, policy: str) -> Obj:
+        hook = widget_hook(name, f"{webhook.base_url}{path}", ca, "autoscaling", policy)
+        hook["rules"][0]["apiVersions"] = [version]
+        hook["rules"][0]["resources"] = ["horizontalpodautoscalers"]
+        hook["objectSelector"] = {"matchLabels": {"hpa-test": suffix}}
+        return hook
+
+    await configured.add(
+        "validatingwebhookconfigurations",
+        configuration(
+            "ValidatingWebhookConfiguration",
+            f"hpa-{suffix}",
+            [
+                hpa_hook("v1-exact.kapi.test", "/validate", "v1", "Exact"),
+                hpa_hook("v2-exact.kapi.test", "/allow", "v2", "Exact"),
+                hpa_hook("v2-equivalent.kapi.test", "/slow", "v2", "Equivalent"),
+            ],
+        ),
+    )
+    webhook.slow_seconds = 0
+
+    def hpa(version: str, name: str) -> Obj:
+        spec: Obj = {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 1,
+            "maxReplicas": 3,
+        }
+        if version == "v1":
+            spec["targetCPUUtilizationPercentage"] = 50
+        return {
+            "apiVersion": f"autoscaling/{version}",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": name, "labels": {"hpa-test": suffix}},
+            "spec": spec,
+        }
+
+    async def arrived() -> bool:
+        name = f"probe-{uuid.uuid4().hex[:6]}"
+        reply = await api.post(
+            f"/apis/autoscaling/v1/namespaces/{ns}/horizontalpodautoscalers",
+            json=hpa("v1", name),
+        )
+        assert reply.status_code == 201, reply.text
+        return any(r.get("name") == name for r in webhook.requests("/validate"))
+
+    await eventually(arrived)
+    for version in ("v1", "v2"):
+        name = f"asked-{version}"
+        reply = await api.post(
+            f"/apis/autoscaling/{version}/namespaces/{ns}/horizontalpodautoscalers",
+            json=hpa(version, name),
+        )
+        assert reply.status_code == 201, reply.text
+    (v1_seen,) = [r for r in webhook.requests("/validate") if r.get("name") == "asked-v1"]
+    assert (
+        v1_seen["kind"]
+        == v1_seen["requestKind"]
+        == {
+            "group": "autoscaling",
+            "version": "v1",
+            "kind": "HorizontalPodAutoscaler",
+        }
+    )
+    assert v1_seen["object"]["apiVersion"] == "autoscaling/v1"
+    assert v1_seen["object"]["spec"]["targetCPUUtilizationPercentage"] == 50
+    assert [r.get("name") for r in webhook.requests("/validate")].count("asked-v2") == 0
+    (v2_seen,) = [r for r in webhook.requests("/allow") if r.get("name") == "asked-v2"]
+    assert v2_seen["requestKind"]["version"] == "v2"
+    assert [r.get("name") for r in webhook.requests("/allow")].count("asked-v1") == 0
+    # Equivalent: both requests, each as v2; the v1 one says it was asked as v1.
+    for name, asked in (("asked-v1", "v1"), ("asked-v2", "v2")):
+        (seen,) = [r for r in webhook.requests("/slow") if r.get("name") == name]
+        assert seen["kind"]["version"] == "v2" and seen["object"]["apiVersion"] == "autoscaling/v2"
+        assert seen["requestKind"]["version"] == asked
+        assert seen["requestResource"] == {
+            "group": "autoscaling",
+            "version": asked,
+            "resource": "horizontalpodautoscalers",
+        }
+    v1_metrics = next(r for r in webhook.requests("/slow") if r.get("name") == "asked-v1")
+    assert v1_metrics["object"]["spec"]["metrics"][0]["resource"]["target"] == {
+        "type": "Utilization",
+        "averageUtilization": 50,
+    }

@@ -61,11 +61,20 @@ class Attributes:
     # The resource's served versions (the request's included) when it has several:
     # kube's EquivalentResourceMapper, for matchPolicy Equivalent.
     equivalents: tuple[Served, ...] = ()
+    # The resource the request was made to when the fields above name another form of
+    # it, the one the objects are in (a built-in type served converted: autoscaling/v1
+    # HPAs are admitted as autoscaling/v2; a delete's stored object). None: the same.
+    requested: Served | None = None
 
     @property
     def served(self) -> Served:
-        """The request's own group, version, resource and kind."""
+        """The group, version, resource and kind the objects are in."""
         return Served(self.group, self.version, self.resource, self.kind)
+
+    @property
+    def request_as(self) -> Served:
+        """The resource the request was made to (webhooks and policies match it)."""
+        return self.requested or self.served
 
     def annotate(self, key: str, value: str) -> None:
         """An audit annotation; a key keeps its first value (kube's AddAnnotation)."""

@@ -124,14 +124,18 @@ def rules_of(value: object) -> tuple[Rule, ...]:
 def select(rules: Sequence[Rule], attributes: Attributes, match_policy: str) -> Served | None:
     """The resource the request is seen as by ``rules`` (None: not selected): kube's
     ``generic/webhook.go`` ShouldCallHook and ``policy/matching`` resourceMatches."""
-    if any(rule.matches(attributes) for rule in rules):
-        return attributes.served
+    own = attributes.request_as
+    if any(rule.matches(attributes, as_=own) for rule in rules):
+        return own
     if match_policy != "Equivalent" or not attributes.equivalents:
         return None
-    own = (attributes.group, attributes.version, attributes.resource)
     for rule in rules:
         for equivalent in attributes.equivalents:
-            if (equivalent.group, equivalent.version, equivalent.resource) == own:
+            if (equivalent.group, equivalent.version, equivalent.resource) == (
+                own.group,
+                own.version,
+                own.resource,
+            ):
                 continue
             if rule.matches(attributes, as_=equivalent):
                 return equivalent
@@ -198,14 +202,15 @@ class Criteria:
     async def select(self, attributes: Attributes, namespaces: Namespaces) -> Served | None:
         """The resource the request is seen as (None: not selected); a configuration
         error raises ``ValueError`` (after the checks that do not need it said no)."""
-        if self.exclude and any(rule.matches(attributes) for rule in self.exclude):
+        own = attributes.request_as
+        if self.exclude and any(rule.matches(attributes, as_=own) for rule in self.exclude):
             return None
         if self.rules or not self.all_when_no_rules:
             seen_as = select(self.rules, attributes, self.match_policy)
             if seen_as is None:
                 return None
         else:
-            seen_as = attributes.served
+            seen_as = own
         if self.error:
             raise ValueError(self.error)
         if not self._object_matches(attributes):

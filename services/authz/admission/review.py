@@ -61,13 +61,14 @@ def request(
     request's, or ``objects``: them in ``seen_as``'s version). ``seen_as``: the
     resource the webhook or policy matched (kube's invocation Kind and Resource), the
     request's own in ``requestKind`` and ``requestResource``."""
-    seen = seen_as or attributes.served
+    asked = attributes.request_as
+    seen = seen_as or asked
     out = cel.request_object(
         uid=uid or str(uuid.uuid4()),
         kind=(seen.group, seen.version, seen.kind),
         resource=(seen.group, seen.version, seen.resource),
-        request_kind=(attributes.group, attributes.version, attributes.kind),
-        request_resource=(attributes.group, attributes.version, attributes.resource),
+        request_kind=(asked.group, asked.version, asked.kind),
+        request_resource=(asked.group, asked.version, asked.resource),
         subresource=attributes.subresource,
         name=attributes.name,
         namespace=namespace_of(attributes),

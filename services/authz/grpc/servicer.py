@@ -153,6 +153,16 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
                 admission.Served(e.group, e.version, e.resource, e.kind)
                 for e in request.equivalents
             ),
+            requested=(
+                admission.Served(
+                    request.requested.group,
+                    request.requested.version,
+                    request.requested.resource,
+                    request.requested.kind,
+                )
+                if request.HasField("requested")
+                else None
+            ),
         )
         if request.phase == authz_pb2.MUTATING:
             await self.admission.run_mutating(attributes)
