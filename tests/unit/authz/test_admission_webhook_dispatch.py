@@ -19,7 +19,7 @@ import pytest
 
 from kapi import errors
 from kapi.user import UserInfo
-from services.authz.admission import Attributes, Chain
+from services.authz.admission import Attributes, Chain, Served
 from services.authz.admission.webhooks.caller import CallingError
 from services.authz.admission.webhooks.configuration import Hook
 from services.authz.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
@@ -44,9 +44,11 @@ class NoNamespaces:
 @dataclass
 class FakeCaller:
     calls: list[str] = field(default_factory=list)
+    requests: list[Obj] = field(default_factory=list)
 
     async def call(self, hook: Hook, request: Obj, *, mutating: bool) -> Obj:
         self.calls.append(hook.name)
+        self.requests.append(copy.deepcopy(request))
         action = hook.url.removeprefix("https://hooks/")
         if action == "down":
             raise CallingError('failed to call webhook: Post "https://hooks/down": refused')
@@ -285,3 +287,107 @@ async def test_a_validating_failure_ignored_is_annotated_by_its_place_among_thos
     assert attrs.audit_annotations == {
         "failed-open.validating.webhook.admission.k8s.io/round_0_index_1": "down"
     }
+
+
+@dataclass
+class FakeConverter:
+    """v1beta1 ``spec.size`` (a string) is v1 ``spec.replicas`` (an int)."""
+
+    asked: list[str] = field(default_factory=list)
+
+    async def convert(self, to: Served, objects: list[Obj]) -> list[Obj]:
+        self.asked.append(to.version)
+        out = []
+        for obj in objects:
+            spec = dict(obj.get("spec") or {})
+            if to.version == "v1" and "size" in spec:
+                spec["replicas"] = int(spec.pop("size"))
+            elif to.version == "v1beta1" and "replicas" in spec:
+                spec["size"] = str(spec.pop("replicas"))
+            out.append({**obj, "apiVersion": f"{to.group}/{to.version}", "spec": spec})
+        return out
+
+
+WIDGETS = (
+    Served("example.com", "v1", "widgets", "Widget"),
+    Served("example.com", "v1beta1", "widgets", "Widget"),
+)
+
+
+async def test_a_webhook_of_another_version_mutates_the_converted_object() -> None:
+    """mutating/dispatcher.go: the patch applies to the object in the webhook's version;
+    the result goes back to the request's. Two webhooks of that version: one conversion
+    there (kept while only they change the object), one back after each patch."""
+    caller, converter = FakeCaller(), FakeConverter()
+    v1_rule = {
+        "apiGroups": ["example.com"],
+        "apiVersions": ["v1"],
+        "operations": ["CREATE"],
+        "resources": ["widgets"],
+    }
+    hooks = MutatingWebhooks(
+        configurations=Configurations(
+            [
+                {
+                    "metadata": {"name": "config", "resourceVersion": "1"},
+                    "webhooks": [
+                        webhook("a", "label-a", rules=[v1_rule]),
+                        webhook("b", "noop", rules=[v1_rule]),
+                    ],
+                }
+            ]
+        ),
+        caller=caller,  # type: ignore[arg-type]
+        namespaces=NoNamespaces(),
+        converter=converter,
+    )
+    attrs = Attributes(
+        operation="CREATE",
+        user=UserInfo(username="alice"),
+        group="example.com",
+        version="v1beta1",
+        kind="Widget",
+        resource="widgets",
+        subresource="",
+        namespace="ns",
+        name="w",
+        object={
+            "apiVersion": "example.com/v1beta1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {"size": "3"},
+        },
+        old_object=None,
+        equivalents=WIDGETS,
+    )
+    await Chain([hooks], []).run_mutating(attrs)
+    assert caller.calls == ["a", "b"]
+    assert caller.requests[0]["object"]["spec"] == {"replicas": 3}
+    assert caller.requests[0]["kind"]["version"] == "v1"
+    assert caller.requests[0]["requestKind"]["version"] == "v1beta1"
+    assert caller.requests[1]["object"]["metadata"]["labels"] == {"a": "<yes>"}
+    assert attrs.object == {
+        "apiVersion": "example.com/v1beta1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "labels": {"a": "<yes>"}},
+        "spec": {"size": "3"},
+    }
+    assert converter.asked == ["v1", "v1beta1"]
+
+
+async def test_no_conversion_when_every_webhook_is_of_the_request_s_version() -> None:
+    caller, converter = FakeCaller(), FakeConverter()
+    configuration = {
+        "metadata": {"name": "config", "resourceVersion": "1"},
+        "webhooks": [webhook("a", "label-a")],
+    }
+    hooks = MutatingWebhooks(
+        configurations=Configurations([configuration]),
+        caller=caller,  # type: ignore[arg-type]
+        namespaces=NoNamespaces(),
+        converter=converter,
+    )
+    attrs = attributes()
+    attrs.equivalents = (Served("", "v1", "configmaps", "ConfigMap"),)
+    await Chain([hooks], []).run_mutating(attrs)
+    assert caller.calls == ["a"] and converter.asked == []
