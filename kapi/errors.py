@@ -54,6 +54,9 @@ class StatusError(Exception):
         self.retry_after = retry_after
         # The Status's ListMeta: e.g. the fresh ``continue`` of an expired list token.
         self.metadata = metadata
+        # Not rendered: what the request's audit event records (admission's annotations,
+        # kept when admission refuses), carried across the services with the Status.
+        self.audit_annotations: dict[str, str] = {}
 
     def status(self) -> JSON:
         """The ``metav1.Status``, fields in kube-apiserver's order."""

@@ -197,7 +197,14 @@ class AuthzClient:
             message.requested.CopyFrom(
                 authz_pb2.EquivalentResource(group=g, version=v, resource=r, kind=k)
             )
-        reply = await self._admissions.call(message)
+        try:
+            reply = await self._admissions.call(message)
+        except errors.StatusError as err:
+            if audit_annotations is not None:
+                for key, value in err.audit_annotations.items():
+                    audit_annotations.setdefault(key, value)
+                err.audit_annotations = dict(audit_annotations)  # the earlier phase's too
+            raise
         self.validating_plugins = reply.validating_plugins
         if audit_annotations is not None:
             for key, value in reply.audit_annotations.items():

@@ -496,7 +496,8 @@ async def test_mutating_webhooks_reinvoked_and_annotated(
             **extra,
         }
 
-    path = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+    ADMISSION = "/apis/admissionregistration.k8s.io/v1"
+    path = f"{ADMISSION}/mutatingwebhookconfigurations"
     with admission_webhook.serve(tmp_path) as webhook:
         ca = webhook.ca_bundle_b64
         created = await api.post(
@@ -579,5 +580,51 @@ async def test_mutating_webhooks_reinvoked_and_annotated(
                 annotations = await create("secrets", "Secret")  # level Metadata
                 assert annotations[f"{prefix}round_0_index_1"] == mutation("mutate.kapi.test", True)
                 assert not [k for k in annotations if k.startswith("patch.webhook.")]
+
+                # Refused by a validating webhook: the event still carries the mutating
+                # webhooks' annotations (kube's admission audit handler records them
+                # whether the plugin allowed or refused).
+                validating = f"{ADMISSION}/validatingwebhookconfigurations"
+                created = await api.post(
+                    validating,
+                    json={
+                        "apiVersion": "admissionregistration.k8s.io/v1",
+                        "kind": "ValidatingWebhookConfiguration",
+                        "metadata": {"name": configuration_name},
+                        "webhooks": [hook("deny.kapi.test", f"{webhook.base_url}/validate", ca)],
+                    },
+                )
+                assert created.status_code == 201, created.text
+                try:
+                    deadline = time.monotonic() + 15
+                    while True:
+                        audit_id = new_id()
+                        reply = await client.post(
+                            f"/api/v1/namespaces/{ns}/configmaps",
+                            json={
+                                "apiVersion": "v1",
+                                "kind": "ConfigMap",
+                                "metadata": {
+                                    "name": f"r-{audit_id}",
+                                    "labels": {"reinvoke": suffix, "deny": "1"},
+                                },
+                            },
+                            headers={"Audit-ID": audit_id},
+                        )
+                        if reply.status_code == 403:
+                            break
+                        assert time.monotonic() < deadline, "the refusal did not arrive"
+                        await asyncio.sleep(0.1)
+                    events = await audited.events(audit_id, 2)
+                    refused = events[-1]
+                    assert refused["responseStatus"]["code"] == 403
+                    assert refused["annotations"][f"{prefix}round_0_index_1"] == mutation(
+                        "mutate.kapi.test", True
+                    )
+                    assert refused["annotations"][
+                        "patch.webhook.admission.k8s.io/round_0_index_1"
+                    ].startswith(f'{{"configuration":"{configuration_name}"')
+                finally:
+                    await api.delete(f"{validating}/{configuration_name}")
         finally:
             await api.delete(f"{path}/{configuration_name}")

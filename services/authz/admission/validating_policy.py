@@ -551,7 +551,8 @@ def _denied(attributes: Attributes, denial: _Denial) -> errors.StatusError:
         )
     else:
         message = f"ValidatingAdmissionPolicy '{denial.policy}' denied request: {denial.message}"
-    err = errors.forbidden(attributes.resource, attributes.group, request_name(attributes), message)
+    asked = attributes.request_as  # kube names the resource the request was made to
+    err = errors.forbidden(asked.resource, asked.group, request_name(attributes), message)
     reason = denial.reason or "Invalid"
     err.reason = reason
     err.code = _CODES.get(reason, 422)

@@ -164,13 +164,18 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
                 else None
             ),
         )
-        if request.phase == authz_pb2.MUTATING:
-            await self.admission.run_mutating(attributes)
-            out = orjson.dumps(attributes.object) if attributes.object is not None else b""
-        else:
-            # Validating plugins change nothing: the object is not sent back.
-            await self.admission.run_validating(attributes)
-            out = b""
+        try:
+            if request.phase == authz_pb2.MUTATING:
+                await self.admission.run_mutating(attributes)
+                out = orjson.dumps(attributes.object) if attributes.object is not None else b""
+            else:
+                # Validating plugins change nothing: the object is not sent back.
+                await self.admission.run_validating(attributes)
+                out = b""
+        except errors.StatusError as err:
+            # kube records admission's annotations whether it allowed the request or not.
+            err.audit_annotations = {**attributes.audit_annotations, **err.audit_annotations}
+            raise
         return authz_pb2.AdmitResponse(
             object=out,
             warnings=attributes.warnings,

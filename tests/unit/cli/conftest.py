@@ -27,7 +27,7 @@ from kapi.probes import etcd_healthy, parse_address
 PEER = ["--peer-ca-file", "--peer-cert-file", "--peer-key-file"]
 FLAGS = {
     "storage": ["--listen", "--etcd-endpoints", *PEER],
-    "authz": ["--listen", "--storage", "--token-file", "--client-ca-file",
+    "authz": ["--listen", "--storage", "--registry", "--token-file", "--client-ca-file",
               "--service-account-signing-key-file", *PEER],
     "registry": ["--listen", "--storage", "--authz", "--client-ca-file",
                  "--requestheader-client-ca-file", "--requestheader-allowed-names",

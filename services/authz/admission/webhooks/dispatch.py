@@ -145,7 +145,8 @@ class _Webhooks:
             if hook.ignores_failures:
                 return None
             detail = failures[0] if len(failures) == 1 else "[" + ", ".join(failures) + "]"
-            raise errors.forbidden(attributes.resource, attributes.group, attributes.name, detail)
+            asked = attributes.request_as
+            raise errors.forbidden(asked.resource, asked.group, attributes.name, detail)
         return seen_as
 
     async def _call(
