@@ -315,11 +315,15 @@ class Registry:
             namespace=target.namespace if rt.namespaced else "",
             name=name,
             dry_run=dry_run,
-            equivalents=tuple(
-                (e.group, e.version, e.resource, e.kind) for e in self.table.equivalents(rt)
-            ),
+            equivalents=self._equivalents(rt),
             requested=self._requested(rt, target),
         )
+
+    def _equivalents(self, rt: Definition) -> tuple[tuple[str, str, str, str], ...]:
+        """The resource's served versions when it has several (``TypeTable.equivalents``);
+        () for the rest, at the cost of one dict lookup."""
+        found = self.table.equivalents(rt)
+        return tuple((e.group, e.version, e.resource, e.kind) for e in found) if found else ()
 
     def _requested(self, rt: Definition, target: Target) -> tuple[str, str, str, str] | None:
         """The resource the request was made to, when admission sees the object as

@@ -590,3 +590,25 @@ def test_a_table_of_other_types_works_alike() -> None:
     only = TypeTable(t for t in TABLE.types if t.group == "batch")
     assert only.lookup("batch", "v1", "jobs") is BY_KEY[("batch", "v1", "jobs")]
     assert only.lookup("", "v1", "pods") is None
+
+
+@pytest.mark.parametrize(
+    ("key", "equivalents"),
+    [
+        # kube's EquivalentResourceMapper, keyed by storage: served versions of one
+        # stored resource, in table order.
+        (
+            ("autoscaling", "v1", "horizontalpodautoscalers"),
+            {("autoscaling", "v2"), ("autoscaling", "v1")},
+        ),
+        (("events.k8s.io", "v1", "events"), {("", "v1"), ("events.k8s.io", "v1")}),
+        (("", "v1", "configmaps"), set()),  # served once: none
+    ],
+)
+def test_equivalents(key: tuple[str, str, str], equivalents: set[tuple[str, str]]) -> None:
+    rt = TABLE.lookup(*key)
+    assert rt is not None
+    found = TABLE.equivalents(rt)
+    assert {(e.group, e.version) for e in found} == equivalents
+    assert all(e.resource == rt.resource for e in found)
+    assert not found or rt in found
