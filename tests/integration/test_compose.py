@@ -71,6 +71,10 @@ REQUIRED = {
     "nodes": ["--kubeconfig", "--master", "--nodes"],
 }
 PEER_FLAGS = ("--storage", "--authz", "--registry")
+# Peers dialed only when first needed, which may start after the service: authz calls
+# the registry only to convert objects for admission (matchPolicy Equivalent), and the
+# registry depends on authz (a cycle compose could not start).
+LAZY_PEERS = {("authz", "registry")}
 FILE_FLAGS = (
     "--token-file",
     "--tls-cert-file",
@@ -243,6 +247,9 @@ def test_peer_addresses_point_at_services_on_their_listen_ports(
         assert host == flag[2:], f"{name}: {var} should name the {flag[2:]} service"
         assert host in services
         assert port == _split(_env(services[host])["KAPI_LISTEN"])[1]
+        if (name, host) in LAZY_PEERS:
+            assert host not in services[name].get("depends_on", {})
+            continue
         # Started after what it dials, once that is healthy.
         assert services[name]["depends_on"][host]["condition"] == "service_healthy"
         assert "healthcheck" in services[host]
