@@ -90,6 +90,10 @@ class InstrumentedPlugin:
     def active(self) -> bool:
         return self.delegate.active()
 
+    def wants(self, attributes: admission.Attributes) -> bool:
+        wants = getattr(self.delegate, "wants", None)
+        return bool(wants(attributes)) if wants is not None else False
+
     async def admit(self, attributes: admission.Attributes) -> None:
         start = time.perf_counter()
         rejected = True

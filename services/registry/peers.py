@@ -53,8 +53,13 @@ class AuthzAdmission:
             name=target.name,
             dry_run=target.dry_run,
         )
-        if phase == "validating" and self.authz.validating_plugins is False:
+        if (
+            phase == "validating"
+            and self.authz.validating_plugins is False
+            and (target.group, target.resource) != ("", "namespaces")
+        ):
             # authz runs no validating plugin: the call would change and reject nothing.
+            # Namespace writes (rare) always go: PodSecurity validates their labels.
             return obj, []
         return await self.authz.admit(
             phase, request, obj, old, audit_annotations=target.audit_annotations

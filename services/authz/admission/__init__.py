@@ -57,6 +57,20 @@ class Plugin(Protocol):
         """Mutate ``attributes.object`` (mutating plugins) or raise a StatusError."""
 
 
+def wanted(plugin: Plugin, attributes: Attributes) -> bool:
+    """Whether the chain runs ``plugin`` for this request: when it is active, or when it
+    says (an optional ``wants(attributes)``) it acts on such requests even while idle —
+    PodSecurity validates every namespace write's labels. Callers still skip the
+    validating call of a request nothing wants (the registry always makes it for
+    namespace writes)."""
+    if attributes.operation not in plugin.operations:
+        return False
+    if plugin.active():
+        return True
+    wants = getattr(plugin, "wants", None)
+    return bool(wants(attributes)) if wants is not None else False
+
+
 class Chain:
     def __init__(self, mutating: list[Plugin], validating: list[Plugin]) -> None:
         self.mutating = mutating
@@ -64,7 +78,7 @@ class Chain:
 
     async def run_mutating(self, attributes: Attributes) -> None:
         for plugin in self.mutating:
-            if attributes.operation in plugin.operations and plugin.active():
+            if wanted(plugin, attributes):
                 await plugin.admit(attributes)
 
     def validating_active(self) -> bool:
@@ -76,7 +90,7 @@ class Chain:
         share one copy; any other plugin gets its own."""
         shared: Attributes | None = None
         for plugin in self.validating:
-            if attributes.operation not in plugin.operations or not plugin.active():
+            if not wanted(plugin, attributes):
                 continue
             if getattr(plugin, "reads_only", False):
                 if shared is None:
