@@ -82,6 +82,7 @@ class InstrumentedPlugin:
         self.delegate = delegate
         self.operations = delegate.operations
         self.reads_only = bool(getattr(delegate, "reads_only", False))
+        self.side_effect_free = bool(getattr(delegate, "side_effect_free", False))
         self._owner = owner
         self._name = name
         self._step = step

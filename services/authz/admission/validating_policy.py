@@ -226,6 +226,7 @@ class ValidatingAdmissionPolicy:
 
     operations = ALL_OPERATIONS
     reads_only = True
+    side_effect_free = True
 
     def __init__(
         self,
