@@ -91,6 +91,10 @@ class InstrumentedPlugin:
     def active(self) -> bool:
         return self.delegate.active()
 
+    def may_act(self, attributes: admission.Attributes) -> bool:
+        check = getattr(self.delegate, "may_act", None)
+        return True if check is None else bool(check(attributes))
+
     async def admit(self, attributes: admission.Attributes) -> None:
         start = time.perf_counter()
         rejected = True

@@ -46,7 +46,8 @@ class Plugin(Protocol):
     may share its copy with other such plugins; and ``side_effect_free = True``: running
     it changes nothing anywhere (no write, no call out, no count), so it may run ahead of
     the registry's validation on an object that validation may still refuse (see
-    ``Chain.may_validate_ahead``)."""
+    ``Chain.may_validate_ahead``). ``may_act(attributes)``, where a plugin has it, says
+    cheaply whether it could act on a request at all (a webhook whose rules select it)."""
 
     operations: frozenset[str]
 
@@ -70,6 +71,17 @@ class Chain:
             if attributes.operation in plugin.operations and plugin.active():
                 await plugin.admit(attributes)
 
+    def validating_for(self, attributes: Attributes) -> list[Plugin]:
+        """The validating plugins that may act on this request: for its operation, not
+        idle, and (where a plugin can tell cheaply, ``may_act``) selecting it."""
+        return [
+            plugin
+            for plugin in self.validating
+            if attributes.operation in plugin.operations
+            and plugin.active()
+            and getattr(plugin, "may_act", _may_act)(attributes)
+        ]
+
     def may_validate_ahead(self, attributes: Attributes) -> bool:
         """Whether every validating plugin that would act on this request is free of
         side effects: then the validating phase may run right after the mutating one, on
@@ -77,11 +89,7 @@ class Chain:
         (which kube runs in between) has passed on that same object. kube calls
         validating webhooks, counts quota and runs unknown code only after validation:
         with any of those acting, the phase waits for its own call."""
-        return all(
-            getattr(plugin, "side_effect_free", False)
-            for plugin in self.validating
-            if attributes.operation in plugin.operations and plugin.active()
-        )
+        return side_effect_free(self.validating_for(attributes))
 
     async def run_validating(self, attributes: Attributes, *, owned: bool = False) -> None:
         """Validating plugins see copies: they can reject, never change, the object.
@@ -98,6 +106,14 @@ class Chain:
                 await plugin.admit(shared)
             else:
                 await plugin.admit(_view(attributes))
+
+
+def side_effect_free(plugins: list[Plugin]) -> bool:
+    return all(getattr(plugin, "side_effect_free", False) for plugin in plugins)
+
+
+def _may_act(attributes: Attributes) -> bool:
+    return True
 
 
 def _view(attributes: Attributes) -> Attributes:

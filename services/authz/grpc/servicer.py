@@ -164,8 +164,12 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
             warnings=attributes.warnings,
             audit_annotations=attributes.audit_annotations,
         )
-        if request.validate_ahead and self.admission.may_validate_ahead(attributes):
-            await self._validate_ahead(attributes, out, reply)
+        if request.validate_ahead:
+            acting = self.admission.validating_for(attributes)
+            if not acting:
+                reply.validated = True  # nothing would act: nothing to say
+            elif admission.side_effect_free(acting):
+                await self._validate_ahead(attributes, out, reply)
         return reply
 
     async def _validate_ahead(
