@@ -113,6 +113,7 @@ def _significant_update(new: Obj, old: Obj) -> bool:
 class PodSecurity:
     operations = frozenset({"CREATE", "UPDATE"})
     reads_only = True
+    side_effect_free = True
 
     def __init__(
         self,
