@@ -278,7 +278,12 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
         metrics.plugin(
             "PodSecurity",
             "validate",
-            PodSecurity(namespaces, StoredPods(storage), configuration=pod_security),
+            PodSecurity(
+                namespaces,
+                StoredPods(storage),
+                configuration=pod_security,
+                recorder=metrics.pod_security,
+            ),
         ),
         *(metrics.plugin(p.loaded.name, "validate", p) for p in extra_validating),
         metrics.plugin(

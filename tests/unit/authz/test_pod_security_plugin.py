@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from kapi import errors
+from kapi import errors, metrics
 from kapi.user import UserInfo
 from services.authz.admission import Attributes, Chain
 from services.authz.admission.pod_security import configuration, existing_pods
 from services.authz.admission.pod_security.plugin import PodSecurity
 from services.authz.admission.pod_security.policy import LevelVersion, Policy
+from services.authz.metrics import PodSecurityRecorder
 
 Obj = dict[str, Any]
 P = "pod-security.kubernetes.io/"
@@ -496,3 +497,33 @@ async def test_controllers_warned_and_audited_never_enforced(
     request = attrs(resource, obj, group=group, kind=kind, subresource="status")
     await PodSecurity(Namespaces(ns=labels)).admit(request)
     assert request.warnings == []
+
+
+async def test_metrics_as_kube_counts_them() -> None:
+    registry = metrics.Registry("authz")
+    recorder = PodSecurityRecorder(registry)
+    labels = {P + "enforce": "baseline", P + "enforce-version": "v1.40", P + "warn": "restricted"}
+    plugin = PodSecurity(
+        Namespaces(ns=labels, open={}, bad={P + "audit": "x"}),
+        configuration=CONFIG,
+        recorder=recorder,
+    )
+    await plugin.admit(attrs("pods", pod("ok")))
+    with pytest.raises(errors.StatusError):
+        await plugin.admit(attrs("pods", pod("no", privileged=True)))
+    await plugin.admit(attrs("pods", pod("p", privileged=True), namespace="ops"))
+    await plugin.admit(attrs("pods", pod("p"), namespace="bad"))
+    text = registry.exposition().decode()
+    for line in (
+        'pod_security_evaluations_total{decision="allow",mode="enforce",policy_level="baseline",'
+        'policy_version="future",request_operation="create",resource="pod",subresource=""} 1',
+        'pod_security_evaluations_total{decision="deny",mode="enforce",policy_level="baseline",'
+        'policy_version="future",request_operation="create",resource="pod",subresource=""} 1',
+        # "ok" and the pod in "bad" (whose bad audit label is an error, counted).
+        'pod_security_evaluations_total{decision="deny",mode="warn",policy_level="restricted",'
+        'policy_version="latest",request_operation="create",resource="pod",subresource=""} 2',
+        'pod_security_exemptions_total{request_operation="create",resource="pod",subresource=""} 1',
+        'pod_security_errors_total{fatal="false",request_operation="create",resource="pod",'
+        'subresource=""} 1',
+    ):
+        assert line in text.splitlines(), text

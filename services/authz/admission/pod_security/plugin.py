@@ -110,6 +110,31 @@ def _significant_update(new: Obj, old: Obj) -> bool:
     return False
 
 
+class Recorder(Protocol):
+    """Where evaluations, exemptions and errors are counted (kube's metrics.Recorder)."""
+
+    def evaluation(
+        self, decision: str, level: str, minor: int | None, mode: str, attrs: Attributes
+    ) -> None: ...
+
+    def exemption(self, attrs: Attributes) -> None: ...
+
+    def error(self, fatal: bool, attrs: Attributes) -> None: ...
+
+
+class NoRecorder:
+    def evaluation(
+        self, decision: str, level: str, minor: int | None, mode: str, attrs: Attributes
+    ) -> None:
+        pass
+
+    def exemption(self, attrs: Attributes) -> None:
+        pass
+
+    def error(self, fatal: bool, attrs: Attributes) -> None:
+        pass
+
+
 class PodSecurity:
     operations = frozenset({"CREATE", "UPDATE"})
     reads_only = True
@@ -121,11 +146,13 @@ class PodSecurity:
         pods: existing_pods.PodPages | None = None,
         *,
         configuration: PodSecurityConfiguration | None = None,
+        recorder: Recorder | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.namespaces = namespaces
         self.pods = pods
         self.configuration = configuration or PodSecurityConfiguration()
+        self.recorder: Recorder = recorder or NoRecorder()
         self.clock = clock
 
     @property
@@ -211,13 +238,16 @@ class PodSecurity:
     def _exempt(self, attributes: Attributes) -> bool:
         """An exempt namespace or user: annotate the request and let it pass."""
         if attributes.namespace and attributes.namespace in self.configuration.exempt_namespaces:
-            attributes.annotate(PREFIX + "exempt", "namespace")
-            return True
-        username = attributes.user.username
-        if username and username in self.configuration.exempt_usernames:
-            attributes.annotate(PREFIX + "exempt", "user")
-            return True
-        return False
+            reason = "namespace"
+        elif attributes.user.username and (
+            attributes.user.username in self.configuration.exempt_usernames
+        ):
+            reason = "user"
+        else:
+            return False
+        self.recorder.exemption(attributes)
+        attributes.annotate(PREFIX + "exempt", reason)
+        return True
 
     async def _policy(self, namespace: str) -> tuple[Policy, list[errors.FieldError]]:
         found = await self.namespaces.get(namespace)
@@ -230,6 +260,7 @@ class PodSecurity:
             return
         policy, problems = await self._policy(attributes.namespace)
         if not problems and policy.fully_privileged():
+            self.recorder.evaluation("allow", PRIVILEGED, None, "enforce", attributes)
             attributes.annotate(PREFIX + "enforce-policy", str(LATEST_PRIVILEGED))
             return
         pod = attributes.object
@@ -282,11 +313,17 @@ class PodSecurity:
         """kube's EvaluatePod: enforce (pods only), audit, then warn unless refused."""
         runtime_class = spec.get("runtimeClassName")
         if runtime_class and runtime_class in self.configuration.exempt_runtime_classes:
+            self.recorder.exemption(attributes)
             attributes.annotate(PREFIX + "exempt", "runtimeClass")
             return
         annotations: dict[str, str] = {}
         if problems:
             annotations["error"] = f"Failed to parse policy: {aggregate(problems)}"
+            self.recorder.error(False, attributes)
+
+        def record(decision: str, of: LevelVersion, mode: str) -> None:
+            self.recorder.evaluation(decision, of.level, of.minor, mode, attributes)
+
         results: dict[LevelVersion, list[tuple[str, str]]] = {}
 
         def failures(of: LevelVersion) -> list[tuple[str, str]]:
@@ -298,6 +335,7 @@ class PodSecurity:
         if enforce:
             annotations["enforce-policy"] = str(policy.enforce)
             found = failures(policy.enforce)
+            record("deny" if found else "allow", policy.enforce, "enforce")
             if found:
                 refusal = errors.forbidden(
                     attributes.resource,
@@ -307,12 +345,14 @@ class PodSecurity:
                 )
         found = failures(policy.audit)
         if found:
+            record("deny", policy.audit, "audit")
             annotations["audit-violations"] = (
                 f'would violate PodSecurity "{policy.audit}": {checks.forbidden_detail(found)}'
             )
         if refusal is None:
             found = failures(policy.warn)
             if found:
+                record("deny", policy.warn, "warn")
                 attributes.warn(
                     f'would violate PodSecurity "{policy.warn}": {checks.forbidden_detail(found)}'
                 )
