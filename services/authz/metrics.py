@@ -87,6 +87,7 @@ class InstrumentedPlugin:
         self.delegate = delegate
         self.operations = delegate.operations
         self.reads_only = bool(getattr(delegate, "reads_only", False))
+        self._wants = getattr(delegate, "wants", None)
         self.side_effect_free = bool(getattr(delegate, "side_effect_free", False))
         self._owner = owner
         self._name = name
@@ -97,8 +98,7 @@ class InstrumentedPlugin:
         return self.delegate.active()
 
     def wants(self, attributes: admission.Attributes) -> bool:
-        wants = getattr(self.delegate, "wants", None)
-        return bool(wants(attributes)) if wants is not None else False
+        return self._wants is not None and bool(self._wants(attributes))
 
     def may_act(self, attributes: admission.Attributes) -> bool:
         check = getattr(self.delegate, "may_act", None)
