@@ -87,7 +87,8 @@ class InstrumentedPlugin:
         self.delegate = delegate
         self.operations = delegate.operations
         self.reads_only = bool(getattr(delegate, "reads_only", False))
-        self._wants = getattr(delegate, "wants", None)
+        if hasattr(delegate, "wants"):  # only then: the chain skips asking the others
+            self.wants = delegate.wants
         self.side_effect_free = bool(getattr(delegate, "side_effect_free", False))
         self._owner = owner
         self._name = name
@@ -96,9 +97,6 @@ class InstrumentedPlugin:
 
     def active(self) -> bool:
         return self.delegate.active()
-
-    def wants(self, attributes: admission.Attributes) -> bool:
-        return self._wants is not None and bool(self._wants(attributes))
 
     def may_act(self, attributes: admission.Attributes) -> bool:
         check = getattr(self.delegate, "may_act", None)

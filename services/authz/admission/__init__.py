@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -61,22 +62,32 @@ class Plugin(Protocol):
         """Mutate ``attributes.object`` (mutating plugins) or raise a StatusError."""
 
 
+def _wants(plugin: Plugin) -> Callable[[Attributes], bool] | None:
+    """A plugin's optional ``wants(attributes)``: the requests it acts on even while
+    idle (PodSecurity validates every namespace write's labels)."""
+    found: Callable[[Attributes], bool] | None = getattr(plugin, "wants", None)
+    return found
+
+
 def wanted(plugin: Plugin, attributes: Attributes) -> bool:
-    """Whether the chain runs ``plugin`` for this request: when it is active, or when it
-    says (an optional ``wants(attributes)``) it acts on such requests even while idle —
-    PodSecurity validates every namespace write's labels."""
+    """Whether the chain runs ``plugin`` for this request: for its operation, and active
+    or wanting it (``wants``)."""
     if attributes.operation not in plugin.operations:
         return False
     if plugin.active():
         return True
-    wants = getattr(plugin, "wants", None)
-    return bool(wants(attributes)) if wants is not None else False
+    wants = _wants(plugin)
+    return wants is not None and wants(attributes)
 
 
 class Chain:
     def __init__(self, mutating: list[Plugin], validating: list[Plugin]) -> None:
         self.mutating = mutating
         self.validating = validating
+        # Looked up once: validating_for runs on every write.
+        self._validating_hooks = [
+            (plugin, _wants(plugin), getattr(plugin, "may_act", _may_act)) for plugin in validating
+        ]
 
     async def run_mutating(self, attributes: Attributes) -> None:
         for plugin in self.mutating:
@@ -87,10 +98,13 @@ class Chain:
         """The validating plugins that may act on this request: for its operation, not
         idle (or ``wants`` it), and (where a plugin can tell cheaply, ``may_act``)
         selecting it."""
+        operation = attributes.operation
         return [
             plugin
-            for plugin in self.validating
-            if wanted(plugin, attributes) and getattr(plugin, "may_act", _may_act)(attributes)
+            for plugin, wants, may_act in self._validating_hooks
+            if operation in plugin.operations
+            and (plugin.active() or (wants is not None and wants(attributes)))
+            and may_act(attributes)
         ]
 
     def may_validate_ahead(self, attributes: Attributes) -> bool:

@@ -153,6 +153,8 @@ class PodSecurity:
         self.pods = pods
         self.configuration = configuration or PodSecurityConfiguration()
         self.recorder: Recorder = recorder or NoRecorder()
+        # Non-privileged defaults apply to every namespace: the plugin never idles.
+        self._defaults_act = not self.configuration.defaults.fully_privileged()
         self.clock = clock
 
     @property
@@ -160,7 +162,7 @@ class PodSecurity:
         return self.configuration.defaults
 
     def active(self) -> bool:
-        return self.namespaces.labelled() or not self.defaults.fully_privileged()
+        return self._defaults_act or self.namespaces.labelled()
 
     def wants(self, attributes: Attributes) -> bool:
         """Namespace writes are validated even while the plugin idles."""
