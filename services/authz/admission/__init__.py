@@ -84,10 +84,10 @@ class Chain:
     def __init__(self, mutating: list[Plugin], validating: list[Plugin]) -> None:
         self.mutating = mutating
         self.validating = validating
-        # Looked up once: validating_for runs on every write.
-        self._validating_hooks = [
-            (plugin, _wants(plugin), getattr(plugin, "may_act", _may_act)) for plugin in validating
-        ]
+        # Each plugin's hooks looked up once (validating_for runs on every write), again
+        # if the list changes.
+        self._hooked: list[Plugin] = []
+        self._hooks: list[tuple[Plugin, Callable[[Attributes], bool] | None, Any]] = []
 
     async def run_mutating(self, attributes: Attributes) -> None:
         for plugin in self.mutating:
@@ -98,10 +98,16 @@ class Chain:
         """The validating plugins that may act on this request: for its operation, not
         idle (or ``wants`` it), and (where a plugin can tell cheaply, ``may_act``)
         selecting it."""
+        if self._hooked != self.validating:
+            self._hooked = list(self.validating)
+            self._hooks = [
+                (plugin, _wants(plugin), getattr(plugin, "may_act", _may_act))
+                for plugin in self._hooked
+            ]
         operation = attributes.operation
         return [
             plugin
-            for plugin, wants, may_act in self._validating_hooks
+            for plugin, wants, may_act in self._hooks
             if operation in plugin.operations
             and (plugin.active() or (wants is not None and wants(attributes)))
             and may_act(attributes)
