@@ -464,16 +464,26 @@ def test_pod_security_label_warns_of_running_pods(cluster: Cluster, namespace: s
     cluster.kubectl(
         "-n", namespace, "wait", "--for=condition=Ready", "pod/priv", "--timeout=60s"
     )  # fmt: skip
-    labelled = cluster.kubectl(
-        "label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted"
-    )
-    assert labelled.stdout.strip() == f"namespace/{namespace} labeled"
-    assert labelled.stderr.splitlines() == [
+    expected = [
         f'Warning: existing pods in namespace "{namespace}" violate the new PodSecurity '
         'enforce level "restricted:latest"',
         "Warning: priv: privileged, allowPrivilegeEscalation != false, unrestricted "
         "capabilities, runAsNonRoot != true, seccompProfile",
     ]
+    # kube's advice: a server-side dry run first says what the label would meet.
+    dry = cluster.kubectl(
+        "label", "--dry-run=server", "namespace", namespace,
+        "pod-security.kubernetes.io/enforce=restricted",
+    )  # fmt: skip
+    assert dry.stdout.strip() == f"namespace/{namespace} labeled (server dry run)"
+    assert dry.stderr.splitlines() == expected
+    shown = cluster.kubectl("get", "namespace", namespace, "--show-labels").stdout
+    assert "pod-security.kubernetes.io/enforce" not in shown
+    labelled = cluster.kubectl(
+        "label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted"
+    )
+    assert labelled.stdout.strip() == f"namespace/{namespace} labeled"
+    assert labelled.stderr.splitlines() == expected
     bad = cluster.kubectl(
         "label", "--overwrite", "namespace", namespace,
         "pod-security.kubernetes.io/enforce-version=1.30", check=False,
