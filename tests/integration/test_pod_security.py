@@ -107,6 +107,24 @@ async def refused_when_labelled(api: httpx.AsyncClient, ns: str, marker: str) ->
     return found[-1]
 
 
+async def annotations(
+    control_plane: ControlPlane, namespace: str, user: str, obj: dict[str, Any]
+) -> dict[str, str]:
+    """The audit annotations authz's validating phase gives a pod create."""
+    authz = AuthzClient(control_plane.addresses["authz"], tls=control_plane.pki.service("gateway"))
+    found: dict[str, str] = {}
+    try:
+        await authz.admit(
+            "validating",
+            AdmissionRequest("CREATE", UserInfo(user), "", "v1", "Pod", "pods", "", namespace, "x"),
+            obj,
+            audit_annotations=found,
+        )
+    finally:
+        await authz.close()
+    return found
+
+
 async def test_invalid_labels_refused(control_plane: ControlPlane) -> None:
     api, ns = control_plane.api, control_plane.namespace
     name = f"psa-bad-{uuid.uuid4().hex[:6]}"
@@ -232,35 +250,34 @@ async def test_exemptions(control_plane: ControlPlane) -> None:
         reply = await api.post(f"/api/v1/namespaces/{EXEMPT_NS}/pods", json=pod("p"))
         assert reply.status_code == 201, reply.text
         # The audit annotations kube writes, as authz hands them to the gateway.
-        authz = AuthzClient(
-            control_plane.addresses["authz"], tls=control_plane.pki.service("gateway")
-        )
-        try:
-            for namespace, user, spec, reason in (
-                (EXEMPT_NS, "alice", {}, "namespace"),
-                (ns, EXEMPT_USER, {}, "user"),
-                (ns, "alice", {"runtimeClassName": EXEMPT_CLASS}, "runtimeClass"),
-            ):
-                annotations: dict[str, str] = {}
-                await authz.admit(
-                    "validating",
-                    AdmissionRequest(
-                        "CREATE", UserInfo(user), "", "v1", "Pod", "pods", "", namespace, "x"
-                    ),
-                    pod("x", **spec),
-                    audit_annotations=annotations,
-                )
-                assert annotations == {P + "exempt": reason}
-            annotations = {}
-            await authz.admit(
-                "validating",
-                AdmissionRequest("CREATE", UserInfo("alice"), "", "v1", "Pod", "pods", "", ns, "x"),
-                pod("x", privileged=False),
-                audit_annotations=annotations,
-            )
-            assert annotations == {P + "enforce-policy": "baseline:latest"}
-        finally:
-            await authz.close()
+        for namespace, user, spec, reason in (
+            (EXEMPT_NS, "alice", {}, "namespace"),
+            (ns, EXEMPT_USER, {}, "user"),
+            (ns, "alice", {"runtimeClassName": EXEMPT_CLASS}, "runtimeClass"),
+        ):
+            found = await annotations(control_plane, namespace, user, pod("x", **spec))
+            assert found == {P + "exempt": reason}
+        found = await annotations(control_plane, ns, "alice", pod("x", privileged=False))
+        assert found == {P + "enforce-policy": "baseline:latest"}
+        # audit: the violations of the audit level, the pod admitted.
+        await label(api, ns, {P + "audit": "restricted"})
+
+        async def audited() -> bool:
+            found = await annotations(control_plane, ns, "alice", pod("x", privileged=False))
+            return P + "audit-violations" in found
+
+        await eventually(audited)
+        found = await annotations(control_plane, ns, "alice", pod("x", privileged=False))
+        assert found == {
+            P + "enforce-policy": "baseline:latest",
+            P + "audit-violations": 'would violate PodSecurity "restricted:latest": '
+            'allowPrivilegeEscalation != false (container "c" must set '
+            "securityContext.allowPrivilegeEscalation=false), unrestricted capabilities "
+            '(container "c" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot '
+            '!= true (pod or container "c" must set securityContext.runAsNonRoot=true), '
+            'seccompProfile (pod or container "c" must set securityContext.seccompProfile.type '
+            'to "RuntimeDefault" or "Localhost")',
+        }
     finally:
         await api.delete(f"/api/v1/namespaces/{EXEMPT_NS}")
 
