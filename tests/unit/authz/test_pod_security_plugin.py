@@ -436,13 +436,16 @@ async def test_exempt_namespace_labels_warned_as_ignored() -> None:
                 "apiVersion": "pod-security.admission.config.k8s.io/v1",
                 "kind": "PodSecurityConfiguration",
                 "defaults": {"enforce": "strict", "audit-version": "1.2"},
-                "exemptions": {"usernames": ["a", "a", ""]},
+                "exemptions": {"usernames": ["a", "a", ""], "namespaces": ["Not_A_Name"]},
             },
-            'PodSecurity configuration: [defaults.enforce: Unsupported value: "strict": '
-            'supported values: "privileged", "baseline", "restricted", '
-            'defaults.audit-version: Invalid value: "1.2": must be "latest" or "v1.x", '
-            'exemptions.usernames[1]: Duplicate value: "a", '
-            'exemptions.usernames[2]: Invalid value: "": must not be empty]',
+            'PodSecurity configuration: [defaults.enforce: Invalid value: "strict": must be '
+            "one of privileged, baseline, restricted, defaults.audit-version: Invalid value: "
+            '"1.2": must be "latest" or "v1.x", exemptions.namespaces[0]: Invalid value: '
+            '"Not_A_Name": a lowercase RFC 1123 label must consist of lower case alphanumeric '
+            "characters or '-', and must start and end with an alphanumeric character (e.g. "
+            "'my-name',  or '123-abc', regex used for validation is "
+            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?'), exemptions.usernames[1]: Duplicate value: "
+            '"a", exemptions.usernames[2]: Invalid value: "": username must not be empty]',
         ),
     ],
 )

@@ -10,10 +10,11 @@ and runtime class names the plugin leaves alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kapi import errors
+from kapi import errors, names
 from services.authz.admission.pod_security import policy
 
 API_VERSIONS = (
@@ -32,7 +33,13 @@ class PodSecurityConfiguration:
     exempt_runtime_classes: frozenset[str] = frozenset()
 
 
-def _strings(value: Any, path: str, found: list[errors.FieldError]) -> list[str]:
+def _names(
+    value: Any,
+    path: str,
+    found: list[errors.FieldError],
+    check: Callable[[str], list[str]],
+) -> list[str]:
+    """kube's exemption list validation: each a valid name (``check``), no duplicates."""
     if value is None:
         return []
     if not isinstance(value, list):
@@ -40,13 +47,19 @@ def _strings(value: Any, path: str, found: list[errors.FieldError]) -> list[str]
         return []
     out: list[str] = []
     for i, item in enumerate(value):
-        if not isinstance(item, str) or not item:
-            found.append(errors.invalid_value(f"{path}[{i}]", item, "must not be empty"))
-        elif item in out:
-            found.append(errors.duplicate(f"{path}[{i}]", item))
+        text = str(item) if item is not None else ""
+        problems = check(text)
+        if problems:
+            found.append(errors.invalid_value(f"{path}[{i}]", text, ", ".join(problems)))
+        elif text in out:
+            found.append(errors.duplicate(f"{path}[{i}]", text))
         else:
-            out.append(item)
+            out.append(text)
     return out
+
+
+def _username(value: str) -> list[str]:
+    return [] if value else ["username must not be empty"]
 
 
 def from_object(obj: dict[str, Any]) -> PodSecurityConfiguration:
@@ -60,19 +73,27 @@ def from_object(obj: dict[str, Any]) -> PodSecurityConfiguration:
     found: list[errors.FieldError] = []
     defaults = obj.get("defaults") or {}
     modes: dict[str, policy.LevelVersion] = {}
-    for mode in policy.MODES:
-        level = defaults.get(mode, policy.PRIVILEGED)
-        if level not in policy.LEVELS:
-            found.append(errors.not_supported(f"defaults.{mode}", level, list(policy.LEVELS)))
-        version = defaults.get(f"{mode}-version", "latest")
-        minor, problem = policy.parse_version(str(version))
+    for mode in ("enforce", "warn", "audit"):  # kube's order of validation
+        level = str(defaults.get(mode, policy.PRIVILEGED))
+        _, problem = policy.parse_level(level)
+        if problem:
+            found.append(errors.invalid_value(f"defaults.{mode}", level, problem))
+        version = str(defaults.get(f"{mode}-version", "latest"))
+        minor, problem = policy.parse_version(version)
         if problem:
             found.append(errors.invalid_value(f"defaults.{mode}-version", version, problem))
-        modes[mode] = policy.LevelVersion(str(level), minor)
+        modes[mode] = policy.LevelVersion(level, minor)
     exemptions = obj.get("exemptions") or {}
-    users = _strings(exemptions.get("usernames"), "exemptions.usernames", found)
-    namespaces = _strings(exemptions.get("namespaces"), "exemptions.namespaces", found)
-    classes = _strings(exemptions.get("runtimeClasses"), "exemptions.runtimeClasses", found)
+    namespaces = _names(
+        exemptions.get("namespaces"), "exemptions.namespaces", found, names.dns1123_label
+    )
+    classes = _names(
+        exemptions.get("runtimeClasses"),
+        "exemptions.runtimeClasses",
+        found,
+        names.dns1123_subdomain,
+    )
+    users = _names(exemptions.get("usernames"), "exemptions.usernames", found, _username)
     if found:
         raise ValueError("PodSecurity configuration: " + policy.aggregate(found))
     return PodSecurityConfiguration(
