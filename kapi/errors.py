@@ -54,6 +54,9 @@ class StatusError(Exception):
         self.retry_after = retry_after
         # The Status's ListMeta: e.g. the fresh ``continue`` of an expired list token.
         self.metadata = metadata
+        # Audit annotations admission recorded before refusing: for the request's audit
+        # event, not for the client (they cross gRPC beside the Status, kapi.rpc).
+        self.audit_annotations: dict[str, str] = {}
 
     def status(self) -> JSON:
         """The ``metav1.Status``, fields in kube-apiserver's order."""

@@ -170,13 +170,25 @@ def to_grpc_status(err: errors.StatusError) -> grpc.Status:
     if len(data) > MAX_STATUS_BYTES:
         data = bounded(err, MAX_STATUS_BYTES).to_json()
     detail = any_pb2.Any()
-    detail.Pack(common_pb2.KubeStatus(json=data))
+    detail.Pack(common_pb2.KubeStatus(json=data, audit_annotations=err.audit_annotations))
     status = status_pb2.Status(
         code=_CODE_BY_HTTP.get(err.code, code_pb2.UNKNOWN),
         message=f"{err.reason}: {err.message[:200]}",
         details=[detail],
     )
     return cast(grpc.Status, rpc_status.to_status(status))
+
+
+def kube_status(err: errors.StatusError) -> common_pb2.KubeStatus:
+    """``err`` as a batch item's or an answer's error (with its audit annotations)."""
+    return common_pb2.KubeStatus(json=err.to_json(), audit_annotations=err.audit_annotations)
+
+
+def status_error(kube: common_pb2.KubeStatus) -> errors.StatusError:
+    """The StatusError a peer sent (``kube_status``'s inverse)."""
+    err = errors.StatusError.from_status(orjson.loads(kube.json))
+    err.audit_annotations = dict(kube.audit_annotations)
+    return err
 
 
 def bounded(err: errors.StatusError, limit: int) -> errors.StatusError:
@@ -222,7 +234,7 @@ def _carried_status(call: grpc.aio.AioRpcError, peer: str) -> errors.StatusError
                 for detail in status.details:
                     kube = common_pb2.KubeStatus()
                     if detail.Unpack(kube):
-                        return errors.StatusError.from_status(orjson.loads(kube.json))
+                        return status_error(kube)
     except Exception:  # a malformed detail is a transport failure
         log.warning("undecodable status details from the %s service", peer, exc_info=True)
     return None
@@ -393,7 +405,7 @@ async def each(
 
     results = await asyncio.gather(*(one(i, d) for i, d in zip(items, ids, strict=True)))
     return [
-        outcome(error=common_pb2.KubeStatus(json=r.to_json()))
+        outcome(error=kube_status(r))
         if isinstance(r, errors.StatusError)
         else outcome(**{field: r})
         for r in results
@@ -403,12 +415,7 @@ async def each(
 def replies(outcomes: Iterable[Any], field: str) -> list[Any]:
     """Client side of a batch call: each item's reply (its ``field``), or the
     StatusError it failed with."""
-    return [
-        errors.StatusError.from_status(orjson.loads(o.error.json))
-        if o.HasField("error")
-        else getattr(o, field)
-        for o in outcomes
-    ]
+    return [status_error(o.error) if o.HasField("error") else getattr(o, field) for o in outcomes]
 
 
 # --- asks on a long-lived stream ---------------------------------------------------------
@@ -441,10 +448,10 @@ async def answers(
         try:
             out = answer(id=ask.id, **{field: await handle(ask)})
         except errors.StatusError as err:
-            out = answer(id=ask.id, error=common_pb2.KubeStatus(json=err.to_json()))
+            out = answer(id=ask.id, error=kube_status(err))
         except Exception:
             bug = _bug(f"an ask of {getattr(handle, '__qualname__', handle)}")
-            out = answer(id=ask.id, error=common_pb2.KubeStatus(json=bug.to_json()))
+            out = answer(id=ask.id, error=kube_status(bug))
         ready.put_nowait(out)
 
     async def read() -> None:
@@ -539,7 +546,7 @@ class AskStream:
         finally:
             stream.waiting.pop(number, None)
         if answer.HasField("error"):
-            raise errors.StatusError.from_status(orjson.loads(answer.error.json))
+            raise status_error(answer.error)
         return answer
 
     async def close(self) -> None:

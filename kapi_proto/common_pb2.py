@@ -24,31 +24,35 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17kapi_proto/common.proto\x12\nkapi_proto\"\x1a\n\nKubeStatus\x12\x0c\n\x04json\x18\x01 \x01(\x0c\"\xaf\x01\n\x08UserInfo\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\x12.\n\x05\x65xtra\x18\x04 \x03(\x0b\x32\x1f.kapi_proto.UserInfo.ExtraEntry\x1a\x44\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.kapi_proto.StringList:\x02\x38\x01\"\x1c\n\nStringList\x12\x0e\n\x06values\x18\x01 \x03(\t\"H\n\x0bResourceRef\x12\r\n\x05group\x18\x01 \x01(\t\x12\x10\n\x08resource\x18\x02 \x01(\t\x12\x12\n\nnamespaced\x18\x04 \x01(\x08J\x04\x08\x03\x10\x04\"D\n\nWatchEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\x0c\x12\x18\n\x10resource_version\x18\x03 \x01(\x03\"\x07\n\x05\x45mpty\"G\n\tFreshness\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12(\n\x06\x63\x61\x63hes\x18\x02 \x03(\x0b\x32\x18.kapi_proto.CacheSummary\"3\n\x0c\x43\x61\x63heSummary\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\x12\x14\n\x0cmax_modified\x18\x02 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17kapi_proto/common.proto\x12\nkapi_proto\"\x9c\x01\n\nKubeStatus\x12\x0c\n\x04json\x18\x01 \x01(\x0c\x12G\n\x11\x61udit_annotations\x18\x02 \x03(\x0b\x32,.kapi_proto.KubeStatus.AuditAnnotationsEntry\x1a\x37\n\x15\x41uditAnnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaf\x01\n\x08UserInfo\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\x12.\n\x05\x65xtra\x18\x04 \x03(\x0b\x32\x1f.kapi_proto.UserInfo.ExtraEntry\x1a\x44\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.kapi_proto.StringList:\x02\x38\x01\"\x1c\n\nStringList\x12\x0e\n\x06values\x18\x01 \x03(\t\"H\n\x0bResourceRef\x12\r\n\x05group\x18\x01 \x01(\t\x12\x10\n\x08resource\x18\x02 \x01(\t\x12\x12\n\nnamespaced\x18\x04 \x01(\x08J\x04\x08\x03\x10\x04\"D\n\nWatchEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\x0c\x12\x18\n\x10resource_version\x18\x03 \x01(\x03\"\x07\n\x05\x45mpty\"G\n\tFreshness\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12(\n\x06\x63\x61\x63hes\x18\x02 \x03(\x0b\x32\x18.kapi_proto.CacheSummary\"3\n\x0c\x43\x61\x63heSummary\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\x12\x14\n\x0cmax_modified\x18\x02 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kapi_proto.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_KUBESTATUS_AUDITANNOTATIONSENTRY']._loaded_options = None
+  _globals['_KUBESTATUS_AUDITANNOTATIONSENTRY']._serialized_options = b'8\001'
   _globals['_USERINFO_EXTRAENTRY']._loaded_options = None
   _globals['_USERINFO_EXTRAENTRY']._serialized_options = b'8\001'
-  _globals['_KUBESTATUS']._serialized_start=39
-  _globals['_KUBESTATUS']._serialized_end=65
-  _globals['_USERINFO']._serialized_start=68
-  _globals['_USERINFO']._serialized_end=243
-  _globals['_USERINFO_EXTRAENTRY']._serialized_start=175
-  _globals['_USERINFO_EXTRAENTRY']._serialized_end=243
-  _globals['_STRINGLIST']._serialized_start=245
-  _globals['_STRINGLIST']._serialized_end=273
-  _globals['_RESOURCEREF']._serialized_start=275
-  _globals['_RESOURCEREF']._serialized_end=347
-  _globals['_WATCHEVENT']._serialized_start=349
-  _globals['_WATCHEVENT']._serialized_end=417
-  _globals['_EMPTY']._serialized_start=419
-  _globals['_EMPTY']._serialized_end=426
-  _globals['_FRESHNESS']._serialized_start=428
-  _globals['_FRESHNESS']._serialized_end=499
-  _globals['_CACHESUMMARY']._serialized_start=501
-  _globals['_CACHESUMMARY']._serialized_end=552
+  _globals['_KUBESTATUS']._serialized_start=40
+  _globals['_KUBESTATUS']._serialized_end=196
+  _globals['_KUBESTATUS_AUDITANNOTATIONSENTRY']._serialized_start=141
+  _globals['_KUBESTATUS_AUDITANNOTATIONSENTRY']._serialized_end=196
+  _globals['_USERINFO']._serialized_start=199
+  _globals['_USERINFO']._serialized_end=374
+  _globals['_USERINFO_EXTRAENTRY']._serialized_start=306
+  _globals['_USERINFO_EXTRAENTRY']._serialized_end=374
+  _globals['_STRINGLIST']._serialized_start=376
+  _globals['_STRINGLIST']._serialized_end=404
+  _globals['_RESOURCEREF']._serialized_start=406
+  _globals['_RESOURCEREF']._serialized_end=478
+  _globals['_WATCHEVENT']._serialized_start=480
+  _globals['_WATCHEVENT']._serialized_end=548
+  _globals['_EMPTY']._serialized_start=550
+  _globals['_EMPTY']._serialized_end=557
+  _globals['_FRESHNESS']._serialized_start=559
+  _globals['_FRESHNESS']._serialized_end=630
+  _globals['_CACHESUMMARY']._serialized_start=632
+  _globals['_CACHESUMMARY']._serialized_end=683
 # @@protoc_insertion_point(module_scope)

@@ -7,10 +7,19 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class KubeStatus(_message.Message):
-    __slots__ = ("json",)
+    __slots__ = ("json", "audit_annotations")
+    class AuditAnnotationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     JSON_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     json: bytes
-    def __init__(self, json: _Optional[bytes] = ...) -> None: ...
+    audit_annotations: _containers.ScalarMap[str, str]
+    def __init__(self, json: _Optional[bytes] = ..., audit_annotations: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class UserInfo(_message.Message):
     __slots__ = ("username", "uid", "groups", "extra")

@@ -232,11 +232,7 @@ class AuthzClient:
 
 
 def _validated_ahead(reply: authz_pb2.AdmitResponse) -> ValidatedAhead:
-    error = (
-        errors.StatusError.from_status(orjson.loads(reply.validation_error.json))
-        if reply.HasField("validation_error")
-        else None
-    )
+    error = rpc.status_error(reply.validation_error) if reply.HasField("validation_error") else None
     return ValidatedAhead(
         object=reply.object,
         error=error,

@@ -55,6 +55,8 @@ def status_response(err: errors.StatusError) -> Response:
     recorder = auditing.current()
     if recorder is not None:
         recorder.response_object(body, len(body))
+        for key, value in sorted(err.audit_annotations.items()):
+            recorder.annotate(key, value)
     return Response(
         content=body, status_code=err.code, media_type=negotiation.JSON, headers=headers
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from kapi import errors
 from kapi.user import UserInfo
 from kapi_proto import authz_pb2
 from services.authz.client import (
@@ -64,7 +65,7 @@ class AuthzAdmission:
                 for key, value in ahead.audit_annotations.items():
                     target.audit_annotations.setdefault(key, value)
                 if ahead.error is not None:
-                    raise ahead.error
+                    raise _recorded(ahead.error, target)
                 return obj, list(ahead.warnings)
         request = AdmissionRequest(
             operation=target.operation,
@@ -78,17 +79,29 @@ class AuthzAdmission:
             name=target.name,
             dry_run=target.dry_run,
         )
-        admitted = await self.authz.admit(
-            phase,
-            request,
-            obj,
-            old,
-            audit_annotations=target.audit_annotations,
-            validate_ahead=phase == "mutating",
-        )
+        try:
+            admitted = await self.authz.admit(
+                phase,
+                request,
+                obj,
+                old,
+                audit_annotations=target.audit_annotations,
+                validate_ahead=phase == "mutating",
+            )
+        except errors.StatusError as err:
+            raise _recorded(err, target) from None
         if phase == "mutating":
             target.validated_ahead = admitted.validated_ahead
         return admitted.object, admitted.warnings
+
+
+def _recorded(err: errors.StatusError, target: AdmissionTarget) -> errors.StatusError:
+    """A refusal carrying every audit annotation the request's admission recorded, for
+    its audit event (kube records a refused request's annotations too)."""
+    for key, value in err.audit_annotations.items():
+        target.audit_annotations.setdefault(key, value)
+    err.audit_annotations = dict(target.audit_annotations)
+    return err
 
 
 class StorageAdapter:

@@ -90,3 +90,16 @@ async def test_a_validating_verdict_given_ahead_saves_the_call_only_for_its_obje
             await admission.admit("mutating", target(verdict()), {"a": 1})
     finally:
         await client.close()
+
+
+def test_a_refusal_carries_its_audit_annotations_across_grpc() -> None:
+    """What admission annotated before refusing travels beside the Status (kube records
+    a refused request's annotations), and never inside the Status the client reads."""
+    from kapi import rpc
+
+    err = errors.forbidden("pods", "", "p", "no")
+    err.audit_annotations = {"pod-security.kubernetes.io/enforce-policy": "restricted:latest"}
+    back = rpc.status_error(rpc.kube_status(err))
+    assert back.audit_annotations == err.audit_annotations
+    assert back.status() == err.status()
+    assert b"enforce-policy" not in back.to_json()

@@ -151,13 +151,17 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
             dry_run=request.dry_run,
             options=options if isinstance(options, dict) else None,
         )
-        if request.phase != authz_pb2.MUTATING:
-            # Validating plugins change nothing: the object is not sent back.
-            await self.admission.run_validating(attributes, owned=True)
-            return authz_pb2.AdmitResponse(
-                warnings=attributes.warnings, audit_annotations=attributes.audit_annotations
-            )
-        await self.admission.run_mutating(attributes)
+        try:
+            if request.phase != authz_pb2.MUTATING:
+                # Validating plugins change nothing: the object is not sent back.
+                await self.admission.run_validating(attributes, owned=True)
+                return authz_pb2.AdmitResponse(
+                    warnings=attributes.warnings, audit_annotations=attributes.audit_annotations
+                )
+            await self.admission.run_mutating(attributes)
+        except errors.StatusError as err:
+            err.audit_annotations = {**attributes.audit_annotations, **err.audit_annotations}
+            raise
         out = orjson.dumps(attributes.object) if attributes.object is not None else b""
         reply = authz_pb2.AdmitResponse(
             object=out,
@@ -186,7 +190,7 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
         try:
             await self.admission.run_validating(attributes, owned=True)
         except errors.StatusError as err:
-            reply.validation_error.json = err.to_json()
+            reply.validation_error.CopyFrom(rpc.kube_status(err))
         reply.validated = True
         reply.validation_warnings.extend(attributes.warnings)
         reply.validation_audit_annotations.update(attributes.audit_annotations)
