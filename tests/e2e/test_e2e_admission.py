@@ -329,6 +329,12 @@ def test_quota_refuses_over_the_limit_and_reports_usage(cluster: Cluster, namesp
         "-n", namespace, "get", "quota", "q", "-o", "jsonpath={.status.used}"
     ).stdout
     assert '"pods":"1"' in status and '"requests.cpu":"600m"' in status
+    # kubectl describe prints used against hard per resource.
+    described = cluster.kubectl("-n", namespace, "describe", "quota", "q").stdout
+    rows = [line.split() for line in described.splitlines()]
+    assert ["Name:", "q"] in rows and ["Resource", "Used", "Hard"] in rows
+    assert ["configmaps", "3", "3"] in rows
+    assert ["pods", "1", "2"] in rows and ["requests.cpu", "600m", "1"] in rows
     # Deleting frees the usage (the controller recounts).
     cluster.kubectl("-n", namespace, "delete", "configmap", "c0")
 
