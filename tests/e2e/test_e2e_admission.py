@@ -147,6 +147,57 @@ def test_policy_with_params_denies_and_warns(cluster: Cluster, namespace: str) -
         cluster.kubectl("delete", "namespace", warn_ns, "--wait=false", check=False)
 
 
+TYPO_POLICY = """
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: {name}
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: ["apps"]
+      apiVersions: ["v1"]
+      operations: ["CREATE", "UPDATE"]
+      resources: ["deployments"]
+  validations:
+  - expression: "object.replicas > 1"
+    message: "must be replicated"
+    reason: Invalid
+"""
+
+
+def test_policy_type_checking_shows_in_its_status(cluster: Cluster) -> None:
+    """kube's documented example (validatingadmissionpolicy/typechecking.yaml): the
+    typo is reported in status.typeChecking, read with ``kubectl get -o yaml``."""
+    name = f"deploy-replica-policy-{uuid.uuid4().hex[:6]}.example.com"
+    manifest = TYPO_POLICY.format(name=name)
+    cluster.kubectl("apply", "-f", "-", input=manifest)
+    try:
+
+        def checked() -> bool:
+            got = cluster.kubectl(
+                "get", "validatingadmissionpolicy", name,
+                "-o", "jsonpath={.status.observedGeneration}",
+            ).stdout  # fmt: skip
+            return got == "1"
+
+        eventually(checked)
+        shown = cluster.kubectl("get", "validatingadmissionpolicy", name, "-o", "yaml").stdout
+        assert (
+            "status:\n"
+            "  observedGeneration: 1\n"
+            "  typeChecking:\n"
+            "    expressionWarnings:\n"
+            "    - fieldRef: spec.validations[0].expression\n"
+            "      warning: |\n"
+            "        apps/v1, Kind=Deployment: ERROR: <input>:1:7: undefined field 'replicas'\n"
+            "         | object.replicas > 1\n"
+            "         | ......^\n"
+        ) in shown
+    finally:
+        cluster.kubectl("delete", "-f", "-", input=manifest, check=False)
+
+
 WEBHOOKS = """
 apiVersion: admissionregistration.k8s.io/v1
 kind: MutatingWebhookConfiguration
