@@ -15,18 +15,27 @@ As kube's TypeChecker.Check: only ``spec.validations[i].expression`` and
 ``spec.validations[i].messageExpression`` are reported, one ``ExpressionWarning`` per
 expression with issues, its text one ``<gvk>: <issues>\\n`` per kind with issues joined
 by newlines (``apps/v1, Kind=Deployment: ERROR: <input>:1:7: undefined field
-'replicas'`` and cel's caret lines). The check is kapi's field check on the checked AST
-(``kapi.cel.fields``): a selection of a property the schema does not declare is an
-issue, in cel's words. Kinds whose schema is unknown are skipped, as kube skips them.
+'replicas'`` and cel's caret lines). Kinds whose schema is unknown are skipped, as kube
+skips them.
+
+Two passes find the issues: kapi's field check on the checked AST (``kapi.cel.fields``:
+a selection of a property the schema does not declare, in cel-go's words), then, when
+there is none, cel-cpp's checker in an environment whose roots are the schemas as
+protobuf messages (``kapi.cel.typed_env``: ``found no matching overload for '_>_'
+applied to '(int, string)'``). Where cel-cpp's checker is stricter than cel-go's in
+kube's environment (comparing int, uint and double with each other) the issue is left
+out.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kapi.cel import admission, fields
+from kapi.cel import admission, fields, typed_env
+from kapi.cel.environment import CompileError, Environment
 from kapi.cel.schema import DeclType
 
 MAX_TYPES_TO_CHECK = 10
@@ -164,13 +173,37 @@ def param_kind(policy: Obj) -> GroupVersionKind | None:
     return GroupVersionKind(group, version, str(kind["kind"]))
 
 
-def _issues(source: str, roots: Mapping[str, DeclType | None]) -> tuple[str, DeclType | None]:
-    """The expression's issues as cel prints them ("" for none) and its schema type."""
+# cel-go compares int, uint and double with each other (kube's base environment turns
+# CrossTypeNumericComparisons on); cel-cpp's checker does not: not an issue in kube.
+_CROSS_NUMERIC = re.compile(
+    r"found no matching overload for '_(<|<=|>|>=)_' applied to "
+    r"'\((int|uint|double), (int|uint|double)\)'"
+)
+
+
+_UNKNOWN_TYPE = "cannot be the operand of a select operation"
+
+
+def _issues(
+    source: str, roots: Mapping[str, DeclType | None], typed: Environment | None = None
+) -> tuple[str, DeclType | None]:
+    """The expression's issues as cel prints them ("" for none) and its schema type:
+    undefined fields first (kube's texts, ``kapi.cel.fields``), then, in ``typed`` (an
+    environment with the roots' schema types), what cel-cpp's checker refuses."""
     compiled = admission.compile_expression(source)
     if compiled.checked is None:
         return compiled.error.removeprefix("compilation failed: "), None
     found, result = fields.check(compiled.checked, source, roots)
-    return "\n".join(found), result
+    if found or typed is None:
+        return "\n".join(found), result
+    try:
+        typed.compile(source)
+    except CompileError as err:
+        issues = ["ERROR: " + i for i in err.detail.removeprefix("ERROR: ").split("\nERROR: ")]
+        if any(_UNKNOWN_TYPE in i and typed_env.PACKAGE in i for i in issues):
+            return "", result  # the schema's messages did not load: nothing to tell
+        return "\n".join(i for i in issues if not _CROSS_NUMERIC.search(i)), result
+    return "", result
 
 
 def _roots(
@@ -202,7 +235,11 @@ def check(
     (kind, schema type) in ``types``; ``params`` types ``params`` (None: dyn)."""
     spec = policy.get("spec") or {}
     variables = [v for v in spec.get("variables") or [] if isinstance(v, Mapping)]
-    per_kind = [(gvk, _roots(t, params, variables)) for gvk, t in types]
+    per_kind = []
+    for gvk, t in types:
+        roots = _roots(t, params, variables)
+        typed = typed_env.environment({k: v for k, v in roots.items() if k != "variables"})
+        per_kind.append((gvk, roots, typed))
     warnings: list[dict[str, str]] = []
     for i, validation in enumerate(spec.get("validations") or []):
         if not isinstance(validation, Mapping):
@@ -212,8 +249,8 @@ def check(
             if not source:
                 continue
             results = []
-            for gvk, roots in per_kind:
-                issues, _ = _issues(str(source), roots)
+            for gvk, roots, typed in per_kind:
+                issues, _ = _issues(str(source), roots, typed)
                 if issues:
                     results.append(f"{gvk}: {issues}\n")
             if results:

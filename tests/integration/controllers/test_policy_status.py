@@ -129,6 +129,10 @@ async def test_type_checking_against_every_matched_kind_and_the_params_kind(
                     "messageExpression": "'at most ' + string(params.maxReplicas)",
                 },
                 {"expression": "object.spec.replicas > 0"},
+                {
+                    "expression": "object.spec.replicas <= params.maxReplicas",
+                    "messageExpression": "'at most ' + params.maxReplicas",
+                },
             ],
             paramKind={"apiVersion": f"{group}/v1", "kind": "Limit"},
         ),
@@ -146,6 +150,17 @@ async def test_type_checking_against_every_matched_kind_and_the_params_kind(
                 f"apps/v1, Kind={kind}: ERROR: <input>:1:31: undefined field 'maxReplica'\n"
                 " | object.spec.replicas <= params.maxReplica\n"
                 f" | {'.' * 30}^\n"
+                for kind in ("Deployment", "ReplicaSet")
+            ),
+        },
+        {
+            # the custom resource's schema types params.maxReplicas as an int
+            "fieldRef": "spec.validations[3].messageExpression",
+            "warning": "\n".join(
+                f"apps/v1, Kind={kind}: ERROR: <input>:1:12: found no matching overload for "
+                "'_+_' applied to '(string, int)'\n"
+                " | 'at most ' + params.maxReplicas\n"
+                f" | {'.' * 11}^\n"
                 for kind in ("Deployment", "ReplicaSet")
             ),
         },

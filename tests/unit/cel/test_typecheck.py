@@ -105,6 +105,61 @@ def test_issues_on_a_pod(expression: str, issues: list[str]) -> None:
         assert issue in text
 
 
+@pytest.mark.parametrize(
+    ("expression", "issue"),
+    [
+        (
+            "object.spec.replicas > '1'",
+            "found no matching overload for '_>_' applied to '(int, string)'",
+        ),
+        (
+            "object.spec.paused == 'yes'",
+            "found no matching overload for '_==_' applied to '(bool, string)'",
+        ),
+        (
+            "request.dryRun == 'true'",
+            "found no matching overload for '_==_' applied to '(bool, string)'",
+        ),
+        (
+            "object.spec.template.spec.containers.exists(c, c.name == 1)",
+            "'_==_' applied to '(string, int)'",
+        ),
+        (
+            "object.spec.replicas.size() > 0",
+            "found no matching overload for 'size' applied to '(int)'",
+        ),
+        # kube's environment compares numbers across types: not an issue
+        ("object.spec.replicas > 1.5", None),
+        ("object.metadata.creationTimestamp < timestamp('2020-01-01T00:00:00Z')", None),
+        (
+            "object.spec.strategy.rollingUpdate.maxSurge == 1 || "
+            "object.spec.strategy.rollingUpdate.maxSurge == '25%'",
+            None,
+        ),
+        (
+            "object.?spec.?replicas.orValue(1) > 0 && has(object.spec.paused) && "
+            "!object.spec.paused",
+            None,
+        ),
+        (
+            "object.spec.selector.matchLabels.all(k, object.spec.selector.matchLabels[k] != '')",
+            None,
+        ),
+        ("authorizer.group('apps').resource('deployments').check('get').allowed()", None),
+    ],
+)
+def test_type_confusion(expression: str, issue: str | None) -> None:
+    warnings = typecheck.check(
+        policy(expression), [(DEPLOYMENT, decl("io.k8s.api.apps.v1.Deployment"))]
+    )
+    if issue is None:
+        assert warnings == []
+        return
+    (warning,) = warnings
+    assert warning["warning"].startswith("apps/v1, Kind=Deployment: ERROR: <input>:1:")
+    assert issue in warning["warning"]
+
+
 def test_message_expressions_and_params_kinds() -> None:
     params = schema.decl_type(
         {"type": "object", "properties": {"maxReplicas": {"type": "integer"}}}, True
