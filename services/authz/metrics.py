@@ -82,6 +82,7 @@ class InstrumentedPlugin:
         self.delegate = delegate
         self.operations = delegate.operations
         self.reads_only = bool(getattr(delegate, "reads_only", False))
+        self.side_effect_free = bool(getattr(delegate, "side_effect_free", False))
         self._owner = owner
         self._name = name
         self._step = step
@@ -89,6 +90,10 @@ class InstrumentedPlugin:
 
     def active(self) -> bool:
         return self.delegate.active()
+
+    def may_act(self, attributes: admission.Attributes) -> bool:
+        check = getattr(self.delegate, "may_act", None)
+        return True if check is None else bool(check(attributes))
 
     async def admit(self, attributes: admission.Attributes) -> None:
         start = time.perf_counter()

@@ -11,14 +11,16 @@ the request's version).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kapi import errors, selectors
 from services.authz.admission import Attributes
 
 ADMISSION_GROUP = "admissionregistration.k8s.io"
+SELECTED_CACHE = 1024  # request shapes a Criteria remembers its rules' verdict for
 # IsExemptAdmissionConfigurationResource: no webhook or policy sees writes of these.
 EXEMPT_KINDS = frozenset(
     {
@@ -138,6 +140,10 @@ class Criteria:
     error: str = ""
     # A binding's matchResources without resourceRules matches every resource.
     all_when_no_rules: bool = False
+    # Whether the rules select a request, by what they read of it (``selects``).
+    _selected: dict[tuple[str, ...], bool] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @classmethod
     def build(
@@ -173,16 +179,42 @@ class Criteria:
     async def matches(self, attributes: Attributes, namespaces: Namespaces) -> bool:
         """Whether the request is selected; a configuration error raises ``ValueError``
         (after the checks that do not need it have said no)."""
-        if self.exclude and rules_match(self.exclude, attributes, self.match_policy):
-            return False
-        selects = bool(self.rules) or not self.all_when_no_rules
-        if selects and not rules_match(self.rules, attributes, self.match_policy):
+        if not self.selects(attributes):
             return False
         if self.error:
             raise ValueError(self.error)
         if not self._object_matches(attributes):
             return False
         return await self._namespace_matches(attributes, namespaces)
+
+    @functools.cached_property
+    def _by_name(self) -> bool:
+        return any(rule.names for rule in (*self.rules, *self.exclude))
+
+    def selects(self, attributes: Attributes) -> bool:
+        """The rules' and exclusions' verdict, kept per request shape: a policy or
+        webhook is asked on every write, its rules only ever read these."""
+        key = (
+            attributes.operation,
+            attributes.group,
+            attributes.version,
+            attributes.resource,
+            attributes.subresource,
+            "namespaced" if attributes.namespace else "",
+            attributes.name if self._by_name else "",
+        )
+        found = self._selected.get(key)
+        if found is None:
+            found = not (
+                self.exclude and rules_match(self.exclude, attributes, self.match_policy)
+            ) and (
+                (not self.rules and self.all_when_no_rules)
+                or rules_match(self.rules, attributes, self.match_policy)
+            )
+            if len(self._selected) >= SELECTED_CACHE:
+                self._selected.clear()
+            self._selected[key] = found
+        return found
 
     def _object_matches(self, attributes: Attributes) -> bool:
         selector = self.object_selector

@@ -81,6 +81,7 @@ def _dig(obj: Obj, path: tuple[str, ...]) -> Obj | None:
 class PodSecurity:
     operations = frozenset({"CREATE", "UPDATE"})
     reads_only = True
+    side_effect_free = True
 
     def __init__(
         self,
