@@ -156,7 +156,10 @@ def cel_type(t: DeclType | None) -> cel.Type:
         _ensure_dependencies()
         builder = _FileBuilder(package)
         builder.message(t)
-        opaque.POOL.Add(builder.file)
+        try:
+            opaque.POOL.Add(builder.file)
+        except (TypeError, ValueError):
+            return cel.Type.DYN  # a shape protobuf cannot declare: checked as dyn
     return cel.Type(root)
 
 

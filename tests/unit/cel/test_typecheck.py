@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cel_expr_python import cel
 
-from kapi.cel import schema, schema_refs, typecheck
+from kapi.cel import schema, schema_refs, typecheck, typed_env
+from kapi.cel.environment import CompileError
 from services.registry import openapi_schemas
 
 Obj = dict[str, Any]
@@ -223,3 +225,27 @@ def test_refs_resolve_through_allof_and_cut_cycles() -> None:
     assert resolved["properties"]["port"][schema_refs.INT_OR_STRING] is True
     with pytest.raises(schema_refs.SchemaNotFound):
         schema_refs.populate(schema_refs.components(document), PREFIX + "Missing")
+
+
+def test_typed_environment_shapes() -> None:
+    """Lists of lists and maps of maps check as dyn elements; a shape protobuf cannot
+    declare (two map fields whose entry messages would share a name) checks as dyn."""
+    strings = schema.DeclType("map", elem=schema.DeclType("string"))
+    clash = schema.DeclType("object", fields={"a_b": strings, "aB": strings})
+    assert typed_env.cel_type(clash) == cel.Type.DYN
+    nested = schema.DeclType(
+        "object",
+        fields={
+            "grid": schema.DeclType(
+                "list", elem=schema.DeclType("list", elem=schema.DeclType("int"))
+            ),
+            "deep": schema.DeclType(
+                "map", elem=schema.DeclType("map", elem=schema.DeclType("int"))
+            ),
+            "count": schema.DeclType("int"),
+        },
+    )
+    env = typed_env.environment({"object": nested})
+    env.compile("object.grid[0][0] == 1 && object.deep['a']['b'] == 2")
+    with pytest.raises(CompileError, match=r"applied to '\(int, string\)'"):
+        env.compile("object.count == 'x'")
