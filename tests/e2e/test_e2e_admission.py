@@ -513,6 +513,45 @@ def test_pod_security_enforce_and_warn(cluster: Cluster, namespace: str) -> None
         cluster.kubectl("delete", "namespace", warned_ns, "--wait=false", check=False)
 
 
+def test_pod_security_label_warns_of_running_pods(cluster: Cluster, namespace: str) -> None:
+    """`kubectl label ns` with a stricter enforce level prints kube's Warning lines for the
+    pods already there (here one privileged pod, running on the simulated node); a bad
+    level is refused with kube's 422."""
+    cluster.kubectl("-n", namespace, "create", "-f", "-", input=PRIVILEGED_POD.format(name="priv"))
+    cluster.kubectl(
+        "-n", namespace, "wait", "--for=condition=Ready", "pod/priv", "--timeout=60s"
+    )  # fmt: skip
+    expected = [
+        f'Warning: existing pods in namespace "{namespace}" violate the new PodSecurity '
+        'enforce level "restricted:latest"',
+        "Warning: priv: privileged, allowPrivilegeEscalation != false, unrestricted "
+        "capabilities, runAsNonRoot != true, seccompProfile",
+    ]
+    # kube's advice: a server-side dry run first says what the label would meet.
+    dry = cluster.kubectl(
+        "label", "--dry-run=server", "namespace", namespace,
+        "pod-security.kubernetes.io/enforce=restricted",
+    )  # fmt: skip
+    assert dry.stdout.strip() == f"namespace/{namespace} labeled (server dry run)"
+    assert dry.stderr.splitlines() == expected
+    shown = cluster.kubectl("get", "namespace", namespace, "--show-labels").stdout
+    assert "pod-security.kubernetes.io/enforce" not in shown
+    labelled = cluster.kubectl(
+        "label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted"
+    )
+    assert labelled.stdout.strip() == f"namespace/{namespace} labeled"
+    assert labelled.stderr.splitlines() == expected
+    bad = cluster.kubectl(
+        "label", "--overwrite", "namespace", namespace,
+        "pod-security.kubernetes.io/enforce-version=1.30", check=False,
+    )  # fmt: skip
+    assert bad.returncode != 0
+    assert bad.stderr.strip() == (
+        f'The Namespace "{namespace}" is invalid: metadata.labels[pod-security.kubernetes.io/'
+        'enforce-version]: Invalid value: "1.30": must be "latest" or "v1.x"'
+    )
+
+
 MANAGED_CM = """
 apiVersion: v1
 kind: ConfigMap

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -61,25 +62,55 @@ class Plugin(Protocol):
         """Mutate ``attributes.object`` (mutating plugins) or raise a StatusError."""
 
 
+def _wants(plugin: Plugin) -> Callable[[Attributes], bool] | None:
+    """A plugin's optional ``wants(attributes)``: the requests it acts on even while
+    idle (PodSecurity validates every namespace write's labels)."""
+    found: Callable[[Attributes], bool] | None = getattr(plugin, "wants", None)
+    return found
+
+
+def wanted(plugin: Plugin, attributes: Attributes) -> bool:
+    """Whether the chain runs ``plugin`` for this request: for its operation, and active
+    or wanting it (``wants``)."""
+    if attributes.operation not in plugin.operations:
+        return False
+    if plugin.active():
+        return True
+    wants = _wants(plugin)
+    return wants is not None and wants(attributes)
+
+
 class Chain:
     def __init__(self, mutating: list[Plugin], validating: list[Plugin]) -> None:
         self.mutating = mutating
         self.validating = validating
+        # Each plugin's hooks looked up once (validating_for runs on every write), again
+        # if the list changes.
+        self._hooked: list[Plugin] = []
+        self._hooks: list[tuple[Plugin, Callable[[Attributes], bool] | None, Any]] = []
 
     async def run_mutating(self, attributes: Attributes) -> None:
         for plugin in self.mutating:
-            if attributes.operation in plugin.operations and plugin.active():
+            if wanted(plugin, attributes):
                 await plugin.admit(attributes)
 
     def validating_for(self, attributes: Attributes) -> list[Plugin]:
         """The validating plugins that may act on this request: for its operation, not
-        idle, and (where a plugin can tell cheaply, ``may_act``) selecting it."""
+        idle (or ``wants`` it), and (where a plugin can tell cheaply, ``may_act``)
+        selecting it."""
+        if self._hooked != self.validating:
+            self._hooked = list(self.validating)
+            self._hooks = [
+                (plugin, _wants(plugin), getattr(plugin, "may_act", _may_act))
+                for plugin in self._hooked
+            ]
+        operation = attributes.operation
         return [
             plugin
-            for plugin in self.validating
-            if attributes.operation in plugin.operations
-            and plugin.active()
-            and getattr(plugin, "may_act", _may_act)(attributes)
+            for plugin, wants, may_act in self._hooks
+            if operation in plugin.operations
+            and (plugin.active() or (wants is not None and wants(attributes)))
+            and may_act(attributes)
         ]
 
     def may_validate_ahead(self, attributes: Attributes) -> bool:
@@ -98,7 +129,7 @@ class Chain:
         other plugin gets its own."""
         shared: Attributes | None = attributes if owned else None
         for plugin in self.validating:
-            if attributes.operation not in plugin.operations or not plugin.active():
+            if not wanted(plugin, attributes):
                 continue
             if getattr(plugin, "reads_only", False):
                 if shared is None:
