@@ -147,6 +147,57 @@ def test_policy_with_params_denies_and_warns(cluster: Cluster, namespace: str) -
         cluster.kubectl("delete", "namespace", warn_ns, "--wait=false", check=False)
 
 
+TYPO_POLICY = """
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: {name}
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: ["apps"]
+      apiVersions: ["v1"]
+      operations: ["CREATE", "UPDATE"]
+      resources: ["deployments"]
+  validations:
+  - expression: "object.replicas > 1"
+    message: "must be replicated"
+    reason: Invalid
+"""
+
+
+def test_policy_type_checking_shows_in_its_status(cluster: Cluster) -> None:
+    """kube's documented example (validatingadmissionpolicy/typechecking.yaml): the
+    typo is reported in status.typeChecking, read with ``kubectl get -o yaml``."""
+    name = f"deploy-replica-policy-{uuid.uuid4().hex[:6]}.example.com"
+    manifest = TYPO_POLICY.format(name=name)
+    cluster.kubectl("apply", "-f", "-", input=manifest)
+    try:
+
+        def checked() -> bool:
+            got = cluster.kubectl(
+                "get", "validatingadmissionpolicy", name,
+                "-o", "jsonpath={.status.observedGeneration}",
+            ).stdout  # fmt: skip
+            return got == "1"
+
+        eventually(checked)
+        shown = cluster.kubectl("get", "validatingadmissionpolicy", name, "-o", "yaml").stdout
+        assert (
+            "status:\n"
+            "  observedGeneration: 1\n"
+            "  typeChecking:\n"
+            "    expressionWarnings:\n"
+            "    - fieldRef: spec.validations[0].expression\n"
+            "      warning: |\n"
+            "        apps/v1, Kind=Deployment: ERROR: <input>:1:7: undefined field 'replicas'\n"
+            "         | object.replicas > 1\n"
+            "         | ......^\n"
+        ) in shown
+    finally:
+        cluster.kubectl("delete", "-f", "-", input=manifest, check=False)
+
+
 WEBHOOKS = """
 apiVersion: admissionregistration.k8s.io/v1
 kind: MutatingWebhookConfiguration
@@ -329,6 +380,12 @@ def test_quota_refuses_over_the_limit_and_reports_usage(cluster: Cluster, namesp
         "-n", namespace, "get", "quota", "q", "-o", "jsonpath={.status.used}"
     ).stdout
     assert '"pods":"1"' in status and '"requests.cpu":"600m"' in status
+    # kubectl describe prints used against hard per resource.
+    described = cluster.kubectl("-n", namespace, "describe", "quota", "q").stdout
+    rows = [line.split() for line in described.splitlines()]
+    assert ["Name:", "q"] in rows and ["Resource", "Used", "Hard"] in rows
+    assert ["configmaps", "3", "3"] in rows
+    assert ["pods", "1", "2"] in rows and ["requests.cpu", "600m", "1"] in rows
     # Deleting frees the usage (the controller recounts).
     cluster.kubectl("-n", namespace, "delete", "configmap", "c0")
 

@@ -52,6 +52,8 @@ def test_the_catalog_names_are_kubes() -> None:
         "endpointslice-controller",
         "disruption-controller",
         "ttl-after-finished-controller",
+        "resourcequota-controller",
+        "validatingadmissionpolicy-status-controller",
     }
 
 
