@@ -4,6 +4,7 @@
               [--etcd-endpoints URLS [--etcd-cafile F] [--etcd-certfile F --etcd-keyfile F]]
               [--audit-policy-file F [--audit-log-path F] [--audit-log-maxage DAYS]
                [--audit-log-maxbackup N] [--audit-log-maxsize MB] [--audit-log-mode M]]
+              [--admission-control-config-file F]
               [--controllers LIST] [--nodes N] [--detach] [--ready-timeout SECONDS]
               [--san NAME ...]
     kapi down [--data-dir DIR] [--timeout SECONDS]
@@ -98,6 +99,13 @@ def _up_flags(up: argparse.ArgumentParser) -> None:
     )
     config.add_etcd_tls(up)
     config.add_audit(up)
+    config.add(
+        up,
+        "--admission-control-config-file",
+        default="",
+        help="an AdmissionConfiguration for the admission plugins (kube-apiserver's flag; "
+        "PodSecurity's defaults and exemptions)",
+    )
     up.add_argument(
         "--detach",
         action="store_true",
@@ -255,6 +263,10 @@ def cmd_up(args: argparse.Namespace, argv: list[str]) -> int:
     if policy and not Path(policy).is_file():
         say(f"kapi: --audit-policy-file: no such file: {policy}")
         return USAGE
+    admission_config = _absolute(args.admission_control_config_file) or ""
+    if admission_config and not Path(admission_config).is_file():
+        say(f"kapi: --admission-control-config-file: no such file: {admission_config}")
+        return USAGE
     pid = rundir.running_pid(run_dir)
     if pid is not None:
         shown = pid if pid != rundir.UNKNOWN_PID else "unknown"
@@ -275,6 +287,7 @@ def cmd_up(args: argparse.Namespace, argv: list[str]) -> int:
         controllers=args.controllers,
         nodes=args.nodes,
         audit=audit,
+        admission_control_config_file=admission_config,
     )
     if args.detach:
         return detach(opts, [a for a in argv if a != "--detach"])

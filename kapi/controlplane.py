@@ -91,6 +91,8 @@ class Options:
     nodes: int = 1
     # The gateway's audit flags (config.AUDIT_FLAGS), as given; files made absolute.
     audit: tuple[tuple[str, str], ...] = field(default=())
+    # authz's --admission-control-config-file (absolute; "" none).
+    admission_control_config_file: str = ""
 
     @property
     def embedded_etcd(self) -> bool:
@@ -267,6 +269,8 @@ def service_flags(
     for name, service in flags.items():
         service.update(tls_flags(config.PEER_TLS_FLAGS, creds.internal.service(name)))
     flags["gateway"].update(audit_flags(opts))
+    if opts.admission_control_config_file:
+        flags["authz"]["--admission-control-config-file"] = opts.admission_control_config_file
     return flags
 
 

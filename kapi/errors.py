@@ -54,8 +54,8 @@ class StatusError(Exception):
         self.retry_after = retry_after
         # The Status's ListMeta: e.g. the fresh ``continue`` of an expired list token.
         self.metadata = metadata
-        # Not rendered: what the request's audit event records (admission's annotations,
-        # kept when admission refuses), carried across the services with the Status.
+        # Audit annotations admission recorded before refusing: for the request's audit
+        # event, not for the client (they cross gRPC beside the Status, kapi.rpc).
         self.audit_annotations: dict[str, str] = {}
 
     def status(self) -> JSON:

@@ -1,42 +1,73 @@
 """Resource quota accounting shared by the ResourceQuota admission plugin (authz) and the
 resourcequota controller (controllers): what an object uses, which quotas it falls
-under, and resource lists as kube prints them — kube's ``pkg/quota/v1`` (resources.go)
-and ``pkg/quota/v1/evaluator/core`` (pods, services, persistentvolumeclaims, object
-counts).
+under, which resource names an object's kind answers for, and resource lists as kube
+prints them.
 
-Usage is a ``dict[str, Fraction]`` of resource names (``pods``, ``requests.cpu``,
-``count/deployments.apps``) to exact values; ``format_list`` writes one as kube's
-``prettyPrint`` does (sorted ``name=quantity``, comma separated).
+kube's ``pkg/quota/v1/evaluator/core``: ``pods.go`` (compute usage from requests and
+limits, hugepages, extended resources as ``requests.<name>``; terminal pods and pods
+past their deletion grace count only as objects; the Terminating, NotTerminating,
+BestEffort, NotBestEffort, PriorityClass and CrossNamespacePodAffinity scopes and the
+``must specify`` constraint), ``services.go`` (``services.loadbalancers``,
+``services.nodeports``), ``persistent_volume_claims.go`` (``requests.storage`` rounded
+up to whole bytes and charged to the claim's storage class as
+``<class>.storageclass.storage.k8s.io/requests.storage``) and ``registry.go`` (the
+legacy object-count names); ``k8s.io/apiserver/pkg/quota/v1/generic`` (``count/<resource>
+.<group>`` for every other resource, built-in or custom).
+
+Usage is a ``dict[str, Fraction]`` of resource names to exact values; ``format_list``
+writes one as kube's ``prettyPrint`` does (sorted ``name=quantity``, comma separated).
 """
 
 from __future__ import annotations
 
+import datetime
+import time
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any
 
-from kapi.cel.library.errors import EvalError
-from kapi.cel.library.quantity import parse
+from kapi import quantity as quantities
 
 Obj = Mapping[str, Any]
 Usage = dict[str, Fraction]
+GroupResource = tuple[str, str]
+
+PODS: GroupResource = ("", "pods")
+SERVICES: GroupResource = ("", "services")
+PVCS: GroupResource = ("", "persistentvolumeclaims")
 
 COMPUTE = ("cpu", "memory", "ephemeral-storage")
-# The resources whose quota makes every container state a value (pod.go Constraints).
+# Resources whose quota makes every container state a value (pods.go validationSet).
 MUST_SPECIFY = frozenset(
     {"cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"}
 )
+_POD_RESOURCES = frozenset(
+    {
+        "count/pods",
+        "pods",
+        *COMPUTE,
+        *(f"requests.{r}" for r in COMPUTE),
+        *(f"limits.{r}" for r in COMPUTE),
+    }
+)
+_SERVICE_RESOURCES = frozenset(
+    {"count/services", "services", "services.loadbalancers", "services.nodeports"}
+)
+_PVC_RESOURCES = ("persistentvolumeclaims", "requests.storage")
+STORAGE_CLASS_SUFFIX = ".storageclass.storage.k8s.io/"
+BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
+# Object counts kube also answers under their pre-``count/`` names (registry.go).
+LEGACY_COUNTS = frozenset({"configmaps", "resourcequotas", "replicationcontrollers", "secrets"})
+HUGEPAGES = "hugepages-"
+TERMINAL_PHASES = ("Succeeded", "Failed")
 # Resource names whose quantities kube keeps in binary SI (bytes).
 _BINARY = ("memory", "storage", "ephemeral-storage")
-TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
 def quantity(value: object) -> Fraction:
     """A quantity's exact value (0 for a value that does not parse)."""
-    try:
-        return parse(str(value))
-    except (EvalError, ValueError, ZeroDivisionError):
-        return Fraction(0)
+    parsed = quantities.parse(value)
+    return parsed if parsed is not None else Fraction(0)
 
 
 def parse_list(items: object) -> Usage:
@@ -46,7 +77,44 @@ def parse_list(items: object) -> Usage:
 
 
 def count_name(group: str, resource: str) -> str:
+    """generic.ObjectCountQuotaResourceNameFor: ``count/deployments.apps``, ``count/pods``."""
     return f"count/{resource}.{group}" if group else f"count/{resource}"
+
+
+def _native(name: str) -> bool:
+    """helper.IsNativeResource: no domain, or a kubernetes.io one."""
+    return "/" not in name or "kubernetes.io/" in name
+
+
+def _extended(name: str) -> bool:
+    """helper.IsExtendedResourceName (a container may request ``nvidia.com/gpu``)."""
+    return not _native(name) and not name.startswith("requests.")
+
+
+def evaluated_by(name: str) -> GroupResource | None:
+    """The (group, resource) whose objects a quota's resource name counts — the
+    evaluator whose MatchingResources has it — or None for a name no kind uses."""
+    if name.startswith("count/"):
+        resource, _, group = name[len("count/") :].partition(".")
+        return (group, resource)
+    if name in _POD_RESOURCES or name.startswith((HUGEPAGES, f"requests.{HUGEPAGES}")):
+        return PODS
+    if name.startswith("requests.") and not _native(name):
+        return PODS  # extended resources: requests.nvidia.com/gpu
+    if name in _SERVICE_RESOURCES:
+        return SERVICES
+    if name in _PVC_RESOURCES or any(
+        name.endswith(STORAGE_CLASS_SUFFIX + r) for r in _PVC_RESOURCES
+    ):
+        return PVCS
+    if name in LEGACY_COUNTS:
+        return ("", name)
+    return None
+
+
+def matching_resources(group: str, resource: str, names: Iterable[str]) -> set[str]:
+    """The names among ``names`` that objects of (group, resource) count towards."""
+    return {n for n in names if evaluated_by(n) == (group, resource)}
 
 
 def _container_resources(container: Obj) -> tuple[Usage, Usage]:
@@ -78,75 +146,165 @@ def _pod_compute(spec: Obj) -> tuple[Usage, Usage]:
     return requests, limits
 
 
-def pod_usage(pod: Obj) -> Usage:
-    out: Usage = {"count/pods": Fraction(1)}
-    if ((pod.get("status") or {}).get("phase")) in TERMINAL_PHASES:
-        return out  # end of life: counted as an object, not for compute
-    if (pod.get("metadata") or {}).get("deletionTimestamp") and (pod.get("spec") or {}).get(
-        "nodeName"
-    ) is None:
-        return out
-    requests, limits = _pod_compute(pod.get("spec") or {})
-    out["pods"] = Fraction(1)
+def compute_usage(requests: Usage, limits: Usage) -> Usage:
+    """podComputeUsageHelper: what requests and limits count as (``pods`` is 1)."""
+    out: Usage = {"pods": Fraction(1)}
+    for name in COMPUTE:
+        if name in requests:
+            out[name] = out[f"requests.{name}"] = requests[name]
+        if name in limits:
+            out[f"limits.{name}"] = limits[name]
     for name, value in requests.items():
-        out[f"requests.{name}"] = value
-        if name in COMPUTE:
-            out[name] = value
-    for name, value in limits.items():
-        out[f"limits.{name}"] = value
+        if name.startswith(HUGEPAGES):
+            out[name] = out[f"requests.{name}"] = value
+        elif _extended(name):
+            out[f"requests.{name}"] = value
     return out
 
 
-def usage(group: str, resource: str, obj: Obj) -> Usage:
-    """What one object counts against quotas (kube's evaluators' Usage)."""
-    if group == "" and resource == "pods":
-        return pod_usage(obj)
-    out: Usage = {count_name(group, resource): Fraction(1)}
-    if group:
+def _timestamp(text: object) -> float | None:
+    try:
+        return datetime.datetime.fromisoformat(str(text)).timestamp()
+    except ValueError:
+        return None
+
+
+def pod_charged(pod: Obj, now: float | None = None) -> bool:
+    """QuotaV1Pod: a pod is charged for compute unless its phase is terminal or its
+    deletion grace period has run out (stuck terminating, e.g. on a lost node)."""
+    if ((pod.get("status") or {}).get("phase")) in TERMINAL_PHASES:
+        return False
+    meta = pod.get("metadata") or {}
+    grace = meta.get("deletionGracePeriodSeconds")
+    deleted = _timestamp(meta.get("deletionTimestamp")) if meta.get("deletionTimestamp") else None
+    if deleted is not None and isinstance(grace, int):
+        return (time.time() if now is None else now) <= deleted + grace
+    return True
+
+
+def pod_usage(pod: Obj, now: float | None = None) -> Usage:
+    out: Usage = {"count/pods": Fraction(1)}  # every pod in storage, whatever its state
+    if not pod_charged(pod, now):
         return out
-    spec = obj.get("spec") or {}
-    if resource == "services":
-        out["services"] = Fraction(1)
-        kind = spec.get("type") or "ClusterIP"
-        if kind == "LoadBalancer":
-            out["services.loadbalancers"] = Fraction(1)
-        if kind in ("NodePort", "LoadBalancer"):
-            out["services.nodeports"] = Fraction(len(spec.get("ports") or []))
-    elif resource == "persistentvolumeclaims":
-        out["persistentvolumeclaims"] = Fraction(1)
-        storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
-        if storage is not None:
-            out["requests.storage"] = quantity(storage)
-    elif resource in ("configmaps", "secrets", "replicationcontrollers", "resourcequotas"):
+    requests, limits = _pod_compute(pod.get("spec") or {})
+    out.update(compute_usage(requests, limits))
+    return out
+
+
+def _service_usage(spec: Obj) -> Usage:
+    ports = spec.get("ports") or []
+    out: Usage = {
+        "count/services": Fraction(1),
+        "services": Fraction(1),
+        "services.loadbalancers": Fraction(0),
+        "services.nodeports": Fraction(0),
+    }
+    kind = spec.get("type")
+    if kind == "NodePort":
+        out["services.nodeports"] = Fraction(len(ports))
+    elif kind == "LoadBalancer":
+        if spec.get("allocateLoadBalancerNodePorts") is False:
+            explicit = [p for p in ports if isinstance(p, Mapping) and p.get("nodePort")]
+            out["services.nodeports"] = Fraction(len(explicit))
+        else:
+            out["services.nodeports"] = Fraction(len(ports))
+        out["services.loadbalancers"] = Fraction(1)
+    return out
+
+
+def storage_class(claim: Obj) -> str:
+    """GetPersistentVolumeClaimClass: the beta annotation, else spec.storageClassName."""
+    annotations = (claim.get("metadata") or {}).get("annotations") or {}
+    if BETA_STORAGE_CLASS in annotations:
+        return str(annotations[BETA_STORAGE_CLASS])
+    return str((claim.get("spec") or {}).get("storageClassName") or "")
+
+
+def _claim_usage(claim: Obj) -> Usage:
+    out: Usage = {
+        "count/persistentvolumeclaims": Fraction(1),
+        "persistentvolumeclaims": Fraction(1),
+    }
+    klass = storage_class(claim)
+    if klass:
+        out[f"{klass}{STORAGE_CLASS_SUFFIX}persistentvolumeclaims"] = Fraction(1)
+    requested = ((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}
+    if "storage" not in requested:
+        return out
+    storage = quantity(requested["storage"])
+    allocated = ((claim.get("status") or {}).get("allocatedResources") or {}).get("storage")
+    if allocated is not None:
+        storage = max(storage, quantity(allocated))
+    storage = Fraction(-(-storage.numerator // storage.denominator))  # whole bytes, up
+    out["requests.storage"] = storage
+    if klass:
+        out[f"{klass}{STORAGE_CLASS_SUFFIX}requests.storage"] = storage
+    return out
+
+
+def usage(group: str, resource: str, obj: Obj, now: float | None = None) -> Usage:
+    """What one object counts against quotas (kube's evaluators' Usage)."""
+    if (group, resource) == PODS:
+        return pod_usage(obj, now)
+    if (group, resource) == SERVICES:
+        return _service_usage(obj.get("spec") or {})
+    if (group, resource) == PVCS:
+        return _claim_usage(obj)
+    out: Usage = {count_name(group, resource): Fraction(1)}
+    if not group and resource in LEGACY_COUNTS:
         out[resource] = Fraction(1)
     return out
 
 
 def _best_effort(pod: Obj) -> bool:
+    """qos.GetPodQOS == BestEffort: no container requests or limits cpu or memory."""
     spec = pod.get("spec") or {}
     for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
         resources = container.get("resources") or {}
-        if resources.get("requests") or resources.get("limits"):
-            return False
+        for kind in ("requests", "limits"):
+            if any(k in ("cpu", "memory") for k in resources.get(kind) or {}):
+                return False
     return True
+
+
+def _cross_namespace_affinity(spec: Obj) -> bool:
+    """usesCrossNamespacePodAffinity: a pod (anti-)affinity term naming namespaces or a
+    namespaceSelector."""
+    affinity = spec.get("affinity") or {}
+    for kind in ("podAffinity", "podAntiAffinity"):
+        terms = affinity.get(kind) or {}
+        required = terms.get("requiredDuringSchedulingIgnoredDuringExecution") or []
+        preferred = [
+            w.get("podAffinityTerm") or {}
+            for w in terms.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        ]
+        for term in [*required, *preferred]:
+            if term.get("namespaces") or term.get("namespaceSelector") is not None:
+                return True
+    return False
 
 
 def _scope_matches(scope: str, operator: str, values: list[str], pod: Obj) -> bool:
     spec = pod.get("spec") or {}
+    deadline = spec.get("activeDeadlineSeconds")
+    terminating = isinstance(deadline, int) and deadline >= 0
     if scope == "Terminating":
-        return spec.get("activeDeadlineSeconds") is not None
+        return terminating
     if scope == "NotTerminating":
-        return spec.get("activeDeadlineSeconds") is None
+        return not terminating
     if scope == "BestEffort":
         return _best_effort(pod)
     if scope == "NotBestEffort":
         return not _best_effort(pod)
+    if scope == "CrossNamespacePodAffinity":
+        return _cross_namespace_affinity(spec)
     if scope == "PriorityClass":
-        name = spec.get("priorityClassName")
+        # a label selector over {PriorityClass: name}, with no label for no class
+        name = spec.get("priorityClassName") or None
         if operator == "Exists":
-            return bool(name)
+            return name is not None
         if operator == "DoesNotExist":
-            return not name
+            return name is None
         if operator == "In":
             return name in values
         if operator == "NotIn":
@@ -155,6 +313,7 @@ def _scope_matches(scope: str, operator: str, values: list[str], pod: Obj) -> bo
 
 
 def scope_selectors(quota: Obj) -> list[tuple[str, str, list[str]]]:
+    """spec.scopes (as Exists) and spec.scopeSelector's expressions."""
     spec = quota.get("spec") or {}
     out: list[tuple[str, str, list[str]]] = [
         (str(s), "Exists", []) for s in spec.get("scopes") or []
@@ -166,14 +325,25 @@ def scope_selectors(quota: Obj) -> list[tuple[str, str, list[str]]]:
     return out
 
 
-def matches(quota: Obj, group: str, resource: str, obj: Obj) -> bool:
-    """Whether ``obj`` falls under ``quota`` (its scopes select pods only)."""
+def scopes_match(quota: Obj, group: str, resource: str, obj: Obj) -> bool:
+    """Whether ``obj`` is within the quota's scopes (only pods can be: other kinds'
+    evaluators match no scope)."""
     selectors = scope_selectors(quota)
     if not selectors:
         return True
-    if group or resource != "pods":
+    if (group, resource) != PODS:
         return False
     return all(_scope_matches(s, op, values, obj) for s, op, values in selectors)
+
+
+def matches(quota: Obj, group: str, resource: str, obj: Obj) -> bool:
+    """generic.Matches: the quota's ``status.hard`` limits something objects of this
+    kind use (a quota the controller has not counted yet limits nothing), and the object
+    is within its scopes."""
+    hard = (quota.get("status") or {}).get("hard") or {}
+    if not matching_resources(group, resource, hard):
+        return False
+    return scopes_match(quota, group, resource, obj)
 
 
 def missing_requests(pod: Obj, tracked: Iterable[str]) -> str:
@@ -185,10 +355,9 @@ def missing_requests(pod: Obj, tracked: Iterable[str]) -> str:
     missing: dict[str, set[str]] = {}
     for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
         requests, limits = _container_resources(container)
+        have = compute_usage(requests, limits)
         for name in required:
-            kind, _, base = name.rpartition(".")
-            have = limits if kind == "limits" else requests
-            if base not in have:
+            if name not in have:
                 missing.setdefault(name, set()).add(str(container.get("name") or ""))
     if not missing:
         return ""
@@ -197,13 +366,16 @@ def missing_requests(pod: Obj, tracked: Iterable[str]) -> str:
 
 
 def _is_binary(name: str) -> bool:
-    return name.rpartition(".")[2] in _BINARY or name.endswith("storage")
+    base = name.rpartition(".")[2].rpartition("/")[2]
+    return base in _BINARY or base.startswith(HUGEPAGES) or name.endswith("storage")
 
 
 def format_quantity(value: Fraction, *, binary: bool = False) -> str:
     """A value as kube's canonical Quantity text (``500m``, ``2``, ``1k``, ``256Mi``)."""
     if value == 0:
         return "0"
+    if value < 0:
+        return "-" + format_quantity(-value, binary=binary)
     if binary and value.denominator == 1:
         n = value.numerator
         for suffix, power in (

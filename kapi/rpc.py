@@ -179,6 +179,18 @@ def to_grpc_status(err: errors.StatusError) -> grpc.Status:
     return cast(grpc.Status, rpc_status.to_status(status))
 
 
+def kube_status(err: errors.StatusError) -> common_pb2.KubeStatus:
+    """``err`` as a batch item's or an answer's error (with its audit annotations)."""
+    return common_pb2.KubeStatus(json=err.to_json(), audit_annotations=err.audit_annotations)
+
+
+def status_error(kube: common_pb2.KubeStatus) -> errors.StatusError:
+    """The StatusError a peer sent (``kube_status``'s inverse)."""
+    err = errors.StatusError.from_status(orjson.loads(kube.json))
+    err.audit_annotations = dict(kube.audit_annotations)
+    return err
+
+
 def bounded(err: errors.StatusError, limit: int) -> errors.StatusError:
     """A copy of ``err`` whose JSON fits in ``limit`` bytes: its message and its causes'
     messages keep their heads, marked as truncated; the causes that do not fit are
@@ -206,21 +218,7 @@ def bounded(err: errors.StatusError, limit: int) -> errors.StatusError:
     if len(out.to_json()) > limit:  # a huge name or kind: keep only what the client acts on
         out.details = {"retryAfterSeconds": err.retry_after} if err.retry_after else {}
         out.metadata = None
-    out.audit_annotations = err.audit_annotations
     return out
-
-
-def kube_status(err: errors.StatusError) -> common_pb2.KubeStatus:
-    """``err`` as a batch item's or a stream answer's error."""
-    return common_pb2.KubeStatus(json=err.to_json(), audit_annotations=err.audit_annotations)
-
-
-def status_error(kube: common_pb2.KubeStatus) -> errors.StatusError:
-    """The StatusError a KubeStatus carries, with its audit annotations."""
-    err = errors.StatusError.from_status(orjson.loads(kube.json))
-    if kube.audit_annotations:
-        err.audit_annotations = dict(kube.audit_annotations)
-    return err
 
 
 def _cut(text: str, length: int) -> str:
@@ -417,12 +415,7 @@ async def each(
 def replies(outcomes: Iterable[Any], field: str) -> list[Any]:
     """Client side of a batch call: each item's reply (its ``field``), or the
     StatusError it failed with."""
-    return [
-        status_error(o.error)
-        if o.HasField("error")
-        else getattr(o, field)
-        for o in outcomes
-    ]
+    return [status_error(o.error) if o.HasField("error") else getattr(o, field) for o in outcomes]
 
 
 # --- asks on a long-lived stream ---------------------------------------------------------
@@ -458,7 +451,7 @@ async def answers(
             out = answer(id=ask.id, error=kube_status(err))
         except Exception:
             bug = _bug(f"an ask of {getattr(handle, '__qualname__', handle)}")
-            out = answer(id=ask.id, error=common_pb2.KubeStatus(json=bug.to_json()))
+            out = answer(id=ask.id, error=kube_status(bug))
         ready.put_nowait(out)
 
     async def read() -> None:

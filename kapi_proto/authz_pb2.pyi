@@ -185,7 +185,7 @@ class Revisions(_message.Message):
     def __init__(self, policy: _Optional[int] = ..., identity: _Optional[int] = ...) -> None: ...
 
 class AdmitRequest(_message.Message):
-    __slots__ = ("phase", "operation", "user", "group", "version", "kind", "resource", "subresource", "namespace", "name", "object", "old_object", "dry_run", "options", "equivalents", "requested")
+    __slots__ = ("phase", "operation", "user", "group", "version", "kind", "resource", "subresource", "namespace", "name", "object", "old_object", "dry_run", "options", "validate_ahead", "equivalents", "requested")
     PHASE_FIELD_NUMBER: _ClassVar[int]
     OPERATION_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +200,7 @@ class AdmitRequest(_message.Message):
     OLD_OBJECT_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_AHEAD_FIELD_NUMBER: _ClassVar[int]
     EQUIVALENTS_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_FIELD_NUMBER: _ClassVar[int]
     phase: AdmissionPhase
@@ -216,9 +217,10 @@ class AdmitRequest(_message.Message):
     old_object: bytes
     dry_run: bool
     options: bytes
+    validate_ahead: bool
     equivalents: _containers.RepeatedCompositeFieldContainer[EquivalentResource]
     requested: EquivalentResource
-    def __init__(self, phase: _Optional[_Union[AdmissionPhase, str]] = ..., operation: _Optional[str] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., group: _Optional[str] = ..., version: _Optional[str] = ..., kind: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., object: _Optional[bytes] = ..., old_object: _Optional[bytes] = ..., dry_run: _Optional[bool] = ..., options: _Optional[bytes] = ..., equivalents: _Optional[_Iterable[_Union[EquivalentResource, _Mapping]]] = ..., requested: _Optional[_Union[EquivalentResource, _Mapping]] = ...) -> None: ...
+    def __init__(self, phase: _Optional[_Union[AdmissionPhase, str]] = ..., operation: _Optional[str] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., group: _Optional[str] = ..., version: _Optional[str] = ..., kind: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., object: _Optional[bytes] = ..., old_object: _Optional[bytes] = ..., dry_run: _Optional[bool] = ..., options: _Optional[bytes] = ..., validate_ahead: _Optional[bool] = ..., equivalents: _Optional[_Iterable[_Union[EquivalentResource, _Mapping]]] = ..., requested: _Optional[_Union[EquivalentResource, _Mapping]] = ...) -> None: ...
 
 class EquivalentResource(_message.Message):
     __slots__ = ("group", "version", "resource", "kind")
@@ -233,8 +235,15 @@ class EquivalentResource(_message.Message):
     def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class AdmitResponse(_message.Message):
-    __slots__ = ("object", "warnings", "validating_plugins", "audit_annotations")
+    __slots__ = ("object", "warnings", "audit_annotations", "validated", "validation_error", "validation_warnings", "validation_audit_annotations")
     class AuditAnnotationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ValidationAuditAnnotationsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -243,13 +252,19 @@ class AdmitResponse(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
-    VALIDATING_PLUGINS_FIELD_NUMBER: _ClassVar[int]
     AUDIT_ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATED_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_ERROR_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_AUDIT_ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     object: bytes
     warnings: _containers.RepeatedScalarFieldContainer[str]
-    validating_plugins: bool
     audit_annotations: _containers.ScalarMap[str, str]
-    def __init__(self, object: _Optional[bytes] = ..., warnings: _Optional[_Iterable[str]] = ..., validating_plugins: _Optional[bool] = ..., audit_annotations: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    validated: bool
+    validation_error: _common_pb2.KubeStatus
+    validation_warnings: _containers.RepeatedScalarFieldContainer[str]
+    validation_audit_annotations: _containers.ScalarMap[str, str]
+    def __init__(self, object: _Optional[bytes] = ..., warnings: _Optional[_Iterable[str]] = ..., audit_annotations: _Optional[_Mapping[str, str]] = ..., validated: _Optional[bool] = ..., validation_error: _Optional[_Union[_common_pb2.KubeStatus, _Mapping]] = ..., validation_warnings: _Optional[_Iterable[str]] = ..., validation_audit_annotations: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class AdmitBatchRequest(_message.Message):
     __slots__ = ("items",)

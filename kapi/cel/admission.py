@@ -166,23 +166,41 @@ class Failure:
     message: str
 
 
+_ERROR = cel.Type.ERROR
+
+
 def evaluate(
     expression: Expression, activation: Activation | Mapping[str, Any], budget: Budget
 ) -> Any:
     """The expression's value, or ``Failure``; raises ``OutOfBudget`` when the budget
-    (or the per-call limit) is spent, after which nothing else is evaluated."""
-    if expression.program is None:
+    (or the per-call limit) is spent, after which nothing else is evaluated. (On every
+    write a policy matches, for each of its expressions: kept lean.)"""
+    program = expression.program
+    if program is None:
         return Failure(f"compilation error: {expression.error}")
-    charge = expression.charge(budget.size_bound)
+    charge = expression.static_max
+    if charge > CHEAP:
+        charge = expression.charge(budget.size_bound)
     if charge > PER_CALL_LIMIT or charge > budget.remaining:
         budget.remaining = -1
         raise OutOfBudget(OUT_OF_BUDGET)
     budget.remaining -= charge
-    data = activation.native() if isinstance(activation, Activation) else activation
-    value = runtime.evaluate(expression.program, data)
-    if isinstance(value, runtime.EvalError):
-        return Failure(f"expression '{expression.source}' resulted in error: {value.message}")
-    return value
+    if not isinstance(activation, Activation):
+        value = runtime.evaluate(program, activation)
+        if isinstance(value, runtime.EvalError):
+            return _failure(expression, value.message)
+        return value
+    try:
+        result = program.eval(activation=activation.native())
+    except RuntimeError as exc:
+        return _failure(expression, runtime.error_text(str(exc)))
+    if result.type() == _ERROR:
+        return _failure(expression, runtime.error_text(str(result.value())))
+    return result.value()
+
+
+def _failure(expression: Expression, message: str) -> Failure:
+    return Failure(f"expression '{expression.source}' resulted in error: {message}")
 
 
 def request_object(

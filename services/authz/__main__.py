@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="true",
         help="whether requests without credentials are the anonymous user (else 401)",
     )
+    config.add(
+        parser,
+        "--admission-control-config-file",
+        default="",
+        help="an AdmissionConfiguration (apiserver.config.k8s.io/v1) with the admission "
+        "plugins' configuration (PodSecurity's PodSecurityConfiguration)",
+    )
     config.add_peer_tls(parser)
     return parser
 
@@ -91,6 +98,7 @@ async def _serve(args: argparse.Namespace) -> None:
             api_audiences=_list(args.api_audiences),
             authorization_mode=args.authorization_mode,
             anonymous_auth=args.anonymous_auth.lower() not in ("false", "0", "no"),
+            admission_control_config_file=args.admission_control_config_file,
         )
     )
     await serving.run_until_signalled(running.server, "authz", running.port, running.close)

@@ -80,13 +80,33 @@ class AdmissionRequest:
     requested: tuple[str, str, str, str] | None = None
 
 
+@dataclass(frozen=True)
+class ValidatedAhead:
+    """The validating phase's verdict on ``object`` (its JSON bytes), run by authz right
+    after the mutating phase (``AdmitRequest.validate_ahead``)."""
+
+    object: bytes
+    error: errors.StatusError | None
+    warnings: list[str]
+    audit_annotations: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """One admission phase's outcome: the object (mutating: as the plugins left it),
+    the warnings, and with ``validate_ahead`` the validating verdict when authz could
+    give it."""
+
+    object: dict[str, Any] | None
+    warnings: list[str]
+    validated_ahead: ValidatedAhead | None = None
+
+
 class AuthzClient:
     def __init__(self, target: str, *, tls: pki.TLSFiles | None = None) -> None:
         """``tls``: this service's identity towards authz (``kapi.rpc.channel``)."""
         self._channel = rpc.channel(target, tls)
         self._stub = authz_pb2_grpc.AuthzStub(self._channel)
-        # What the last Admit reply said of the validating plugins (None: not known yet).
-        self.validating_plugins: bool | None = None
         self._admissions: batching.Batcher[authz_pb2.AdmitRequest, authz_pb2.AdmitResponse] = (
             batching.Batcher(self._admit_batch)
         )
@@ -170,9 +190,11 @@ class AuthzClient:
         old: dict[str, Any] | None = None,
         *,
         audit_annotations: dict[str, str] | None = None,
-    ) -> tuple[dict[str, Any] | None, list[str]]:
-        """Run one admission phase ("mutating" or "validating"): (object, warnings); the
-        audit annotations admission asks for are added to ``audit_annotations``."""
+        validate_ahead: bool = False,
+    ) -> Admitted:
+        """Run one admission phase ("mutating" or "validating"); the audit annotations
+        admission asks for are added to ``audit_annotations``. ``validate_ahead``
+        (mutating): ask authz to run the validating phase too, where it may."""
         message = authz_pb2.AdmitRequest(
             phase=authz_pb2.MUTATING if phase == "mutating" else authz_pb2.VALIDATING,
             operation=request.operation,
@@ -187,6 +209,7 @@ class AuthzClient:
             object=orjson.dumps(obj) if obj is not None else b"",
             old_object=orjson.dumps(old) if old is not None else b"",
             dry_run=request.dry_run,
+            validate_ahead=validate_ahead,
             equivalents=[
                 authz_pb2.EquivalentResource(group=g, version=v, resource=r, kind=k)
                 for g, v, r, k in request.equivalents
@@ -197,25 +220,19 @@ class AuthzClient:
             message.requested.CopyFrom(
                 authz_pb2.EquivalentResource(group=g, version=v, resource=r, kind=k)
             )
-        try:
-            reply = await self._admissions.call(message)
-        except errors.StatusError as err:
-            if audit_annotations is not None:
-                for key, value in err.audit_annotations.items():
-                    audit_annotations.setdefault(key, value)
-                err.audit_annotations = dict(audit_annotations)  # the earlier phase's too
-            raise
-        self.validating_plugins = reply.validating_plugins
+        reply = await self._admissions.call(message)
         if audit_annotations is not None:
             for key, value in reply.audit_annotations.items():
                 audit_annotations.setdefault(key, value)
+        ahead = _validated_ahead(reply) if reply.validated else None
         if obj is not None and reply.object == message.object:
-            return obj, list(reply.warnings)  # unchanged: no second copy of a large object
+            # Unchanged: no second copy of a large object.
+            return Admitted(obj, list(reply.warnings), ahead)
         try:
             out = orjson.loads(reply.object) if reply.object else None
         except orjson.JSONDecodeError as exc:
             raise errors.internal(f"authz returned undecodable object: {exc}") from None
-        return out, list(reply.warnings)
+        return Admitted(out, list(reply.warnings), ahead)
 
     async def _admit_batch(
         self, requests: list[authz_pb2.AdmitRequest]
@@ -226,3 +243,13 @@ class AuthzClient:
     async def _call(self, method: Any, request: Any) -> Any:
         """A call to authz (nothing it does is stored: a failed one may be retried)."""
         return await rpc.unary(self._channel, "authz", method, request, timeout=DEADLINE)
+
+
+def _validated_ahead(reply: authz_pb2.AdmitResponse) -> ValidatedAhead:
+    error = rpc.status_error(reply.validation_error) if reply.HasField("validation_error") else None
+    return ValidatedAhead(
+        object=reply.object,
+        error=error,
+        warnings=list(reply.validation_warnings),
+        audit_annotations=dict(reply.validation_audit_annotations),
+    )

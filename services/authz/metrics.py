@@ -9,6 +9,9 @@ metrics.go`` — ``apiserver_admission_controller_admission_duration_seconds``
 (``name``, ``type``: admit or validate, ``operation``, ``rejected``), each plugin
 wrapped on its own and observed when it handles the operation.
 
+k8s.io/pod-security-admission ``metrics/metrics.go``: ``pod_security_evaluations_total``,
+``pod_security_exemptions_total``, ``pod_security_errors_total`` (``PodSecurityRecorder``).
+
 The gateway caches authorization decisions for a few seconds, so the decisions counted
 here are those the authorizers made, not one per request (``authorization_attempts_total``
 at the gateway counts those).
@@ -41,6 +44,8 @@ class AuthzMetrics:
             ("name", "type", "operation", "rejected"),
             buckets=ADMISSION_BUCKETS,
         )
+
+        self.pod_security = PodSecurityRecorder(self.registry)
 
     def authorizer(
         self, kind: str, delegate: authorization.Authorizer, name: str = ""
@@ -82,6 +87,9 @@ class InstrumentedPlugin:
         self.delegate = delegate
         self.operations = delegate.operations
         self.reads_only = bool(getattr(delegate, "reads_only", False))
+        if hasattr(delegate, "wants"):  # only then: the chain skips asking the others
+            self.wants = delegate.wants
+        self.side_effect_free = bool(getattr(delegate, "side_effect_free", False))
         self._owner = owner
         self._name = name
         self._step = step
@@ -89,6 +97,10 @@ class InstrumentedPlugin:
 
     def active(self) -> bool:
         return self.delegate.active()
+
+    def may_act(self, attributes: admission.Attributes) -> bool:
+        check = getattr(self.delegate, "may_act", None)
+        return True if check is None else bool(check(attributes))
 
     async def admit(self, attributes: admission.Attributes) -> None:
         start = time.perf_counter()
@@ -104,3 +116,62 @@ class InstrumentedPlugin:
                     self._name, self._step, attributes.operation, "true" if rejected else "false"
                 )
             cell.observe(time.perf_counter() - start)
+
+
+# kube's policy_version label: versions up to the server's own are named, later ones
+# "future" (kapi serves as 1.32).
+SERVER_MINOR = 32
+
+
+class PodSecurityRecorder:
+    """PodSecurity's counters, labelled as kube's PrometheusRecorder labels them:
+    ``resource`` pod, namespace or controller; ``request_operation`` lower case."""
+
+    def __init__(self, registry: metrics.Registry) -> None:
+        self.evaluations = registry.counter(
+            "pod_security_evaluations_total",
+            "Number of policy evaluations that occurred, not counting ignored or exempt requests.",
+            (
+                "decision",
+                "policy_level",
+                "policy_version",
+                "mode",
+                "request_operation",
+                "resource",
+                "subresource",
+            ),
+        )
+        self.exemptions = registry.counter(
+            "pod_security_exemptions_total",
+            "Number of exempt requests, not counting ignored or out of scope requests.",
+            ("request_operation", "resource", "subresource"),
+        )
+        self.errors = registry.counter(
+            "pod_security_errors_total",
+            "Number of errors preventing normal evaluation. Non-fatal errors may result in "
+            "the latest restricted profile being used for evaluation.",
+            ("fatal", "request_operation", "resource", "subresource"),
+        )
+
+    def evaluation(
+        self, decision: str, level: str, minor: int | None, mode: str, attrs: admission.Attributes
+    ) -> None:
+        if minor is None or level == "privileged":
+            version = "latest"
+        else:
+            version = f"v1.{minor}" if minor <= SERVER_MINOR else "future"
+        self.evaluations.labels(decision, level, version, mode, *_request(attrs)).inc()
+
+    def exemption(self, attrs: admission.Attributes) -> None:
+        self.exemptions.labels(*_request(attrs)).inc()
+
+    def error(self, fatal: bool, attrs: admission.Attributes) -> None:
+        self.errors.labels("true" if fatal else "false", *_request(attrs)).inc()
+
+
+def _request(attrs: admission.Attributes) -> tuple[str, str, str]:
+    if attrs.group == "" and attrs.resource in ("pods", "namespaces"):
+        resource = attrs.resource[:-1]
+    else:
+        resource = "controller"
+    return attrs.operation.lower(), resource, attrs.subresource

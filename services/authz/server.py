@@ -22,10 +22,12 @@ from kapi_proto import authz_pb2_grpc
 from services.authz import admission, authentication, authorization, sources
 from services.authz.access import AccessControl, RevisionFeed, service_account_watcher
 from services.authz.admission import cel_authorizer, python_plugins, review
+from services.authz.admission import configuration as admission_configuration
 from services.authz.admission.default_storage_class import DefaultStorageClass
 from services.authz.admission.default_tolerations import DefaultTolerationSeconds
 from services.authz.admission.limit_ranger import LimitRangerDefaults, LimitRangerValidate
 from services.authz.admission.namespace_lifecycle import NamespaceLifecycle
+from services.authz.admission.pod_security import configuration as pod_security_configuration
 from services.authz.admission.pod_security.plugin import PodSecurity
 from services.authz.admission.priority import Priority
 from services.authz.admission.rbac_escalation import RBACEscalation
@@ -47,6 +49,7 @@ from services.authz.authorization.rbac.index import PolicyIndex
 from services.authz.grpc.servicer import AuthzServicer
 from services.authz.metrics import AuthzMetrics
 from services.authz.namespace_informer import NamespaceInformer
+from services.authz.namespace_pods import StoredPods
 from services.authz.params import ParamInformers
 from services.authz.quotas import NamespacedObjects, StoredQuotas
 from services.authz.registry_conversion import RegistryConversion
@@ -81,6 +84,9 @@ class AuthzConfig:
     # The registry, which converts objects for webhooks and policies registered for
     # another version of the request's resource (matchPolicy Equivalent); "": none.
     registry: str = ""
+    # kube-apiserver's --admission-control-config-file: an AdmissionConfiguration (today
+    # read for PodSecurity's PodSecurityConfiguration).
+    admission_control_config_file: str = ""
 
 
 @dataclass
@@ -223,7 +229,18 @@ def build_access(
     return access, informers, index
 
 
+def pod_security_config(
+    config: AuthzConfig,
+) -> pod_security_configuration.PodSecurityConfiguration | None:
+    """PodSecurity's configuration from the admission configuration file (None: kube's
+    defaults). A bad file raises ValueError, before anything starts."""
+    plugins = admission_configuration.load(config.admission_control_config_file)
+    found = plugins.get("PodSecurity")
+    return pod_security_configuration.from_object(found) if found is not None else None
+
+
 async def create_server(config: AuthzConfig) -> AuthzServer:
+    pod_security = pod_security_config(config)
     storage = StorageClient(config.storage, tls=config.tls)
     namespaces = NamespaceInformer(storage)
     metrics = AuthzMetrics()
@@ -271,7 +288,16 @@ async def create_server(config: AuthzConfig) -> AuthzServer:
     params = ParamInformers(storage)
     validating: list[admission.Plugin] = [
         metrics.plugin("LimitRanger", "validate", LimitRangerValidate(ranges)),
-        metrics.plugin("PodSecurity", "validate", PodSecurity(namespaces)),
+        metrics.plugin(
+            "PodSecurity",
+            "validate",
+            PodSecurity(
+                namespaces,
+                StoredPods(storage),
+                configuration=pod_security,
+                recorder=metrics.pod_security,
+            ),
+        ),
         *(metrics.plugin(p.loaded.name, "validate", p) for p in extra_validating),
         metrics.plugin(
             "ValidatingAdmissionPolicy",

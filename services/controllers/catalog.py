@@ -20,6 +20,7 @@ from services.controllers.garbagecollector import GarbageCollector
 from services.controllers.horizontal import HorizontalController
 from services.controllers.job import JobController
 from services.controllers.namespace import NamespaceController
+from services.controllers.policystatus import PolicyStatusController
 from services.controllers.replicaset import ReplicaSetController
 from services.controllers.resourcequota import ResourceQuotaController
 from services.controllers.rootca import RootCAPublisher
@@ -44,6 +45,7 @@ CONTROLLERS: tuple[type[Controller], ...] = (
     TTLAfterFinishedController,
     HorizontalController,
     ResourceQuotaController,
+    PolicyStatusController,
 )
 
 

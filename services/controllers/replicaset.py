@@ -36,8 +36,14 @@ OWNER_INDEX = "controller-uid"
 
 
 def owner_index(obj: Obj) -> list[str]:
+    """A pod's controller's UID, or for a pod without one its namespace's orphan key:
+    a sync reads only the pods it may own or adopt (kube's podControllerUID index)."""
     ref = objects.controller_ref(obj)
-    return [str(ref.get("uid"))] if ref else []
+    return [str(ref.get("uid"))] if ref else [orphan_key(objects.namespace(obj))]
+
+
+def orphan_key(namespace: str) -> str:
+    return f"orphan/{namespace}"  # no UID has a slash
 
 
 class ReplicaSetController(QueueController):
@@ -128,7 +134,14 @@ class ReplicaSetController(QueueController):
         namespace, _ = split_key(key)
         selector = objects.spec(rs).get("selector")
         needs_sync = self.expectations.satisfied(key)
-        candidates = [p for p in self.pods.store.list(namespace) if objects.pod_active(p)]
+        candidates = [
+            p
+            for p in (
+                *self.pods.store.by_index(OWNER_INDEX, objects.uid(rs)),
+                *self.pods.store.by_index(OWNER_INDEX, orphan_key(namespace)),
+            )
+            if objects.pod_active(p) and objects.namespace(p) == namespace
+        ]
         owned = await claims.claim(self.client, rs, selector or {}, candidates, PODS)
         if needs_sync and not objects.deleting(rs):
             await self._manage(key, rs, owned)

@@ -93,6 +93,10 @@ async def run_controllers(context: Context, entries: tuple[str, ...]) -> None:
     context.informers.start()
     tasks = [asyncio.create_task(c.run(), name=c.name) for c in controllers]
     try:
+        if not tasks:
+            # None enabled (``--controllers ""``): lead and idle, as kube's manager
+            # does; returning would read as lost leadership and end the process.
+            await asyncio.Event().wait()
         await asyncio.gather(*tasks)
     finally:
         for task in tasks:

@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
+
+from kapi import errors
 from kapi.user import UserInfo
 from kapi_proto import authz_pb2
-from services.authz.client import AdmissionRequest, AuthzClient, user_from_pb, user_to_pb
+from services.authz.client import (
+    AdmissionRequest,
+    AuthzClient,
+    ValidatedAhead,
+    user_from_pb,
+    user_to_pb,
+)
 from services.registry.ports import (
     AccessAnswer,
     AccessQuestion,
@@ -31,6 +40,12 @@ def _ref(where: Where) -> ResourceRef:
 
 
 class AuthzAdmission:
+    """Admission in authz. The mutating call also asks for the validating phase's verdict
+    on the mutated object (``validate_ahead``): when authz can give it (every validating
+    plugin that would act is free of side effects) and the registry's steps in between
+    leave that object as it was, the validating phase costs no second call. Its verdict
+    takes effect only then, after the registry's validation passed, in kube's order."""
+
     def __init__(self, authz: AuthzClient) -> None:
         self.authz = authz
 
@@ -41,6 +56,17 @@ class AuthzAdmission:
         obj: dict[str, Any] | None,
         old: dict[str, Any] | None = None,
     ) -> tuple[dict[str, Any] | None, list[str]]:
+        if phase == "validating":
+            ahead = target.validated_ahead
+            target.validated_ahead = None
+            if isinstance(ahead, ValidatedAhead) and ahead.object == (
+                orjson.dumps(obj) if obj is not None else b""
+            ):
+                for key, value in ahead.audit_annotations.items():
+                    target.audit_annotations.setdefault(key, value)
+                if ahead.error is not None:
+                    raise _recorded(ahead.error, target)
+                return obj, list(ahead.warnings)
         request = AdmissionRequest(
             operation=target.operation,
             user=target.user,
@@ -55,12 +81,29 @@ class AuthzAdmission:
             equivalents=target.equivalents,
             requested=target.requested,
         )
-        if phase == "validating" and self.authz.validating_plugins is False:
-            # authz runs no validating plugin: the call would change and reject nothing.
-            return obj, []
-        return await self.authz.admit(
-            phase, request, obj, old, audit_annotations=target.audit_annotations
-        )
+        try:
+            admitted = await self.authz.admit(
+                phase,
+                request,
+                obj,
+                old,
+                audit_annotations=target.audit_annotations,
+                validate_ahead=phase == "mutating",
+            )
+        except errors.StatusError as err:
+            raise _recorded(err, target) from None
+        if phase == "mutating":
+            target.validated_ahead = admitted.validated_ahead
+        return admitted.object, admitted.warnings
+
+
+def _recorded(err: errors.StatusError, target: AdmissionTarget) -> errors.StatusError:
+    """A refusal carrying every audit annotation the request's admission recorded, for
+    its audit event (kube records a refused request's annotations too)."""
+    for key, value in err.audit_annotations.items():
+        target.audit_annotations.setdefault(key, value)
+    err.audit_annotations = dict(target.audit_annotations)
+    return err
 
 
 class StorageAdapter:

@@ -91,8 +91,10 @@ class StoragePort(Protocol):
     ) -> AsyncIterator[tuple[str, bytes]]: ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class AdmissionTarget:
+    """One write's admission: what it is, and what admission fills in as it runs."""
+
     operation: str
     user: UserInfo | None  # who asks: passed through to admission
     group: str
@@ -112,6 +114,10 @@ class AdmissionTarget:
     # Filled by admission: what the request's audit event records (kube's
     # Attributes.AddAnnotation).
     audit_annotations: dict[str, str] = field(default_factory=dict, compare=False)
+    # Filled by the admission adapter with its mutating phase: the validating phase's
+    # verdict on the mutated object, when it could be reached in the same call; the
+    # validating phase uses it if the object has not changed since.
+    validated_ahead: Any = field(default=None, compare=False)
 
 
 class AdmissionPort(Protocol):

@@ -12,37 +12,14 @@ pod count). The reasons are the plugins' own words, which the scheduler counts i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from kapi import quantity
+
 Obj = dict[str, Any]
-
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal(10**3),
-    "M": Decimal(10**6),
-    "G": Decimal(10**9),
-    "T": Decimal(10**12),
-    "P": Decimal(10**15),
-    "E": Decimal(10**18),
-}
-
-
-def parse_quantity(text: str) -> Decimal:
-    """A resource.Quantity's value (``100m``, ``1Gi``, ``2e3``, ``1.5``)."""
-    text = text.strip()
-    for suffix, factor in _BINARY.items():
-        if text.endswith(suffix):
-            return Decimal(text[: -len(suffix)]) * factor
-    if text and text[-1] in _DECIMAL:
-        return Decimal(text[:-1]) * _DECIMAL[text[-1]]
-    return Decimal(text)
-
 
 NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
 NODE_NAME = "node(s) didn't match the requested node name"
@@ -52,11 +29,10 @@ UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
 
 
 def _milli(value: Any) -> int:
-    """A quantity in thousandths (cpu in millicores, memory in milli-bytes)."""
-    try:
-        return int(parse_quantity(str(value)) * 1000)
-    except (ValueError, ArithmeticError, InvalidOperation):
-        return 0
+    """A quantity in thousandths (cpu in millicores, memory in milli-bytes), rounded up
+    as ``Quantity.MilliValue`` rounds; 0 for what is not a quantity."""
+    parsed = quantity.parse(value)
+    return math.ceil(parsed * 1000) if parsed is not None else 0
 
 
 def pod_requests(pod: Obj) -> dict[str, int]:

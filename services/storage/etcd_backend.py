@@ -179,6 +179,12 @@ class EtcdBackend:
         await self._gets.close()
         await self._channel.close()
 
+    async def ready(self, timeout: float) -> None:
+        """Return once the channel to etcd is connected (writes wait only ``timeout``
+        given at construction for it); ``Unavailable`` if it is not within ``timeout``."""
+        if not await rpc.connected(self._channel, timeout):
+            raise storage_errors.Unavailable("etcd is not connected", sent=False)
+
     async def _call(self, method: Any, request: Any, *, revision: int = 0, key: str = "") -> Any:
         try:
             return await method(request, timeout=self._timeout)

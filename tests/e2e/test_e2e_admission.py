@@ -147,6 +147,57 @@ def test_policy_with_params_denies_and_warns(cluster: Cluster, namespace: str) -
         cluster.kubectl("delete", "namespace", warn_ns, "--wait=false", check=False)
 
 
+TYPO_POLICY = """
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: {name}
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: ["apps"]
+      apiVersions: ["v1"]
+      operations: ["CREATE", "UPDATE"]
+      resources: ["deployments"]
+  validations:
+  - expression: "object.replicas > 1"
+    message: "must be replicated"
+    reason: Invalid
+"""
+
+
+def test_policy_type_checking_shows_in_its_status(cluster: Cluster) -> None:
+    """kube's documented example (validatingadmissionpolicy/typechecking.yaml): the
+    typo is reported in status.typeChecking, read with ``kubectl get -o yaml``."""
+    name = f"deploy-replica-policy-{uuid.uuid4().hex[:6]}.example.com"
+    manifest = TYPO_POLICY.format(name=name)
+    cluster.kubectl("apply", "-f", "-", input=manifest)
+    try:
+
+        def checked() -> bool:
+            got = cluster.kubectl(
+                "get", "validatingadmissionpolicy", name,
+                "-o", "jsonpath={.status.observedGeneration}",
+            ).stdout  # fmt: skip
+            return got == "1"
+
+        eventually(checked)
+        shown = cluster.kubectl("get", "validatingadmissionpolicy", name, "-o", "yaml").stdout
+        assert (
+            "status:\n"
+            "  observedGeneration: 1\n"
+            "  typeChecking:\n"
+            "    expressionWarnings:\n"
+            "    - fieldRef: spec.validations[0].expression\n"
+            "      warning: |\n"
+            "        apps/v1, Kind=Deployment: ERROR: <input>:1:7: undefined field 'replicas'\n"
+            "         | object.replicas > 1\n"
+            "         | ......^\n"
+        ) in shown
+    finally:
+        cluster.kubectl("delete", "-f", "-", input=manifest, check=False)
+
+
 WEBHOOKS = """
 apiVersion: admissionregistration.k8s.io/v1
 kind: MutatingWebhookConfiguration
@@ -329,6 +380,12 @@ def test_quota_refuses_over_the_limit_and_reports_usage(cluster: Cluster, namesp
         "-n", namespace, "get", "quota", "q", "-o", "jsonpath={.status.used}"
     ).stdout
     assert '"pods":"1"' in status and '"requests.cpu":"600m"' in status
+    # kubectl describe prints used against hard per resource.
+    described = cluster.kubectl("-n", namespace, "describe", "quota", "q").stdout
+    rows = [line.split() for line in described.splitlines()]
+    assert ["Name:", "q"] in rows and ["Resource", "Used", "Hard"] in rows
+    assert ["configmaps", "3", "3"] in rows
+    assert ["pods", "1", "2"] in rows and ["requests.cpu", "600m", "1"] in rows
     # Deleting frees the usage (the controller recounts).
     cluster.kubectl("-n", namespace, "delete", "configmap", "c0")
 
@@ -454,6 +511,45 @@ def test_pod_security_enforce_and_warn(cluster: Cluster, namespace: str) -> None
         eventually(baseline)
     finally:
         cluster.kubectl("delete", "namespace", warned_ns, "--wait=false", check=False)
+
+
+def test_pod_security_label_warns_of_running_pods(cluster: Cluster, namespace: str) -> None:
+    """`kubectl label ns` with a stricter enforce level prints kube's Warning lines for the
+    pods already there (here one privileged pod, running on the simulated node); a bad
+    level is refused with kube's 422."""
+    cluster.kubectl("-n", namespace, "create", "-f", "-", input=PRIVILEGED_POD.format(name="priv"))
+    cluster.kubectl(
+        "-n", namespace, "wait", "--for=condition=Ready", "pod/priv", "--timeout=60s"
+    )  # fmt: skip
+    expected = [
+        f'Warning: existing pods in namespace "{namespace}" violate the new PodSecurity '
+        'enforce level "restricted:latest"',
+        "Warning: priv: privileged, allowPrivilegeEscalation != false, unrestricted "
+        "capabilities, runAsNonRoot != true, seccompProfile",
+    ]
+    # kube's advice: a server-side dry run first says what the label would meet.
+    dry = cluster.kubectl(
+        "label", "--dry-run=server", "namespace", namespace,
+        "pod-security.kubernetes.io/enforce=restricted",
+    )  # fmt: skip
+    assert dry.stdout.strip() == f"namespace/{namespace} labeled (server dry run)"
+    assert dry.stderr.splitlines() == expected
+    shown = cluster.kubectl("get", "namespace", namespace, "--show-labels").stdout
+    assert "pod-security.kubernetes.io/enforce" not in shown
+    labelled = cluster.kubectl(
+        "label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted"
+    )
+    assert labelled.stdout.strip() == f"namespace/{namespace} labeled"
+    assert labelled.stderr.splitlines() == expected
+    bad = cluster.kubectl(
+        "label", "--overwrite", "namespace", namespace,
+        "pod-security.kubernetes.io/enforce-version=1.30", check=False,
+    )  # fmt: skip
+    assert bad.returncode != 0
+    assert bad.stderr.strip() == (
+        f'The Namespace "{namespace}" is invalid: metadata.labels[pod-security.kubernetes.io/'
+        'enforce-version]: Invalid value: "1.30": must be "latest" or "v1.x"'
+    )
 
 
 MANAGED_CM = """

@@ -78,8 +78,15 @@ async def storage_addr(etcd: EtcdProcess) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+def authz_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """More ``AuthzConfig`` fields for the control plane's authz (a test parametrizes it
+    indirectly, e.g. with an admission configuration file)."""
+    return dict(getattr(request, "param", {}))
+
+
+@pytest.fixture
 async def control_plane(
-    etcd: EtcdProcess, storage_addr: str, tmp_path: Path
+    etcd: EtcdProcess, storage_addr: str, tmp_path: Path, authz_options: dict[str, Any]
 ) -> AsyncIterator[ControlPlane]:
     tokens = tmp_path / "tokens.csv"
     tokens.write_text(
@@ -94,6 +101,7 @@ async def control_plane(
             token_file=str(tokens),
             tls=etcd.pki.service("authz"),
             service_account_signing_key_file=str(signing.key_path),
+            **authz_options,
         )
     )
     authz_addr = f"127.0.0.1:{authz.port}"

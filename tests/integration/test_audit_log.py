@@ -381,12 +381,16 @@ async def test_a_patch_records_the_patch_as_sent(audited: Audited) -> None:
     assert "managedFields" not in complete["responseObject"]["metadata"]
 
 
+@pytest.mark.parametrize(
+    ("actions", "code"), [(["Audit"], 201), (["Deny", "Audit"], 422)], ids=["admitted", "refused"]
+)
 async def test_admission_audit_annotations_reach_the_event(
-    audited: Audited, control_plane: ControlPlane
+    audited: Audited, control_plane: ControlPlane, actions: list[str], code: int
 ) -> None:
     """A ValidatingAdmissionPolicy's auditAnnotations and its Audit action's
     ``validation.policy.admission.k8s.io/validation_failure`` are the event's
-    annotations (kube: policy/validating/dispatcher.go)."""
+    annotations (kube: policy/validating/dispatcher.go) — of a refused request too, as
+    kube's audit event keeps what admission annotated before it refused."""
     suffix = uuid.uuid4().hex[:6]
     policy, binding = f"audited-{suffix}", f"audited-binding-{suffix}"
     admission = "/apis/admissionregistration.k8s.io/v1"
@@ -422,7 +426,7 @@ async def test_admission_audit_annotations_reach_the_event(
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "ValidatingAdmissionPolicyBinding",
             "metadata": {"name": binding},
-            "spec": {"policyName": policy, "validationActions": ["Audit"]},
+            "spec": {"policyName": policy, "validationActions": actions},
         },
     )
     assert created.status_code == 201, created.text
@@ -442,12 +446,14 @@ async def test_admission_audit_annotations_reach_the_event(
                     },
                     headers={"Audit-ID": audit_id},
                 )
-                assert reply.status_code == 201, reply.text
+                assert reply.status_code in (201, code), reply.text
                 _, complete = await audited.events(audit_id, 2)
                 annotations = complete.get("annotations", {})
                 if f"{policy}/name" in annotations or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.1)
+        assert reply.status_code == code, reply.text
+        assert complete["responseStatus"]["code"] == code
         assert annotations[f"{policy}/name"] == f"named a-{audit_id}"
         assert json.loads(annotations["validation.policy.admission.k8s.io/validation_failure"]) == [
             {
@@ -455,7 +461,7 @@ async def test_admission_audit_annotations_reach_the_event(
                 "policy": policy,
                 "binding": binding,
                 "expressionIndex": 0,
-                "validationActions": ["Audit"],
+                "validationActions": actions,
             }
         ]
     finally:

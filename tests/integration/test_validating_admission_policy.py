@@ -133,6 +133,12 @@ async def test_deny_with_kube_text_and_reason(
             "details": {"name": "cm-bad", "kind": "configmaps", "causes": [{"message": message}]},
             "code": 422,
         }
+        # The registry's own validation answers first, as kube validates before
+        # validating admission, although the policy's verdict on this object came back
+        # with the mutating call already.
+        reply = await api.post(path, json=configmap("cm-both", {"bad": "1", "no way!": "x"}))
+        assert reply.status_code == 422
+        assert reply.json()["message"].startswith('ConfigMap "cm-both" is invalid: data[no way!]')
         long_name = "a-very-long-configmap-name"
         reply = await api.post(path, json=configmap(long_name))
         assert reply.status_code == 403

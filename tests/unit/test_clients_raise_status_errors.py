@@ -54,19 +54,52 @@ async def test_storage_client_unavailable_is_503() -> None:
         await client.close()
 
 
-async def test_the_validating_admission_call_is_skipped_when_authz_has_no_such_plugin() -> None:
+async def test_a_validating_verdict_given_ahead_saves_the_call_only_for_its_object() -> None:
+    """The mutating reply's validating verdict (``validate_ahead``) answers the validating
+    phase only for the object it was reached on: any other makes the call."""
+    from services.authz.client import ValidatedAhead
     from services.registry.peers import AuthzAdmission
     from services.registry.ports import AdmissionTarget
 
     client = AuthzClient(closed_port())  # any call would fail with 503
-    target = AdmissionTarget("CREATE", None, "", "v1", "ConfigMap", "configmaps", "", "ns", "c")
+    admission = AuthzAdmission(client)
+
+    def target(ahead: ValidatedAhead | None) -> AdmissionTarget:
+        t = AdmissionTarget("CREATE", None, "", "v1", "ConfigMap", "configmaps", "", "ns", "c")
+        t.validated_ahead = ahead
+        return t
+
+    def verdict(error: errors.StatusError | None = None) -> ValidatedAhead:
+        return ValidatedAhead(b'{"a":1}', error, ["careful"], {"policy/key": "value"})
+
     try:
-        client.validating_plugins = None  # not known yet: the call is made
-        with pytest.raises(errors.StatusError):
-            await AuthzAdmission(client).admit("validating", target, {"a": 1})
-        client.validating_plugins = False  # authz said it runs none
-        assert await AuthzAdmission(client).admit("validating", target, {"a": 1}) == ({"a": 1}, [])
+        with pytest.raises(errors.StatusError) as caught:  # not known ahead: the call
+            await admission.admit("validating", target(None), {"a": 1})
+        assert caught.value.code == 503
+        known = target(verdict())
+        assert await admission.admit("validating", known, {"a": 1}) == ({"a": 1}, ["careful"])
+        assert known.audit_annotations == {"policy/key": "value"}
+        with pytest.raises(errors.StatusError) as caught:  # changed since: the call
+            await admission.admit("validating", target(verdict()), {"a": 2})
+        assert caught.value.code == 503
+        denied = errors.forbidden("configmaps", "", "c", "no")
+        with pytest.raises(errors.StatusError) as caught:
+            await admission.admit("validating", target(verdict(denied)), {"a": 1})
+        assert caught.value.code == 403
         with pytest.raises(errors.StatusError):  # mutating calls are always made
-            await AuthzAdmission(client).admit("mutating", target, {"a": 1})
+            await admission.admit("mutating", target(verdict()), {"a": 1})
     finally:
         await client.close()
+
+
+def test_a_refusal_carries_its_audit_annotations_across_grpc() -> None:
+    """What admission annotated before refusing travels beside the Status (kube records
+    a refused request's annotations), and never inside the Status the client reads."""
+    from kapi import rpc
+
+    err = errors.forbidden("pods", "", "p", "no")
+    err.audit_annotations = {"pod-security.kubernetes.io/enforce-policy": "restricted:latest"}
+    back = rpc.status_error(rpc.kube_status(err))
+    assert back.audit_annotations == err.audit_annotations
+    assert back.status() == err.status()
+    assert b"enforce-policy" not in back.to_json()

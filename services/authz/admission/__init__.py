@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -88,7 +89,11 @@ class Attributes:
 class Plugin(Protocol):
     """``admit`` mutates ``attributes.object`` (mutating plugins) or raises. A validating
     plugin may also say ``reads_only = True``: it never changes what it is shown, so it
-    may share its copy with other such plugins."""
+    may share its copy with other such plugins; and ``side_effect_free = True``: running
+    it changes nothing anywhere (no write, no call out, no count), so it may run ahead of
+    the registry's validation on an object that validation may still refuse (see
+    ``Chain.may_validate_ahead``). ``may_act(attributes)``, where a plugin has it, says
+    cheaply whether it could act on a request at all (a webhook whose rules select it)."""
 
     operations: frozenset[str]
 
@@ -102,10 +107,32 @@ class Plugin(Protocol):
         """Mutate ``attributes.object`` (mutating plugins) or raise a StatusError."""
 
 
+def _wants(plugin: Plugin) -> Callable[[Attributes], bool] | None:
+    """A plugin's optional ``wants(attributes)``: the requests it acts on even while
+    idle (PodSecurity validates every namespace write's labels)."""
+    found: Callable[[Attributes], bool] | None = getattr(plugin, "wants", None)
+    return found
+
+
+def wanted(plugin: Plugin, attributes: Attributes) -> bool:
+    """Whether the chain runs ``plugin`` for this request: for its operation, and active
+    or wanting it (``wants``)."""
+    if attributes.operation not in plugin.operations:
+        return False
+    if plugin.active():
+        return True
+    wants = _wants(plugin)
+    return wants is not None and wants(attributes)
+
+
 class Chain:
     def __init__(self, mutating: list[Plugin], validating: list[Plugin]) -> None:
         self.mutating = mutating
         self.validating = validating
+        # Each plugin's hooks looked up once (validating_for runs on every write), again
+        # if the list changes.
+        self._hooked: list[Plugin] = []
+        self._hooks: list[tuple[Plugin, Callable[[Attributes], bool] | None, Any]] = []
 
     async def run_mutating(self, attributes: Attributes) -> None:
         """The mutating plugins in order; run once more, all of them (kube's
@@ -118,19 +145,45 @@ class Chain:
 
     async def _mutate(self, attributes: Attributes) -> None:
         for plugin in self.mutating:
-            if attributes.operation in plugin.operations and plugin.active():
+            if wanted(plugin, attributes):
                 await plugin.admit(attributes)
 
-    def validating_active(self) -> bool:
-        return any(plugin.active() for plugin in self.validating)
+    def validating_for(self, attributes: Attributes) -> list[Plugin]:
+        """The validating plugins that may act on this request: for its operation, not
+        idle (or ``wants`` it), and (where a plugin can tell cheaply, ``may_act``)
+        selecting it."""
+        if self._hooked != self.validating:
+            self._hooked = list(self.validating)
+            self._hooks = [
+                (plugin, _wants(plugin), getattr(plugin, "may_act", _may_act))
+                for plugin in self._hooked
+            ]
+        operation = attributes.operation
+        return [
+            plugin
+            for plugin, wants, may_act in self._hooks
+            if operation in plugin.operations
+            and (plugin.active() or (wants is not None and wants(attributes)))
+            and may_act(attributes)
+        ]
 
-    async def run_validating(self, attributes: Attributes) -> None:
+    def may_validate_ahead(self, attributes: Attributes) -> bool:
+        """Whether every validating plugin that would act on this request is free of
+        side effects: then the validating phase may run right after the mutating one, on
+        the mutated object, and its verdict be used once the registry's own validation
+        (which kube runs in between) has passed on that same object. kube calls
+        validating webhooks, counts quota and runs unknown code only after validation:
+        with any of those acting, the phase waits for its own call."""
+        return side_effect_free(self.validating_for(attributes))
+
+    async def run_validating(self, attributes: Attributes, *, owned: bool = False) -> None:
         """Validating plugins see copies: they can reject, never change, the object.
         kapi's own plugins that only read (``reads_only``: CEL, webhooks' JSON, counts)
-        share one copy; any other plugin gets its own."""
-        shared: Attributes | None = None
+        share one copy (``owned``: the caller's own, which nothing reads afterwards); any
+        other plugin gets its own."""
+        shared: Attributes | None = attributes if owned else None
         for plugin in self.validating:
-            if attributes.operation not in plugin.operations or not plugin.active():
+            if not wanted(plugin, attributes):
                 continue
             if getattr(plugin, "reads_only", False):
                 if shared is None:
@@ -138,6 +191,14 @@ class Chain:
                 await plugin.admit(shared)
             else:
                 await plugin.admit(_view(attributes))
+
+
+def side_effect_free(plugins: list[Plugin]) -> bool:
+    return all(getattr(plugin, "side_effect_free", False) for plugin in plugins)
+
+
+def _may_act(attributes: Attributes) -> bool:
+    return True
 
 
 def _view(attributes: Attributes) -> Attributes:

@@ -168,6 +168,7 @@ def _pod_totals(spec: Obj) -> tuple[dict[str, str], dict[str, str]]:
 class LimitRangerValidate:
     operations = frozenset({"CREATE"})
     reads_only = True
+    side_effect_free = True
 
     def __init__(self, ranges: LimitRanges) -> None:
         self.ranges = ranges

@@ -15,14 +15,17 @@ EquivalentResourceMapper) — the caller then converts the object to it
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kapi import errors, selectors
 from services.authz.admission import Attributes, Served
 
 ADMISSION_GROUP = "admissionregistration.k8s.io"
+SELECTED_CACHE = 1024  # request shapes a Criteria remembers its rules' verdict for
+_UNKNOWN = object()  # not in the verdict cache
 # IsExemptAdmissionConfigurationResource: no webhook or policy sees writes of these.
 EXEMPT_KINDS = frozenset(
     {
@@ -162,6 +165,10 @@ class Criteria:
     error: str = ""
     # A binding's matchResources without resourceRules matches every resource.
     all_when_no_rules: bool = False
+    # What the rules see a request as, by what they read of it (``selected``).
+    _selected: dict[tuple[object, ...], object] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @classmethod
     def build(
@@ -202,15 +209,9 @@ class Criteria:
     async def select(self, attributes: Attributes, namespaces: Namespaces) -> Served | None:
         """The resource the request is seen as (None: not selected); a configuration
         error raises ``ValueError`` (after the checks that do not need it said no)."""
-        own = attributes.request_as
-        if self.exclude and any(rule.matches(attributes, as_=own) for rule in self.exclude):
+        seen_as = self.selected(attributes)
+        if seen_as is None:
             return None
-        if self.rules or not self.all_when_no_rules:
-            seen_as = select(self.rules, attributes, self.match_policy)
-            if seen_as is None:
-                return None
-        else:
-            seen_as = own
         if self.error:
             raise ValueError(self.error)
         if not self._object_matches(attributes):
@@ -218,6 +219,43 @@ class Criteria:
         if not await self._namespace_matches(attributes, namespaces):
             return None
         return seen_as
+
+    @functools.cached_property
+    def _by_name(self) -> bool:
+        return any(rule.names for rule in (*self.rules, *self.exclude))
+
+    def selects(self, attributes: Attributes) -> bool:
+        """Whether the rules and exclusions select the request (``selected``)."""
+        return self.selected(attributes) is not None
+
+    def selected(self, attributes: Attributes) -> Served | None:
+        """The rules' and exclusions' verdict: the resource the request is seen as
+        (``select`` at module level), None when not selected; kept per request shape: a
+        policy or webhook is asked on every write, its rules only ever read these."""
+        key = (
+            attributes.operation,
+            attributes.group,
+            attributes.version,
+            attributes.resource,
+            attributes.subresource,
+            "namespaced" if attributes.namespace else "",
+            attributes.name if self._by_name else "",
+            attributes.requested,
+            attributes.equivalents,
+        )
+        found = self._selected.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            own = attributes.request_as
+            if self.exclude and any(rule.matches(attributes, as_=own) for rule in self.exclude):
+                found = None
+            elif self.rules or not self.all_when_no_rules:
+                found = select(self.rules, attributes, self.match_policy)
+            else:
+                found = own
+            if len(self._selected) >= SELECTED_CACHE:
+                self._selected.clear()
+            self._selected[key] = found
+        return found  # type: ignore[return-value]
 
     def _object_matches(self, attributes: Attributes) -> bool:
         selector = self.object_selector

@@ -1,15 +1,19 @@
 """ResourceQuota admission: a write that would take a namespace past a quota is refused,
 and the usage it adds is written to the quota's ``status.used`` before it is admitted —
-kube's ``plugin/pkg/admission/resourcequota`` (controller.go: checkQuotas).
+kube's ``k8s.io/apiserver/pkg/admission/plugin/resourcequota`` (controller.go:
+CheckRequest, checkQuotas).
 
-For each quota of the namespace that the object falls under (scopes select pods): the
-quota must have been counted (``status.hard`` and ``status.used`` for what it limits,
-else 403 ``status unknown for quota``), pods must state what a compute quota limits (403
-``failed quota: Q: must specify requests.cpu for: c``), and the new usage must stay
-within ``hard`` (403 ``exceeded quota: Q, requested: ..., used: ..., limited: ...``).
-Creates are counted, and updates of services and persistentvolumeclaims by what they
-add. The new ``status.used`` is written compare-and-swap on the quota's revision (read
-again on a conflict); a dry run writes nothing. The resourcequota controller
+An object is charged to each quota of its namespace whose ``status.hard`` limits
+something its kind uses (``kapi.quota.matches``; scopes select pods only; a quota the
+controller has not counted yet limits nothing, as in kube). In kube's order, per quota:
+pods must state what a compute quota limits (403 ``failed quota: Q: must specify
+requests.cpu for: c``), the quota must have a ``status.used`` for every such resource
+(403 ``status unknown for quota: Q, resources: ...``), and the new usage must stay
+within ``spec.hard`` (403 ``exceeded quota: Q, requested: ..., used: ..., limited:
+...``). Creates of every kind are counted (``count/<resource>.<group>`` for custom
+resources too); updates of services and persistentvolumeclaims by what they add. The
+new ``status.used`` is written compare-and-swap on the quota's revision (read again on a
+conflict); a dry run writes nothing. The resourcequota controller
 (services/controllers/resourcequota.py) recounts from the objects themselves, so usage
 reserved by a write that then failed is given back.
 """
@@ -63,51 +67,56 @@ class ResourceQuota:
         quotas = self.quotas.in_namespace(attributes.namespace)
         if not quotas:
             return
-        delta = quota.usage(attributes.group, attributes.resource, attributes.object)
+        obj = attributes.object
+        delta = quota.usage(attributes.group, attributes.resource, obj)
+        negative = sorted(k for k, v in delta.items() if v < 0)
+        if negative:
+            raise self._forbidden(
+                attributes, f"quota usage is negative for resource(s): {','.join(negative)}"
+            )
         if attributes.operation == "UPDATE" and attributes.old_object is not None:
             old = quota.usage(attributes.group, attributes.resource, attributes.old_object)
-            delta = {k: v - old.get(k, Fraction(0)) for k, v in delta.items()}
-            delta = {k: v for k, v in delta.items() if v > 0}
-        if not delta:
-            return
+            delta = {k: max(v - old.get(k, Fraction(0)), Fraction(0)) for k, v in delta.items()}
         for each in sorted(quotas, key=lambda q: (q.get("metadata") or {}).get("name") or ""):
             await self._charge(attributes, each, delta)
 
     async def _charge(self, attributes: Attributes, current: Obj, delta: quota.Usage) -> None:
+        """kube's CheckRequest for one quota, then the new usage written; a conflict
+        reads the quota again and starts over."""
         name = str((current.get("metadata") or {}).get("name") or "")
+        group, resource = attributes.group, attributes.resource
+        obj = attributes.object or {}
         for _attempt in range(CONFLICT_RETRIES):
-            if not quota.matches(
-                current, attributes.group, attributes.resource, attributes.object or {}
-            ):
+            if not quota.matches(current, group, resource, obj):
                 return
             status = current.get("status") or {}
             hard = quota.parse_list(status.get("hard"))
             used = quota.parse_list(status.get("used"))
-            tracked = set(quota.parse_list((current.get("spec") or {}).get("hard")))
-            interesting = tracked & (set(delta) | quota.MUST_SPECIFY)
-            unknown = sorted(r for r in interesting if r not in hard or r not in used)
-            if unknown and any(r in delta or r in quota.MUST_SPECIFY for r in unknown):
-                raise self._forbidden(
-                    attributes, f"status unknown for quota: {name}, resources: {', '.join(unknown)}"
-                )
-            if attributes.group == "" and attributes.resource == "pods":
-                missing = quota.missing_requests(attributes.object or {}, hard)
+            restricted = quota.matching_resources(group, resource, hard)
+            if (group, resource) == quota.PODS:
+                missing = quota.missing_requests(obj, restricted)
                 if missing:
                     raise self._forbidden(attributes, f"failed quota: {name}: {missing}")
-            requested = {k: v for k, v in delta.items() if k in hard and v != 0}
-            if not requested:
+            if any(r not in used for r in restricted):
+                raise self._forbidden(
+                    attributes,
+                    f"status unknown for quota: {name}, resources: {','.join(sorted(restricted))}",
+                )
+            limits = quota.parse_list((current.get("spec") or {}).get("hard"))
+            requested = {k: v for k, v in delta.items() if k in limits}
+            if not any(requested.values()):
                 return
             new_usage = {**used}
             for k, v in requested.items():
                 new_usage[k] = used.get(k, Fraction(0)) + v
-            exceeded = sorted(k for k in requested if new_usage[k] > hard[k])
+            exceeded = sorted(k for k in requested if new_usage[k] > limits[k])
             if exceeded:
                 raise self._forbidden(
                     attributes,
                     f"exceeded quota: {name}, "
                     f"requested: {quota.format_list({k: requested[k] for k in exceeded})}, "
                     f"used: {quota.format_list({k: used.get(k, Fraction(0)) for k in exceeded})}, "
-                    f"limited: {quota.format_list({k: hard[k] for k in exceeded})}",
+                    f"limited: {quota.format_list({k: hard.get(k, limits[k]) for k in exceeded})}",
                 )
             if attributes.dry_run:
                 return

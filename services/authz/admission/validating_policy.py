@@ -200,11 +200,15 @@ def _dicts(value: object) -> list[Obj]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-@dataclass
+@dataclass(frozen=True)
 class Decision:
     deny: bool
     message: str = ""
     reason: str = ""
+
+
+PASSED = Decision(False)
+NO_PARAMS: list[Obj | None] = [None]  # a policy without paramKind (or a binding without paramRef)
 
 
 @dataclass
@@ -227,6 +231,7 @@ class ValidatingAdmissionPolicy:
 
     operations = ALL_OPERATIONS
     reads_only = True
+    side_effect_free = True
 
     def __init__(
         self,
@@ -246,6 +251,8 @@ class ValidatingAdmissionPolicy:
         self.request_object = request_object
         self.authorize = authorize
         self.converter = converter
+        # The bindings by policy name, for the list of bindings ``refresh`` last gave.
+        self._grouped: tuple[list[Binding], dict[str, list[Binding]]] = ([], {})
 
     def active(self) -> bool:
         return bool(self._bindings.refresh())
@@ -254,9 +261,12 @@ class ValidatingAdmissionPolicy:
         bindings: list[Binding] = self._bindings.refresh()
         if not bindings or exempt(attributes):
             return
-        by_policy: dict[str, list[Binding]] = {}
-        for binding in bindings:
-            by_policy.setdefault(binding.policy_name, []).append(binding)
+        if self._grouped[0] is not bindings:
+            by_policy: dict[str, list[Binding]] = {}
+            for binding in bindings:
+                by_policy.setdefault(binding.policy_name, []).append(binding)
+            self._grouped = (bindings, by_policy)
+        by_policy = self._grouped[1]
         denials: list[_Denial] = []
         # By the resource a policy sees the request as (its own, or an equivalent
         # version under matchPolicy Equivalent: the objects converted to it).
@@ -283,7 +293,11 @@ class ValidatingAdmissionPolicy:
                         attributes, self.namespaces
                     ):
                         continue
-                    params = await self._collect_params(policy, binding, attributes.namespace)
+                    params = (
+                        NO_PARAMS
+                        if policy.param_kind is None or binding.param_ref is None
+                        else await self._collect_params(policy, binding, attributes.namespace)
+                    )
                 except (ValueError, ConfigurationError) as exc:
                     self._config_error(denials, policy, binding, str(exc))
                     continue
@@ -298,16 +312,6 @@ class ValidatingAdmissionPolicy:
                     namespace_read = True
                     namespace_object = await self._namespace_object(attributes)
                 for param in params:
-                    data: dict[str, Any] = {
-                        "object": obj,
-                        "oldObject": old,
-                        "request": request,
-                        "params": param,
-                        "namespaceObject": namespace_object,
-                        "variables": {},
-                    }
-                    if policy.uses_authorizer:
-                        data.update(cel_authorizer.variables(attributes))
                     param_bound = (
                         max(values_bound, cel.size_bound(param)) if param else values_bound
                     )
@@ -316,6 +320,16 @@ class ValidatingAdmissionPolicy:
                     shared_key = (id(param), policy.uses_authorizer, seen_as)
                     activation = shared.get(shared_key) if not policy.variables else None
                     if activation is None:
+                        data: dict[str, Any] = {
+                            "object": obj,
+                            "oldObject": old,
+                            "request": request,
+                            "params": param,
+                            "namespaceObject": namespace_object,
+                            "variables": {},
+                        }
+                        if policy.uses_authorizer:
+                            data.update(cel_authorizer.variables(attributes))
                         activation = cel.Activation(data)
                         if not policy.variables:
                             shared[shared_key] = activation
@@ -482,18 +496,19 @@ def _validate(policy: Policy, activation: cel.Activation, bound: int) -> _Outcom
             activation = cel.Activation({**activation.data, "variables": variables})
         decisions = []
         for validation in policy.validations:
-            broken = [n for n in validation.expression.uses_variables if n in variable_errors]
-            if broken:
-                decisions.append(Decision(error_action, variable_errors[broken[0]]))
-                continue
+            if variable_errors:
+                broken = [n for n in validation.expression.uses_variables if n in variable_errors]
+                if broken:
+                    decisions.append(Decision(error_action, variable_errors[broken[0]]))
+                    continue
             value = cel.evaluate(validation.expression, activation, budget)
-            if isinstance(value, cel.Failure):
+            if value is True:
+                decisions.append(PASSED)
+            elif isinstance(value, cel.Failure):
                 decisions.append(Decision(error_action, value.message))
-            elif value is not True:
+            else:
                 message = _message(validation, activation, budget)
                 decisions.append(Decision(True, message, validation.reason or "Invalid"))
-            else:
-                decisions.append(Decision(False))
     except cel.OutOfBudget as exc:
         return _Outcome([Decision(error_action, str(exc))])
     outcome = _Outcome(decisions)

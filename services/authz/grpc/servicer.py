@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import orjson
@@ -165,20 +166,45 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
             ),
         )
         try:
-            if request.phase == authz_pb2.MUTATING:
-                await self.admission.run_mutating(attributes)
-                out = orjson.dumps(attributes.object) if attributes.object is not None else b""
-            else:
+            if request.phase != authz_pb2.MUTATING:
                 # Validating plugins change nothing: the object is not sent back.
-                await self.admission.run_validating(attributes)
-                out = b""
+                await self.admission.run_validating(attributes, owned=True)
+                return authz_pb2.AdmitResponse(
+                    warnings=attributes.warnings, audit_annotations=attributes.audit_annotations
+                )
+            await self.admission.run_mutating(attributes)
         except errors.StatusError as err:
-            # kube records admission's annotations whether it allowed the request or not.
             err.audit_annotations = {**attributes.audit_annotations, **err.audit_annotations}
             raise
-        return authz_pb2.AdmitResponse(
+        out = orjson.dumps(attributes.object) if attributes.object is not None else b""
+        reply = authz_pb2.AdmitResponse(
             object=out,
             warnings=attributes.warnings,
-            validating_plugins=self.admission.validating_active(),
             audit_annotations=attributes.audit_annotations,
         )
+        if request.validate_ahead:
+            acting = self.admission.validating_for(attributes)
+            if not acting:
+                reply.validated = True  # nothing would act: nothing to say
+            elif admission.side_effect_free(acting):
+                await self._validate_ahead(attributes, out, reply)
+        return reply
+
+    async def _validate_ahead(
+        self, mutated: admission.Attributes, out: bytes, reply: authz_pb2.AdmitResponse
+    ) -> None:
+        """The validating phase on the mutated object, its verdict in ``reply`` (see
+        ``AdmitRequest.validate_ahead``): the registry's VALIDATING call saved."""
+        attributes = dataclasses.replace(
+            mutated,
+            object=orjson.loads(out) if out else None,
+            warnings=[],
+            audit_annotations={},
+        )
+        try:
+            await self.admission.run_validating(attributes, owned=True)
+        except errors.StatusError as err:
+            reply.validation_error.CopyFrom(rpc.kube_status(err))
+        reply.validated = True
+        reply.validation_warnings.extend(attributes.warnings)
+        reply.validation_audit_annotations.update(attributes.audit_annotations)

@@ -22,6 +22,7 @@ from services.registry.strategies.pod_spec import (
     validate_ephemeral_containers,
     validate_pod_spec,
 )
+from services.registry.strategies.resource_quota import ResourceQuotaStrategy
 from services.registry.strategy import Obj, Strategy
 from services.registry.types import Subresource
 
@@ -876,25 +877,6 @@ class EndpointsStrategy(Strategy):
                 out += common.one_of(
                     port.get("protocol"), f"{ppath}.protocol", ("SCTP", "TCP", "UDP")
                 )
-        return out
-
-
-_QUOTA_SCOPES = (
-    "BestEffort",
-    "CrossNamespacePodAffinity",
-    "NotBestEffort",
-    "NotTerminating",
-    "PriorityClass",
-    "Terminating",
-)
-
-
-class ResourceQuotaStrategy(StatusStrategy):
-    def validate(self, obj: Obj) -> list[FieldError]:
-        spec = spec_of(obj)
-        out = common.validate_resource_list(spec.get("hard"), "spec.hard")
-        for scope in spec.get("scopes") or []:
-            out += common.one_of(scope, "spec.scopes", _QUOTA_SCOPES)
         return out
 
 

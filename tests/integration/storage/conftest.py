@@ -18,6 +18,7 @@ from services.storage.model import ResourceRef
 from services.storage.store import Store
 
 StoreFactory = Callable[..., Store]
+CONNECT_WAIT = 60.0  # seconds: a bound for a loaded machine, not a latency budget
 
 
 @pytest.fixture(params=["memory", pytest.param("etcd", marks=pytest.mark.integration)])
@@ -26,7 +27,11 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     if request.param == "memory":
         impl = MemoryBackend()
     else:
-        impl = request.getfixturevalue("etcd").backend()
+        etcd_backend = request.getfixturevalue("etcd").backend()
+        # Connected before the test starts: a write waits only the backend's few seconds
+        # for a connection, which a machine under heavy load can take to make.
+        await etcd_backend.ready(CONNECT_WAIT)
+        impl = etcd_backend
     try:
         yield impl
     finally:

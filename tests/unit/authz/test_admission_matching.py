@@ -220,3 +220,72 @@ def test_admission_configuration_is_exempt() -> None:
     assert exempt(attrs(group=group, kind="ValidatingAdmissionPolicy"))
     assert exempt(attrs(group=group, kind="MutatingWebhookConfiguration"))
     assert not exempt(attrs())
+
+
+def test_the_rules_verdict_is_kept_per_request_shape() -> None:
+    """``selects`` remembers its verdict per request shape; names count only where a
+    rule lists resourceNames, operations and scope always."""
+    named = criteria(
+        rules=[
+            {
+                "operations": ["CREATE"],
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "resources": ["configmaps"],
+                "resourceNames": ["c"],
+            }
+        ]
+    )
+    for _ in range(2):  # the second round is answered from what was kept
+        assert named.selects(attrs(name="c"))
+        assert not named.selects(attrs(name="d"))
+        assert not named.selects(attrs("UPDATE", name="c"))
+    cluster_only = criteria(
+        rules=[
+            {
+                "operations": ["*"],
+                "apiGroups": ["*"],
+                "apiVersions": ["*"],
+                "resources": ["*"],
+                "scope": "Cluster",
+            }
+        ]
+    )
+    for _ in range(2):
+        assert not cluster_only.selects(attrs())
+        assert cluster_only.selects(attrs(namespace="", resource="nodes"))
+
+
+def test_a_validating_webhook_may_act_only_where_its_rules_select() -> None:
+    """A webhook for pods does not hold back the validating phase of a ConfigMap write
+    (``Chain.validating_for``): its rules are looked at without calling it."""
+    from services.authz.admission.webhooks.dispatch import ValidatingWebhooks
+
+    class Configurations:
+        changed_at = 1
+
+        def items(self) -> list[Obj]:
+            hook = {
+                "name": "pods.example.com",
+                "clientConfig": {"url": "https://127.0.0.1:1/"},
+                "rules": [
+                    {
+                        "operations": ["CREATE"],
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "resources": ["pods"],
+                    }
+                ],
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+            }
+            return [{"metadata": {"name": "pods", "resourceVersion": "1"}, "webhooks": [hook]}]
+
+    hooks = ValidatingWebhooks(
+        configurations=Configurations(),
+        caller=None,  # type: ignore[arg-type]  # never called here
+        namespaces=Namespaces(),
+    )
+    assert hooks.active()
+    assert hooks.may_act(attrs(resource="pods", kind="Pod"))
+    assert not hooks.may_act(attrs())

@@ -107,13 +107,28 @@ async def test_idle_plugins_are_skipped_and_reported() -> None:
         mutating=[Recorder("idle-m", log, ALL, active=False), Recorder("m", log, ALL)],
         validating=[Recorder("idle-v", log, ALL, active=False)],
     )
-    assert not chain.validating_active()
     attrs = attributes()
+    assert chain.may_validate_ahead(attrs)  # nothing would act: nothing to wait for
     await chain.run_mutating(attrs)
     await chain.run_validating(attrs)
     assert log == ["m"]
-    chain.validating.append(Recorder("v", log, ALL))
-    assert chain.validating_active()
+
+
+async def test_only_side_effect_free_validating_plugins_may_run_ahead() -> None:
+    """The validating phase may ride along with the mutating call only when every plugin
+    that would act on the request says ``side_effect_free`` (CEL policies, PodSecurity,
+    LimitRanger); a webhook, quota or unknown plugin that would act makes it wait."""
+    log: list[str] = []
+
+    class Pure(Recorder):
+        side_effect_free = True
+
+    chain = Chain(mutating=[], validating=[Pure("pure", log, ALL)])
+    assert chain.may_validate_ahead(attributes())
+    chain.validating.append(Recorder("delete-only", log, frozenset({"DELETE"})))
+    chain.validating.append(Recorder("idle", log, ALL, active=False))
+    assert chain.may_validate_ahead(attributes("CREATE"))  # neither would act on it
+    assert not chain.may_validate_ahead(attributes("DELETE"))
 
 
 async def test_validating_plugins_see_copies_of_both_objects() -> None:

@@ -71,7 +71,7 @@ class Quotas:
 
 
 def quota(name: str, hard: dict[str, str], used: dict[str, str] | None, **spec: Any) -> Obj:
-    status = {"hard": hard, "used": used} if used is not None else {}
+    status = {"hard": hard, "used": used} if used is not None else {"hard": hard}
     return {"metadata": {"name": name}, "spec": {"hard": hard, **spec}, "status": status}
 
 
@@ -115,6 +115,128 @@ async def test_quota_status_unknown_dry_run_and_conflicts() -> None:
     await ResourceQuota(scoped).admit(attrs("pods", pod("burstable", "1")))
     with pytest.raises(errors.StatusError):
         await ResourceQuota(scoped).admit(attrs("pods", pod("best-effort")))
+
+
+def custom(resource: str, group: str, obj: Obj, **kw: Any) -> Attributes:
+    out = attrs(resource, obj, **kw)
+    out.group = group
+    return out
+
+
+@pytest.mark.parametrize(
+    ("hard", "used", "incoming", "message"),
+    [
+        (  # any resource, custom ones included, by count/<resource>.<group>
+            {"count/widgets.stable.example.com": "1"},
+            {"count/widgets.stable.example.com": "1"},
+            custom("widgets", "stable.example.com", {"metadata": {"name": "w"}}),
+            'widgets.stable.example.com "w" is forbidden: exceeded quota: q, requested: '
+            "count/widgets.stable.example.com=1, used: count/widgets.stable.example.com=1, "
+            "limited: count/widgets.stable.example.com=1",
+        ),
+        (
+            {"requests.nvidia.com/gpu": "1"},
+            {"requests.nvidia.com/gpu": "0"},
+            attrs(
+                "pods",
+                {
+                    "metadata": {"name": "g"},
+                    "spec": {
+                        "containers": [
+                            {"name": "c", "resources": {"requests": {"nvidia.com/gpu": "2"}}}
+                        ]
+                    },
+                },
+            ),
+            'pods "g" is forbidden: exceeded quota: q, requested: requests.nvidia.com/gpu=2, '
+            "used: requests.nvidia.com/gpu=0, limited: requests.nvidia.com/gpu=1",
+        ),
+        (
+            {"gold.storageclass.storage.k8s.io/requests.storage": "1Gi", "requests.storage": "5Gi"},
+            {"gold.storageclass.storage.k8s.io/requests.storage": "512Mi", "requests.storage": "0"},
+            attrs(
+                "persistentvolumeclaims",
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {
+                        "storageClassName": "gold",
+                        "resources": {"requests": {"storage": "1Gi"}},
+                    },
+                },
+            ),
+            'persistentvolumeclaims "data" is forbidden: exceeded quota: q, requested: '
+            "gold.storageclass.storage.k8s.io/requests.storage=1Gi, used: "
+            "gold.storageclass.storage.k8s.io/requests.storage=512Mi, limited: "
+            "gold.storageclass.storage.k8s.io/requests.storage=1Gi",
+        ),
+        (  # an update is charged what it adds: ClusterIP -> NodePort
+            {"services.nodeports": "1"},
+            {"services.nodeports": "0"},
+            Attributes(
+                operation="UPDATE",
+                user=UserInfo("alice"),
+                group="",
+                version="v1",
+                kind="Service",
+                resource="services",
+                subresource="",
+                namespace="ns",
+                name="s",
+                object={"metadata": {"name": "s"}, "spec": {"type": "NodePort", "ports": [{}, {}]}},
+                old_object={"metadata": {"name": "s"}, "spec": {"ports": [{}, {}]}},
+            ),
+            'services "s" is forbidden: exceeded quota: q, requested: services.nodeports=2, '
+            "used: services.nodeports=0, limited: services.nodeports=1",
+        ),
+        (  # counted, but not yet for everything this kind uses
+            {"pods": "2", "count/pods": "2"},
+            {"pods": "0"},
+            attrs("pods", pod("p")),
+            'pods "p" is forbidden: status unknown for quota: q, resources: count/pods,pods',
+        ),
+        (
+            {"configmaps": "1"},
+            {"configmaps": "0"},
+            attrs("configmaps", {"metadata": {"name": "bad"}, "data": {}}),
+            None,
+        ),
+    ],
+)
+async def test_quota_counts_every_kind(
+    hard: dict[str, str], used: dict[str, str], incoming: Attributes, message: str | None
+) -> None:
+    plugin = ResourceQuota(Quotas(quota("q", hard, used)))
+    if message is None:
+        await plugin.admit(incoming)
+        return
+    with pytest.raises(errors.StatusError) as err:
+        await plugin.admit(incoming)
+    assert (err.value.code, err.value.message) == (403, message)
+
+
+async def test_quota_not_yet_counted_limits_nothing() -> None:
+    """kube's Matches reads status.hard: a quota the controller has not counted yet
+    does not apply."""
+    fresh = quota("fresh", {"configmaps": "0"}, None)
+    fresh["status"] = {}
+    await ResourceQuota(Quotas(fresh)).admit(attrs("configmaps", {"metadata": {"name": "c"}}))
+
+
+async def test_quota_scopes_select_pods_only() -> None:
+    terminating = Quotas(
+        quota(
+            "t",
+            {"pods": "0", "count/secrets": "0"},
+            {"pods": "0", "count/secrets": "0"},
+            scopes=["Terminating"],
+        )
+    )
+    plugin = ResourceQuota(terminating)
+    await plugin.admit(attrs("pods", pod("long-running")))
+    await plugin.admit(attrs("secrets", {"metadata": {"name": "s"}}))
+    with pytest.raises(errors.StatusError) as err:
+        await plugin.admit(attrs("pods", pod("batch", activeDeadlineSeconds=60)))
+    assert "exceeded quota: t, requested: pods=1" in err.value.message
 
 
 class Store:

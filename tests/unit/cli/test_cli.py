@@ -222,6 +222,16 @@ def test_up_refuses_a_policy_file_that_is_not_there(
     assert not (tmp_path / "pki").exists()
 
 
+def test_up_refuses_an_admission_configuration_that_is_not_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "admission.yaml"
+    argv = ["up", "--data-dir", str(tmp_path), "--admission-control-config-file", str(missing)]
+    assert cli.run(argv) == 2
+    assert f"--admission-control-config-file: no such file: {missing}" in capsys.readouterr().out
+    assert not (tmp_path / "pki").exists()
+
+
 def test_the_audit_flags_go_to_the_gateway_with_a_default_log(tmp_path: Path) -> None:
     run_dir = rundir.RunDir.at(tmp_path)
     policy = ("--audit-policy-file", "/etc/policy.yaml")

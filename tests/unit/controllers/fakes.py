@@ -23,6 +23,7 @@ class FakeClient:
         self.objects: dict[tuple[str, str, str], Obj] = {}
         self.actions: list[tuple[str, str, str]] = []
         self.deletes: list[tuple[str, str, str, str]] = []
+        self.patches: list[tuple[str, str, Obj]] = []
         self._uids = itertools.count(1)
 
     def created(self, resource: str = "pods") -> list[str]:
@@ -64,6 +65,20 @@ class FakeClient:
             )
         )
         return self.put(res, obj)
+
+    async def patch(self, res: Resource, namespace: str, name: str, patch: Obj, **_: Any) -> Obj:
+        """Records the patch (``patches``); its metadata lands on the object as sent (a
+        claim's adoption: the new ownerReferences), nothing deeper."""
+        self.actions.append(("patch", res.resource, name))
+        self.patches.append((res.resource, name, patch))
+        found = self.objects.get((res.resource, namespace, name))
+        if found is None:
+            raise errors.not_found(res.resource, res.group, name)
+        meta = {**found["metadata"], **patch.get("metadata", {})}
+        return self.put(res, {**found, "metadata": meta})
+
+    def patched(self) -> list[tuple[str, str, Obj]]:
+        return list(self.patches)
 
     async def delete(self, res: Resource, namespace: str, name: str, **options: Any) -> Obj:
         self.actions.append(("delete", res.resource, name))

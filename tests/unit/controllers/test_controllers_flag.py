@@ -52,9 +52,29 @@ def test_the_catalog_names_are_kubes() -> None:
         "endpointslice-controller",
         "disruption-controller",
         "ttl-after-finished-controller",
+        "resourcequota-controller",
+        "validatingadmissionpolicy-status-controller",
     }
 
 
 def test_unknown_names_are_refused() -> None:
     with pytest.raises(ValueError, match='"nope" is not in the list of known controllers'):
         catalog.parse("*,-nope")
+
+
+async def test_with_no_controller_enabled_the_manager_keeps_running() -> None:
+    """``--controllers ""`` enables none: the manager idles (and keeps leading) rather
+    than return, which its leader election would read as leadership lost."""
+    import asyncio
+
+    from services.controllers.server import run_controllers
+    from tests.unit.controllers.fakes import FakeClient, context
+
+    ctx, _ = context(FakeClient(), "kube-controller-manager")
+    running = asyncio.create_task(run_controllers(ctx, ()))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not running.done()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running

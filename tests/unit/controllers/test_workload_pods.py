@@ -6,6 +6,7 @@ nodeShouldRunDaemonPod, the daemon pods' tolerations and node affinity)."""
 
 from __future__ import annotations
 
+import copy
 import datetime
 from typing import Any
 
@@ -212,3 +213,19 @@ def test_daemon_pods_are_pinned_by_node_affinity_not_node_name() -> None:
     assert terms == [
         {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["node-7"]}]}
     ]
+
+
+async def test_replicaset_counts_its_own_pods_and_adopts_orphans_of_its_namespace_only() -> None:
+    """A sync reads the pods its ReplicaSet controls and the orphans of its namespace (by
+    the controller-UID index), never another controller's pods, whatever their labels."""
+    orphan = pod("orphan")
+    del orphan["metadata"]["ownerReferences"]
+    elsewhere = copy.deepcopy(orphan)
+    elsewhere["metadata"].update(name="elsewhere", namespace="other", uid="elsewhere-uid")
+    foreign = pod("foreign")
+    foreign["metadata"]["ownerReferences"][0].update(name="other", uid="other-uid")
+    client = await rs_sync(replicaset(3), [pod("mine"), orphan, elsewhere, foreign])
+    assert len(client.created()) == 1  # mine + the adopted orphan: one more
+    assert [name for _, name, _ in client.patched()] == ["orphan"]
+    adopted = client.objects[("pods", "default", "orphan")]
+    assert adopted["metadata"]["ownerReferences"][0]["uid"] == "rs-uid"

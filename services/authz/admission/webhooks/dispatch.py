@@ -215,6 +215,13 @@ class ValidatingWebhooks(_Webhooks):
 
     reads_only = True
 
+    def may_act(self, attributes: Attributes) -> bool:
+        """Whether any webhook's rules select the request (selectors and conditions are
+        looked at only when it is called)."""
+        return not exempt(attributes) and any(
+            hook.criteria.selects(attributes) for hook in self.hooks()
+        )
+
     async def admit(self, attributes: Attributes) -> None:
         hooks = self.hooks()
         if not hooks or exempt(attributes):

@@ -36,6 +36,7 @@ EVENTS = ("create", "patch", "update")
 
 CORE = ""
 APPS = "apps"
+ADMISSION_REGISTRATION = "admissionregistration.k8s.io"
 AUTHENTICATION = "authentication.k8s.io"
 AUTHORIZATION = "authorization.k8s.io"
 AUTOSCALING = "autoscaling"
@@ -706,6 +707,18 @@ CONTROLLER_ROLES: tuple[Obj, ...] = tuple(
             "ttl-after-finished-controller",
             [
                 rule(("delete", "get", "list", "watch"), BATCH, "jobs"),
+                rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
+            ],
+        ),
+        (
+            "validatingadmissionpolicy-status-controller",
+            [
+                rule(READ, ADMISSION_REGISTRATION, "validatingadmissionpolicies"),
+                rule(
+                    ("get", "patch", "update"),
+                    ADMISSION_REGISTRATION,
+                    "validatingadmissionpolicies/status",
+                ),
                 rule(EVENTS, (CORE, EVENTS_GROUP), "events"),
             ],
         ),
