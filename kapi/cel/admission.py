@@ -52,9 +52,13 @@ VARIABLE_TYPES: dict[str, cel.Type] = {
 
 
 @functools.cache
-def environment() -> Environment:
-    """One environment for every admission expression (built once: a few ms)."""
-    return Environment(VARIABLE_TYPES)
+def environment(params: bool = True) -> Environment:
+    """One environment for every admission expression (built once: a few ms);
+    ``params=False``: without ``params``, to check a policy that has no paramKind as
+    kube's validation does (its expressions run in the full one)."""
+    if params:
+        return Environment(VARIABLE_TYPES)
+    return Environment({k: v for k, v in VARIABLE_TYPES.items() if k != "params"})
 
 
 class OutOfBudget(Exception):
@@ -99,12 +103,14 @@ _TYPES = {"bool": cel.Type.BOOL, "string": cel.Type.STRING, "null_type": cel.Typ
 
 
 @functools.lru_cache(maxsize=4096)
-def compile_expression(source: str, returns: tuple[str, ...] = ()) -> Expression:
+def compile_expression(
+    source: str, returns: tuple[str, ...] = (), *, params: bool = True
+) -> Expression:
     """Compile ``source``; with ``returns`` (``bool``, ``string``, ``null_type``), its
     type must be one of them (or dyn). Cached by source and types: policies re-read on
-    every change compile only what is new."""
+    every change compile only what is new. ``params``: see ``environment``."""
     try:
-        program = environment().compile(source)
+        program = environment(params).compile(source)
     except CompileError as exc:
         return Expression(source, error=f"compilation failed: {exc.detail}")
     declared = program.return_type()

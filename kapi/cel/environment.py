@@ -14,6 +14,7 @@ that set in it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -66,11 +67,33 @@ class Environment:
 
 def issue_text(message: str) -> str:
     """cel-cpp's status text without its status code prefix and suffix
-    (``INVALID_ARGUMENT: ERROR: ... [INVALID_ARGUMENT]`` → ``ERROR: ...``)."""
+    (``INVALID_ARGUMENT: ERROR: ... [INVALID_ARGUMENT]`` → ``ERROR: ...``), its
+    undeclared qualified names worded as cel-go words them."""
     for code in ("INVALID_ARGUMENT", "UNKNOWN", "INTERNAL"):
         prefix, suffix = f"{code}: ", f" [{code}]"
         if message.startswith(prefix):
             message = message[len(prefix) :]
         if message.endswith(suffix):
             message = message[: -len(suffix)]
-    return message
+    return _UNDECLARED_SELECT.sub(_undeclared_root, message)
+
+
+# cel-cpp reports ``params.x`` with ``params`` undeclared as the qualified name, at its
+# last dot; cel-go (so kube) reports the root identifier, where it starts.
+_UNDECLARED_SELECT = re.compile(
+    r"<input>:(?P<line>\d+):(?P<col>\d+): undeclared reference to "
+    r"'(?P<name>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+)'(?P<rest>[^\n]*\n \| [^\n]*\n \| )"
+    r"(?P<dots>\.*)\^"
+)
+
+
+def _undeclared_root(m: re.Match[str]) -> str:
+    qualified = m.group("name")
+    column = int(m.group("col")) - len(qualified.rsplit(".", 1)[0])
+    if column < 1 or len(m.group("dots")) != int(m.group("col")) - 1:
+        return m.group(0)  # not the shape expected: left as cel-cpp wrote it
+    root = qualified.split(".", 1)[0]
+    return (
+        f"<input>:{m.group('line')}:{column}: undeclared reference to '{root}'"
+        f"{m.group('rest')}{'.' * (column - 1)}^"
+    )

@@ -23,13 +23,15 @@ _REVIEW_VERSIONS = ("v1", "v1beta1")
 _OPERATIONS = ("*", "CONNECT", "CREATE", "DELETE", "UPDATE")
 
 
-def _compiles(item: Obj, key: str, path: str, returns: tuple[str, ...]) -> list[FieldError]:
+def _compiles(
+    item: Obj, key: str, path: str, returns: tuple[str, ...], *, params: bool = True
+) -> list[FieldError]:
     """A CEL expression that does not compile (or returns the wrong type), as kube's
-    policy validation reports it."""
+    policy validation reports it; ``params`` only where the policy has a paramKind."""
     source = item.get(key)
     if not isinstance(source, str) or not source.strip():
         return []
-    compiled = cel_admission.compile_expression(source, returns)
+    compiled = cel_admission.compile_expression(source, returns, params=params)
     if not compiled.error:
         return []
     return [errors.invalid_value(f"{path}.{key}", source, compiled.error)]
@@ -180,18 +182,26 @@ class ValidatingAdmissionPolicyStrategy(StatusStrategy):
                     "validations or auditAnnotations must contain at least one item",
                 )
             )
+        # kube declares ``params`` only for a policy with a paramKind.
+        p = spec.get("paramKind") is not None
         for i, item in enumerate(common.dicts(spec.get("validations"))):
             if not item.get("expression"):
                 out.append(errors.required(f"spec.validations[{i}].expression"))
-            out += _compiles(item, "expression", f"spec.validations[{i}]", ("bool",))
-            out += _compiles(item, "messageExpression", f"spec.validations[{i}]", ("string",))
+            out += _compiles(item, "expression", f"spec.validations[{i}]", ("bool",), params=p)
+            out += _compiles(
+                item, "messageExpression", f"spec.validations[{i}]", ("string",), params=p
+            )
         for i, item in enumerate(common.dicts(spec.get("matchConditions"))):
-            out += _compiles(item, "expression", f"spec.matchConditions[{i}]", ("bool",))
+            out += _compiles(item, "expression", f"spec.matchConditions[{i}]", ("bool",), params=p)
         for i, item in enumerate(common.dicts(spec.get("variables"))):
-            out += _compiles(item, "expression", f"spec.variables[{i}]", ())
+            out += _compiles(item, "expression", f"spec.variables[{i}]", (), params=p)
         for i, item in enumerate(common.dicts(spec.get("auditAnnotations"))):
             out += _compiles(
-                item, "valueExpression", f"spec.auditAnnotations[{i}]", ("string", "null_type")
+                item,
+                "valueExpression",
+                f"spec.auditAnnotations[{i}]",
+                ("string", "null_type"),
+                params=p,
             )
         out += common.one_of(spec.get("failurePolicy"), "spec.failurePolicy", _FAILURE_POLICIES)
         param_kind = spec.get("paramKind")

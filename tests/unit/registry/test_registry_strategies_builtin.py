@@ -1652,3 +1652,23 @@ def test_deployment_generation_follows_spec_and_annotations() -> None:
         new["metadata"]["annotations"] = {"note": "x"}
 
     assert update("apps/v1", "deployments", deployment, annotate)["metadata"]["generation"] == 2
+
+
+def test_a_policy_without_param_kind_may_not_read_params() -> None:
+    """kube compiles a policy's expressions with ``params`` declared only when it has a
+    paramKind, and words the error as cel-go does: the root name, where it starts."""
+    s = strategy_for("admissionregistration.k8s.io", "validatingadmissionpolicies")
+    policy: dict[str, Any] = {
+        "spec": {
+            "matchConstraints": {},
+            "validations": [{"expression": "1 == 1 && params.a.b == 2"}],
+        }
+    }
+    (error,) = s.validate(policy)
+    assert error.field == "spec.validations[0].expression"
+    assert error.detail == (
+        "compilation failed: ERROR: <input>:1:11: undeclared reference to 'params' "
+        "(in container '')\n | 1 == 1 && params.a.b == 2\n | ..........^"
+    )
+    policy["spec"]["paramKind"] = {"apiVersion": "v1", "kind": "ConfigMap"}
+    assert s.validate(policy) == []
