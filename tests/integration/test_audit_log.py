@@ -634,3 +634,48 @@ async def test_mutating_webhooks_reinvoked_and_annotated(
                     await api.delete(f"{validating}/{configuration_name}")
         finally:
             await api.delete(f"{path}/{configuration_name}")
+
+
+async def test_a_pod_refused_by_pod_security_records_the_policy_it_broke(
+    audited: Audited, control_plane: ControlPlane
+) -> None:
+    """PodSecurity's ``enforce-policy`` annotation is on the audit event of the pod it
+    refused (kube: pod-security-admission's response annotations reach the event of a
+    denied request too)."""
+    ns = f"restricted-{uuid.uuid4().hex[:6]}"
+    label = {"pod-security.kubernetes.io/enforce": "restricted"}
+    made = await control_plane.api.post(
+        "/api/v1/namespaces",
+        json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": label}},
+    )
+    assert made.status_code == 201, made.text
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "privileged"},
+        "spec": {
+            "containers": [
+                {"name": "c", "image": "busybox", "securityContext": {"privileged": True}}
+            ]
+        },
+    }
+    try:
+        async with audited.client() as client:
+            deadline = time.monotonic() + 15
+            while True:  # until authz's namespace informer has the labels
+                audit_id = new_id()
+                reply = await client.post(
+                    f"/api/v1/namespaces/{ns}/pods", json=pod, headers={"Audit-ID": audit_id}
+                )
+                if reply.status_code != 201 or time.monotonic() > deadline:
+                    break
+                await control_plane.api.delete(f"/api/v1/namespaces/{ns}/pods/privileged")
+                await asyncio.sleep(0.1)
+        assert reply.status_code == 403, reply.text
+        assert 'violates PodSecurity "restricted:latest"' in reply.json()["message"]
+        _, complete = await audited.events(audit_id, 2)
+        annotations = complete.get("annotations", {})
+        assert annotations["pod-security.kubernetes.io/enforce-policy"] == "restricted:latest"
+        assert complete["responseStatus"]["code"] == 403
+    finally:
+        await control_plane.api.delete(f"/api/v1/namespaces/{ns}")
