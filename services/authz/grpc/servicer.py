@@ -187,20 +187,17 @@ class AuthzServicer(authz_pb2_grpc.AuthzServicer):
             if not acting:
                 reply.validated = True  # nothing would act: nothing to say
             elif admission.side_effect_free(acting):
-                await self._validate_ahead(attributes, out, reply)
+                await self._validate_ahead(attributes, reply)
         return reply
 
     async def _validate_ahead(
-        self, mutated: admission.Attributes, out: bytes, reply: authz_pb2.AdmitResponse
+        self, mutated: admission.Attributes, reply: authz_pb2.AdmitResponse
     ) -> None:
         """The validating phase on the mutated object, its verdict in ``reply`` (see
         ``AdmitRequest.validate_ahead``): the registry's VALIDATING call saved."""
-        attributes = dataclasses.replace(
-            mutated,
-            object=orjson.loads(out) if out else None,
-            warnings=[],
-            audit_annotations={},
-        )
+        # The mutated object itself: the reply's bytes of it are already made, and the
+        # validating plugins that change what they see get copies (``run_validating``).
+        attributes = dataclasses.replace(mutated, warnings=[], audit_annotations={})
         try:
             await self.admission.run_validating(attributes, owned=True)
         except errors.StatusError as err:
