@@ -249,6 +249,28 @@ async def test_a_namespace_looked_up_is_never_changed_under_its_reader(
     assert held["status"]["phase"] == "Active"
 
 
+async def test_a_namespace_created_a_moment_ago_is_found_by_the_live_read(
+    client: StorageClient, counting: Counting, informer: NamespaceInformer
+) -> None:
+    counting.gate.clear()  # the informer lists, but sees no watch event
+    await synced(informer)
+    await client.create(NAMESPACES, "", "fresh", namespace("fresh"))
+    assert informer.cached("fresh") is None
+    found = await informer.get("fresh")
+    assert found is not None and found["metadata"]["name"] == "fresh"
+    assert counting.calls["get"] == 1
+    await NamespaceLifecycle(informer).admit(create_in("fresh"))  # admitted
+
+
+async def test_live_skips_memory(
+    client: StorageClient, counting: Counting, informer: NamespaceInformer
+) -> None:
+    await client.create(NAMESPACES, "", "a", namespace("a"))
+    await synced(informer)
+    assert await informer.get("a", live=True) is not None
+    assert counting.calls["get"] == 1
+
+
 # --- keeping current -------------------------------------------------------------------------
 
 
