@@ -280,6 +280,10 @@ def test_patch_of_all_three_types(cluster: Cluster, ns: str) -> None:
     assert env == [{"name": "EXTRA", "value": "1"}, {"name": "MODE", "value": "prod"}]
     assert obj["metadata"]["labels"]["via"] == "merge"
     assert obj["spec"]["replicas"] == 4
+    # kubectl says "(no change)" when the object it read before patching equals the
+    # patch's answer: wait until the deployment controller has stopped writing the
+    # status of the scale-up, or one of its writes lands in between.
+    cluster.kubectl("-n", ns, "rollout", "status", "deploy/p", "--timeout=120s")
     again = cluster.kubectl(
         "-n", ns, "patch", "deploy", "p", "--type", "merge", "-p", json.dumps(merge)
     )
