@@ -21,6 +21,7 @@ from services.gateway.server import GatewayConfig, build_peers
 from services.registry.server import RegistryConfig
 from services.registry.server import create_server as create_registry
 from tests.conftest import EtcdProcess
+from tests.crds import simple_crd
 from tests.integration.conftest import ControlPlane, free_port
 
 pytestmark = pytest.mark.integration
@@ -431,27 +432,6 @@ async def test_a_crd_served_on_one_gateway_is_served_on_all_within_a_second(
         await asyncio.gather(peers.registry.close(), peers.authz.close(), peers.storage.close())
         await registry.server.stop(None)
         await registry.close()
-
-
-def simple_crd(group: str, plural: str, kind: str, schema: Obj, **names: Any) -> Obj:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": plural, "singular": plural[:-1], "kind": kind, **names},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": schema},
-                }
-            ],
-        },
-    }
 
 
 OPEN = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}

@@ -17,6 +17,7 @@ from kapi.kube.client import ApiClient
 from kapi.kube.resources import Resource
 from services.controllers.policystatus import POLICIES
 from services.controllers.server import ControllersConfig, LeaderElection, create_server
+from tests.crds import simple_crd
 from tests.integration.conftest import ControlPlane
 from tests.integration.controllers.conftest import connection, eventually
 
@@ -69,29 +70,8 @@ def policy(name: str, validations: list[Obj], **spec: Any) -> Obj:
 
 
 def limits_crd(group: str) -> Obj:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"limits.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Cluster",
-            "names": {"plural": "limits", "singular": "limit", "kind": "Limit"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {"maxReplicas": {"type": "integer"}},
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    schema = {"type": "object", "properties": {"maxReplicas": {"type": "integer"}}}
+    return simple_crd(group, "limits", "Limit", schema, scope="Cluster")
 
 
 async def checked(client: ApiClient, name: str, generation: int) -> Obj:

@@ -17,6 +17,7 @@ from kapi.kube.client import ApiClient
 from kapi.kube.resources import CONFIGMAPS, DEPLOYMENTS, PODS, Resource
 from services.controllers import resourcequota
 from services.controllers.server import ControllersConfig, LeaderElection, create_server
+from tests.crds import simple_crd
 from tests.integration.conftest import ControlPlane
 from tests.integration.controllers.conftest import connection, eventually
 
@@ -64,29 +65,8 @@ async def quota_controller(
 
 
 def widget_crd(group: str) -> Obj:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"widgets.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return simple_crd(group, "widgets", "Widget", schema)
 
 
 def pod(name: str, requests: dict[str, str]) -> Obj:
